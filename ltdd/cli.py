@@ -1,0 +1,179 @@
+"""Command line: ``python -m ltdd info | data | distill | evaluate`` (also the ``ltdd`` console script).
+
+The contract (DESIGN.md) is stable: tests and users rely on it.
+
+* ``info`` — profile, device, versions, data root.
+* ``data NAME`` — a JSON summary: counts per class, totals.
+* ``distill METHOD --dataset NAME --ipc K --seed S --out DIR [--iterations N] [--resume]`` — writes
+  ``DIR/synthetic.pt`` and ``DIR/run.json``; long runs checkpoint to ``DIR/checkpoint.pt``.
+* ``evaluate DIR [--model NAME] [--seeds N] [--profile P]`` — the last stdout line is a JSON object with
+  ``mean``, ``std``, ``per_class`` and the per-run numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .config import available_profiles, default_data_root, download_allowed, get_device, get_profile
+from .data import available_datasets, load_dataset
+from .distill import SyntheticSet, atomic_save, available_methods, make_distiller
+from .models import available_models
+from .train import TrainConfig, evaluate_synthetic
+
+
+def _print_json(payload: dict) -> None:
+    print(json.dumps(payload, default=float))
+
+
+def _download_flag(args: argparse.Namespace, profile) -> bool:
+    return download_allowed(profile) if args.download is None else args.download
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    profile = get_profile(args.profile)
+    device = get_device(args.device)
+    import torchvision
+
+    _print_json({
+        "ltdd": __version__, "python": platform.python_version(), "torch": torch.__version__,
+        "torchvision": torchvision.__version__, "cuda_available": torch.cuda.is_available(),
+        "device": str(device), "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "profile": profile.as_dict(), "data_root": str(default_data_root()),
+        "download_allowed": download_allowed(profile), "datasets": available_datasets(),
+        "models": available_models(), "methods": available_methods(), "profiles": available_profiles(),
+    })
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    profile = get_profile(args.profile)
+    dataset = load_dataset(args.name, data_root=args.data_root, download=_download_flag(args, profile),
+                           device="cpu")
+    _print_json(dataset.summary())
+    return 0
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    profile = get_profile(args.profile)
+    device = get_device(args.device)
+    dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
+                           download=_download_flag(args, profile), device=device)
+    settings = {"ipc": args.ipc if args.ipc is not None else profile.ipc}
+    distiller = make_distiller(args.method, dataset, seed=args.seed, **settings)
+    out = Path(args.out)
+    checkpoint = out / "checkpoint.pt"
+    if args.resume and checkpoint.is_file():
+        distiller.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False))
+        print(f"resumed {args.method} at iteration {distiller.iteration} from {checkpoint}", file=sys.stderr)
+    target = args.iterations if args.iterations is not None else profile.iterations
+    if not distiller.iterative:
+        target = 0
+    if target < 0:
+        raise ValueError(f"--iterations must be >= 0, got {target}")
+
+    def save_checkpoint(d, _metrics) -> None:
+        if args.checkpoint_every and d.iteration % args.checkpoint_every == 0:
+            atomic_save(d.state_dict(), checkpoint)
+
+    started = time.perf_counter()
+    synthetic = distiller.run(max(0, target - distiller.iteration), callbacks=(save_checkpoint,),
+                              progress=not args.quiet)
+    seconds = time.perf_counter() - started
+    synthetic.config = distiller.describe()
+    synthetic.save(out / "synthetic.pt")
+    record = {"method": args.method, "dataset": dataset.name, "seed": args.seed, "profile": profile.name,
+              "config": synthetic.config, "iterations": distiller.iteration, "seconds": seconds,
+              "device": str(device), "synthetic": str(out / "synthetic.pt"), "num_images": len(synthetic),
+              "class_counts": synthetic.class_counts()}
+    if device.type == "cuda":
+        record["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device)
+    (out / "run.json").write_text(json.dumps(record, indent=2, default=float))
+    _print_json(record)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    profile = get_profile(args.profile)
+    device = get_device(args.device)
+    path = Path(args.dir)
+    path = path / "synthetic.pt" if path.is_dir() else path
+    synthetic = SyntheticSet.load(path)
+    name = args.dataset or synthetic.config.get("dataset")
+    if not name:
+        raise ValueError(f"{path} does not record its dataset; pass --dataset NAME")
+    dataset = load_dataset(name, data_root=args.data_root, download=_download_flag(args, profile), device=device)
+    config = TrainConfig(epochs=args.epochs if args.epochs is not None else profile.eval_epochs)
+    model = args.model or profile.model
+    options = profile.replace(model=model).model_options()
+    report = evaluate_synthetic(synthetic, dataset, model=model,
+                                seeds=args.seeds if args.seeds is not None else profile.eval_seeds,
+                                config=config, progress=not args.quiet, model_options=options)
+    print(report, file=sys.stderr)
+    _print_json({**report.as_dict(), "dataset": dataset.name, "profile": profile.name, "path": str(path)})
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ltdd", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"ltdd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, data: bool = True) -> None:
+        p.add_argument("--profile", choices=available_profiles(), default=None,
+                       help="settings profile (default: $LTDD_PROFILE, else gpu with CUDA, else cpu)")
+        p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+        if data:
+            p.add_argument("--data-root", default=None, help="dataset folder (default: data/cache)")
+            p.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
+                           help="allow downloading missing datasets (default: the profile's setting)")
+
+    p = sub.add_parser("info", help="profile, device, versions")
+    common(p, data=False)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("data", help="JSON summary of a dataset")
+    p.add_argument("name", help=f"one of {available_datasets()}")
+    common(p)
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("distill", help="distil a dataset; writes OUT/synthetic.pt and OUT/run.json")
+    p.add_argument("method", help=f"one of {available_methods()}")
+    p.add_argument("--dataset", default=None, help="dataset name (default: the profile's)")
+    p.add_argument("--ipc", type=int, default=None, help="images per class (default: the profile's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--iterations", type=int, default=None, help="(default: the profile's)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
+    p.add_argument("--checkpoint-every", type=int, default=100, help="iterations between checkpoints")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    common(p)
+    p.set_defaults(func=cmd_distill)
+
+    p = sub.add_parser("evaluate", help="train fresh networks on a synthetic set; last line is JSON")
+    p.add_argument("dir", help="a folder written by `distill`, or a synthetic.pt file")
+    p.add_argument("--model", default=None, help=f"one of {available_models()} (default: the profile's)")
+    p.add_argument("--seeds", type=int, default=None, help="networks to train (default: the profile's)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the profile's)")
+    p.add_argument("--dataset", default=None, help="override the dataset recorded in the set")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    common(p)
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"ltdd {args.command}: error: {error}", file=sys.stderr)
+        return 2

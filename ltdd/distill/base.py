@@ -1,0 +1,218 @@
+"""What every distillation method shares: the synthetic set, the distiller shape, atomic checkpoints.
+
+Every method has
+
+* a config dataclass whose defaults are the paper's setting;
+* ``init()`` that builds the initial synthetic set;
+* ``step()`` that runs one iteration and returns its metrics;
+* ``run(iterations, callbacks)`` with a progress bar;
+* ``state_dict()`` / ``load_state_dict()`` so that a run can stop and resume to the same result.
+
+Methods never read global state or the clock: all randomness comes from the distiller's own generator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ..config import make_generator
+from ..data import ImageDataset
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class SyntheticSet:
+    """A distilled (or selected) training set.
+
+    ``images`` are normalised like the dataset they stand for, shape ``(N, C, H, W)``; ``labels`` are hard
+    ``(N,)`` class indices or soft ``(N, num_classes)`` probabilities; ``learned_lr`` is the step size a
+    method learned with the images (trajectory matching), if any; ``config`` records what made the set.
+    """
+
+    images: Tensor
+    labels: Tensor
+    num_classes: int
+    learned_lr: float | None = None
+    config: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the field when shapes or labels are inconsistent."""
+        if not isinstance(self.images, Tensor) or self.images.ndim != 4:
+            shape = tuple(self.images.shape) if isinstance(self.images, Tensor) else type(self.images).__name__
+            raise ValueError(f"images must be a tensor of shape (N, C, H, W), got {shape}")
+        if not isinstance(self.num_classes, int) or self.num_classes < 1:
+            raise ValueError(f"num_classes must be a positive int, got {self.num_classes!r}")
+        n = len(self.images)
+        if not isinstance(self.labels, Tensor):
+            raise ValueError(f"labels must be a tensor, got {type(self.labels).__name__}")
+        if self.labels.ndim == 1:
+            if len(self.labels) != n:
+                raise ValueError(f"labels must have shape ({n},) to match {n} images, got {tuple(self.labels.shape)}")
+            if self.labels.dtype not in (torch.int64, torch.int32):
+                raise ValueError(f"hard labels must be integers, got {self.labels.dtype}")
+            if n and (int(self.labels.min()) < 0 or int(self.labels.max()) >= self.num_classes):
+                raise ValueError(f"labels must lie in [0, {self.num_classes - 1}]")
+        elif self.labels.ndim == 2:
+            if tuple(self.labels.shape) != (n, self.num_classes):
+                raise ValueError(f"soft labels must have shape ({n}, {self.num_classes}), "
+                                 f"got {tuple(self.labels.shape)}")
+        else:
+            raise ValueError(f"labels must be (N,) or (N, num_classes), got {tuple(self.labels.shape)}")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def hard_labels(self) -> Tensor:
+        return self.labels if self.labels.ndim == 1 else self.labels.argmax(dim=1)
+
+    def class_counts(self) -> list[int]:
+        return torch.bincount(self.hard_labels.cpu(), minlength=self.num_classes).tolist()
+
+    def check_compatible(self, dataset: ImageDataset) -> None:
+        """Raise ``ValueError`` unless the set matches ``dataset``'s image shape and class count."""
+        if tuple(self.images.shape[1:]) != dataset.image_shape:
+            raise ValueError(f"synthetic images have shape {tuple(self.images.shape[1:])} per image, but "
+                             f"dataset {dataset.name!r} has {dataset.image_shape}")
+        if self.num_classes != dataset.num_classes:
+            raise ValueError(f"synthetic set has num_classes={self.num_classes}, dataset "
+                             f"{dataset.name!r} has {dataset.num_classes}")
+
+    def to(self, device: torch.device | str) -> "SyntheticSet":
+        return dataclasses.replace(self, images=self.images.detach().to(device), labels=self.labels.to(device))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the set (CPU tensors, config, learned lr) atomically to ``path``."""
+        payload = {"format": "ltdd.SyntheticSet", "version": FORMAT_VERSION,
+                   "images": self.images.detach().cpu(), "labels": self.labels.detach().cpu(),
+                   "num_classes": self.num_classes, "learned_lr": self.learned_lr, "config": self.config}
+        return atomic_save(payload, path)
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "SyntheticSet":
+        """Read a set written by :meth:`save`; a file of another kind or shape is a ``ValueError``."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"path={str(path)!r}: no synthetic set there")
+        try:
+            payload = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as error:
+            raise ValueError(f"path={str(path)!r} is not a readable synthetic-set file: {error}") from error
+        if not isinstance(payload, dict) or payload.get("format") != "ltdd.SyntheticSet":
+            raise ValueError(f"path={str(path)!r} is not an ltdd synthetic-set file")
+        return cls(payload["images"], payload["labels"], payload["num_classes"], payload.get("learned_lr"),
+                   payload.get("config", {}))
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` to a temporary file in the same folder, then rename: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(obj, temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def check_ipc(ipc: int, dataset: ImageDataset) -> None:
+    """IPC must be a positive int no larger than the smallest class of the training split."""
+    if not isinstance(ipc, int) or isinstance(ipc, bool) or ipc < 1:
+        raise ValueError(f"ipc must be a positive int, got {ipc!r}")
+    counts = dataset.train.class_counts(dataset.num_classes)
+    smallest = min(counts)
+    if ipc > smallest:
+        raise ValueError(f"ipc={ipc} is larger than class {counts.index(smallest)} of {dataset.name!r} allows "
+                         f"({smallest} training images); choose ipc <= {smallest}")
+
+
+Callback = Callable[["Distiller", dict], None]
+
+
+class Distiller(ABC):
+    """The shape every method shares (see the module docstring).
+
+    Subclasses set ``name``, define ``Config``, and implement :meth:`init` and :meth:`step`; methods whose
+    state goes beyond the synthetic images extend :meth:`state_dict` / :meth:`load_state_dict`.
+    """
+
+    name: str = "distiller"
+    iterative: bool = True
+    """False for selection methods, whose set is final after :meth:`init`."""
+
+    def __init__(self, dataset: ImageDataset, config: Any, seed: int = 0):
+        self.dataset = dataset
+        self.config = config
+        self.seed = seed
+        self.generator = make_generator(seed, self.name, device=dataset.device)
+        self.iteration = 0
+        self.synthetic: SyntheticSet | None = None
+
+    @abstractmethod
+    def init(self) -> SyntheticSet:
+        """Build the initial synthetic set (stored in ``self.synthetic``)."""
+
+    @abstractmethod
+    def step(self) -> dict:
+        """One distillation iteration; returns its metrics (e.g. ``{"loss": ...}``)."""
+
+    def run(self, iterations: int, callbacks: tuple[Callback, ...] = (), progress: bool = True) -> SyntheticSet:
+        """Initialise if needed, then run ``iterations`` more steps, calling each callback after each."""
+        if not isinstance(iterations, int) or iterations < 0:
+            raise ValueError(f"iterations must be an int >= 0, got {iterations!r}")
+        if self.synthetic is None:
+            self.init()
+        if not self.iterative:
+            iterations = 0
+        bar = tqdm(range(iterations), desc=self.name, disable=not progress or iterations == 0)
+        for _ in bar:
+            metrics = self.step()
+            self.iteration += 1
+            if metrics:
+                bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if isinstance(v, float)})
+            for callback in callbacks:
+                callback(self, metrics)
+        return self.synthetic
+
+    def describe(self) -> dict:
+        """The record saved with the synthetic set: method, config, seed, iterations, dataset."""
+        config = dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else dict(self.config)
+        return {"method": self.name, **config, "seed": self.seed, "iterations": self.iteration,
+                "dataset": self.dataset.name, "image_shape": list(self.dataset.image_shape),
+                "mean": list(self.dataset.mean), "std": list(self.dataset.std)}
+
+    def state_dict(self) -> dict:
+        return {"method": self.name, "iteration": self.iteration, "seed": self.seed,
+                "generator": self.generator.get_state(),
+                "synthetic": None if self.synthetic is None else {
+                    "images": self.synthetic.images.detach().cpu(), "labels": self.synthetic.labels.cpu()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("method") != self.name:
+            raise ValueError(f"checkpoint is for method {state.get('method')!r}, not {self.name!r}")
+        self.iteration = state["iteration"]
+        self.seed = state["seed"]
+        self.generator.set_state(state["generator"])
+        if state["synthetic"] is not None:
+            device = self.dataset.device
+            self.synthetic = SyntheticSet(state["synthetic"]["images"].to(device),
+                                          state["synthetic"]["labels"].to(device), self.dataset.num_classes,
+                                          config=self.describe())

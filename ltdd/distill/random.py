@@ -1,0 +1,48 @@
+"""Random selection: the simplest "distillation", and the baseline every method must beat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..data import ImageDataset
+from .base import Distiller, SyntheticSet, check_ipc
+
+
+@dataclass(frozen=True)
+class RandomConfig:
+    ipc: int = 10
+    """Real images kept per class."""
+
+
+def sample_real_per_class(dataset: ImageDataset, ipc: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pick ``ipc`` distinct training images of every class (class-major order); return images, labels."""
+    check_ipc(ipc, dataset)
+    chosen = []
+    for label in range(dataset.num_classes):
+        index = dataset.train.class_indices(label)
+        order = torch.randperm(len(index), generator=generator, device=generator.device).to(index.device)
+        chosen.append(index[order[:ipc]])
+    chosen = torch.cat(chosen)
+    return dataset.train.images[chosen].clone(), dataset.train.labels[chosen].clone()
+
+
+class RandomSelection(Distiller):
+    """``ipc`` real images per class drawn without replacement, seeded. It has no iterations."""
+
+    name = "random"
+    iterative = False
+    Config = RandomConfig
+
+    def __init__(self, dataset: ImageDataset, config: RandomConfig = RandomConfig(), seed: int = 0):
+        check_ipc(config.ipc, dataset)
+        super().__init__(dataset, config, seed)
+
+    def init(self) -> SyntheticSet:
+        images, labels = sample_real_per_class(self.dataset, self.config.ipc, self.generator)
+        self.synthetic = SyntheticSet(images, labels, self.dataset.num_classes, config=self.describe())
+        return self.synthetic
+
+    def step(self) -> dict:
+        return {}  # nothing to optimise: the selection is final after init()
