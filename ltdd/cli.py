@@ -71,13 +71,13 @@ def cmd_distill(args: argparse.Namespace) -> int:
     out = Path(args.out)
     checkpoint = out / "checkpoint.pt"
     if args.resume and checkpoint.is_file():
-        distiller.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False))
+        distiller.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
         print(f"resumed {args.method} at iteration {distiller.iteration} from {checkpoint}", file=sys.stderr)
     target = args.iterations if args.iterations is not None else profile.iterations
-    if not distiller.iterative:
-        target = 0
     if target < 0:
         raise ValueError(f"--iterations must be >= 0, got {target}")
+    if not distiller.iterative:
+        target = 0
 
     def save_checkpoint(d, _metrics) -> None:
         if args.checkpoint_every and d.iteration % args.checkpoint_every == 0:

@@ -244,6 +244,9 @@ def get_model(name: str, channels: int, num_classes: int, image_size: int,
     (PyTorch's default initialisation, reproducibly); ``options`` override constructor arguments, e.g.
     ``get_model("convnet", 3, 10, 32, width=64)``."""
     key = str(name).lower().replace("-", "").replace("_", "")
+    # The constructors draw PyTorch's default init from the global RNG; with a generator those draws are
+    # overwritten anyway, so the global state is restored afterwards (nothing in ltdd may shift it).
+    global_state = torch.get_rng_state() if generator is not None else None
     match = _CONVNET_NAME.match(key)
     if match:
         settings = {}
@@ -269,6 +272,7 @@ def get_model(name: str, channels: int, num_classes: int, image_size: int,
         raise ValueError(f"model={name!r} is unknown; choose one of {available_models()} "
                          "(or a ConvNet variant such as ConvNetD2, ConvNetW64, ConvNetBN)")
     if generator is not None:
+        torch.set_rng_state(global_state)
         reset_parameters(model, generator)
     return model
 

@@ -8,6 +8,7 @@ torch.Size([1258, 1, 16, 16])
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Callable
 
@@ -57,13 +58,14 @@ def load_dataset(
     if key not in DATASETS:
         raise ValueError(f"dataset={name!r} is unknown; choose one of {available_datasets()}")
     root = Path(data_root) if data_root is not None else default_data_root()
+    builder = DATASETS[key]
+    accepted = set(inspect.signature(builder).parameters) - {"data_root", "download", "device"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ValueError(f"dataset {key!r} does not accept the options {unknown}; "
+                         f"it accepts {sorted(accepted) or 'none'}")
     allowed = download_allowed() if download is None else bool(download)
-    try:
-        return DATASETS[key](root, allowed, get_device(device), **options)
-    except TypeError as error:
-        if options and "unexpected keyword" in str(error):
-            raise ValueError(f"dataset {key!r} does not accept the options {sorted(options)}") from error
-        raise
+    return builder(root, allowed, get_device(device), **options)
 
 
 __all__ = [

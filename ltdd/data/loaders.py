@@ -112,6 +112,8 @@ def read_idx(path: Path) -> np.ndarray:
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise ValueError(f"{path} is truncated: its header declares {ndim} dimensions")
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(shape)):
@@ -163,7 +165,8 @@ def load_cifar(name: str, data_root: Path, download: bool, device: torch.device 
         labels = torch.tensor(np.concatenate([b[layout["label_key"]] for b in batches]), dtype=torch.long)
         pixels = torch.from_numpy(data).float().div_(255)
         splits[split] = LabeledImages(normalize(pixels, mean, std), labels).to(device)
-    class_names = list(_unpickle(folder / layout["meta"])[layout["names_key"]])
+    class_names = [n.decode() if isinstance(n, bytes) else str(n)
+                   for n in _unpickle(folder / layout["meta"])[layout["names_key"]]]
     return ImageDataset(name, splits["train"], splits["test"], class_names, mean, std,
                         hflip_safe=True, info={"files": str(folder)})
 

@@ -114,8 +114,11 @@ class SyntheticSet:
             raise ValueError(f"path={str(path)!r} is not a readable synthetic-set file: {error}") from error
         if not isinstance(payload, dict) or payload.get("format") != "ltdd.SyntheticSet":
             raise ValueError(f"path={str(path)!r} is not an ltdd synthetic-set file")
-        return cls(payload["images"], payload["labels"], payload["num_classes"], payload.get("learned_lr"),
-                   payload.get("config", {}))
+        try:
+            return cls(payload["images"], payload["labels"], payload["num_classes"], payload.get("learned_lr"),
+                       payload.get("config", {}))
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"path={str(path)!r} holds an invalid synthetic set: {error}") from error
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"): install, package tests, notebooks, book build.
+#
+#   bash tests/run_all.sh               # inside an activated virtual environment
+#   bash tests/run_all.sh --no-install  # skip `pip install -r requirements.txt`
+#
+# Every stage prints its wall time; the last line sums the checks as "N passed, N failed, N skipped".
+# Exits non-zero if any stage fails.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+# One thread per process: two pytest workers with two threads each would oversubscribe two cores.
+export LTDD_PROFILE=smoke MPLBACKEND=Agg PYTHONHASHSEED=0 OMP_NUM_THREADS=1
+reports=$(mktemp -d)
+failed_stages=()
+times=()
+
+stage() {
+  local name=$1; shift
+  echo; echo "=== stage: $name"
+  local start=$SECONDS
+  "$@"
+  local rc=$?
+  times+=("$name: $((SECONDS - start)) s (exit $rc)")
+  echo "=== $name took $((SECONDS - start)) s (exit $rc)"
+  [ "$rc" -eq 0 ] || failed_stages+=("$name")
+}
+
+if [ "${1:-}" != "--no-install" ]; then
+  stage "install" python -m pip install -r requirements.txt
+fi
+stage "package tests" python -m pytest tests -n 2 -q -p no:cacheprovider --junitxml="$reports/tests.xml"
+stage "notebooks (nbmake, smoke profile)" python -m pytest chapters --nbmake --nbmake-kernel=python3 \
+  --nbmake-timeout=300 -n 2 -q -p no:cacheprovider --junitxml="$reports/notebooks.xml"
+rm -rf _build
+stage "book build (warnings are errors)" jupyter-book build . -W --keep-going
+book_rc=$([ -f _build/html/index.html ] && [[ ! " ${failed_stages[*]} " =~ "book build" ]] && echo 0 || echo 1)
+
+echo; echo "=== stage times"; printf '  %s\n' "${times[@]}"
+python - "$reports" "$book_rc" "${#failed_stages[@]}" <<'PY'
+import pathlib, sys, xml.etree.ElementTree as ET
+passed = failed = skipped = 0
+for report in pathlib.Path(sys.argv[1]).glob("*.xml"):
+    for suite in ET.parse(report).getroot().iter("testsuite"):
+        total, bad = int(suite.get("tests", 0)), int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        skip = int(suite.get("skipped", 0))
+        passed, failed, skipped = passed + total - bad - skip, failed + bad, skipped + skip
+book_ok = sys.argv[2] == "0"
+passed, failed = passed + book_ok, failed + (not book_ok)
+if int(sys.argv[3]) and not failed:
+    failed = 1  # a stage failed before it could report (e.g. the install)
+print(f"summary: {passed} passed, {failed} failed, {skipped} skipped")
+PY
+[ ${#failed_stages[@]} -eq 0 ]
