@@ -13,8 +13,10 @@ profile    where                            goal
 =========  ===============================  =======================================================
 
 The default is ``gpu`` when CUDA is available and ``cpu`` otherwise; the environment variable
-``LTDD_PROFILE`` overrides it. Randomness always flows through explicit :class:`torch.Generator` objects
-made by :func:`make_generator`; nothing in ``ltdd`` touches the global RNG or reads the clock.
+``LTDD_PROFILE`` overrides it. Randomness in ``ltdd``'s methods flows through explicit
+:class:`torch.Generator` objects made by :func:`make_generator`; they never reseed the global RNG or read
+the clock. (Only :func:`ltdd.models.get_model` called *without* a generator falls back to PyTorch's default
+initialisation, which draws from the global RNG.)
 """
 
 from __future__ import annotations
