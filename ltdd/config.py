@@ -54,6 +54,10 @@ class Profile:
     """Evaluation networks trained per synthetic set; mean and std are taken over them."""
     full_epochs: int
     """Epochs for the full-data baseline (train on every real training image)."""
+    full_seeds: int
+    """Networks trained for the full-data baseline."""
+    ipc_grid: tuple[int, ...]
+    """IPC values of the accuracy-versus-IPC figures."""
     iterations: int
     """Distillation iterations."""
     batch_real: int
@@ -77,22 +81,22 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", dataset="digits", model="convnet", net_width=32, ipc=5, eval_epochs=12, eval_seeds=2,
-        full_epochs=6, iterations=10, batch_real=32, allow_download=False,
+        full_epochs=6, full_seeds=1, ipc_grid=(1, 5), iterations=10, batch_real=32, allow_download=False,
         description="CI and nbmake: embedded data, tiny settings, seconds per chapter",
     ),
     "cpu": Profile(
         name="cpu", dataset="digits", model="convnet", net_width=64, ipc=10, eval_epochs=300, eval_seeds=3,
-        full_epochs=30, iterations=500, batch_real=128, allow_download=False,
+        full_epochs=30, full_seeds=1, ipc_grid=(1, 5, 10, 20), iterations=500, batch_real=128, allow_download=False,
         description="a laptop without GPU: embedded data, minutes per chapter",
     ),
     "gpu": Profile(
         name="gpu", dataset="cifar10", model="convnet", net_width=128, ipc=10, eval_epochs=500, eval_seeds=3,
-        full_epochs=50, iterations=5000, batch_real=256, allow_download=True,
+        full_epochs=50, full_seeds=2, ipc_grid=(1, 10, 50), iterations=5000, batch_real=256, allow_download=True,
         description="Colab T4 or any CUDA GPU: downloaded datasets, tens of minutes per chapter",
     ),
     "paper": Profile(
         name="paper", dataset="cifar10", model="convnet", net_width=128, ipc=10, eval_epochs=1000, eval_seeds=5,
-        full_epochs=200, iterations=20000, batch_real=256, allow_download=True,
+        full_epochs=200, full_seeds=3, ipc_grid=(1, 10, 50), iterations=20000, batch_real=256, allow_download=True,
         description="the papers' hyperparameters, for reproduction runs on a large GPU",
     ),
 }

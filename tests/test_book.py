@@ -1,0 +1,325 @@
+"""The book's structure, checked without building it: jupytext pairs, stripped notebooks, the table of
+contents, the configuration traps of Jupyter Book 1.x, one repository URL everywhere, citations that
+resolve, and the figure helpers the chapters call. Everything here runs in a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+jupytext = pytest.importorskip("jupytext")
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = ROOT / "chapters"
+NOTEBOOKS = sorted(CHAPTERS.glob("*.ipynb"))
+TWINS = sorted(CHAPTERS.glob("*.py"))
+CITE_ROLE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
+BIB_ENTRY = re.compile(r"^@(\w+)\s*\{\s*([^,\s]+)\s*,", re.MULTILINE)
+COLAB_INSTALL = re.compile(r'"ltdd @ git\+(?P<url>[^"]+)"')
+
+
+def _config() -> dict:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def _toc() -> dict:
+    return yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+
+def _repository_url() -> str:
+    return _config()["repository"]["url"]
+
+
+def _toc_files(node) -> list[str]:
+    """Every ``root``/``file`` entry of a jb-book toc, depth first."""
+    found = []
+    if isinstance(node, dict):
+        for key in ("root", "file"):
+            if isinstance(node.get(key), str):
+                found.append(node[key])
+        for key in ("chapters", "sections", "parts"):
+            for child in node.get(key, []) or []:
+                found.extend(_toc_files(child))
+    elif isinstance(node, list):
+        for child in node:
+            found.extend(_toc_files(child))
+    return found
+
+
+def _source_for(entry: str) -> Path | None:
+    path = ROOT / entry
+    if path.suffix in {".md", ".ipynb"} and path.is_file():
+        return path
+    for suffix in (".ipynb", ".md"):
+        if path.with_suffix(suffix).is_file():
+            return path.with_suffix(suffix)
+    return None
+
+
+def _bib_keys() -> set[str]:
+    return {key for _kind, key in BIB_ENTRY.findall((ROOT / "references.bib").read_text())}
+
+
+def test_chapters_exist():
+    assert NOTEBOOKS, "chapters/ holds no notebook"
+
+
+# ------------------------------------------------------------------------------------------ jupytext
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_matches_its_py_twin(notebook: Path):
+    twin = notebook.with_suffix(".py")
+    assert twin.is_file(), f"{notebook.name} has no jupytext twin {twin.name}"
+    regenerated = jupytext.writes(jupytext.read(notebook), fmt="py:percent")
+    assert regenerated == twin.read_text(), (
+        f"{notebook.name} and {twin.name} differ; the .py is the truth: run "
+        f"`jupytext --to ipynb --update chapters/{twin.name}`")
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=lambda p: p.name)
+def test_py_twin_has_a_notebook(twin: Path):
+    assert twin.with_suffix(".ipynb").is_file(), (
+        f"{twin.name} has no notebook: run `jupytext --to ipynb chapters/{twin.name}`")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stripped(notebook: Path):
+    raw = json.loads(notebook.read_text())
+    for index, cell in enumerate(raw["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        assert cell.get("outputs") == [], f"{notebook.name} cell {index} carries outputs"
+        assert cell.get("execution_count") is None, f"{notebook.name} cell {index} has an execution count"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_kernel_and_colab_cell(notebook: Path):
+    raw = json.loads(notebook.read_text())
+    assert raw["metadata"].get("kernelspec", {}).get("name") == "python3", (
+        f"{notebook.name}: kernelspec must be python3 (nbmake and the book build start that kernel)")
+    code = [cell for cell in raw["cells"] if cell["cell_type"] == "code"]
+    assert code, f"{notebook.name} has no code cell"
+    first = code[0]
+    source = "".join(first["source"])
+    assert "google.colab" in source and COLAB_INSTALL.search(source), (
+        f"{notebook.name}: the first code cell must be the Colab set-up cell")
+    assert "remove-cell" in first.get("metadata", {}).get("tags", []), (
+        f"{notebook.name}: the Colab set-up cell must be tagged remove-cell")
+
+
+# ------------------------------------------------------------------------------ table of contents
+def test_toc_entries_exist():
+    toc = _toc()
+    assert toc.get("format") == "jb-book"
+    entries = _toc_files(toc)
+    assert entries and entries[0] == toc["root"]
+    missing = [entry for entry in entries if _source_for(entry) is None]
+    assert not missing, f"_toc.yml lists files that do not exist: {missing}"
+    assert len(entries) == len(set(entries)), "_toc.yml lists a file twice"
+
+
+def test_every_chapter_notebook_is_in_the_toc():
+    listed = {_source_for(entry) for entry in _toc_files(_toc())}
+    orphans = [nb.name for nb in NOTEBOOKS if nb not in listed]
+    assert not orphans, f"notebooks missing from _toc.yml (not built, only_build_toc_files): {orphans}"
+
+
+# ---------------------------------------------------------------------------------- configuration
+def test_config_avoids_the_jupyter_book_1_traps():
+    config = _config()
+    execute = config.get("execute", {})
+    assert execute.get("execute_notebooks") in {"force", "cache", "off"}, (
+        "execute_notebooks must be force, cache or off; 'auto' (the default) re-runs notebooks silently")
+    assert "auto" not in re.findall(r"execute_notebooks:\s*(\S+)", (ROOT / "_config.yml").read_text())
+    assert config["repository"]["branch"] == "main", "repository.branch defaults to master"
+    assert config["sphinx"]["recursive_update"] is True, (
+        "without sphinx.recursive_update, sphinx.config.html_theme_options replaces the theme options")
+    assert config.get("only_build_toc_files") is True
+    assert "use_download_button" not in config.get("html", {}), "html.use_download_button is ignored by JB1"
+    assert "intersphinx_mapping" not in json.dumps(config), "intersphinx needs the network"
+    assert "references.bib" in config.get("bibtex_bibfiles", [])
+    assert "sphinx_exercise" in config["sphinx"].get("extra_extensions", [])
+    extensions = config["parse"]["myst_enable_extensions"]
+    assert {"amsmath", "dollarmath", "colon_fence"} <= set(extensions)
+
+
+def test_chapter_twins_are_excluded_from_the_build():
+    patterns = _config().get("exclude_patterns", [])
+    assert any(p.endswith("*.py") for p in patterns), "exclude the .py twins (same stem as the .ipynb)"
+
+
+# ------------------------------------------------------------------------------- repository URL
+GITHUB_URL = re.compile(r"https?://(?:www\.)?github\.com/([\w.-]+)/([\w.-]+)", re.IGNORECASE)
+
+
+def _mentions_of_repository(text: str, url: str) -> set[str]:
+    """Every ``https://github.com/OWNER/REPO`` in ``text`` naming the book's repository, as spelled."""
+    owner, repo = url.rstrip("/").split("/")[-2:]
+    return {m.group(0) for m in GITHUB_URL.finditer(text)
+            if m.group(1).lower() == owner.lower() and m.group(2).lower().removesuffix(".git") == repo.lower()}
+
+
+def test_repository_url_is_canonical():
+    url = _repository_url()
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w-]+", url), f"repository.url {url!r} is not canonical"
+    assert _config()["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_cell_installs_from_the_repository(notebook: Path):
+    url = _repository_url()
+    cells = json.loads(notebook.read_text())["cells"]
+    texts = {notebook.name: "\n".join("".join(cell["source"]) for cell in cells),
+             notebook.with_suffix(".py").name: notebook.with_suffix(".py").read_text()}
+    for name, text in texts.items():
+        found = {m["url"] for m in COLAB_INSTALL.finditer(text)}
+        assert found == {url}, f"{name} installs ltdd from {found}, _config.yml says {url}"
+
+
+def test_repository_url_is_spelled_the_same_everywhere():
+    url = _repository_url()
+    files = [ROOT / "_config.yml", ROOT / "pyproject.toml", *sorted(CHAPTERS.glob("*"))]
+    files += [ROOT / "README.md"] if (ROOT / "README.md").is_file() else []
+    for path in files:
+        if path.is_file() and path.suffix in {".md", ".py", ".ipynb", ".yml", ".toml"}:
+            spellings = _mentions_of_repository(path.read_text(), url)
+            assert spellings <= {url}, f"{path.name} spells the repository {spellings - {url}}, not {url}"
+
+
+def test_pyproject_urls_name_the_repository():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    urls = set(project.get("urls", {}).values())
+    assert _repository_url() in urls, f"pyproject.toml [project.urls] {urls} lacks {_repository_url()}"
+
+
+def test_readme_names_the_repository():
+    readme = ROOT / "README.md"
+    if not readme.is_file():
+        pytest.skip("README.md does not exist yet")
+    assert _repository_url() in readme.read_text(), f"README.md never mentions {_repository_url()}"
+
+
+# ------------------------------------------------------------------------------------ citations
+def test_bibliography_keys_are_unique():
+    keys = [key for _kind, key in BIB_ENTRY.findall((ROOT / "references.bib").read_text())]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    assert not duplicates, f"references.bib defines these keys twice: {duplicates}"
+
+
+def test_every_cited_key_is_in_the_bibliography():
+    keys = _bib_keys()
+    sources = [*CHAPTERS.glob("*.md"), *CHAPTERS.glob("*.ipynb"), *CHAPTERS.glob("*.py")]
+    missing = {}
+    for path in sources:
+        for group in CITE_ROLE.findall(path.read_text()):
+            for key in (k.strip() for k in group.split(",")):
+                if key not in keys:
+                    missing.setdefault(path.name, set()).add(key)
+    assert not missing, f"cited but not in references.bib: {missing}"
+
+
+def test_seed_papers_and_classics_are_in_the_bibliography():
+    expected = {"dm", "dc", "dsa", "mtt", "datm", "idm", "dsdm", "biaseddd", "ltdd", "crltdd", "simclr",
+                "hendrycks2019", "lff", "ldam"}
+    assert expected <= _bib_keys(), f"missing: {sorted(expected - _bib_keys())}"
+
+
+def test_one_bibliography_directive():
+    """sphinxcontrib-bibtex warns (and -W fails) when a key is listed by two bibliography directives."""
+    sources = [*CHAPTERS.glob("*.md"), *CHAPTERS.glob("*.ipynb")]
+    count = sum(path.read_text().count("{bibliography}") for path in sources)
+    assert count == 1, f"expected one {{bibliography}} directive in chapters/, found {count}"
+
+
+# ----------------------------------------------------------------------------- figure helpers
+@pytest.fixture(scope="module")
+def digits():
+    from ltdd.data import load_dataset
+
+    return load_dataset("digits", device="cpu")
+
+
+def _report(accuracies: list[float], classes: int = 10, train_size: int = 50):
+    from ltdd.train import EvaluationReport
+
+    runs = [[a] * classes for a in accuracies]
+    return EvaluationReport("convnet", 2, list(range(len(accuracies))), accuracies, runs, train_size)
+
+
+def test_viz_figures_are_returned_closed(digits):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from ltdd.distill import make_distiller
+    from ltdd.viz import plot_accuracy_vs_ipc, plot_per_class_accuracy, show_images
+
+    subset = make_distiller("random", digits, seed=0, ipc=3).run(0, progress=False)
+    before = set(plt.get_fignums())
+    reports = {"full": _report([0.9], train_size=1258), "random": _report([0.5, 0.6])}
+    figures = [
+        show_images(subset.images, subset.labels, digits, per_class=3, title="random"),
+        plot_per_class_accuracy(reports, digits.class_names),
+        plot_accuracy_vs_ipc({"random": {1: reports["random"], 10: reports["random"]}}, full=reports["full"]),
+    ]
+    assert all(isinstance(fig, Figure) for fig in figures)
+    assert set(plt.get_fignums()) == before, "viz functions must close their figures in pyplot"
+    rows, columns = figures[0].axes[0].get_gridspec().get_geometry()
+    assert (rows, columns) == (digits.num_classes, 3)
+    some = show_images(digits.train.images, digits.train.labels, digits, per_class=2, classes=[3, 8])
+    assert some.axes[0].get_gridspec().get_geometry() == (2, 2)
+    assert [ax.get_ylabel() for ax in some.axes[::2]] == ["3", "8"]
+
+
+def test_viz_rejects_bad_input(digits):
+    from ltdd.viz import plot_accuracy_vs_ipc, plot_per_class_accuracy, show_images
+
+    with pytest.raises(ValueError, match="images"):
+        show_images(digits.train.images[0], digits.train.labels[:1], digits)
+    with pytest.raises(ValueError, match="per_class"):
+        show_images(digits.train.images[:5], digits.train.labels[:5], digits, per_class=0)
+    with pytest.raises(ValueError, match="classes"):
+        show_images(digits.train.images[:5], digits.train.labels[:5], digits, classes=[10])
+    with pytest.raises(ValueError, match="classes"):
+        plot_per_class_accuracy({"r": _report([0.5], classes=3)}, digits.class_names)
+    with pytest.raises(ValueError, match="curves"):
+        plot_accuracy_vs_ipc({})
+
+
+def test_profile_and_accuracy_tables():
+    from ltdd.config import PROFILES
+    from ltdd.viz import accuracy_table, profile_table
+
+    table = profile_table(highlight="cpu").splitlines()
+    assert table[0].count("|") == len(PROFILES) + 2 and "**cpu** (active)" in table[0]
+    assert any(line.startswith("| `eval_epochs` |") for line in table)
+    with pytest.raises(ValueError, match="not Profile fields"):
+        profile_table(fields=["epochs"])
+    rows = accuracy_table({"random": _report([0.5, 0.6])}).splitlines()
+    assert rows[2] == "| random | 55.0 ± 5.0 | 2 | 2 | 50 |"
+
+
+def test_show_images_handles_colour_and_soft_labels():
+    import torch
+
+    from ltdd.data import ImageDataset, LabeledImages
+    from ltdd.viz import show_images
+
+    images = torch.randn(6, 3, 8, 8)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    split = LabeledImages(images, labels)
+    colour = ImageDataset("tiny", split, split, ["a", "b", "c"], (0.5, 0.5, 0.5), (0.2, 0.2, 0.2))
+    soft = torch.nn.functional.one_hot(labels, 3).float()
+    fig = show_images(images, soft, colour, per_class=5)
+    assert fig.axes[0].get_gridspec().get_geometry() == (3, 2)
+    assert fig.axes[0].get_images()[0].get_array().shape == (8, 8, 3)
