@@ -67,7 +67,30 @@ def _feature_size(features: nn.Module, channels: int, image_size: int) -> int:
     return out.flatten(1).shape[1]
 
 
-class ConvNet(nn.Module):
+class FeatureClassifier(nn.Module):
+    """A feature extractor ``features`` followed by one linear ``classifier``.
+
+    ``embed(x)`` returns the flattened features (what distribution matching compares); the feature size is
+    measured by a dummy forward, so any input resolution the extractor accepts works.
+    """
+
+    features: nn.Module
+    classifier: nn.Linear
+    feature_dim: int
+
+    def _attach_head(self, features: nn.Module, channels: int, num_classes: int, image_size: int) -> None:
+        self.features = features
+        self.feature_dim = _feature_size(features, channels, image_size)
+        self.classifier = nn.Linear(self.feature_dim, num_classes)
+
+    def embed(self, x: Tensor) -> Tensor:
+        return self.features(x).flatten(1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.embed(x))
+
+
+class ConvNet(FeatureClassifier):
     """ConvNet-``depth`` of the DC/DM papers (defaults: width 128, depth 3, instance norm, ReLU, avg pool).
 
     For 1-channel 28×28 inputs (MNIST) the first convolution pads by 3, turning them into 32×32 maps as the
@@ -104,18 +127,10 @@ class ConvNet(nn.Module):
                 layers.append(nn.AvgPool2d(2, 2) if pooling == "avgpooling" else nn.MaxPool2d(2, 2))
                 side //= 2
             in_channels = width
-        self.features = nn.Sequential(*layers)
-        self.feature_dim = _feature_size(self.features, channels, image_size)
-        self.classifier = nn.Linear(self.feature_dim, num_classes)
-
-    def embed(self, x: Tensor) -> Tensor:
-        return self.features(x).flatten(1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.embed(x))
+        self._attach_head(nn.Sequential(*layers), channels, num_classes, image_size)
 
 
-class AlexNet(nn.Module):
+class AlexNet(FeatureClassifier):
     """The five-convolution AlexNet of the DC benchmark (pools use ``ceil_mode`` so small inputs work)."""
 
     def __init__(self, channels: int, num_classes: int, image_size: int, norm: str = "none"):
@@ -136,18 +151,10 @@ class AlexNet(nn.Module):
         layers = conv(channels, 128, 5, 4 if channels == 1 else 2) + [pool()]
         layers += conv(128, 192, 5, 2) + [pool()]
         layers += conv(192, 256, 3, 1) + conv(256, 192, 3, 1) + conv(192, 192, 3, 1) + [pool()]
-        self.features = nn.Sequential(*layers)
-        self.feature_dim = _feature_size(self.features, channels, image_size)
-        self.classifier = nn.Linear(self.feature_dim, num_classes)
-
-    def embed(self, x: Tensor) -> Tensor:
-        return self.features(x).flatten(1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.embed(x))
+        self._attach_head(nn.Sequential(*layers), channels, num_classes, image_size)
 
 
-class VGG11(nn.Module):
+class VGG11(FeatureClassifier):
     """VGG-11 for CIFAR-size inputs: eight 3×3 convolutions, five pools, one linear classifier."""
 
     PLAN = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
@@ -167,15 +174,7 @@ class VGG11(nn.Module):
                 layers += [nn.Conv2d(in_channels, item, 3, padding=padding), make_norm(norm, item, side),
                            nn.ReLU()]
                 in_channels = item
-        self.features = nn.Sequential(*layers)
-        self.feature_dim = _feature_size(self.features, channels, image_size)
-        self.classifier = nn.Linear(self.feature_dim, num_classes)
-
-    def embed(self, x: Tensor) -> Tensor:
-        return self.features(x).flatten(1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.embed(x))
+        self._attach_head(nn.Sequential(*layers), channels, num_classes, image_size)
 
 
 class BasicBlock(nn.Module):
@@ -197,7 +196,7 @@ class BasicBlock(nn.Module):
         return F.relu(out + self.shortcut(x))
 
 
-class ResNet18(nn.Module):
+class ResNet18(FeatureClassifier):
     """CIFAR-style ResNet-18: 3×3 stem without max-pool, four stages of two basic blocks, global avg pool.
 
     ``norm='instancenorm'`` is the DC benchmark's ``ResNet18``; ``norm='batchnorm'`` its ``ResNet18BN``.
@@ -215,15 +214,8 @@ class ResNet18(nn.Module):
                 blocks.append(BasicBlock(cin, cout, block_stride, norm, side))
                 side = math.ceil(side / block_stride)
                 cin = cout
-        self.features = nn.Sequential(*stem, *blocks, nn.AdaptiveAvgPool2d(1))
-        self.feature_dim = 512
-        self.classifier = nn.Linear(512, num_classes)
-
-    def embed(self, x: Tensor) -> Tensor:
-        return self.features(x).flatten(1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.embed(x))
+        self._attach_head(nn.Sequential(*stem, *blocks, nn.AdaptiveAvgPool2d(1)), channels, num_classes,
+                          image_size)
 
 
 _CONVNET_NAME = re.compile(

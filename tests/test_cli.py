@@ -32,14 +32,7 @@ def run_cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProce
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: these are small forward passes, and two OpenMP threads on a busy 2-core machine
-    (pytest-xdist, a notebook build alongside) spin-wait on each other and run many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def last_json(stdout: str) -> dict:

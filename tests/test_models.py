@@ -15,14 +15,7 @@ SIZES = [(1, 8), (3, 28), (3, 32), (3, 64), (1, 16), (1, 28)]
 HEAVY = {"vgg11", "vgg11bn", "resnet18", "resnet18bn"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: these are small forward passes, and two OpenMP threads on a busy 2-core machine
-    (pytest-xdist, a notebook build alongside) spin-wait on each other and run many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cases():
