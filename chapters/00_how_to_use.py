@@ -64,10 +64,10 @@ Markdown(profile_table(highlight=profile.name))
 
 # %% [markdown]
 # - `smoke` is for automatic checks: embedded data, tiny settings, every chapter in well under a minute on
-#   two CPU cores. **The rendered book is built with it**, so the numbers on these pages come from a quick
-#   live run on small digit images, not from the papers' experiments.
+#   two CPU cores.
 # - `cpu` is for a laptop without GPU: the same embedded data, minutes per chapter, long enough for each
-#   chapter's point to show.
+#   chapter's point to show. **The rendered book is built with it**, so the numbers on these pages come
+#   from a live run on small digit images, not from the papers' experiments.
 # - `gpu` is for Colab or any CUDA machine: CIFAR-10/100 and MNIST (downloaded on first use), tens of
 #   minutes per chapter.
 # - `paper` uses the papers' hyperparameters, for reproduction runs on a large GPU (mostly through the
@@ -114,7 +114,7 @@ Markdown(profile_table(highlight=profile.name))
 # To build this book yourself, from the repository root:
 #
 # ```bash
-# LTDD_PROFILE=smoke jupyter-book build . -W --keep-going    # HTML lands in _build/html
+# LTDD_PROFILE=cpu jupyter-book build . -W --keep-going    # HTML in _build/html; smoke: seconds
 # ```
 
 # %% [markdown]
@@ -173,5 +173,6 @@ ltdd_cli("data", "digits")
 #
 # ## Exercises and solutions
 #
-# Chapters end with exercises. Solutions are folded: click *Solution to Exercise N* to open one. The exercises ask you
-# to change a setting, run a cell again and explain what you see, so they work best in a running notebook.
+# Chapters end with exercises. Solutions are folded: click *Solution to Exercise N* to open one. The
+# exercises ask you to change a setting, run a cell again and explain what you see, so they work best in
+# a running notebook.

@@ -38,16 +38,29 @@ book_rc=$([ -f _build/html/index.html ] && [[ ! " ${failed_stages[*]} " =~ "book
 echo; echo "=== stage times"; printf '  %s\n' "${times[@]}"
 python - "$reports" "$book_rc" "${#failed_stages[@]}" <<'PY'
 import pathlib, sys, xml.etree.ElementTree as ET
+NOTEBOOK_LIMIT_S = 60
 passed = failed = skipped = 0
 for report in pathlib.Path(sys.argv[1]).glob("*.xml"):
     for suite in ET.parse(report).getroot().iter("testsuite"):
         total, bad = int(suite.get("tests", 0)), int(suite.get("failures", 0)) + int(suite.get("errors", 0))
         skip = int(suite.get("skipped", 0))
         passed, failed, skipped = passed + total - bad - skip, failed + bad, skipped + skip
+# The issue's bar: every chapter runs top to bottom under the smoke profile in under 60 s.
+notebooks = pathlib.Path(sys.argv[1]) / "notebooks.xml"
+if notebooks.exists():
+    for case in ET.parse(notebooks).getroot().iter("testcase"):
+        seconds = float(case.get("time", 0))
+        print(f"  notebook {case.get('name')}: {seconds:.1f} s")
+        ran_clean = case.find("failure") is None and case.find("error") is None
+        if ran_clean and seconds > NOTEBOOK_LIMIT_S:
+            print(f"  FAILED: {case.get('name')} took {seconds:.1f} s, over the {NOTEBOOK_LIMIT_S} s limit")
+            passed, failed = passed - 1, failed + 1
 book_ok = sys.argv[2] == "0"
 passed, failed = passed + book_ok, failed + (not book_ok)
 if int(sys.argv[3]) and not failed:
     failed = 1  # a stage failed before it could report (e.g. the install)
 print(f"summary: {passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed else 0)
 PY
-[ ${#failed_stages[@]} -eq 0 ]
+summary_rc=$?
+[ ${#failed_stages[@]} -eq 0 ] && [ "$summary_rc" -eq 0 ]
