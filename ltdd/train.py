@@ -117,7 +117,7 @@ def train_classifier(model: nn.Module, images: Tensor, labels: Tensor, config: T
     passes = range(config.epochs + 1)
     for epoch in tqdm(passes, desc=description, leave=False, disable=not progress):
         order = torch.randperm(len(images), generator=generator, device=generator.device).to(images.device)
-        total, seen = 0.0, 0
+        total = torch.zeros((), device=images.device)  # summed on the device: no sync per batch
         for start in range(0, len(images), config.batch_size):
             batch = order[start:start + config.batch_size]
             x, y = images[batch], labels[batch]
@@ -127,9 +127,8 @@ def train_classifier(model: nn.Module, images: Tensor, labels: Tensor, config: T
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(batch)
-            seen += len(batch)
-        losses.append(total / seen)
+            total += loss.detach() * len(batch)
+        losses.append(total.item() / len(images))
         if epoch == config.decay_after_pass:
             optimizer = make_optimizer(config.lr * 0.1)
     return losses
