@@ -23,7 +23,7 @@ import torch
 
 from . import __version__
 from .config import available_profiles, default_data_root, download_allowed, get_device, get_profile
-from .data import available_datasets, load_dataset
+from .data import available_datasets, counts_only, dataset_options, load_dataset
 from .distill import SyntheticSet, atomic_save, available_methods, make_distiller
 from .models import available_models
 from .train import TrainConfig, evaluate_synthetic
@@ -53,10 +53,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _options(args: argparse.Namespace) -> dict:
+    return dataset_options(args.imbalance, args.bias_ratio, args.severity)
+
+
 def cmd_data(args: argparse.Namespace) -> int:
+    if args.counts_only:
+        counts = counts_only(args.name, args.imbalance)
+        _print_json({"name": args.name, "imbalance": args.imbalance, "per_class": counts,
+                     "total": sum(counts), "num_classes": len(counts)})
+        return 0
     profile = get_profile(args.profile)
     dataset = load_dataset(args.name, data_root=args.data_root, download=_download_flag(args, profile),
-                           device="cpu")
+                           device="cpu", **_options(args))
     _print_json(dataset.summary())
     return 0
 
@@ -65,7 +74,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     device = get_device(args.device)
     dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
-                           download=_download_flag(args, profile), device=device)
+                           download=_download_flag(args, profile), device=device, **_options(args))
     settings = {"ipc": args.ipc if args.ipc is not None else profile.ipc}
     distiller = make_distiller(args.method, dataset, seed=args.seed, **settings)
     out = Path(args.out)
@@ -109,7 +118,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     name = args.dataset or synthetic.config.get("dataset")
     if not name:
         raise ValueError(f"{path} does not record its dataset; pass --dataset NAME")
-    dataset = load_dataset(name, data_root=args.data_root, download=_download_flag(args, profile), device=device)
+    options = {**synthetic.config.get("dataset_options", {}), **_options(args)}
+    dataset = load_dataset(name, data_root=args.data_root, download=_download_flag(args, profile), device=device,
+                           **options)
     config = TrainConfig(epochs=args.epochs if args.epochs is not None else profile.eval_epochs)
     model = args.model or profile.model
     options = profile.replace(model=model).model_options()
@@ -134,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--data-root", default=None, help="dataset folder (default: data/cache)")
             p.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
                            help="allow downloading missing datasets (default: the profile's setting)")
+            p.add_argument("--imbalance", type=float, default=None,
+                           help="imbalance factor β >= 1 of a long-tailed set (*-lt; default: the dataset's)")
+            p.add_argument("--bias-ratio", type=float, default=None,
+                           help="fraction in [0, 1] of bias-aligned training images (cdigits, cmnist-dd)")
+            p.add_argument("--severity", type=int, default=None,
+                           help="bias severity in {1, 2, 3, 4} (cdigits, cmnist-dd)")
 
     p = sub.add_parser("info", help="profile, device, versions")
     common(p, data=False)
@@ -141,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="JSON summary of a dataset")
     p.add_argument("name", help=f"one of {available_datasets()}")
+    p.add_argument("--counts-only", action="store_true",
+                   help="print a long-tailed set's class counts without loading images")
     common(p)
     p.set_defaults(func=cmd_data)
 

@@ -59,10 +59,16 @@ class TrainConfig:
 
 @dataclass
 class Accuracy:
-    """Overall and per-class accuracy of one network on one split."""
+    """Overall and per-class accuracy of one network on one split.
+
+    On a split with bias attributes, ``aligned`` and ``conflicting`` are the accuracies on the
+    bias-aligned (attribute = label) and bias-conflicting images (``None`` where a split has none).
+    """
 
     overall: float
     per_class: list[float]
+    aligned: float | None = None
+    conflicting: float | None = None
 
 
 def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
@@ -80,17 +86,18 @@ def evaluate(model: nn.Module, split: LabeledImages, num_classes: int, batch_siz
     """Overall and per-class accuracy of ``model`` on ``split`` (``nan`` for a class absent from it)."""
     was_training = model.training
     model.eval()
-    correct = torch.zeros(num_classes, device=split.images.device)
-    total = torch.zeros(num_classes, device=split.images.device)
-    for start in range(0, len(split), batch_size):
-        images = split.images[start:start + batch_size]
-        labels = split.labels[start:start + batch_size]
-        hits = (model(images).argmax(dim=1) == labels).float()
-        correct.index_add_(0, labels, hits)
-        total.index_add_(0, labels, torch.ones_like(hits))
+    hits = torch.cat([model(split.images[start:start + batch_size]).argmax(dim=1)
+                      == split.labels[start:start + batch_size] for start in range(0, len(split), batch_size)])
     model.train(was_training)
-    per_class = (correct / total).tolist()
-    return Accuracy(overall=(correct.sum() / total.sum()).item(), per_class=per_class)
+    hits = hits.float()
+    correct = torch.zeros(num_classes, device=hits.device).index_add_(0, split.labels, hits)
+    total = torch.zeros(num_classes, device=hits.device).index_add_(0, split.labels, torch.ones_like(hits))
+    accuracy = Accuracy(overall=hits.mean().item(), per_class=(correct / total).tolist())
+    if split.attributes is not None:
+        aligned = split.attributes == split.labels
+        accuracy.aligned = hits[aligned].mean().item() if aligned.any() else None
+        accuracy.conflicting = hits[~aligned].mean().item() if (~aligned).any() else None
+    return accuracy
 
 
 def train_classifier(model: nn.Module, images: Tensor, labels: Tensor, config: TrainConfig,
@@ -145,6 +152,8 @@ class EvaluationReport:
     per_class_runs: list[list[float]]
     train_size: int
     extra: dict = field(default_factory=dict)
+    aligned_runs: list[float | None] = field(default_factory=list)
+    conflicting_runs: list[float | None] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -162,10 +171,28 @@ class EvaluationReport:
         return [sum(run[c] for run in self.per_class_runs) / len(self.per_class_runs)
                 for c in range(len(self.per_class_runs[0]))]
 
+    def group_accuracy(self, groups: list[str]) -> dict[str, float]:
+        """Mean per-class accuracy within each shot group (e.g. from :func:`ltdd.data.shot_groups`)."""
+        from .data.longtail import group_accuracy
+
+        return group_accuracy(self.per_class, groups)
+
+    @property
+    def aligned(self) -> float | None:
+        """Mean accuracy on bias-aligned test images (biased datasets only)."""
+        return _mean_or_none(self.aligned_runs)
+
+    @property
+    def conflicting(self) -> float | None:
+        """Mean accuracy on bias-conflicting test images (biased datasets only)."""
+        return _mean_or_none(self.conflicting_runs)
+
     def as_dict(self) -> dict:
+        bias = {"aligned": self.aligned, "conflicting": self.conflicting} if self.aligned_runs else {}
         return {"mean": self.mean, "std": self.std, "per_class": self.per_class,
                 "runs": self.accuracies, "per_class_runs": self.per_class_runs, "seeds": self.seeds,
-                "model": self.model, "epochs": self.epochs, "train_size": self.train_size, **self.extra}
+                "model": self.model, "epochs": self.epochs, "train_size": self.train_size, **bias,
+                **self.extra}
 
     def __str__(self) -> str:
         return (f"{self.model}: {100 * self.mean:.2f} ± {100 * self.std:.2f} % over {len(self.seeds)} "
@@ -187,7 +214,7 @@ def evaluate_training_set(images: Tensor, labels: Tensor, dataset: ImageDataset,
                          f"{dataset.name!r} has {expected}")
     device = dataset.device
     images, labels = images.to(device), labels.to(device)
-    accuracies, per_class_runs = [], []
+    accuracies, per_class_runs, aligned, conflicting = [], [], [], []
     for k in tqdm(seed_list, desc=f"evaluate {model}", disable=not progress):
         init = make_generator(base_seed, "eval-init", k)
         net = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size, generator=init,
@@ -198,8 +225,12 @@ def evaluate_training_set(images: Tensor, labels: Tensor, dataset: ImageDataset,
         accuracy = evaluate(net, dataset.test, dataset.num_classes)
         accuracies.append(accuracy.overall)
         per_class_runs.append(accuracy.per_class)
+        if dataset.test.attributes is not None:
+            aligned.append(accuracy.aligned)
+            conflicting.append(accuracy.conflicting)
     return EvaluationReport(model, config.epochs, seed_list, accuracies, per_class_runs, len(images),
-                            extra={"model_options": dict(model_options or {})})
+                            extra={"model_options": dict(model_options or {})}, aligned_runs=aligned,
+                            conflicting_runs=conflicting)
 
 
 def evaluate_synthetic(synthetic, dataset: ImageDataset, model: str = "convnet", seeds: int | list[int] = 3,
@@ -211,6 +242,11 @@ def evaluate_synthetic(synthetic, dataset: ImageDataset, model: str = "convnet",
                                    seeds, config, base_seed, progress, model_options)
     report.extra["method"] = synthetic.config.get("method")
     return report
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
 
 
 def _seed_list(seeds: int | list[int]) -> list[int]:

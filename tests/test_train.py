@@ -118,3 +118,19 @@ def test_convnet_on_full_digits_reaches_90_percent_under_the_cpu_profile(digits)
                                    seeds=1, config=TrainConfig(epochs=profile.full_epochs), progress=False,
                                    model_options=profile.model_options())
     assert report.mean >= 0.90, report
+
+
+def test_evaluate_splits_accuracy_into_bias_aligned_and_conflicting():
+    class PredictsAttribute(nn.Module):
+        """Predicts the colour (stored in pixel 0), i.e. a fully biased classifier."""
+
+        def forward(self, x):
+            return F.one_hot(x[:, 0, 0, 0].long(), 3).float()
+
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    attributes = torch.tensor([0, 1, 2, 1, 2, 0])  # first three aligned, last three conflicting
+    images = attributes.float().view(-1, 1, 1, 1).expand(-1, 1, 2, 2).contiguous()
+    accuracy = evaluate(PredictsAttribute(), LabeledImages(images, labels, attributes), num_classes=3)
+    assert accuracy.aligned == 1.0 and accuracy.conflicting == 0.0 and accuracy.overall == 0.5
+    plain = evaluate(PredictsAttribute(), LabeledImages(images, labels), num_classes=3)
+    assert plain.aligned is None and plain.conflicting is None

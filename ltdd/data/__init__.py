@@ -15,8 +15,10 @@ from typing import Callable
 import torch
 
 from ..config import default_data_root, download_allowed, get_device
+from .bias import bias_summary, build_cdigits, build_cmnist_dd
 from .core import ImageDataset, LabeledImages, normalize
 from .loaders import DatasetFilesMissing, load_cifar, load_digits, load_mnist, read_idx
+from .longtail import LT_BUILDERS, counts_only, group_accuracy, shot_groups
 
 _Builder = Callable[..., ImageDataset]
 
@@ -30,10 +32,13 @@ DATASETS: dict[str, _Builder] = {
     "mnist": lambda data_root, download, device: load_mnist(data_root, download, device),
     "cifar10": lambda data_root, download, device: load_cifar("cifar10", data_root, download, device),
     "cifar100": lambda data_root, download, device: load_cifar("cifar100", data_root, download, device),
+    **LT_BUILDERS,  # digits-lt, mnist-lt, cifar10-lt, cifar100-lt
+    "cdigits": build_cdigits,
+    "cmnist-dd": build_cmnist_dd,
 }
-"""Name → builder. Later chapters register their long-tailed and biased variants here."""
+"""Name → builder ``(data_root, download, device, **options) -> ImageDataset``."""
 
-DIGIT_DATASETS = {"digits", "mnist"}
+DIGIT_DATASETS = {"digits", "mnist", "digits-lt", "mnist-lt", "cdigits", "cmnist-dd"}
 
 
 def available_datasets() -> list[str]:
@@ -65,10 +70,20 @@ def load_dataset(
         raise ValueError(f"dataset {key!r} does not accept the options {unknown}; "
                          f"it accepts {sorted(accepted) or 'none'}")
     allowed = download_allowed() if download is None else bool(download)
-    return builder(root, allowed, get_device(device), **options)
+    dataset = builder(root, allowed, get_device(device), **options)
+    dataset.options = dict(options)
+    return dataset
+
+
+def dataset_options(imbalance: float | None = None, bias_ratio: float | None = None,
+                    severity: int | None = None) -> dict:
+    """The builder options a user set (command-line flags left at ``None`` are omitted)."""
+    given = {"imbalance": imbalance, "bias_ratio": bias_ratio, "severity": severity}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 __all__ = [
     "DATASETS", "DIGIT_DATASETS", "DatasetFilesMissing", "ImageDataset", "LabeledImages",
-    "available_datasets", "load_dataset", "normalize", "read_idx",
+    "available_datasets", "bias_summary", "counts_only", "dataset_options", "group_accuracy", "load_dataset",
+    "normalize", "read_idx", "shot_groups",
 ]

@@ -66,6 +66,8 @@ class ImageDataset:
     """False for digits: a mirrored 2 is no longer a 2, so DSA drops the flip (as the reference does)."""
     info: dict = field(default_factory=dict)
     """Free-form facts about how the set was built (source files, split rule, resolution)."""
+    options: dict = field(default_factory=dict)
+    """The options it was loaded with (``load_dataset(name, **options)`` rebuilds the same set)."""
 
     @property
     def num_classes(self) -> int:
@@ -90,7 +92,7 @@ class ImageDataset:
     def to(self, device: torch.device | str) -> "ImageDataset":
         return ImageDataset(
             self.name, self.train.to(device), self.test.to(device), self.class_names, self.mean,
-            self.std, self.hflip_safe, self.info,
+            self.std, self.hflip_safe, self.info, self.options,
         )
 
     def denormalize(self, images: Tensor) -> Tensor:
@@ -104,6 +106,9 @@ class ImageDataset:
         train = self.train.class_counts(self.num_classes)
         test = self.test.class_counts(self.num_classes)
         per_class = [a + b for a, b in zip(train, test)]
+        from .bias import bias_summary  # bias imports core: a local import avoids the cycle
+
+        bias = bias_summary(self)
         return {
             "name": self.name,
             "num_classes": self.num_classes,
@@ -115,6 +120,8 @@ class ImageDataset:
             "test": {"per_class": test, "total": sum(test)},
             "mean": list(self.mean),
             "std": list(self.std),
+            **({"options": self.options} if self.options else {}),
+            **({"bias": bias} if bias else {}),
             **({"info": self.info} if self.info else {}),
         }
 

@@ -199,7 +199,8 @@ class Distiller(ABC):
         """The record saved with the synthetic set: method, config, seed, iterations, dataset."""
         config = dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else dict(self.config)
         return {"method": self.name, **config, "seed": self.seed, "iterations": self.iteration,
-                "dataset": self.dataset.name, "image_shape": list(self.dataset.image_shape),
+                "dataset": self.dataset.name, "dataset_options": dict(self.dataset.options),
+                "image_shape": list(self.dataset.image_shape),
                 "mean": list(self.dataset.mean), "std": list(self.dataset.std)}
 
     def state_dict(self) -> dict:
