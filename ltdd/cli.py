@@ -24,6 +24,7 @@ import torch
 from . import __version__
 from .config import available_profiles, default_data_root, download_allowed, get_device, get_profile
 from .data import available_datasets, counts_only, dataset_options, load_dataset
+from .data.longtail import DEFAULT_IMBALANCE
 from .distill import SyntheticSet, atomic_save, available_methods, make_distiller
 from .models import available_models
 from .train import TrainConfig, evaluate_synthetic
@@ -60,7 +61,9 @@ def _options(args: argparse.Namespace) -> dict:
 def cmd_data(args: argparse.Namespace) -> int:
     if args.counts_only:
         counts = counts_only(args.name, args.imbalance)
-        _print_json({"name": args.name, "imbalance": args.imbalance, "per_class": counts,
+        lt_name = args.name.lower().removesuffix("-lt") + "-lt"
+        imbalance = args.imbalance if args.imbalance is not None else DEFAULT_IMBALANCE.get(lt_name)
+        _print_json({"name": lt_name, "imbalance": imbalance, "per_class": counts,
                      "total": sum(counts), "num_classes": len(counts)})
         return 0
     profile = get_profile(args.profile)

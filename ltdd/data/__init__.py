@@ -17,6 +17,7 @@ import torch
 from ..config import default_data_root, download_allowed, get_device
 from .bias import bias_summary, build_cdigits, build_cmnist_dd
 from .core import ImageDataset, LabeledImages, normalize
+from .folders import FOLDER_BUILDERS
 from .loaders import DatasetFilesMissing, load_cifar, load_digits, load_mnist, read_idx
 from .longtail import LT_BUILDERS, counts_only, group_accuracy, shot_groups
 
@@ -33,6 +34,7 @@ DATASETS: dict[str, _Builder] = {
     "cifar10": lambda data_root, download, device: load_cifar("cifar10", data_root, download, device),
     "cifar100": lambda data_root, download, device: load_cifar("cifar100", data_root, download, device),
     **LT_BUILDERS,  # digits-lt, mnist-lt, cifar10-lt, cifar100-lt
+    **FOLDER_BUILDERS,  # tinyimagenet-lt, imagenet-lt (the user's own files; no download)
     "cdigits": build_cdigits,
     "cmnist-dd": build_cmnist_dd,
 }

@@ -56,6 +56,7 @@ DEFAULT_IMBALANCE = {
     "cifar100-lt": CIFAR100_LT_IMBALANCE,
     "mnist-lt": MNIST_LT_IMBALANCE,
     "digits-lt": DIGITS_LT_IMBALANCE,
+    "tinyimagenet-lt": 10,  # LTDD's Tiny ImageNet-LT configs use β = 10 and 20 (ltdd.data.folders)
 }
 
 MNIST_TRAIN_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
@@ -66,6 +67,7 @@ _BALANCED_SHAPE = {  # name → (n_max, num_classes) of the balanced training sp
     "cifar10": (5000, 10),
     "cifar100": (500, 100),
     "mnist": (min(MNIST_TRAIN_COUNTS), 10),
+    "tinyimagenet": (500, 200),
 }
 
 SHOT_GROUPS = ("many", "medium", "few")
