@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 
 from ..config import default_data_root, download_allowed, get_device
-from .bias import bias_summary, build_cdigits, build_cmnist_dd
+from .bias import bias_summary, build_ccifar10_dd, build_cdigits, build_cmnist_dd
 from .core import ImageDataset, LabeledImages, normalize
 from .folders import FOLDER_BUILDERS
 from .loaders import DatasetFilesMissing, load_cifar, load_digits, load_mnist, read_idx
@@ -37,6 +37,7 @@ DATASETS: dict[str, _Builder] = {
     **FOLDER_BUILDERS,  # tinyimagenet-lt, imagenet-lt (the user's own files; no download)
     "cdigits": build_cdigits,
     "cmnist-dd": build_cmnist_dd,
+    "ccifar10-dd": build_ccifar10_dd,
 }
 """Name → builder ``(data_root, download, device, **options) -> ImageDataset``."""
 

@@ -34,8 +34,8 @@ import torch
 from torch import Tensor
 
 from ..config import make_generator
-from .core import ImageDataset, LabeledImages
-from .loaders import load_digits, load_mnist
+from .core import ImageDataset, LabeledImages, normalize
+from .loaders import load_cifar, load_digits, load_mnist
 
 BIAS_COLOURS = torch.tensor(
     [
@@ -425,7 +425,84 @@ def build_cmnist_dd(
     return make_coloured(load_mnist(data_root, download, device), bias_ratio, severity, seed, test_split)
 
 
+# --------------------------------------------------------------------------------------- CCIFAR10-DD
+def make_corrupted(
+    dataset: ImageDataset,
+    data_root: Path,
+    bias_ratio: float = DEFAULT_BIAS_RATIO,
+    severity: int = DEFAULT_SEVERITY,
+    seed: int = 0,
+    test_split: str = "conflicting",
+    frost_textures: str | None = None,
+) -> ImageDataset:
+    """A corrupted, biased copy of CIFAR-10: the CCIFAR10-DD protocol of Biased-DD.
+
+    Attributes are assigned as in :func:`make_coloured`; image ``i`` then gets corruption
+    ``CORRUPTIONS[attribute_i]`` at CIFAR-10-C level ``severity + 1``
+    (:func:`ltdd.data.corruptions.corrupt_biased_dd`), so corruption ``k`` is aligned with class ``k``.
+    The corrupted pixels are cached on disk under ``data_root`` (:mod:`ltdd.data.cache`), keyed by every
+    setting, because 60,000 corruptions take a while. The dataset keeps CIFAR-10's normalisation.
+    """
+    from .cache import cached
+    from .corruptions import corrupt_biased_dd
+
+    r = _check_bias_ratio(bias_ratio)
+    severity = _check_severity(severity)
+    if test_split not in TEST_SPLITS:
+        raise ValueError(f"test_split must be one of {sorted(TEST_SPLITS)}, got {test_split!r}")
+    recipe = {"name": "ccifar10-dd", "source": dataset.name, "bias_ratio": r, "severity": severity,
+              "seed": seed, "test_split": test_split, "frost_textures": frost_textures or "installed",
+              "train_size": len(dataset.train), "test_size": len(dataset.test)}
+
+    def build() -> dict[str, Tensor]:
+        tensors = {}
+        for split_name, ratio in (("train", r), ("test", TEST_SPLITS[test_split])):
+            split = getattr(dataset, split_name)
+            attributes = assign_attributes(split.labels.cpu(), ratio, dataset.num_classes,
+                                           generator=make_generator(seed, "attributes", split_name))
+            pixels = (dataset.denormalize(split.images).cpu() * 255).round().clamp(0, 255).to(torch.uint8)
+            tensors[f"{split_name}_pixels"] = corrupt_biased_dd(
+                pixels, attributes, severity, make_generator(seed, "corruption", split_name),
+                frost_textures=frost_textures)
+            tensors[f"{split_name}_attributes"] = attributes
+        return tensors
+
+    tensors = cached(data_root, recipe, build)
+    device = dataset.device
+    splits = {}
+    for split_name in ("train", "test"):
+        pixels = tensors[f"{split_name}_pixels"].to(device).float().div_(255)
+        split = getattr(dataset, split_name)
+        splits[split_name] = LabeledImages(normalize(pixels, dataset.mean, dataset.std), split.labels.clone(),
+                                           tensors[f"{split_name}_attributes"].to(device))
+    result = ImageDataset("ccifar10-dd", splits["train"], splits["test"], list(dataset.class_names),
+                          dataset.mean, dataset.std, hflip_safe=True)
+    stats = bias_summary(result)
+    result.info = {"source": dataset.name, "protocol": "CCIFAR10-DD (Biased-DD: corruption k aligned with class k)",
+                   **{k: v for k, v in recipe.items() if k != "name"}, "cifar10_c_level": severity + 1,
+                   "biased_rate": stats["biased_rate"], "train": stats["train"], "test": stats["test"]}
+    return result
+
+
+def build_ccifar10_dd(
+    data_root: Path,
+    download: bool,
+    device: torch.device,
+    bias_ratio: float = DEFAULT_BIAS_RATIO,
+    severity: int = DEFAULT_SEVERITY,
+    seed: int = 0,
+    test_split: str = "conflicting",
+    frost_textures: str | None = None,
+) -> ImageDataset:
+    """``ccifar10-dd``: CIFAR-10 (torchvision layout under ``data_root``) with the CCIFAR10-DD corruptions."""
+    _check_bias_ratio(bias_ratio)  # fail before reading 60,000 images
+    _check_severity(severity)
+    return make_corrupted(load_cifar("cifar10", data_root, download, device), data_root, bias_ratio, severity,
+                          seed, test_split, frost_textures)
+
+
 __all__ = [
+    "build_ccifar10_dd", "make_corrupted",
     "AlignedCounts", "BIAS_COLOURS", "BIASED_DD_RATIOS", "COLOUR_STDS", "DEFAULT_BIAS_RATIO",
     "DEFAULT_SEVERITY", "TEST_SPLITS", "aligned_counts", "assign_attributes", "attribute_milestones",
     "bias_ratio_matrix", "bias_summary", "biased_rate", "build_cdigits", "build_cmnist_dd", "colorize",
