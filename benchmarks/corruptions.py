@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -57,7 +58,9 @@ def main() -> None:
 
     try:
         frost_textures()
-        frost_source, frost_note = None, "original Hendrycks textures"
+        procedural = os.environ.get("LTDD_FROST_TEXTURES", "").strip().lower() == "procedural"
+        frost_source = None
+        frost_note = "procedural substitute (LTDD_FROST_TEXTURES)" if procedural else "original Hendrycks textures"
     except FrostTexturesMissing:
         frost_source, frost_note = "procedural", "procedural substitute (original textures not installed)"
     print(f"frost textures: {frost_note}")
