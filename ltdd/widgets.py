@@ -1,0 +1,118 @@
+"""Interactive explorers for the chapters, each with a static fallback.
+
+A widget needs a running kernel: on a rendered book page (or in any output without a kernel) a slider
+could be moved but the Python callback behind it would never run, so the figure would stay at its first
+value. The chapters therefore draw a plain static figure for the book and offer the widget as an extra,
+and every explorer here returns
+
+- an ``ipywidgets`` widget when ``ipywidgets`` imports and the code runs inside an IPython kernel
+  (Jupyter, JupyterLab, VS Code, Colab), and
+- otherwise a static :class:`matplotlib.figure.Figure` drawn at the given values.
+
+``interactive=True`` or ``False`` forces one or the other.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from .data.longtail import COUNT_RULES, longtail_counts
+from .viz import plot_class_counts
+
+RULE_LABELS = {"exp": "β^(−i/(C−1))  (the code)", "paper": "β^(−c/C)  (some papers)"}
+"""How the explorer names the two count rules of :func:`ltdd.data.longtail.longtail_counts`."""
+
+MAX_IMBALANCE = 1000.0
+"""Upper end of the β slider (further capped so that the smallest class keeps at least one image)."""
+
+
+def ipywidgets_available() -> bool:
+    """Whether ``ipywidgets`` can be imported."""
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def in_kernel() -> bool:
+    """Whether this code runs inside an IPython kernel (a notebook frontend may be listening)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def widgets_available() -> bool:
+    """``ipywidgets`` imports *and* a kernel is running: the condition for returning a widget."""
+    return ipywidgets_available() and in_kernel()
+
+
+def class_size_figure(num_classes: int = 10, n_max: int = 5000, imbalance: float = 100,
+                      rule: str = "exp", log: bool = False) -> Figure:
+    """The histogram the explorer shows: images per class of one long-tailed split, as bars.
+
+    The title gives β, the total and the smallest class; the bar heights are
+    ``longtail_counts(n_max, num_classes, imbalance, rule)``.
+    """
+    counts = longtail_counts(n_max, num_classes, imbalance, rule)
+    title = (f"C = {num_classes}, n_max = {n_max:,}, β = {imbalance:.4g}: {sum(counts):,} images, "
+             f"smallest class {counts[-1]:,}")
+    return plot_class_counts({RULE_LABELS.get(rule, rule): counts}, title=title, log=log)
+
+
+def imbalance_explorer(num_classes: int = 10, n_max: int = 5000, imbalance: float = 100,
+                       rule: str = "exp", log: bool = False, *, interactive: bool | None = None,
+                       max_imbalance: float | None = None) -> Any:
+    """A histogram of class sizes with a slider for the imbalance factor β (and the count rule).
+
+    Returns an ``ipywidgets.interactive`` (a slider for β on a log scale, a choice of count rule, a
+    log-axis switch, and the figure) when ``interactive`` is ``True``, or when it is ``None`` and
+    :func:`widgets_available`; otherwise the static :func:`class_size_figure` at the given values.
+    The widget's ``result`` attribute holds the figure last drawn.
+
+    ``max_imbalance`` is the slider's upper end (default: :data:`MAX_IMBALANCE`, at most ``n_max / 2`` so
+    that the smallest class keeps at least one image under either rule). Raises ``ValueError`` for
+    arguments :func:`~ltdd.data.longtail.longtail_counts` rejects or a β beyond ``max_imbalance``;
+    ``ImportError`` when ``interactive=True`` and ``ipywidgets`` is missing.
+    """
+    longtail_counts(n_max, num_classes, imbalance, rule)  # validates all four arguments
+    beta = float(imbalance)
+    top = min(MAX_IMBALANCE, n_max / 2) if max_imbalance is None else max_imbalance
+    if not isinstance(top, Real) or isinstance(top, bool) or not math.isfinite(top) or top < beta:
+        raise ValueError(f"max_imbalance={top!r} must be a finite number >= imbalance={imbalance!r} "
+                         f"(default: min({MAX_IMBALANCE:g}, n_max / 2))")
+    top = float(top)
+    for candidate in COUNT_RULES:  # every β the slider can reach must leave an image in every class
+        longtail_counts(n_max, num_classes, top, candidate)
+
+    if interactive is None:
+        interactive = widgets_available()
+    if not interactive:
+        return class_size_figure(num_classes, n_max, beta, rule, log)
+    try:
+        import ipywidgets as widgets
+    except ImportError as error:
+        raise ImportError("interactive=True needs ipywidgets (pip install ipywidgets); "
+                          "interactive=None falls back to a static figure") from error
+
+    slider = widgets.FloatLogSlider(value=beta, base=10, min=0.0, max=math.log10(top), step=0.01,
+                                    description="β", continuous_update=False, readout_format=".3g")
+    choice = widgets.Dropdown(options=[(RULE_LABELS[r], r) for r in COUNT_RULES], value=rule,
+                              description="rule")
+    switch = widgets.Checkbox(value=log, description="log axis")
+
+    def draw(imbalance: float, rule: str, log: bool) -> Figure:
+        return class_size_figure(num_classes, n_max, imbalance, rule, log)
+
+    return widgets.interactive(draw, {"auto_display": True}, imbalance=slider, rule=choice, log=switch)
+
+
+__all__ = ["MAX_IMBALANCE", "RULE_LABELS", "class_size_figure", "imbalance_explorer", "in_kernel",
+           "ipywidgets_available", "widgets_available"]
