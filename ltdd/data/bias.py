@@ -122,6 +122,13 @@ def _check_labels(labels: Tensor, num_classes: int, name: str = "labels") -> Ten
     return labels
 
 
+def _check_settings(bias_ratio: float, severity: int, test_split: str) -> tuple[float, int]:
+    """Validate the three settings every biased dataset takes; return the ratio and severity."""
+    if test_split not in TEST_SPLITS:
+        raise ValueError(f"test_split must be one of {sorted(TEST_SPLITS)}, got {test_split!r}")
+    return _check_bias_ratio(bias_ratio), _check_severity(severity)
+
+
 def colour_std(severity: int) -> float:
     """The colour-jitter standard deviation of a severity (1 -> 0.05, 2 -> 0.02, 3 -> 0.01, 4 -> 0.005)."""
     return COLOUR_STDS[_check_severity(severity)]
@@ -339,10 +346,7 @@ def make_coloured(
     ``hflip_safe=False`` and lives on ``dataset``'s device. ``info`` records the settings and the biased
     rate and aligned / conflicting counts of both splits.
     """
-    r = _check_bias_ratio(bias_ratio)
-    severity = _check_severity(severity)
-    if test_split not in TEST_SPLITS:
-        raise ValueError(f"test_split must be one of {sorted(TEST_SPLITS)}, got {test_split!r}")
+    r, severity = _check_settings(bias_ratio, severity, test_split)
     if not isinstance(dataset, ImageDataset) or dataset.channels != 1:
         raise ValueError("dataset must be a grey (1-channel) ImageDataset such as digits or MNIST")
     if dataset.num_classes > len(BIAS_COLOURS):
@@ -446,10 +450,7 @@ def make_corrupted(
     from .cache import cached
     from .corruptions import corrupt_biased_dd
 
-    r = _check_bias_ratio(bias_ratio)
-    severity = _check_severity(severity)
-    if test_split not in TEST_SPLITS:
-        raise ValueError(f"test_split must be one of {sorted(TEST_SPLITS)}, got {test_split!r}")
+    r, severity = _check_settings(bias_ratio, severity, test_split)
     recipe = {"name": "ccifar10-dd", "source": dataset.name, "bias_ratio": r, "severity": severity,
               "seed": seed, "test_split": test_split, "frost_textures": frost_textures or "installed",
               "train_size": len(dataset.train), "test_size": len(dataset.test)}
