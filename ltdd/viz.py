@@ -393,3 +393,273 @@ def counts_table(counts: Mapping[str, Sequence[int]], reference_totals: Mapping[
 
 
 __all__ += ["SHOT_GROUP_COLORS", "counts_table", "plot_class_counts", "plot_shot_groups", "show_image_rows"]
+
+
+# ---- biased data
+BIAS_GROUP_COLORS = {"aligned": "#1f77b4", "conflicting": "#d62728"}
+"""Bar colours of bias-aligned (tab10 blue) and bias-conflicting (tab10 red) images."""
+
+
+def _blank(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def _as_long_cpu(values, name: str) -> Tensor:
+    values = torch.as_tensor(values).detach()
+    if values.ndim != 1 or values.is_floating_point() or values.dtype == torch.bool:
+        raise ValueError(f"{name} must be a 1-D integer tensor, got {values.dtype} of shape {tuple(values.shape)}")
+    return values.to("cpu", torch.long)
+
+
+def plot_aligned_conflicting(aligned: Sequence[int], conflicting: Sequence[int],
+                             class_names: Sequence[str] | None = None, title: str | None = None,
+                             ylabel: str = "training images") -> Figure:
+    """Stacked bars per class: bias-aligned images at the bottom, bias-conflicting ones on top.
+
+    The bottom bar of class ``c`` is exactly ``aligned[c]`` high and the top one ``conflicting[c]``
+    (``ax.containers[0]`` and ``[1]``); the legend gives both totals and the biased rate
+    ``aligned / (aligned + conflicting)``.
+    """
+    series = _count_series({"aligned": aligned, "conflicting": conflicting})
+    low, high = series["aligned"], series["conflicting"]
+    num_classes = len(low)
+    total = sum(low) + sum(high)
+    fig, ax = plt.subplots(figsize=(min(14.0, max(5.5, 0.12 * num_classes + 4)), 3.4), layout="constrained")
+    rate = f", biased rate {sum(low) / total:.4f}" if total else ""
+    ax.bar(range(num_classes), low, width=0.8, color=BIAS_GROUP_COLORS["aligned"],
+           label=f"bias-aligned: {sum(low):,}{rate}")
+    ax.bar(range(num_classes), high, width=0.8, bottom=low, color=BIAS_GROUP_COLORS["conflicting"],
+           label=f"bias-conflicting: {sum(high):,}")
+    _class_axis(ax, num_classes, class_names)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title)
+    return _finish(fig)
+
+
+def attribute_count_matrix(labels: Tensor, attributes: Tensor, num_classes: int) -> np.ndarray:
+    """``M[y, a]``: how many images of class ``y`` carry attribute ``a``, shape ``(C, C)`` (int64).
+
+    The diagonal holds the bias-aligned images, everything off it the bias-conflicting ones.
+    """
+    labels, attributes = _as_long_cpu(labels, "labels"), _as_long_cpu(attributes, "attributes")
+    if labels.shape != attributes.shape:
+        raise ValueError(f"labels and attributes differ in length: {len(labels)} and {len(attributes)}")
+    both = torch.cat([labels, attributes])
+    if len(both) and (both.min() < 0 or both.max() >= num_classes):
+        raise ValueError(f"labels and attributes must lie in [0, {num_classes})")
+    flat = torch.bincount(labels * num_classes + attributes, minlength=num_classes * num_classes)
+    return flat.view(num_classes, num_classes).numpy().astype(np.int64)
+
+
+def plot_attribute_counts(panels: Mapping[str, tuple[Tensor, Tensor]], num_classes: int,
+                          attribute_names: Sequence[str] | None = None, title: str | None = None) -> Figure:
+    """One heat map per ``{label: (labels, attributes)}``: images per class (rows) and attribute (columns).
+
+    Every cell is annotated with its count (:func:`attribute_count_matrix`, which is also the image the
+    panel shows); the diagonal (bias-aligned) cells are outlined. Each panel has its own colour scale.
+    """
+    from matplotlib.patches import Rectangle
+
+    if not panels:
+        raise ValueError("panels must map at least one label to (labels, attributes)")
+    names = [str(a) for a in range(num_classes)] if attribute_names is None else [str(a) for a in attribute_names]
+    if len(names) != num_classes:
+        raise ValueError(f"attribute_names has {len(names)} entries, expected {num_classes}")
+    side = min(4.2, 1.4 + 0.3 * num_classes)
+    fig, axes = plt.subplots(1, len(panels), figsize=(side * len(panels), side + 0.6), squeeze=False,
+                             layout="constrained")
+    annotate = num_classes <= 20
+    for ax, (label, (labels, attributes)) in zip(axes[0], panels.items()):
+        matrix = attribute_count_matrix(labels, attributes, num_classes)
+        top = max(1, int(matrix.max()))
+        ax.imshow(matrix, cmap="Blues", vmin=0, vmax=top, interpolation="nearest")
+        if annotate:
+            for y in range(num_classes):
+                for a in range(num_classes):
+                    value = int(matrix[y, a])
+                    ax.text(a, y, f"{value:,}", ha="center", va="center", fontsize=6,
+                            color="white" if value > top / 2 else "black")
+        for c in range(num_classes):
+            ax.add_patch(Rectangle((c - 0.5, c - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=0.8))
+        step = max(1, math.ceil(num_classes / 20))
+        ax.set_xticks(range(0, num_classes, step), names[::step], fontsize=7)
+        ax.set_yticks(range(0, num_classes, step), [str(c) for c in range(0, num_classes, step)], fontsize=7)
+        ax.set_xlabel("attribute")
+        ax.set_ylabel("class")
+        aligned = int(np.trace(matrix))
+        ax.set_title(f"{label}\n{aligned:,} aligned, {int(matrix.sum()) - aligned:,} conflicting", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return _finish(fig)
+
+
+def show_aligned_conflicting(images: Tensor, labels: Tensor, attributes: Tensor, dataset: ImageDataset,
+                             per_group: int = 4, classes: Sequence[int] | None = None,
+                             title: str | None = None, size: float = 0.6) -> Figure:
+    """One row per class: its first ``per_group`` bias-aligned images, then its first ``per_group``
+    bias-conflicting ones (each captioned with its attribute ``a``).
+
+    ``images`` are normalised like ``dataset``. The grid has ``len(classes)`` rows and ``2 * per_group``
+    columns; a class with fewer images of a kind leaves those cells empty.
+    """
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+    if not isinstance(per_group, int) or per_group < 1:
+        raise ValueError(f"per_group must be a positive int, got {per_group!r}")
+    labels, attributes = _as_long_cpu(labels, "labels"), _as_long_cpu(attributes, "attributes")
+    if not len(labels) == len(attributes) == len(images):
+        raise ValueError(f"images ({len(images)}), labels ({len(labels)}) and attributes ({len(attributes)}) "
+                         "must have one entry per image")
+    rows = list(range(dataset.num_classes)) if classes is None else [int(c) for c in classes]
+    if not rows or any(not 0 <= c < dataset.num_classes for c in rows):
+        raise ValueError(f"classes must be a non-empty list of class indices in [0, {dataset.num_classes - 1}]")
+    columns = 2 * per_group
+    width, height = size * columns + 0.9, size * len(rows) + (0.85 if title else 0.45)
+    fig, axes = plt.subplots(len(rows), columns, figsize=(width, height), squeeze=False,
+                             gridspec_kw={"wspace": 0.08, "hspace": 0.3})
+    fig.subplots_adjust(left=0.6 / width, right=1 - 0.1 / width, bottom=0.15 / height,
+                        top=1 - (0.75 if title else 0.35) / height)
+    for r, c in enumerate(rows):
+        is_class = labels == c
+        groups = (torch.nonzero(is_class & (attributes == c), as_tuple=True)[0][:per_group],
+                  torch.nonzero(is_class & (attributes != c), as_tuple=True)[0][:per_group])
+        for g, index in enumerate(groups):
+            pixels = _to_pixels(images[index.to(images.device)], dataset) if len(index) else []
+            for j in range(per_group):
+                ax = axes[r, g * per_group + j]
+                _blank(ax)
+                if j < len(pixels):
+                    grey = pixels[j].shape[-1] == 1
+                    ax.imshow(pixels[j][..., 0] if grey else pixels[j], cmap="gray" if grey else None,
+                              vmin=0, vmax=1, interpolation="nearest")
+                    if g == 1:
+                        ax.set_xlabel(f"a={int(attributes[index[j]])}", fontsize=6, labelpad=1)
+        axes[r, 0].set_ylabel(dataset.class_names[c], rotation=0, ha="right", va="center", fontsize=9)
+    top = axes[0, 0].get_position().y1 + 0.08 / height
+    for g, group in enumerate(("aligned", "conflicting")):
+        left = axes[0, g * per_group].get_position().x0
+        right = axes[0, g * per_group + per_group - 1].get_position().x1
+        fig.text((left + right) / 2, top, f"bias-{group}", ha="center", va="bottom", fontsize=9,
+                 color=BIAS_GROUP_COLORS[group])
+    if title:
+        fig.suptitle(title)
+    return _finish(fig)
+
+
+def plot_colour_noise(severities: Sequence[int] = (1, 2, 3, 4), samples: int = 16, seed: int = 0,
+                      title: str | None = None) -> Figure:
+    """The per-image colour jitter of CMNIST-DD, one panel per severity.
+
+    Panel ``s`` shows a ``(10, samples)`` grid of colours: row ``a`` holds ``samples`` draws of
+    :func:`ltdd.data.bias.colour_jitter` for attribute ``a`` at severity ``s`` (``clamp(colour[a] +
+    std_s · ε, 0, 1)``), the colour a full-intensity stroke takes. The same noise ``ε`` is used in every
+    panel, so only the standard deviation changes. The panel's image is that array.
+    """
+    from .data.bias import BIAS_COLOURS, colour_jitter, colour_std
+
+    if not severities:
+        raise ValueError("severities must name at least one severity")
+    stds = [colour_std(s) for s in severities]  # validates them
+    if not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"samples must be a positive int, got {samples!r}")
+    num_attributes = len(BIAS_COLOURS)
+    attributes = torch.arange(num_attributes).repeat_interleave(samples)
+    fig, axes = plt.subplots(1, len(severities), figsize=(0.18 * samples * len(severities) + 1.2, 3.0),
+                             squeeze=False, layout="constrained")
+    for ax, severity, std in zip(axes[0], severities, stds):
+        generator = torch.Generator().manual_seed(seed)
+        colours = colour_jitter(attributes, severity, generator).view(num_attributes, samples, 3)
+        ax.imshow(colours.numpy(), vmin=0, vmax=1, interpolation="nearest", aspect="auto")
+        ax.set_xticks([])
+        ax.set_yticks(range(num_attributes), [str(a) for a in range(num_attributes)], fontsize=7)
+        ax.set_title(f"severity {severity}: std {std:g}", fontsize=9)
+        ax.set_xlabel(f"{samples} images")
+    axes[0, 0].set_ylabel("attribute (colour)")
+    if title:
+        fig.suptitle(title)
+    return _finish(fig)
+
+
+def corruption_gallery(images: Tensor, severities: Sequence[int] = (1, 2, 3, 4), seed: int = 0,
+                       frost_textures: str | None = None, corruptions: Sequence[str] | None = None) -> Tensor:
+    """Every corruption at every Biased-DD severity on the same images: ``(K, S, N, 3, H, W)`` in [0, 1].
+
+    ``images``: ``(N, 3, H, W)`` pixels, float in [0, 1] or ``uint8``. Entry ``[k, s]`` is
+    ``corrupt(images, corruptions[k], severities[s] + 1, seeds=seeds)`` (Biased-DD severity ``s`` is
+    CIFAR-10-C level ``s + 1``), with one seed per image drawn once from ``seed``, so an image meets the
+    same random draw at every severity and in every row. ``frost_textures`` goes to the frost corruption
+    (see :func:`ltdd.data.corruptions.frost_textures`).
+    """
+    from .data.corruptions import CORRUPTIONS, corrupt, draw_seeds
+
+    names = list(CORRUPTIONS if corruptions is None else corruptions)
+    if not names or not severities:
+        raise ValueError("corruptions and severities must not be empty")
+    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 1 <= s <= 4 for s in severities):
+        raise ValueError(f"severities must be Biased-DD severities in 1..4, got {list(severities)}")
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be RGB (N, 3, H, W), got {tuple(images.shape)}")
+    pixels = images.detach().cpu()
+    pixels = pixels.float().div(255) if pixels.dtype == torch.uint8 else pixels.float()
+    seeds = draw_seeds(len(pixels), torch.Generator().manual_seed(seed))
+    return torch.stack([torch.stack([corrupt(pixels, name, int(s) + 1, seeds=seeds, frost_textures=frost_textures)
+                                     for s in severities]) for name in names])
+
+
+def plot_corruption_gallery(images: Tensor, severities: Sequence[int] = (1, 2, 3, 4), seed: int = 0,
+                            frost_textures: str | None = None, corruptions: Sequence[str] | None = None,
+                            class_names: Sequence[str] | None = None, title: str | None = None,
+                            size: float = 0.55) -> Figure:
+    """The corruption gallery: one row per corruption, a column of clean images and one per severity.
+
+    Every cell shows the ``N`` images side by side (separated by a white pixel column); the cells are the
+    tensors of :func:`corruption_gallery`. ``class_names`` (one per corruption, e.g. CIFAR-10's) adds the
+    class each corruption is aligned with to the row label. The grid is ``K × (1 + S)``.
+    """
+    from .data.corruptions import CORRUPTIONS
+
+    names = list(CORRUPTIONS if corruptions is None else corruptions)
+    if class_names is not None and len(class_names) < len(names):
+        raise ValueError(f"class_names needs one name per corruption ({len(names)}), got {len(class_names)}")
+    gallery = corruption_gallery(images, severities, seed, frost_textures, names)
+    clean = images.detach().cpu()
+    clean = clean.float().div(255) if clean.dtype == torch.uint8 else clean.float()
+
+    def strip(batch: Tensor) -> np.ndarray:  # (N, 3, H, W) -> (H, N * (W + 1) - 1, 3), white gaps
+        n, _, h, w = batch.shape
+        out = np.ones((h, n * (w + 1) - 1, 3))
+        for i, image in enumerate(batch.clamp(0, 1).permute(0, 2, 3, 1).numpy()):
+            out[:, i * (w + 1): i * (w + 1) + w] = image
+        return out
+
+    n, _, h, w = clean.shape
+    cell_w = size * n * (w + 1) / max(h, w)
+    columns = 1 + len(severities)
+    width, height = cell_w * columns + 1.6, size * len(names) + (0.9 if title else 0.5)
+    fig, axes = plt.subplots(len(names), columns, figsize=(width, height), squeeze=False,
+                             gridspec_kw={"wspace": 0.06, "hspace": 0.08})
+    fig.subplots_adjust(left=1.5 / width, right=1 - 0.1 / width, bottom=0.05 / height,
+                        top=1 - (0.8 if title else 0.4) / height)
+    for k, name in enumerate(names):
+        for j in range(columns):
+            ax = axes[k, j]
+            _blank(ax)
+            ax.imshow(strip(clean if j == 0 else gallery[k, j - 1]), vmin=0, vmax=1, interpolation="nearest")
+        label = name if class_names is None else f"{name} ({class_names[k]})"
+        axes[k, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    axes[0, 0].set_title("clean", fontsize=8)
+    for j, s in enumerate(severities, start=1):
+        axes[0, j].set_title(f"severity {s} (level {s + 1})", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return _finish(fig)
+
+
+__all__ += ["BIAS_GROUP_COLORS", "attribute_count_matrix", "corruption_gallery", "plot_aligned_conflicting",
+            "plot_attribute_counts", "plot_colour_noise", "plot_corruption_gallery", "show_aligned_conflicting"]

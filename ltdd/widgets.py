@@ -116,3 +116,82 @@ def imbalance_explorer(num_classes: int = 10, n_max: int = 5000, imbalance: floa
 
 __all__ = ["MAX_IMBALANCE", "RULE_LABELS", "class_size_figure", "imbalance_explorer", "in_kernel",
            "ipywidgets_available", "widgets_available"]
+
+
+# ---- biased data
+def aligned_conflicting_counts(class_counts, bias_ratio: float) -> tuple[list[int], list[int]]:
+    """Per class, how many images the LfF / Biased-DD attribute rule makes bias-aligned and how many
+    bias-conflicting, from the class sizes alone (no images, no labels).
+
+    Class ``c``'s aligned images are its attribute-``c`` block, ``M[c, c] - M[c, c - 1]`` with the milestones
+    ``M`` of :func:`ltdd.data.bias.attribute_milestones`; the rest of the class is conflicting. This is
+    exactly what :func:`~ltdd.data.bias.assign_attributes` produces for labels with these class sizes.
+    """
+    import numpy as np
+
+    from .data.bias import attribute_milestones
+
+    values = list(class_counts)
+    counts = [int(n) for n in values]
+    if any(n != m for n, m in zip(counts, values)):
+        raise ValueError(f"class_counts must be whole numbers, got {class_counts!r}")
+    milestones = attribute_milestones(counts, bias_ratio, len(counts))  # validates counts and ratio
+    starts = np.concatenate([np.zeros((len(counts), 1), dtype=np.int64), milestones[:, :-1]], axis=1)
+    aligned = [int(milestones[c, c] - starts[c, c]) for c in range(len(counts))]
+    return aligned, [n - a for n, a in zip(counts, aligned)]
+
+
+def bias_counts_figure(class_counts, bias_ratio: float = 0.95, class_names=None,
+                       ylabel: str = "training images") -> Figure:
+    """The figure the bias-ratio explorer shows: stacked aligned / conflicting bars per class at one ratio.
+
+    The bar heights are :func:`aligned_conflicting_counts`; the title gives ``r`` and the biased rate.
+    """
+    from .viz import plot_aligned_conflicting
+
+    aligned, conflicting = aligned_conflicting_counts(class_counts, bias_ratio)
+    total = sum(aligned) + sum(conflicting)
+    rate = f"{sum(aligned) / total:.4f}" if total else "undefined"
+    title = (f"bias ratio r = {float(bias_ratio):.2f}: {sum(aligned):,} aligned, {sum(conflicting):,} "
+             f"conflicting (biased rate {rate})")
+    return plot_aligned_conflicting(aligned, conflicting, class_names=class_names, title=title, ylabel=ylabel)
+
+
+def bias_ratio_explorer(class_counts=(5000,) * 10, bias_ratio: float = 0.95, class_names=None, *,
+                        interactive: bool | None = None, step: float = 0.01) -> Any:
+    """Stacked bars of bias-aligned and bias-conflicting images per class, with a slider for the ratio.
+
+    ``class_counts``: the class sizes (default: CIFAR-10's training set, 5,000 per class). Returns an
+    ``ipywidgets.interactive`` (a slider for ``r`` from 0 to 1 in steps of ``step``, and the figure) when
+    ``interactive`` is ``True``, or when it is ``None`` and :func:`widgets_available`; otherwise the static
+    :func:`bias_counts_figure` at ``bias_ratio``. The widget's ``result`` holds the figure last drawn.
+    Raises ``ValueError`` for counts or a ratio the attribute rule rejects; ``ImportError`` when
+    ``interactive=True`` and ``ipywidgets`` is missing.
+    """
+    counts = list(class_counts)
+    aligned_conflicting_counts(counts, bias_ratio)  # validates the counts and the ratio
+    if not isinstance(step, Real) or isinstance(step, bool) or not 0 < step <= 0.5:
+        raise ValueError(f"step must be a number in (0, 0.5], got {step!r}")
+    if class_names is not None and len(class_names) != len(counts):
+        raise ValueError(f"class_names has {len(class_names)} entries but there are {len(counts)} classes")
+    if interactive is None:
+        interactive = widgets_available()
+    if not interactive:
+        return bias_counts_figure(counts, bias_ratio, class_names)
+    try:
+        import ipywidgets as widgets
+    except ImportError as error:
+        raise ImportError("interactive=True needs ipywidgets (pip install ipywidgets); "
+                          "interactive=None falls back to a static figure") from error
+
+    slider = widgets.FloatSlider(value=float(bias_ratio), min=0.0, max=1.0, step=float(step),
+                                 description="bias ratio r", continuous_update=False, readout_format=".2f",
+                                 style={"description_width": "initial"})
+
+    def draw(bias_ratio: float) -> Figure:  # slider floats such as 0.9500000000000001 back to 0.95
+        return bias_counts_figure(counts, round(bias_ratio, 10), class_names)
+
+    return widgets.interactive(draw, {"auto_display": True}, bias_ratio=slider)
+
+
+__all__ += ["aligned_conflicting_counts", "bias_counts_figure", "bias_ratio_explorer"]
