@@ -63,31 +63,33 @@ def show_images(images: Tensor, labels: Tensor, dataset: ImageDataset, per_class
     rows = list(range(dataset.num_classes)) if classes is None else [int(c) for c in classes]
     if not rows or any(not 0 <= c < dataset.num_classes for c in rows):
         raise ValueError(f"classes must be a non-empty list of class indices in [0, {dataset.num_classes - 1}]")
-    chosen = [torch.nonzero(labels == c, as_tuple=True)[0][:per_class].tolist() for c in rows]
-    columns = max(1, max(len(index) for index in chosen))
-    flat = [i for index in chosen for i in index]
-    pixels = _to_pixels(images[torch.tensor(flat, dtype=torch.long, device=images.device)], dataset) \
-        if flat else None
-    width, height = size * columns + 0.8, size * len(rows) + (0.5 if title else 0.1)
+    chosen = [torch.nonzero(labels == c, as_tuple=True)[0][:per_class] for c in rows]
+    grid = [(dataset.class_names[c], _to_pixels(images[index.to(images.device)], dataset) if len(index) else [])
+            for c, index in zip(rows, chosen)]
+    return _pixel_grid(grid, size=size, title=title, label_width=0.7)
+
+
+def _pixel_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], size: float, title: str | None,
+                label_width: float) -> Figure:
+    """Draw labelled rows of ``(H, W, C)`` pixel arrays in [0, 1]; short rows leave blank cells."""
+    columns = max(1, max(len(pixels) for _, pixels in rows))
+    width, height = size * columns + label_width + 0.1, size * len(rows) + (0.5 if title else 0.1)
     fig, axes = plt.subplots(len(rows), columns, figsize=(width, height), squeeze=False,
                              gridspec_kw={"wspace": 0.05, "hspace": 0.05})
-    fig.subplots_adjust(left=0.7 / width, right=1 - 0.1 / width, bottom=0.05 / height,
+    fig.subplots_adjust(left=label_width / width, right=1 - 0.1 / width, bottom=0.05 / height,
                         top=1 - (0.45 if title else 0.05) / height)
-    position = 0
-    for r, (c, index) in enumerate(zip(rows, chosen)):
+    for r, (label, pixels) in enumerate(rows):
         for j in range(columns):
             ax = axes[r, j]
             ax.set_xticks([])
             ax.set_yticks([])
             for spine in ax.spines.values():
                 spine.set_visible(False)
-            if j < len(index):
-                picture = pixels[position]
-                position += 1
-                grey = picture.shape[-1] == 1
-                ax.imshow(picture[..., 0] if grey else picture, cmap="gray" if grey else None,
+            if j < len(pixels):
+                grey = pixels[j].shape[-1] == 1
+                ax.imshow(pixels[j][..., 0] if grey else pixels[j], cmap="gray" if grey else None,
                           vmin=0, vmax=1, interpolation="nearest")
-        axes[r, 0].set_ylabel(dataset.class_names[c], rotation=0, ha="right", va="center", fontsize=9)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
     if title:
         fig.suptitle(title)
     return _finish(fig)
@@ -343,29 +345,8 @@ def show_image_rows(rows: Mapping[str, Tensor], dataset: ImageDataset, per_row: 
     for label, images in rows.items():
         if images.ndim != 4:
             raise ValueError(f"row {label!r}: images must have shape (N, C, H, W), got {tuple(images.shape)}")
-    columns = max(1, max(min(per_row, len(images)) for images in rows.values()))
-    width, height = size * columns + 1.2, size * len(rows) + (0.5 if title else 0.1)
-    fig, axes = plt.subplots(len(rows), columns, figsize=(width, height), squeeze=False,
-                             gridspec_kw={"wspace": 0.05, "hspace": 0.05})
-    fig.subplots_adjust(left=1.1 / width, right=1 - 0.1 / width, bottom=0.05 / height,
-                        top=1 - (0.45 if title else 0.05) / height)
-    for r, (label, images) in enumerate(rows.items()):
-        shown = images[:per_row]
-        pixels = _to_pixels(shown, dataset) if len(shown) else []
-        for j in range(columns):
-            ax = axes[r, j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if j < len(pixels):
-                grey = pixels[j].shape[-1] == 1
-                ax.imshow(pixels[j][..., 0] if grey else pixels[j], cmap="gray" if grey else None,
-                          vmin=0, vmax=1, interpolation="nearest")
-        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
-    if title:
-        fig.suptitle(title)
-    return _finish(fig)
+    grid = [(label, _to_pixels(images[:per_row], dataset) if len(images) else []) for label, images in rows.items()]
+    return _pixel_grid(grid, size=size, title=title, label_width=1.1)
 
 
 def counts_table(counts: Mapping[str, Sequence[int]], reference_totals: Mapping[str, int] | None = None,
