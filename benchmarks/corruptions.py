@@ -22,28 +22,11 @@ import time
 import numpy as np
 import torch
 
-from ltdd.data.corruptions import CORRUPTIONS, FrostTexturesMissing, corrupt, corrupt_biased_dd, frost_textures
+from ltdd.data.corruptions import (CORRUPTIONS, FrostTexturesMissing, corrupt, corrupt_biased_dd, frost_textures,
+                                   sample_photo_crops)
 
 PER_CORRUPTION = 5000  # 50,000 CIFAR-10 training images / 10 corruptions
 BUDGET_S = 300.0
-
-
-def sample_crops(n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` random 32×32 crops (of 64-256 px squares, box-downscaled) of the two sklearn sample photos."""
-    from PIL import Image
-    from sklearn.datasets import load_sample_images
-
-    photos = load_sample_images().images
-    rng = np.random.default_rng(seed)
-    crops = []
-    for _ in range(n):
-        photo = photos[rng.integers(len(photos))]
-        side = int(rng.integers(64, 257))
-        top = int(rng.integers(0, photo.shape[0] - side + 1))
-        left = int(rng.integers(0, photo.shape[1] - side + 1))
-        crop = Image.fromarray(photo[top:top + side, left:left + side]).resize((32, 32), Image.BOX)
-        crops.append(np.asarray(crop))
-    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div(255)
 
 
 def main() -> None:
@@ -65,7 +48,7 @@ def main() -> None:
         frost_source, frost_note = "procedural", "procedural substitute (original textures not installed)"
     print(f"frost textures: {frost_note}")
 
-    images = sample_crops(args.images)
+    images = sample_photo_crops(args.images)
     generator = torch.Generator().manual_seed(0)
     corrupt(images[:8], "frost", 2, generator, frost_textures=frost_source)  # load / draw the textures once
 

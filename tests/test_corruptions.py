@@ -58,24 +58,9 @@ def procedural_frost(monkeypatch):
     monkeypatch.setenv(C.FROST_TEXTURES_ENV, "procedural")
 
 
-def photo_crops(n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` natural 32×32 RGB images: box-downscaled random crops of sklearn's two bundled sample photos."""
-    from sklearn.datasets import load_sample_images
-
-    photos = load_sample_images().images
-    rng = np.random.default_rng(seed)
-    crops = []
-    for _ in range(n):
-        photo = photos[rng.integers(len(photos))]
-        side = int(rng.integers(64, 200))
-        top, left = rng.integers(0, photo.shape[0] - side), rng.integers(0, photo.shape[1] - side)
-        crops.append(np.asarray(Image.fromarray(photo[top:top + side, left:left + side]).resize((32, 32), Image.BOX)))
-    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div(255)
-
-
 @pytest.fixture(scope="module")
 def images() -> torch.Tensor:
-    return photo_crops(24)
+    return C.sample_photo_crops(24)
 
 
 def gen(seed: int) -> torch.Generator:

@@ -78,7 +78,9 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from torch import Tensor
 
+
 __all__ = [
+    "sample_photo_crops",
     "CORRUPTIONS",
     "DETERMINISTIC_CORRUPTIONS",
     "CIFAR10_C_PARAMS",
@@ -919,3 +921,23 @@ def _elastic(x, alpha, sigma, shift, *, rngs) -> np.ndarray:
 _RANDOM: dict[str, Callable[..., np.ndarray]] = {
     "snow": _snow, "fog": _fog, "spatter": _spatter, "elastic": _elastic,
 }
+
+
+def sample_photo_crops(n: int, size: int = 32, seed: int = 0) -> Tensor:
+    """``n`` natural RGB images, ``(n, 3, size, size)`` floats in [0, 1]: random square crops (64–256 px) of
+    scikit-learn's two bundled sample photos, box-downscaled. Embedded data for galleries, tests and
+    benchmarks of the corruptions (no download)."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    photos = load_sample_images().images
+    rng = np.random.default_rng(seed)
+    crops = []
+    for _ in range(n):
+        photo = photos[rng.integers(len(photos))]
+        side = int(rng.integers(64, 257))
+        top = int(rng.integers(0, photo.shape[0] - side + 1))
+        left = int(rng.integers(0, photo.shape[1] - side + 1))
+        crop = Image.fromarray(photo[top:top + side, left:left + side]).resize((size, size), Image.BOX)
+        crops.append(np.asarray(crop))
+    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div(255)
