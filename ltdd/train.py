@@ -208,20 +208,9 @@ def evaluate_training_set(images: Tensor, labels: Tensor, dataset: ImageDataset,
     batch order and augmentation from generators derived from ``(base_seed, k)``.
     """
     seed_list = _seed_list(seeds)
-    expected = dataset.image_shape
-    if tuple(images.shape[1:]) != expected:
-        raise ValueError(f"images have shape {tuple(images.shape[1:])} per image, but dataset "
-                         f"{dataset.name!r} has {expected}")
-    device = dataset.device
-    images, labels = images.to(device), labels.to(device)
     accuracies, per_class_runs, aligned, conflicting = [], [], [], []
-    for k in tqdm(seed_list, desc=f"evaluate {model}", disable=not progress):
-        init = make_generator(base_seed, "eval-init", k)
-        net = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size, generator=init,
-                        **(model_options or {})).to(device)
-        order = make_generator(base_seed, "eval-train", k, device=device)
-        train_classifier(net, images, labels, config, order, hflip_safe=dataset.hflip_safe,
-                         progress=progress, description=f"network {k}")
+    for _, net in train_networks(images, labels, dataset, model, seed_list, config, base_seed, progress,
+                                 model_options):
         accuracy = evaluate(net, dataset.test, dataset.num_classes)
         accuracies.append(accuracy.overall)
         per_class_runs.append(accuracy.per_class)
@@ -231,6 +220,29 @@ def evaluate_training_set(images: Tensor, labels: Tensor, dataset: ImageDataset,
     return EvaluationReport(model, config.epochs, seed_list, accuracies, per_class_runs, len(images),
                             extra={"model_options": dict(model_options or {})}, aligned_runs=aligned,
                             conflicting_runs=conflicting)
+
+
+def train_networks(images: Tensor, labels: Tensor, dataset: ImageDataset, model: str, seeds: int | list[int],
+                   config: TrainConfig, base_seed: int = 0, progress: bool = False,
+                   model_options: dict | None = None):
+    """Yield ``(k, network)`` for every seed ``k``: a fresh ``model`` trained on (images, labels).
+
+    Network ``k`` draws its weights from ``make_generator(base_seed, "eval-init", k)`` and its batch order
+    and augmentation from ``make_generator(base_seed, "eval-train", k)``, so every caller that trains
+    "network k" gets the same network.
+    """
+    expected = dataset.image_shape
+    if tuple(images.shape[1:]) != expected:
+        raise ValueError(f"images have shape {tuple(images.shape[1:])} per image, but dataset "
+                         f"{dataset.name!r} has {expected}")
+    device = dataset.device
+    images, labels = images.to(device), labels.to(device)
+    for k in tqdm(_seed_list(seeds), desc=f"train {model}", disable=not progress):
+        net = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
+                        generator=make_generator(base_seed, "eval-init", k), **(model_options or {})).to(device)
+        train_classifier(net, images, labels, config, make_generator(base_seed, "eval-train", k, device=device),
+                         hflip_safe=dataset.hflip_safe, progress=progress, description=f"network {k}")
+        yield k, net
 
 
 def evaluate_synthetic(synthetic, dataset: ImageDataset, model: str = "convnet", seeds: int | list[int] = 3,
