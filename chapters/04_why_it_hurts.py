@@ -238,13 +238,13 @@ plot_bias_sweep(sweep, title=f"{BIASED_DATASET}: the full biased training set, s
 # papers' observations, not their values, and they should not be compared with them.
 #
 # This page quotes no values from either paper: the notes this book was written from (taken mostly from
-# the papers' code) transcribe neither LTDD's weight-norm figure nor Biased-DD's table. The table below
-# names what each paper reports; its last column will be filled in from the papers themselves.
+# the papers' code) transcribe neither LTDD's weight-norm figure nor Biased-DD's table, and a number
+# copied from memory would be worse than none. The table says where to find them:
 #
-# | paper | setting | quantity | papers' numbers |
+# | paper | setting | quantity | where the paper reports it |
 # |---|---|---|---|
-# | LTDD {cite}`ltdd`, Fig. 2 | a network trained on long-tailed data | classifier weight norm per class | a figure; not transcribed, to be filled from the paper |
-# | Biased-DD {cite}`biaseddd`, Table 1, "Full set" row | CMNIST-DD and CCIFAR10-DD, ConvNet, full biased training set, per bias ratio | accuracy on the all-conflicting test set (%) | to be filled from the paper |
+# | LTDD {cite}`ltdd` | a network trained on long-tailed data | classifier weight norm per class | Fig. 2 |
+# | Biased-DD {cite}`biaseddd` | CMNIST-DD and CCIFAR10-DD, ConvNet, full biased training set, per bias ratio | accuracy on the all-conflicting test set (%) | Table 1, "Full set" row |
 #
 # One count can be quoted, from Biased-DD's data-generation code: at bias ratio 0.95,
 # 57,000 of CMNIST-DD's 60,000 training images are bias-aligned (95.0 %). The live coloured digits follow
