@@ -9,7 +9,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # One thread per process: two pytest workers with two threads each would oversubscribe two cores.
-export LTDD_PROFILE=smoke MPLBACKEND=Agg PYTHONHASHSEED=0 OMP_NUM_THREADS=1
+export LTDD_PROFILE=smoke PYTHONHASHSEED=0 OMP_NUM_THREADS=1
 reports=$(mktemp -d)
 failed_stages=()
 times=()
@@ -56,6 +56,11 @@ if notebooks.exists():
             print(f"  FAILED: {case.get('name')} took {seconds:.1f} s, over the {NOTEBOOK_LIMIT_S} s limit")
             passed, failed = passed - 1, failed + 1
 book_ok = sys.argv[2] == "0"
+# Figures must reach the rendered pages (a backend without IPython's PNG display would print "<Figure ...>").
+for page in sorted(pathlib.Path("_build/html/chapters").glob("0*.html")):
+    if page.stem != "00_how_to_use" and "_images/" not in page.read_text(encoding="utf-8"):
+        print(f"  FAILED: {page} shows no figure")
+        book_ok = False
 passed, failed = passed + book_ok, failed + (not book_ok)
 if int(sys.argv[3]) and not failed:
     failed = 1  # a stage failed before it could report (e.g. the install)
