@@ -75,21 +75,12 @@ class FullTrainingReport(EvaluationReport):
         """The same networks' report on the further test split ``name`` (given to :func:`train_full`)."""
         if name not in self.test_runs:
             raise KeyError(f"no test split {name!r}; the networks were tested on {sorted(self.test_runs)}")
-        return _report(self.test_runs[name], self.model, self.epochs, self.seeds, self.train_size, self.extra)
+        return EvaluationReport.from_runs(self.test_runs[name], self.model, self.epochs, self.seeds, self.train_size,
+                                          self.extra)
 
     def as_dict(self) -> dict:
         return {**super().as_dict(), "weight_norms": self.weight_norms, "weight_norm_runs": self.weight_norm_runs,
                 "train_counts": self.train_counts}
-
-
-def _report(runs: list[Accuracy], model: str, epochs: int, seeds: list[int], train_size: int,
-            extra: dict) -> EvaluationReport:
-    """An :class:`EvaluationReport` from one :class:`Accuracy` per network."""
-    has_bias = any(run.aligned is not None or run.conflicting is not None for run in runs)
-    return EvaluationReport(model, epochs, list(seeds), [run.overall for run in runs],
-                            [run.per_class for run in runs], train_size, extra=dict(extra),
-                            aligned_runs=[run.aligned for run in runs] if has_bias else [],
-                            conflicting_runs=[run.conflicting for run in runs] if has_bias else [])
 
 
 def _settings(settings: Profile | TrainConfig, seeds, model, model_options) -> tuple:
@@ -121,19 +112,19 @@ def train_full(dataset: ImageDataset, settings: Profile | TrainConfig, seeds: in
     trained networks in ``report.networks`` (in evaluation mode), e.g. to edit their classifier.
     """
     config, seeds, model, options = _settings(settings, seeds, model, model_options)
-    tests = dict(tests or {})
-    device, num_classes = dataset.device, dataset.num_classes
+    tests = {name: split.to(dataset.device) for name, split in (tests or {}).items()}  # moved once
+    num_classes = dataset.num_classes
     main_runs, norm_runs, test_runs, networks = [], [], {name: [] for name in tests}, []
     for _, net in train_networks(dataset.train.images, dataset.train.labels, dataset, model, seeds, config,
                                  base_seed, progress, options):
         main_runs.append(evaluate(net, dataset.test, num_classes))
         norm_runs.append(classifier_weight_norms(net))
         for name, split in tests.items():
-            test_runs[name].append(evaluate(net, split.to(device), num_classes))
+            test_runs[name].append(evaluate(net, split, num_classes))
         if keep_networks:
             networks.append(net.eval())
-    base = _report(main_runs, model, config.epochs, _seed_list(seeds), len(dataset.train),
-                   {"model_options": options, "dataset": dataset.name})
+    base = EvaluationReport.from_runs(main_runs, model, config.epochs, _seed_list(seeds), len(dataset.train),
+                                      {"model_options": options, "dataset": dataset.name})
     return FullTrainingReport(**{name: getattr(base, name) for name in EvaluationReport.__dataclass_fields__},
                               weight_norm_runs=norm_runs, train_counts=dataset.train.class_counts(num_classes),
                               test_runs=test_runs, networks=networks)

@@ -155,6 +155,16 @@ class EvaluationReport:
     aligned_runs: list[float | None] = field(default_factory=list)
     conflicting_runs: list[float | None] = field(default_factory=list)
 
+    @classmethod
+    def from_runs(cls, runs: list[Accuracy], model: str, epochs: int, seeds: list[int], train_size: int,
+                  extra: dict | None = None) -> "EvaluationReport":
+        """A report from one :class:`Accuracy` per network (bias figures kept when the test split has them)."""
+        has_bias = any(run.aligned is not None or run.conflicting is not None for run in runs)
+        return cls(model, epochs, list(seeds), [run.overall for run in runs], [run.per_class for run in runs],
+                   train_size, extra=dict(extra or {}),
+                   aligned_runs=[run.aligned for run in runs] if has_bias else [],
+                   conflicting_runs=[run.conflicting for run in runs] if has_bias else [])
+
     @property
     def mean(self) -> float:
         return sum(self.accuracies) / len(self.accuracies)
@@ -208,18 +218,11 @@ def evaluate_training_set(images: Tensor, labels: Tensor, dataset: ImageDataset,
     batch order and augmentation from generators derived from ``(base_seed, k)``.
     """
     seed_list = _seed_list(seeds)
-    accuracies, per_class_runs, aligned, conflicting = [], [], [], []
-    for _, net in train_networks(images, labels, dataset, model, seed_list, config, base_seed, progress,
-                                 model_options):
-        accuracy = evaluate(net, dataset.test, dataset.num_classes)
-        accuracies.append(accuracy.overall)
-        per_class_runs.append(accuracy.per_class)
-        if dataset.test.attributes is not None:
-            aligned.append(accuracy.aligned)
-            conflicting.append(accuracy.conflicting)
-    return EvaluationReport(model, config.epochs, seed_list, accuracies, per_class_runs, len(images),
-                            extra={"model_options": dict(model_options or {})}, aligned_runs=aligned,
-                            conflicting_runs=conflicting)
+    runs = [evaluate(net, dataset.test, dataset.num_classes)
+            for _, net in train_networks(images, labels, dataset, model, seed_list, config, base_seed, progress,
+                                         model_options)]
+    return EvaluationReport.from_runs(runs, model, config.epochs, seed_list, len(images),
+                                      extra={"model_options": dict(model_options or {})})
 
 
 def train_networks(images: Tensor, labels: Tensor, dataset: ImageDataset, model: str, seeds: int | list[int],
