@@ -4,8 +4,10 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
 
 * ``info`` — profile, device, versions, data root.
 * ``data NAME`` — a JSON summary: counts per class, totals.
-* ``distill METHOD --dataset NAME --ipc K --seed S --out DIR [--iterations N] [--resume]`` — writes
-  ``DIR/synthetic.pt`` and ``DIR/run.json``; long runs checkpoint to ``DIR/checkpoint.pt``.
+* ``distill METHOD --dataset NAME --ipc K --seed S --out DIR [--iterations N] [--resume]
+  [--option KEY=VALUE ...]`` — writes ``DIR/synthetic.pt`` and ``DIR/run.json`` (config, seed, iterations,
+  seconds, iterations per second, peak memory); checkpoints go to ``DIR/checkpoint.pt`` atomically every
+  ``--checkpoint-every`` iterations and at the end, and ``--resume`` continues from there to the same result.
 * ``evaluate DIR [--model NAME] [--seeds N] [--profile P]`` — the last stdout line is a JSON object with
   ``mean``, ``std``, ``per_class`` and the per-run numbers.
 """
@@ -13,6 +15,7 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
@@ -25,7 +28,7 @@ from . import __version__
 from .config import available_profiles, default_data_root, download_allowed, get_device, get_profile
 from .data import available_datasets, counts_only, dataset_options, load_dataset
 from .data.longtail import DEFAULT_IMBALANCE
-from .distill import SyntheticSet, atomic_save, available_methods, make_distiller
+from .distill import SyntheticSet, atomic_save, available_methods, make_distiller, method_config
 from .models import available_models
 from .train import TrainConfig, evaluate_synthetic
 
@@ -78,16 +81,18 @@ def cmd_distill(args: argparse.Namespace) -> int:
     device = get_device(args.device)
     dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
                            download=_download_flag(args, profile), device=device, **_options(args))
-    settings = {"ipc": args.ipc if args.ipc is not None else profile.ipc}
-    distiller = make_distiller(args.method, dataset, seed=args.seed, **settings)
+    settings = {"ipc": args.ipc if args.ipc is not None else profile.ipc,
+                **parse_options(args.option, method_config(args.method))}
+    target = args.iterations if args.iterations is not None else profile.iterations
+    if target < 1:
+        raise ValueError(f"--iterations must be a positive int, got {target}")
+    distiller = make_distiller(args.method, dataset, seed=args.seed, profile=profile, **settings)
     out = Path(args.out)
     checkpoint = out / "checkpoint.pt"
-    if args.resume and checkpoint.is_file():
-        distiller.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
-        print(f"resumed {args.method} at iteration {distiller.iteration} from {checkpoint}", file=sys.stderr)
-    target = args.iterations if args.iterations is not None else profile.iterations
-    if target < 0:
-        raise ValueError(f"--iterations must be >= 0, got {target}")
+    if args.resume:
+        resume(distiller, checkpoint)
+    if distiller.iteration > target:
+        raise ValueError(f"--iterations={target} is fewer than the {distiller.iteration} the checkpoint has run")
     if not distiller.iterative:
         target = 0
 
@@ -95,21 +100,89 @@ def cmd_distill(args: argparse.Namespace) -> int:
         if args.checkpoint_every and d.iteration % args.checkpoint_every == 0:
             atomic_save(d.state_dict(), checkpoint)
 
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     started = time.perf_counter()
+    done_before = distiller.iteration
     synthetic = distiller.run(max(0, target - distiller.iteration), callbacks=(save_checkpoint,),
                               progress=not args.quiet)
     seconds = time.perf_counter() - started
+    if distiller.iterative:
+        atomic_save(distiller.state_dict(), checkpoint)  # the final state: --resume with more iterations goes on
     synthetic.config = distiller.describe()
     synthetic.save(out / "synthetic.pt")
+    ran = distiller.iteration - done_before
     record = {"method": args.method, "dataset": dataset.name, "seed": args.seed, "profile": profile.name,
-              "config": synthetic.config, "iterations": distiller.iteration, "seconds": seconds,
-              "device": str(device), "synthetic": str(out / "synthetic.pt"), "num_images": len(synthetic),
-              "class_counts": synthetic.class_counts()}
-    if device.type == "cuda":
-        record["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device)
+              "config": synthetic.config, "iterations": distiller.iteration, "iterations_this_run": ran,
+              "seconds": seconds, "iterations_per_second": ran / seconds if ran and seconds > 0 else None,
+              "device": str(device), "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+              "synthetic": str(out / "synthetic.pt"), "num_images": len(synthetic),
+              "class_counts": synthetic.class_counts(), **peak_memory(device)}
     (out / "run.json").write_text(json.dumps(record, indent=2, default=float))
     _print_json(record)
     return 0
+
+
+def parse_options(pairs: list[str] | None, config_class) -> dict:
+    """``["lr_img=0.5", "step_per_class=false"]`` → typed settings of ``config_class`` (by its field types)."""
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    settings = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields:
+            raise ValueError(f"--option {pair!r} must be KEY=VALUE with KEY one of {sorted(fields)}")
+        settings[key] = _typed(key, text.strip(), fields[key].default)
+    return settings
+
+
+def _typed(key: str, text: str, default):
+    if text.lower() in {"none", "null"}:
+        return None
+    if isinstance(default, bool):
+        if text.lower() not in {"true", "false", "1", "0", "yes", "no"}:
+            raise ValueError(f"--option {key}={text!r} must be true or false")
+        return text.lower() in {"true", "1", "yes"}
+    try:
+        if isinstance(default, int) or (default is None and text.lstrip("-").isdigit()):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError as error:
+        raise ValueError(f"--option {key}={text!r} must be a {type(default).__name__}") from error
+    return text
+
+
+def resume(distiller, checkpoint: Path) -> None:
+    """Load ``checkpoint`` into ``distiller`` (a missing file starts afresh); any other method, dataset or
+    setting is a ``ValueError`` naming the difference."""
+    if not checkpoint.is_file():
+        print(f"no checkpoint at {checkpoint}: starting from iteration 0", file=sys.stderr)
+        return
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"--resume: {checkpoint} is not a readable checkpoint: {error}") from error
+    if not isinstance(state, dict) or "method" not in state:
+        raise ValueError(f"--resume: {checkpoint} is not an ltdd checkpoint")
+    try:
+        distiller.load_state_dict(state)
+    except (KeyError, RuntimeError) as error:
+        raise ValueError(f"--resume: {checkpoint} does not fit this run: {error}") from error
+    print(f"resumed {distiller.name} at iteration {distiller.iteration} from {checkpoint}", file=sys.stderr)
+
+
+def peak_memory(device: torch.device) -> dict:
+    """Peak memory of this run: CUDA's peak allocation on a GPU, the process's peak resident size on a CPU."""
+    if device.type == "cuda":
+        return {"peak_memory_bytes": torch.cuda.max_memory_allocated(device), "peak_memory_kind": "cuda allocated"}
+    try:
+        import resource
+    except ImportError:  # Windows
+        return {"peak_memory_bytes": None, "peak_memory_kind": "unavailable"}
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return {"peak_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale,
+            "peak_memory_kind": "process max RSS"}
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -175,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
     p.add_argument("--checkpoint-every", type=int, default=100, help="iterations between checkpoints")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="a method setting, e.g. --option lr_img=0.5 --option step_per_class=false (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_distill)

@@ -42,6 +42,8 @@ class TrainConfig:
     dsa: bool = True
     dsa_strategy: str | None = None
     """``None``: the reference strategy, without flip for digit datasets."""
+    cutmix_prob: float = 0.0
+    """Probability that a batch is CutMixed (Yun et al. 2019, β = 1), as IDC/DSDM train their networks."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -50,6 +52,8 @@ class TrainConfig:
             raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if not 0 <= self.cutmix_prob <= 1:
+            raise ValueError(f"cutmix_prob must lie in [0, 1], got {self.cutmix_prob!r}")
 
     @property
     def decay_after_pass(self) -> int:
@@ -130,7 +134,12 @@ def train_classifier(model: nn.Module, images: Tensor, labels: Tensor, config: T
             x, y = images[batch], labels[batch]
             if dsa is not None:
                 x = dsa(x, generator)
-            loss = classification_loss(model(x), y)
+            if config.cutmix_prob and _draw(generator) < config.cutmix_prob:
+                x, y_other, keep = cutmix(x, y, generator)
+                logits = model(x)
+                loss = keep * classification_loss(logits, y) + (1 - keep) * classification_loss(logits, y_other)
+            else:
+                loss = classification_loss(model(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -139,6 +148,27 @@ def train_classifier(model: nn.Module, images: Tensor, labels: Tensor, config: T
         if epoch == config.decay_after_pass:
             optimizer = make_optimizer(config.lr * 0.1)
     return losses
+
+
+def _draw(generator: torch.Generator) -> float:
+    return float(torch.rand((), generator=generator, device=generator.device))
+
+
+def cutmix(x: Tensor, y: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor, float]:
+    """CutMix with β = 1: paste a box of a shuffled batch into ``x``. Returns the mixed images, the pasted
+    images' labels and the kept fraction λ (the weight of the original labels)."""
+    n, _, h, w = x.shape
+    lam = _draw(generator)
+    order = torch.randperm(n, generator=generator, device=generator.device).to(x.device)
+    cut_h, cut_w = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
+    cy, cx = (int(v) for v in torch.randint(0, max(h, w), (2,), generator=generator, device=generator.device))
+    cy, cx = cy % h, cx % w
+    top, bottom = max(cy - cut_h // 2, 0), min(cy + cut_h // 2, h)
+    left, right = max(cx - cut_w // 2, 0), min(cx + cut_w // 2, w)
+    mixed = x.clone()
+    mixed[:, :, top:bottom, left:right] = x[order, :, top:bottom, left:right]
+    keep = 1 - (bottom - top) * (right - left) / (h * w)
+    return mixed, y[order], keep
 
 
 @dataclass
@@ -251,10 +281,14 @@ def train_networks(images: Tensor, labels: Tensor, dataset: ImageDataset, model:
 def evaluate_synthetic(synthetic, dataset: ImageDataset, model: str = "convnet", seeds: int | list[int] = 3,
                        config: TrainConfig = TrainConfig(), base_seed: int = 0, progress: bool = True,
                        model_options: dict | None = None) -> EvaluationReport:
-    """The DD evaluation protocol for a :class:`~ltdd.distill.SyntheticSet` (hard or soft labels)."""
+    """The DD evaluation protocol for a :class:`~ltdd.distill.SyntheticSet` (hard or soft labels).
+
+    A partitioned set (``factor`` > 1: IDM, DSDM) trains on its expanded parts, as those methods evaluate.
+    """
     synthetic.check_compatible(dataset)
-    report = evaluate_training_set(synthetic.images.detach(), synthetic.labels.detach(), dataset, model,
-                                   seeds, config, base_seed, progress, model_options)
+    images, labels = synthetic.training_pairs()
+    report = evaluate_training_set(images, labels.detach(), dataset, model, seeds, config, base_seed, progress,
+                                   model_options)
     report.extra["method"] = synthetic.config.get("method")
     return report
 

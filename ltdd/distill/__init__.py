@@ -2,31 +2,66 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from ..config import Profile
 from ..data import ImageDataset
-from .base import Distiller, SyntheticSet, atomic_save, check_ipc
+from .base import (Distiller, SyntheticSet, atomic_save, check_ipc, expand_partitions, tile_partitions)
+from .coreset import CoresetConfig, HerdingConfig, HerdingSelection, KCenterSelection, herding, kcenter_greedy
+from .dm import DM, DMConfig
+from .dsdm import DSDM, DSDMConfig
+from .idm import IDM, IDMConfig
 from .random import RandomConfig, RandomSelection, sample_real_per_class
 
 METHODS: dict[str, type[Distiller]] = {
     "random": RandomSelection,
+    "dm": DM,
+    "idm": IDM,
+    "dsdm": DSDM,
+    "herding": HerdingSelection,
+    "kcenter": KCenterSelection,
 }
+
+PROFILE_SETTINGS = {"batch_real": "batch_real", "net_width": "net_width", "model": "model"}
+"""Config fields a profile fills when the caller leaves them out (config field → profile field)."""
 
 
 def available_methods() -> list[str]:
     return sorted(METHODS)
 
 
-def make_distiller(method: str, dataset: ImageDataset, seed: int = 0, **settings) -> Distiller:
-    """Build a distiller by name; ``settings`` fill its config (e.g. ``ipc=10``)."""
+def method_config(method: str):
+    """The config dataclass of a method, by name."""
+    return _method_class(method).Config
+
+
+def _method_class(method: str) -> type[Distiller]:
     key = str(method).lower()
     if key not in METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {available_methods()}")
-    cls = METHODS[key]
-    try:
-        config = cls.Config(**settings)
-    except TypeError as error:
-        raise ValueError(f"method {key!r} does not accept {sorted(settings)}: {error}") from error
-    return cls(dataset, config, seed=seed)
+    return METHODS[key]
 
 
-__all__ = ["METHODS", "Distiller", "RandomConfig", "RandomSelection", "SyntheticSet", "atomic_save",
-           "available_methods", "check_ipc", "make_distiller", "sample_real_per_class"]
+def make_distiller(method: str, dataset: ImageDataset, seed: int = 0, profile: Profile | None = None,
+                   **settings) -> Distiller:
+    """Build a distiller by name; ``settings`` fill its config (e.g. ``ipc=10``).
+
+    With a ``profile``, the settings that depend on the machine (real batch per class, ConvNet width, model)
+    come from it unless given: ``make_distiller("dm", ds, profile=get_profile("cpu"), ipc=10)``.
+    """
+    cls = _method_class(method)
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
+    if profile is not None:
+        for field, source in PROFILE_SETTINGS.items():
+            if field in fields and field not in settings:
+                settings[field] = getattr(profile, source)
+    unknown = sorted(set(settings) - fields)
+    if unknown:
+        raise ValueError(f"method {cls.name!r} does not accept {unknown}; its settings are {sorted(fields)}")
+    return cls(dataset, cls.Config(**settings), seed=seed)
+
+
+__all__ = ["CoresetConfig", "HerdingConfig", "HerdingSelection", "KCenterSelection", "herding", "kcenter_greedy",
+           "DM", "DMConfig", "DSDM", "DSDMConfig", "IDM", "IDMConfig", "METHODS", "Distiller", "RandomConfig", "RandomSelection", "SyntheticSet",
+           "atomic_save", "available_methods", "check_ipc", "expand_partitions", "make_distiller",
+           "method_config", "sample_real_per_class", "tile_partitions"]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -38,6 +39,11 @@ class SyntheticSet:
     ``images`` are normalised like the dataset they stand for, shape ``(N, C, H, W)``; ``labels`` are hard
     ``(N,)`` class indices or soft ``(N, num_classes)`` probabilities; ``learned_lr`` is the step size a
     method learned with the images (trajectory matching), if any; ``config`` records what made the set.
+
+    ``factor`` > 1 marks a *partitioned* set (IDM's partition-and-expansion, IDC/DSDM's multi-formation):
+    every stored image holds ``factor × factor`` smaller images, and a network trains on
+    :meth:`training_pairs`, the parts upsampled back to full size. The storage budget (IPC) counts stored
+    images.
     """
 
     images: Tensor
@@ -45,6 +51,7 @@ class SyntheticSet:
     num_classes: int
     learned_lr: float | None = None
     config: dict = field(default_factory=dict)
+    factor: int = 1
 
     def __post_init__(self) -> None:
         self.validate()
@@ -56,6 +63,7 @@ class SyntheticSet:
             raise ValueError(f"images must be a tensor of shape (N, C, H, W), got {shape}")
         if not isinstance(self.num_classes, int) or self.num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {self.num_classes!r}")
+        check_factor(self.factor, self.images.shape[-1])
         n = len(self.images)
         if not isinstance(self.labels, Tensor):
             raise ValueError(f"labels must be a tensor, got {type(self.labels).__name__}")
@@ -83,6 +91,13 @@ class SyntheticSet:
     def class_counts(self) -> list[int]:
         return torch.bincount(self.hard_labels.cpu(), minlength=self.num_classes).tolist()
 
+    def training_pairs(self) -> tuple[Tensor, Tensor]:
+        """The images and labels a network trains on: the stored set, or its expanded parts (``factor`` > 1)."""
+        images = self.images.detach()
+        if self.factor == 1:
+            return images, self.labels
+        return expand_partitions(images, self.factor), self.labels.repeat_interleave(self.factor ** 2, dim=0)
+
     def check_compatible(self, dataset: ImageDataset) -> None:
         """Raise ``ValueError`` unless the set matches ``dataset``'s image shape and class count."""
         if tuple(self.images.shape[1:]) != dataset.image_shape:
@@ -95,11 +110,17 @@ class SyntheticSet:
     def to(self, device: torch.device | str) -> "SyntheticSet":
         return dataclasses.replace(self, images=self.images.detach().to(device), labels=self.labels.to(device))
 
+    def __repr__(self) -> str:
+        parts = f", factor={self.factor}" if self.factor > 1 else ""
+        return (f"SyntheticSet({len(self)} images of shape {tuple(self.images.shape[1:])}, "
+                f"{self.num_classes} classes{parts}, method={self.config.get('method')!r})")
+
     def save(self, path: str | Path) -> Path:
         """Write the set (CPU tensors, config, learned lr) atomically to ``path``."""
         payload = {"format": "ltdd.SyntheticSet", "version": FORMAT_VERSION,
                    "images": self.images.detach().cpu(), "labels": self.labels.detach().cpu(),
-                   "num_classes": self.num_classes, "learned_lr": self.learned_lr, "config": self.config}
+                   "num_classes": self.num_classes, "learned_lr": self.learned_lr, "config": self.config,
+                   "factor": self.factor}
         return atomic_save(payload, path)
 
     @classmethod
@@ -116,9 +137,52 @@ class SyntheticSet:
             raise ValueError(f"path={str(path)!r} is not an ltdd synthetic-set file")
         try:
             return cls(payload["images"], payload["labels"], payload["num_classes"], payload.get("learned_lr"),
-                       payload.get("config", {}))
+                       payload.get("config", {}), payload.get("factor", 1))
         except (KeyError, ValueError) as error:
             raise ValueError(f"path={str(path)!r} holds an invalid synthetic set: {error}") from error
+
+
+def check_factor(factor: int, image_size: int) -> None:
+    """A partition factor is a positive int that divides the image side."""
+    if not isinstance(factor, int) or isinstance(factor, bool) or factor < 1:
+        raise ValueError(f"factor must be a positive int, got {factor!r}")
+    if image_size % factor:
+        raise ValueError(f"factor={factor} must divide the image side {image_size}")
+
+
+def expand_partitions(images: Tensor, factor: int) -> Tensor:
+    """IDM's *expansion* (its ``number_sign_augment``) and IDC's ``decode_zoom``: cut every image into
+    ``factor × factor`` parts and upsample each part bilinearly to full size.
+
+    ``(N, C, H, W)`` → ``(N·factor², C, H, W)``; the parts of image ``i`` are rows ``i·factor² …``, in
+    column-major order (top-left, bottom-left, top-right, bottom-right for factor 2, IDM's order), so a
+    class-major set stays class-major.
+    """
+    check_factor(factor, images.shape[-1])
+    if factor == 1:
+        return images
+    n, c, h, w = images.shape
+    ph, pw = h // factor, w // factor
+    parts = images.reshape(n, c, factor, ph, factor, pw).permute(0, 4, 2, 1, 3, 5)  # n, col, row, c, ph, pw
+    parts = parts.reshape(n * factor * factor, c, ph, pw)
+    return F.interpolate(parts, size=(h, w), mode="bilinear", align_corners=False)
+
+
+def tile_partitions(images: Tensor, factor: int, mode: str = "bilinear") -> Tensor:
+    """The inverse layout of :func:`expand_partitions`: shrink every image by ``factor`` and tile groups of
+    ``factor²`` consecutive images into one (IDM's initialisation uses bilinear shrinking, IDC's
+    ``nearest``). ``(N·factor², C, H, W)`` → ``(N, C, H, W)``."""
+    check_factor(factor, images.shape[-1])
+    if len(images) % (factor * factor):
+        raise ValueError(f"images: {len(images)} images cannot be tiled in groups of factor²={factor * factor}")
+    if factor == 1:
+        return images
+    n, c, h, w = images.shape
+    ph, pw = h // factor, w // factor
+    small = F.interpolate(images, size=(ph, pw), mode=mode, **({"align_corners": False} if mode == "bilinear"
+                                                                   else {}))
+    small = small.reshape(n // factor ** 2, factor, factor, c, ph, pw)  # col, row
+    return small.permute(0, 3, 2, 4, 1, 5).reshape(n // factor ** 2, c, h, w)
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
