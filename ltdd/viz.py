@@ -644,3 +644,134 @@ def plot_corruption_gallery(images: Tensor, severities: Sequence[int] = (1, 2, 3
 
 __all__ += ["BIAS_GROUP_COLORS", "attribute_count_matrix", "corruption_gallery", "plot_aligned_conflicting",
             "plot_attribute_counts", "plot_colour_noise", "plot_corruption_gallery", "show_aligned_conflicting"]
+
+
+# ---- distillation runs
+def moving_average(values: Sequence[float], window: int) -> np.ndarray:
+    """The trailing mean of the last ``window`` values at every position (fewer at the start), same length.
+
+    NaN entries (e.g. missing losses) are skipped: a position averages the finite values of its window and
+    is NaN only when its window holds none.
+    """
+    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
+        raise ValueError(f"window must be a positive int, got {window!r}")
+    x = np.asarray(values, dtype=float).reshape(-1)
+    finite = np.isfinite(x)
+    sums = np.concatenate([[0.0], np.cumsum(np.where(finite, x, 0.0))])
+    counts = np.concatenate([[0], np.cumsum(finite)])
+    end = np.arange(1, len(x) + 1)
+    start = np.maximum(0, end - int(window))
+    n = counts[end] - counts[start]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (sums[end] - sums[start]) / np.maximum(n, 1), np.nan)
+
+
+def _loss_values(values: Sequence[float | None]) -> np.ndarray:
+    """Floats with ``None`` as NaN."""
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+
+
+def plot_loss_curves(curves: Mapping[str, Sequence[float | None]], title: str | None = None,
+                     window: int | None = None, log: bool = True, xlabel: str = "iteration",
+                     ylabel: str = "loss") -> Figure:
+    """Loss against iteration, one line per ``{label: losses}`` entry, on a logarithmic y axis.
+
+    Entry ``i`` of a curve is drawn at iteration ``i + 1``. Each curve is drawn faintly as recorded and,
+    on top, as a trailing moving average (:func:`moving_average`) of ``window`` iterations (default: about
+    a fiftieth of the longest curve, at least 1, when the smoothed line is the only one drawn). ``None``,
+    NaN and, on the log axis, values ``<= 0`` are left out of the drawing; the legend gives each curve's
+    first and last recorded value.
+    """
+    if not curves or not any(len(values) for values in curves.values()):
+        raise ValueError("curves must map at least one label to a non-empty sequence of losses")
+    longest = max(len(values) for values in curves.values())
+    window = max(1, round(longest / 50)) if window is None else window
+    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
+        raise ValueError(f"window must be a positive int, got {window!r}")
+    fig, ax = plt.subplots(figsize=(6.0, 3.6), layout="constrained")
+    for (label, values), color in zip(curves.items(), _palette(len(curves))):
+        y = _loss_values(values)
+        if log:
+            y = np.where(y > 0, y, np.nan)
+        x = np.arange(1, len(y) + 1)
+        shown = y[np.isfinite(y)]
+        summary = f" ({shown[0]:.3g} → {shown[-1]:.3g})" if len(shown) else " (no values)"
+        if window > 1:
+            ax.plot(x, y, color=color, alpha=0.25, linewidth=0.8)
+            ax.plot(x, moving_average(y, window), color=color, linewidth=1.6, label=f"{label}{summary}")
+        else:
+            ax.plot(x, y, color=color, linewidth=1.4, label=f"{label}{summary}")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlim(0.5, longest + 0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel + (f" ({window}-iteration moving average)" if window > 1 else ""))
+    ax.grid(alpha=0.3, which="both" if log else "major")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return _finish(fig)
+
+
+def show_image_panels(panels: Mapping[str, Tensor], labels: Tensor, dataset: ImageDataset, per_class: int = 5,
+                      title: str | None = None, classes: Sequence[int] | None = None,
+                      size: float = 0.7) -> Figure:
+    """Panels side by side, one row per class: e.g. the synthetic images next to their initialisation.
+
+    ``panels`` maps a heading to ``(N, C, H, W)`` images normalised like ``dataset``; every panel holds
+    the same number of images in the same order, so one ``labels`` tensor (hard ``(N,)`` or soft
+    ``(N, C)``) serves all. Row ``c`` of every panel shows the first ``per_class`` images of class ``c``,
+    so image ``j`` of a row is the same synthetic image in every panel. The grid has ``len(classes)`` rows
+    and ``len(panels) * per_class`` image columns.
+    """
+    if not panels:
+        raise ValueError("panels must map at least one heading to a batch of images")
+    if not isinstance(per_class, int) or isinstance(per_class, bool) or per_class < 1:
+        raise ValueError(f"per_class must be a positive int, got {per_class!r}")
+    shapes = {tuple(images.shape) for images in panels.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 4:
+        raise ValueError(f"every panel must hold images of the same shape (N, C, H, W), got {sorted(shapes)}")
+    labels = labels.detach()
+    labels = (labels.argmax(dim=1) if labels.ndim == 2 else labels).cpu()
+    n = next(iter(shapes))[0]
+    if len(labels) != n:
+        raise ValueError(f"labels ({len(labels)}) and the panels' images ({n}) differ in length")
+    rows = list(range(dataset.num_classes)) if classes is None else [int(c) for c in classes]
+    if not rows or any(not 0 <= c < dataset.num_classes for c in rows):
+        raise ValueError(f"classes must be a non-empty list of class indices in [0, {dataset.num_classes - 1}]")
+    chosen = [torch.nonzero(labels == c, as_tuple=True)[0][:per_class] for c in rows]
+    gap = 0.25  # width of the blank column between panels, in units of an image column
+    ratios = []
+    for k in range(len(panels)):
+        ratios += ([gap] if k else []) + [1.0] * per_class
+    width = size * sum(ratios) + 0.8
+    height = size * len(rows) + (0.75 if title else 0.4)
+    fig, axes = plt.subplots(len(rows), len(ratios), figsize=(width, height), squeeze=False,
+                             gridspec_kw={"wspace": 0.05, "hspace": 0.05, "width_ratios": ratios})
+    fig.subplots_adjust(left=0.7 / width, right=1 - 0.1 / width, bottom=0.05 / height,
+                        top=1 - (0.7 if title else 0.35) / height)
+    for ax in axes.flat:
+        _blank(ax)
+    first_columns = []
+    for k, images in enumerate(panels.values()):
+        first = k * (per_class + 1)
+        first_columns.append(first)
+        for r, index in enumerate(chosen):
+            pixels = _to_pixels(images[index.to(images.device)], dataset) if len(index) else []
+            for j, image in enumerate(pixels):
+                grey = image.shape[-1] == 1
+                axes[r, first + j].imshow(image[..., 0] if grey else image, cmap="gray" if grey else None,
+                                          vmin=0, vmax=1, interpolation="nearest")
+    for r, c in enumerate(rows):
+        axes[r, 0].set_ylabel(dataset.class_names[c], rotation=0, ha="right", va="center", fontsize=9)
+    top = axes[0, 0].get_position().y1 + 0.06 / height
+    for heading, first in zip(panels, first_columns):
+        left = axes[0, first].get_position().x0
+        right = axes[0, first + per_class - 1].get_position().x1
+        fig.text((left + right) / 2, top, heading, ha="center", va="bottom", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return _finish(fig)
+
+
+__all__ += ["moving_average", "plot_loss_curves", "show_image_panels"]

@@ -180,11 +180,15 @@ def test_distill_resume_uses_checkpoint(smoke, capsys):
     saved = make_distiller("random", load_dataset("digits", device="cpu"), seed=7, ipc=3)
     saved.init()
     atomic_save(saved.state_dict(), smoke / "R" / "checkpoint.pt")
-    assert main(["distill", "random", "--dataset", "digits", "--ipc", "3", "--seed", "0", "--out", "R",
+    assert main(["distill", "random", "--dataset", "digits", "--ipc", "3", "--seed", "7", "--out", "R",
                  "--resume", "--quiet"]) == 0
     assert "resumed" in capsys.readouterr().err
     resumed = SyntheticSet.load(smoke / "R" / "synthetic.pt")
-    assert torch.equal(resumed.images, saved.synthetic.images)  # not a fresh seed-0 selection
+    assert torch.equal(resumed.images, saved.synthetic.images)
+    # another seed does not fit this checkpoint: refused, naming the setting
+    assert main(["distill", "random", "--dataset", "digits", "--ipc", "3", "--seed", "0", "--out", "R",
+                 "--resume", "--quiet"]) == 2
+    assert "seed=7 there, 0 now" in capsys.readouterr().err
 
 
 def test_evaluate_in_process(smoke, capsys):

@@ -267,8 +267,12 @@ class Distiller(ABC):
                 "image_shape": list(self.dataset.image_shape),
                 "mean": list(self.dataset.mean), "std": list(self.dataset.std)}
 
+    def _settings(self) -> dict:
+        """What must agree between a checkpoint and the run that resumes it (all but the iteration count)."""
+        return {k: v for k, v in self.describe().items() if k != "iterations"}
+
     def state_dict(self) -> dict:
-        return {"method": self.name, "iteration": self.iteration, "seed": self.seed,
+        return {"method": self.name, "iteration": self.iteration, "seed": self.seed, "settings": self._settings(),
                 "generator": self.generator.get_state(),
                 "synthetic": None if self.synthetic is None else {
                     "images": self.synthetic.images.detach().cpu(), "labels": self.synthetic.labels.cpu()}}
@@ -276,6 +280,11 @@ class Distiller(ABC):
     def load_state_dict(self, state: dict) -> None:
         if state.get("method") != self.name:
             raise ValueError(f"checkpoint is for method {state.get('method')!r}, not {self.name!r}")
+        mine, theirs = self._settings(), state.get("settings")
+        if theirs is not None and theirs != mine:
+            different = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            raise ValueError(f"checkpoint was written with other settings: "
+                             + ", ".join(f"{k}={theirs.get(k)!r} there, {mine.get(k)!r} now" for k in different))
         self.iteration = state["iteration"]
         self.seed = state["seed"]
         self.generator.set_state(state["generator"])

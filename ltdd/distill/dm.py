@@ -56,9 +56,7 @@ class DM(DistributionMatcher):
         super().__init__(dataset, config, seed)
 
     def matching_network(self) -> nn.Module:
-        net = self.new_network()
-        net.train()  # the reference's mode; instance norm behaves the same either way
-        return net.requires_grad_(False)
+        return self.fresh_network()
 
     def class_losses(self, net: nn.Module, real: Tensor, real_counts: list[int], synthetic: Tensor,
                      synthetic_counts: list[int], classes: list[int]) -> Tensor:

@@ -85,11 +85,30 @@ class DSDMConfig(MatchingConfig):
     """``first``: the first 4·IPC images of each class, as the code; ``random``: random ones."""
 
 
+_PRETRAINED: dict[tuple, tuple[Tensor, list[nn.Module]]] = {}
+"""Networks already pre-trained in this process, by everything that made them (they are frozen and never
+changed, so runs with the same dataset and settings — an IPC sweep, an ablation — share them)."""
+
+
 def pretrain_networks(dataset: ImageDataset, count: int, epochs: int, seed: int, model: str = "convnet",
                       net_width: int | None = None, strategy: str = "color_crop", cutmix: float = 0.5,
                       progress: bool = False) -> list[nn.Module]:
     """``count`` networks trained ``epochs`` epochs on the real training set (``pre_train_model.py``):
-    SGD 0.01, momentum 0.9, weight decay 5e-4, batch 256, per-sample augmentation and CutMix."""
+    SGD 0.01, momentum 0.9, weight decay 5e-4, batch 256, per-sample augmentation and CutMix.
+
+    Deterministic in its arguments, and cached in memory for the lifetime of the dataset's tensors."""
+    key = (id(dataset.train.images), dataset.name, str(dataset.device), count, epochs, seed, model, net_width,
+           strategy, cutmix)
+    if key not in _PRETRAINED:
+        _PRETRAINED.clear()  # keep one set: a chapter's sweep reuses it, nothing piles up
+        # the entry holds the training images too, so their id cannot be reused by another tensor meanwhile
+        _PRETRAINED[key] = (dataset.train.images,
+                            _pretrain(dataset, count, epochs, seed, model, net_width, strategy, cutmix, progress))
+    return _PRETRAINED[key][1]
+
+
+def _pretrain(dataset: ImageDataset, count: int, epochs: int, seed: int, model: str, net_width: int | None,
+              strategy: str, cutmix: float, progress: bool) -> list[nn.Module]:
     from ..models import get_model
 
     options = {} if net_width is None else {"width": net_width}
@@ -218,7 +237,7 @@ class DSDM(DistributionMatcher):
     # ------------------------------------------------------------------ one iteration
     def matching_network(self) -> nn.Module:
         if not self.config.pretrained:
-            return self.new_network().requires_grad_(False)
+            return self.fresh_network()
         k = int(torch.randint(len(self.networks), (1,), generator=self.generator, device=self.generator.device))
         return self.networks[k]
 

@@ -190,7 +190,7 @@ class IDM(DistributionMatcher):
         cfg = self.config
         if not cfg.queue:
             self.matching_index = None
-            return self.new_network().requires_grad_(False)
+            return self.fresh_network()
         if self.iteration % cfg.meter_reset_interval == 0 and self.iteration > 0:
             self.queue.reset_meters()
         if self.iteration % cfg.push_interval == 0:

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from ..augment import DSA, strategy_for
 from ..data import ImageDataset
-from ..models import get_model
+from ..models import get_model, reset_parameters
 from .base import Distiller, SyntheticSet, check_ipc, expand_partitions
 
 FORWARD_PATHS = ("batched", "per_class")
@@ -199,6 +199,7 @@ class DistributionMatcher(Distiller):
         self.augment = DSA(strategy, mode=self.dsa_mode) if config.dsa else None
         self.images: Tensor | None = None
         self.velocity: Tensor | None = None
+        self._scratch: nn.Module | None = None
         self.channels_last = dataset.device.type == "cpu"  # measured faster for the ConvNet on CPU, not on CUDA
 
     # --------------------------------------------------------------------------- validation
@@ -234,6 +235,15 @@ class DistributionMatcher(Distiller):
         net = get_model(self.config.model, self.dataset.channels, self.dataset.num_classes,
                         self.dataset.image_size, generator=generator or self.generator, **options)
         return net.to(self.dataset.device)
+
+    def fresh_network(self) -> nn.Module:
+        """A frozen network with newly drawn weights (DM's ψ_ϑ, ϑ ~ P_ϑ). The module is built once and its
+        weights redrawn in place: the same draws as building it anew, without the construction cost."""
+        if self._scratch is None:
+            self._scratch = self.new_network()
+        else:
+            reset_parameters(self._scratch, self.generator)
+        return self._scratch.train().requires_grad_(False)
 
     def matching_network(self) -> nn.Module:
         """The network ψ of this iteration."""
@@ -291,18 +301,11 @@ class DistributionMatcher(Distiller):
 
     def state_dict(self) -> dict:
         state = super().state_dict()
-        state["describe"] = {k: v for k, v in self.describe().items() if k != "iterations"}
         state["images"] = None if self.images is None else self.images.detach().cpu()
         state["velocity"] = None if self.velocity is None else self.velocity.detach().cpu()
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        mine = {k: v for k, v in self.describe().items() if k != "iterations"}
-        theirs = state.get("describe")
-        if theirs is not None and theirs != mine:
-            different = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise ValueError(f"checkpoint was written with different settings: {different} "
-                             f"(checkpoint {[theirs.get(k) for k in different]}, now {[mine.get(k) for k in different]})")
         super().load_state_dict(state)
         device = self.dataset.device
         if state.get("images") is not None:

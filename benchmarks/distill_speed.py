@@ -1,0 +1,127 @@
+"""Seconds per iteration of DM, IDM and DSDM at the CIFAR-10 shape: the batched path against the reference's
+per-class loop, measured side by side in one run, and DM's overhead over the bare network work it contains.
+
+    python benchmarks/distill_speed.py                  # CPU (all cores torch sees)
+    python benchmarks/distill_speed.py --device cuda    # GPU
+
+The data are random tensors with CIFAR-10's shape: 10 classes, 3×32×32, IPC 10, 256 real images per class per
+iteration, ConvNet-3 of width 128 (the paper setting). Both paths draw the same real images and the same
+augmentation, so they do the same work in a different shape (and, tested elsewhere, give the same images).
+Iterations of the two paths alternate, so a drift in machine speed hits both alike.
+
+"Bare network work" is what a DM iteration cannot avoid: the forward pass of 2,560 augmented real images
+(inference mode) and the forward/backward pass of the 100 synthetic images, timed alone on pre-augmented
+tensors. DM's ratio to it is the cost of everything else: network initialisation, sampling, augmentation,
+the image update and bookkeeping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from ltdd.data.core import ImageDataset, LabeledImages
+from ltdd.distill import make_distiller
+from ltdd.models import get_model
+
+CLASSES, IPC, PER_CLASS_POOL, BATCH_REAL, SIZE = 10, 10, 300, 256, 32
+
+
+def random_dataset(device: torch.device) -> ImageDataset:
+    """Random normalised images with CIFAR-10's shape (``PER_CLASS_POOL`` per class)."""
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(CLASSES).repeat_interleave(PER_CLASS_POOL)
+    images = torch.randn(len(labels), 3, SIZE, SIZE, generator=g)
+    split = LabeledImages(images, labels)
+    test = LabeledImages(images[:CLASSES * 10], labels[:CLASSES * 10])
+    dataset = ImageDataset("random-cifar10-shape", split, test, [str(c) for c in range(CLASSES)],
+                           (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), True)
+    return dataset.to(device)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, device: torch.device) -> float:
+    synchronize(device)
+    start = time.perf_counter()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+METHOD_SETTINGS = {
+    "dm": {},
+    "idm": {},
+    "dsdm": {"num_pretrained": 2, "pretrain_epochs": 1},  # pre-training is not part of an iteration
+}
+
+
+def time_paths(method: str, dataset: ImageDataset, iterations: int) -> dict[str, float]:
+    """Median seconds per iteration of the batched and the per-class path, alternating."""
+    distillers = {path: make_distiller(method, dataset, seed=0, ipc=IPC, batch_real=BATCH_REAL, forward=path,
+                                       **METHOD_SETTINGS[method])
+                  for path in ("batched", "per_class")}
+    for d in distillers.values():
+        d.run(1, progress=False)  # initialise, pre-train, warm up
+    times: dict[str, list[float]] = {path: [] for path in distillers}
+    for _ in range(iterations):
+        for path, d in distillers.items():
+            times[path].append(timed(d.step, dataset.device))
+    return {path: statistics.median(values) for path, values in times.items()}
+
+
+def bare_network_work(dataset: ImageDataset, iterations: int, channels_last: bool) -> float:
+    """Median seconds of the forward/backward work a DM iteration contains, on pre-augmented tensors."""
+    g = torch.Generator().manual_seed(1)
+    net = get_model("convnet", 3, CLASSES, SIZE, generator=g).to(dataset.device).requires_grad_(False)
+    real = torch.randn(CLASSES * BATCH_REAL, 3, SIZE, SIZE, generator=g).to(dataset.device)
+    synthetic = torch.randn(CLASSES * IPC, 3, SIZE, SIZE, generator=g).to(dataset.device)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        real = real.contiguous(memory_format=torch.channels_last)
+        synthetic = synthetic.contiguous(memory_format=torch.channels_last)
+
+    def work() -> None:
+        with torch.inference_mode():
+            target = net.embed(real).reshape(CLASSES, BATCH_REAL, -1).mean(1)
+        point = synthetic.clone().requires_grad_(True)
+        loss = (target.clone() - net.embed(point).reshape(CLASSES, IPC, -1).mean(1)).pow(2).sum()
+        torch.autograd.grad(loss, point)
+
+    work()
+    return statistics.median(timed(work, dataset.device) for _ in range(iterations))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--iterations", type=int, default=None, help="timed iterations per path (default 3 CPU, 20 GPU)")
+    parser.add_argument("--methods", default="dm,idm,dsdm")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    iterations = args.iterations or (20 if device.type == "cuda" else 3)
+    dataset = random_dataset(device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}; torch {torch.__version__}; {CLASSES} classes, IPC {IPC}, {BATCH_REAL} real/class, "
+          f"ConvNet-3 width 128, median of {iterations} iterations per path")
+    print(f"{'method':<6} {'batched s/it':>13} {'per-class s/it':>15} {'per-class / batched':>20}")
+    results = {}
+    for method in args.methods.split(","):
+        paths = time_paths(method, dataset, iterations)
+        results[method] = paths
+        print(f"{method:<6} {paths['batched']:>13.4f} {paths['per_class']:>15.4f} "
+              f"{paths['per_class'] / paths['batched']:>19.2f}x", flush=True)
+    if "dm" in results:
+        bare = bare_network_work(dataset, iterations, channels_last=device.type == "cpu")
+        print(f"DM bare network work: {bare:.4f} s; DM batched iteration / bare work = "
+              f"{results['dm']['batched'] / bare:.3f} (target <= 1.15)")
+
+
+if __name__ == "__main__":
+    main()
