@@ -158,9 +158,10 @@ def plot_real_vs_synthetic(points_by_method: Mapping[str, tuple], class_names: S
     fig, axes = plt.subplots(1, count, figsize=(4.2 * count + 1.4, 4.4), squeeze=False, sharex=True,
                              sharey=True, layout="constrained")
     for ax, (method, (real, syn, real_labels, syn_labels)) in zip(axes[0], panels.items()):
-        ax.scatter(real[:, 0], real[:, 1], s=6, c=colours[real_labels], alpha=0.3, linewidths=0)
-        ax.scatter(syn[:, 0], syn[:, 1], s=55, c=colours[syn_labels], edgecolors="black", linewidths=0.8,
-                   marker="o", alpha=0.95)
+        ax.scatter(real[:, 0], real[:, 1], s=8, c=colours[real_labels], alpha=0.35, linewidths=0, zorder=1)
+        size = 60 if len(syn) <= 20 * len(names) else 35  # smaller markers when there are many
+        ax.scatter(syn[:, 0], syn[:, 1], s=size, c=colours[syn_labels], edgecolors="black", linewidths=0.7,
+                   marker="o", alpha=0.85, zorder=2)
         ax.set_title(f"{method}: {len(syn)} synthetic, {len(real)} real", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])

@@ -38,6 +38,8 @@ from ..models import get_model, reset_parameters
 from .base import Distiller, SyntheticSet, check_ipc, expand_partitions
 
 FORWARD_PATHS = ("batched", "per_class")
+CPU_REAL_CHUNK = 128
+"""Real images per forward call on the CPU (see :meth:`DistributionMatcher._real_features`)."""
 INITS = ("real", "noise")
 
 
@@ -295,9 +297,24 @@ class DistributionMatcher(Distiller):
         return torch.arange(self.dataset.num_classes, device=self.dataset.device).repeat_interleave(self.config.ipc)
 
     def _refresh_synthetic(self) -> SyntheticSet:
-        self.synthetic = SyntheticSet(self.normalized(self.images).detach().clone(), self._labels(),
-                                      self.dataset.num_classes, config=self.describe(), factor=self.factor)
+        self._synthetic_stale = True  # built on first access: an iteration does not pay for it
         return self.synthetic
+
+    @property
+    def synthetic(self) -> SyntheticSet | None:
+        """The current synthetic set (normalised images, class-major labels), built from ``self.images``."""
+        if getattr(self, "images", None) is None:
+            return None
+        if self._synthetic_stale or self._synthetic_cache is None:
+            self._synthetic_cache = SyntheticSet(self.normalized(self.images).detach().clone(), self._labels(),
+                                                 self.dataset.num_classes, config=self.describe(),
+                                                 factor=self.factor)
+            self._synthetic_stale = False
+        return self._synthetic_cache
+
+    @synthetic.setter
+    def synthetic(self, value: SyntheticSet | None) -> None:
+        self._synthetic_cache, self._synthetic_stale = value, False
 
     def state_dict(self) -> dict:
         state = super().state_dict()
@@ -353,8 +370,16 @@ class DistributionMatcher(Distiller):
 
     def _real_features(self, net: nn.Module, real: Tensor, counts: list[int], classes: list[int],
                        params: dict | None) -> Tensor:
+        """Features of the augmented real images, without autograd. On the CPU they go through in chunks of
+        ``CPU_REAL_CHUNK`` (the same arithmetic: the network is per-sample), which keeps every layer's
+        activations in cache instead of streaming gigabytes through memory."""
+        chunk = CPU_REAL_CHUNK if self.dataset.device.type == "cpu" else len(real)
+        groups = torch.repeat_interleave(torch.tensor(classes, device=real.device),
+                                         torch.tensor(counts, device=real.device))
         with torch.inference_mode():
-            features = self._embed(net, self._augment(real, params, counts, classes))
+            features = torch.cat([
+                self._embed(net, self.augment.apply(part, params, part_groups) if params is not None else part)
+                for part, part_groups in zip(real.split(chunk), groups.split(chunk))])
         return features.clone()  # a normal tensor again, usable in the autograd graph
 
     def _losses_at(self, net: nn.Module, point: Tensor, real: Tensor, real_counts: list[int], params: dict | None,

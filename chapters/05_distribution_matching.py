@@ -1,0 +1,432 @@
+# ---
+# jupyter:
+#   accelerator: GPU
+#   colab:
+#     gpuType: T4
+#     provenance: []
+#   jupytext:
+#     notebook_metadata_filter: accelerator,colab,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Distribution matching
+#
+# The first distillation method of this book, and the simplest one that works: DM, "Dataset Condensation
+# with Distribution Matching" {cite}`dm`. It learns synthetic images whose *features*, under randomly
+# initialised networks, have the same class means as the real images' features. No network is trained
+# while the images are learned, which makes DM cheap enough to run on a laptop, and it is the skeleton
+# that IDM {cite}`idm` and DSDM {cite}`dsdm` (the next two chapters) build on. This chapter writes down
+# DM's objective, maps every part of it to the function of `ltdd` that computes it, runs DM live, and
+# compares it with the real-image baselines it has to beat: random selection, herding and k-center.
+
+# %% tags=["remove-cell"]
+# Colab set-up: install the ltdd package (a no-op everywhere else).
+import sys, subprocess
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+
+# %% [markdown]
+# ## The idea
+#
+# The gradient-matching methods DC {cite}`dc` and DSA {cite}`dsa` replace the two-level problem of
+# {doc}`01_distillation_in_one_picture` by asking that a network's gradients on $\mathcal{S}$ and on
+# $\mathcal{T}$ agree, step by step *while the network trains*. That still needs an inner training loop and
+# second-order gradients. DM drops both. If the synthetic images of class $c$ are distributed like the real
+# images of class $c$, a network trained on them should learn similar things; so match the two
+# distributions directly.
+#
+# Two distributions can be compared by the **maximum mean discrepancy** (MMD): the largest difference of
+# their means over a family of functions. DM takes the family to be *randomly initialised* ConvNets
+# $\psi_\vartheta$ (the convolutional part, whose output is the feature vector that the classifier would
+# read), and compares means with a linear kernel, so the MMD of one network is just the squared distance
+# between the mean embeddings. Averaged over random networks $\vartheta \sim P_\vartheta$ and
+# augmentations $\omega \sim \Omega$, the objective is
+#
+# $$
+# \min_{\mathcal{S}}\;
+# \mathbb{E}_{\vartheta \sim P_\vartheta,\; \omega \sim \Omega}\;
+# \sum_{c=1}^{C} \Big\lVert
+#   \frac{1}{|\mathcal{T}_c|} \sum_{x \in \mathcal{T}_c} \psi_\vartheta\big(\mathcal{A}(x, \omega_c)\big)
+#   - \frac{1}{|\mathcal{S}_c|} \sum_{s \in \mathcal{S}_c} \psi_\vartheta\big(\mathcal{A}(s, \omega_c)\big)
+# \Big\rVert^2
+# $$
+#
+# where $\mathcal{T}_c$ and $\mathcal{S}_c$ are the real and synthetic images of class $c$ and
+# $\mathcal{A}(\cdot, \omega_c)$ is differentiable Siamese augmentation (DSA {cite}`dsa`): one random
+# transformation $\omega_c$ per class, applied to the real *and* the synthetic images of that class, so
+# that the two sides are compared under the same crop, colour shift or rotation. The expectation is
+# estimated with one sample per iteration: a fresh network, a fresh batch of real images per class, a
+# fresh augmentation per class, then one gradient step on the images. The network is never trained, its
+# weights are frozen, and the real images need no gradient, so an iteration costs one forward pass of the
+# real batch and one forward and backward pass of the synthetic set.
+#
+# Why should random networks be a good family? Each one is a different nonlinear projection of the image,
+# and a random ConvNet already keeps a lot of an image's structure (local edges, textures, where the ink
+# is). Matching the means under *many* of them matches many statistics of the class at once, without
+# committing to the features one trained network happens to learn.
+#
+# ### The equation in code
+#
+# Every part of the objective is one function of `ltdd` (see the docstrings of `ltdd/distill/dm.py` and
+# `ltdd/distill/matching.py`):
+#
+# | part of the equation | what it is | where in `ltdd` |
+# |---|---|---|
+# | $\vartheta \sim P_\vartheta$, $\psi_\vartheta$ | a freshly initialised ConvNet each iteration, weights frozen; $\psi$ is its `embed` (the features before the classifier) | `DM.matching_network` → `DistributionMatcher.new_network`; `net.embed` |
+# | $x \in \mathcal{T}_c$ | up to `batch_real` real images of every class, drawn anew each iteration | `ClassBalancedSampler.sample` |
+# | $\mathcal{A}(\cdot, \omega_c)$, shared $\omega_c$ | one DSA draw per class, applied to that class's real and synthetic images | `DSA.sample` (one row per class) and `DSA.apply(images, params, groups)` |
+# | $\frac{1}{\lvert\mathcal{T}_c\rvert}\sum \psi(\cdot)$, $\frac{1}{\lvert\mathcal{S}_c\rvert}\sum \psi(\cdot)$ | the mean feature of each class | `class_means` |
+# | $\lVert \cdot \rVert^2$ per class | the linear-kernel MMD of each class | `mean_embedding_distance` |
+# | $\sum_c$ and $\min_{\mathcal{S}}$ | one SGD step with momentum on the loss summed over classes | `momentum_step` (called by `DistributionMatcher._batched_iteration`) |
+# | the starting point of $\mathcal{S}$ | real images of the class (`init="real"`) or Gaussian noise (`init="noise"`) | `DistributionMatcher.initial_images` |
+#
+# `DM` itself is only a dozen lines: it says which network to use and which loss to compute; the
+# iteration (sampling, augmentation, the forward passes, the step) is `DistributionMatcher.step`, shared
+# with IDM and DSDM.
+
+# %% [markdown]
+# ## Settings
+#
+# Everything that depends on your machine comes from the active profile (see {doc}`00_how_to_use`). The
+# accuracy-versus-IPC sweep distils and evaluates four methods at every IPC of the grid; without a GPU
+# (the `cpu` profile) it would take the better part of an hour at the profile's full scale, so there it
+# runs with fewer distillation iterations and a shorter evaluation, and says so in its output. The live run
+# and its evaluation always use the profile's full settings.
+
+# %%
+from ltdd import get_profile
+
+profile = get_profile()
+DATASET = profile.dataset  # the real dataset
+IPC, ITERATIONS = profile.ipc, profile.iterations  # the live DM run
+BATCH_REAL, NET_WIDTH = profile.batch_real, profile.net_width  # real images per class per iteration; ConvNet width
+EVAL_EPOCHS, EVAL_SEEDS = profile.eval_epochs, profile.eval_seeds  # the evaluation protocol
+IPC_GRID = list(profile.ipc_grid)  # the accuracy-vs-IPC sweep
+FEATURE_EPOCHS = 2 if profile.name == "smoke" else 10  # training of the herding/k-center feature network
+SWEEP = profile.replace(iterations=100, eval_epochs=100, eval_seeds=2) if profile.name == "cpu" else profile
+
+print(f"profile {profile.name!r}: dataset={DATASET}, ConvNet width {NET_WIDTH}\n"
+      f"live DM run: IPC={IPC}, {ITERATIONS} iterations, {BATCH_REAL} real images per class per iteration\n"
+      f"evaluation: final test accuracy after {EVAL_EPOCHS} epochs, mean ± std over {EVAL_SEEDS} networks\n"
+      f"sweep: IPC {IPC_GRID}, DM {SWEEP.iterations} iterations, evaluation {SWEEP.eval_epochs} epochs x "
+      f"{SWEEP.eval_seeds} networks; herding/k-center features from a ConvNet trained {FEATURE_EPOCHS} epochs")
+
+# %%
+from ltdd.data import load_dataset
+
+dataset = load_dataset(DATASET)
+print(f"{dataset.name}: {len(dataset.train)} training and {len(dataset.test)} test images, "
+      f"{dataset.num_classes} classes, image shape {dataset.image_shape}")
+
+# %% [markdown]
+# ## DM, live
+#
+# `make_distiller` builds DM with its paper setting (`DMConfig`: image learning rate 1, momentum 0.5,
+# initialisation from real images, DSA) and takes the real batch and the ConvNet width from the profile.
+# Calling `init()` before `run` keeps a copy of the starting images, and a callback records the loss of
+# every iteration.
+
+# %%
+import time
+
+from ltdd.distill import make_distiller
+
+dm = make_distiller("dm", dataset, seed=0, profile=profile, ipc=IPC)
+print(dm.config)
+initial = dm.init()  # IPC random real images per class: where DM starts
+losses = []
+started = time.perf_counter()
+synthetic = dm.run(ITERATIONS, callbacks=(lambda _distiller, metrics: losses.append(metrics["loss"]),),
+                   progress=False)
+seconds = time.perf_counter() - started
+moved = ((synthetic.images - initial.images).flatten(1).norm(dim=1) / initial.images.flatten(1).norm(dim=1))
+print(f"{ITERATIONS} iterations in {seconds:.1f} s ({ITERATIONS / seconds:.1f} iterations/s); "
+      f"the images moved by {100 * moved.mean():.0f} % of their norm on average")
+
+# %% [markdown]
+# The loss is summed over the classes and measured under a *different* random network and real batch at
+# every iteration, so it is noisy; the faint line is the raw value and the solid one a moving average.
+
+# %%
+from ltdd.viz import plot_loss_curves
+
+plot_loss_curves({f"DM, IPC {IPC}": losses},
+                 title=f"{dataset.name}: DM loss (summed over classes) per iteration")
+
+# %% [markdown]
+# The synthetic images next to the real images they started from (same class, same position in the row):
+
+# %%
+from ltdd.viz import show_image_panels
+
+shown = min(IPC, 5)
+show_image_panels({"real initialisation": initial.images, f"after {ITERATIONS} DM iterations": synthetic.images},
+                  synthetic.labels, dataset, per_class=shown,
+                  title=f"{dataset.name}: the first {shown} synthetic images of every class")
+
+# %% [markdown]
+# Each synthetic image keeps the digit it started from, and DM adds what the class *mean* needs: strokes
+# that are common in the class but missing from this particular example, faint traces of other writing
+# styles, a background that is no longer flat. With a short run the change is modest; with the papers'
+# 20,000 iterations on CIFAR-10 the images become visibly "averaged" versions of their classes.
+#
+# ## How well does the set teach?
+#
+# The evaluation protocol of {doc}`01_distillation_in_one_picture`: train fresh ConvNets on the synthetic
+# set (with DSA), report the **final** test accuracy after the last epoch (no best-epoch selection), as the
+# mean ± standard deviation over the profile's networks. The DM paper reports the same quantity, over
+# 1000 epochs.
+
+# %%
+from ltdd.experiments import evaluate
+
+dm_report = evaluate(synthetic, dataset, profile)
+print(f"DM, IPC {IPC}, {ITERATIONS} iterations: {dm_report}")
+
+# %% [markdown]
+# ## Two speed ideas in the implementation
+#
+# The DM reference code loops over the classes: for each class it draws the augmentation, pushes that
+# class's real images through the network, then its synthetic images, and adds the class's loss; after the
+# loop it takes one step on the images. `ltdd` computes the same thing with two changes of bookkeeping.
+#
+# **All classes in one forward pass.** The ConvNet uses instance normalisation (`GroupNorm` with one group
+# per channel): every statistic is computed *per image*. An image's features therefore do not depend on the
+# other images in its batch, and pushing the real images of all classes through the network at once,
+# then splitting the features by class, gives exactly the features of the per-class loop (up to float
+# rounding). The same holds for the synthetic images. The augmentation keeps the Siamese rule: `DSA.sample`
+# draws one parameter set per class and `DSA.apply(images, params, groups)` applies set $c$ to every image
+# of class $c$, real or synthetic, so each class still sees its own independent transformation, shared
+# by both sides. (With batch normalisation this would be wrong: the statistics would mix the classes.)
+# On a GPU, one large batch instead of $2C$ small ones keeps the device busy; the reference's loop remains
+# available as `forward="per_class"`, and an exercise below checks that both give the same set.
+#
+# **One image step per iteration.** DM sums the classes' losses and takes **one** SGD step on all
+# synthetic images (`step_per_class=False`, the default of `DMConfig`, and what every DM number in this
+# chapter uses). The IDM and DSDM code instead step the images once *per class*, inside the class loop.
+# Each class's loss depends only on its own images, so the two schemes differ only through the momentum:
+# with one step per class, every image also drifts with its velocity at each of the other classes' steps,
+# and a class's gradient is taken where the earlier steps of the iteration have moved it. `ltdd` computes those $C$ sequential steps in closed form in one pass
+# (`per_class_lookahead` and `apply_per_class_steps` in `ltdd/distill/matching.py`), so IDM and DSDM keep
+# the batched forward pass too; the next chapters use it (`step_per_class=True`).
+
+# %% [markdown]
+# ## Against the real-image baselines, over IPC
+#
+# Does DM beat simply *choosing* good real images? Three selection baselines keep real training images:
+#
+# - **random**: `IPC` images per class at random ({doc}`01_distillation_in_one_picture`);
+# - **herding** {cite}`herding`: greedily add the image that keeps the mean feature of the chosen images
+#   closest to the class mean, in the feature space of a briefly trained ConvNet. It targets the same
+#   quantity as DM (the class mean) but may only pick real images. One reference coreset library, DeepCore,
+#   takes the *argmax* of that distance instead of the argmin, which picks the image that pushes the running
+#   mean furthest away: a bug. `ltdd` uses the textbook argmin and keeps the library's behaviour reachable
+#   as `rule="argmax"` (an exercise below compares them);
+# - **k-center** {cite}`kcenter`: greedily add the image furthest from the images chosen so far, covering
+#   the class's feature space, outliers included.
+#
+# `accuracy_vs_ipc` distils (or selects) and evaluates every method at every IPC of the grid, with the
+# sweep's settings. (When the sweep's settings are the profile's, the DM point at the profile's IPC is the
+# live run above and is not repeated.)
+
+# %%
+from ltdd.experiments import accuracy_vs_ipc
+from ltdd.viz import plot_accuracy_vs_ipc
+
+reuse_live = SWEEP == profile  # the sweep's DM at IPC would then be exactly the live run
+dm_ipcs = [k for k in IPC_GRID if not (reuse_live and k == IPC)]
+curves = accuracy_vs_ipc({"DM": {"method": "dm"}}, dataset, dm_ipcs, SWEEP, progress=False)
+if reuse_live:
+    curves["DM"][IPC] = dm_report
+coreset = {"train_epochs": FEATURE_EPOCHS}
+baselines = {"random": {"method": "random"}, "herding": {"method": "herding", **coreset},
+             "k-center": {"method": "kcenter", **coreset}}
+curves.update(accuracy_vs_ipc(baselines, dataset, IPC_GRID, SWEEP, progress=False))
+for label, points in curves.items():
+    print(f"{label:9s}", "  ".join(f"IPC {k}: {100 * points[k].mean:5.1f} ± {100 * points[k].std:4.1f}"
+                                   for k in sorted(points)))
+plot_accuracy_vs_ipc(curves, title=f"{dataset.name}: DM against real-image baselines "
+                                   f"({SWEEP.iterations} DM iterations, {SWEEP.eval_epochs} epochs)")
+
+# %% [markdown]
+# What to look for: the advantage of a *learned* set is largest when the budget is smallest, where one
+# image has to stand for a whole class and DM can make it a better summary than any single real image.
+# As IPC grows, real images cover the class better by themselves and the curves come closer. Herding and
+# k-center are not guaranteed to beat random selection: in the papers' CIFAR-10 numbers k-center falls
+# *below* random at IPC 10 and 50, because covering the feature space means choosing outliers. On the
+# small digits set with short runs the differences can be within the error bars; compare them with the ±.
+#
+# ## What the papers report
+#
+# The table puts the papers' CIFAR-10 numbers (ConvNet-3, 128 channels, 20,000 DM iterations, evaluated
+# with DSA for 1000 epochs) above this chapter's live numbers. They are different experiments: the live
+# numbers come from the profile's dataset, network width, iterations and evaluation epochs, shown in their
+# rows, and must not be compared with the papers' numbers.
+
+# %%
+from IPython.display import Markdown
+
+from ltdd.reference import paper_table
+from ltdd.viz import accuracy_table
+
+where = f"{dataset.name} at profile {profile.name}, IPC {IPC}"
+live = {f"DM, {ITERATIONS} iterations (live run above)": dm_report}
+if not reuse_live:
+    live[f"DM, {SWEEP.iterations} iterations (sweep)"] = curves["DM"][IPC]
+live.update({f"{label} (sweep)": curves[label][IPC] for label in baselines})
+Markdown(f"**Paper, CIFAR-10** (test accuracy %, ConvNet-3)\n\n"
+         f"{paper_table(['random', 'herding', 'kcenter', 'dm'])}\n\n"
+         f"**Live run, {where}**\n\n{accuracy_table(live)}")
+
+# %% [markdown]
+# In the papers DM roughly doubles random selection at IPC 10 on CIFAR-10 (48.9 % against 26.0 %) and
+# beats both coreset methods at every budget, while at IPC 1 it is no better than herding. That last point
+# is DM's weakness: with one image per class, matching only the *mean* feature under random networks says
+# little about what separates the classes. IDM ({doc}`06_idm`) and DSDM ({doc}`07_dsdm`) attack exactly
+# this, with trained networks, more images per budget and richer statistics than the mean.
+#
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-05-init
+#
+# DM starts from real images. Run it from Gaussian noise instead, with the same number of iterations:
+# `distill("dm", dataset, IPC, ITERATIONS, profile, init="noise")` (from `ltdd.experiments`), then look at
+# the images with `show_images` and evaluate them with `evaluate(run.synthetic, dataset, profile)`. Predict
+# first: what will the images look like, and will the accuracy be closer to the real-initialised DM or to
+# chance?
+# ```
+#
+# ```{solution} ex-05-init
+# :class: dropdown
+#
+# From noise, the images become blurry class "templates": a bright blob where the class's ink usually is,
+# on a noisy background, since the mean feature under random networks fixes the rough layout of a class
+# but not crisp strokes. They teach far less than the real-initialised set in the same number of
+# iterations. In one `cpu`-profile run (500 iterations, IPC 10, evaluated over 300 epochs × 3 networks)
+# the noise-initialised set reached 71.4 ± 1.5 % against 94.0 ± 0.4 % for the real-initialised one, and
+# about 88 % for random real images. The loss also starts far higher and is still falling at the end: DM
+# needs many more iterations from noise, which is why the paper (and every method after it) starts from
+# real images.
+# ```
+#
+# ```{exercise}
+# :label: ex-05-batched
+#
+# Check the first speed idea. Build two distillers that differ only in `forward`:
+# `make_distiller("dm", dataset, seed=0, profile=profile, ipc=IPC, forward=f)` with `f` set to `"batched"`
+# and `"per_class"`; run each for 50 iterations, timing them with `time.perf_counter()`, and compare the
+# sets with `(a.images - b.images).abs().max()`. Why are they (almost) identical, and when would you
+# expect the batched path to be much faster?
+# ```
+#
+# ````{solution} ex-05-batched
+# :class: dropdown
+#
+# ```python
+# import time
+# sets, times = {}, {}
+# for forward in ("batched", "per_class"):
+#     d = make_distiller("dm", dataset, seed=0, profile=profile, ipc=IPC, forward=forward)
+#     started = time.perf_counter()
+#     sets[forward] = d.run(50, progress=False)
+#     times[forward] = time.perf_counter() - started
+# print(times, (sets["batched"].images - sets["per_class"].images).abs().max().item())
+# ```
+#
+# Both paths draw the same real images and the same augmentation parameters from the same generator,
+# and instance normalisation makes every image's features independent of its batch, so the sets agree up
+# to float rounding (in a `cpu`-profile run the largest difference after 50 iterations was 0, or of the
+# order of 1e-6 where the summation order differs). On one CPU thread the two paths take about the same
+# time (within a few per cent in the `cpu` profile), because the arithmetic is the same and a CPU gains
+# little from larger batches. On a GPU the per-class path launches $2C$ small forward passes, each too small
+# to fill the device, so the batched path is several times faster there.
+# ````
+#
+# ```{exercise}
+# :label: ex-05-herding
+#
+# Select the herding set with DeepCore's rule: `distill("herding", dataset, IPC, 0, profile, rule="argmax",
+# train_epochs=FEATURE_EPOCHS)`, evaluate it, and compare it with the herding and k-center points of the
+# sweep at the same IPC. Before running: which images will the argmax rule pick first, and which of the two
+# other methods should it resemble?
+# ```
+#
+# ```{solution} ex-05-herding
+# :class: dropdown
+#
+# At step $t$ the argmax picks the image that moves the running mean of the chosen features *furthest*
+# from the class mean, so the first pick is the image furthest from the mean, and the next ones keep
+# pulling the mean outward: it collects outliers, much like k-center, and not the typical images that
+# textbook herding chooses. Unusual digits teach less per image, so at small IPC it does worse than
+# argmin herding. In one `cpu`-profile run at IPC 10 (300 epochs × 3 networks) argmax herding reached
+# 80.5 ± 0.5 % against 91.5 ± 0.3 % for argmin herding. A one-character bug in a baseline shifts a
+# comparison by ten points: check the baselines' code as carefully as the method's.
+# ```
+#
+# ```{exercise}
+# :label: ex-05-fixed
+#
+# DM draws a *fresh* random network every iteration. What happens if it reuses one? Subclass `DM` so that
+# `matching_network` returns the same network every time:
+#
+# ```python
+# from ltdd.distill import DM
+#
+# class OneNetworkDM(DM):
+#     def matching_network(self):
+#         if not hasattr(self, "_net"):
+#             self._net = super().matching_network()
+#         return self._net
+# ```
+#
+# and run it with `OneNetworkDM(dataset, dm.config, seed=0).run(ITERATIONS, callbacks=...)`, recording the
+# loss as above. Predict the loss curve and the accuracy before running, then plot both loss curves with
+# `plot_loss_curves` and evaluate.
+# ```
+#
+# ```{solution} ex-05-fixed
+# :class: dropdown
+#
+# With one network the objective is a single, fixed function of the images, and the images can fit it:
+# the loss falls much further than with fresh networks (whose loss measures how well the images match
+# under networks they have never been fitted to). But a low loss under one embedding is overfitting: the
+# images match the class means in one random projection, which constrains them far less than matching
+# under a new projection every time. In one `cpu`-profile run (500 iterations, IPC 10) the one-network
+# loss ended about 10 times lower than DM's, while the accuracy fell from 94.0 ± 0.4 % to 92.8 ± 0.8 %.
+# The expectation over $\vartheta$ is what makes DM's loss a statement about the *distribution* of the
+# images, not about one feature map. (The drop is small here because the real initialisation already
+# carries most of the accuracy; start both from noise and the gap becomes large.)
+# ```
+#
+# ```{exercise}
+# :label: ex-05-steps
+#
+# A pen-and-paper one about the second speed idea. With `step_per_class=True`, the images of class $c$
+# (classes in order $0, \dots, C-1$) receive their gradient $g_c$ at step $c$ of the iteration and then
+# drift with the momentum through the remaining $C-1-c$ steps. Starting from zero velocity, how far does
+# class $c$ move along $g_c$ within the iteration, in units of the learning rate? Evaluate it for $c = 0$
+# and $c = 9$ with momentum $\mu = 0.5$ and $C = 10$, and compare with `step_per_class=False`.
+# ```
+#
+# ```{solution} ex-05-steps
+# :class: dropdown
+#
+# After its step the velocity of class $c$ is $g_c$, and each later step multiplies it by $\mu$ and moves
+# the images by it again: in total $1 + \mu + \dots + \mu^{C-1-c} = (1 - \mu^{C-c}) / (1 - \mu)$ learning
+# rates along $g_c$. For $c = 0$ that is $(1 - 0.5^{10}) / 0.5 \approx 2.0$; for the last class, $c = 9$,
+# it is $1$. With `step_per_class=False` (DM) every class moves by exactly $1$ learning rate along its
+# gradient in the iteration (the momentum then carries over into the next iteration). So stepping per
+# class is not just a different schedule: it gives the first classes almost twice the effective step size
+# of the last, and the class order matters. This is the code's behaviour, which is why `ltdd` reproduces
+# it exactly for IDM and DSDM rather than replacing it by DM's single step.
+# ```
