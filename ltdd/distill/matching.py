@@ -371,9 +371,10 @@ class DistributionMatcher(Distiller):
     def _real_features(self, net: nn.Module, real: Tensor, counts: list[int], classes: list[int],
                        params: dict | None) -> Tensor:
         """Features of the augmented real images, without autograd. On the CPU they go through in chunks of
-        ``CPU_REAL_CHUNK`` (the same arithmetic: the network is per-sample), which keeps every layer's
-        activations in cache instead of streaming gigabytes through memory."""
-        chunk = CPU_REAL_CHUNK if self.dataset.device.type == "cpu" else len(real)
+        ``CPU_REAL_CHUNK`` (the same arithmetic for a per-sample network; a batch-norm network sees the whole
+        batch), which keeps every layer's activations in cache instead of streaming gigabytes through memory."""
+        per_sample = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+        chunk = CPU_REAL_CHUNK if self.dataset.device.type == "cpu" and per_sample else len(real)
         groups = torch.repeat_interleave(torch.tensor(classes, device=real.device),
                                          torch.tensor(counts, device=real.device))
         with torch.inference_mode():
