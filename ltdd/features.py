@@ -232,7 +232,8 @@ def feature_gap_table(gaps: Mapping[str, Mapping[str, float]], digits: int = 3) 
     """A markdown table of :func:`feature_statistics_gap` results, one row per set (e.g. per method)."""
     if not gaps:
         raise ValueError("gaps must map at least one name to a feature_statistics_gap result")
-    lines = ["| synthetic set | mean gap ‖μ_r − μ_s‖² | covariance gap ‖Σ_r − Σ_s‖²_F / d |", "|---|---:|---:|"]
+    lines = ["| synthetic set | mean gap ‖μ_r − μ_s‖² | covariance gap ‖Σ_r − Σ_s‖²_F / d |",
+             "|---|---:|---:|"]
     for name, gap in gaps.items():
         lines.append(f"| {name} | {gap['mean_gap']:.{digits}g} | {gap['cov_gap']:.{digits}g} |")
     return "\n".join(lines)

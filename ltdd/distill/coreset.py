@@ -190,10 +190,21 @@ def check_coreset_config(config: CoresetConfig, dataset: ImageDataset) -> None:
         raise ValueError(f"rule={rule!r} is unknown; choose one of {list(HERDING_RULES)}")
 
 
+_FEATURES: dict[tuple, tuple[Tensor, Tensor]] = {}
+"""The last features computed, by everything that determines them: herding and k-center at several IPCs (or
+both methods) on one dataset share one feature network instead of training it again."""
+
+
 def coreset_features(dataset: ImageDataset, config: CoresetConfig, seed: int) -> Tensor:
-    """The features of every training image under the feature network that ``config`` describes."""
-    net = feature_network(dataset, config.features, seed, config.model, config.net_width, config.train_epochs)
-    return embed_images(net, dataset.train.images)
+    """The features of every training image under the feature network that ``config`` describes (computed
+    once per dataset and setting in a process; deterministic, so the cache changes no result)."""
+    key = (id(dataset.train.images), dataset.name, str(dataset.device), config.features, seed, config.model,
+           config.net_width, config.train_epochs)
+    if key not in _FEATURES:
+        _FEATURES.clear()
+        net = feature_network(dataset, config.features, seed, config.model, config.net_width, config.train_epochs)
+        _FEATURES[key] = (dataset.train.images, embed_images(net, dataset.train.images))  # images pin the id
+    return _FEATURES[key][1]
 
 
 class HerdingSelection(Distiller):
