@@ -13,3 +13,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def smoke(monkeypatch, tmp_path):
+    """In-process command-line runs: smoke profile, no downloads, data and outputs in tmp_path."""
+    monkeypatch.setenv("LTDD_PROFILE", "smoke")
+    monkeypatch.delenv("LTDD_DOWNLOAD", raising=False)
+    monkeypatch.setenv("LTDD_DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -51,16 +51,6 @@ def run_dir(tmp_path_factory) -> Path:
     return cwd / "R"
 
 
-@pytest.fixture
-def smoke(monkeypatch, tmp_path):
-    """In-process runs: smoke profile, outputs in tmp_path."""
-    monkeypatch.setenv("LTDD_PROFILE", "smoke")
-    monkeypatch.delenv("LTDD_DOWNLOAD", raising=False)
-    monkeypatch.setenv("LTDD_DATA_ROOT", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 # ------------------------------------------------------------------------------------ subprocess: happy path
 def test_data_digits_subprocess(tmp_path):
     result = run_cli(["data", "digits"], tmp_path)

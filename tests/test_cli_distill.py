@@ -15,15 +15,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 SMALL = ["--option", "batch_real=8", "--option", "net_width=8"]
 
 
-@pytest.fixture
-def smoke(monkeypatch, tmp_path):
-    monkeypatch.setenv("LTDD_PROFILE", "smoke")
-    monkeypatch.delenv("LTDD_DOWNLOAD", raising=False)
-    monkeypatch.setenv("LTDD_DATA_ROOT", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def distill(method: str, out: str, iterations: int, *extra: str) -> int:
     return main(["distill", method, "--dataset", "digits", "--ipc", "2", "--seed", "3", "--out", out,
                  "--iterations", str(iterations), "--quiet", *SMALL, *extra])
