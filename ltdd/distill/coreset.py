@@ -207,45 +207,50 @@ def coreset_features(dataset: ImageDataset, config: CoresetConfig, seed: int) ->
     return _FEATURES[key][1]
 
 
-class HerdingSelection(Distiller):
+class _CoresetSelection(Distiller):
+    """``ipc`` real images per class chosen by :meth:`select` on network features. It has no iterations."""
+
+    iterative = False
+
+    def __init__(self, dataset: ImageDataset, config: CoresetConfig, seed: int = 0):
+        check_coreset_config(config, dataset)
+        super().__init__(dataset, config, seed)
+
+    def select(self, features: Tensor, k: int) -> Tensor:
+        """Indices of ``k`` rows of one class's ``features``."""
+        raise NotImplementedError
+
+    def init(self) -> SyntheticSet:
+        features = coreset_features(self.dataset, self.config, self.seed)
+        images, labels = select_per_class(self.dataset, features, self.config.ipc, self.select)
+        self.synthetic = SyntheticSet(images, labels, self.dataset.num_classes, config=self.describe())
+        return self.synthetic
+
+    def step(self) -> dict:
+        return {}  # nothing to optimise: the selection is final after init()
+
+
+class HerdingSelection(_CoresetSelection):
     """``ipc`` real images per class chosen by herding on network features. It has no iterations."""
 
     name = "herding"
-    iterative = False
     Config = HerdingConfig
 
     def __init__(self, dataset: ImageDataset, config: HerdingConfig = HerdingConfig(), seed: int = 0):
-        check_coreset_config(config, dataset)
         super().__init__(dataset, config, seed)
 
-    def init(self) -> SyntheticSet:
-        features = coreset_features(self.dataset, self.config, self.seed)
-        images, labels = select_per_class(self.dataset, features, self.config.ipc,
-                                          lambda f, k: herding(f, k, self.config.rule))
-        self.synthetic = SyntheticSet(images, labels, self.dataset.num_classes, config=self.describe())
-        return self.synthetic
-
-    def step(self) -> dict:
-        return {}  # nothing to optimise: the selection is final after init()
+    def select(self, features: Tensor, k: int) -> Tensor:
+        return herding(features, k, self.config.rule)
 
 
-class KCenterSelection(Distiller):
+class KCenterSelection(_CoresetSelection):
     """``ipc`` real images per class chosen by k-center greedy on network features. It has no iterations."""
 
     name = "kcenter"
-    iterative = False
     Config = CoresetConfig
 
     def __init__(self, dataset: ImageDataset, config: CoresetConfig = CoresetConfig(), seed: int = 0):
-        check_coreset_config(config, dataset)
         super().__init__(dataset, config, seed)
 
-    def init(self) -> SyntheticSet:
-        features = coreset_features(self.dataset, self.config, self.seed)
-        images, labels = select_per_class(self.dataset, features, self.config.ipc,
-                                          lambda f, k: kcenter_greedy(f, k, self.generator))
-        self.synthetic = SyntheticSet(images, labels, self.dataset.num_classes, config=self.describe())
-        return self.synthetic
-
-    def step(self) -> dict:
-        return {}  # nothing to optimise: the selection is final after init()
+    def select(self, features: Tensor, k: int) -> Tensor:
+        return kcenter_greedy(features, k, self.generator)

@@ -172,12 +172,10 @@ class DSDM(DistributionMatcher):
     def check_config(cls, config: DSDMConfig, dataset: ImageDataset) -> None:
         _check_positive_int("factor", config.factor)
         super().check_config(config, dataset)
-        for name in ("max_views", "pretrain_epochs", "history_warmup"):
-            if name == "history_warmup":
-                if not isinstance(config.history_warmup, int) or config.history_warmup < 0:
-                    raise ValueError(f"history_warmup must be an int >= 0, got {config.history_warmup!r}")
-                continue
-            _check_positive_int(name, getattr(config, name))
+        _check_positive_int("max_views", config.max_views)
+        _check_positive_int("pretrain_epochs", config.pretrain_epochs)
+        if not isinstance(config.history_warmup, int) or config.history_warmup < 0:
+            raise ValueError(f"history_warmup must be an int >= 0, got {config.history_warmup!r}")
         if config.pretrained:
             _check_positive_int("num_pretrained", config.num_pretrained)
         if not 0 <= config.history_ema < 1:

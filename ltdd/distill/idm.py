@@ -41,7 +41,7 @@ from torch import Tensor, nn
 
 from ..data import ImageDataset
 from .base import tile_partitions
-from .matching import (DistributionMatcher, MatchingConfig, _check_positive_int, class_means,
+from .matching import (DistributionMatcher, MatchingConfig, _check_positive_int, class_means, group_of_rows,
                        mean_embedding_distance, split_by_class)
 
 
@@ -228,8 +228,7 @@ class IDM(DistributionMatcher):
         losses = mean_embedding_distance(class_means(real, real_counts), class_means(synthetic, synthetic_counts))
         if self.config.ce and self.matching_index is not None:
             weight = self.config.ce_weight * self.queue.accuracy_percent(self.matching_index)
-            labels = torch.repeat_interleave(torch.tensor(classes, device=synthetic.device),
-                                             torch.tensor(synthetic_counts, device=synthetic.device))
+            labels = group_of_rows(synthetic_counts, classes, synthetic.device)
             per_image = F.cross_entropy(net.classifier(synthetic), labels, reduction="none")
             per_class = torch.stack([rows.mean() for rows in split_by_class(per_image, synthetic_counts)])
             losses = losses + weight * per_class

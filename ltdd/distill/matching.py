@@ -26,7 +26,6 @@ known in closed form (:func:`per_class_lookahead`), and the ``C`` momentum steps
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -73,9 +72,9 @@ class ClassBalancedSampler:
 
 
 # ------------------------------------------------------------------------------------ class statistics
-def group_labels(counts: list[int], device: torch.device | str) -> Tensor:
-    """``[0]*counts[0] + [1]*counts[1] + …`` — the class of every row of a class-sorted batch."""
-    return torch.repeat_interleave(torch.arange(len(counts), device=device), torch.tensor(counts, device=device))
+def group_of_rows(counts: list[int], classes: list[int], device: torch.device | str) -> Tensor:
+    """The class of every row of a class-sorted batch holding ``counts[i]`` rows of class ``classes[i]``."""
+    return torch.repeat_interleave(torch.tensor(classes, device=device), torch.tensor(counts, device=device))
 
 
 def split_by_class(features: Tensor, counts: list[int]) -> tuple[Tensor, ...]:
@@ -359,9 +358,7 @@ class DistributionMatcher(Distiller):
     def _augment(self, images: Tensor, params: dict | None, counts: list[int], classes: list[int]) -> Tensor:
         if params is None:
             return images
-        groups = torch.repeat_interleave(torch.tensor(classes, device=images.device),
-                                         torch.tensor(counts, device=images.device))
-        return self.augment.apply(images, params, groups)
+        return self.augment.apply(images, params, group_of_rows(counts, classes, images.device))
 
     def _embed(self, net: nn.Module, images: Tensor) -> Tensor:
         if self.channels_last:
@@ -375,8 +372,7 @@ class DistributionMatcher(Distiller):
         batch), which keeps every layer's activations in cache instead of streaming gigabytes through memory."""
         per_sample = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
         chunk = CPU_REAL_CHUNK if self.dataset.device.type == "cpu" and per_sample else len(real)
-        groups = torch.repeat_interleave(torch.tensor(classes, device=real.device),
-                                         torch.tensor(counts, device=real.device))
+        groups = group_of_rows(counts, classes, real.device)
         with torch.inference_mode():
             features = torch.cat([
                 self._embed(net, self.augment.apply(part, params, part_groups) if params is not None else part)
@@ -433,6 +429,3 @@ class DistributionMatcher(Distiller):
             momentum_step(self.images, self.velocity, total_grad, self.image_lr, cfg.momentum)
         return torch.cat(losses)
 
-
-def config_fields(config_class) -> set[str]:
-    return {f.name for f in dataclasses.fields(config_class)}
