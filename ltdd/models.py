@@ -117,6 +117,11 @@ class ConvNet(FeatureClassifier):
             padding = first_padding if block == 0 else 1
             layers.append(nn.Conv2d(in_channels, width, kernel_size=3, padding=padding))
             side = side + 2 * padding - 2
+            if side == 1 and NORMS[_choice("norm", norm, NORMS)] == "instancenorm":
+                # (x - mean) / std over a single value is 0: every later feature would be constant
+                raise ValueError(
+                    f"image_size={image_size} leaves a 1×1 map in block {block + 1} of depth={depth}, where "
+                    "instance norm outputs zeros; use a larger image, a smaller depth or another norm")
             layers.append(make_norm(norm, width, side))
             # in place, as the reference: no fresh activation tensor per layer (a measurable share of a CPU pass)
             layers.append(activation(inplace=True) if activation is not nn.Sigmoid else activation())

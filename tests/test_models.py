@@ -292,3 +292,10 @@ def test_feature_probe_does_not_touch_batchnorm_statistics():
         assert m.num_batches_tracked.item() == 0
         assert torch.equal(m.running_mean, torch.zeros_like(m.running_mean))
     assert model.training
+
+
+def test_instance_norm_over_a_one_by_one_map_is_refused():
+    # 4×4 input, depth 3: the third convolution sees a 1×1 map, where instance norm outputs zeros
+    with pytest.raises(ValueError, match="1×1 map in block 3"):
+        get_model("convnet", 1, 10, 4)
+    get_model("convnetbn", 1, 10, 4)  # batch norm normalises over the batch: allowed

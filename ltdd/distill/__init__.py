@@ -6,10 +6,11 @@ import dataclasses
 
 from ..config import Profile
 from ..data import ImageDataset
-from .base import (Distiller, SyntheticSet, atomic_save, check_ipc, expand_partitions, tile_partitions)
+from .base import (Distiller, ImageDistiller, SyntheticSet, atomic_save, check_ipc, expand_partitions, tile_partitions)
 from .coreset import CoresetConfig, HerdingConfig, HerdingSelection, KCenterSelection, herding, kcenter_greedy
 from .dm import DM, DMConfig
 from .dsdm import DSDM, DSDMConfig
+from .gm import DC, DSAConfig, DSAMatcher, GMConfig, GradientMatcher
 from .idm import IDM, IDMConfig
 from .random import RandomConfig, RandomSelection, sample_real_per_class
 
@@ -20,6 +21,8 @@ METHODS: dict[str, type[Distiller]] = {
     "dsdm": DSDM,
     "herding": HerdingSelection,
     "kcenter": KCenterSelection,
+    "dc": DC,
+    "dsa": DSAMatcher,
 }
 
 PROFILE_SETTINGS = {"batch_real": "batch_real", "net_width": "net_width", "model": "model"}
@@ -61,7 +64,7 @@ def make_distiller(method: str, dataset: ImageDataset, seed: int = 0, profile: P
     return cls(dataset, cls.Config(**settings), seed=seed)
 
 
-__all__ = ["CoresetConfig", "HerdingConfig", "HerdingSelection", "KCenterSelection", "herding", "kcenter_greedy",
+__all__ = ["DC", "DSAConfig", "DSAMatcher", "GMConfig", "GradientMatcher", "ImageDistiller", "CoresetConfig", "HerdingConfig", "HerdingSelection", "KCenterSelection", "herding", "kcenter_greedy",
            "DM", "DMConfig", "DSDM", "DSDMConfig", "IDM", "IDMConfig", "METHODS", "Distiller", "RandomConfig", "RandomSelection", "SyntheticSet",
            "atomic_save", "available_methods", "check_ipc", "expand_partitions", "make_distiller",
            "method_config", "sample_real_per_class", "tile_partitions"]

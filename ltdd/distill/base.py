@@ -293,3 +293,78 @@ class Distiller(ABC):
             self.synthetic = SyntheticSet(state["synthetic"]["images"].to(device),
                                           state["synthetic"]["labels"].to(device), self.dataset.num_classes,
                                           config=self.describe())
+
+
+class ImageDistiller(Distiller):
+    """A method that *learns* images: ``self.images`` (class-major, ``config.ipc`` per class) and their SGD
+    velocity, initialised from real images or noise (``config.init``), checkpointed with the run.
+
+    The optimised tensor lives in the method's own space; :meth:`normalized` maps it to what a network sees
+    (identity for methods that optimise normalised images). ``factor`` > 1 marks a partitioned set
+    (:class:`SyntheticSet`).
+    """
+
+    factor: int = 1
+
+    def __init__(self, dataset: ImageDataset, config: Any, seed: int = 0):
+        super().__init__(dataset, config, seed)
+        self.images: Tensor | None = None
+        self.velocity: Tensor | None = None
+
+    def normalized(self, images: Tensor) -> Tensor:
+        """The optimised tensor as the network sees it (identity: DM, IDM, DC optimise normalised images)."""
+        return images
+
+    # --------------------------------------------------------------------------- state
+    def initial_images(self) -> Tensor:
+        """``ipc`` real images (or noise) per class, class-major, in the optimised space."""
+        from .random import sample_real_per_class
+
+        if self.config.init == "noise":
+            shape = (self.dataset.num_classes * self.config.ipc, *self.dataset.image_shape)
+            return torch.randn(shape, generator=self.generator, device=self.generator.device).to(self.dataset.device)
+        images, _ = sample_real_per_class(self.dataset, self.config.ipc, self.generator)
+        return images
+
+    def init(self) -> SyntheticSet:
+        self.images = self.initial_images().detach().clone()
+        self.velocity = torch.zeros_like(self.images)
+        return self._refresh_synthetic()
+
+    def _labels(self) -> Tensor:
+        return torch.arange(self.dataset.num_classes, device=self.dataset.device).repeat_interleave(self.config.ipc)
+
+    def _refresh_synthetic(self) -> SyntheticSet:
+        self._synthetic_stale = True  # built on first access: an iteration does not pay for it
+        return self.synthetic
+
+    @property
+    def synthetic(self) -> SyntheticSet | None:
+        """The current synthetic set (normalised images, class-major labels), built from ``self.images``."""
+        if getattr(self, "images", None) is None:
+            return None
+        if self._synthetic_stale or self._synthetic_cache is None:
+            self._synthetic_cache = SyntheticSet(self.normalized(self.images).detach().clone(), self._labels(),
+                                                 self.dataset.num_classes, config=self.describe(),
+                                                 factor=self.factor)
+            self._synthetic_stale = False
+        return self._synthetic_cache
+
+    @synthetic.setter
+    def synthetic(self, value: SyntheticSet | None) -> None:
+        self._synthetic_cache, self._synthetic_stale = value, False
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        # copies: on the CPU ``.cpu()`` would share storage with tensors that later steps change in place
+        state["images"] = None if self.images is None else self.images.detach().cpu().clone()
+        state["velocity"] = None if self.velocity is None else self.velocity.detach().cpu().clone()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        device = self.dataset.device
+        if state.get("images") is not None:
+            self.images = state["images"].to(device).clone()
+            self.velocity = state["velocity"].to(device).clone()
+            self._refresh_synthetic()

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from ..augment import DSA, strategy_for
 from ..data import ImageDataset
 from ..models import get_model, reset_parameters
-from .base import Distiller, SyntheticSet, check_ipc, expand_partitions
+from .base import ImageDistiller, check_ipc, expand_partitions
 
 FORWARD_PATHS = ("batched", "per_class")
 CPU_REAL_CHUNK = 128
@@ -173,7 +173,7 @@ def _check_choice(name: str, value, allowed) -> None:
         raise ValueError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")
 
 
-class DistributionMatcher(Distiller):
+class DistributionMatcher(ImageDistiller):
     """The skeleton of one distribution-matching iteration (module docstring); subclasses define the
     embedding network (:meth:`matching_network`), the loss per class (:meth:`class_losses`) and, where the
     method has one, the work after the image update (:meth:`after_update`).
@@ -198,8 +198,6 @@ class DistributionMatcher(Distiller):
         self.sampler = ClassBalancedSampler(dataset.train.labels, dataset.num_classes)
         strategy = config.dsa_strategy or strategy_for(dataset.hflip_safe)
         self.augment = DSA(strategy, mode=self.dsa_mode) if config.dsa else None
-        self.images: Tensor | None = None
-        self.velocity: Tensor | None = None
         self._scratch: nn.Module | None = None
         self.channels_last = dataset.device.type == "cpu"  # measured faster for the ConvNet on CPU, not on CUDA
 
@@ -264,10 +262,6 @@ class DistributionMatcher(Distiller):
         """The images' learning rate (DSDM scales it with IPC)."""
         return self.config.lr_img
 
-    def normalized(self, images: Tensor) -> Tensor:
-        """The optimised tensor as the network sees it (identity: DM and IDM optimise normalised images)."""
-        return images
-
     def synthetic_views(self, images: Tensor) -> Tensor:
         """The images that are matched, class-major: the parts of a partitioned set, else the images."""
         return expand_partitions(self.normalized(images), self.factor)
@@ -275,59 +269,6 @@ class DistributionMatcher(Distiller):
     @property
     def views_per_class(self) -> int:
         return self.config.ipc * self.factor ** 2
-
-    # --------------------------------------------------------------------------- state
-    def initial_images(self) -> Tensor:
-        """``ipc`` real images (or noise) per class, class-major, in the optimised space."""
-        from .random import sample_real_per_class
-
-        if self.config.init == "noise":
-            shape = (self.dataset.num_classes * self.config.ipc, *self.dataset.image_shape)
-            return torch.randn(shape, generator=self.generator, device=self.generator.device).to(self.dataset.device)
-        images, _ = sample_real_per_class(self.dataset, self.config.ipc, self.generator)
-        return images
-
-    def init(self) -> SyntheticSet:
-        self.images = self.initial_images().detach().clone()
-        self.velocity = torch.zeros_like(self.images)
-        return self._refresh_synthetic()
-
-    def _labels(self) -> Tensor:
-        return torch.arange(self.dataset.num_classes, device=self.dataset.device).repeat_interleave(self.config.ipc)
-
-    def _refresh_synthetic(self) -> SyntheticSet:
-        self._synthetic_stale = True  # built on first access: an iteration does not pay for it
-        return self.synthetic
-
-    @property
-    def synthetic(self) -> SyntheticSet | None:
-        """The current synthetic set (normalised images, class-major labels), built from ``self.images``."""
-        if getattr(self, "images", None) is None:
-            return None
-        if self._synthetic_stale or self._synthetic_cache is None:
-            self._synthetic_cache = SyntheticSet(self.normalized(self.images).detach().clone(), self._labels(),
-                                                 self.dataset.num_classes, config=self.describe(),
-                                                 factor=self.factor)
-            self._synthetic_stale = False
-        return self._synthetic_cache
-
-    @synthetic.setter
-    def synthetic(self, value: SyntheticSet | None) -> None:
-        self._synthetic_cache, self._synthetic_stale = value, False
-
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        state["images"] = None if self.images is None else self.images.detach().cpu()
-        state["velocity"] = None if self.velocity is None else self.velocity.detach().cpu()
-        return state
-
-    def load_state_dict(self, state: dict) -> None:
-        super().load_state_dict(state)
-        device = self.dataset.device
-        if state.get("images") is not None:
-            self.images = state["images"].to(device)
-            self.velocity = state["velocity"].to(device)
-            self._refresh_synthetic()
 
     # --------------------------------------------------------------------------- one iteration
     def step(self) -> dict:
