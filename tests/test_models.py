@@ -295,7 +295,9 @@ def test_feature_probe_does_not_touch_batchnorm_statistics():
 
 
 def test_instance_norm_over_a_one_by_one_map_is_refused():
-    # 4×4 input, depth 3: the third convolution sees a 1×1 map, where instance norm outputs zeros
+    # 6×6 input, depth 3: 6 → 3 → 1 after two blocks, so the third block's instance norm sees one value
     with pytest.raises(ValueError, match="1×1 map in block 3"):
-        get_model("convnet", 1, 10, 4)
-    get_model("convnetbn", 1, 10, 4)  # batch norm normalises over the batch: allowed
+        get_model("convnet", 1, 10, 6)
+    with pytest.raises(ValueError, match="1×1 map in block 2"):
+        get_model("convnetd2", 1, 10, 2)
+    get_model("convnetd2", 1, 10, 6)  # 6 → 3 → 1 only after the last pooling: fine
