@@ -1,4 +1,5 @@
-"""Command line: ``python -m ltdd info | data | distill | evaluate`` (also the ``ltdd`` console script).
+"""Command line: ``python -m ltdd info | data | distill | evaluate | bias-sweep`` (also the ``ltdd`` console
+script).
 
 The contract (DESIGN.md) is stable: tests and users rely on it.
 
@@ -10,6 +11,10 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
   ``--checkpoint-every`` iterations and at the end, and ``--resume`` continues from there to the same result.
 * ``evaluate DIR [--model NAME] [--seeds N] [--profile P]`` — the last stdout line is a JSON object with
   ``mean``, ``std``, ``per_class`` and the per-run numbers.
+* ``bias-sweep METHOD|LABEL=METHOD[:KEY=VALUE,...] ... --dataset NAME --ratios R,... --severities S,...
+  --seeds K,... --out FILE.json`` — distil and evaluate every method at every bias ratio and severity
+  (:func:`ltdd.biased.bias_sweep`), with the full-set control; writes the rows and the provenance (command,
+  commit, device, versions) to ``FILE.json`` and prints the table.
 """
 
 from __future__ import annotations
@@ -208,6 +213,58 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_method_spec(spec: str) -> tuple[str, dict]:
+    """``"dedm"`` or ``"DeDM (GCE)=dedm:bias_source=gce,push_weight=0.3"`` → ``(label, settings)``."""
+    label, sep, rest = spec.partition("=")
+    if not sep or ":" in label:
+        label, rest = "", spec
+    method, _, options = rest.partition(":")
+    method = method.strip()
+    settings = parse_options([o for o in options.split(",") if o.strip()], method_config(method))
+    return label.strip() or method, {"method": method, **settings}
+
+
+def _number_list(text: str, kind, flag: str) -> list:
+    try:
+        return [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise ValueError(f"{flag} must be a comma-separated list of {kind.__name__}s, got {text!r}") from error
+
+
+def _provenance(argv: list[str]) -> dict:
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parent, check=False).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {"command": "python -m ltdd " + " ".join(argv), "commit": commit,
+            "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "python": platform.python_version(),
+            "threads": torch.get_num_threads(), "machine": platform.machine()}
+
+
+def cmd_bias_sweep(args: argparse.Namespace) -> int:
+    from .biased import bias_sweep, check_bias_ratios, sweep_table
+
+    profile = get_profile(args.profile)
+    device = get_device(args.device)
+    methods = dict(parse_method_spec(spec) for spec in args.methods)
+    ratios = check_bias_ratios(_number_list(args.ratios, float, "--ratios"))
+    sweep = bias_sweep(methods, args.dataset, ratios, _number_list(args.severities, int, "--severities"),
+                       profile, args.ipc, args.iterations, _number_list(args.seeds, int, "--seeds"),
+                       full_set=not args.no_full_set, device=device, progress=not args.quiet)
+    sweep.settings.update({"device": str(device), **_provenance(sys.argv[1:] if args.argv is None else args.argv)})
+    if device.type == "cuda":
+        sweep.settings["gpu"] = torch.cuda.get_device_name(device)
+    sweep.save(args.out)
+    for severity in sweep.severities():
+        print(f"severity {severity}: accuracy (%) on the all-conflicting test set", file=sys.stderr)
+        print(sweep_table(sweep, severity), file=sys.stderr)
+    _print_json({"out": str(args.out), "rows": len(sweep.rows), "full": len(sweep.full)})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ltdd", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"ltdd {__version__}")
@@ -263,6 +320,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("bias-sweep", help="distil and evaluate methods across bias ratios and severities")
+    p.add_argument("methods", nargs="+", metavar="METHOD",
+                   help="a method name, or LABEL=METHOD[:KEY=VALUE,...], e.g. 'DeDM (GCE)=dedm:bias_source=gce'")
+    p.add_argument("--dataset", default="cdigits", help="a biased dataset (default: cdigits)")
+    p.add_argument("--ratios", default="0,0.1,0.5,0.8,0.95,1", help="bias ratios in [0, 1], comma-separated")
+    p.add_argument("--severities", default="4", help="severities in 1..4, comma-separated")
+    p.add_argument("--seeds", default="0", help="distillation seeds, comma-separated")
+    p.add_argument("--ipc", type=int, default=None, help="images per class (default: the profile's)")
+    p.add_argument("--iterations", type=int, default=None, help="(default: the profile's)")
+    p.add_argument("--no-full-set", action="store_true", help="skip the full-set control")
+    p.add_argument("--out", required=True, help="JSON file for the rows and their provenance")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--profile", choices=available_profiles(), default=None,
+                   help="settings profile (default: $LTDD_PROFILE, else gpu with CUDA, else cpu)")
+    p.set_defaults(func=cmd_bias_sweep, argv=None)
     return parser
 
 

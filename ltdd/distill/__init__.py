@@ -8,6 +8,7 @@ from ..config import Profile
 from ..data import ImageDataset
 from .base import (Distiller, ImageDistiller, SyntheticSet, atomic_save, check_ipc, expand_partitions, tile_partitions)
 from .coreset import CoresetConfig, HerdingConfig, HerdingSelection, KCenterSelection, herding, kcenter_greedy
+from .dedm import DeDM, DeDMConfig
 from .dm import DM, DMConfig
 from .dsdm import DSDM, DSDMConfig
 from .gm import DC, DSAConfig, DSAMatcher, GMConfig, GradientMatcher
@@ -23,6 +24,7 @@ METHODS: dict[str, type[Distiller]] = {
     "kcenter": KCenterSelection,
     "dc": DC,
     "dsa": DSAMatcher,
+    "dedm": DeDM,
 }
 
 PROFILE_SETTINGS = {"batch_real": "batch_real", "net_width": "net_width", "model": "model"}
@@ -64,7 +66,7 @@ def make_distiller(method: str, dataset: ImageDataset, seed: int = 0, profile: P
     return cls(dataset, cls.Config(**settings), seed=seed)
 
 
-__all__ = ["DC", "DSAConfig", "DSAMatcher", "GMConfig", "GradientMatcher", "ImageDistiller", "CoresetConfig", "HerdingConfig", "HerdingSelection", "KCenterSelection", "herding", "kcenter_greedy",
+__all__ = ["DeDM", "DeDMConfig", "DC", "DSAConfig", "DSAMatcher", "GMConfig", "GradientMatcher", "ImageDistiller", "CoresetConfig", "HerdingConfig", "HerdingSelection", "KCenterSelection", "herding", "kcenter_greedy",
            "DM", "DMConfig", "DSDM", "DSDMConfig", "IDM", "IDMConfig", "METHODS", "Distiller", "RandomConfig", "RandomSelection", "SyntheticSet",
            "atomic_save", "available_methods", "check_ipc", "expand_partitions", "make_distiller",
            "method_config", "sample_real_per_class", "tile_partitions"]

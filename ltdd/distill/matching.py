@@ -281,6 +281,7 @@ class DistributionMatcher(ImageDistiller):
         if self.channels_last:
             net = net.to(memory_format=torch.channels_last)
         index, real_counts = self.sampler.sample(self.config.batch_real, self.generator)
+        self.real_batch = (index, real_counts)  # which training images this iteration matches (DeDM reads it)
         params = self.augment.sample(self.dataset.num_classes, self.generator, self.dataset.device,
                                      image_size=self.dataset.image_size) if self.augment else None
         real = self.dataset.train.images[index]

@@ -1,0 +1,253 @@
+"""Distilling biased data: the Biased-DD experiments as library functions.
+
+Biased-DD (Lu et al., 2024) distils CMNIST-DD and CCIFAR10-DD at every bias ratio and severity and tests
+the distilled sets on a test set in which *every* image is bias-conflicting. :func:`bias_sweep` runs that
+grid for any methods of :mod:`ltdd.distill` at the scale of a :class:`~ltdd.config.Profile`:
+
+* every (method, bias ratio, severity, distillation seed) is distilled once and evaluated by training the
+  profile's networks on the synthetic set;
+* the networks are tested on Biased-DD's all-conflicting test set (the headline number) and on LfF's split
+  (10 % aligned), which gives their accuracy on aligned and on conflicting images separately;
+* the *full-set control*: networks trained on the whole biased training set, tested the same way
+  (:func:`ltdd.diagnostics.bias_ratio_sweep`).
+
+The result, a :class:`BiasSweep`, is a list of flat rows that saves to JSON (``data/reference/`` keeps the
+recorded runs) and feeds :func:`sweep_table`, :func:`severity_table` and :func:`plot_bias_sweep_curves`.
+:func:`colour_alignment` measures how much of the bias colour a distilled set has absorbed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+from .config import Profile
+from .data import ImageDataset, LabeledImages, load_dataset
+from .data.bias import BIAS_COLOURS, BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_NAMES, DEFAULT_SEVERITY
+from .diagnostics import bias_ratio_sweep, train_full
+from .distill import SyntheticSet, make_distiller
+from .train import TrainConfig
+from .viz import _finish, _markdown_table, _palette
+
+ROW_FIELDS = ("label", "method", "bias_ratio", "severity", "seed", "conflicting_test", "lff_aligned",
+              "lff_conflicting", "seconds")
+
+
+def check_bias_ratios(ratios: Sequence[float]) -> list[float]:
+    """The ratios as floats; each must lie in [0, 1] (the fraction of bias-aligned training images)."""
+    values = list(ratios) if not isinstance(ratios, numbers.Number) else [ratios]
+    if not values:
+        raise ValueError("ratios must hold at least one bias ratio")
+    for r in values:
+        if isinstance(r, bool) or not isinstance(r, numbers.Real) or not 0 <= r <= 1:
+            raise ValueError(f"bias ratio {r!r} is not allowed: a bias ratio is a fraction in [0, 1]")
+    if len(set(values)) != len(values):
+        raise ValueError(f"ratios must be distinct, got {values!r}")
+    return [float(r) for r in values]
+
+
+def check_severities(severities: Sequence[int]) -> list[int]:
+    values = list(severities)
+    if not values or any(s not in COLOUR_STDS for s in values):
+        raise ValueError(f"severities must be a non-empty list from {sorted(COLOUR_STDS)}, got {severities!r}")
+    return values
+
+
+@dataclass
+class BiasSweep:
+    """The rows of a :func:`bias_sweep` (one per distilled set), the full-set control rows, the settings.
+
+    Accuracies are fractions in [0, 1], each the mean over the profile's evaluation networks.
+    ``synthetic`` keeps the distilled sets of this session (not saved).
+    """
+
+    rows: list[dict]
+    full: list[dict] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+    synthetic: dict = field(default_factory=dict, repr=False)
+
+    def labels(self) -> list[str]:
+        return list(dict.fromkeys(row["label"] for row in self.rows))
+
+    def ratios(self) -> list[float]:
+        return sorted({row["bias_ratio"] for row in self.rows + self.full})
+
+    def severities(self) -> list[int]:
+        return sorted({row["severity"] for row in self.rows + self.full})
+
+    def cell(self, label: str, ratio: float, severity: int, key: str = "conflicting_test") -> tuple[float, float, int]:
+        """Mean, population std and count of ``key`` over the seeds of one cell (``nan`` when empty)."""
+        source = self.full if label == "full set" else self.rows
+        values = [row[key] for row in source if row.get("label", "full set") == label
+                  and row["bias_ratio"] == ratio and row["severity"] == severity and row[key] is not None]
+        if not values:
+            return math.nan, math.nan, 0
+        mean = sum(values) / len(values)
+        return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)), len(values)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"settings": self.settings, "rows": self.rows, "full": self.full}, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "BiasSweep":
+        data = json.loads(Path(path).read_text())
+        return cls(data["rows"], data.get("full", []), data.get("settings", {}))
+
+
+def _lff_test(name: str, options: dict, device) -> LabeledImages:
+    return load_dataset(name, device=device, test_split="lff", **options).test
+
+
+def evaluate_on_bias_splits(synthetic: SyntheticSet, dataset: ImageDataset, lff_test: LabeledImages,
+                            profile: Profile) -> dict:
+    """Train the profile's evaluation networks on ``synthetic``; their accuracy on the all-conflicting test
+    set and on the aligned and conflicting images of LfF's split (fractions)."""
+    images, labels = synthetic.training_pairs()
+    as_training_set = dataclasses.replace(dataset, train=LabeledImages(images.detach(), labels.detach()))
+    report = train_full(as_training_set, TrainConfig(epochs=profile.eval_epochs), profile.eval_seeds,
+                        model=profile.model, model_options=profile.model_options(), tests={"lff": lff_test})
+    lff = report.on("lff")
+    return {"conflicting_test": report.mean, "lff_aligned": lff.aligned, "lff_conflicting": lff.conflicting}
+
+
+def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
+               ratios: Sequence[float] = BIASED_DD_RATIOS, severities: Sequence[int] = (DEFAULT_SEVERITY,),
+               profile: Profile | None = None, ipc: int | None = None, iterations: int | None = None,
+               seeds: Sequence[int] = (0,), full_set: bool = True, data_seed: int = 0, device=None,
+               progress: bool = True) -> BiasSweep:
+    """Distil and evaluate every method at every bias ratio, severity and seed (see the module docstring).
+
+    ``methods`` maps a label to the method's settings with its name under ``"method"``, e.g.
+    ``{"DM": {"method": "dm"}, "DeDM (oracle)": {"method": "dedm"}}``. ``ipc`` and ``iterations`` default to
+    the profile's. ``base_name`` is a biased dataset or its grey source (``digits`` → ``cdigits``).
+    """
+    from .config import get_profile
+
+    profile = profile or get_profile()
+    ratios, severities = check_bias_ratios(ratios), check_severities(severities)
+    name = DEFAULT_NAMES.get(base_name, base_name)
+    ipc = profile.ipc if ipc is None else ipc
+    iterations = profile.iterations if iterations is None else iterations
+    methods = {label: dict(settings) for label, settings in methods.items()}
+    for label, settings in methods.items():
+        if "method" not in settings:
+            raise ValueError(f"methods[{label!r}] must name its method under 'method'")
+    sweep = BiasSweep([], settings={"dataset": name, "profile": profile.name, "ipc": ipc, "iterations": iterations,
+                                    "seeds": list(seeds), "eval_epochs": profile.eval_epochs,
+                                    "eval_seeds": profile.eval_seeds, "model": profile.model,
+                                    "net_width": profile.net_width, "batch_real": profile.batch_real,
+                                    "data_seed": data_seed, "methods": methods})
+    grid = [(s, r, seed) for s in severities for r in ratios for seed in seeds]
+    bar = tqdm(total=len(grid) * len(methods), desc="bias sweep", disable=not progress)
+    for severity, ratio, seed in grid:
+        options = {"bias_ratio": ratio, "severity": severity, "seed": data_seed}
+        dataset = load_dataset(name, device=device, **options)
+        lff_test = _lff_test(name, options, device)
+        for label, settings in methods.items():
+            settings = dict(settings)
+            method = settings.pop("method")
+            started = time.perf_counter()
+            distiller = make_distiller(method, dataset, seed=seed, profile=profile, ipc=ipc, **settings)
+            synthetic = distiller.run(iterations, progress=False)
+            seconds = time.perf_counter() - started
+            accuracy = evaluate_on_bias_splits(synthetic, dataset, lff_test, profile)
+            sweep.rows.append({"label": label, "method": method, "bias_ratio": ratio, "severity": severity,
+                               "seed": seed, **accuracy, "seconds": round(seconds, 2)})
+            sweep.synthetic[(label, ratio, severity, seed)] = synthetic.to("cpu")
+            bar.update()
+    bar.close()
+    if full_set:
+        for severity in severities:
+            points = bias_ratio_sweep(name, ratios, severity, profile, data_seed=data_seed, device=device)
+            for ratio, point in points.items():
+                sweep.full.append({"bias_ratio": ratio, "severity": severity, "conflicting_test": point.accuracy,
+                                   "lff_aligned": point.aligned, "lff_conflicting": point.conflicting})
+    return sweep
+
+
+# ------------------------------------------------------------------------------------------ tables
+def _percent(mean: float, std: float, count: int) -> str:
+    if count == 0:
+        return "–"
+    return f"{100 * mean:.1f} ± {100 * std:.1f}" if count > 1 else f"{100 * mean:.1f}"
+
+
+def sweep_table(sweep: BiasSweep, severity: int | None = None, key: str = "conflicting_test") -> str:
+    """Markdown, the shape of Biased-DD's Table 1: one row per method (and the full set), one column per
+    bias ratio, accuracy (%) as mean ± std over the distillation seeds."""
+    severity = sweep.severities()[-1] if severity is None else severity
+    ratios = sweep.ratios()
+    labels = sweep.labels() + (["full set"] if sweep.full else [])
+    rows = [[label, *(_percent(*sweep.cell(label, r, severity, key)) for r in ratios)] for label in labels]
+    return _markdown_table(["method", *(f"ratio {r:g}" for r in ratios)], rows)
+
+
+def severity_table(sweep: BiasSweep, ratio: float, key: str = "conflicting_test") -> str:
+    """Markdown, the shape of Biased-DD's Table 2: one row per method, one column per severity."""
+    severities = sweep.severities()
+    labels = sweep.labels() + (["full set"] if sweep.full else [])
+    rows = [[label, *(_percent(*sweep.cell(label, ratio, s, key)) for s in severities)] for label in labels]
+    return _markdown_table(["method", *(f"severity {s} (std {COLOUR_STDS[s]:g})" for s in severities)], rows)
+
+
+def plot_bias_sweep_curves(sweep: BiasSweep, severity: int | None = None, title: str | None = None,
+                           key: str = "conflicting_test") -> Figure:
+    """Accuracy (%) on the all-conflicting test set against the bias ratio: one line per method (mean over
+    seeds, band ± std) and the full-set control dashed."""
+    severity = sweep.severities()[-1] if severity is None else severity
+    ratios = sweep.ratios()
+    labels = sweep.labels() + (["full set"] if sweep.full else [])
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for label, colour in zip(labels, _palette(len(labels))):
+        cells = [sweep.cell(label, r, severity, key) for r in ratios]
+        xs = [r for r, c in zip(ratios, cells) if c[2]]
+        means = [100 * c[0] for c in cells if c[2]]
+        stds = [100 * c[1] for c in cells if c[2]]
+        style = {"linestyle": "--", "color": "0.3"} if label == "full set" else {"color": colour}
+        ax.plot(xs, means, marker="o", label=label, **style)
+        ax.fill_between(xs, [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)],
+                        alpha=0.15, color=style["color"])
+    ax.axhline(100 / 10, color="0.6", linewidth=0.8, linestyle=":")
+    ax.set_xlabel("bias ratio (fraction of bias-aligned training images)")
+    ax.set_ylabel("accuracy on the all-conflicting test set (%)" if key == "conflicting_test" else f"{key} (%)")
+    ax.set_title(title or f"{sweep.settings.get('dataset', '')}, severity {severity}", fontsize=10)
+    ax.legend(fontsize=8)
+    return _finish(fig)
+
+
+# ------------------------------------------------------------------------------------------ colour leakage
+def dominant_colour(pixels: torch.Tensor, threshold: float = 0.15) -> torch.Tensor:
+    """The mean RGB direction of every image's foreground (pixels brighter than ``threshold``), unit length,
+    ``(N, 3)``. CMNIST colours a grey digit by multiplying it with one colour, so the direction is the colour."""
+    if pixels.ndim != 4 or pixels.shape[1] != 3:
+        raise ValueError(f"pixels must have shape (N, 3, H, W), got {tuple(pixels.shape)}")
+    mask = (pixels.amax(dim=1, keepdim=True) > threshold).to(pixels.dtype)
+    mean = (pixels.clamp(0, 1) * mask).sum(dim=(2, 3)) / mask.sum(dim=(2, 3)).clamp_min(1)
+    return torch.nn.functional.normalize(mean, dim=1)
+
+
+def colour_alignment(images: torch.Tensor, labels: torch.Tensor, dataset: ImageDataset) -> float:
+    """The fraction of ``images`` (normalised, of a coloured dataset) whose dominant colour is, of the ten
+    bias colours, closest in direction to their *own class's*: 1.0 for a set of bias-aligned images, about
+    0.1 for colours unrelated to the class. A measure of how much bias a distilled set carries."""
+    if dataset.channels != 3 or dataset.train.attributes is None:
+        raise ValueError(f"colour_alignment needs a coloured biased dataset (cdigits, cmnist-dd), "
+                         f"not {dataset.name!r}")
+    hard = labels if labels.ndim == 1 else labels.argmax(dim=1)
+    colours = torch.nn.functional.normalize(BIAS_COLOURS.to(images.device), dim=1)
+    nearest = (dominant_colour(dataset.denormalize(images.detach())) @ colours.T).argmax(dim=1)
+    return float((nearest == hard.to(images.device)).float().mean())
