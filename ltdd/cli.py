@@ -254,7 +254,7 @@ def cmd_bias_sweep(args: argparse.Namespace) -> int:
     sweep = bias_sweep(methods, args.dataset, ratios, _number_list(args.severities, int, "--severities"),
                        profile, args.ipc, args.iterations, _number_list(args.seeds, int, "--seeds"),
                        full_set=not args.no_full_set, device=device, progress=not args.quiet)
-    sweep.settings.update({"device": str(device), **_provenance(sys.argv[1:] if args.argv is None else args.argv)})
+    sweep.settings.update({"device": str(device), **_provenance(args.argv)})
     if device.type == "cuda":
         sweep.settings["gpu"] = torch.cuda.get_device_name(device)
     sweep.save(args.out)
@@ -336,13 +336,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--profile", choices=available_profiles(), default=None,
                    help="settings profile (default: $LTDD_PROFILE, else gpu with CUDA, else cpu)")
-    p.set_defaults(func=cmd_bias_sweep, argv=None)
+    p.set_defaults(func=cmd_bias_sweep)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded as provenance
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as error:

@@ -37,11 +37,15 @@ S update               :func:`~ltdd.distill.matching.momentum_step`  lr 0.1, mom
 =====================  ===========================================  =====================================
 
 **Per-class gradients, vectorised.** The reference loops over classes, one ``autograd.grad`` with
-``create_graph=True`` each. With ``per_class_grads="vmap"`` the synthetic gradients of all classes come
-from *one* backward pass: every class gets its own copy of the parameters (same values), the network runs
-on all classes at once through :func:`torch.func.vmap`, and the gradient of the summed loss with respect
-to copy ``c`` is class ``c``'s gradient. The real gradients, taken on much larger batches without a graph,
-stay a loop (measured faster on the CPU; see ``benchmarks/gm_speed.py``). Both give the same set (tested).
+``create_graph=True`` each (``per_class_grads="loop"``, the default). With ``per_class_grads="vmap"`` the
+synthetic gradients of all classes come from *one* backward pass: every class gets its own copy of the
+parameters (same values), the network runs on all classes at once through :func:`torch.func.vmap`, and the
+gradient of the summed loss with respect to copy ``c`` is class ``c``'s gradient. Both give the same set
+(tested). On the CPU it does not pay: a whole image step takes as long either way at the coloured-digits
+shape (1.49 s vmap, 1.51 s loop) and longer with vmap at the CIFAR-10 shape (45.9 s against 36.0 s), because
+the real gradients dominate and the grouped convolutions vmap produces are slow there
+(``benchmarks/gm_speed.py``, ``data/reference/gm_speed_cpu.md``). On a GPU, where the loop's many small
+kernels cost more, it is untested for speed.
 """
 
 from __future__ import annotations
@@ -201,8 +205,9 @@ class GMConfig:
     """``None``: the reference strategy, without flip for digit datasets."""
     bn_images_per_class: int = 16
     """Real images per class that set a batch-norm network's statistics before each image step."""
-    per_class_grads: str = "vmap"
-    """``vmap``: the synthetic per-class gradients in one backward pass; ``loop``: the reference's loop."""
+    per_class_grads: str = "loop"
+    """``loop``: the reference's loop over classes; ``vmap``: the synthetic per-class gradients in one backward
+    pass (same result; see the module docstring for when it pays)."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,184 @@
+"""Distilling biased data: DeDM, the GCE bias network, the bias sweep and its command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ltdd.biased import (BiasSweep, bias_sweep, check_bias_ratios, colour_alignment, plot_bias_sweep_curves,
+                         severity_table, sweep_table)
+from ltdd.cli import main, parse_method_spec
+from ltdd.config import get_profile
+from ltdd.data import load_dataset
+from ltdd.debias import BiasModelConfig, estimate_aligned, generalized_cross_entropy
+from ltdd.distill import make_distiller
+from ltdd.distill.dedm import debiased_class_loss
+from ltdd.distill.matching import class_means, mean_embedding_distance
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SMALL = {"ipc": 2, "batch_real": 16, "net_width": 8}
+
+
+@pytest.fixture(scope="module")
+def conflicting_only():
+    return load_dataset("cdigits", bias_ratio=0.0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def skewed():
+    return load_dataset("cdigits", bias_ratio=0.95, device="cpu")
+
+
+# ----------------------------------------------------------------------------------------- the loss
+def test_debiased_loss_by_hand():
+    real = torch.tensor([[4.0, 0.0], [0.0, 2.0], [2.0, 2.0]])  # one class: row 0 aligned, rows 1-2 not
+    aligned = torch.tensor([True, False, False])
+    synthetic_mean = torch.tensor([[1.0, 1.0]])
+    loss = debiased_class_loss(real, torch.zeros(3, dtype=torch.long), aligned, synthetic_mean, 0.25, 0.5)
+    target = 0.75 * torch.tensor([1.0, 2.0]) + 0.25 * torch.tensor([4.0, 0.0])  # (1.75, 1.5)
+    expected = (target - synthetic_mean[0]).pow(2).sum() - 0.5 * (torch.tensor([4.0, 0.0]) - synthetic_mean[0]).pow(2).sum()
+    assert loss.item() == pytest.approx(expected.item())
+
+
+def test_without_aligned_rows_the_loss_is_dm_loss():
+    g = torch.Generator().manual_seed(0)
+    real, synthetic = torch.randn(12, 5, generator=g), torch.randn(6, 5, generator=g)
+    groups = torch.arange(3).repeat_interleave(4)
+    ours = debiased_class_loss(real, groups, torch.zeros(12, dtype=torch.bool), class_means(synthetic, [2, 2, 2]),
+                               0.1, 0.7)
+    dm = mean_embedding_distance(class_means(real, [4, 4, 4]), class_means(synthetic, [2, 2, 2]))
+    torch.testing.assert_close(ours, dm)
+
+
+def test_the_loss_is_minimal_at_the_pushed_unbiased_mean():
+    g = torch.Generator().manual_seed(1)
+    real = torch.randn(10, 3, generator=g)
+    aligned = torch.tensor([True] * 7 + [False] * 3)
+    rho, lam = 0.1, 0.4
+    mu_a, mu_x = real[aligned].mean(0), real[~aligned].mean(0)
+    mu_g = (1 - rho) * mu_x + rho * mu_a
+    optimum = (mu_g + lam / (1 - lam) * (mu_g - mu_a)).requires_grad_(True)
+    loss = debiased_class_loss(real, torch.zeros(10, dtype=torch.long), aligned, optimum[None], rho, lam)
+    (grad,) = torch.autograd.grad(loss.sum(), optimum)
+    assert grad.abs().max().item() < 1e-5
+
+
+# ----------------------------------------------------------------------------------------- the method
+def test_oracle_with_every_image_conflicting_equals_plain_dm(conflicting_only):
+    assert not (conflicting_only.train.attributes == conflicting_only.train.labels).any()
+    dm = make_distiller("dm", conflicting_only, seed=3, **SMALL).run(3, progress=False)
+    dedm = make_distiller("dedm", conflicting_only, seed=3, push_weight=0.5, **SMALL).run(3, progress=False)
+    torch.testing.assert_close(dedm.images, dm.images, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("forward", ["batched", "per_class"])
+def test_with_aligned_images_dedm_moves_away_from_dm(skewed, forward):
+    dm = make_distiller("dm", skewed, seed=3, forward=forward, **SMALL).run(2, progress=False)
+    dedm = make_distiller("dedm", skewed, seed=3, forward=forward, **SMALL).run(2, progress=False)
+    assert (dedm.images - dm.images).abs().max().item() > 1e-3
+
+
+def test_both_forward_paths_give_the_same_dedm_set(skewed):
+    sets = [make_distiller("dedm", skewed, seed=5, forward=f, **SMALL).run(2, progress=False)
+            for f in ("batched", "per_class")]
+    torch.testing.assert_close(sets[0].images, sets[1].images, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"push_weight": -0.1}, "push_weight"),
+    ({"push_weight": 1.0}, "push_weight"),
+    ({"aligned_share": 1.5}, "aligned_share"),
+    ({"bias_source": "labels"}, "bias_source"),
+    ({"bias_source": "gce", "gce_q": 0.0}, "gce_q"),
+])
+def test_bad_settings_are_refused_by_name(skewed, settings, message):
+    with pytest.raises(ValueError, match=message):
+        make_distiller("dedm", skewed, **SMALL, **settings)
+
+
+def test_oracle_needs_attributes_and_gce_does_not():
+    digits = load_dataset("digits", device="cpu")
+    with pytest.raises(ValueError, match="no bias attributes.*bias_source='gce'"):
+        make_distiller("dedm", digits, **SMALL)
+    distiller = make_distiller("dedm", digits, bias_source="gce", bias_epochs=1, **SMALL)
+    assert distiller.estimate.precision is None and distiller.aligned.shape == digits.train.labels.shape
+
+
+# ----------------------------------------------------------------------------------------- the bias network
+def test_generalized_cross_entropy_and_its_gradient():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]], requires_grad=True)
+    labels = torch.tensor([0, 2])
+    p = F.softmax(logits, 1)[[0, 1], labels]
+    q = 0.7
+    loss = generalized_cross_entropy(logits, labels, q)
+    assert loss.item() == pytest.approx(((1 - p ** q) / q).mean().item())
+    # d GCE / d logits = p_y^q × d CE / d logits, sample by sample
+    (grad,) = torch.autograd.grad(loss, logits)
+    ce_grad = torch.autograd.grad(F.cross_entropy(logits, labels, reduction="sum"), logits)[0]
+    torch.testing.assert_close(grad, (p.detach() ** q)[:, None] * ce_grad / 2)
+    with pytest.raises(ValueError, match="q"):
+        generalized_cross_entropy(logits, labels, 0.0)
+
+
+def test_the_gce_network_finds_the_aligned_images(skewed):
+    estimate = estimate_aligned(skewed, BiasModelConfig(epochs=8, lr=0.1), model_options={"width": 16})
+    assert estimate.precision > 0.95 and estimate.recall > 0.9, (estimate.precision, estimate.recall)
+    assert estimate.losses[-1] < estimate.losses[0]
+
+
+# ----------------------------------------------------------------------------------------- colour and sweep
+def test_colour_alignment_tells_aligned_from_conflicting_images(skewed):
+    train = skewed.train
+    aligned = train.attributes == train.labels
+    assert colour_alignment(train.images[aligned], train.labels[aligned], skewed) > 0.95
+    assert colour_alignment(train.images[~aligned], train.labels[~aligned], skewed) < 0.1
+    with pytest.raises(ValueError, match="coloured biased dataset"):
+        digits = load_dataset("digits", device="cpu")
+        colour_alignment(digits.train.images[:4], digits.train.labels[:4], digits)
+
+
+@pytest.mark.parametrize("ratios", [[1.2], [-0.1], [0.5, 0.5], [], [True]])
+def test_bias_ratios_outside_the_unit_interval_are_refused(ratios):
+    with pytest.raises(ValueError, match="ratio"):
+        check_bias_ratios(ratios)
+
+
+def test_a_tiny_sweep_round_trips_and_tabulates(tmp_path):
+    profile = get_profile("smoke").replace(eval_epochs=2, eval_seeds=1, full_epochs=1)
+    sweep = bias_sweep({"DM": {"method": "dm"}}, "digits", [0.1, 1.0], [4], profile, ipc=2, iterations=1,
+                       seeds=[0], progress=False)
+    assert [row["bias_ratio"] for row in sweep.rows] == [0.1, 1.0] and len(sweep.full) == 2
+    for row in sweep.rows + sweep.full:
+        assert 0 <= row["conflicting_test"] <= 1
+    loaded = BiasSweep.load(sweep.save(tmp_path / "sweep.json"))
+    assert loaded.rows == sweep.rows and loaded.settings["dataset"] == "cdigits"
+    table = sweep_table(loaded)
+    assert "ratio 0.1" in table and "full set" in table and "DM" in table
+    assert "severity 4" in severity_table(loaded, 1.0)
+    assert plot_bias_sweep_curves(loaded).axes
+    with pytest.raises(ValueError, match="method"):
+        bias_sweep({"DM": {}}, "digits", [0.1], profile=profile)
+
+
+def test_method_specs_of_the_command_line():
+    assert parse_method_spec("dm") == ("dm", {"method": "dm"})
+    assert parse_method_spec("DeDM (GCE)=dedm:bias_source=gce,push_weight=0.25") == (
+        "DeDM (GCE)", {"method": "dedm", "bias_source": "gce", "push_weight": 0.25})
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_method_spec("dm:nonsense=1")
+
+
+def test_bias_sweep_command_writes_rows_and_provenance(smoke, capsys):
+    out = smoke / "sweep.json"
+    code = main(["bias-sweep", "dm", "--ratios", "0.5", "--iterations", "1", "--ipc", "2", "--no-full-set",
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    record = json.loads(out.read_text())
+    assert record["settings"]["command"].startswith("python -m ltdd bias-sweep")
+    assert len(record["rows"]) == 1 and record["rows"][0]["bias_ratio"] == 0.5
+    assert main(["bias-sweep", "dm", "--ratios", "0.5,1.5", "--out", str(out)]) == 2
+    assert "bias ratio 1.5 is not allowed" in capsys.readouterr().err
