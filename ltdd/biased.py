@@ -22,6 +22,7 @@ import dataclasses
 import json
 import math
 import numbers
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,10 +98,17 @@ class BiasSweep:
         return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)), len(values)
 
     def save(self, path: str | Path) -> Path:
+        """Write the rows, full-set rows and settings as JSON, atomically (a temporary file, then a rename)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"settings": self.settings, "rows": self.rows, "full": self.full}, indent=1))
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps({"settings": self.settings, "rows": self.rows, "full": self.full}, indent=1))
+        os.replace(partial, path)
         return path
+
+    def done(self, label: str, ratio: float, severity: int, seed: int) -> bool:
+        return any((row["label"], row["bias_ratio"], row["severity"], row["seed"]) == (label, ratio, severity, seed)
+                   for row in self.rows)
 
     @classmethod
     def load(cls, path: str | Path) -> "BiasSweep":
@@ -128,12 +136,17 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
                ratios: Sequence[float] = BIASED_DD_RATIOS, severities: Sequence[int] = (DEFAULT_SEVERITY,),
                profile: Profile | None = None, ipc: int | None = None, iterations: int | None = None,
                seeds: Sequence[int] = (0,), full_set: bool = True, data_seed: int = 0, device=None,
-               progress: bool = True) -> BiasSweep:
+               progress: bool = True, out: str | Path | None = None, resume: bool = False,
+               record: Mapping | None = None) -> BiasSweep:
     """Distil and evaluate every method at every bias ratio, severity and seed (see the module docstring).
 
     ``methods`` maps a label to the method's settings with its name under ``"method"``, e.g.
     ``{"DM": {"method": "dm"}, "DeDM (oracle)": {"method": "dedm"}}``. ``ipc`` and ``iterations`` default to
     the profile's. ``base_name`` is a biased dataset or its grey source (``digits`` → ``cdigits``).
+
+    With ``out``, the sweep is written there (atomically) after every distilled set, so a long sweep can
+    stop; ``resume=True`` reads ``out`` back and runs only what is missing, refusing a file written with
+    other settings. ``record`` adds facts to the settings that do not take part in that check (provenance).
     """
     from .config import get_profile
 
@@ -151,14 +164,21 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
                                     "eval_seeds": profile.eval_seeds, "model": profile.model,
                                     "net_width": profile.net_width, "batch_real": profile.batch_real,
                                     "data_seed": data_seed, "methods": methods})
+    if out is not None and resume and Path(out).is_file():
+        sweep = _resumed(BiasSweep.load(out), sweep, out)
+    sweep.settings.update(record or {})
     grid = [(s, r, seed) for s in severities for r in ratios for seed in seeds]
     bar = tqdm(total=len(grid) * len(methods), desc="bias sweep", disable=not progress)
     for severity, ratio, seed in grid:
+        todo = [label for label in methods if not sweep.done(label, ratio, severity, seed)]
+        bar.update(len(methods) - len(todo))
+        if not todo:
+            continue
         options = {"bias_ratio": ratio, "severity": severity, "seed": data_seed}
         dataset = load_dataset(name, device=device, **options)
         lff_test = _lff_test(name, options, device)
-        for label, settings in methods.items():
-            settings = dict(settings)
+        for label in todo:
+            settings = dict(methods[label])
             method = settings.pop("method")
             started = time.perf_counter()
             distiller = make_distiller(method, dataset, seed=seed, profile=profile, ipc=ipc, **settings)
@@ -168,15 +188,38 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
             sweep.rows.append({"label": label, "method": method, "bias_ratio": ratio, "severity": severity,
                                "seed": seed, **accuracy, "seconds": round(seconds, 2)})
             sweep.synthetic[(label, ratio, severity, seed)] = synthetic.to("cpu")
+            if out is not None:
+                sweep.save(out)
             bar.update()
     bar.close()
     if full_set:
         for severity in severities:
+            if any(row["severity"] == severity for row in sweep.full):
+                continue
             points = bias_ratio_sweep(name, ratios, severity, profile, data_seed=data_seed, device=device)
             for ratio, point in points.items():
                 sweep.full.append({"bias_ratio": ratio, "severity": severity, "conflicting_test": point.accuracy,
                                    "lff_aligned": point.aligned, "lff_conflicting": point.conflicting})
+            if out is not None:
+                sweep.save(out)
+    if out is not None:
+        sweep.save(out)
     return sweep
+
+
+SWEEP_KEYS = ("dataset", "profile", "ipc", "iterations", "eval_epochs", "eval_seeds", "model", "net_width",
+              "batch_real", "data_seed", "methods")
+"""The settings a resumed sweep must share with the file it continues (seeds, ratios and severities may grow)."""
+
+
+def _resumed(previous: BiasSweep, fresh: BiasSweep, out) -> BiasSweep:
+    different = [k for k in SWEEP_KEYS if previous.settings.get(k) != fresh.settings.get(k)]
+    if different:
+        raise ValueError(f"{out} was written with other settings: " + ", ".join(
+            f"{k}={previous.settings.get(k)!r} there, {fresh.settings.get(k)!r} now" for k in different))
+    fresh.rows, fresh.full = previous.rows, previous.full
+    fresh.settings["seeds"] = sorted(set(previous.settings.get("seeds", [])) | set(fresh.settings["seeds"]))
+    return fresh
 
 
 # ------------------------------------------------------------------------------------------ tables

@@ -14,7 +14,8 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
 * ``bias-sweep METHOD|LABEL=METHOD[:KEY=VALUE,...] ... --dataset NAME --ratios R,... --severities S,...
   --seeds K,... --out FILE.json`` — distil and evaluate every method at every bias ratio and severity
   (:func:`ltdd.biased.bias_sweep`), with the full-set control; writes the rows and the provenance (command,
-  commit, device, versions) to ``FILE.json`` and prints the table.
+  commit, device, versions) to ``FILE.json`` after every distilled set (atomically); ``--resume`` runs only
+  what the file lacks. Prints the table.
 """
 
 from __future__ import annotations
@@ -251,13 +252,13 @@ def cmd_bias_sweep(args: argparse.Namespace) -> int:
     device = get_device(args.device)
     methods = dict(parse_method_spec(spec) for spec in args.methods)
     ratios = check_bias_ratios(_number_list(args.ratios, float, "--ratios"))
+    record = {"device": str(device), **_provenance(args.argv)}
+    if device.type == "cuda":
+        record["gpu"] = torch.cuda.get_device_name(device)
     sweep = bias_sweep(methods, args.dataset, ratios, _number_list(args.severities, int, "--severities"),
                        profile, args.ipc, args.iterations, _number_list(args.seeds, int, "--seeds"),
-                       full_set=not args.no_full_set, device=device, progress=not args.quiet)
-    sweep.settings.update({"device": str(device), **_provenance(args.argv)})
-    if device.type == "cuda":
-        sweep.settings["gpu"] = torch.cuda.get_device_name(device)
-    sweep.save(args.out)
+                       full_set=not args.no_full_set, device=device, progress=not args.quiet, out=args.out,
+                       resume=args.resume, record=record)
     for severity in sweep.severities():
         print(f"severity {severity}: accuracy (%) on the all-conflicting test set", file=sys.stderr)
         print(sweep_table(sweep, severity), file=sys.stderr)
@@ -331,7 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ipc", type=int, default=None, help="images per class (default: the profile's)")
     p.add_argument("--iterations", type=int, default=None, help="(default: the profile's)")
     p.add_argument("--no-full-set", action="store_true", help="skip the full-set control")
-    p.add_argument("--out", required=True, help="JSON file for the rows and their provenance")
+    p.add_argument("--out", required=True,
+                   help="JSON file for the rows and their provenance, rewritten after every distilled set")
+    p.add_argument("--resume", action="store_true", help="continue the sweep in OUT: run only what is missing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--profile", choices=available_profiles(), default=None,

@@ -182,3 +182,22 @@ def test_bias_sweep_command_writes_rows_and_provenance(smoke, capsys):
     assert len(record["rows"]) == 1 and record["rows"][0]["bias_ratio"] == 0.5
     assert main(["bias-sweep", "dm", "--ratios", "0.5,1.5", "--out", str(out)]) == 2
     assert "bias ratio 1.5 is not allowed" in capsys.readouterr().err
+
+
+def test_a_stopped_sweep_resumes_to_the_same_rows(tmp_path):
+    profile = get_profile("smoke").replace(eval_epochs=2, eval_seeds=1)
+    args = ({"DM": {"method": "dm"}}, "digits", [0.5], [4], profile)
+    options = {"ipc": 2, "iterations": 1, "full_set": False, "progress": False}
+    straight = bias_sweep(*args, seeds=[0, 1], **options)
+    out = tmp_path / "sweep.json"
+    bias_sweep(*args, seeds=[0], out=out, **options)  # "stopped" after seed 0
+    resumed = bias_sweep(*args, seeds=[0, 1], out=out, resume=True, **options)
+    assert len(resumed.synthetic) == 1  # only seed 1 was distilled again
+
+    def strip(rows):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+    assert strip(resumed.rows) == strip(straight.rows)
+    assert BiasSweep.load(out).settings["seeds"] == [0, 1]
+    with pytest.raises(ValueError, match="ipc=2 there, 3 now"):
+        bias_sweep(*args, seeds=[0], out=out, resume=True, **{**options, "ipc": 3})
