@@ -283,7 +283,7 @@ class Distiller(ABC):
         mine, theirs = self._settings(), state.get("settings")
         if theirs is not None and theirs != mine:
             different = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise ValueError(f"checkpoint was written with other settings: "
+            raise ValueError("checkpoint was written with other settings: "
                              + ", ".join(f"{k}={theirs.get(k)!r} there, {mine.get(k)!r} now" for k in different))
         self.iteration = state["iteration"]
         self.seed = state["seed"]
@@ -310,6 +310,16 @@ class ImageDistiller(Distiller):
         super().__init__(dataset, config, seed)
         self.images: Tensor | None = None
         self.velocity: Tensor | None = None
+
+    def new_network(self, generator: torch.Generator | None = None) -> torch.nn.Module:
+        """A freshly initialised ``config.model`` of width ``config.net_width`` (``None``: the model's default),
+        its weights drawn from ``generator`` (default: the run's)."""
+        from ..models import get_model
+
+        options = {} if self.config.net_width is None else {"width": self.config.net_width}
+        net = get_model(self.config.model, self.dataset.channels, self.dataset.num_classes,
+                        self.dataset.image_size, generator=generator or self.generator, **options)
+        return net.to(self.dataset.device)
 
     def normalized(self, images: Tensor) -> Tensor:
         """The optimised tensor as the network sees it (identity: DM, IDM, DC optimise normalised images)."""

@@ -59,7 +59,6 @@ from torch.func import functional_call, vmap
 
 from ..augment import DSA, strategy_for
 from ..data import ImageDataset
-from ..models import get_model
 from .base import ImageDistiller, check_ipc
 from .matching import INITS, ClassBalancedSampler, _check_choice, _check_positive_int, group_of_rows, momentum_step
 
@@ -258,13 +257,6 @@ class GradientMatcher(ImageDistiller):
             _check_positive_int("net_width", config.net_width)
         if config.init == "real":
             check_ipc(config.ipc, dataset)
-
-    def new_network(self) -> nn.Module:
-        """A freshly initialised network θ₀, its weights drawn from the run's generator."""
-        options = {} if self.config.net_width is None else {"width": self.config.net_width}
-        net = get_model(self.config.model, self.dataset.channels, self.dataset.num_classes,
-                        self.dataset.image_size, generator=self.generator, **options)
-        return net.to(self.dataset.device)
 
     # --------------------------------------------------------------------------- one iteration
     def step(self) -> dict:

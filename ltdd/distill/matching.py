@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from ..augment import DSA, strategy_for
 from ..data import ImageDataset
-from ..models import get_model, reset_parameters
+from ..models import reset_parameters
 from .base import ImageDistiller, check_ipc, expand_partitions
 
 FORWARD_PATHS = ("batched", "per_class")
@@ -228,13 +228,6 @@ class DistributionMatcher(ImageDistiller):
                     f"choose ipc <= {smallest // factor ** 2} or init='noise'")
 
     # --------------------------------------------------------------------------- hooks
-    def new_network(self, generator: torch.Generator | None = None) -> nn.Module:
-        """A freshly initialised embedding network (weights drawn from ``generator``, default the run's)."""
-        options = {} if self.config.net_width is None else {"width": self.config.net_width}
-        net = get_model(self.config.model, self.dataset.channels, self.dataset.num_classes,
-                        self.dataset.image_size, generator=generator or self.generator, **options)
-        return net.to(self.dataset.device)
-
     def fresh_network(self) -> nn.Module:
         """A frozen network with newly drawn weights (DM's ψ_ϑ, ϑ ~ P_ϑ). The module is built once and its
         weights redrawn in place: the same draws as building it anew, without the construction cost."""
