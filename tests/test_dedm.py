@@ -38,7 +38,8 @@ def test_debiased_loss_by_hand():
     real = torch.tensor([[4.0, 0.0], [0.0, 2.0], [2.0, 2.0]])  # one class: row 0 aligned, rows 1-2 not
     aligned = torch.tensor([True, False, False])
     synthetic_mean = torch.tensor([[1.0, 1.0]])
-    loss = debiased_class_loss(real, torch.zeros(3, dtype=torch.long), aligned, synthetic_mean, 0.25, 0.5)
+    loss = debiased_class_loss(real, torch.zeros(3, dtype=torch.long), aligned, synthetic_mean, 0.25, 0.5,
+                               push="constant")
     target = 0.75 * torch.tensor([1.0, 2.0]) + 0.25 * torch.tensor([4.0, 0.0])  # (1.75, 1.5)
     expected = (target - synthetic_mean[0]).pow(2).sum() - 0.5 * (torch.tensor([4.0, 0.0]) - synthetic_mean[0]).pow(2).sum()
     assert loss.item() == pytest.approx(expected.item())
@@ -62,9 +63,25 @@ def test_the_loss_is_minimal_at_the_pushed_unbiased_mean():
     mu_a, mu_x = real[aligned].mean(0), real[~aligned].mean(0)
     mu_g = (1 - rho) * mu_x + rho * mu_a
     optimum = (mu_g + lam / (1 - lam) * (mu_g - mu_a)).requires_grad_(True)
-    loss = debiased_class_loss(real, torch.zeros(10, dtype=torch.long), aligned, optimum[None], rho, lam)
+    loss = debiased_class_loss(real, torch.zeros(10, dtype=torch.long), aligned, optimum[None], rho, lam,
+                               push="constant")
     (grad,) = torch.autograd.grad(loss.sum(), optimum)
     assert grad.abs().max().item() < 1e-5
+
+
+def test_the_excess_push_scales_with_the_excess_of_aligned_rows():
+    real = torch.tensor([[4.0, 0.0], [0.0, 2.0], [2.0, 2.0], [1.0, 1.0]])
+    groups, mean = torch.zeros(4, dtype=torch.long), torch.tensor([[1.0, 1.0]])
+    fair = torch.tensor([True, False, False, False])  # aligned share 1/4 = rho: an unbiased class
+    no_push = debiased_class_loss(real, groups, fair, mean, 0.25, 0.0)
+    assert debiased_class_loss(real, groups, fair, mean, 0.25, 0.5).item() == pytest.approx(no_push.item())
+    skewed = torch.tensor([True, True, True, False])  # share 3/4: excess (3/4 - 1/4) / (3/4) = 2/3
+    aligned_mean = real[:3].mean(0)
+    expected = (debiased_class_loss(real, groups, skewed, mean, 0.25, 0.0)
+                - 0.5 * (2 / 3) * (aligned_mean - mean[0]).pow(2).sum())
+    assert debiased_class_loss(real, groups, skewed, mean, 0.25, 0.5).item() == pytest.approx(expected.item())
+    with pytest.raises(ValueError, match="push"):
+        debiased_class_loss(real, groups, skewed, mean, 0.25, 0.5, push="always")
 
 
 # ----------------------------------------------------------------------------------------- the method
@@ -93,6 +110,7 @@ def test_both_forward_paths_give_the_same_dedm_set(skewed):
     ({"push_weight": 1.0}, "push_weight"),
     ({"aligned_share": 1.5}, "aligned_share"),
     ({"bias_source": "labels"}, "bias_source"),
+    ({"push": "always"}, "push"),
     ({"bias_source": "gce", "gce_q": 0.0}, "gce_q"),
 ])
 def test_bad_settings_are_refused_by_name(skewed, settings, message):
