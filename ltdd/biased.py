@@ -97,6 +97,37 @@ class BiasSweep:
         mean = sum(values) / len(values)
         return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)), len(values)
 
+    @classmethod
+    def combine(cls, *sweeps: "BiasSweep") -> "BiasSweep":
+        """One sweep from several (e.g. methods run with different iteration counts): all their rows,
+        full-set rows (a control measured twice is kept once) and kept sets; the first one's settings."""
+        if not sweeps:
+            raise ValueError("combine needs at least one sweep")
+        full = []
+        for sweep in sweeps:
+            full += [row for row in sweep.full if not any(
+                (r["bias_ratio"], r["severity"]) == (row["bias_ratio"], row["severity"]) for r in full)]
+        return cls([row for sweep in sweeps for row in sweep.rows], full, dict(sweeps[0].settings),
+                   {key: value for sweep in sweeps for key, value in sweep.synthetic.items()})
+
+    def select(self, labels: Sequence[str] | None = None, ratios: Sequence[float] | None = None,
+               severities: Sequence[int] | None = None) -> "BiasSweep":
+        """The rows (and full-set rows, and kept sets) of the given methods, ratios and severities."""
+        def keep(label, ratio, severity) -> bool:
+            return ((labels is None or label is None or label in labels)
+                    and (ratios is None or ratio in ratios) and (severities is None or severity in severities))
+
+        return BiasSweep([r for r in self.rows if keep(r["label"], r["bias_ratio"], r["severity"])],
+                         [r for r in self.full if keep(None, r["bias_ratio"], r["severity"])], dict(self.settings),
+                         {k: v for k, v in self.synthetic.items() if keep(k[0], k[1], k[2])})
+
+    def seconds_per_set(self, label: str) -> float:
+        """Mean distillation time of one set of method ``label`` (for DeDM (GCE): bias network included)."""
+        seconds = [row["seconds"] for row in self.rows if row["label"] == label]
+        if not seconds:
+            raise KeyError(f"no rows for {label!r}; the sweep has {self.labels()}")
+        return sum(seconds) / len(seconds)
+
     def save(self, path: str | Path) -> Path:
         """Write the rows, full-set rows and settings as JSON, atomically (a temporary file, then a rename)."""
         path = Path(path)

@@ -182,6 +182,10 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     return "\n".join(lines)
 
 
+markdown_table = _markdown_table
+"""A Markdown table from a header and rows (numbers and strings as given); public name for chapters."""
+
+
 def profile_table(profiles: Mapping[str, Profile] | None = None, fields: Sequence[str] = PROFILE_FIELDS,
                   highlight: str | None = None) -> str:
     """A Markdown table with one column per profile and one row per setting (``PROFILES`` by default).

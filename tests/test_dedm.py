@@ -219,3 +219,16 @@ def test_a_stopped_sweep_resumes_to_the_same_rows(tmp_path):
     assert BiasSweep.load(out).settings["seeds"] == [0, 1]
     with pytest.raises(ValueError, match="ipc=2 there, 3 now"):
         bias_sweep(*args, seeds=[0], out=out, resume=True, **{**options, "ipc": 3})
+
+
+def test_sweeps_combine_and_select():
+    a = BiasSweep([{"label": "DM", "bias_ratio": 0.1, "severity": 4, "seed": 0, "conflicting_test": 0.9,
+                    "seconds": 2.0}], [{"bias_ratio": 0.1, "severity": 4, "conflicting_test": 0.95}], {"ipc": 5})
+    b = BiasSweep([{"label": "DC", "bias_ratio": 1.0, "severity": 4, "seed": 0, "conflicting_test": 0.2,
+                    "seconds": 4.0}], [{"bias_ratio": 0.1, "severity": 4, "conflicting_test": 0.95}])
+    both = BiasSweep.combine(a, b)
+    assert both.labels() == ["DM", "DC"] and len(both.full) == 1 and both.settings == {"ipc": 5}
+    assert both.select(labels=["DC"]).labels() == ["DC"]
+    assert both.select(ratios=[0.1]).ratios() == [0.1] and both.seconds_per_set("DC") == 4.0
+    with pytest.raises(KeyError, match="DSA"):
+        both.seconds_per_set("DSA")
