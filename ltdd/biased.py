@@ -35,7 +35,8 @@ from tqdm.auto import tqdm
 
 from .config import Profile
 from .data import ImageDataset, LabeledImages, load_dataset
-from .data.bias import BIAS_COLOURS, BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_NAMES, DEFAULT_SEVERITY
+from .data.bias import (BIAS_COLOURS, BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_NAMES, DEFAULT_SEVERITY,
+                        _check_severity)
 from .diagnostics import bias_ratio_sweep, train_full
 from .distill import SyntheticSet, make_distiller
 from .train import TrainConfig
@@ -59,10 +60,11 @@ def check_bias_ratios(ratios: Sequence[float]) -> list[float]:
 
 
 def check_severities(severities: Sequence[int]) -> list[int]:
+    """The severities as ints, each one of the dataset builders' (:data:`~ltdd.data.bias.COLOUR_STDS`)."""
     values = list(severities)
-    if not values or any(s not in COLOUR_STDS for s in values):
-        raise ValueError(f"severities must be a non-empty list from {sorted(COLOUR_STDS)}, got {severities!r}")
-    return values
+    if not values:
+        raise ValueError(f"severities must hold at least one of {sorted(COLOUR_STDS)}")
+    return [_check_severity(s) for s in values]
 
 
 @dataclass

@@ -304,5 +304,10 @@ def _uniform(tensor: Tensor, bound: float, generator: torch.Generator) -> None:
     tensor.copy_(values.to(tensor.device).mul_(2 * bound).sub_(bound))
 
 
+def has_batch_norm(model: nn.Module) -> bool:
+    """Whether any layer normalises over the batch (its features then depend on the other images in it)."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

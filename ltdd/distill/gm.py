@@ -59,6 +59,7 @@ from torch.func import functional_call, vmap
 
 from ..augment import DSA, strategy_for
 from ..data import ImageDataset
+from ..models import has_batch_norm
 from .base import ImageDistiller, check_ipc
 from .matching import INITS, ClassBalancedSampler, _check_choice, _check_positive_int, group_of_rows, momentum_step
 
@@ -217,10 +218,6 @@ class DSAConfig(GMConfig):
     dsa: bool = True
 
 
-def _has_batch_norm(net: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
-
-
 class GradientMatcher(ImageDistiller):
     """Dataset condensation by gradient matching (see the module docstring). ``DC`` and ``DSA`` are its two
     published settings."""
@@ -266,7 +263,7 @@ class GradientMatcher(ImageDistiller):
         optimizer = torch.optim.SGD(net.parameters(), lr=self.config.lr_net)
         losses = []
         for outer in range(self.outer_loop):
-            if _has_batch_norm(net):
+            if has_batch_norm(net):
                 self.freeze_batch_norm(net)
             losses.append(self.matching_step(net))
             if outer < self.outer_loop - 1:

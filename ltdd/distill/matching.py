@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from ..augment import DSA, strategy_for
 from ..data import ImageDataset
-from ..models import reset_parameters
+from ..models import has_batch_norm, reset_parameters
 from .base import ImageDistiller, check_ipc, expand_partitions
 
 FORWARD_PATHS = ("batched", "per_class")
@@ -305,7 +305,7 @@ class DistributionMatcher(ImageDistiller):
         """Features of the augmented real images, without autograd. On the CPU they go through in chunks of
         ``CPU_REAL_CHUNK`` (the same arithmetic for a per-sample network; a batch-norm network sees the whole
         batch), which keeps every layer's activations in cache instead of streaming gigabytes through memory."""
-        per_sample = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+        per_sample = not has_batch_norm(net)
         chunk = CPU_REAL_CHUNK if self.dataset.device.type == "cpu" and per_sample else len(real)
         groups = group_of_rows(counts, classes, real.device)
         with torch.inference_mode():
