@@ -1,4 +1,4 @@
-"""Command line: ``python -m ltdd info | data | distill | evaluate | bias-sweep`` (also the ``ltdd`` console
+"""Command line: ``python -m ltdd info | data | distill | evaluate | bias-sweep | rebalance`` (also the ``ltdd`` console
 script).
 
 The contract (DESIGN.md) is stable: tests and users rely on it.
@@ -16,6 +16,12 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
   (:func:`ltdd.biased.bias_sweep`), with the full-set control; writes the rows and the provenance (command,
   commit, device, versions) to ``FILE.json`` after every distilled set (atomically); ``--resume`` runs only
   what the file lacks. Prints the table.
+* ``rebalance PLAN ... --dataset NAME --imbalance B [--method dm] [--simclr] [--seeds 0,1,2] --out DIR`` —
+  CRLT-DD's plans (:mod:`ltdd.rebalance`; ``table-iii`` runs every row of its Table III): builds each plan's
+  training set, trains the evaluation networks on it (from a SimCLR encoder with ``--simclr``), and writes the
+  rows (overall, per-class, shot-group and head/tail accuracy, size report) with the provenance to
+  ``DIR/study.json`` after every row, atomically; ``--resume`` runs only what the file lacks. Prints the table;
+  the last stdout line is JSON.
 """
 
 from __future__ import annotations
@@ -266,6 +272,51 @@ def cmd_bias_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def rebalance_rows(plans: list[str], simclr: bool) -> dict[str, dict]:
+    """``["table-iii"]`` → CRLT-DD's Table III rows; plan names → one row each (``+ SimCLR`` with ``simclr``)."""
+    from .rebalance import TABLE_III_ROWS, check_plan
+
+    if [p.lower() for p in plans] in (["table-iii"], ["table3"]):
+        if simclr:
+            raise ValueError("--simclr does not combine with table-iii, which has its own SimCLR rows")
+        return dict(TABLE_III_ROWS)
+    rows = {}
+    for plan in plans:
+        plan = check_plan(plan)
+        rows[plan.replace("-", " ") + (" + SimCLR" if simclr else "")] = {"plan": plan, "simclr": simclr}
+    return rows
+
+
+def cmd_rebalance(args: argparse.Namespace) -> int:
+    from .rebalance import rebalance_study, study_table
+
+    profile = get_profile(args.profile)
+    device = get_device(args.device)
+    rows = rebalance_rows(args.plans, args.simclr)
+    name = args.dataset or "digits-lt"
+    if not name.endswith("-lt"):
+        raise ValueError(f"--dataset must be a long-tailed set (a name ending in -lt), got {name!r}")
+    dataset = load_dataset(name, data_root=args.data_root, download=_download_flag(args, profile), device=device,
+                           **_options(args))
+    for flag, value in (("--iterations", args.iterations), ("--networks", args.networks),
+                        ("--simclr-epochs", args.simclr_epochs)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be a positive int, got {value}")
+    record = {"device": str(device), **_provenance(args.argv)}
+    if device.type == "cuda":
+        record["gpu"] = torch.cuda.get_device_name(device)
+    out = Path(args.out)
+    study = rebalance_study(dataset, rows, profile, _number_list(args.seeds, int, "--seeds"), args.method,
+                            args.iterations, args.ipc, args.simclr_epochs, args.networks, out / "study.json",
+                            args.resume, record, progress=not args.quiet)
+    table = study_table(study)
+    (out / "table.md").write_text(table + "\n")
+    print(table, file=sys.stderr)
+    _print_json({"out": str(out / "study.json"), "rows": len(study.rows),
+                 "accuracy": {label: study.mean_std(label)[0] for label in study.labels()}})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ltdd", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"ltdd {__version__}")
@@ -340,6 +391,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=available_profiles(), default=None,
                    help="settings profile (default: $LTDD_PROFILE, else gpu with CUDA, else cpu)")
     p.set_defaults(func=cmd_bias_sweep)
+
+    p = sub.add_parser("rebalance", help="CRLT-DD: rebalance a long-tailed set by distillation and evaluate it")
+    p.add_argument("plans", nargs="+", metavar="PLAN",
+                   help="vanilla, sample-all, distill-all, distill-all-aug, sample-head, distill-head, "
+                        "or table-iii (every row of CRLT-DD's Table III)")
+    p.add_argument("--dataset", default=None, help="a long-tailed dataset (default: digits-lt)")
+    p.add_argument("--method", default="dm", help=f"condensing method, one of {available_methods()} (default: dm)")
+    p.add_argument("--simclr", action="store_true", help="start every classifier from a SimCLR encoder")
+    p.add_argument("--simclr-epochs", type=int, default=None, help="SimCLR epochs (default: the profile's full_epochs)")
+    p.add_argument("--seeds", default="0", help="seeds, comma-separated; each builds and evaluates its own set")
+    p.add_argument("--ipc", type=int, default=None,
+                   help="images per head class of the head plans (default: the median class size)")
+    p.add_argument("--iterations", type=int, default=None, help="distillation iterations (default: the profile's)")
+    p.add_argument("--networks", type=int, default=None,
+                   help="evaluation networks per set (default: the profile's eval_seeds)")
+    p.add_argument("--out", required=True, help="output folder (study.json, table.md)")
+    p.add_argument("--resume", action="store_true", help="continue OUT/study.json: run only what is missing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    common(p)
+    p.set_defaults(func=cmd_rebalance)
     return parser
 
 

@@ -241,28 +241,31 @@ class EvaluationReport:
 
 def evaluate_training_set(images: Tensor, labels: Tensor, dataset: ImageDataset, model: str = "convnet",
                           seeds: int | list[int] = 3, config: TrainConfig = TrainConfig(), base_seed: int = 0,
-                          progress: bool = True, model_options: dict | None = None) -> EvaluationReport:
+                          progress: bool = True, model_options: dict | None = None,
+                          encoder_state: dict | None = None) -> EvaluationReport:
     """Train ``seeds`` fresh networks on (images, labels) and test each on ``dataset.test``.
 
     ``seeds`` is a count (networks ``0..seeds-1``) or an explicit list; network ``k`` draws its weights,
-    batch order and augmentation from generators derived from ``(base_seed, k)``.
+    batch order and augmentation from generators derived from ``(base_seed, k)``. ``encoder_state`` (e.g.
+    SimCLR's, :mod:`ltdd.ssl`) initialises the feature layers of every network before training.
     """
     seed_list = _seed_list(seeds)
     runs = [evaluate(net, dataset.test, dataset.num_classes)
             for _, net in train_networks(images, labels, dataset, model, seed_list, config, base_seed, progress,
-                                         model_options)]
+                                         model_options, encoder_state)]
     return EvaluationReport.from_runs(runs, model, config.epochs, seed_list, len(images),
                                       extra={"model_options": dict(model_options or {})})
 
 
 def train_networks(images: Tensor, labels: Tensor, dataset: ImageDataset, model: str, seeds: int | list[int],
                    config: TrainConfig, base_seed: int = 0, progress: bool = False,
-                   model_options: dict | None = None):
+                   model_options: dict | None = None, encoder_state: dict | None = None):
     """Yield ``(k, network)`` for every seed ``k``: a fresh ``model`` trained on (images, labels).
 
     Network ``k`` draws its weights from ``make_generator(base_seed, "eval-init", k)`` and its batch order
     and augmentation from ``make_generator(base_seed, "eval-train", k)``, so every caller that trains
-    "network k" gets the same network.
+    "network k" gets the same network. With ``encoder_state`` (:func:`ltdd.ssl.encoder_state`), the feature
+    layers start from it and only the classifier is fresh: the network is fine-tuned, every layer trained.
     """
     expected = dataset.image_shape
     if tuple(images.shape[1:]) != expected:
@@ -272,7 +275,12 @@ def train_networks(images: Tensor, labels: Tensor, dataset: ImageDataset, model:
     images, labels = images.to(device), labels.to(device)
     for k in tqdm(_seed_list(seeds), desc=f"train {model}", disable=not progress):
         net = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
-                        generator=make_generator(base_seed, "eval-init", k), **(model_options or {})).to(device)
+                        generator=make_generator(base_seed, "eval-init", k), **(model_options or {}))
+        if encoder_state is not None:
+            from .ssl import load_encoder
+
+            load_encoder(net, encoder_state)
+        net = net.to(device)
         train_classifier(net, images, labels, config, make_generator(base_seed, "eval-train", k, device=device),
                          hflip_safe=dataset.hflip_safe, progress=progress, description=f"network {k}")
         yield k, net
