@@ -448,6 +448,17 @@ class RebalanceStudy:
         mean = sum(values) / len(values)
         return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)), len(values)
 
+    def report(self, label: str) -> EvaluationReport:
+        """A row as an :class:`~ltdd.train.EvaluationReport` with one "run" per seed (for
+        :func:`ltdd.viz.plot_per_class_accuracy` and friends)."""
+        rows = [row for row in self.rows if row["label"] == label]
+        if not rows:
+            raise KeyError(f"no rows for {label!r}; the study has {self.labels()}")
+        return EvaluationReport(self.settings.get("model", "convnet"), self.settings.get("eval_epochs", 0),
+                                [row["seed"] for row in rows], [row["accuracy"] for row in rows],
+                                [row["per_class"] for row in rows], rows[0]["size"]["images"],
+                                extra={"label": label, "plan": rows[0]["plan"]})
+
     def per_class(self, label: str) -> list[float]:
         """Per-class accuracy of a row, averaged over its seeds."""
         runs = [row["per_class"] for row in self.rows if row["label"] == label]

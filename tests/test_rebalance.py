@@ -1,0 +1,207 @@
+"""CRLT-DD's rebalancing plans (ltdd.rebalance): budgets from counts, the sets they build, errors, the study."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ltdd.config import get_profile
+from ltdd.data import counts_only, load_dataset
+from ltdd.rebalance import (PLANS, TABLE_III_ROWS, RebalanceStudy, augmentation_copies, budget_table,
+                            check_plan, head_classes, median_class_size, plan_budget, rebalance, rebalance_study,
+                            restrict_classes, study_table)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SMOKE = get_profile("smoke")
+
+# (dataset, β) → (LT images, distill-all images, its %, distill-head images at the median, its %):
+# worked out by hand from the LDAM counts (sum of the smallest half, ⌊median⌋) and rounded to 2 places.
+PAPER_SETTINGS = {
+    ("cifar10-lt", 10): (20431, 5000, 24.47, 12412, 60.75),
+    ("cifar10-lt", 50): (13996, 1000, 7.14, 5043, 36.03),
+    ("cifar10-lt", 100): (12406, 500, 4.03, 3471, 27.98),
+    ("cifar100-lt", 10): (19573, 5000, 25.55, 12498, 63.85),
+    ("cifar100-lt", 50): (12608, 1000, 7.93, 5016, 39.78),
+    ("cifar100-lt", 100): (10847, 500, 4.61, 3396, 31.31),
+}
+
+
+@pytest.fixture(scope="module")
+def digits_lt():
+    return load_dataset("digits-lt")
+
+
+# ----------------------------------------------------------------------------------------------- budgets
+@pytest.mark.parametrize(("name", "beta"), sorted(PAPER_SETTINGS))
+def test_budgets_equal_the_formulas(name, beta):
+    counts = counts_only(name, beta)
+    total, all_images, all_percent, head_images, head_percent = PAPER_SETTINGS[(name, beta)]
+    assert sum(counts) == total
+    C = len(counts)
+    for plan in ("distill-all", "sample-all"):  # Eq. 2: every class to n_min
+        budget = plan_budget(plan, counts)
+        assert budget.total == C * min(counts) == all_images
+        assert round(budget.percent, 2) == all_percent
+        assert budget.per_class == [min(counts)] * C
+    for plan in ("distill-head", "sample-head"):  # Eq. 3-4: head half to the median, tail half kept
+        budget = plan_budget(plan, counts)
+        median = int(sorted(counts)[C // 2 - 1] + sorted(counts)[C // 2]) // 2  # C is even here
+        assert budget.ipc == median
+        assert budget.total == C // 2 * median + sum(sorted(counts)[: C // 2]) == head_images
+        assert round(budget.percent, 2) == head_percent
+    assert plan_budget("vanilla", counts).total == total
+
+
+def test_paper_ipc_500_for_cifar10_lt_head():
+    budget = plan_budget("distill-head", counts_only("cifar10-lt", 100), ipc=500)
+    assert budget.per_class == [500] * 5 + [387, 232, 139, 83, 50]
+    assert (budget.total, round(budget.percent, 2)) == (3391, 27.33)
+    assert (sum(budget.synthetic), sum(budget.real)) == (2500, 891)
+
+
+def test_augmented_plan_grows_to_the_median():
+    counts = counts_only("cifar10-lt", 100)
+    budget = plan_budget("distill-all-aug", counts)  # n_min 50, n_med 516: 10 copies of every image
+    assert budget.per_class == [500] * 10
+    assert (sum(budget.synthetic), sum(budget.augmented)) == (500, 4500)
+    assert augmentation_copies(50, 516) == 10
+    assert plan_budget("distill-all-aug", counts, aug_target=120).per_class == [100] * 10
+
+
+def test_budget_table_lists_every_plan_but_vanilla():
+    rows = budget_table(counts_only("cifar10-lt", 100), ipc_head=500)
+    assert [row["plan"] for row in rows] == list(PLANS[1:])
+    assert {row["plan"]: row["images"] for row in rows}["distill-head"] == 3391
+
+
+def test_head_is_the_larger_half():
+    assert head_classes([5, 50, 7, 30, 9]) == [1, 3]  # odd C: the median class (9) is tail
+    assert head_classes([4, 4, 4, 4]) == [0, 1]        # ties: lower index first
+    assert median_class_size([10, 7, 3, 1]) == 5       # (7 + 3) / 2
+    assert median_class_size([9, 8, 1]) == 8
+
+
+# ------------------------------------------------------------------------------------------------ errors
+def test_ipc_above_a_condensed_class_is_refused():
+    counts = [100, 60, 30, 10]
+    with pytest.raises(ValueError, match=r"ipc=61.*class 1 has \(60\).*ipc <= 60"):
+        plan_budget("distill-head", counts, ipc=61)
+    with pytest.raises(ValueError, match=r"ipc=11 .*choose ipc <= 10"):
+        plan_budget("distill-all", counts, ipc=11)
+    with pytest.raises(ValueError, match="ipc must be a positive int"):
+        plan_budget("sample-head", counts, ipc=0)
+    with pytest.raises(ValueError, match="ipc does not apply to plan 'vanilla'"):
+        plan_budget("vanilla", counts, ipc=5)
+    with pytest.raises(ValueError, match="aug_target must be an int >= the distilled size"):
+        plan_budget("distill-all-aug", counts, aug_target=5)
+
+
+def test_unknown_plan_is_refused():
+    with pytest.raises(ValueError, match=r"plan='distill-tail' is unknown; choose one of \['vanilla'"):
+        check_plan("distill-tail")
+    assert check_plan("Distill_Head") == "distill-head"
+
+
+def test_imbalance_below_one_is_refused():
+    with pytest.raises(ValueError, match="imbalance must be a finite number >= 1"):
+        load_dataset("digits-lt", imbalance=0.5)
+
+
+# -------------------------------------------------------------------------------------------- the sets
+def test_restrict_classes_relabels(digits_lt):
+    part = restrict_classes(digits_lt, [7, 2])
+    assert part.num_classes == 2 and part.class_names == [digits_lt.class_names[7], digits_lt.class_names[2]]
+    counts = digits_lt.train.class_counts(10)
+    assert part.train.class_counts(2) == [counts[7], counts[2]]
+    assert torch.equal(part.train.images[part.train.labels == 0], digits_lt.train.images[digits_lt.train.labels == 7])
+    with pytest.raises(ValueError, match="classes must be distinct labels"):
+        restrict_classes(digits_lt, [3, 3])
+
+
+def test_distill_head_keeps_the_tail_byte_identical(digits_lt):
+    result = rebalance(digits_lt, "distill-head", iterations=2, profile=SMOKE, progress=False)
+    counts = digits_lt.train.class_counts(10)
+    head = head_classes(counts)
+    assert result.class_counts(10) == result.budget.per_class
+    real = ~result.synthetic_rows
+    for c in range(10):
+        kept = result.images[real & (result.labels == c)]
+        if c in head:
+            assert len(kept) == 0
+            assert int(((result.labels == c) & result.synthetic_rows).sum()) == median_class_size(counts)
+        else:
+            assert torch.equal(kept, digits_lt.train.images[digits_lt.train.labels == c])
+
+
+def test_distill_all_condenses_every_class(digits_lt):
+    result = rebalance(digits_lt, "distill-all", iterations=2, profile=SMOKE, progress=False)
+    n_min = min(digits_lt.train.class_counts(10))
+    assert bool(result.synthetic_rows.all()) and result.class_counts(10) == [n_min] * 10
+    assert result.size_report()["images"] == len(result) == 10 * n_min
+
+
+def test_augmented_copies_reuse_the_distilled_images(digits_lt):
+    cache: dict = {}
+    plain = rebalance(digits_lt, "distill-all", iterations=2, profile=SMOKE, progress=False, cache=cache)
+    grown = rebalance(digits_lt, "distill-all-aug", aug_target=30, iterations=2, profile=SMOKE, progress=False,
+                      cache=cache)
+    assert len(cache) == 1  # condensed once
+    assert torch.equal(grown.images[: len(plain)], plain.images)
+    assert grown.class_counts(10) == [24] * 10  # 12 per class, 30 // 12 = 2 copies
+    assert not torch.equal(grown.images[len(plain):], plain.images)  # the copies are augmented
+
+
+def test_sample_plans_pick_distinct_real_images(digits_lt):
+    result = rebalance(digits_lt, "sample-head", seed=3, profile=SMOKE)
+    assert not result.synthetic_rows.any()
+    flat = digits_lt.train.images.flatten(1)
+    matches = (result.images.flatten(1)[:, None, :] == flat[None]).all(dim=2)
+    assert bool((matches.sum(dim=1) >= 1).all())                    # every image is a training image
+    assert len(set(matches.float().argmax(dim=1).tolist())) == len(result)  # no image twice
+    again = rebalance(digits_lt, "sample-head", seed=3, profile=SMOKE)
+    other = rebalance(digits_lt, "sample-head", seed=4, profile=SMOKE)
+    assert torch.equal(result.images, again.images) and not torch.equal(result.images, other.images)
+
+
+def test_same_seed_same_distilled_set(digits_lt):
+    first = rebalance(digits_lt, "distill-all", iterations=3, profile=SMOKE, seed=1, progress=False)
+    second = rebalance(digits_lt, "distill-all", iterations=3, profile=SMOKE, seed=1, progress=False)
+    assert torch.equal(first.images, second.images)
+
+
+def test_rebalanced_set_round_trips(digits_lt, tmp_path):
+    result = rebalance(digits_lt, "sample-all", profile=SMOKE)
+    loaded = type(result).load(result.save(tmp_path / "set.pt"))
+    assert torch.equal(loaded.images, result.images) and loaded.budget == result.budget
+
+
+# ----------------------------------------------------------------------------------------------- study
+def test_study_saves_resumes_and_refuses_other_settings(digits_lt, tmp_path):
+    rows = {"vanilla": {"plan": "vanilla"}, "sample all": {"plan": "sample-all"}}
+    profile = SMOKE.replace(eval_epochs=2)
+    out = tmp_path / "study.json"
+    first = rebalance_study(digits_lt, rows, profile, seeds=[0], networks=1, out=out, progress=False)
+    assert [(r["label"], r["seed"]) for r in first.rows] == [("vanilla", 0), ("sample all", 0)]
+    saved = json.loads(out.read_text())
+    assert saved["settings"]["networks"] == 1 and len(saved["rows"]) == 2
+    resumed = rebalance_study(digits_lt, rows, profile, seeds=[0, 1], networks=1, out=out, resume=True,
+                              progress=False)
+    assert [(r["label"], r["seed"]) for r in resumed.rows][:2] == [("vanilla", 0), ("sample all", 0)]
+    assert resumed.rows[0] == first.rows[0]  # not re-run
+    assert len(resumed.rows) == 4 and resumed.settings["seeds"] == [0, 1]
+    with pytest.raises(ValueError, match="eval_epochs=2 there, 3 now"):
+        rebalance_study(digits_lt, rows, SMOKE.replace(eval_epochs=3), seeds=[0], networks=1, out=out,
+                        resume=True, progress=False)
+    table = study_table(RebalanceStudy.load(out))
+    assert "| vanilla |" in table and "| 2 |" in table  # two seeds per row
+    report = resumed.report("sample all")
+    assert report.seeds == [0, 1] and len(report.per_class) == 10
+
+
+def test_table_iii_rows_name_real_plans():
+    assert len(TABLE_III_ROWS) == 8
+    assert {check_plan(spec["plan"]) for spec in TABLE_III_ROWS.values()} <= set(PLANS)
+    assert sum(bool(spec.get("simclr")) for spec in TABLE_III_ROWS.values()) == 2
