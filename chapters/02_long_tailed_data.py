@@ -275,18 +275,18 @@ plot_shot_groups(train_counts, live_groupings, class_names=lt.class_names, title
 #   $\beta = 100$ run uses 500 where the median is 516.
 #
 # (The *+Aug* variant appends DSA-augmented copies of every synthetic image, and *+SimCLR* only changes
-# how the evaluation network is initialised.) All of these sizes follow from the class counts alone:
+# how the evaluation network is initialised.) All of these sizes follow from the class counts alone, and
+# `ltdd.rebalance.plan_budget` computes them ({doc}`09_rebalancing_crltdd` builds the sets themselves):
 
 # %%
-import statistics
+from ltdd.rebalance import plan_budget
 
 
 def crlt_plan_sizes(counts: list[int]) -> dict[str, int]:
-    """Training-set sizes of CRLT-DD's plans for one long-tailed split (counts sorted largest first)."""
-    C = len(counts)
-    head_ipc = int(statistics.median(counts))  # "about the median class size"
-    return {"C": C, "vanilla": sum(counts), "distill all: IPC": counts[-1], "distill all": C * counts[-1],
-            "distill head: IPC": head_ipc, "distill head": C // 2 * head_ipc + sum(counts[C // 2:])}
+    """The sizes of CRLT-DD's plans for one split, from ltdd.rebalance (chapter 09 builds the sets)."""
+    every, head = plan_budget("distill-all", counts), plan_budget("distill-head", counts)
+    return {"C": len(counts), "vanilla": sum(counts), "distill all: IPC": every.ipc, "distill all": every.total,
+            "distill head: IPC": head.ipc, "distill head": head.total}
 
 
 plans = {f"{title}, β = {b}": crlt_plan_sizes(counts_only(name, b))

@@ -273,6 +273,11 @@ def distill_classes(dataset: ImageDataset, classes: Sequence[int], ipc: int, met
     iterations = profile.iterations if iterations is None else iterations
     part = dataset if list(classes) == list(range(dataset.num_classes)) else restrict_classes(dataset, classes)
     distiller = make_distiller(method, part, seed=seed, profile=profile, ipc=ipc, **settings)
+    if getattr(distiller, "factor", 1) > 1:
+        option = "partition=False" if method == "idm" else "factor=1"
+        raise ValueError(f"method {method!r} stores {distiller.factor}×{distiller.factor} partitioned images, so its "
+                         f"{ipc} images per class would train as {ipc * distiller.factor ** 2} and break the plan's "
+                         f"budget; rebalance with {option}")
     synthetic = distiller.run(iterations, progress=progress)
     images, labels = synthetic.training_pairs()
     if labels.ndim != 1:
@@ -413,6 +418,68 @@ STUDY_KEYS = ("dataset", "profile", "imbalance", "method", "iterations", "eval_e
 """Settings a resumed study must share with the file it continues (seeds may grow)."""
 
 
+def _value_at(row: dict, key: str):
+    for part in key.split("."):
+        row = row.get(part) if isinstance(row, dict) else None
+    return row
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+
+
+@dataclass
+class PairedComparison:
+    """Two rows of a study on one key, paired by seed (fractions in [0, 1])."""
+
+    label: str
+    baseline: str
+    key: str
+    seeds: list[int]
+    values: list[float]
+    baseline_values: list[float]
+
+    @property
+    def differences(self) -> list[float]:
+        return [a - b for a, b in zip(self.values, self.baseline_values)]
+
+    @property
+    def mean_difference(self) -> float:
+        return sum(self.differences) / len(self.differences) if self.seeds else math.nan
+
+    @property
+    def wins(self) -> int:
+        """Seeds on which ``label`` is higher than ``baseline``."""
+        return sum(d > 0 for d in self.differences)
+
+    @property
+    def clear(self) -> bool:
+        """Whether the mean difference exceeds the spread over seeds of both rows (and there are >= 2 seeds)."""
+        if len(self.seeds) < 2:
+            return False
+        spread = max(_mean_std(self.values)[1], _mean_std(self.baseline_values)[1])
+        return abs(self.mean_difference) > spread
+
+    def sentence(self, name: str | None = None) -> str:
+        """The comparison in words, every number taken from the rows (for a chapter's prose)."""
+        name = name or self.key
+        if not self.seeds:
+            return f"**{self.label}**, {name}: no seed has both this row and {self.baseline}."
+        (m, s), (bm, bs) = _mean_std(self.values), _mean_std(self.baseline_values)
+        diff = 100 * self.mean_difference
+        outcome = "improved" if diff > 0 else "got worse" if diff < 0 else "did not change"
+        if len(self.seeds) == 1:
+            caveat = " (a single seed: there is no spread to judge the difference by)"
+        elif diff != 0 and not self.clear:
+            caveat = ", but by no more than the spread over seeds, so not clearly"
+        else:
+            caveat = ""
+        return (f"**{self.label}**, {name}: {100 * m:.1f} ± {100 * s:.1f} % against {100 * bm:.1f} ± {100 * bs:.1f} % "
+                f"for {self.baseline}, a difference of {diff:+.1f} points on average, positive in {self.wins} of "
+                f"{len(self.seeds)} seeds: the {name} {outcome}{caveat}.")
+
+
 @dataclass
 class RebalanceStudy:
     """Results of :func:`rebalance_study`: one row per (table row, seed), the settings, the SimCLR losses."""
@@ -430,16 +497,8 @@ class RebalanceStudy:
 
     def values(self, label: str, key: str = "accuracy") -> list[float]:
         """``key`` of every seed of a row (``"accuracy"``, or ``"groups.halves.tail"``-style paths)."""
-        out = []
-        for row in self.rows:
-            if row["label"] != label:
-                continue
-            value = row
-            for part in key.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            if value is not None:
-                out.append(float(value))
-        return out
+        return [float(value) for row in self.rows if row["label"] == label
+                for value in [_value_at(row, key)] if value is not None]
 
     def mean_std(self, label: str, key: str = "accuracy") -> tuple[float, float, int]:
         values = self.values(label, key)
@@ -458,6 +517,15 @@ class RebalanceStudy:
                                 [row["seed"] for row in rows], [row["accuracy"] for row in rows],
                                 [row["per_class"] for row in rows], rows[0]["size"]["images"],
                                 extra={"label": label, "plan": rows[0]["plan"]})
+
+    def compare(self, label: str, baseline: str, key: str = "accuracy") -> "PairedComparison":
+        """Row ``label`` against row ``baseline`` on ``key``, seed by seed (the seeds both rows have)."""
+        ours = {row["seed"]: value for row in self.rows if row["label"] == label
+                for value in [_value_at(row, key)] if value is not None}
+        theirs = {row["seed"]: value for row in self.rows if row["label"] == baseline
+                  for value in [_value_at(row, key)] if value is not None}
+        seeds = sorted(set(ours) & set(theirs))
+        return PairedComparison(label, baseline, key, seeds, [ours[s] for s in seeds], [theirs[s] for s in seeds])
 
     def per_class(self, label: str) -> list[float]:
         """Per-class accuracy of a row, averaged over its seeds."""
@@ -578,7 +646,7 @@ def study_table(study: RebalanceStudy, keys: Sequence[tuple[str, str]] = (("over
     return "\n".join(lines)
 
 
-__all__ = ["DISTILLING_PLANS", "PLANS", "PlanBudget", "PlanResult", "RebalanceStudy", "RebalancedSet",
+__all__ = ["DISTILLING_PLANS", "PLANS", "PairedComparison", "PlanBudget", "PlanResult", "RebalanceStudy", "RebalancedSet",
            "TABLE_III_ROWS", "augmentation_copies", "augmented_copies", "budget_table", "check_plan",
            "distill_classes", "evaluate_rebalanced", "evaluation_config", "head_classes", "head_tail_groups",
            "median_class_size", "plan_budget", "pretrain_encoder", "rebalance", "rebalance_study",

@@ -205,3 +205,24 @@ def test_table_iii_rows_name_real_plans():
     assert len(TABLE_III_ROWS) == 8
     assert {check_plan(spec["plan"]) for spec in TABLE_III_ROWS.values()} <= set(PLANS)
     assert sum(bool(spec.get("simclr")) for spec in TABLE_III_ROWS.values()) == 2
+
+
+def test_partitioned_methods_are_refused(digits_lt):
+    with pytest.raises(ValueError, match=r"'idm' stores 2×2 partitioned images.*rebalance with partition=False"):
+        rebalance(digits_lt, "distill-all", method="idm", iterations=1, profile=SMOKE, progress=False, init="noise")
+
+
+def test_compare_pairs_rows_by_seed():
+    rows = [{"label": label, "seed": seed, "accuracy": value, "groups": {"halves": {"tail": value / 2}}}
+            for label, seed, value in [("a", 0, 0.8), ("a", 1, 0.9), ("a", 2, 0.7), ("b", 0, 0.5), ("b", 1, 0.6),
+                                       ("b", 3, 0.1)]]
+    study = RebalanceStudy(rows)
+    paired = study.compare("a", "b")
+    assert paired.seeds == [0, 1] and paired.differences == pytest.approx([0.3, 0.3])
+    assert paired.wins == 2 and paired.clear  # 30 points apart, spreads of 5 points
+    assert "+30.0 points on average, positive in 2 of 2 seeds: the overall improved." in paired.sentence("overall")
+    assert study.compare("b", "a", "groups.halves.tail").mean_difference == pytest.approx(-0.15)
+    close = RebalanceStudy([{"label": "a", "seed": s, "accuracy": v} for s, v in [(0, 0.5), (1, 0.7)]]
+                           + [{"label": "b", "seed": s, "accuracy": v} for s, v in [(0, 0.55), (1, 0.6)]])
+    assert not close.compare("a", "b").clear and "not clearly" in close.compare("a", "b").sentence()
+    assert "no seed has both" in study.compare("a", "missing").sentence()
