@@ -455,8 +455,9 @@ class PairedComparison:
 
     @property
     def clear(self) -> bool:
-        """Whether the mean difference exceeds the spread over seeds of both rows (and there are >= 2 seeds)."""
-        if len(self.seeds) < 2:
+        """Whether the difference is clear: two or more seeds, all differences of one sign, and a mean
+        difference larger than the spread over seeds of either row."""
+        if len(self.seeds) < 2 or not (all(d > 0 for d in self.differences) or all(d < 0 for d in self.differences)):
             return False
         spread = max(_mean_std(self.values)[1], _mean_std(self.baseline_values)[1])
         return abs(self.mean_difference) > spread
@@ -472,7 +473,7 @@ class PairedComparison:
         if len(self.seeds) == 1:
             caveat = " (a single seed: there is no spread to judge the difference by)"
         elif diff != 0 and not self.clear:
-            caveat = ", but by no more than the spread over seeds, so not clearly"
+            caveat = ", but not clearly (not on every seed, or by no more than the spread over seeds)"
         else:
             caveat = ""
         return (f"**{self.label}**, {name}: {100 * m:.1f} ± {100 * s:.1f} % against {100 * bm:.1f} ± {100 * bs:.1f} % "

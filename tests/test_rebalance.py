@@ -225,4 +225,7 @@ def test_compare_pairs_rows_by_seed():
     close = RebalanceStudy([{"label": "a", "seed": s, "accuracy": v} for s, v in [(0, 0.5), (1, 0.7)]]
                            + [{"label": "b", "seed": s, "accuracy": v} for s, v in [(0, 0.55), (1, 0.6)]])
     assert not close.compare("a", "b").clear and "not clearly" in close.compare("a", "b").sentence()
+    mixed = RebalanceStudy([{"label": "a", "seed": s, "accuracy": v} for s, v in [(0, 0.9), (1, 0.9), (2, 0.6)]]
+                           + [{"label": "b", "seed": s, "accuracy": v} for s, v in [(0, 0.5), (1, 0.5), (2, 0.7)]])
+    assert mixed.compare("a", "b").mean_difference > 0.2 and not mixed.compare("a", "b").clear  # 2 of 3 seeds
     assert "no seed has both" in study.compare("a", "missing").sentence()
