@@ -1,0 +1,282 @@
+"""Expert trajectories for trajectory matching (MTT, DATM, LTDD): train networks on real data and keep their
+weights after every epoch.
+
+An *expert* is one network trained on the real training set; its *trajectory* is one ``[epochs + 1, P]`` tensor,
+the flat parameters (in ``model.parameters()`` order) at initialisation and after each epoch. A *buffer* is a
+folder of such trajectories with a ``buffer.json`` that records what they were trained on, so that a distiller
+can refuse a buffer from another dataset or model. Trajectories are loaded lazily, memory-mapped.
+
+Two kinds of experts:
+
+* **representation experts** (MTT's ``buffer.py``; LTDD's first stage): every parameter trained on the
+  (long-tailed) set, instance-balanced batches, plain SGD (MTT: lr 0.01, no momentum, no weight decay) with
+  DSA on every batch;
+* **classifier experts** (LTDD's second stage, Expert Decoupling): start from a representation expert's final
+  weights, freeze everything but the final linear layer, and train that with class-balanced sampling (a class
+  drawn uniformly, then ``per_draw`` of its images; an epoch draws as many images as ``max_c n_c × C``).
+
+The backbone / classifier split is read from the model (its ``classifier`` module), never from hard-coded
+parameter counts (:func:`classifier_slice`).
+
+Not yet here: the GSAM optimiser of DATM's and LTDD's experts and ZCA whitening (both planned for
+trajectory matching's next increment); these experts use SGD.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .augment import DSA, strategy_for
+from .config import make_generator
+from .data import ImageDataset
+from .distill.base import atomic_save
+from .models import get_model
+
+STAGES = ("representation", "classifier")
+BUFFER_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ExpertConfig:
+    """How experts are trained (defaults: MTT's ``buffer.py``)."""
+
+    epochs: int = 50
+    lr: float = 0.01
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    batch_size: int = 256
+    dsa: bool = True
+    stage: str = "representation"
+    """``"representation"``: train every parameter on shuffled images; ``"classifier"``: only the final linear
+    layer, class-balanced, from a representation expert's final weights."""
+    per_draw: int = 4
+    """Images taken from a class each time it is drawn (classifier stage; LTDD's ``num_samples_cls``)."""
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "per_draw"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if self.stage not in STAGES:
+            raise ValueError(f"stage={self.stage!r} is unknown; choose one of {list(STAGES)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+
+
+def flat_parameters(model: nn.Module) -> Tensor:
+    """The model's parameters as one detached vector, in ``model.parameters()`` order."""
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def load_flat_parameters(model: nn.Module, flat: Tensor) -> nn.Module:
+    """Copy a flat vector (from :func:`flat_parameters` or a trajectory) into the model's parameters."""
+    sizes = [p.numel() for p in model.parameters()]
+    if flat.ndim != 1 or flat.numel() != sum(sizes):
+        raise ValueError(f"flat parameters must be a vector of {sum(sizes)} values, got shape {tuple(flat.shape)}")
+    with torch.no_grad():
+        for p, part in zip(model.parameters(), flat.split(sizes)):
+            p.copy_(part.view_as(p))
+    return model
+
+
+def classifier_slice(model: nn.Module) -> slice:
+    """Where the final linear layer (``model.classifier``) sits in the flat parameter vector. It must be a
+    contiguous block (true for every :class:`~ltdd.models.FeatureClassifier`, whose classifier comes last)."""
+    if not isinstance(getattr(model, "classifier", None), nn.Module):
+        raise ValueError(f"{type(model).__name__} has no 'classifier' module to decouple")
+    positions, offset = [], 0
+    for name, p in model.named_parameters():
+        if name.startswith("classifier."):
+            positions.append((offset, offset + p.numel()))
+        offset += p.numel()
+    if any(b[0] != a[1] for a, b in zip(positions, positions[1:])):
+        raise ValueError("the classifier's parameters are not contiguous in the flat vector")
+    return slice(positions[0][0], positions[-1][1])
+
+
+def class_balanced_order(labels: Tensor, num_classes: int, num_samples: int, per_draw: int,
+                         generator: torch.Generator) -> Tensor:
+    """Class-aware sampling (Shen et al. 2016, as LTDD's ``ClassAwareSampler``): repeatedly draw a class
+    uniformly and take its next ``per_draw`` images from a per-class shuffled queue, reshuffled when it runs
+    out; ``num_samples`` indices in all. Classes without images are never drawn."""
+    members = [torch.nonzero(labels.cpu() == c, as_tuple=True)[0] for c in range(num_classes)]
+    present = [c for c in range(num_classes) if len(members[c])]
+    queues = {c: torch.empty(0, dtype=torch.long) for c in present}
+    chosen: list[Tensor] = []
+    total = 0
+    while total < num_samples:
+        c = present[int(torch.randint(len(present), (1,), generator=generator, device=generator.device))]
+        take = []
+        while len(take) < per_draw:
+            if len(queues[c]) == 0:
+                queues[c] = members[c][torch.randperm(len(members[c]), generator=generator,
+                                                      device=generator.device).cpu()]
+            take.append(queues[c][:1])
+            queues[c] = queues[c][1:]
+        chosen.append(torch.cat(take))
+        total += per_draw
+    return torch.cat(chosen)[:num_samples]
+
+
+def _epoch_order(config: ExpertConfig, labels: Tensor, num_classes: int, generator: torch.Generator) -> Tensor:
+    if config.stage == "representation":
+        return torch.randperm(len(labels), generator=generator, device=generator.device).cpu()
+    counts = torch.bincount(labels.cpu(), minlength=num_classes)
+    return class_balanced_order(labels, num_classes, int(counts.max()) * num_classes, config.per_draw, generator)
+
+
+def train_expert(dataset: ImageDataset, config: ExpertConfig = ExpertConfig(), model: str = "convnet",
+                 model_options: dict | None = None, seed: int = 0, initial: Tensor | None = None,
+                 progress: bool = False) -> Tensor:
+    """Train one expert and return its trajectory, a ``[epochs + 1, P]`` tensor on the CPU.
+
+    ``initial`` (a flat vector) replaces the random initialisation; the classifier stage requires it (a
+    representation expert's last row). Weights, batch order and augmentation come from generators derived
+    from ``seed``.
+    """
+    net = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
+                    generator=make_generator(seed, "expert-init"), **(model_options or {}))
+    if config.stage == "classifier" and initial is None:
+        raise ValueError("a classifier expert starts from a representation expert's final weights: pass initial=")
+    if initial is not None:
+        load_flat_parameters(net, initial.to(torch.float32))
+    net = net.to(dataset.device).train()
+    trainable = list(net.parameters())
+    if config.stage == "classifier":
+        for name, p in net.named_parameters():
+            p.requires_grad_(name.startswith("classifier."))
+        trainable = list(net.classifier.parameters())
+    optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    dsa = DSA(strategy_for(dataset.hflip_safe)) if config.dsa else None
+    generator = make_generator(seed, "expert-train", config.stage, device=dataset.device)
+    images, labels = dataset.train.images, dataset.train.labels
+    snapshots = [flat_parameters(net).cpu()]
+    for _ in tqdm(range(config.epochs), desc=f"{config.stage} expert {seed}", disable=not progress, leave=False):
+        order = _epoch_order(config, labels, dataset.num_classes, generator).to(images.device)
+        for start in range(0, len(order), config.batch_size):
+            batch = order[start:start + config.batch_size]
+            x = images[batch] if dsa is None else dsa(images[batch], generator)
+            loss = F.cross_entropy(net(x), labels[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        snapshots.append(flat_parameters(net).cpu())
+    return torch.stack(snapshots)
+
+
+# ------------------------------------------------------------------------------------------- buffers
+def buffer_record(dataset: ImageDataset, config: ExpertConfig, model: str, model_options: dict | None) -> dict:
+    """What a buffer was trained on and how: compared by :meth:`ExpertBuffer.check_compatible`."""
+    probe = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size, **(model_options or {}))
+    cls = classifier_slice(probe)
+    return {"format": BUFFER_FORMAT, "dataset": dataset.name, "dataset_options": dict(dataset.options),
+            "image_shape": list(dataset.image_shape), "num_classes": dataset.num_classes,
+            "train_counts": dataset.train.class_counts(dataset.num_classes), "model": model,
+            "model_options": dict(model_options or {}), "num_parameters": sum(p.numel() for p in probe.parameters()),
+            "classifier": [cls.start, cls.stop], "config": dataclasses.asdict(config)}
+
+
+class ExpertBuffer:
+    """A folder of expert trajectories (``expert_000.pt`` …) and its ``buffer.json``; trajectories load lazily."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        record = self.path / "buffer.json"
+        if not record.is_file():
+            raise FileNotFoundError(f"{self.path} is not an expert buffer (no buffer.json)")
+        self.record = json.loads(record.read_text())
+
+    @property
+    def epochs(self) -> int:
+        return self.record["config"]["epochs"]
+
+    def files(self) -> list[Path]:
+        return sorted(self.path.glob("expert_*.pt"))
+
+    def __len__(self) -> int:
+        return len(self.files())
+
+    def __getitem__(self, index: int) -> Tensor:
+        files = self.files()
+        if not -len(files) <= index < len(files):
+            raise IndexError(f"expert {index} is not in {self.path} ({len(files)} experts)")
+        return torch.load(files[index], map_location="cpu", mmap=True, weights_only=True)
+
+    def snapshot(self, index: int, epoch: int) -> Tensor:
+        """Expert ``index``'s parameters after ``epoch`` epochs (0: the initialisation)."""
+        if not isinstance(epoch, int) or not 0 <= epoch <= self.epochs:
+            raise ValueError(f"epoch={epoch!r} is outside the buffer's trajectories (0 … {self.epochs})")
+        return self[index][epoch].clone()
+
+    def check_window(self, start_epoch: int, expert_epochs: int) -> None:
+        """A matching window ``[start, start + M]`` must lie inside the stored trajectories."""
+        if start_epoch < 0 or start_epoch + expert_epochs > self.epochs:
+            raise ValueError(f"start epoch {start_epoch} + expert_epochs {expert_epochs} reaches beyond the buffer's "
+                             f"{self.epochs} epochs; choose start_epoch <= {self.epochs - expert_epochs}")
+
+    def check_compatible(self, dataset: ImageDataset, model: str, model_options: dict | None = None) -> None:
+        """Refuse a buffer trained on another dataset (name, options, shape, class counts) or model."""
+        mine = {"dataset": dataset.name, "dataset_options": dict(dataset.options),
+                "image_shape": list(dataset.image_shape), "num_classes": dataset.num_classes,
+                "train_counts": dataset.train.class_counts(dataset.num_classes), "model": model,
+                "model_options": dict(model_options or {})}
+        different = [k for k, v in mine.items() if self.record.get(k) != v]
+        if different:
+            raise ValueError(f"expert buffer {self.path} was trained for other data or another model: " + ", ".join(
+                f"{k}={self.record.get(k)!r} there, {mine[k]!r} now" for k in different))
+
+
+def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, config: ExpertConfig = ExpertConfig(),
+                 model: str = "convnet", model_options: dict | None = None, first_seed: int = 0,
+                 representation: str | Path | None = None, progress: bool = True) -> ExpertBuffer:
+    """Train ``num_experts`` experts into the folder ``out`` (expert ``k`` from seed ``first_seed + k``).
+
+    Experts already in the folder are kept (a stopped run resumes; each file is written atomically), and the
+    folder's ``buffer.json`` must agree with this call. Classifier experts (``config.stage="classifier"``) start
+    from the final weights of expert ``k`` of the ``representation`` buffer.
+    """
+    if not isinstance(num_experts, int) or num_experts < 1:
+        raise ValueError(f"num_experts must be a positive int, got {num_experts!r}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    record = buffer_record(dataset, config, model, model_options)
+    source = None
+    if config.stage == "classifier":
+        if representation is None:
+            raise ValueError("classifier experts need the representation buffer they start from: representation=")
+        source = ExpertBuffer(representation)
+        source.check_compatible(dataset, model, model_options)
+        if len(source) < num_experts:
+            raise ValueError(f"{representation} holds {len(source)} experts, {num_experts} classifier experts asked")
+        record["representation"] = str(representation)
+    existing = out / "buffer.json"
+    if existing.is_file():
+        previous = json.loads(existing.read_text())
+        if previous != record:
+            different = sorted(k for k in set(previous) | set(record) if previous.get(k) != record.get(k))
+            raise ValueError(f"{out} holds experts trained with other settings: " + ", ".join(
+                f"{k}={previous.get(k)!r} there, {record.get(k)!r} now" for k in different))
+    else:
+        partial = existing.with_name("buffer.json.partial")
+        partial.write_text(json.dumps(record, indent=1))
+        os.replace(partial, existing)
+    for k in tqdm(range(num_experts), desc=f"{config.stage} experts", disable=not progress):
+        path = out / f"expert_{k:03d}.pt"
+        if path.is_file():
+            continue
+        initial = None if source is None else source[k][-1]
+        atomic_save(train_expert(dataset, config, model, model_options, first_seed + k, initial), path)
+    return ExpertBuffer(out)
+
+
+__all__ = ["BUFFER_FORMAT", "ExpertBuffer", "ExpertConfig", "STAGES", "buffer_record", "class_balanced_order",
+           "classifier_slice", "flat_parameters", "load_flat_parameters", "train_buffer", "train_expert"]

@@ -1,0 +1,103 @@
+"""Expert trajectories (ltdd.experts): shapes, what each stage trains, class-balanced sampling, buffers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ltdd.config import make_generator
+from ltdd.data import load_dataset
+from ltdd.experts import (ExpertBuffer, ExpertConfig, class_balanced_order, classifier_slice, flat_parameters,
+                          load_flat_parameters, train_buffer, train_expert)
+from ltdd.models import get_model
+from ltdd.train import evaluate
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SMALL = {"width": 8}
+FAST = ExpertConfig(epochs=3, batch_size=64, lr=0.05)
+
+
+@pytest.fixture(scope="module")
+def digits_lt():
+    return load_dataset("digits-lt")
+
+
+@pytest.fixture(scope="module")
+def representation(digits_lt, tmp_path_factory):
+    return train_buffer(digits_lt, tmp_path_factory.mktemp("rep"), 2, FAST, model_options=SMALL, progress=False)
+
+
+def test_classifier_slice_is_the_final_linear_layer():
+    net = get_model("convnet", 3, 10, 32, width=16)
+    params = list(net.parameters())
+    cls = classifier_slice(net)
+    assert cls.stop == sum(p.numel() for p in params)
+    assert cls.stop - cls.start == net.classifier.weight.numel() + net.classifier.bias.numel()
+    assert get_model("convnet", 3, 100, 32, width=128).classifier.weight.numel() + 100 == 204_900  # reference
+
+
+def test_representation_trajectory_starts_at_init_and_learns(digits_lt):
+    longer = ExpertConfig(epochs=10, batch_size=64, lr=0.05)
+    trajectory = train_expert(digits_lt, longer, model_options=SMALL, seed=1)
+    net = get_model("convnet", 1, 10, 16, generator=make_generator(1, "expert-init"), **SMALL)
+    assert trajectory.shape == (longer.epochs + 1, sum(p.numel() for p in net.parameters()))
+    assert torch.equal(trajectory[0], flat_parameters(net))
+    before = evaluate(net, digits_lt.test, 10).overall
+    after = evaluate(load_flat_parameters(net, trajectory[-1]), digits_lt.test, 10).overall
+    assert after > before + 0.3
+    assert torch.equal(trajectory[:3], train_expert(digits_lt, FAST, model_options=SMALL, seed=1)[:3])  # same seed
+
+
+def test_classifier_stage_moves_only_the_classifier(digits_lt, representation):
+    final = representation[0][-1]
+    trajectory = train_expert(digits_lt, ExpertConfig(epochs=2, batch_size=64, stage="classifier"),
+                              model_options=SMALL, seed=0, initial=final)
+    cls = classifier_slice(get_model("convnet", 1, 10, 16, **SMALL))
+    assert torch.equal(trajectory[0], final)
+    backbone = torch.ones(trajectory.shape[1], dtype=torch.bool)
+    backbone[cls] = False
+    assert torch.equal(trajectory[:, backbone], final[backbone].expand(3, -1))
+    assert not torch.equal(trajectory[-1, cls], final[cls])
+    with pytest.raises(ValueError, match="starts from a representation expert"):
+        train_expert(digits_lt, ExpertConfig(epochs=1, stage="classifier"), model_options=SMALL)
+
+
+def test_class_balanced_order_draws_classes_uniformly():
+    labels = torch.tensor([0] * 100 + [1] * 10 + [2] * 2)
+    order = class_balanced_order(labels, 4, 3000, 4, torch.Generator().manual_seed(0))
+    counts = torch.bincount(labels[order], minlength=4).tolist()
+    assert len(order) == 3000 and counts[3] == 0
+    assert all(900 <= n <= 1100 for n in counts[:3])  # 1000 each in expectation
+    assert all(len(set(labels[order[i:i + 4]].tolist())) == 1 for i in range(0, 3000, 4))  # blocks of one class
+
+
+def test_buffer_round_trips_and_resumes(digits_lt, representation, tmp_path):
+    assert len(representation) == 2 and representation.epochs == FAST.epochs
+    assert torch.equal(representation.snapshot(1, 2), representation[1][2])
+    again = train_buffer(digits_lt, representation.path, 2, FAST, model_options=SMALL, progress=False)
+    assert torch.equal(again[0], representation[0])  # kept, not retrained
+    with pytest.raises(ValueError, match="holds experts trained with other settings: config="):
+        train_buffer(digits_lt, representation.path, 2, ExpertConfig(epochs=4, batch_size=64, lr=0.05),
+                     model_options=SMALL, progress=False)
+    classifier = train_buffer(digits_lt, tmp_path / "cls", 2, ExpertConfig(epochs=1, stage="classifier"),
+                              model_options=SMALL, representation=representation.path, progress=False)
+    assert torch.equal(classifier[1][0], representation[1][-1])
+
+
+def test_bad_requests_are_clear_errors(digits_lt, representation, tmp_path):
+    with pytest.raises(ValueError, match=r"epoch=4 is outside the buffer's trajectories \(0 … 3\)"):
+        representation.snapshot(0, 4)
+    with pytest.raises(ValueError, match="reaches beyond the buffer's 3 epochs; choose start_epoch <= 1"):
+        representation.check_window(2, 2)
+    with pytest.raises(IndexError, match="expert 5 is not in"):
+        representation[5]
+    other = load_dataset("digits-lt", imbalance=20)
+    with pytest.raises(ValueError, match="trained for other data or another model: .*train_counts="):
+        representation.check_compatible(other, "convnet", SMALL)
+    with pytest.raises(ValueError, match="model_options=\\{'width': 8\\} there, \\{'width': 16\\} now"):
+        representation.check_compatible(digits_lt, "convnet", {"width": 16})
+    with pytest.raises(FileNotFoundError, match="is not an expert buffer"):
+        ExpertBuffer(tmp_path)
+    with pytest.raises(ValueError, match="stage='head' is unknown"):
+        ExpertConfig(stage="head")

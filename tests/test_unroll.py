@@ -1,0 +1,139 @@
+"""The unrolled student of trajectory matching: the exact constant-memory gradient equals backpropagation through
+every step; TESLA's approximation does not; memory of the exact mode does not grow with the steps."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from ltdd.augment import DSA
+from ltdd.config import make_generator
+from ltdd.distill.unroll import FlatParameters, plan_steps, soft_label_loss, unrolled_matching
+from ltdd.models import get_model
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def problem(soft: bool = True, dtype=torch.float64):
+    model = get_model("convnet", 1, 4, 8, generator=make_generator(0, "student"), width=6, depth=2).to(dtype)
+    flat = FlatParameters(model)
+    g = torch.Generator().manual_seed(0)
+    start = flat.flatten().detach().clone()
+    target = start + 0.05 * torch.randn(flat.size, generator=g, dtype=dtype)
+    images = torch.randn(12, 1, 8, 8, generator=g, dtype=dtype)
+    labels = torch.randn(12, 4, generator=g, dtype=dtype) if soft else torch.arange(4).repeat_interleave(3)
+    return model, start, target, images, labels, torch.tensor(0.05, dtype=dtype)
+
+
+def run(mode: str, soft: bool = True, augment: DSA | None = DSA("crop_scale_rotate"), steps: int = 5):
+    model, start, target, images, labels, lr = problem(soft)
+    return unrolled_matching(model, start, target, images, labels, lr, steps, make_generator(1, "unroll"),
+                             batch_size=5, augment=augment, mode=mode)
+
+
+def relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / a.norm())
+
+
+@pytest.mark.parametrize("soft", [True, False])
+@pytest.mark.parametrize("augment", [None, DSA("crop_scale_rotate")])
+def test_exact_mode_equals_backpropagation_through_every_step(soft, augment):
+    reference, exact = run("bptt", soft, augment), run("exact", soft, augment)
+    assert exact.loss.item() == pytest.approx(reference.loss.item(), rel=1e-12)
+    assert relative(reference.images_grad, exact.images_grad) < 1e-10
+    assert relative(reference.lr_grad, exact.lr_grad) < 1e-10
+    assert torch.allclose(reference.final_params, exact.final_params, rtol=0, atol=1e-12)
+    if soft:
+        assert relative(reference.labels_grad, exact.labels_grad) < 1e-10
+    else:
+        assert exact.labels_grad is None and reference.labels_grad is None
+
+
+def test_bptt_gradient_matches_finite_differences_in_the_step_size():
+    eps = 1e-6
+    model, start, target, images, labels, lr = problem()
+
+    def loss_at(alpha: float) -> float:
+        return unrolled_matching(model, start, target, images, labels, torch.tensor(alpha, dtype=torch.float64), 3,
+                                 make_generator(1, "unroll"), batch_size=5, mode="bptt").loss.item()
+
+    analytic = unrolled_matching(model, start, target, images, labels, lr, 3, make_generator(1, "unroll"),
+                                 batch_size=5, mode="bptt").lr_grad.item()
+    numeric = (loss_at(0.05 + eps) - loss_at(0.05 - eps)) / (2 * eps)
+    assert analytic == pytest.approx(numeric, rel=1e-6)
+
+
+def test_tesla_drops_the_hessian_term_and_differs():
+    reference, tesla = run("bptt"), run("tesla")
+    # same forward pass: same loss and final student
+    assert tesla.loss.item() == pytest.approx(reference.loss.item(), rel=1e-12)
+    # on this problem (5 steps, step size 0.05) the truncation changes the gradients by roughly 10-35 %
+    for name in ("images_grad", "labels_grad", "lr_grad"):
+        assert 0.01 < relative(getattr(reference, name), getattr(tesla, name)) < 1.0
+    # with a single step there is no earlier step to truncate: TESLA is exact
+    one_bptt, one_tesla = run("bptt", steps=1), run("tesla", steps=1)
+    assert relative(one_bptt.images_grad, one_tesla.images_grad) < 1e-10
+
+
+def test_step_plan_cycles_permutations_and_replays():
+    plans = plan_steps(10, 4, 4, make_generator(0, "p"), None, 8, "cpu")
+    first_pass = torch.cat([p.index for p in plans[:2]])
+    assert len(set(first_pass.tolist())) == 8  # chunks of one permutation, no repeat within it
+    again = plan_steps(10, 4, 4, make_generator(0, "p"), None, 8, "cpu")
+    assert all(torch.equal(a.index, b.index) for a, b in zip(plans, again))
+
+
+def test_bad_input_is_refused():
+    model, start, target, images, labels, lr = problem()
+    with pytest.raises(ValueError, match="mode='adjoint' is unknown"):
+        unrolled_matching(model, start, target, images, labels, lr, 2, make_generator(0), mode="adjoint")
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        unrolled_matching(model, start, target, images, labels, lr, 0, make_generator(0))
+    with pytest.raises(ValueError, match=r"batch_size must be an int in \[1, 12\]"):
+        unrolled_matching(model, start, target, images, labels, lr, 2, make_generator(0), batch_size=13)
+    with pytest.raises(ValueError, match="flat parameters must be a vector of"):
+        unrolled_matching(model, start[:-1], target, images, labels, lr, 2, make_generator(0))
+
+
+def test_soft_label_loss_is_cross_entropy_for_one_hot_logits():
+    logits = torch.randn(6, 3, generator=torch.Generator().manual_seed(0))
+    hard = torch.tensor([0, 1, 2, 2, 1, 0])
+    sharp = 50.0 * torch.nn.functional.one_hot(hard, 3).double()
+    assert soft_label_loss(logits.double(), sharp).item() == pytest.approx(
+        torch.nn.functional.cross_entropy(logits, hard).item(), rel=1e-6)
+
+
+PROBE = textwrap.dedent("""
+    import resource, sys, torch
+    from ltdd.config import make_generator
+    from ltdd.distill.unroll import FlatParameters, unrolled_matching
+    from ltdd.models import get_model
+    torch.set_num_threads(1)
+    model = get_model("convnet", 3, 10, 32, generator=make_generator(0, "m"), width=16)
+    flat = FlatParameters(model)
+    start = flat.flatten().detach().clone()
+    images = torch.randn(60, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(10).repeat_interleave(6)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    unrolled_matching(model, start, start + 0.01, images, labels, torch.tensor(0.01), int(sys.argv[2]),
+                      make_generator(0, "u"), mode=sys.argv[1])
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+""")
+
+
+def peak_growth_kib(mode: str, steps: int) -> int:
+    """Growth of the peak resident memory of a fresh process during one unrolled matching (KiB)."""
+    out = subprocess.run([sys.executable, "-c", PROBE, mode, str(steps)], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB is Linux's convention")
+def test_exact_mode_memory_does_not_grow_with_the_steps():
+    exact5, exact40 = peak_growth_kib("exact", 5), peak_growth_kib("exact", 40)
+    bptt5, bptt10 = peak_growth_kib("bptt", 5), peak_growth_kib("bptt", 10)
+    assert exact40 <= 1.2 * exact5, (exact5, exact40)
+    assert bptt10 > 1.5 * bptt5, (bptt5, bptt10)  # the reference's graph grows with every step
