@@ -22,7 +22,6 @@ import dataclasses
 import json
 import math
 import numbers
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from .data.bias import (BIAS_COLOURS, BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_NAM
                         _check_severity)
 from .diagnostics import bias_ratio_sweep, train_full
 from .distill import SyntheticSet, make_distiller
+from .distill.base import atomic_write_text, settings_mismatch
 from .train import TrainConfig
 from .viz import _finish, _markdown_table, _palette
 
@@ -132,12 +132,8 @@ class BiasSweep:
 
     def save(self, path: str | Path) -> Path:
         """Write the rows, full-set rows and settings as JSON, atomically (a temporary file, then a rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(json.dumps({"settings": self.settings, "rows": self.rows, "full": self.full}, indent=1))
-        os.replace(partial, path)
-        return path
+        return atomic_write_text(json.dumps({"settings": self.settings, "rows": self.rows, "full": self.full},
+                                            indent=1), path)
 
     def done(self, label: str, ratio: float, severity: int, seed: int) -> bool:
         return any((row["label"], row["bias_ratio"], row["severity"], row["seed"]) == (label, ratio, severity, seed)
@@ -246,10 +242,9 @@ SWEEP_KEYS = ("dataset", "profile", "ipc", "iterations", "eval_epochs", "eval_se
 
 
 def _resumed(previous: BiasSweep, fresh: BiasSweep, out) -> BiasSweep:
-    different = [k for k in SWEEP_KEYS if previous.settings.get(k) != fresh.settings.get(k)]
+    different = settings_mismatch(previous.settings, fresh.settings, SWEEP_KEYS)
     if different:
-        raise ValueError(f"{out} was written with other settings: " + ", ".join(
-            f"{k}={previous.settings.get(k)!r} there, {fresh.settings.get(k)!r} now" for k in different))
+        raise ValueError(f"{out} was written with other settings: {different}")
     fresh.rows, fresh.full = previous.rows, previous.full
     fresh.settings["seeds"] = sorted(set(previous.settings.get("seeds", [])) | set(fresh.settings["seeds"]))
     return fresh

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +37,8 @@ from tqdm.auto import tqdm
 from .augment import DSA, strategy_for
 from .config import make_generator
 from .data import ImageDataset
-from .distill.base import atomic_save
+from .distill.base import atomic_save, atomic_write_text, settings_mismatch
+from .distill.unroll import FlatParameters
 from .models import get_model
 
 STAGES = ("representation", "classifier")
@@ -74,18 +74,12 @@ class ExpertConfig:
 
 def flat_parameters(model: nn.Module) -> Tensor:
     """The model's parameters as one detached vector, in ``model.parameters()`` order."""
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    return FlatParameters(model).flatten().detach()
 
 
 def load_flat_parameters(model: nn.Module, flat: Tensor) -> nn.Module:
     """Copy a flat vector (from :func:`flat_parameters` or a trajectory) into the model's parameters."""
-    sizes = [p.numel() for p in model.parameters()]
-    if flat.ndim != 1 or flat.numel() != sum(sizes):
-        raise ValueError(f"flat parameters must be a vector of {sum(sizes)} values, got shape {tuple(flat.shape)}")
-    with torch.no_grad():
-        for p, part in zip(model.parameters(), flat.split(sizes)):
-            p.copy_(part.view_as(p))
-    return model
+    return FlatParameters(model).assign(flat)
 
 
 def classifier_slice(model: nn.Module) -> slice:
@@ -194,13 +188,15 @@ class ExpertBuffer:
         if not record.is_file():
             raise FileNotFoundError(f"{self.path} is not an expert buffer (no buffer.json)")
         self.record = json.loads(record.read_text())
+        self._files = sorted(self.path.glob("expert_*.pt"))  # listed once: a distiller reads experts every step
 
     @property
     def epochs(self) -> int:
         return self.record["config"]["epochs"]
 
     def files(self) -> list[Path]:
-        return sorted(self.path.glob("expert_*.pt"))
+        """The trajectory files present when the buffer was opened."""
+        return list(self._files)
 
     def __len__(self) -> int:
         return len(self.files())
@@ -229,10 +225,9 @@ class ExpertBuffer:
                 "image_shape": list(dataset.image_shape), "num_classes": dataset.num_classes,
                 "train_counts": dataset.train.class_counts(dataset.num_classes), "model": model,
                 "model_options": dict(model_options or {})}
-        different = [k for k, v in mine.items() if self.record.get(k) != v]
+        different = settings_mismatch(self.record, mine, list(mine))
         if different:
-            raise ValueError(f"expert buffer {self.path} was trained for other data or another model: " + ", ".join(
-                f"{k}={self.record.get(k)!r} there, {mine[k]!r} now" for k in different))
+            raise ValueError(f"expert buffer {self.path} was trained for other data or another model: {different}")
 
 
 def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, config: ExpertConfig = ExpertConfig(),
@@ -260,15 +255,11 @@ def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, confi
         record["representation"] = str(representation)
     existing = out / "buffer.json"
     if existing.is_file():
-        previous = json.loads(existing.read_text())
-        if previous != record:
-            different = sorted(k for k in set(previous) | set(record) if previous.get(k) != record.get(k))
-            raise ValueError(f"{out} holds experts trained with other settings: " + ", ".join(
-                f"{k}={previous.get(k)!r} there, {record.get(k)!r} now" for k in different))
+        different = settings_mismatch(json.loads(existing.read_text()), record)
+        if different:
+            raise ValueError(f"{out} holds experts trained with other settings: {different}")
     else:
-        partial = existing.with_name("buffer.json.partial")
-        partial.write_text(json.dumps(record, indent=1))
-        os.replace(partial, existing)
+        atomic_write_text(json.dumps(record, indent=1), existing)
     for k in tqdm(range(num_experts), desc=f"{config.stage} experts", disable=not progress):
         path = out / f"expert_{k:03d}.pt"
         if path.is_file():

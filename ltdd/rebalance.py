@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from .augment import DSA, strategy_for
 from .config import Profile, get_profile, make_generator
 from .data import ImageDataset, LabeledImages
 from .data.longtail import group_accuracy, shot_groups
+from .distill.base import atomic_save, atomic_write_text, settings_mismatch
 from .train import EvaluationReport, TrainConfig, evaluate_training_set
 
 PLANS = ("vanilla", "sample-all", "distill-all", "distill-all-aug", "sample-head", "distill-head")
@@ -214,8 +214,6 @@ class RebalancedSet:
         return {**self.budget.as_row(), "stored_images": len(self)}
 
     def save(self, path: str | Path) -> Path:
-        from .distill.base import atomic_save
-
         return atomic_save({"images": self.images.cpu(), "labels": self.labels.cpu(),
                             "synthetic_rows": self.synthetic_rows.cpu(), "budget": dataclasses.asdict(self.budget),
                             "details": self.details}, path)
@@ -534,13 +532,8 @@ class RebalanceStudy:
         return [sum(run[c] for run in runs) / len(runs) for c in range(len(runs[0]))]
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(json.dumps({"settings": self.settings, "rows": self.rows,
-                                       "simclr": {str(k): v for k, v in self.simclr.items()}}, indent=1))
-        os.replace(partial, path)
-        return path
+        return atomic_write_text(json.dumps({"settings": self.settings, "rows": self.rows,
+                                             "simclr": {str(k): v for k, v in self.simclr.items()}}, indent=1), path)
 
     @classmethod
     def combine(cls, *studies: "RebalanceStudy") -> "RebalanceStudy":
@@ -589,10 +582,9 @@ def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_I
                                 "seeds": list(seeds)})
     if out is not None and resume and Path(out).is_file():
         previous = RebalanceStudy.load(out)
-        different = [k for k in STUDY_KEYS if previous.settings.get(k) != study.settings.get(k)]
+        different = settings_mismatch(previous.settings, study.settings, STUDY_KEYS)
         if different:
-            raise ValueError(f"{out} was written with other settings: " + ", ".join(
-                f"{k}={previous.settings.get(k)!r} there, {study.settings.get(k)!r} now" for k in different))
+            raise ValueError(f"{out} was written with other settings: {different}")
         study.rows, study.simclr = previous.rows, previous.simclr
         study.settings["seeds"] = sorted(set(previous.settings.get("seeds", [])) | set(seeds))
     study.settings.update(record or {})

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .data import ImageDataset
-from .distill.base import atomic_save
+from .distill.base import atomic_save, settings_mismatch
 from .models import get_model
 
 HEADS = ("mlp", "none")
@@ -401,11 +401,9 @@ class SimCLRTrainer:
                 "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
-        if state["settings"] != self.settings():
-            mine, theirs = self.settings(), state["settings"]
-            different = [k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k)]
-            raise ValueError("SimCLR checkpoint was written with other settings: "
-                             + ", ".join(f"{k}={theirs.get(k)!r} there, {mine.get(k)!r} now" for k in sorted(different)))
+        different = settings_mismatch(state["settings"], self.settings())
+        if different:
+            raise ValueError(f"SimCLR checkpoint was written with other settings: {different}")
         self.encoder.load_state_dict(state["encoder"])
         self.head.load_state_dict(state["head"])
         self.optimizer.load_state_dict(state["optimizer"])

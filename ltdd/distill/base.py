@@ -19,7 +19,7 @@ import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -200,6 +200,23 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     return path
 
 
+def atomic_write_text(text: str, path: str | Path) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, then rename (a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+    return path
+
+
+def settings_mismatch(theirs: Mapping, mine: Mapping, keys: Sequence | None = None) -> str:
+    """``"k=<theirs> there, <mine> now, ..."`` for every key (default: all, sorted) whose values differ; ``""``
+    when they agree. The message every "written with other settings" refusal uses."""
+    keys = sorted(set(theirs) | set(mine)) if keys is None else keys
+    return ", ".join(f"{k}={theirs.get(k)!r} there, {mine.get(k)!r} now" for k in keys if theirs.get(k) != mine.get(k))
+
+
 def check_ipc(ipc: int, dataset: ImageDataset) -> None:
     """IPC must be a positive int no larger than the smallest class of the training split."""
     if not isinstance(ipc, int) or isinstance(ipc, bool) or ipc < 1:
@@ -282,9 +299,7 @@ class Distiller(ABC):
             raise ValueError(f"checkpoint is for method {state.get('method')!r}, not {self.name!r}")
         mine, theirs = self._settings(), state.get("settings")
         if theirs is not None and theirs != mine:
-            different = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise ValueError("checkpoint was written with other settings: "
-                             + ", ".join(f"{k}={theirs.get(k)!r} there, {mine.get(k)!r} now" for k in different))
+            raise ValueError(f"checkpoint was written with other settings: {settings_mismatch(theirs, mine)}")
         self.iteration = state["iteration"]
         self.seed = state["seed"]
         self.generator.set_state(state["generator"])

@@ -70,6 +70,13 @@ class FlatParameters:
                              f"got shape {tuple(flat.shape)}")
         return {name: part.view(shape) for name, part, shape in zip(self.names, flat.split(self.sizes), self.shapes)}
 
+    def assign(self, flat: Tensor) -> nn.Module:
+        """Copy a flat vector into the model's own parameters (in place) and return the model."""
+        with torch.no_grad():
+            for p, value in zip(self.model.parameters(), self.as_dict(flat).values()):
+                p.copy_(value)
+        return self.model
+
     def forward(self, flat: Tensor, x: Tensor) -> Tensor:
         return functional_call(self.model, self.as_dict(flat), (x,))
 
