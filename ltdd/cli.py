@@ -1,5 +1,5 @@
-"""Command line: ``python -m ltdd info | data | distill | evaluate | bias-sweep | rebalance`` (also the ``ltdd`` console
-script).
+"""Command line: ``python -m ltdd info | data | distill | evaluate | bias-sweep | rebalance | experts`` (also the
+``ltdd`` console script).
 
 The contract (DESIGN.md) is stable: tests and users rely on it.
 
@@ -22,6 +22,17 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
   rows (overall, per-class, shot-group and head/tail accuracy, size report) with the provenance to
   ``DIR/study.json`` after every row, atomically; ``--resume`` runs only what the file lacks. Prints the table;
   the last stdout line is JSON.
+* ``experts --dataset NAME --out DIR [--experts N] [--stage classifier --representation DIR]
+  [--preset METHOD:IPC] [--option KEY=VALUE ...]`` — train expert trajectories for trajectory matching
+  (:mod:`ltdd.experts`) into ``DIR`` (one file per expert, written atomically; a rerun trains only the
+  missing ones). The last stdout line is JSON. ``distill mtt|datm|ltdd --option buffer=DIR`` uses them;
+  ``--preset`` on either command fills the published settings (:mod:`ltdd.distill.tm_presets`).
+
+* ``tm-ablation --dataset NAME --seeds 0,1,2 --out DIR [--resume]`` — LTDD's ablation (MTT, base, +DAM,
+  +DAM+ED; :func:`ltdd.tm_study.tm_ablation`) at the profile's scale: experts per seed under ``DIR/buffers``,
+  the rows with provenance in ``DIR/study.json`` after every row. Prints the table; the last line is JSON.
+
+Every data-loading command takes ``--zca EPS`` (ZCA-whiten train and test images, as MTT/DATM's ``--zca``).
 """
 
 from __future__ import annotations
@@ -70,7 +81,18 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _options(args: argparse.Namespace) -> dict:
-    return dataset_options(args.imbalance, args.bias_ratio, args.severity)
+    return dataset_options(args.imbalance, args.bias_ratio, args.severity, getattr(args, "zca", None))
+
+
+def _preset(spec: str | None, method: str, dataset: str, ipc: int | None, imbalance: float | None):
+    """``--preset`` (``IPC`` for distill, ``METHOD:IPC`` for experts) → the published :class:`Preset`."""
+    from .distill.tm_presets import tm_preset
+
+    if spec is None:
+        return None
+    if ipc is None:
+        raise ValueError(f"--preset {spec!r} needs an IPC")
+    return tm_preset(method, dataset.lower(), ipc, imbalance)
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -93,8 +115,12 @@ def cmd_distill(args: argparse.Namespace) -> int:
     device = get_device(args.device)
     dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
                            download=_download_flag(args, profile), device=device, **_options(args))
-    settings = {"ipc": args.ipc if args.ipc is not None else profile.ipc,
-                **parse_options(args.option, method_config(args.method))}
+    settings = {"ipc": args.ipc if args.ipc is not None else profile.ipc}
+    if args.preset:
+        preset = _preset(args.preset, args.method, dataset.name, settings["ipc"], dataset.info.get("imbalance"))
+        settings.update(preset.settings)
+        print(f"preset: {preset.source}" + (f" (corrected: {preset.flag})" if preset.flag else ""), file=sys.stderr)
+    settings.update(parse_options(args.option, method_config(args.method)))
     target = args.iterations if args.iterations is not None else profile.iterations
     if target < 1:
         raise ValueError(f"--iterations must be a positive int, got {target}")
@@ -209,7 +235,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     options = {**synthetic.config.get("dataset_options", {}), **_options(args)}
     dataset = load_dataset(name, data_root=args.data_root, download=_download_flag(args, profile), device=device,
                            **options)
-    config = TrainConfig(epochs=args.epochs if args.epochs is not None else profile.eval_epochs)
+    lr = args.lr if args.lr is not None else (synthetic.learned_lr or TrainConfig.lr)
+    config = TrainConfig(epochs=args.epochs if args.epochs is not None else profile.eval_epochs, lr=lr)
     model = args.model or profile.model
     options = profile.replace(model=model).model_options()
     report = evaluate_synthetic(synthetic, dataset, model=model,
@@ -317,6 +344,61 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experts(args: argparse.Namespace) -> int:
+    from .experts import ExpertConfig, train_buffer
+
+    profile = get_profile(args.profile)
+    device = get_device(args.device)
+    dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
+                           download=_download_flag(args, profile), device=device, **_options(args))
+    settings = {"stage": args.stage}
+    if args.preset:
+        method, _, ipc = args.preset.partition(":")
+        if not ipc.isdigit():
+            raise ValueError(f"--preset must be METHOD:IPC (e.g. ltdd:10), got {args.preset!r}")
+        preset = _preset(args.preset, method, dataset.name, int(ipc), dataset.info.get("imbalance"))
+        if args.stage not in preset.experts:
+            raise ValueError(f"the {method} preset has no {args.stage} experts (it has {sorted(preset.experts)})")
+        settings.update(preset.experts[args.stage])
+        if preset.dataset_options.get("zca") != dataset.options.get("zca"):
+            print(f"note: the published experts use zca={preset.dataset_options.get('zca')}; "
+                  f"this run uses zca={dataset.options.get('zca')}", file=sys.stderr)
+    settings.update(parse_options(args.option, ExpertConfig))
+    config = ExpertConfig(**settings)
+    if args.experts < 1:
+        raise ValueError(f"--experts must be a positive int, got {args.experts}")
+    model = args.model or profile.model
+    options = profile.replace(model=model).model_options()
+    started = time.perf_counter()
+    buffer = train_buffer(dataset, args.out, args.experts, config, model, options, args.seed,
+                          representation=args.representation, progress=not args.quiet)
+    record = {"out": str(buffer.path), "experts": len(buffer), "epochs": buffer.epochs, "stage": config.stage,
+              "dataset": dataset.name, "dataset_options": dict(dataset.options), "model": model,
+              "model_options": options, "seconds": time.perf_counter() - started, "device": str(device)}
+    _print_json(record)
+    return 0
+
+
+def cmd_tm_ablation(args: argparse.Namespace) -> int:
+    from .tm_study import ablation_table, tm_ablation
+
+    profile = get_profile(args.profile)
+    device = get_device(args.device)
+    dataset = load_dataset(args.dataset or "digits-lt", data_root=args.data_root,
+                           download=_download_flag(args, profile), device=device, **_options(args))
+    record = {"device": str(device), **_provenance(args.argv)}
+    if device.type == "cuda":
+        record["gpu"] = torch.cuda.get_device_name(device)
+    out = Path(args.out)
+    study = tm_ablation(dataset, profile, _number_list(args.seeds, int, "--seeds"), workdir=out / "buffers",
+                        out=out / "study.json", resume=args.resume, record=record, progress=not args.quiet)
+    table = ablation_table(study)
+    print(table, file=sys.stderr)
+    _print_json({"out": str(out / "study.json"), "rows": len(study.rows),
+                 "accuracy": {label: study.mean_std(label)[0] for label in study.labels()}})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ltdd", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"ltdd {__version__}")
@@ -334,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="imbalance factor β >= 1 of a long-tailed set (*-lt; default: the dataset's)")
             p.add_argument("--bias-ratio", type=float, default=None,
                            help="fraction in [0, 1] of bias-aligned training images (cdigits, cmnist-dd)")
+            p.add_argument("--zca", type=float, default=None, metavar="EPS",
+                           help="ZCA-whiten train and test images with regulariser EPS (trajectory matching: 0.1)")
             p.add_argument("--severity", type=int, default=None,
                            help="bias severity in {1, 2, 3, 4} (cdigits, cmnist-dd)")
 
@@ -357,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
     p.add_argument("--checkpoint-every", type=int, default=100, help="iterations between checkpoints")
+    p.add_argument("--preset", action="store_const", const=True, default=False,
+                   help="mtt/datm/ltdd: the published settings for this dataset, IPC and imbalance "
+                        "(--option overrides them)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="a method setting, e.g. --option lr_img=0.5 --option step_per_class=false (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -369,6 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=None, help="networks to train (default: the profile's)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the profile's)")
     p.add_argument("--dataset", default=None, help="override the dataset recorded in the set")
+    p.add_argument("--lr", type=float, default=None,
+                   help="training learning rate (default: the step size the set learned, if any, else 0.01)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_evaluate)
@@ -411,6 +500,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_rebalance)
+
+    p = sub.add_parser("experts", help="train expert trajectories for trajectory matching (mtt, datm, ltdd)")
+    p.add_argument("--dataset", default=None, help="dataset name (default: the profile's)")
+    p.add_argument("--out", required=True, help="buffer folder (buffer.json, expert_000.pt, ...)")
+    p.add_argument("--experts", type=int, default=5, help="number of experts (default: 5; the papers train 100)")
+    p.add_argument("--stage", choices=["representation", "classifier"], default="representation",
+                   help="classifier: retrain the final layer class-balanced from --representation's experts")
+    p.add_argument("--representation", default=None, help="the representation buffer classifier experts start from")
+    p.add_argument("--seed", type=int, default=0, help="expert k uses seed SEED + k")
+    p.add_argument("--model", default=None, help=f"one of {available_models()} (default: the profile's)")
+    p.add_argument("--preset", default=None, metavar="METHOD:IPC",
+                   help="the published expert settings of a preset, e.g. ltdd:10 (--option overrides them)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="an ExpertConfig setting (epochs, lr, optimizer=gsam, weight_decay, batch_size, ...)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    common(p)
+    p.set_defaults(func=cmd_experts)
+
+    p = sub.add_parser("tm-ablation", help="LTDD's ablation: MTT, base, +DAM, +DAM+ED at the profile's scale")
+    p.add_argument("--dataset", default=None, help="a long-tailed dataset (default: digits-lt)")
+    p.add_argument("--seeds", default="0", help="seeds, comma-separated; each trains its own experts")
+    p.add_argument("--out", required=True, help="output folder (study.json, buffers/)")
+    p.add_argument("--resume", action="store_true", help="continue OUT/study.json: run only what is missing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    common(p)
+    p.set_defaults(func=cmd_tm_ablation)
     return parser
 
 

@@ -18,8 +18,9 @@ Two kinds of experts:
 The backbone / classifier split is read from the model (its ``classifier`` module), never from hard-coded
 parameter counts (:func:`classifier_slice`).
 
-Not yet here: the GSAM optimiser of DATM's and LTDD's experts and ZCA whitening (both planned for
-trajectory matching's next increment); these experts use SGD.
+Optimisers: plain SGD (MTT) or GSAM on SGD (DATM, LTDD: ``optimizer="gsam"``, :mod:`ltdd.optim`). ZCA
+whitening is a property of the dataset (``load_dataset(name, zca=0.1)``, :mod:`ltdd.data.zca`): a buffer
+records it with the dataset's options, so a distiller on unwhitened data refuses whitened experts.
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ from .data import ImageDataset
 from .distill.base import atomic_save, atomic_write_text, settings_mismatch
 from .distill.unroll import FlatParameters
 from .models import get_model
+from .optim import GSAMConfig, gsam_step
 
 STAGES = ("representation", "classifier")
+OPTIMIZERS = ("sgd", "gsam")
 BUFFER_FORMAT = 1
 
 
@@ -60,6 +63,11 @@ class ExpertConfig:
     layer, class-balanced, from a representation expert's final weights."""
     per_draw: int = 4
     """Images taken from a class each time it is drawn (classifier stage; LTDD's ``num_samples_cls``)."""
+    optimizer: str = "sgd"
+    """``"sgd"`` (MTT) or ``"gsam"`` (DATM, LTDD: GSAM around the same SGD, :mod:`ltdd.optim`)."""
+    gsam_rho: float = 0.01
+    gsam_alpha: float = 0.3
+    gsam_adaptive: bool = True
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "per_draw"):
@@ -70,6 +78,12 @@ class ExpertConfig:
             raise ValueError(f"stage={self.stage!r} is unknown; choose one of {list(STAGES)}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r} is unknown; choose one of {list(OPTIMIZERS)}")
+        self.gsam()  # checks rho and alpha
+
+    def gsam(self) -> GSAMConfig:
+        return GSAMConfig(self.gsam_rho, self.gsam_alpha, self.gsam_adaptive)
 
 
 def flat_parameters(model: nn.Module) -> Tensor:
@@ -159,6 +173,9 @@ def train_expert(dataset: ImageDataset, config: ExpertConfig = ExpertConfig(), m
         for start in range(0, len(order), config.batch_size):
             batch = order[start:start + config.batch_size]
             x = images[batch] if dsa is None else dsa(images[batch], generator)
+            if config.optimizer == "gsam":  # the same augmented batch at w and at w + e
+                gsam_step(trainable, lambda: F.cross_entropy(net(x), labels[batch]), optimizer, config.gsam())
+                continue
             loss = F.cross_entropy(net(x), labels[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

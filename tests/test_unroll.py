@@ -8,7 +8,7 @@ import torch
 
 from ltdd.augment import DSA
 from ltdd.config import make_generator
-from ltdd.distill.unroll import FlatParameters, plan_steps, soft_label_loss, unrolled_matching
+from ltdd.distill.unroll import FlatParameters, plan_steps, saved_memory, soft_label_loss, unrolled_matching
 from ltdd.models import get_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -103,42 +103,8 @@ def test_soft_label_loss_is_cross_entropy_for_one_hot_logits():
         torch.nn.functional.cross_entropy(logits, hard).item(), rel=1e-6)
 
 
-class SavedTensorMeter:
-    """Peak bytes of the tensors autograd keeps for backward (the memory that grows with unrolled steps):
-    every saved tensor is wrapped when packed and uncounted when autograd lets go of it."""
-
-    def __init__(self):
-        self.live = self.peak = 0
-
-    def __enter__(self):
-        meter = self
-
-        class Saved:
-            def __init__(self, tensor):
-                self.tensor, self.size = tensor, tensor.numel() * tensor.element_size()
-                meter.live += self.size
-                meter.peak = max(meter.peak, meter.live)
-
-            def __del__(self):
-                meter.live -= self.size
-
-        self.hooks = torch.autograd.graph.saved_tensors_hooks(Saved, lambda saved: saved.tensor)
-        self.hooks.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.hooks.__exit__(*exc)
-
-
 def saved_peak(mode: str, steps: int) -> int:
-    model = get_model("convnet", 3, 10, 16, generator=make_generator(0, "m"), width=8)
-    start = FlatParameters(model).flatten().detach().clone()
-    images = torch.randn(20, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    labels = torch.arange(10).repeat_interleave(2)
-    with SavedTensorMeter() as meter:
-        unrolled_matching(model, start, start + 0.01, images, labels, torch.tensor(0.01), steps,
-                          make_generator(0, "u"), mode=mode)
-    return meter.peak
+    return saved_memory(mode, steps, ipc=2, image_size=16, width=8)
 
 
 def test_exact_mode_memory_does_not_grow_with_the_steps():
@@ -150,3 +116,44 @@ def test_exact_mode_memory_does_not_grow_with_the_steps():
     bptt5, bptt20 = saved_peak("bptt", 5), saved_peak("bptt", 20)
     assert bptt20 > 3.5 * bptt5, (bptt5, bptt20)  # the reference's graph grows with every step
     assert bptt5 > exact5
+
+
+def blocks(model):
+    from ltdd.experts import classifier_slice
+
+    classifier = classifier_slice(model)
+    return slice(0, classifier.start), classifier
+
+
+@pytest.mark.parametrize("phase", ["representation", "classifier"])
+def test_restricted_unroll_is_exact_and_moves_only_its_block(phase):
+    """Expert Decoupling's two phases: the representation phase updates everything but matches the backbone;
+    the classifier phase updates and matches only the final linear layer. Exact == bptt in both."""
+    model, start, target, images, labels, lr = problem()
+    backbone, classifier = blocks(model)
+    update, match = (None, backbone) if phase == "representation" else (classifier, classifier)
+    results = {mode: unrolled_matching(model, start, target, images, labels, lr, 4, make_generator(1, "unroll"),
+                                       batch_size=5, mode=mode, update=update, match=match)
+               for mode in ("bptt", "exact")}
+    reference, exact = results["bptt"], results["exact"]
+    assert exact.loss.item() == pytest.approx(reference.loss.item(), rel=1e-12)
+    for name in ("images_grad", "lr_grad", "labels_grad"):
+        assert relative(getattr(reference, name), getattr(exact, name)) < 1e-10
+    moved = exact.final_params != start
+    if phase == "classifier":
+        assert not moved[backbone].any() and moved[classifier].any()
+        assert exact.param_distance.item() == pytest.approx((start - target)[classifier].pow(2).sum().item())
+    else:
+        assert moved[backbone].any() and moved[classifier].any()
+        expected = (exact.final_params - target)[backbone].pow(2).sum() / (start - target)[backbone].pow(2).sum()
+        assert exact.loss.item() == pytest.approx(expected.item(), rel=1e-12)
+
+
+def test_restricted_blocks_are_checked():
+    model, start, target, images, labels, lr = problem()
+    with pytest.raises(ValueError, match="update must be a contiguous slice"):
+        unrolled_matching(model, start, target, images, labels, lr, 2, make_generator(1), update=[0, 1])
+    with pytest.raises(ValueError, match="match=slice.*selects no parameters"):
+        unrolled_matching(model, start, target, images, labels, lr, 2, make_generator(1), match=slice(5, 5))
+    with pytest.raises(ValueError, match="zero distance"):
+        unrolled_matching(model, start, start.clone(), images, labels, lr, 2, make_generator(1))

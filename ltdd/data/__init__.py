@@ -60,13 +60,15 @@ def load_dataset(
 
     ``data_root`` defaults to ``data/cache`` (or ``$LTDD_DATA_ROOT``); ``download`` defaults to the
     profile's ``allow_download`` (``LTDD_DOWNLOAD`` overrides). Extra ``options`` go to the builder,
-    e.g. ``load_dataset("digits", image_size=8)``.
+    e.g. ``load_dataset("digits", image_size=8)``. ``zca=EPS`` (any dataset) ZCA-whitens train and test
+    images with a map fitted on the training images (:mod:`ltdd.data.zca`; trajectory matching uses 0.1).
     """
     key = str(name).strip().lower()
     if key not in DATASETS:
         raise ValueError(f"dataset={name!r} is unknown; choose one of {available_datasets()}")
     root = Path(data_root) if data_root is not None else default_data_root()
     builder = DATASETS[key]
+    zca = options.pop("zca", None)
     accepted = set(inspect.signature(builder).parameters) - {"data_root", "download", "device"}
     unknown = sorted(set(options) - accepted)
     if unknown:
@@ -75,13 +77,18 @@ def load_dataset(
     allowed = download_allowed() if download is None else bool(download)
     dataset = builder(root, allowed, get_device(device), **options)
     dataset.options = dict(options)
+    if zca is not None:
+        from .zca import zca_whiten
+
+        dataset = zca_whiten(dataset, zca)
+        dataset.options["zca"] = float(zca)
     return dataset
 
 
 def dataset_options(imbalance: float | None = None, bias_ratio: float | None = None,
-                    severity: int | None = None) -> dict:
+                    severity: int | None = None, zca: float | None = None) -> dict:
     """The builder options a user set (command-line flags left at ``None`` are omitted)."""
-    given = {"imbalance": imbalance, "bias_ratio": bias_ratio, "severity": severity}
+    given = {"imbalance": imbalance, "bias_ratio": bias_ratio, "severity": severity, "zca": zca}
     return {key: value for key, value in given.items() if value is not None}
 
 

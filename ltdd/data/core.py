@@ -68,6 +68,8 @@ class ImageDataset:
     """Free-form facts about how the set was built (source files, split rule, resolution)."""
     options: dict = field(default_factory=dict)
     """The options it was loaded with (``load_dataset(name, **options)`` rebuilds the same set)."""
+    whitening: object | None = None
+    """The :class:`~ltdd.data.zca.ZCA` map when the images are ZCA-whitened (``load_dataset(..., zca=0.1)``)."""
 
     @property
     def num_classes(self) -> int:
@@ -93,10 +95,13 @@ class ImageDataset:
         return ImageDataset(
             self.name, self.train.to(device), self.test.to(device), self.class_names, self.mean,
             self.std, self.hflip_safe, self.info, self.options,
+            None if self.whitening is None else self.whitening.to(device),
         )
 
     def denormalize(self, images: Tensor) -> Tensor:
-        """Map normalised images back to pixel space [0, 1] (for figures)."""
+        """Map normalised (or ZCA-whitened) images back to pixel space [0, 1] (for figures)."""
+        if self.whitening is not None:
+            return self.whitening.inverse(images)
         mean = torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=images.device).view(1, -1, 1, 1)
         return images * std + mean

@@ -14,6 +14,7 @@ from .dsdm import DSDM, DSDMConfig
 from .gm import DC, DSAConfig, DSAMatcher, GMConfig, GradientMatcher
 from .idm import IDM, IDMConfig
 from .random import RandomConfig, RandomSelection, sample_real_per_class
+from .tm import DATM, LTDD, MTT, DATMConfig, LTDDConfig, TMConfig, TrajectoryMatcher
 
 METHODS: dict[str, type[Distiller]] = {
     "random": RandomSelection,
@@ -25,6 +26,9 @@ METHODS: dict[str, type[Distiller]] = {
     "dc": DC,
     "dsa": DSAMatcher,
     "dedm": DeDM,
+    "mtt": MTT,
+    "datm": DATM,
+    "ltdd": LTDD,
 }
 
 PROFILE_SETTINGS = {"batch_real": "batch_real", "net_width": "net_width", "model": "model"}
@@ -66,7 +70,7 @@ def make_distiller(method: str, dataset: ImageDataset, seed: int = 0, profile: P
     return cls(dataset, cls.Config(**settings), seed=seed)
 
 
-__all__ = ["DeDM", "DeDMConfig", "DC", "DSAConfig", "DSAMatcher", "GMConfig", "GradientMatcher", "ImageDistiller", "CoresetConfig", "HerdingConfig", "HerdingSelection", "KCenterSelection", "herding", "kcenter_greedy",
+__all__ = ["DATM", "DATMConfig", "LTDD", "LTDDConfig", "MTT", "TMConfig", "TrajectoryMatcher", "DeDM", "DeDMConfig", "DC", "DSAConfig", "DSAMatcher", "GMConfig", "GradientMatcher", "ImageDistiller", "CoresetConfig", "HerdingConfig", "HerdingSelection", "KCenterSelection", "herding", "kcenter_greedy",
            "DM", "DMConfig", "DSDM", "DSDMConfig", "IDM", "IDMConfig", "METHODS", "Distiller", "RandomConfig", "RandomSelection", "SyntheticSet",
            "atomic_save", "available_methods", "check_ipc", "expand_partitions", "make_distiller",
            "method_config", "sample_real_per_class", "tile_partitions"]

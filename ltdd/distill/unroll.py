@@ -129,7 +129,7 @@ def plan_steps(num_images: int, steps: int, batch_size: int | None, generator: t
     return plans
 
 
-def _step_loss(student: FlatParameters, theta: Tensor, images: Tensor, labels: Tensor, plan: StepPlan,
+def _step_loss(student: "_Student", theta: Tensor, images: Tensor, labels: Tensor, plan: StepPlan,
                augment: DSA | None, loss_fn) -> Tensor:
     x = images[plan.index]
     if augment is not None:
@@ -139,44 +139,87 @@ def _step_loss(student: FlatParameters, theta: Tensor, images: Tensor, labels: T
 
 def unrolled_matching(model: nn.Module, start: Tensor, target: Tensor, images: Tensor, labels: Tensor, lr: Tensor,
                       steps: int, generator: torch.Generator, batch_size: int | None = None,
-                      augment: DSA | None = None, mode: str = "exact", loss_fn=soft_label_loss) -> UnrollResult:
+                      augment: DSA | None = None, mode: str = "exact", loss_fn=soft_label_loss,
+                      update: slice | None = None, match: slice | None = None) -> UnrollResult:
     """Unroll the student from ``start`` for ``steps`` SGD steps on (``images``, ``labels``) with step size
     ``lr`` and return the normalised matching loss against ``target`` with its gradients (see the module
     docstring).
 
     ``labels`` are hard ``(n,)`` labels (no gradient) or label logits ``(n, C)``, which get a gradient.
     ``start`` and ``target`` are flat parameter vectors of ``model`` (:class:`FlatParameters`).
+
+    Expert Decoupling (LTDD) needs two restrictions, both slices of the flat vector (``None``: all of it):
+    ``update`` — the parameters the student trains (the rest stay at ``start``; the gradient is taken with
+    respect to this block only, not computed in full and zeroed); ``match`` — the parameters that enter the
+    loss and its normaliser (the backbone in the representation phase).
     """
     if mode not in GRAD_MODES:
         raise ValueError(f"mode={mode!r} is unknown; choose one of {list(GRAD_MODES)}")
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
-    student = FlatParameters(model)
-    student.as_dict(start), student.as_dict(target)  # shape checks
+    student = _Student(FlatParameters(model), start.detach(), update)
+    student.flat.as_dict(target)  # shape check
+    match = _check_slice("match", match, student.flat.size)
     plans = plan_steps(len(images), steps, batch_size, generator, augment, images.shape[-1], images.device)
     soft = labels.ndim == 2
     images = images.detach().requires_grad_(True)
     labels = labels.detach().requires_grad_(soft) if soft else labels
     lr = lr.detach().reshape(()).requires_grad_(True)
-    start, target = start.detach(), target.detach()
-    param_distance = (start - target).pow(2).sum()
+    target = target.detach()
+    param_distance = (student.start - target)[match].pow(2).sum()
+    if not param_distance > 0:
+        raise ValueError("the expert did not move between start and target on the matched parameters "
+                         "(zero distance): nothing to match")
     inputs = [images, lr] + ([labels] if soft else [])
     if mode == "bptt":
-        theta = start.requires_grad_(True)
+        theta = student.moving_start().requires_grad_(True)
         for plan in plans:
             loss = _step_loss(student, theta, images, labels, plan, augment, loss_fn)
             theta = theta - lr * torch.autograd.grad(loss, theta, create_graph=True)[0]
-        matching = (theta - target).pow(2).sum() / param_distance
+        final = student.full(theta)
+        matching = (final - target)[match].pow(2).sum() / param_distance
         grads = torch.autograd.grad(matching, inputs)
-        return _result(matching, grads, soft, theta, param_distance)
-    return _adjoint(student, start, target, param_distance, images, labels, lr, plans, augment, loss_fn, soft,
+        return _result(matching, grads, soft, final, param_distance)
+    return _adjoint(student, target, match, param_distance, images, labels, lr, plans, augment, loss_fn, soft,
                     propagate=(mode == "exact"))
 
 
-def _adjoint(student, start, target, param_distance, images, labels, lr, plans, augment, loss_fn, soft,
+class _Student:
+    """The flat student with only the ``update`` block moving: ``full(θ)`` puts the moving block back between
+    the fixed parts of ``start``."""
+
+    def __init__(self, flat: FlatParameters, start: Tensor, update: slice | None):
+        flat.as_dict(start)  # shape check
+        self.flat, self.start = flat, start
+        self.update = _check_slice("update", update, flat.size)
+
+    def moving_start(self) -> Tensor:
+        return self.start[self.update].clone()
+
+    def full(self, theta: Tensor) -> Tensor:
+        if self.update == slice(0, self.flat.size):
+            return theta
+        return torch.cat([self.start[:self.update.start], theta, self.start[self.update.stop:]])
+
+    def forward(self, theta: Tensor, x: Tensor) -> Tensor:
+        return self.flat.forward(self.full(theta), x)
+
+
+def _check_slice(name: str, block: slice | None, size: int) -> slice:
+    if block is None:
+        return slice(0, size)
+    if not isinstance(block, slice) or block.step not in (None, 1):
+        raise ValueError(f"{name} must be a contiguous slice of the flat parameters (or None), got {block!r}")
+    start, stop, _ = block.indices(size)
+    if not 0 <= start < stop <= size:
+        raise ValueError(f"{name}={block!r} selects no parameters of the {size} in the flat vector")
+    return slice(start, stop)
+
+
+def _adjoint(student, target, match, param_distance, images, labels, lr, plans, augment, loss_fn, soft,
              propagate: bool) -> UnrollResult:
     """The exact (``propagate``) or TESLA backward pass: forward without graphs, then one VJP per step."""
-    thetas, lr_value = [start], lr.detach()
+    thetas, lr_value = [student.moving_start()], lr.detach()
     for plan in plans:  # forward: gradients without a graph, only the parameters are kept
         theta = thetas[-1].requires_grad_(True)
         with torch.enable_grad():
@@ -184,9 +227,11 @@ def _adjoint(student, start, target, param_distance, images, labels, lr, plans, 
             g = torch.autograd.grad(loss, theta)[0]
         thetas[-1] = theta.detach()
         thetas.append((theta - lr_value * g).detach())
-    final = thetas.pop()
-    matching = (final - target).pow(2).sum() / param_distance
-    adjoint = 2 * (final - target) / param_distance       # a_N = ∂L/∂θ_N
+    final = student.full(thetas.pop())
+    difference = torch.zeros_like(final)
+    difference[match] = (final - target)[match]
+    matching = difference.pow(2).sum() / param_distance
+    adjoint = (2 * difference / param_distance)[student.update]  # a_N = ∂L/∂θ_N (the moving block)
     images_grad = torch.zeros_like(images)
     labels_grad = torch.zeros_like(labels) if soft else None
     lr_grad = torch.zeros_like(lr)
@@ -216,5 +261,54 @@ def _result(matching: Tensor, grads, soft: bool, theta: Tensor, param_distance: 
                         param_distance)
 
 
-__all__ = ["FlatParameters", "GRAD_MODES", "StepPlan", "UnrollResult", "plan_steps", "soft_label_loss",
+# ------------------------------------------------------------------------------------------ memory
+class SavedTensorMeter:
+    """Peak bytes of the tensors autograd keeps for the backward pass (the memory that grows with the unrolled
+    steps), on any device: every saved tensor is counted when autograd packs it and uncounted when autograd
+    lets go of it. Use as ``with SavedTensorMeter() as meter: ...; meter.peak``."""
+
+    def __init__(self):
+        self.live = self.peak = 0
+
+    def __enter__(self) -> "SavedTensorMeter":
+        meter = self
+
+        class Saved:
+            def __init__(self, tensor: Tensor):
+                self.tensor, self.size = tensor, tensor.numel() * tensor.element_size()
+                meter.live += self.size
+                meter.peak = max(meter.peak, meter.live)
+
+            def __del__(self):
+                meter.live -= self.size
+
+        self.hooks = torch.autograd.graph.saved_tensors_hooks(Saved, lambda saved: saved.tensor)
+        self.hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.hooks.__exit__(*exc)
+
+
+def saved_memory(mode: str, steps: int, num_classes: int = 10, ipc: int = 10, channels: int = 3,
+                 image_size: int = 32, width: int = 128, seed: int = 0) -> int:
+    """Peak bytes autograd keeps while :func:`unrolled_matching` runs ``steps`` steps in ``mode`` on random
+    images of the given shape (ConvNet-3, hard labels, every image in every step) — the quantity that grows
+    with the steps in ``bptt`` and stays flat in ``exact`` and ``tesla``."""
+    from ..config import make_generator
+    from ..models import get_model
+
+    model = get_model("convnet", channels, num_classes, image_size, generator=make_generator(seed, "memory"),
+                      width=width)
+    start = FlatParameters(model).flatten().detach().clone()
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randn(num_classes * ipc, channels, image_size, image_size, generator=g)
+    labels = torch.arange(num_classes).repeat_interleave(ipc)
+    with SavedTensorMeter() as meter:
+        unrolled_matching(model, start, start + 0.01, images, labels, torch.tensor(0.01), steps,
+                          make_generator(seed, "memory-steps"), mode=mode)
+    return meter.peak
+
+
+__all__ = ["FlatParameters", "GRAD_MODES", "SavedTensorMeter", "saved_memory", "StepPlan", "UnrollResult", "plan_steps", "soft_label_loss",
            "unrolled_matching"]

@@ -1,0 +1,255 @@
+"""Long-tailed trajectory matching as an experiment: the ablation base → +DAM → +DAM+ED (LTDD Table 4) and the
+diagnostics of LTDD Fig. 5 (why experts trained on long-tailed data mislead the distillation).
+
+:func:`tm_ablation` trains, for every seed, one buffer of representation experts on the long-tailed set and
+one of classifier experts from them, distils every row of :data:`ABLATION_ROWS` from those buffers, and
+evaluates each set with networks trained at the step size the set learned. The result is a
+:class:`~ltdd.rebalance.RebalanceStudy` (rows × seeds, saved atomically after every row, resumable), so its
+tables, paired comparisons and per-class reports work here too.
+
+The scale of every profile is in :data:`TM_SCALE`; the ``gpu`` and ``paper`` profiles use the published
+CIFAR-10-LT β = 100 setting (:mod:`ltdd.distill.tm_presets`) with the profile's iterations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .config import Profile, get_profile
+from .data import ImageDataset, group_accuracy, shot_groups
+from .distill import SyntheticSet, make_distiller
+from .distill.base import settings_mismatch
+from .experts import ExpertBuffer, ExpertConfig, train_buffer
+from .rebalance import RebalanceStudy, head_tail_groups
+from .train import TrainConfig, evaluate_training_set
+
+ABLATION_ROWS: dict[str, dict] = {
+    "MTT": {"method": "mtt"},
+    "base": {"method": "datm"},
+    "+DAM": {"method": "datm", "settings": {"dam": True}},
+    "+DAM+ED": {"method": "ltdd"},
+}
+"""LTDD's ablation (base = DATM: soft labels and initial images from the experts; +DAM: the distributed loss;
++DAM+ED: Expert Decoupling, whose classifier experts also pick the images and labels), with plain MTT for
+reference. The scale's common settings apply to every row."""
+
+
+@dataclass(frozen=True)
+class TMScale:
+    """Everything about a trajectory-matching experiment that depends on the machine."""
+
+    ipc: int
+    experts: int
+    expert_epochs: int
+    classifier_epochs: int
+    expert_lr: float
+    expert_batch: int
+    iterations: int
+    net_width: int | None
+    distill: dict
+    """Settings shared by every row (TMConfig fields)."""
+    experts_optimizer: str = "sgd"
+
+
+_SMALL_DISTILL = {"expert_epochs": 2, "lr_lr": 1e-5, "current_max_start_epoch": None, "expansion_end": 0,
+                  "threshold": None, "grad_mode": "exact", "dam_normalize": True, "lambda_rep": 1.0,
+                  "lambda_cls": 1.0, "init_experts": None}
+
+TM_SCALE: dict[str, TMScale] = {
+    "smoke": TMScale(ipc=5, experts=2, expert_epochs=4, classifier_epochs=2, expert_lr=0.05, expert_batch=64,
+                     iterations=4, net_width=16,
+                     distill={**_SMALL_DISTILL, "syn_steps": 4, "max_start_epoch": 2, "lr_img": 100.0,
+                              "lr_teacher": 0.05}),
+    "cpu": TMScale(ipc=10, experts=5, expert_epochs=20, classifier_epochs=4, expert_lr=0.05, expert_batch=64,
+                   iterations=100, net_width=32,
+                   distill={**_SMALL_DISTILL, "syn_steps": 10, "max_start_epoch": 10, "lr_img": 100.0,
+                            "lr_teacher": 0.05}),
+}
+"""``smoke`` and ``cpu``: embedded digits-LT, a narrow ConvNet (the ``cpu`` profile's width 64 would take about
+4× longer), a few short experts, 10-step students. Not the paper's scale; see :func:`scale_for`."""
+
+
+def scale_for(profile: Profile) -> TMScale:
+    """The profile's scale: :data:`TM_SCALE`, or for ``gpu``/``paper`` the published LTDD CIFAR-10-LT β = 100
+    IPC 10 setting with 10 (gpu) or 100 (paper) experts and the profile's iterations."""
+    if profile.name in TM_SCALE:
+        return TM_SCALE[profile.name]
+    from .distill.tm_presets import tm_preset
+
+    preset = tm_preset("ltdd", "cifar10-lt", 10, 100)
+    shared = {k: v for k, v in preset.settings.items() if k not in ("decoupled", "dam", "init_experts")}
+    rep = preset.experts["representation"]
+    return TMScale(ipc=10, experts=10 if profile.name == "gpu" else 100, expert_epochs=rep["epochs"] // 2
+                   if profile.name == "gpu" else rep["epochs"], classifier_epochs=preset.experts["classifier"]["epochs"],
+                   expert_lr=rep["lr"], expert_batch=rep["batch_size"], iterations=profile.iterations,
+                   net_width=profile.net_width, distill=shared, experts_optimizer=rep["optimizer"])
+
+
+def train_ablation_buffers(dataset: ImageDataset, scale: TMScale, seed: int, folder: str | Path, model: str = "convnet",
+                           progress: bool = False) -> tuple[ExpertBuffer, ExpertBuffer]:
+    """The representation and classifier experts of one seed (resumable: finished experts are kept)."""
+    folder = Path(folder)
+    options = {} if scale.net_width is None else {"width": scale.net_width}
+    common = {"lr": scale.expert_lr, "batch_size": scale.expert_batch, "optimizer": scale.experts_optimizer}
+    rep = train_buffer(dataset, folder / "representation", scale.experts,
+                       ExpertConfig(epochs=scale.expert_epochs, **common), model, options, 1000 * seed,
+                       progress=progress)
+    cls = train_buffer(dataset, folder / "classifier", scale.experts,
+                       ExpertConfig(epochs=scale.classifier_epochs, stage="classifier", **common), model, options,
+                       1000 * seed, representation=rep.path, progress=progress)
+    return rep, cls
+
+
+def distill_row(dataset: ImageDataset, spec: Mapping, scale: TMScale, buffers: tuple[ExpertBuffer, ExpertBuffer],
+                seed: int, model: str = "convnet", iterations: int | None = None, progress: bool = False):
+    """Distil one ablation row from the seed's buffers; returns the distiller (its set and its history)."""
+    rep, cls = buffers
+    settings = {**scale.distill, **spec.get("settings", {}), "ipc": scale.ipc, "buffer": str(rep.path),
+                "model": model, "net_width": scale.net_width}
+    if spec["method"] == "ltdd":
+        settings["classifier_buffer"] = str(cls.path)
+    distiller = make_distiller(spec["method"], dataset, seed=seed, **settings)
+    distiller.losses = []
+    distiller.run(scale.iterations if iterations is None else iterations,
+                  callbacks=(lambda d, m: d.losses.append(m["loss"]),), progress=progress)
+    return distiller
+
+
+def evaluate_tm(synthetic: SyntheticSet, dataset: ImageDataset, profile: Profile, scale: TMScale, seed: int,
+                networks: int | None = None, progress: bool = False):
+    """Train networks on a trajectory-matching set at the step size it learned (MTT's evaluation; batch 128
+    as DATM/LTDD) for the profile's epochs; returns the report and its shot-group and head/tail accuracies."""
+    config = TrainConfig(epochs=profile.eval_epochs, lr=synthetic.learned_lr or 0.01, batch_size=128)
+    options = {} if scale.net_width is None else {"width": scale.net_width}
+    images, labels = synthetic.training_pairs()
+    report = evaluate_training_set(images, labels.detach(), dataset, profile.model, networks or profile.eval_seeds,
+                                   config, seed, progress, options)
+    counts = dataset.train.class_counts(dataset.num_classes)
+    groups = {"shots": group_accuracy(report.per_class, shot_groups(counts)),
+              "halves": group_accuracy(report.per_class, head_tail_groups(counts))}
+    return report, groups
+
+
+ABLATION_KEYS = ("dataset", "dataset_options", "profile", "scale", "eval_epochs", "model", "rows")
+
+
+def tm_ablation(dataset: ImageDataset, profile: Profile | None = None, seeds: Sequence[int] = (0,),
+                rows: Mapping[str, Mapping] = ABLATION_ROWS, scale: TMScale | None = None,
+                workdir: str | Path = "tm_ablation", out: str | Path | None = None, resume: bool = False,
+                networks: int | None = None, record: Mapping | None = None, progress: bool = True) -> RebalanceStudy:
+    """Run every row at every seed (see the module docstring). Buffers go to ``workdir/seed_<s>``; with ``out``
+    the study is saved after every row and ``resume=True`` runs only what the file lacks (refusing a file
+    written with other settings)."""
+    profile = profile or get_profile()
+    scale = scale or scale_for(profile)
+    settings = {"dataset": dataset.name, "dataset_options": dict(dataset.options), "profile": profile.name,
+                "scale": dataclasses.asdict(scale), "eval_epochs": profile.eval_epochs, "model": profile.model,
+                "rows": {k: dict(v) for k, v in rows.items()}, "networks": networks or profile.eval_seeds,
+                "seeds": list(seeds), "imbalance": dataset.info.get("imbalance")}
+    study = RebalanceStudy([], settings)
+    if out is not None and resume and Path(out).is_file():
+        previous = RebalanceStudy.load(out)
+        different = settings_mismatch(previous.settings, settings, ABLATION_KEYS)
+        if different:
+            raise ValueError(f"{out} was written with other settings: {different}")
+        study.rows = previous.rows
+        study.settings["seeds"] = sorted(set(previous.settings.get("seeds", [])) | set(seeds))
+    study.settings.update(record or {})
+    bar = tqdm(total=len(rows) * len(seeds), desc="trajectory-matching ablation", disable=not progress)
+    for seed in seeds:
+        buffers = None
+        for label, spec in rows.items():
+            if study.done(label, seed):
+                bar.update()
+                continue
+            started = time.perf_counter()
+            buffers = buffers or train_ablation_buffers(dataset, scale, seed, Path(workdir) / f"seed_{seed}",
+                                                        profile.model)
+            experts_seconds = time.perf_counter() - started
+            distiller = distill_row(dataset, spec, scale, buffers, seed, profile.model)
+            synthetic = distiller.synthetic
+            distilled = time.perf_counter()
+            report, groups = evaluate_tm(synthetic, dataset, profile, scale, seed, networks)
+            study.rows.append({
+                "label": label, "plan": spec["method"], "seed": seed, "accuracy": report.mean,
+                "network_std": report.std, "per_class": report.per_class, "groups": groups,
+                "size": {"images": len(synthetic)}, "learned_lr": synthetic.learned_lr,
+                "losses": [round(v, 5) for v in distiller.losses],
+                "label_confidence": soft_label_confidence(synthetic),
+                "seconds": {"experts": round(experts_seconds, 2), "distill": round(distilled - started
+                                                                                   - experts_seconds, 2),
+                            "evaluate": round(time.perf_counter() - distilled, 2)}})
+            if out is not None:
+                study.save(out)
+            bar.update()
+    bar.close()
+    return study
+
+
+def ablation_table(study: RebalanceStudy, keys: Sequence[tuple[str, str]] = (
+        ("overall", "accuracy"), ("head half", "groups.halves.head"), ("tail half", "groups.halves.tail"))) -> str:
+    """A markdown table of an ablation: mean ± std over seeds (in %) of each ``(column, key)``, and the step
+    size the sets learned."""
+    lines = ["| row | " + " | ".join(column for column, _ in keys) + " | learned α | seeds |",
+             "|---|" + "---|" * (len(keys) + 2)]
+    for label in study.labels():
+        cells = []
+        for _, key in keys:
+            mean, std, _ = study.mean_std(label, key)
+            cells.append(f"{100 * mean:.1f} ± {100 * std:.1f}")
+        lr, _, count = study.mean_std(label, "learned_lr")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {lr:.3g} | {count} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------- diagnostics
+def classifier_weight_norms(buffer: ExpertBuffer, template: torch.nn.Module, expert: int = 0,
+                            epoch: int = -1) -> list[float]:
+    """‖w_c‖ of every class's row of the final linear layer of an expert (LTDD Fig. 5a: head classes get the
+    larger norms when the expert trained on long-tailed data)."""
+    from .distill.tm import expert_network
+
+    net = expert_network(template, buffer, expert, epoch)
+    return net.classifier.weight.detach().norm(dim=1).tolist()
+
+
+def soft_label_confidence(synthetic: SyntheticSet) -> list[float]:
+    """Per class, the mean probability a set's labels give to the image's own class (LTDD Fig. 5b: experts
+    trained on long-tailed data are less sure of tail classes). Hard labels give 1.0."""
+    num_classes = synthetic.num_classes
+    hard = torch.arange(num_classes, device=synthetic.labels.device).repeat_interleave(
+        len(synthetic) // num_classes) if len(synthetic) % num_classes == 0 else synthetic.hard_labels
+    if synthetic.labels.ndim == 1:
+        return [1.0] * num_classes
+    own = synthetic.labels.gather(1, hard[:, None]).squeeze(1)
+    return [float(own[hard == c].mean()) if (hard == c).any() else float("nan") for c in range(num_classes)]
+
+
+def expert_confidence(buffer: ExpertBuffer, template: torch.nn.Module, dataset: ImageDataset,
+                      experts: int | None = None) -> list[float]:
+    """Per class, the mean softmax probability the experts (last epoch, averaged) give to the true class on the
+    balanced test set."""
+    from .distill.tm import expert_network
+
+    total = torch.zeros(dataset.num_classes)
+    count = 0
+    images, labels = dataset.test.images, dataset.test.labels
+    for k in range(min(len(buffer), experts or len(buffer))):
+        with torch.no_grad():
+            probs = F.softmax(expert_network(template, buffer, k)(images), dim=1)
+        own = probs.gather(1, labels[:, None]).squeeze(1).cpu()
+        total += torch.stack([own[labels.cpu() == c].mean() for c in range(dataset.num_classes)])
+        count += 1
+    return (total / count).tolist()
+
+
+__all__ = ["ABLATION_ROWS", "ablation_table", "TMScale", "TM_SCALE", "classifier_weight_norms", "distill_row", "evaluate_tm",
+           "expert_confidence", "scale_for", "soft_label_confidence", "tm_ablation", "train_ablation_buffers"]
