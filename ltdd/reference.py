@@ -122,3 +122,27 @@ def ltdd_table() -> str:
     lines += [f"| {row} | {value:.1f} |" for row, value in LTDD_ABLATION.items()]
     return "\n".join(lines)
 
+
+
+def tm_memory_table(path: str | Path | None = None) -> dict[str, dict[int, dict[str, float]]]:
+    """The recorded trajectory-matching memory benchmark (``data/reference/tm_memory_cpu.md``, written by
+    ``benchmarks/tm_memory.py``) as ``{mode: {steps: {"peak_mb": ..., "seconds": ...}}}``; skipped cells are
+    left out."""
+    path = Path(path) if path is not None else REFERENCE_DIR / "tm_memory_cpu.md"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is not there: run benchmarks/tm_memory.py and save its table")
+    rows = [line.strip().strip("|").split("|") for line in path.read_text().splitlines()
+            if line.startswith("| ") and not line.startswith("| steps")]
+    header = next(line for line in path.read_text().splitlines() if line.startswith("| steps"))
+    columns = [cell.strip() for cell in header.strip().strip("|").split("|")]
+    table: dict[str, dict[int, dict[str, float]]] = {}
+    for cells in rows:
+        cells = [cell.strip() for cell in cells]
+        steps = int(cells[0])
+        for column, cell in zip(columns[1:], cells[1:]):
+            mode, _, kind = column.partition(" ")
+            if cell == "skipped":
+                continue
+            key = "peak_mb" if kind.startswith("peak") else "seconds"
+            table.setdefault(mode, {}).setdefault(steps, {})[key] = float(cell)
+    return table

@@ -265,3 +265,13 @@ def test_presets_reproduce_the_published_numbers_and_flag_bad_configs():
         assert tm_preset("ltdd", "cifar10-lt", 50, 200).ipc == 50
     with pytest.raises(ValueError, match="no published 'ltdd' setting for dataset='cifar10-lt', ipc=30"):
         tm_preset("ltdd", "cifar10-lt", 30, 100)
+
+
+def test_recorded_memory_table_reads_back():
+    from ltdd.reference import ltdd_table, tm_memory_table
+
+    table = tm_memory_table()
+    assert set(table) == {"bptt", "exact", "tesla"} and 40 in table["exact"]
+    assert table["exact"][40]["peak_mb"] <= 1.2 * table["exact"][5]["peak_mb"]
+    assert table["bptt"][20]["peak_mb"] > 3 * table["bptt"][5]["peak_mb"]
+    assert "| LTDD | 53.4 | 58.2 | 64.0 |" in ltdd_table()
