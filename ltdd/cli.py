@@ -22,7 +22,7 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
   rows (overall, per-class, shot-group and head/tail accuracy, size report) with the provenance to
   ``DIR/study.json`` after every row, atomically; ``--resume`` runs only what the file lacks. Prints the table;
   the last stdout line is JSON.
-* ``experts --dataset NAME --out DIR [--experts N] [--stage classifier --representation DIR]
+* ``experts --dataset NAME --out DIR [--experts N] [--shard I/N] [--stage classifier --representation DIR]
   [--preset METHOD:IPC] [--option KEY=VALUE ...]`` — train expert trajectories for trajectory matching
   (:mod:`ltdd.experts`) into ``DIR`` (one file per expert, written atomically; a rerun trains only the
   missing ones). The last stdout line is JSON. ``distill mtt|datm|ltdd --option buffer=DIR`` uses them;
@@ -344,6 +344,13 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shard(text: str) -> tuple[int, int]:
+    index, sep, count = text.partition("/")
+    if not sep or not index.isdigit() or not count.isdigit() or not int(index) < int(count):
+        raise ValueError(f"--shard must be I/N with 0 <= I < N (e.g. 0/4), got {text!r}")
+    return int(index), int(count)
+
+
 def cmd_experts(args: argparse.Namespace) -> int:
     from .experts import ExpertConfig, train_buffer
 
@@ -370,8 +377,9 @@ def cmd_experts(args: argparse.Namespace) -> int:
     model = args.model or profile.model
     options = profile.replace(model=model).model_options()
     started = time.perf_counter()
+    shard = _shard(args.shard)
     buffer = train_buffer(dataset, args.out, args.experts, config, model, options, args.seed,
-                          representation=args.representation, progress=not args.quiet)
+                          representation=args.representation, progress=not args.quiet, shard=shard)
     record = {"out": str(buffer.path), "experts": len(buffer), "epochs": buffer.epochs, "stage": config.stage,
               "dataset": dataset.name, "dataset_options": dict(dataset.options), "model": model,
               "model_options": options, "seconds": time.perf_counter() - started, "device": str(device)}
@@ -510,6 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--representation", default=None, help="the representation buffer classifier experts start from")
     p.add_argument("--seed", type=int, default=0, help="expert k uses seed SEED + k")
     p.add_argument("--model", default=None, help=f"one of {available_models()} (default: the profile's)")
+    p.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="train only experts k with k %% N == I (N processes fill one folder side by side)")
     p.add_argument("--preset", default=None, metavar="METHOD:IPC",
                    help="the published expert settings of a preset, e.g. ltdd:10 (--option overrides them)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",

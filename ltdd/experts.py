@@ -249,8 +249,12 @@ class ExpertBuffer:
 
 def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, config: ExpertConfig = ExpertConfig(),
                  model: str = "convnet", model_options: dict | None = None, first_seed: int = 0,
-                 representation: str | Path | None = None, progress: bool = True) -> ExpertBuffer:
+                 representation: str | Path | None = None, progress: bool = True,
+                 shard: tuple[int, int] = (0, 1)) -> ExpertBuffer:
     """Train ``num_experts`` experts into the folder ``out`` (expert ``k`` from seed ``first_seed + k``).
+
+    ``shard=(i, n)`` trains only the experts ``k`` with ``k % n == i``, so ``n`` processes (or GPUs) can fill
+    one folder side by side; every expert is the same whichever process trains it.
 
     Experts already in the folder are kept (a stopped run resumes; each file is written atomically), and the
     folder's ``buffer.json`` must agree with this call. Classifier experts (``config.stage="classifier"``) start
@@ -258,6 +262,9 @@ def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, confi
     """
     if not isinstance(num_experts, int) or num_experts < 1:
         raise ValueError(f"num_experts must be a positive int, got {num_experts!r}")
+    index, shards = shard
+    if not (isinstance(shards, int) and shards >= 1 and isinstance(index, int) and 0 <= index < shards):
+        raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     record = buffer_record(dataset, config, model, model_options)
@@ -277,7 +284,7 @@ def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, confi
             raise ValueError(f"{out} holds experts trained with other settings: {different}")
     else:
         atomic_write_text(json.dumps(record, indent=1), existing)
-    for k in tqdm(range(num_experts), desc=f"{config.stage} experts", disable=not progress):
+    for k in tqdm(range(index, num_experts, shards), desc=f"{config.stage} experts", disable=not progress):
         path = out / f"expert_{k:03d}.pt"
         if path.is_file():
             continue

@@ -101,3 +101,12 @@ def test_bad_requests_are_clear_errors(digits_lt, representation, tmp_path):
         ExpertBuffer(tmp_path)
     with pytest.raises(ValueError, match="stage='head' is unknown"):
         ExpertConfig(stage="head")
+
+
+def test_shards_fill_one_buffer_with_the_same_experts(digits_lt, representation, tmp_path):
+    for i in (1, 0):
+        train_buffer(digits_lt, tmp_path / "sharded", 2, FAST, model_options=SMALL, progress=False, shard=(i, 2))
+    sharded = ExpertBuffer(tmp_path / "sharded")
+    assert len(sharded) == 2 and all(torch.equal(sharded[k], representation[k]) for k in range(2))
+    with pytest.raises(ValueError, match=r"shard must be \(i, n\) with 0 <= i < n"):
+        train_buffer(digits_lt, tmp_path / "bad", 2, FAST, model_options=SMALL, progress=False, shard=(2, 2))
