@@ -143,7 +143,8 @@ class TMConfig:
     lr_img: float = 100.0
     lr_lr: float = 1e-5
     lr_teacher: float = 0.01
-    """α's initial value (the experts' learning rate)."""
+    """α's initial value (the experts' learning rate; MTT's table lists 0.001 for CIFAR-10 IPC 10 and 50, which
+    its presets carry)."""
     lr_y: float = 2.0
     momentum_img: float = 0.5
     momentum_lr: float = 0.5
@@ -231,7 +232,9 @@ class DATMConfig(TMConfig):
 class LTDDConfig(TMConfig):
     """LTDD (DAM + Expert Decoupling), CIFAR-10-LT β = 100 IPC 10 as its code ships it: N = N₂ = 80, window
     [0, 20), λ_rep 0.5, λ_cls 1, initial images from classifier expert 0 (one pass, duplicated when short),
-    soft labels from every classifier expert, DAM in the representation phase, no gate."""
+    soft labels from every classifier expert, DAM in the representation phase, no gate. One difference: DAM's
+    weights are rescaled to mean 1 (``dam_normalize=True``, the general form); the code's raw frequencies are
+    ``dam_normalize=False``, which the presets use."""
 
     syn_steps: int = 80
     max_start_epoch: int = 20
