@@ -526,9 +526,11 @@ class RebalanceStudy:
         seeds = sorted(set(ours) & set(theirs))
         return PairedComparison(label, baseline, key, seeds, [ours[s] for s in seeds], [theirs[s] for s in seeds])
 
-    def per_class(self, label: str) -> list[float]:
-        """Per-class accuracy of a row, averaged over its seeds."""
-        runs = [row["per_class"] for row in self.rows if row["label"] == label]
+    def per_class(self, label: str, key: str = "per_class") -> list[float]:
+        """Per-class accuracy of a row (or another per-class list of its rows, ``key``), averaged over seeds."""
+        runs = [row[key] for row in self.rows if row["label"] == label]
+        if not runs:
+            raise KeyError(f"no rows for {label!r}; the study has {self.labels()}")
         return [sum(run[c] for run in runs) / len(runs) for c in range(len(runs[0]))]
 
     def save(self, path: str | Path) -> Path:

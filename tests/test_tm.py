@@ -107,6 +107,10 @@ def test_inherent_ipc_above_a_class_is_refused_by_the_distiller(digits_lt, buffe
         ltdd(digits_lt, buffers, ipc=smallest + 1, short_class="inherent").init()
     d = ltdd(digits_lt, buffers, ipc=smallest + 1, short_class="duplicate")
     assert len(d.init()) == (smallest + 1) * digits_lt.num_classes
+    padded = ltdd(digits_lt, buffers, ipc=smallest + 1, short_class="noise", init="real")
+    padded.init()
+    counts = digits_lt.train.class_counts(digits_lt.num_classes)
+    assert padded.noise_per_class == [max(0, smallest + 1 - n) for n in counts] and padded.noise_images >= 1
 
 
 def test_soft_labels_average_the_logits_of_the_experts_that_are_right(digits_lt, buffers):

@@ -375,7 +375,12 @@ class TrajectoryMatcher(ImageDistiller):
         self.label_velocity: Tensor | None = None
         self.syn_lr: Tensor | None = None
         self.lr_velocity: Tensor | None = None
-        self.noise_images = 0
+        self.noise_per_class: list[int] = [0] * dataset.num_classes
+        """Initial images of each class that are noise (a class short of usable images, :func:`fill_class`)."""
+
+    @property
+    def noise_images(self) -> int:
+        return sum(self.noise_per_class)
 
     # ---------------------------------------------------------------------------------- set-up
     def _model_options(self) -> dict:
@@ -410,7 +415,7 @@ class TrajectoryMatcher(ImageDistiller):
         config, data = self.config, self.dataset
         if config.init == "noise":
             return super().initial_images()
-        parts, self.noise_images = [], 0
+        parts = []
         for label in range(data.num_classes):
             if config.init == "correct":
                 found, others = select_correct(data, label, config.ipc, self.template, self._label_source(),
@@ -422,7 +427,7 @@ class TrajectoryMatcher(ImageDistiller):
                 found, others = order[:config.ipc], order[config.ipc:]
             images, noise = fill_class(found, others, config.ipc, config.short_class, label, data, self.generator)
             parts.append(images)
-            self.noise_images += noise
+            self.noise_per_class[label] = noise
         return torch.cat(parts)
 
     def init(self) -> SyntheticSet:
@@ -518,14 +523,14 @@ class TrajectoryMatcher(ImageDistiller):
         for name in ("syn_lr", "lr_velocity", "label_logits", "label_velocity"):
             value = getattr(self, name)
             state[name] = None if value is None else value.detach().cpu().clone()
-        state["noise_images"] = self.noise_images
+        state["noise_per_class"] = list(self.noise_per_class)
         return state
 
     def load_state_dict(self, state: dict) -> None:
         device = self.dataset.device
         for name in ("syn_lr", "lr_velocity", "label_logits", "label_velocity"):
             setattr(self, name, None if state.get(name) is None else state[name].to(device).clone())
-        self.noise_images = state.get("noise_images", 0)
+        self.noise_per_class = list(state.get("noise_per_class", [0] * self.dataset.num_classes))
         super().load_state_dict(state)
 
 
