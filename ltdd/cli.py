@@ -116,12 +116,15 @@ def cmd_distill(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
                            download=_download_flag(args, profile), device=device, **_options(args))
     settings = {"ipc": args.ipc if args.ipc is not None else profile.ipc}
+    preset = None
     if args.preset:
         preset = _preset(args.preset, args.method, dataset.name, settings["ipc"], dataset.info.get("imbalance"))
         settings.update(preset.settings)
         print(f"preset: {preset.source}" + (f" (corrected: {preset.flag})" if preset.flag else ""), file=sys.stderr)
     settings.update(parse_options(args.option, method_config(args.method)))
     target = args.iterations if args.iterations is not None else profile.iterations
+    if args.preset and args.iterations is None:
+        target = preset.iterations
     if target < 1:
         raise ValueError(f"--iterations must be a positive int, got {target}")
     distiller = make_distiller(args.method, dataset, seed=args.seed, profile=profile, **settings)
@@ -450,8 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
     p.add_argument("--checkpoint-every", type=int, default=100, help="iterations between checkpoints")
     p.add_argument("--preset", action="store_const", const=True, default=False,
-                   help="mtt/datm/ltdd: the published settings for this dataset, IPC and imbalance "
-                        "(--option overrides them)")
+                   help="mtt/datm/ltdd: the published settings for this dataset, IPC and imbalance, and "
+                        "their iteration count unless --iterations is given (--option overrides them)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="a method setting, e.g. --option lr_img=0.5 --option step_per_class=false (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

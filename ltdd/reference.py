@@ -21,6 +21,8 @@ PAPER_RESULTS: dict[str, dict[str, dict[int, float]]] = {
         "dm": {1: 26.0, 10: 48.9, 50: 63.0},
         "idm": {1: 45.6, 10: 58.6, 50: 67.5},
         "dsdm": {1: 45.0, 10: 66.5, 50: 75.8},
+        "mtt": {1: 46.3, 10: 65.3, 50: 71.6},
+        "datm": {1: 46.9, 10: 66.8, 50: 76.1},
     },
 }
 
@@ -33,6 +35,8 @@ SOURCES = {
     "dm": "DM paper (Zhao & Bilen, WACV 2023), final accuracy, 1000-epoch DSA evaluation",
     "idm": "IDM paper (Zhao et al., CVPR 2023), final accuracy, evaluated on the ×4 expanded set",
     "dsdm": "DSDM paper (Li et al., ACM MM 2024): best test accuracy over checkpoints (IDC protocol)",
+    "mtt": "MTT paper (Cazenavette et al., CVPR 2022), Table 1; best test accuracy over evaluation points (MTT #23)",
+    "datm": "DATM paper (Guo et al., ICLR 2024), Table 1 (ZCA, GSAM experts, soft labels)",
 }
 
 CRLT_DD_TABLE_III: dict[str, dict[str, dict[int, float]]] = {

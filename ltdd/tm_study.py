@@ -85,7 +85,9 @@ def scale_for(profile: Profile) -> TMScale:
     from .distill.tm_presets import tm_preset
 
     preset = tm_preset("ltdd", "cifar10-lt", 10, 100)
-    shared = {k: v for k, v in preset.settings.items() if k not in ("decoupled", "dam", "init_experts")}
+    # what makes a row MTT, DATM or LTDD comes from its method's defaults and the row, not from the preset
+    shared = {k: v for k, v in preset.settings.items()
+              if k not in ("decoupled", "dam", "init_experts", "init", "soft_labels")}
     rep = preset.experts["representation"]
     return TMScale(ipc=10, experts=10 if profile.name == "gpu" else 100, expert_epochs=rep["epochs"] // 2
                    if profile.name == "gpu" else rep["epochs"], classifier_epochs=preset.experts["classifier"]["epochs"],

@@ -152,8 +152,8 @@ def tm_preset(method: str, dataset: str, ipc: int, imbalance: float | None = Non
 
 def preset_table(method: str | None = None) -> str:
     """A markdown table of the presets (one method or all), flagged ones marked."""
-    lines = ["| method | dataset | β | IPC | N / N₂ | window | lr_img | λ_rep / λ_cls | flag |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| method | dataset | β | IPC | N / N₂ | M | window | lr_img | lr_lr | α₀ | lr_y | batch_syn | gate "
+             "| λ_rep / λ_cls | ZCA | flag |", "|---|" + "---|" * 15]
     for p in PRESETS:
         if method is not None and p.method != method:
             continue
@@ -162,11 +162,15 @@ def preset_table(method: str | None = None) -> str:
         if s.get("current_max_start_epoch") is not None:
             window = (f"[{s.get('min_start_epoch', 0)}, {s['current_max_start_epoch']}→{s['max_start_epoch']} "
                       f"over {s['expansion_end']} it)")
-        steps = f"{s['syn_steps']}" + (f" / {s['syn_steps_second']}" if s.get("decoupled") else "")
-        lambdas = f"{s['lambda_rep']:g} / {s['lambda_cls']:g}" if s.get("decoupled") else "–"
-        flag = "⚠ corrected" if p.flag else ""
-        lines.append(f"| {p.method} | {p.dataset} | {p.imbalance or '–'} | {p.ipc} | {steps} | {window} | "
-                     f"{s['lr_img']:g} | {lambdas} | {flag} |")
+        decoupled = s.get("decoupled", False)
+        steps = f"{s['syn_steps']}" + (f" / {s['syn_steps_second']}" if decoupled else "")
+        lambdas = f"{s['lambda_rep']:g} / {s['lambda_cls']:g}" if decoupled else "–"
+        cells = [p.method, p.dataset, p.imbalance or "–", p.ipc, steps, s["expert_epochs"], window,
+                 f"{s['lr_img']:g}", f"{s['lr_lr']:g}", f"{s['lr_teacher']:g}",
+                 f"{s['lr_y']:g}" if s.get("soft_labels") else "–", s.get("batch_syn") or "all",
+                 s.get("threshold") or "–", lambdas, "yes" if "zca" in p.dataset_options else "no",
+                 "⚠ corrected" if p.flag else ""]
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return "\n".join(lines)
 
 

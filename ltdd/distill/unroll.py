@@ -14,8 +14,9 @@ derivative through all N steps. :func:`unrolled_matching` offers three gradient 
 
 * ``"bptt"`` — the reference: keep every step's double-backward graph and backpropagate once. Exact; memory
   grows linearly with N.
-* ``"exact"`` — the same gradient with memory that does not grow with N (the *adjoint* of the unrolled SGD
-  map). Only θ_0 … θ_{N−1} (detached), the minibatch indices and the DSA draws are kept. Going backwards,
+* ``"exact"`` — the same gradient without the growing graphs (the *adjoint* of the unrolled SGD map). Only
+  θ_0 … θ_{N−1} (detached: one parameter vector per step, 1.28 MB for CIFAR-10's ConvNet-3, against hundreds of
+  MB of graph per step in ``bptt``), the minibatch indices and the DSA draws are kept. Going backwards,
   with ``a_N = ∂L/∂θ_N``, each step recomputes g_i at θ_i with a graph and takes one vector-Jacobian product
   of θ_{i+1} = θ_i − α g_i:
 
