@@ -1,5 +1,5 @@
-"""Command line: ``python -m ltdd info | data | distill | evaluate | bias-sweep | rebalance | experts`` (also the
-``ltdd`` console script).
+"""Command line: ``python -m ltdd info | data | distill | evaluate | bias-sweep | rebalance | experts | tm-ablation |
+student-edition`` (also the ``ltdd`` console script).
 
 The contract (DESIGN.md) is stable: tests and users rely on it.
 
@@ -31,6 +31,9 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
 * ``tm-ablation --dataset NAME --seeds 0,1,2 --out DIR [--resume]`` — LTDD's ablation (MTT, base, +DAM,
   +DAM+ED; :func:`ltdd.tm_study.tm_ablation`) at the profile's scale: experts per seed under ``DIR/buffers``,
   the rows with provenance in ``DIR/study.json`` after every row. Prints the table; the last line is JSON.
+
+* ``student-edition OUT`` — every chapter without its solutions, a stub cell after each exercise
+  (:mod:`ltdd.student`), in ``OUT/chapters``; prints the exercises per chapter as JSON.
 
 Every data-loading command takes ``--zca EPS`` (ZCA-whiten train and test images, as MTT/DATM's ``--zca``).
 """
@@ -410,6 +413,14 @@ def cmd_tm_ablation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_student_edition(args: argparse.Namespace) -> int:
+    from .student import student_edition
+
+    written = student_edition(args.out, args.chapters)
+    _print_json({"out": str(Path(args.out) / "chapters"), "exercises": written})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ltdd", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"ltdd {__version__}")
@@ -539,6 +550,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_tm_ablation)
+
+    p = sub.add_parser("student-edition", help="the chapters without solutions, with exercise stubs")
+    p.add_argument("out", help="output folder (OUT/chapters/*.ipynb)")
+    p.add_argument("--chapters", default=None, help="the chapter notebooks' folder (default: the book's)")
+    p.set_defaults(func=cmd_student_edition)
     return parser
 
 

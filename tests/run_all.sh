@@ -31,6 +31,11 @@ fi
 stage "package tests" python -m pytest tests -n 2 -q -p no:cacheprovider --junitxml="$reports/tests.xml"
 stage "notebooks (nbmake, smoke profile)" python -m pytest chapters --nbmake --nbmake-kernel=python3 \
   --nbmake-timeout=300 -n 2 -q -p no:cacheprovider --junitxml="$reports/notebooks.xml"
+student=$(mktemp -d)
+stage "student edition (no solutions; nbmake, smoke profile)" bash -c "python -m ltdd student-edition '$student' > /dev/null \
+  && cd '$student' && python -m pytest chapters --nbmake --nbmake-kernel=python3 --nbmake-timeout=300 -n 2 -q \
+  -p no:cacheprovider --junitxml='$reports/student.xml'"
+rm -rf "$student"
 rm -rf _build
 stage "book build (warnings are errors)" jupyter-book build . -W --keep-going
 book_rc=$([ -f _build/html/index.html ] && [[ ! " ${failed_stages[*]} " =~ "book build" ]] && echo 0 || echo 1)
@@ -57,7 +62,7 @@ if notebooks.exists():
             passed, failed = passed - 1, failed + 1
 book_ok = sys.argv[2] == "0"
 # Figures must reach the rendered pages (a backend without IPython's PNG display would print "<Figure ...>").
-for page in sorted(pathlib.Path("_build/html/chapters").glob("0*.html")):
+for page in sorted(pathlib.Path("_build/html/chapters").glob("[0-9][0-9]_*.html")):
     if page.stem != "00_how_to_use" and "_images/" not in page.read_text(encoding="utf-8"):
         print(f"  FAILED: {page} shows no figure")
         book_ok = False

@@ -1,0 +1,87 @@
+"""Light checkers for the book's exercises whose result is a number or a few: ``check(label, answer)`` says
+whether an answer is right, without printing the solution.
+
+    >>> from ltdd.exercises import check
+    >>> check("ex-05-steps", (2.0, 1.0))
+    ex-05-steps: right.
+    True
+
+The expected values are computed, not typed in: from the formula the exercise asks about, or from the recorded
+file it reads. :data:`CHECKERS` lists the exercises that have a checker and what answer each expects.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+
+@dataclass(frozen=True)
+class Checker:
+    """How to check one exercise: what the answer looks like, how to compute the right one, how close is right."""
+
+    expects: str
+    expected: Callable[[], Sequence[float]]
+    rel_tol: float = 1e-3
+
+
+def _momentum_drift(momentum: float = 0.5, classes: int = 10) -> tuple[float, float]:
+    """ex-05-steps: learning rates class 0 and class C−1 move along their own gradient within one iteration."""
+    return tuple(sum(momentum ** k for k in range(classes - c)) for c in (0, classes - 1))
+
+
+def _dam_cifar() -> tuple[float, float, float, float]:
+    """ex-11-dam-cifar: raw DAM weight of the head and the tail of CIFAR-10-LT β = 100, the factor by which the
+    code's loss is smaller than cross-entropy on a balanced batch, and the head/tail weight ratio."""
+    from .data.longtail import longtail_counts
+    from .distill.tm import dam_weights
+
+    counts = longtail_counts(5000, 10, 100)
+    raw = dam_weights(counts, normalize=False)
+    return float(raw[0]), float(raw[-1]), float(len(counts)), float(raw[0] / raw[-1])
+
+
+def _bptt_slope() -> tuple[float]:
+    """ex-10-memory: MB per unrolled step of the recorded bptt peaks (least-squares line)."""
+    from .reference import tm_memory_table
+
+    points = sorted(tm_memory_table()["bptt"].items())
+    xs, ys = [s for s, _ in points], [row["peak_mb"] for _, row in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return (sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs),)
+
+
+CHECKERS: dict[str, Checker] = {
+    "ex-05-steps": Checker("answer = (learning rates class 0 moves, learning rates class 9 moves), mu=0.5, C=10",
+                           _momentum_drift),
+    "ex-11-dam-cifar": Checker("answer = (raw head weight, raw tail weight, CE / code's DAM loss on a balanced "
+                               "batch, head weight / tail weight)", _dam_cifar),
+    "ex-10-memory": Checker("answer = (MB per unrolled step of bptt, from a straight-line fit)", _bptt_slope,
+                            rel_tol=0.05),
+}
+
+
+def check(label: str, answer, verbose: bool = True) -> bool:
+    """Whether ``answer`` (a number or a sequence of numbers, as :data:`CHECKERS` says) is right for exercise
+    ``label``; prints which parts are off (without the right values) when ``verbose``."""
+    if label not in CHECKERS:
+        raise ValueError(f"exercise {label!r} has no checker; these do: {sorted(CHECKERS)}")
+    checker = CHECKERS[label]
+    expected = list(checker.expected())
+    given = list(answer) if isinstance(answer, (list, tuple)) else [answer]
+    if len(given) != len(expected):
+        raise ValueError(f"{label}: expected {len(expected)} number(s) — {checker.expects} — got {len(given)}")
+    try:
+        wrong = [i for i, (g, e) in enumerate(zip(given, expected))
+                 if not math.isclose(float(g), e, rel_tol=checker.rel_tol, abs_tol=1e-12)]
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{label}: the answer must be numbers ({checker.expects}), got {answer!r}") from error
+    if verbose:
+        print(f"{label}: right." if not wrong else
+              f"{label}: not yet; part(s) {', '.join(str(i + 1) for i in wrong)} of {len(expected)} are off "
+              f"(tolerance {checker.rel_tol:.0e} relative).")
+    return not wrong
+
+
+__all__ = ["CHECKERS", "Checker", "check"]
