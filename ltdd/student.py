@@ -5,7 +5,7 @@ Exercises are MyST ``{exercise}`` blocks with a ``:label:``; solutions are ``{so
 book). :func:`student_notebook` removes every solution block from the markdown cells, splits a cell after each
 exercise, and puts a code cell there that raises ``NotImplementedError``. The stub is tagged
 ``raises-exception``, so nbmake and the book build run the notebook to the end (the error is shown, not fatal).
-Where :mod:`ltdd.exercises` can check an answer, the stub says how.
+Where :mod:`ltdd.exercises` can check an answer, the stub says how. From the command line::
 
     python -m ltdd student-edition OUT     # OUT/chapters/*.ipynb, OUT/README.md
 """

@@ -31,32 +31,49 @@ Conventions
   its images (``np.array(...).astype(uint8)`` then ``/255``). JPEG and pixelate run on 8-bit images as in
   the original (PIL), so their output is always a multiple of 1/255 (rounded by the codec / resampler).
 
-Corruptions (CIFAR-10-C level tables in :data:`CIFAR10_C_PARAMS`)
-----------------------------------------------------------------
-``snow``        Gaussian snow layer, zoomed, thresholded, 8-bit, motion-blurred along an angle in
-                U(−135°, −45°) (a re-implementation of ImageMagick's one-sided Gaussian motion blur,
-                edge pixels replicated); image brightened toward ``1.5·gray + 0.5``; layer and its 180°
-                rotation added.
-``frost``       ``a·x + b·crop`` of a random frost texture (one of frost1..frost5; frost6 is never picked,
-                as in every original), downscaled ×0.2 (nearest-sample, which is what OpenCV's bilinear
-                resize does at an integer factor of 5) and randomly cropped. Needs the original textures
-                (read from an installed ``imagecorruptions`` wheel, never imported, or from a directory);
-                ``frost_textures="procedural"`` is an explicit, non-original substitute. See
-                :func:`frost_textures`.
-``fog``         ``x + s·plasma`` (diamond-square plasma fractal on a 32×32 torus, wibble 100, the original
-                ``wibble·U(−wibble, wibble)`` noise), rescaled by ``max/(max + s)``.
-``brightness``  HSV value ``V + c`` (clipped). ``contrast``: ``(x − mean_c)·c + mean_c`` per channel.
-``saturate``    HSV saturation ``S·a + b`` (clipped).
-``spatter``     Gaussian liquid layer, blurred, thresholded. Water (levels 1–3): pale-turquoise drops shaped
-                by the distance to the layer's Canny edges (OpenCV's Canny, 5×5 chamfer distance transform,
-                histogram equalisation, emboss filter and box blurs re-implemented), scaled by the layer. Mud
-                (levels 4–5): a brown, blurred, thresholded mask blended over the image.
-``elastic``     random affine warp of three points around the centre (bilinear, reflect-101 border), then a
-                smooth random displacement field (Gaussian-filtered U(−1, 1) × alpha, bilinear, reflect).
-                Level 1 has alpha = 0: affine only.
-``jpeg``        PIL JPEG encode/decode at the level's quality.
-``pixelate``    PIL BOX resize down to ``int(32·c)`` and back up (PIL's separable 8-bit fixed-point
-                resampling reproduced exactly, as one integer matrix product per pass).
+The corruptions (CIFAR-10-C level tables in :data:`CIFAR10_C_PARAMS`):
+
+``snow``
+    Gaussian snow layer, zoomed, thresholded, 8-bit, motion-blurred along an angle in
+    U(−135°, −45°) (a re-implementation of ImageMagick's one-sided Gaussian motion blur,
+    edge pixels replicated); image brightened toward ``1.5·gray + 0.5``; layer and its 180°
+    rotation added.
+
+``frost``
+    ``a·x + b·crop`` of a random frost texture (one of frost1..frost5; frost6 is never picked,
+    as in every original), downscaled ×0.2 (nearest-sample, which is what OpenCV's bilinear
+    resize does at an integer factor of 5) and randomly cropped. Needs the original textures
+    (read from an installed ``imagecorruptions`` wheel, never imported, or from a directory);
+    ``frost_textures="procedural"`` is an explicit, non-original substitute. See
+    :func:`frost_textures`.
+
+``fog``
+    ``x + s·plasma`` (diamond-square plasma fractal on a 32×32 torus, wibble 100, the original
+    ``wibble·U(−wibble, wibble)`` noise), rescaled by ``max/(max + s)``.
+
+``brightness``
+    HSV value ``V + c`` (clipped). ``contrast``: ``(x − mean_c)·c + mean_c`` per channel.
+
+``saturate``
+    HSV saturation ``S·a + b`` (clipped).
+
+``spatter``
+    Gaussian liquid layer, blurred, thresholded. Water (levels 1–3): pale-turquoise drops shaped
+    by the distance to the layer's Canny edges (OpenCV's Canny, 5×5 chamfer distance transform,
+    histogram equalisation, emboss filter and box blurs re-implemented), scaled by the layer. Mud
+    (levels 4–5): a brown, blurred, thresholded mask blended over the image.
+
+``elastic``
+    random affine warp of three points around the centre (bilinear, reflect-101 border), then a
+    smooth random displacement field (Gaussian-filtered U(−1, 1) × alpha, bilinear, reflect).
+    Level 1 has alpha = 0: affine only.
+
+``jpeg``
+    PIL JPEG encode/decode at the level's quality.
+
+``pixelate``
+    PIL BOX resize down to ``int(32·c)`` and back up (PIL's separable 8-bit fixed-point
+    resampling reproduced exactly, as one integer matrix product per pass).
 
 Deterministic (no randomness): brightness, contrast, saturate, jpeg, pixelate. Random: snow, frost, fog,
 spatter, elastic.

@@ -13,16 +13,16 @@ Learn synthetic images whose mean embedding matches the real images' mean embedd
 (never trained, parameters frozen), ``batch_real`` real images per class and one DSA draw ω per class, and
 takes one SGD step (lr 1.0, momentum 0.5) on the loss summed over classes.
 
-=====================  ==========================================  ======================================
-equation part          function                                     notes
-=====================  ==========================================  ======================================
-ψ_ϑ, ϑ ~ P_ϑ           :meth:`DM.matching_network`                  a fresh random ConvNet per iteration
-T_c sample             :class:`~ltdd.distill.matching.ClassBalancedSampler`   256 per class (paper)
-A(·, ω), shared ω      :meth:`ltdd.augment.DSA.apply` per class group  Siamese: one draw per class
+=====================  ======================================================  ======================================
+equation part          function                                                notes
+=====================  ======================================================  ======================================
+ψ_ϑ, ϑ ~ P_ϑ           :meth:`DM.matching_network`                             a fresh random ConvNet per iteration
+T_c sample             :class:`~ltdd.distill.matching.ClassBalancedSampler`    256 per class (paper)
+A(·, ω), shared ω      :meth:`ltdd.augment.DSA.apply` per class group          Siamese: one draw per class
 mean ψ per class       :func:`~ltdd.distill.matching.class_means`
 ‖·‖² per class         :func:`~ltdd.distill.matching.mean_embedding_distance`
 SGD on S               :func:`~ltdd.distill.matching.momentum_step`
-=====================  ==========================================  ======================================
+=====================  ======================================================  ======================================
 
 Paper setting: 20,000 iterations, IPC 1/10/50 → CIFAR-10 26.0 / 48.9 / 63.0 % (ConvNet-3, evaluated with
 DSA for 1000 epochs). The reference code pushes the classes through the network one at a time; here every

@@ -24,9 +24,9 @@ One *iteration* is one outer episode of the reference code: a fresh network θ�
 4. unless it was the last outer step, ``inner_loop`` epochs of training the network on the synthetic set
    (plain SGD, lr_net; under DSA with per-sample augmentation).
 
-=====================  ===========================================  =====================================
+=====================  ============================================  =====================================
 equation part          function / setting                            reference default
-=====================  ===========================================  =====================================
+=====================  ============================================  =====================================
 θ₀ ~ P_θ₀              :meth:`GradientMatcher.step`                  a fresh ConvNet per iteration
 T (outer steps)        ``outer_loop`` (:func:`loops_for`)            1 / 10 / 50 for IPC 1 / 10 / 50
 ς_θ (inner epochs)     ``inner_loop`` (:func:`loops_for`)            1 / 50 / 10
@@ -34,7 +34,7 @@ T (outer steps)        ``outer_loop`` (:func:`loops_for`)            1 / 10 / 50
 D                      :func:`gradient_distance`                     ``"ours"``; also ``"mse"``, ``"cos"``
 S update               :func:`~ltdd.distill.matching.momentum_step`  lr 0.1, momentum 0.5
 θ update               :meth:`GradientMatcher.train_network`         SGD lr 0.01, batch 256
-=====================  ===========================================  =====================================
+=====================  ============================================  =====================================
 
 **Per-class gradients, vectorised.** The reference loops over classes, one ``autograd.grad`` with
 ``create_graph=True`` each (``per_class_grads="loop"``, the default). With ``per_class_grads="vmap"`` the

@@ -13,24 +13,24 @@ distance to the expert ``expert_epochs`` epochs later (MTT Eq. 2):
 constant-memory adjoint, or TESLA's approximation). Images, α (and DATM's label logits) take one SGD step
 with momentum (0.5, 0.5, 0.9) per iteration.
 
-=========================  ==========================================  ======================================
-idea                       setting                                     default of the method
-=========================  ==========================================  ======================================
-MTT: real init, hard y     ``init="real"``, ``soft_labels=False``      :class:`MTT`
-DATM: init from images     ``init="correct"``: images an expert        :class:`DATM`, :class:`LTDD`
+=========================  =======================================================  ======================================
+idea                       setting                                                  default of the method
+=========================  =======================================================  ======================================
+MTT: real init, hard y     ``init="real"``, ``soft_labels=False``                   :class:`MTT`
+DATM: init from images     ``init="correct"``: images an expert                     :class:`DATM`, :class:`LTDD`
 the experts get right      classifies correctly (:func:`select_correct`)
-DATM: soft labels          ``soft_labels=True``: averaged logits of    :class:`DATM`, :class:`LTDD`
+DATM: soft labels          ``soft_labels=True``: averaged logits of                 :class:`DATM`, :class:`LTDD`
                            the experts that are right (:func:`expert_soft_labels`)
-DATM: growing window       ``current_max_start_epoch``,                :class:`DATM`
+DATM: growing window       ``current_max_start_epoch``,                             :class:`DATM`
 (Sequential Generation)    ``expansion_end`` (:func:`start_window`)
-DATM: update gate          ``threshold``: skip the step above it       :class:`DATM`
-short classes              ``short_class``: duplicate / noise /        ``duplicate``
+DATM: update gate          ``threshold``: skip the step above it                    :class:`DATM`
+short classes              ``short_class``: duplicate / noise /                     ``duplicate``
                            inherent (:func:`fill_class`)
-LTDD: DAM                  ``dam=True``: :func:`dam_loss` in the        :class:`LTDD`
+LTDD: DAM                  ``dam=True``: :func:`dam_loss` in the                    :class:`LTDD`
                            representation phase
-LTDD: Expert Decoupling    ``decoupled=True``, ``classifier_buffer``,  :class:`LTDD`
+LTDD: Expert Decoupling    ``decoupled=True``, ``classifier_buffer``,               :class:`LTDD`
                            ``lambda_rep``, ``lambda_cls``
-=========================  ==========================================  ======================================
+=========================  =======================================================  ======================================
 
 **DAM, paper and code.** The LTDD paper weights each sample's loss by g(s_y) and adjusts the logits by
 −λ·log s (s: class counts of the long-tailed set); its code weights the class columns of the soft

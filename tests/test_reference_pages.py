@@ -1,0 +1,40 @@
+"""The API reference and the glossary: every module of ltdd has a page, the glossary defines the issue's terms."""
+
+from __future__ import annotations
+
+import pkgutil
+import re
+from pathlib import Path
+
+import ltdd
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = sorted((ROOT / "reference").glob("api_*.md"))
+
+
+def documented_modules() -> set[str]:
+    return {m for page in PAGES for m in re.findall(r"^\.\. automodule:: (\S+)$", page.read_text(), re.M)}
+
+
+def test_every_module_has_an_api_page():
+    modules = {m.name for m in pkgutil.walk_packages(ltdd.__path__, "ltdd.")
+               if not m.name.rsplit(".", 1)[-1].startswith("_")}
+    assert {"ltdd.distill.tm", "ltdd.data.zca", "ltdd.cli"} <= modules
+    assert modules <= documented_modules(), sorted(modules - documented_modules())
+
+
+def test_api_pages_skip_re_exports_and_are_in_the_toc():
+    toc = (ROOT / "_toc.yml").read_text()
+    for page in PAGES:
+        text = page.read_text()
+        assert text.count(":members:") == text.count(":ignore-module-all:") == text.count("automodule::")
+        assert f"reference/{page.stem}" in toc
+    assert "sphinx.ext.autodoc" in (ROOT / "_config.yml").read_text()
+
+
+def test_glossary_defines_the_terms_of_the_book():
+    text = (ROOT / "reference" / "glossary.md").read_text()
+    terms = re.findall(r"^(\S[^\n]*)\n  ", text.split("```{glossary}")[1], re.M)
+    for term in ("IPC", "Imbalance factor", "Bias ratio", "Severity", "Expert", "Trajectory", "Soft label",
+                 "Shot group"):
+        assert term in terms, term
