@@ -43,7 +43,7 @@ if "google.colab" in sys.modules:
 # protocol, and the corruption gallery runs on crops of two photos that ship with scikit-learn; with a
 # GPU they are `cmnist-dd` (coloured MNIST) and CIFAR-10 test images. The frost corruption needs a set
 # of texture photos that `ltdd` does not ship; when they are not installed the chapter uses `ltdd`'s
-# procedural substitute (see [below](corruptions)).
+# procedural substitute (see [below](sec-corruptions)).
 
 # %%
 from ltdd import get_profile
@@ -261,7 +261,7 @@ from ltdd.widgets import bias_ratio_explorer
 bias_ratio_explorer(train_counts, bias_ratio=BIAS_RATIO, class_names=biased.class_names)
 
 # %% [markdown]
-# (corruptions)=
+# (sec-corruptions)=
 # ## Corrupted CIFAR-10
 #
 # CCIFAR10-DD uses the same attribute rule on CIFAR-10, but the attribute is a *corruption*: attribute
