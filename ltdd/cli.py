@@ -87,15 +87,18 @@ def _options(args: argparse.Namespace) -> dict:
     return dataset_options(args.imbalance, args.bias_ratio, args.severity, getattr(args, "zca", None))
 
 
-def _preset(spec: str | None, method: str, dataset: str, ipc: int | None, imbalance: float | None):
-    """``--preset`` (``IPC`` for distill, ``METHOD:IPC`` for experts) → the published :class:`Preset`."""
-    from .distill.tm_presets import tm_preset
+def _run_record(args: argparse.Namespace, device: torch.device) -> dict:
+    """The provenance a study file records: device (and GPU), command, commit, versions."""
+    record = {"device": str(device), **_provenance(args.argv)}
+    if device.type == "cuda":
+        record["gpu"] = torch.cuda.get_device_name(device)
+    return record
 
-    if spec is None:
-        return None
-    if ipc is None:
-        raise ValueError(f"--preset {spec!r} needs an IPC")
-    return tm_preset(method, dataset.lower(), ipc, imbalance)
+
+def _print_study_summary(path: Path, study) -> None:
+    """The last stdout line of a study command: where it is, how many rows, the mean accuracy of each."""
+    _print_json({"out": str(path), "rows": len(study.rows),
+                 "accuracy": {label: study.mean_std(label)[0] for label in study.labels()}})
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -119,15 +122,15 @@ def cmd_distill(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
                            download=_download_flag(args, profile), device=device, **_options(args))
     settings = {"ipc": args.ipc if args.ipc is not None else profile.ipc}
-    preset = None
     if args.preset:
-        preset = _preset(args.preset, args.method, dataset.name, settings["ipc"], dataset.info.get("imbalance"))
+        from .distill.tm_presets import tm_preset
+
+        preset = tm_preset(args.method, dataset.name, settings["ipc"], dataset.info.get("imbalance"))
         settings.update(preset.settings)
         print(f"preset: {preset.source}" + (f" (corrected: {preset.flag})" if preset.flag else ""), file=sys.stderr)
     settings.update(parse_options(args.option, method_config(args.method)))
-    target = args.iterations if args.iterations is not None else profile.iterations
-    if args.preset and args.iterations is None:
-        target = preset.iterations
+    target = args.iterations if args.iterations is not None else (
+        preset.iterations if args.preset else profile.iterations)
     if target < 1:
         raise ValueError(f"--iterations must be a positive int, got {target}")
     distiller = make_distiller(args.method, dataset, seed=args.seed, profile=profile, **settings)
@@ -291,9 +294,7 @@ def cmd_bias_sweep(args: argparse.Namespace) -> int:
     device = get_device(args.device)
     methods = dict(parse_method_spec(spec) for spec in args.methods)
     ratios = check_bias_ratios(_number_list(args.ratios, float, "--ratios"))
-    record = {"device": str(device), **_provenance(args.argv)}
-    if device.type == "cuda":
-        record["gpu"] = torch.cuda.get_device_name(device)
+    record = _run_record(args, device)
     sweep = bias_sweep(methods, args.dataset, ratios, _number_list(args.severities, int, "--severities"),
                        profile, args.ipc, args.iterations, _number_list(args.seeds, int, "--seeds"),
                        full_set=not args.no_full_set, device=device, progress=not args.quiet, out=args.out,
@@ -335,9 +336,7 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
                         ("--simclr-epochs", args.simclr_epochs)):
         if value is not None and value < 1:
             raise ValueError(f"{flag} must be a positive int, got {value}")
-    record = {"device": str(device), **_provenance(args.argv)}
-    if device.type == "cuda":
-        record["gpu"] = torch.cuda.get_device_name(device)
+    record = _run_record(args, device)
     out = Path(args.out)
     study = rebalance_study(dataset, rows, profile, _number_list(args.seeds, int, "--seeds"), args.method,
                             args.iterations, args.ipc, args.simclr_epochs, args.networks, out / "study.json",
@@ -345,8 +344,7 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     table = study_table(study)
     (out / "table.md").write_text(table + "\n")
     print(table, file=sys.stderr)
-    _print_json({"out": str(out / "study.json"), "rows": len(study.rows),
-                 "accuracy": {label: study.mean_std(label)[0] for label in study.labels()}})
+    _print_study_summary(out / "study.json", study)
     return 0
 
 
@@ -358,6 +356,7 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def cmd_experts(args: argparse.Namespace) -> int:
+    from .distill.tm_presets import tm_preset
     from .experts import ExpertConfig, train_buffer
 
     profile = get_profile(args.profile)
@@ -369,7 +368,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
         method, _, ipc = args.preset.partition(":")
         if not ipc.isdigit():
             raise ValueError(f"--preset must be METHOD:IPC (e.g. ltdd:10), got {args.preset!r}")
-        preset = _preset(args.preset, method, dataset.name, int(ipc), dataset.info.get("imbalance"))
+        preset = tm_preset(method, dataset.name, int(ipc), dataset.info.get("imbalance"))
         if args.stage not in preset.experts:
             raise ValueError(f"the {method} preset has no {args.stage} experts (it has {sorted(preset.experts)})")
         settings.update(preset.experts[args.stage])
@@ -400,16 +399,13 @@ def cmd_tm_ablation(args: argparse.Namespace) -> int:
     device = get_device(args.device)
     dataset = load_dataset(args.dataset or "digits-lt", data_root=args.data_root,
                            download=_download_flag(args, profile), device=device, **_options(args))
-    record = {"device": str(device), **_provenance(args.argv)}
-    if device.type == "cuda":
-        record["gpu"] = torch.cuda.get_device_name(device)
+    record = _run_record(args, device)
     out = Path(args.out)
     study = tm_ablation(dataset, profile, _number_list(args.seeds, int, "--seeds"), workdir=out / "buffers",
                         out=out / "study.json", resume=args.resume, record=record, progress=not args.quiet)
     table = ablation_table(study)
     print(table, file=sys.stderr)
-    _print_json({"out": str(out / "study.json"), "rows": len(study.rows),
-                 "accuracy": {label: study.mean_std(label)[0] for label in study.labels()}})
+    _print_study_summary(out / "study.json", study)
     return 0
 
 

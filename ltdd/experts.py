@@ -39,6 +39,7 @@ from .augment import DSA, strategy_for
 from .config import make_generator
 from .data import ImageDataset
 from .distill.base import atomic_save, atomic_write_text, settings_mismatch
+from .distill.matching import _check_positive_int
 from .distill.unroll import FlatParameters
 from .models import get_model
 from .optim import GSAMConfig, gsam_step
@@ -71,9 +72,7 @@ class ExpertConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "per_draw"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            _check_positive_int(name, getattr(self, name))
         if self.stage not in STAGES:
             raise ValueError(f"stage={self.stage!r} is unknown; choose one of {list(STAGES)}")
         if not self.lr > 0:

@@ -342,6 +342,12 @@ def head_tail_groups(counts: Sequence[int]) -> list[str]:
     return ["head" if c in head else "tail" for c in range(len(counts))]
 
 
+def long_tail_groups(per_class: Sequence[float], counts: Sequence[int]) -> dict:
+    """Accuracy per OLTR shot group and per head/tail half of the long-tailed ``counts``."""
+    return {"shots": group_accuracy(per_class, shot_groups(counts)),
+            "halves": group_accuracy(per_class, head_tail_groups(counts))}
+
+
 @dataclass
 class PlanResult:
     """One plan evaluated once: the size report and the accuracy of the networks trained on its set."""
@@ -376,10 +382,7 @@ def evaluate_rebalanced(rebalanced: RebalancedSet, dataset: ImageDataset, profil
                                    networks or profile.eval_seeds, config or evaluation_config(profile), base_seed,
                                    progress,
                                    profile.model_options(), encoder_state)
-    counts = dataset.train.class_counts(dataset.num_classes)
-    groups = {"shots": group_accuracy(report.per_class, shot_groups(counts)),
-              "halves": group_accuracy(report.per_class, head_tail_groups(counts))}
-    return report, groups
+    return report, long_tail_groups(report.per_class, dataset.train.class_counts(dataset.num_classes))
 
 
 def pretrain_encoder(dataset: ImageDataset, profile: Profile, seed: int = 0, epochs: int | None = None,

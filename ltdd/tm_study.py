@@ -24,11 +24,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .config import Profile, get_profile
-from .data import ImageDataset, group_accuracy, shot_groups
+from .data import ImageDataset
 from .distill import SyntheticSet, make_distiller
 from .distill.base import settings_mismatch
 from .experts import ExpertBuffer, ExpertConfig, train_buffer
-from .rebalance import RebalanceStudy, head_tail_groups
+from .rebalance import RebalanceStudy, long_tail_groups
 from .train import TrainConfig, evaluate_training_set
 
 ABLATION_ROWS: dict[str, dict] = {
@@ -89,10 +89,11 @@ def scale_for(profile: Profile) -> TMScale:
     shared = {k: v for k, v in preset.settings.items()
               if k not in ("decoupled", "dam", "init_experts", "init", "soft_labels")}
     rep = preset.experts["representation"]
-    return TMScale(ipc=10, experts=10 if profile.name == "gpu" else 100, expert_epochs=rep["epochs"] // 2
-                   if profile.name == "gpu" else rep["epochs"], classifier_epochs=preset.experts["classifier"]["epochs"],
-                   expert_lr=rep["lr"], expert_batch=rep["batch_size"], iterations=profile.iterations,
-                   net_width=profile.net_width, distill=shared, experts_optimizer=rep["optimizer"])
+    gpu = profile.name == "gpu"  # a tenth of the experts, half their epochs
+    return TMScale(ipc=10, experts=10 if gpu else 100, expert_epochs=rep["epochs"] // 2 if gpu else rep["epochs"],
+                   classifier_epochs=preset.experts["classifier"]["epochs"], expert_lr=rep["lr"],
+                   expert_batch=rep["batch_size"], iterations=profile.iterations, net_width=profile.net_width,
+                   distill=shared, experts_optimizer=rep["optimizer"])
 
 
 def train_ablation_buffers(dataset: ImageDataset, scale: TMScale, seed: int, folder: str | Path, model: str = "convnet",
@@ -134,10 +135,7 @@ def evaluate_tm(synthetic: SyntheticSet, dataset: ImageDataset, profile: Profile
     images, labels = synthetic.training_pairs()
     report = evaluate_training_set(images, labels.detach(), dataset, profile.model, networks or profile.eval_seeds,
                                    config, seed, progress, options)
-    counts = dataset.train.class_counts(dataset.num_classes)
-    groups = {"shots": group_accuracy(report.per_class, shot_groups(counts)),
-              "halves": group_accuracy(report.per_class, head_tail_groups(counts))}
-    return report, groups
+    return report, long_tail_groups(report.per_class, dataset.train.class_counts(dataset.num_classes))
 
 
 ABLATION_KEYS = ("dataset", "dataset_options", "profile", "scale", "eval_epochs", "model", "rows")

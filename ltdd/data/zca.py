@@ -17,6 +17,7 @@ images back to pixels for figures (``dataset.denormalize`` does it).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -74,20 +75,12 @@ def zca_whiten(dataset, eps: float = 0.1):
     zca = ZCA.fit(dataset.denormalize(dataset.train.images).cpu(), eps).to(dataset.device)
 
     def whiten(split: LabeledImages) -> LabeledImages:
-        return LabeledImages(zca(dataset.denormalize(split.images)), split.labels, **_extra(split))
+        return dataclasses.replace(split, images=zca(dataset.denormalize(split.images)))
 
     channels = dataset.channels
-    result = ImageDataset(dataset.name, whiten(dataset.train), whiten(dataset.test), list(dataset.class_names),
+    return ImageDataset(dataset.name, whiten(dataset.train), whiten(dataset.test), list(dataset.class_names),
                           (0.0,) * channels, (1.0,) * channels, dataset.hflip_safe,
                           {**dataset.info, "zca_eps": float(eps)}, dict(dataset.options), whitening=zca)
-    return result
-
-
-def _extra(split) -> dict:
-    """The fields of a split other than images and labels (bias attributes, …), unchanged."""
-    import dataclasses
-
-    return {f.name: getattr(split, f.name) for f in dataclasses.fields(split) if f.name not in ("images", "labels")}
 
 
 __all__ = ["ZCA", "zca_whiten"]

@@ -431,8 +431,7 @@ class TrajectoryMatcher(ImageDistiller):
         return torch.cat(parts)
 
     def init(self) -> SyntheticSet:
-        self.images = self.initial_images().detach().clone()
-        self.velocity = torch.zeros_like(self.images)
+        super().init()  # the images and their velocity
         device = self.dataset.device
         self.syn_lr = torch.tensor(self.config.lr_teacher, device=device)
         self.lr_velocity = torch.zeros((), device=device)
