@@ -1,5 +1,5 @@
 """Command line: ``python -m ltdd info | data | distill | evaluate | bias-sweep | rebalance | experts | tm-ablation |
-student-edition`` (also the ``ltdd`` console script).
+compare | student-edition`` (also the ``ltdd`` console script).
 
 The contract (DESIGN.md) is stable: tests and users rely on it.
 
@@ -31,6 +31,11 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
 * ``tm-ablation --dataset NAME --seeds 0,1,2 --out DIR [--resume]`` — LTDD's ablation (MTT, base, +DAM,
   +DAM+ED; :func:`ltdd.tm_study.tm_ablation`) at the profile's scale: experts per seed under ``DIR/buffers``,
   the rows with provenance in ``DIR/study.json`` after every row. Prints the table; the last line is JSON.
+
+* ``compare --dataset NAME --seeds 0,1,2 --out DIR [--protocol ours|papers] [--rows LABEL,...] [--resume]`` —
+  every method of the book on one long-tailed set under one evaluation protocol
+  (:func:`ltdd.comparison.compare_methods`): experts under ``DIR/buffers``, the rows with provenance in
+  ``DIR/study.json`` after every row. Prints the table; the last line is JSON.
 
 * ``student-edition OUT`` — every chapter without its solutions, a stub cell after each exercise
   (:mod:`ltdd.student`), in ``OUT/chapters``; prints the exercises per chapter as JSON.
@@ -409,6 +414,29 @@ def cmd_tm_ablation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .comparison import COMPARISON_ROWS, compare_methods, comparison_table
+
+    profile = get_profile(args.profile)
+    device = get_device(args.device)
+    rows = COMPARISON_ROWS
+    if args.rows:
+        labels = [label.strip() for label in args.rows.split(",") if label.strip()]
+        unknown = [label for label in labels if label not in COMPARISON_ROWS]
+        if unknown:
+            raise ValueError(f"--rows names unknown rows {unknown}; choose from {list(COMPARISON_ROWS)}")
+        rows = {label: COMPARISON_ROWS[label] for label in labels}
+    dataset = load_dataset(args.dataset or "digits-lt", data_root=args.data_root,
+                           download=_download_flag(args, profile), device=device, **_options(args))
+    out = Path(args.out)
+    study = compare_methods(dataset, profile, _number_list(args.seeds, int, "--seeds"), rows, args.protocol,
+                            args.ipc, workdir=out / "buffers", out=out / "study.json", resume=args.resume,
+                            record=_run_record(args, device), progress=not args.quiet)
+    print(comparison_table(study), file=sys.stderr)
+    _print_study_summary(out / "study.json", study)
+    return 0
+
+
 def cmd_student_edition(args: argparse.Namespace) -> int:
     from .student import student_edition
 
@@ -546,6 +574,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_tm_ablation)
+
+    p = sub.add_parser("compare", help="every method on one long-tailed set under one evaluation protocol")
+    p.add_argument("--dataset", default=None, help="a long-tailed dataset (default: digits-lt)")
+    p.add_argument("--seeds", default="0", help="seeds, comma-separated; each builds every set anew")
+    p.add_argument("--protocol", choices=("ours", "papers"), default="ours",
+                   help="ours: one recipe for every set; papers: each family's own evaluation")
+    p.add_argument("--ipc", type=int, default=None, help="images per class of the coresets and distilled sets")
+    p.add_argument("--rows", default=None, help="comma-separated row labels (default: every row)")
+    p.add_argument("--out", required=True, help="output folder (study.json, buffers/)")
+    p.add_argument("--resume", action="store_true", help="continue OUT/study.json: run only what is missing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    common(p)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("student-edition", help="the chapters without solutions, with exercise stubs")
     p.add_argument("out", help="output folder (OUT/chapters/*.ipynb)")

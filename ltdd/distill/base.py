@@ -348,7 +348,8 @@ class ImageDistiller(Distiller):
         if self.config.init == "noise":
             shape = (self.dataset.num_classes * self.config.ipc, *self.dataset.image_shape)
             return torch.randn(shape, generator=self.generator, device=self.generator.device).to(self.dataset.device)
-        images, _ = sample_real_per_class(self.dataset, self.config.ipc, self.generator)
+        images, _ = sample_real_per_class(self.dataset, self.config.ipc, self.generator,
+                                          repeat=self.config.init == "real-repeat")
         return images
 
     def init(self) -> SyntheticSet:

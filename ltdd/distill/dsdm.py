@@ -219,6 +219,8 @@ class DSDM(DistributionMatcher):
             if cfg.init_order == "random":
                 index = index[torch.randperm(len(index), generator=self.generator,
                                              device=self.generator.device).to(index.device)]
+            if cfg.init == "real-repeat" and len(index) < need:  # a short class: pass over it again
+                index = index.repeat(-(-need // len(index)))
             chosen.append(index[:need])
         pixels = self.dataset.denormalize(train.images[torch.cat(chosen)]).clamp(0, 1)
         return tile_partitions(pixels, self.factor, mode="nearest")

@@ -161,7 +161,8 @@ class IDM(DistributionMatcher):
 
         if self.config.init == "noise" or self.factor == 1:
             return super().initial_images()
-        parts, _ = sample_real_per_class(self.dataset, self.config.ipc * self.factor ** 2, self.generator)
+        parts, _ = sample_real_per_class(self.dataset, self.config.ipc * self.factor ** 2, self.generator,
+                                         repeat=self.config.init == "real-repeat")
         return tile_partitions(parts, self.factor, mode="bilinear")
 
     def init(self):

@@ -39,7 +39,7 @@ from .base import ImageDistiller, check_ipc, expand_partitions
 FORWARD_PATHS = ("batched", "per_class")
 CPU_REAL_CHUNK = 128
 """Real images per forward call on the CPU (see :meth:`DistributionMatcher._real_features`)."""
-INITS = ("real", "noise")
+INITS = ("real", "noise", "real-repeat")
 
 
 # ----------------------------------------------------------------------------------------- real batches
@@ -148,7 +148,9 @@ class MatchingConfig:
     batch_real: int = 256
     """Real images per class drawn every iteration (fewer when a class has fewer)."""
     init: str = "real"
-    """``real``: start from random real images of the class; ``noise``: from N(0, 1) in normalised space."""
+    """``real``: start from random real images of the class; ``noise``: from N(0, 1) in normalised space;
+    ``real-repeat``: as ``real``, but a class with too few images (the tail of a long-tailed set) reuses them
+    (:func:`~ltdd.distill.random.sample_real_per_class` with ``repeat=True``) instead of being refused."""
     model: str = "convnet"
     """Embedding network (see :func:`ltdd.models.get_model`)."""
     net_width: int | None = None
@@ -225,7 +227,7 @@ class DistributionMatcher(ImageDistiller):
                 raise ValueError(
                     f"ipc={config.ipc} needs {need} real images per class for a {factor}×{factor} "
                     f"initialisation, but class {counts.index(smallest)} of {dataset.name!r} has {smallest}; "
-                    f"choose ipc <= {smallest // factor ** 2} or init='noise'")
+                    f"choose ipc <= {smallest // factor ** 2}, init='real-repeat' or init='noise'")
 
     # --------------------------------------------------------------------------- hooks
     def fresh_network(self) -> nn.Module:

@@ -16,14 +16,28 @@ class RandomConfig:
     """Real images kept per class."""
 
 
-def sample_real_per_class(dataset: ImageDataset, ipc: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pick ``ipc`` distinct training images of every class (class-major order); return images, labels."""
-    check_ipc(ipc, dataset)
+def sample_real_per_class(dataset: ImageDataset, ipc: int, generator: torch.Generator,
+                          repeat: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pick ``ipc`` distinct training images of every class (class-major order); return images, labels.
+
+    ``repeat=True`` lets a class with fewer than ``ipc`` images (the tail of a long-tailed set) give each of its
+    images more than once: passes over the class, each in a fresh random order, until ``ipc`` are drawn. A
+    class that is large enough is drawn exactly as without ``repeat``.
+    """
+    if not repeat:
+        check_ipc(ipc, dataset)
+    elif not isinstance(ipc, int) or isinstance(ipc, bool) or ipc < 1:
+        raise ValueError(f"ipc must be a positive int, got {ipc!r}")
     chosen = []
     for label in range(dataset.num_classes):
         index = dataset.train.class_indices(label)
-        order = torch.randperm(len(index), generator=generator, device=generator.device).to(index.device)
-        chosen.append(index[order[:ipc]])
+        if len(index) == 0:
+            raise ValueError(f"class {label} of {dataset.name!r} has no training image to draw from")
+        passes = []
+        while sum(len(p) for p in passes) < ipc:
+            order = torch.randperm(len(index), generator=generator, device=generator.device).to(index.device)
+            passes.append(index[order])
+        chosen.append(torch.cat(passes)[:ipc])
     chosen = torch.cat(chosen)
     return dataset.train.images[chosen].clone(), dataset.train.labels[chosen].clone()
 
