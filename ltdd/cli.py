@@ -32,7 +32,8 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
   +DAM+ED; :func:`ltdd.tm_study.tm_ablation`) at the profile's scale: experts per seed under ``DIR/buffers``,
   the rows with provenance in ``DIR/study.json`` after every row. Prints the table; the last line is JSON.
 
-* ``compare --dataset NAME --seeds 0,1,2 --out DIR [--protocol ours|papers] [--rows LABEL,...] [--resume]`` —
+* ``compare --dataset NAME --seeds 0,1,2 --out DIR [--protocol ours|papers] [--rows LABEL,...] [--iterations N]
+  [--eval-epochs N] [--networks N] [--resume]`` —
   every method of the book on one long-tailed set under one evaluation protocol
   (:func:`ltdd.comparison.compare_methods`): experts under ``DIR/buffers``, the rows with provenance in
   ``DIR/study.json`` after every row. Prints the table; the last line is JSON.
@@ -428,9 +429,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         rows = {label: COMPARISON_ROWS[label] for label in labels}
     dataset = load_dataset(args.dataset or "digits-lt", data_root=args.data_root,
                            download=_download_flag(args, profile), device=device, **_options(args))
+    if args.eval_epochs is not None:
+        profile = profile.replace(eval_epochs=args.eval_epochs)
     out = Path(args.out)
     study = compare_methods(dataset, profile, _number_list(args.seeds, int, "--seeds"), rows, args.protocol,
-                            args.ipc, workdir=out / "buffers", out=out / "study.json", resume=args.resume,
+                            args.ipc, args.iterations, args.networks, workdir=out / "buffers",
+                            out=out / "study.json", resume=args.resume,
                             record=_run_record(args, device), progress=not args.quiet)
     print(comparison_table(study), file=sys.stderr)
     _print_study_summary(out / "study.json", study)
@@ -581,6 +585,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=("ours", "papers"), default="ours",
                    help="ours: one recipe for every set; papers: each family's own evaluation")
     p.add_argument("--ipc", type=int, default=None, help="images per class of the coresets and distilled sets")
+    p.add_argument("--iterations", type=int, default=None,
+                   help="iterations of the matching methods and CRLT-DD's DM (default: the profile's)")
+    p.add_argument("--eval-epochs", type=int, default=None, help="epochs of every evaluation network "
+                   "(default: the profile's)")
+    p.add_argument("--networks", type=int, default=None,
+                   help="evaluation networks per set (default: the profile's eval_seeds)")
     p.add_argument("--rows", default=None, help="comma-separated row labels (default: every row)")
     p.add_argument("--out", required=True, help="output folder (study.json, buffers/)")
     p.add_argument("--resume", action="store_true", help="continue OUT/study.json: run only what is missing")

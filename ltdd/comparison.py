@@ -75,15 +75,15 @@ _CPU_GM = {"outer_loop": 5, "inner_loop": 10}
 SCALED_SETTINGS: dict[str, dict[str, dict]] = {
     "smoke": {"dc": _SMOKE_GM, "dsa": _SMOKE_GM, "herding": {"train_epochs": 1}, "kcenter": {"train_epochs": 1},
               "idm": {"net_train_steps": 1, "net_batch": 64},
-              "dsdm": {"num_pretrained": 2, "pretrain_epochs": 1, "history_warmup": 2}},
+              "dsdm": {"num_pretrained": 2, "pretrain_epochs": 1}},
     "cpu": {"dc": _CPU_GM, "dsa": _CPU_GM, "idm": {"net_train_steps": 1},
-            "dsdm": {"num_pretrained": 5, "pretrain_epochs": 5, "history_warmup": 100}},
+            "dsdm": {"num_pretrained": 5, "pretrain_epochs": 5}},
 }
 """Profile → method → settings that make a method affordable at that scale (a row's own ``settings`` win), the
 same reductions as the method's chapter: gradient matching's loops (the reference's IPC table would cost hours on
-a CPU), IDM's queue training, DSDM's pre-trained networks and its history warm-up (a fifth of the iterations,
-as the paper's 2000 of 10,000), one epoch of the coresets' feature network under ``smoke``. On ``gpu`` and
-``paper`` every method runs its defaults."""
+a CPU), IDM's queue training, DSDM's pre-trained networks, one epoch of the coresets' feature network under
+``smoke``. On ``gpu`` and ``paper`` every method runs its defaults. On every profile DSDM's history warm-up is a
+fifth of the iterations, as the paper's 2000 of 10,000."""
 
 COMPARISON_KEYS = ("dataset", "dataset_options", "profile", "protocol", "ipc", "iterations", "eval_epochs", "model",
                    "net_width", "rows", "networks", "tm_scale", "simclr_epochs")
@@ -204,6 +204,8 @@ def _build_and_evaluate(label: str, spec: dict, context: _SeedContext, protocol:
         images, labels = synthetic.training_pairs()
     else:
         settings = {**scaled_settings(spec["method"], profile), **spec.get("settings", {})}
+        if spec["method"] == "dsdm":
+            settings.setdefault("history_warmup", max(1, spec.get("iterations", iterations) // 5))
         run = distill(spec["method"], dataset, ipc, spec.get("iterations", iterations), profile, seed=seed,
                       progress=False, **settings)
         synthetic = run.synthetic
@@ -320,5 +322,10 @@ def group_summary(study: RebalanceStudy, columns: Sequence[tuple[str, str]] = SH
     return summary
 
 
+def row_families(study: RebalanceStudy) -> dict[str, str]:
+    """``{label: family}`` of a comparison's rows (to colour :func:`ltdd.viz.plot_method_comparison`)."""
+    return {row["label"]: row.get("family", "") for row in study.rows}
+
+
 __all__ = ["COMPARISON_ROWS", "FAMILIES", "PROTOCOLS", "SCALED_SETTINGS", "SHOT_COLUMNS", "TRAJECTORY_METHODS", "check_rows", "scaled_settings",
-           "compare_methods", "comparison_table", "family", "group_summary", "protocol_config"]
+           "compare_methods", "comparison_table", "family", "group_summary", "protocol_config", "row_families"]

@@ -779,3 +779,44 @@ def show_image_panels(panels: Mapping[str, Tensor], labels: Tensor, dataset: Ima
 
 
 __all__ += ["moving_average", "plot_loss_curves", "show_image_panels"]
+
+
+def plot_method_comparison(summary: Mapping[str, Mapping[str, tuple[float, float]]],
+                           columns: Sequence[str] = ("overall", "many", "medium", "few"),
+                           families: Mapping[str, str] | None = None, title: str | None = None) -> Figure:
+    """One panel per column (overall accuracy, then the shot groups), one horizontal bar per method: the mean
+    test accuracy (%) over seeds, whiskers the standard deviation, bars coloured by family.
+
+    ``summary`` is ``{method: {column: (mean, std)}}`` in fractions (:func:`ltdd.comparison.group_summary`);
+    a column a method lacks is left empty. Methods are drawn top to bottom in ``summary``'s order.
+    """
+    if not summary:
+        raise ValueError("summary must contain at least one method")
+    columns = [c for c in columns if any(c in row for row in summary.values())]
+    if not columns:
+        raise ValueError("no method has any of the requested columns")
+    labels = list(summary)
+    family_of = dict(families or {})
+    family_names = list(dict.fromkeys(family_of.get(label, "") for label in labels))
+    colours = dict(zip(family_names, _palette(len(family_names))))
+    fig, axes = plt.subplots(1, len(columns), sharey=True, squeeze=False, layout="constrained",
+                             figsize=(2.6 * len(columns) + 1.8, 0.32 * len(labels) + 1.4))
+    ys = np.arange(len(labels))[::-1]
+    for ax, column in zip(axes[0], columns):
+        for y, label in zip(ys, labels):
+            if column not in summary[label]:
+                continue
+            mean, std = summary[label][column]
+            ax.barh(y, 100 * mean, xerr=100 * std, color=colours[family_of.get(label, "")], height=0.7,
+                    capsize=2, error_kw={"linewidth": 0.8})
+        ax.set_title(column, fontsize=10)
+        ax.set_xlim(0, 105)
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_xlabel("test accuracy (%)")
+    axes[0][0].set_yticks(ys, labels)
+    if families:
+        handles = [matplotlib.patches.Patch(color=colours[name], label=name) for name in family_names]
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
+    return _finish(fig)
