@@ -24,6 +24,18 @@
 # implementations (datasets, networks, the evaluation protocol, the distillation methods, the figures).
 # The notebooks explain, set a few numbers, call `ltdd` and plot. This page shows how to run them: on
 # Colab, on your own machine, or from the command line.
+#
+# ```{admonition} In this chapter
+# :class: tip
+# **What you will learn.** What a *profile* is and how a chapter picks one
+# ({func}`get_profile <ltdd.config.get_profile>`); how to run a chapter on Colab, on your own machine and
+# with `python -m ltdd` on the command line; where `ltdd` looks for datasets; how the exercises work.
+#
+# **Before you start.** Nothing: this is the first page.
+#
+# **How long.** About 7 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and
+# longer with `cpu`, not yet timed; on a Colab T4 GPU: not measured yet.
+# ```
 
 # %% tags=["remove-cell"]
 # Colab set-up: install the ltdd package (a no-op everywhere else).
@@ -52,8 +64,8 @@ profile = get_profile()
 print(f"active profile: {profile.name} ({profile.description})")
 
 # %% [markdown]
-# Here is what changes between the profiles (the table is built from `ltdd.config.PROFILES`, so it is
-# always current):
+# Here is what changes between the profiles (the table is built from `ltdd.config.PROFILES` by
+# {func}`ltdd.viz.profile_table`, so it is always current):
 
 # %%
 from IPython.display import Markdown

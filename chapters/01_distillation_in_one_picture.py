@@ -22,6 +22,20 @@
 # How well can a network do if it may see only a few images of every class? This chapter answers the
 # question for the simplest possible choice of those images, a random sample, and sets up the yardstick
 # (the *evaluation protocol*) that every distillation method in this book is measured with.
+#
+# ```{admonition} In this chapter
+# :class: tip
+# **What you will learn.** What dataset distillation asks for, written as a two-level optimisation
+# problem; the evaluation protocol that judges every small training set in this book, and how `ltdd`
+# runs it ({func}`evaluate_synthetic <ltdd.train.evaluate_synthetic>`,
+# {func}`evaluate_training_set <ltdd.train.evaluate_training_set>`); how far a random sample of a few
+# images per class already gets, per class and as the budget grows.
+#
+# **Before you start.** Nothing beyond chapter 00 ({doc}`00_how_to_use`).
+#
+# **How long.** About 10 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and
+# longer with `cpu`, not yet timed; on a Colab T4 GPU: not measured yet.
+# ```
 
 # %% tags=["remove-cell"]
 # Colab set-up: install the ltdd package (a no-op everywhere else).
@@ -47,14 +61,15 @@ if "google.colab" in sys.modules:
 # \theta^{\mathcal{S}}(\theta_0) &= \operatorname*{arg\,min}_{\theta}\; \mathcal{L}(\theta;\,\mathcal{S})
 #   \ \text{ reached by training from } \theta_0 && \text{(inner: a network trained on them)}
 # \end{aligned}
-# $$
+# $$ (eq-dd-bilevel)
 #
 # where $\mathcal{L}(\theta; \mathcal{D})$ is the classification loss of the network with weights
 # $\theta$ on the data $\mathcal{D}$, and the expectation runs over random initialisations $\theta_0$,
 # because $\mathcal{S}$ must work for *any* fresh network, not for one. Differentiating through the whole
-# inner training run is expensive, so the methods of this book replace the outer objective by a cheaper
-# surrogate: matching gradients (DC {cite}`dc`, DSA {cite}`dsa`), feature distributions (DM {cite}`dm`,
-# IDM {cite}`idm`, DSDM {cite}`dsdm`) or training trajectories (MTT {cite}`mtt`, DATM {cite}`datm`).
+# inner training run is expensive, so the methods of this book replace the outer objective of
+# {eq}`eq-dd-bilevel` by a cheaper surrogate: matching gradients (DC {cite}`dc`, DSA {cite}`dsa`),
+# feature distributions (DM {cite}`dm`, IDM {cite}`idm`, DSDM {cite}`dsdm`) or training trajectories
+# (MTT {cite}`mtt`, DATM {cite}`datm`).
 #
 # Before any of that, one baseline: **pick $\mathrm{IPC}$ real images per class at random**. It is the
 # bar every method has to clear, and it shows how much a handful of images can already do.
@@ -85,9 +100,9 @@ print(f"profile {profile.name!r}: dataset={DATASET}, model={MODEL} {MODEL_OPTION
 #
 # The dataset is loaded onto the GPU when there is one. Its images are stored *normalised* (mean 0 and
 # standard deviation 1 per channel), as in the distillation literature; the figures map them back to
-# pixels.
+# pixels. {numref}`fig-01-training-images` shows ten of them per class.
 
-# %%
+# %% mystnb={"figure": {"caption": "Ten training images of every class of the profile's dataset, one row per class, mapped back from normalised values to pixels.", "name": "fig-01-training-images"}}
 from ltdd.data import load_dataset
 from ltdd.viz import show_images
 
@@ -102,8 +117,9 @@ show_images(dataset.train.images, dataset.train.labels, dataset, per_class=10,
 # %% [markdown]
 # ## Training on everything
 #
-# The upper reference is a network trained on the *whole* training set. `evaluate_training_set` trains
-# fresh networks (each with its own seed) and tests each on the real test set.
+# The upper reference is a network trained on the *whole* training set.
+# {func}`evaluate_training_set <ltdd.train.evaluate_training_set>` trains fresh networks (each with its
+# own seed) and tests each on the real test set.
 
 # %%
 from ltdd.train import TrainConfig, evaluate_training_set
@@ -117,10 +133,12 @@ print(full)
 # ## A random subset: IPC images per class
 #
 # In `ltdd`, every way of producing a small training set, from random selection to the most elaborate
-# distillation method, is a *distiller* built by name. Random selection has nothing to optimise, so
-# `run(0)` simply draws the images (reproducibly, from its seed) and returns a `SyntheticSet`.
+# distillation method, is a *distiller* built by name with {func}`ltdd.distill.make_distiller`. Random
+# selection has nothing to optimise, so {meth}`run(0) <ltdd.distill.base.Distiller.run>` simply draws
+# the images (reproducibly, from its seed) and returns a
+# {class}`SyntheticSet <ltdd.distill.base.SyntheticSet>`; {numref}`fig-01-random-subset` shows it.
 
-# %%
+# %% mystnb={"figure": {"caption": "The random subset: IPC real training images of every class, drawn reproducibly from seed 0. This is all the training data the evaluation networks below get.", "name": "fig-01-random-subset"}}
 from ltdd.distill import make_distiller
 
 subset = make_distiller("random", dataset, seed=0, ipc=IPC).run(0, progress=False)
@@ -133,7 +151,8 @@ show_images(subset.images, subset.labels, dataset, per_class=IPC,
 #
 # A small training set is judged by what it teaches: train fresh networks on it, test them on the real
 # test set. The numbers in the papers are only comparable because they all follow the protocol of the
-# DC/DSA/DM reference code {cite}`dc,dsa,dm`, which `ltdd.train` reproduces:
+# DC/DSA/DM reference code {cite}`dc,dsa,dm`, which {mod}`ltdd.train` reproduces (its settings are a
+# {class}`TrainConfig <ltdd.train.TrainConfig>`):
 #
 # - a ConvNet (3 blocks of convolution, instance norm, ReLU and average pooling; 128 channels in the
 #   papers, fewer in the CPU profiles), trained from a fresh random initialisation;
@@ -165,9 +184,9 @@ Markdown(accuracy_table(reports))
 
 # %% [markdown]
 # The gap between the two rows is what dataset distillation tries to close. The overall number hides
-# how the gap is spread over the classes:
+# how the gap is spread over the classes ({numref}`fig-01-per-class`):
 
-# %%
+# %% mystnb={"figure": {"caption": "Per-class test accuracy of networks trained on the whole training set and on the random subset (bars: mean over the networks; whiskers: standard deviation). Look for the classes where the random subset loses most.", "name": "fig-01-per-class"}}
 plot_per_class_accuracy(reports, dataset.class_names,
                         title=f"{dataset.name}: per-class test accuracy, full data vs random IPC {IPC}")
 
@@ -178,10 +197,10 @@ plot_per_class_accuracy(reports, dataset.class_names,
 #
 # ## More images per class
 #
-# How fast does random selection approach the full training set as the budget grows? Each point trains
-# the protocol's networks on a fresh random subset of that size.
+# How fast does random selection approach the full training set as the budget grows? Each point of
+# {numref}`fig-01-accuracy-vs-ipc` trains the protocol's networks on a fresh random subset of that size.
 
-# %%
+# %% mystnb={"figure": {"caption": "Test accuracy of random selection against the number of images per class (whiskers: standard deviation over networks); the dashed line and grey band are the whole training set. Notice how quickly the gap to the dashed line closes as the budget grows.", "name": "fig-01-accuracy-vs-ipc"}}
 from ltdd.viz import plot_accuracy_vs_ipc
 
 smallest_class = min(train_counts)

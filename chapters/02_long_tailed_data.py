@@ -26,6 +26,25 @@
 # which images they are, how results are reported by *shot group*, and how large the training sets of
 # CRLT-DD's rebalancing plans are {cite}`crltdd`. Nothing here trains a network: every number on this
 # page is a count, computed live from the definitions.
+#
+# ```{admonition} In this chapter
+# :class: tip
+# **What you will learn.**
+# - How many images each class of a long-tailed benchmark keeps: the exponential profile, the two
+#   formulas in circulation, and the public splits' totals checked with
+#   {func}`counts_only <ltdd.data.longtail.counts_only>`.
+# - Which images a class keeps under the two reference selection rules
+#   ({func}`select_longtail_indices <ltdd.data.longtail.select_longtail_indices>`).
+# - How results are reported by shot group, and why the threshold tests matter
+#   ({func}`shot_groups <ltdd.data.longtail.shot_groups>`).
+# - The training-set sizes of CRLT-DD's rebalancing plans ({func}`plan_budget <ltdd.rebalance.plan_budget>`).
+#
+# **Before you start.** {doc}`01_distillation_in_one_picture` (what images per class, IPC, means); nothing
+# else.
+#
+# **How long.** About 15 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and
+# longer with `cpu`, not yet timed; on a Colab T4 GPU: not measured yet.
+# ```
 
 # %% tags=["remove-cell"]
 # Colab set-up: install the ltdd package (a no-op everywhere else).
@@ -73,7 +92,7 @@ print(f"profile {profile.name!r}: live dataset {LT_DATASET} with β = {IMBALANCE
 # right-hand form makes the smallest class $\beta^{1/C}$ times larger than the stated imbalance. `ltdd`
 # implements both, `rule="exp"` (the default, used everywhere in this book) and `rule="paper"`:
 
-# %%
+# %% mystnb={"figure": {"caption": "Training images per class of CIFAR-10-LT at imbalance factor 100 under the code's formula and under the one that appears in print, on a logarithmic axis (the legend gives each total). Both fall geometrically; notice how much larger the printed form keeps the tail.", "name": "fig-02-two-formulas"}}
 from ltdd.data.longtail import counts_only
 from ltdd.viz import plot_class_counts
 
@@ -84,10 +103,10 @@ for label, counts in rules.items():
 plot_class_counts(rules, log=True, title="CIFAR-10-LT, β = 100: the two formulas")
 
 # %% [markdown]
-# On the logarithmic axis both are straight staircases; they differ in slope. The counts are exact
-# integers, so they can be checked against the public splits image for image. `counts_only` computes
-# them without loading any image; the reference totals below are those of LDAM-DRW's splits, the
-# standard CIFAR-10-LT and CIFAR-100-LT:
+# On the logarithmic axis of {numref}`fig-02-two-formulas` both are straight staircases; they differ in
+# slope. The counts are exact integers, so they can be checked against the public splits image for image.
+# {func}`counts_only <ltdd.data.longtail.counts_only>` computes them without loading any image; the
+# reference totals below are those of LDAM-DRW's splits, the standard CIFAR-10-LT and CIFAR-100-LT:
 
 # %%
 from IPython.display import Markdown
@@ -115,10 +134,10 @@ Markdown(counts_table(cifar100_lt, {f"CIFAR-100-LT, β = {b}": t for b, t in REF
 #
 # ## Class sizes as β changes
 #
-# The figure shows CIFAR-10-LT at the four imbalance factors of the table. Raising $\beta$ takes images
-# from every class but the first, most of all from the tail.
+# {numref}`fig-02-cifar10-lt-betas` shows CIFAR-10-LT at the four imbalance factors of the table. Raising
+# $\beta$ takes images from every class but the first, most of all from the tail.
 
-# %%
+# %% mystnb={"figure": {"caption": "CIFAR-10-LT training images per class for the imbalance factors 10, 50, 100 and 200, on a logarithmic axis. Class 0 keeps all its images at every factor; the larger the factor, the steeper the staircase.", "name": "fig-02-cifar10-lt-betas"}}
 plot_class_counts({f"β = {b}": counts_only("cifar10-lt", b) for b in (10, 50, 100, 200)}, log=True,
                   title="CIFAR-10-LT: training images per class for four imbalance factors")
 
@@ -127,7 +146,8 @@ plot_class_counts({f"β = {b}": counts_only("cifar10-lt", b) for b in (10, 50, 1
 # for $\beta$, a choice between the two formulas and a logarithmic axis. A page of this book has no
 # Python kernel behind it, so a slider there could not redraw anything: the book shows the cell's code
 # without running it (the cell is tagged `skip-execution`, which automatic runs honour and Jupyter's
-# "Run all" ignores), and `imbalance_explorer` itself returns the static figure wherever no kernel runs.
+# "Run all" ignores), and {func}`ltdd.widgets.imbalance_explorer` itself returns the static figure wherever
+# no kernel runs.
 
 # %% tags=["skip-execution"]
 from ltdd.widgets import imbalance_explorer
@@ -137,11 +157,11 @@ imbalance_explorer(num_classes=10, n_max=5000, imbalance=100)
 # %% [markdown]
 # ## The live dataset
 #
-# Now the profile's dataset. `load_dataset` builds the long-tailed training split with the rule above
-# (here from the smallest class of the balanced training split, $n_{\max}$) and keeps the test split
-# balanced and untouched.
+# Now the profile's dataset. {func}`load_dataset <ltdd.data.load_dataset>` builds the long-tailed
+# training split with the rule above (here from the smallest class of the balanced training split,
+# $n_{\max}$) and keeps the test split balanced and untouched; {numref}`fig-02-live-counts` shows both.
 
-# %%
+# %% mystnb={"figure": {"caption": "Images per class of the live long-tailed dataset: the long-tailed training split next to the test split, which is kept as it was. The test split weighs every class about alike.", "name": "fig-02-live-counts"}}
 from ltdd.data import load_dataset
 
 lt = load_dataset(LT_DATASET, imbalance=IMBALANCE)
@@ -172,9 +192,10 @@ plot_class_counts({"training split (long-tailed)": train_counts, "test split (ke
 #   `RandomState(42)`, independently of the other classes.
 #
 # Same counts, different images. `load_dataset` uses `ldam` by default (`selection="ltdd"` switches);
-# below, both index sets are drawn on the balanced training split and the tail class is compared.
+# below, both index sets are drawn on the balanced training split and the tail class is compared
+# ({numref}`fig-02-tail-images`).
 
-# %%
+# %% mystnb={"figure": {"caption": "The first tail-class training images kept by the ldam rule (top row) and by the ltdd rule (bottom row). The two rules keep as many images of every class, but not the same ones.", "name": "fig-02-tail-images"}}
 import torch
 
 from ltdd.data.longtail import select_longtail_indices
@@ -213,13 +234,15 @@ show_image_rows({f"{rule} rule": balanced.train.images[torch.tensor(index, devic
 # - **few-shot**: fewer than 20.
 #
 # The group accuracy is the unweighted mean of the per-class accuracies of its classes
-# (`ltdd.data.longtail.group_accuracy`). Two details differ between repositories. OLTR's own code
+# ({func}`ltdd.data.longtail.group_accuracy`). Two details differ between repositories. OLTR's own code
 # (`shot_acc`) tests `>= 100` and `<= 20`, so a class with exactly 100 or exactly 20 images changes
-# group; most successors use the strict `> 100` / `< 20` of the paper (`shot_groups(counts)` here,
-# `inclusive=True` for OLTR's code). MiSLAS instead fixes index ranges (classes sorted by size): for
-# CIFAR-100 $[0, 36)$, $[36, 71)$, $[71, 100)$. On CIFAR-100-LT at $\beta = 100$ the three rules give:
+# group; most successors use the strict `> 100` / `< 20` of the paper
+# ({func}`shot_groups(counts) <ltdd.data.longtail.shot_groups>` here, `inclusive=True` for OLTR's code).
+# MiSLAS instead fixes index ranges (classes sorted by size; {func}`ltdd.data.longtail.index_range_groups`):
+# for CIFAR-100 $[0, 36)$, $[36, 71)$, $[71, 100)$. On CIFAR-100-LT at $\beta = 100$ the three rules give
+# ({numref}`fig-02-shot-groups-cifar100`):
 
-# %%
+# %% mystnb={"figure": {"caption": "The classes of CIFAR-100-LT at imbalance factor 100 coloured by group, one panel per rule: OLTR's paper thresholds, OLTR's code thresholds and MiSLAS's index ranges (dashed lines: 20 and 100 images). Look at the classes next to the boundaries between groups.", "name": "fig-02-shot-groups-cifar100"}}
 from collections import Counter
 
 from ltdd.data.longtail import MISLAS_INDEX_SPLITS, index_range_groups, shot_groups
@@ -246,9 +269,9 @@ plot_shot_groups(counts100, groupings, title="CIFAR-100-LT, β = 100: classes by
 # few-shot classes, and CIFAR-10-LT results are usually reported per class or by index thirds
 # (MiSLAS's $[0, 3)$, $[3, 7)$, $[7, 10)$). The live dataset is smaller still, so the thresholds of 100 and
 # 20 images mean something else on it (on `digits-lt` one class is many-shot, and class 7, with exactly 20
-# images, changes group with the threshold test):
+# images, changes group with the threshold test; {numref}`fig-02-shot-groups-live`):
 
-# %%
+# %% mystnb={"figure": {"caption": "The classes of the live long-tailed dataset coloured by group under the two threshold tests and under CIFAR-10's index thirds. The thresholds of 20 and 100 images were set for CIFAR-sized classes; compare how they split a small dataset with how the index ranges do.", "name": "fig-02-shot-groups-live"}}
 live_groupings = {"> 100 / < 20": shot_groups(train_counts),
                   "≥ 100 / ≤ 20": shot_groups(train_counts, inclusive=True),
                   "index ranges [0, 3) [3, 7) [7, 10)": index_range_groups(lt.num_classes, MISLAS_INDEX_SPLITS["cifar10"])}
@@ -276,7 +299,7 @@ plot_shot_groups(train_counts, live_groupings, class_names=lt.class_names, title
 #
 # (The *+Aug* variant appends DSA-augmented copies of every synthetic image, and *+SimCLR* only changes
 # how the evaluation network is initialised.) All of these sizes follow from the class counts alone, and
-# `ltdd.rebalance.plan_budget` computes them ({doc}`09_rebalancing_crltdd` builds the sets themselves):
+# {func}`ltdd.rebalance.plan_budget` computes them ({doc}`09_rebalancing_crltdd` builds the sets themselves):
 
 # %%
 from ltdd.rebalance import plan_budget
@@ -341,7 +364,7 @@ Markdown("\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|"
 # The later chapters distill 10 images per class, and a class cannot be initialised from more real
 # images than it has. What is the largest $\beta$ for which the smallest class of `digits-lt`
 # ($n_{\max} = 122$) still holds 10 images? Check it with
-# `longtail_counts(122, 10, beta)` from `ltdd.data.longtail`.
+# `longtail_counts(122, 10, beta)` from `ltdd.data.longtail` ({func}`ltdd.data.longtail.longtail_counts`).
 # ```
 #
 # ```{solution} ex-02-ipc

@@ -27,6 +27,25 @@
 # how strong the colour noise and the corruptions are, and which test sets measure the damage. Nothing
 # here trains a network: every number on this page is a count or an image computed live from the
 # definitions.
+#
+# ```{admonition} In this chapter
+# :class: tip
+# **What you will learn.**
+# - What bias-aligned and bias-conflicting images are, and the rule that decides which image gets which
+#   attribute from one number, the bias ratio
+#   ({func}`attribute_milestones <ltdd.data.bias.attribute_milestones>`,
+#   {func}`assign_attributes <ltdd.data.bias.assign_attributes>`).
+# - How biased a dataset is, measured by its biased rate ({func}`biased_rate <ltdd.data.bias.biased_rate>`).
+# - How CMNIST-DD colours digits, and how CCIFAR10-DD's ten corruptions look at every severity
+#   ({mod}`ltdd.data.corruptions`).
+# - Why Biased-DD's all-conflicting test set and LfF's 10 % aligned one rank networks differently.
+#
+# **Before you start.** {doc}`01_distillation_in_one_picture` for the vocabulary (training and test
+# splits, classes); {doc}`02_long_tailed_data` is not needed.
+#
+# **How long.** About 20 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and
+# longer with `cpu`, not yet timed; on a Colab T4 GPU: not measured yet.
+# ```
 
 # %% tags=["remove-cell"]
 # Colab set-up: install the ltdd package (a no-op everywhere else).
@@ -103,7 +122,8 @@ print(f"profile {profile.name!r}: biased dataset {BIASED} (bias ratio {BIAS_RATI
 # predictor. $r = 0$ is not "unbiased" but *anti*-correlated: no image has its own class's attribute.
 #
 # The rule needs only the class sizes. For a class of 5,000 images (a CIFAR-10 training class), the
-# released code's counts per attribute are known; `attribute_milestones` recomputes them:
+# released code's counts per attribute are known;
+# {func}`attribute_milestones <ltdd.data.bias.attribute_milestones>` recomputes them:
 
 # %%
 import numpy as np
@@ -137,16 +157,17 @@ Markdown("\n".join(rows))
 # ## The biased rate
 #
 # How biased is a dataset with attributes? Biased-DD measures it by the **biased rate** (its Eq. 1). `ltdd`
-# defines it, in `ltdd.data.bias.biased_rate`, as the fraction of bias-aligned images:
+# defines it, in {func}`ltdd.data.bias.biased_rate`, as the fraction of bias-aligned images:
 #
 # $$
 # \text{biased rate} \;=\; \frac{\big|\{\, i : a_i = y_i \,\}\big|}{N} \;=\;
 # \frac{\#\text{aligned}}{\#\text{aligned} + \#\text{conflicting}},
-# $$
+# $$ (eq-biased-rate)
 #
-# over the $N$ images of a split. For a training set built with the rule above it is the bias ratio $r$,
-# up to the per-class rounding of the milestones. Here it is on the live training labels for the six
-# ratios Biased-DD releases; only the labels are needed (`assign_attributes` never looks at an image):
+# over the $N$ images of a split. For a training set built with the rule above, {eq}`eq-biased-rate` is
+# the bias ratio $r$, up to the per-class rounding of the milestones. Here it is on the live training
+# labels for the six ratios Biased-DD releases; only the labels are needed
+# ({func}`assign_attributes <ltdd.data.bias.assign_attributes>` never looks at an image):
 
 # %%
 from ltdd.data import load_dataset
@@ -213,10 +234,10 @@ print(f"{biased.name}: {info['protocol']}; bias ratio {info['bias_ratio']}, seve
       f"test set:     {info['test']['aligned']:,} aligned, {info['test']['conflicting']:,} conflicting")
 
 # %% [markdown]
-# Every row below is one class: four of its bias-aligned training images, then four bias-conflicting
-# ones, each captioned with the attribute (colour) it got.
+# Every row of {numref}`fig-03-aligned-conflicting` is one class: four of its bias-aligned training
+# images, then four bias-conflicting ones, each captioned with the attribute (colour) it got.
 
-# %%
+# %% mystnb={"figure": {"caption": "Live coloured training digits at the chosen bias ratio, one row per class: four bias-aligned images, then four bias-conflicting ones, each captioned with its colour attribute. Notice that the aligned images of a class all share one colour.", "name": "fig-03-aligned-conflicting"}}
 from ltdd.viz import show_aligned_conflicting
 
 show_aligned_conflicting(biased.train.images, biased.train.labels, biased.train.attributes, biased,
@@ -225,12 +246,12 @@ show_aligned_conflicting(biased.train.images, biased.train.labels, biased.train.
 # %% [markdown]
 # Inside a class the aligned images all share one colour, and across classes the colours differ, so a
 # network can reach 95 % training accuracy by reading the colour alone. The colour noise is small at
-# every severity: the next figure shows 16 colours drawn for each attribute at each severity, the same
-# random draw scaled by the four standard deviations. Even at severity 1 the jitter is small next to
+# every severity: {numref}`fig-03-colour-noise` shows 16 colours drawn for each attribute at each
+# severity, the same random draw scaled by the four standard deviations. Even at severity 1 the jitter is small next to
 # the distances between the ten colours (the closest pair, 0 and 9, are about 0.21 apart in RGB, some
 # four times the severity-1 standard deviation); at severity 4 every row looks flat.
 
-# %%
+# %% mystnb={"figure": {"caption": "The colour a full-intensity stroke takes: one panel per severity, one row per attribute, 16 draws per row, the same random draw scaled by each severity's standard deviation. Compare the jitter within a row with the differences between rows.", "name": "fig-03-colour-noise"}}
 from ltdd.viz import plot_colour_noise
 
 plot_colour_noise(severities=(1, 2, 3, 4), samples=16, seed=0,
@@ -239,11 +260,11 @@ plot_colour_noise(severities=(1, 2, 3, 4), samples=16, seed=0,
 # %% [markdown]
 # ## The bias ratio, class by class
 #
-# The figure shows, for the live training set at the chosen ratio (`BIAS_RATIO`, 0.95), how many images
-# of every class are bias-aligned (bottom) and bias-conflicting (top). The bars are the block sizes of
+# {numref}`fig-03-bias-counts` shows, for the live training set at the chosen ratio (`BIAS_RATIO`, 0.95),
+# how many images of every class are bias-aligned (bottom) and bias-conflicting (top). The bars are the block sizes of
 # the rule, computed from the class sizes alone.
 
-# %%
+# %% mystnb={"figure": {"caption": "Bias-aligned (bottom) and bias-conflicting (top) training images of every class of the live coloured digits at the chosen bias ratio, computed from the class sizes alone. The conflicting images are a thin layer on top of every bar.", "name": "fig-03-bias-counts"}}
 from ltdd.widgets import bias_counts_figure
 
 bias_counts_figure(train_counts, BIAS_RATIO, class_names=biased.class_names)
@@ -253,7 +274,7 @@ bias_counts_figure(train_counts, BIAS_RATIO, class_names=biased.class_names)
 # $r$ from 0 to 1. A page of this book has no Python kernel behind it, so a slider there could not
 # redraw anything: the book shows the cell's code without running it (the cell is tagged
 # `skip-execution`, which automatic runs honour and Jupyter's "Run all" ignores), and
-# `bias_ratio_explorer` itself returns the static figure wherever no kernel runs.
+# {func}`ltdd.widgets.bias_ratio_explorer` itself returns the static figure wherever no kernel runs.
 
 # %% tags=["skip-execution"]
 from ltdd.widgets import bias_ratio_explorer
@@ -272,7 +293,7 @@ bias_ratio_explorer(train_counts, bias_ratio=BIAS_RATIO, class_names=biased.clas
 # severity 4 the strongest level, 5. Here, unlike the colour noise, a higher severity means a stronger
 # corruption.
 #
-# `ltdd.data.corruptions` re-implements the ten corruptions for batches of images (no OpenCV,
+# {mod}`ltdd.data.corruptions` re-implements the ten corruptions for batches of images (no OpenCV,
 # scikit-image or ImageMagick). Each image draws its own random numbers from its own seed, so the
 # results are distributed like CIFAR-10-C's, but not equal pixel for pixel: the random streams differ.
 # Frost blends in crops of texture photos; when the original textures are not installed (an
@@ -280,10 +301,11 @@ bias_ratio_explorer(train_counts, bias_ratio=BIAS_RATIO, class_names=biased.clas
 # substitute**, drawn to match their size, mean colour and contrast. It is a stand-in, not the
 # original: frost images made with it only look qualitatively like CIFAR-10-C's.
 #
-# The gallery applies every corruption at every severity to the same three images; an image keeps its
-# random draw across the severities, so only the strength changes from column to column.
+# The gallery ({numref}`fig-03-corruption-gallery`) applies every corruption at every severity to the
+# same three images; an image keeps its random draw across the severities, so only the strength changes
+# from column to column.
 
-# %%
+# %% mystnb={"figure": {"caption": "The ten CCIFAR10-DD corruptions, one row each (with the class it is aligned with), on three images: clean, then severities 1 to 4. Each image keeps its random draw across the severities, so only the strength changes. Without the original textures, frost is ltdd's procedural stand-in.", "name": "fig-03-corruption-gallery"}}
 import torch
 
 from ltdd.data.corruptions import CORRUPTIONS
@@ -315,8 +337,8 @@ plot_corruption_gallery(photos, severities=(1, 2, 3, 4), seed=0, frost_textures=
 # ten versions of one cue, so some classes' shortcuts may be easier to pick up than others'.
 #
 # Building CCIFAR10-DD means corrupting all 60,000 CIFAR-10 images, which takes a while on a CPU:
-# `load_dataset("ccifar10-dd", bias_ratio=..., severity=...)` does it once and caches the result on
-# disk. This chapter does not build it; the gallery above is the whole of the corruption work here.
+# `load_dataset("ccifar10-dd", bias_ratio=..., severity=...)` ({func}`ltdd.data.load_dataset`) does it
+# once and caches the result on disk. This chapter does not build it; the gallery above is the whole of the corruption work here.
 #
 # ## Test sets: all conflicting, or 10 % aligned
 #
@@ -329,8 +351,8 @@ plot_corruption_gallery(photos, severities=(1, 2, 3, 4), seed=0, frost_textures=
 #   are aligned, and every attribute is equally common in every class.
 #
 # A network that reads only the attribute is right on the aligned images and wrong on the others, so its
-# accuracy equals the split's biased rate: $r$ on the training set, 0 on Biased-DD's test set, about
-# 0.1 on LfF's. Here are the counts on the live test split and, from the class sizes alone, on
+# accuracy equals the split's biased rate {eq}`eq-biased-rate`: $r$ on the training set, 0 on Biased-DD's
+# test set, about 0.1 on LfF's. Here are the counts on the live test split and, from the class sizes alone, on
 # CIFAR-10's (1,000 test images per class):
 
 # %%
@@ -351,10 +373,11 @@ print(f"CIFAR-10 test class 0 at r = 0 has, per attribute 0..9: {blocks}")
 Markdown("\n".join(rows))
 
 # %% [markdown]
-# The heat maps show the whole class-by-attribute table of the live data: the training set at
-# $r = 0.95$ with its heavy diagonal, Biased-DD's test set with an empty one, and LfF's uniform test set.
+# The heat maps of {numref}`fig-03-attribute-counts` show the whole class-by-attribute table of the live
+# data: the training set at $r = 0.95$ with its heavy diagonal, Biased-DD's test set with an empty one, and
+# LfF's uniform test set.
 
-# %%
+# %% mystnb={"figure": {"caption": "Images per class (rows) and attribute (columns) of the live data: the training set at the chosen bias ratio, Biased-DD's all-conflicting test set and LfF's uniform test set; the diagonal (bias-aligned) cells are outlined. Look for attribute columns that no conflicting training image fills.", "name": "fig-03-attribute-counts"}}
 from ltdd.viz import attribute_count_matrix, plot_attribute_counts
 
 matrix = attribute_count_matrix(train_labels, biased.train.attributes, biased.num_classes)
@@ -483,8 +506,8 @@ plot_attribute_counts({f"training set, r = {BIAS_RATIO}": (train_labels, biased.
 # Each class rounds on its own, and class $c > 0$'s aligned block is $M_{c,c} - M_{c,c-1}$, a difference
 # of two rounded cumulative sums, which can differ from $\operatorname{round}(0.95\, n_c)$ by one. The
 # classes give 119, 120, 118, 122, 120, 120, 121, 119, 116, 120 aligned images (see
-# `aligned_conflicting_counts(train_counts, 0.95)` from `ltdd.widgets`), 1,195 in all: the per-class
-# rounding errors happen to cancel here, they need not. A class of 10 images has $10 \cdot 0.05 = 0.5$
+# `aligned_conflicting_counts(train_counts, 0.95)`, {func}`ltdd.widgets.aligned_conflicting_counts`),
+# 1,195 in all: the per-class rounding errors happen to cancel here, they need not. A class of 10 images has $10 \cdot 0.05 = 0.5$
 # conflicting images to share among nine attributes, $0.0\overline{5}$ each; the milestones round the
 # cumulative sums, and for class 0 the first milestone is $\operatorname{round}(9.5) = 10$ (half to even),
 # so it has *no* conflicting image at all; in ten classes of 10 images, nine have none and class 9 has

@@ -27,6 +27,25 @@
 # shot-group accuracy, and the norm of each class's classifier weights, the picture behind LTDD
 # {cite}`ltdd`), and a ConvNet trained on a **biased** set as the bias ratio grows (the "full set"
 # reference of Biased-DD {cite}`biaseddd`).
+#
+# ```{admonition} In this chapter
+# :class: tip
+# **What you will learn.**
+# - Where a network trained on a long-tailed set loses accuracy: per class, against class size and per
+#   shot group ({func}`train_full <ltdd.diagnostics.train_full>`).
+# - Why its classifier favours the head, seen in the norms of the classifier's weight rows
+#   ({func}`classifier_weight_norms <ltdd.diagnostics.classifier_weight_norms>`).
+# - How a network trained on a colour-biased set takes the colour shortcut as the bias ratio grows
+#   ({func}`bias_ratio_sweep <ltdd.diagnostics.bias_ratio_sweep>`).
+# - What each distillation family inherits from these skewed networks.
+#
+# **Before you start.** {doc}`01_distillation_in_one_picture` (the evaluation protocol),
+# {doc}`02_long_tailed_data` (long-tailed splits, shot groups) and {doc}`03_biased_data` (bias ratio,
+# aligned and conflicting images, the two test splits).
+#
+# **How long.** About 15 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and
+# longer with `cpu`, not yet timed; on a Colab T4 GPU: not measured yet.
+# ```
 
 # %% tags=["remove-cell"]
 # Colab set-up: install the ltdd package (a no-op everywhere else).
@@ -66,9 +85,11 @@ print(f"profile {profile.name!r}: {LT_DATASET} (β = {IMBALANCE}) against {BALAN
 # ## A network trained on a long tail
 #
 # The long-tailed training set of {doc}`02_long_tailed_data` and, for comparison, the balanced training set
-# it was cut from. Both are tested on the same balanced test set. `train_full` trains networks with the
-# evaluation protocol of {doc}`01_distillation_in_one_picture` (the same seeds as `evaluate_training_set`)
-# and also keeps the norms of their classifier weights, which we need below.
+# it was cut from. Both are tested on the same balanced test set.
+# {func}`train_full <ltdd.diagnostics.train_full>` trains networks with the evaluation protocol of
+# {doc}`01_distillation_in_one_picture` (the same seeds as
+# {func}`evaluate_training_set <ltdd.train.evaluate_training_set>`) and also keeps the norms of their
+# classifier weights, which we need below.
 
 # %%
 from ltdd.data import load_dataset
@@ -89,12 +110,12 @@ print(f"long-tailed training set: {lt_report}\nbalanced training set:    {balanc
 
 # %% [markdown]
 # The overall numbers already differ, but the interesting part is *where* the long-tailed network loses.
-# Each point below is one class, placed at its number of training images (logarithmic axis) and coloured
-# by its third of the class order: the head, middle and tail index ranges MiSLAS uses for 10 classes,
+# Each point of {numref}`fig-04-accuracy-vs-class-size` is one class, placed at its number of training
+# images (logarithmic axis) and coloured by its third of the class order: the head, middle and tail index ranges MiSLAS uses for 10 classes,
 # named many, medium and few like the shot groups. The hollow grey point above or below it is the same
 # class for the network trained on the balanced set.
 
-# %%
+# %% mystnb={"figure": {"caption": "Per-class test accuracy of the network trained on the long-tailed set, each class placed at its number of training images (logarithmic axis) and coloured by its third of the class order; the hollow grey points are the same classes for the network trained on the balanced set. The length of each joining line is what the long tail cost that class.", "name": "fig-04-accuracy-vs-class-size"}}
 from ltdd.data.longtail import MISLAS_INDEX_SPLITS, index_range_groups, shot_groups
 from ltdd.diagnostics import plot_accuracy_vs_class_size
 
@@ -142,10 +163,11 @@ Markdown(group_accuracy_table({"long-tailed set": lt_report, "balanced set": bal
 #
 # LTDD {cite}`ltdd` builds its diagnosis of long-tailed distillation on this picture (its Fig. 2): the
 # per-class norm $\lVert w_c \rVert_2$ of a network trained on long-tailed data falls from head to tail.
-# `classifier_weight_norms` computes it for any `ltdd` network; `train_full` kept it for every network
-# (averaged over the networks here). The black markers are the balanced set's network.
+# {func}`classifier_weight_norms <ltdd.diagnostics.classifier_weight_norms>` computes it for any `ltdd`
+# network; `train_full` kept it for every network (averaged over the networks here). In
+# {numref}`fig-04-weight-norms` the black markers are the balanced set's network.
 
-# %%
+# %% mystnb={"figure": {"caption": "The norm of each class's row of the classifier weights, averaged over the networks trained on the long-tailed set (bars, coloured by third, class size under each bar); black markers: the network trained on the balanced set. In LTDD's diagnosis the long-tailed network's norms fall from head to tail.", "name": "fig-04-weight-norms"}}
 from scipy.stats import spearmanr
 
 from ltdd.diagnostics import plot_weight_norms
@@ -176,8 +198,8 @@ plot_weight_norms(lt_norms, lt_counts, thirds, reference=balanced_norms, class_n
 # Biased-DD {cite}`biaseddd` tests on a set in which *every* image is bias-conflicting, so a network that
 # reads the colour instead of the digit fails it. To see both sides we also test the same networks on
 # LfF's split {cite}`lff`, where 10 % of the images are aligned and 90 % conflicting, and report the two
-# kinds separately. For each ratio `bias_ratio_sweep` loads the dataset with both test splits (the training
-# set is the same) and trains on the **whole** biased training set, the "full set" reference against which
+# kinds separately. For each ratio {func}`bias_ratio_sweep <ltdd.diagnostics.bias_ratio_sweep>` loads the
+# dataset with both test splits (the training set is the same) and trains on the **whole** biased training set, the "full set" reference against which
 # Biased-DD measures distilled sets.
 
 # %%
@@ -187,13 +209,13 @@ sweep = bias_ratio_sweep(BIASED_DATASET, BIAS_RATIOS, SEVERITY, full_protocol, F
                          model_options=MODEL_OPTIONS)
 Markdown(bias_sweep_table(sweep))
 
-# %%
+# %% mystnb={"figure": {"caption": "Test accuracy of networks trained on the whole biased training set, against the bias ratio: on the aligned and on the conflicting images of LfF's split, and on Biased-DD's all-conflicting test set (dashed; whiskers: standard deviation over networks). Watch the gap between aligned and conflicting images as the ratio approaches 1.", "name": "fig-04-bias-sweep"}}
 from ltdd.diagnostics import plot_bias_sweep
 
 plot_bias_sweep(sweep, title=f"{BIASED_DATASET}: the full biased training set, severity {SEVERITY}")
 
 # %% [markdown]
-# The aligned images stay easy: colour and shape agree on them. The conflicting images are the test of
+# In {numref}`fig-04-bias-sweep` the aligned images stay easy: colour and shape agree on them. The conflicting images are the test of
 # what the network learned. While the colour is uninformative (ratio 0.1), the network learns the digits'
 # shapes and conflicting accuracy is close to aligned accuracy. As the ratio grows the gap opens, and near
 # 1 the colour is an almost perfect and much easier cue than the shape: the network learns it, and
@@ -279,7 +301,8 @@ plot_bias_sweep(sweep, title=f"{BIASED_DATASET}: the full biased training set, s
 #
 # If long rows favour the head, equalise them. `lt_report.networks` holds the trained long-tailed
 # networks. Copy one (`copy.deepcopy`), divide each row of its `classifier.weight` by the row's norm
-# (inside `torch.no_grad()`) and evaluate the copy with `ltdd.train.evaluate(net, lt.test, lt.num_classes)`.
+# (inside `torch.no_grad()`) and evaluate the copy with `ltdd.train.evaluate(net, lt.test, lt.num_classes)`
+# ({func}`ltdd.train.evaluate`).
 # Which classes gain? Why does this need no retraining, and why can it not rescue every class?
 # ```
 #

@@ -26,6 +26,25 @@
 # that IDM {cite}`idm` and DSDM {cite}`dsdm` (the next two chapters) build on. This chapter writes down
 # DM's objective, maps every part of it to the function of `ltdd` that computes it, runs DM live, and
 # compares it with the real-image baselines it has to beat: random selection, herding and k-center.
+#
+# ```{admonition} In this chapter
+# :class: tip
+# **What you will learn.**
+# - DM's objective, a maximum mean discrepancy under randomly initialised networks, and the part of
+#   `ltdd` that computes each of its terms ({class}`DM <ltdd.distill.dm.DM>`,
+#   {class}`DistributionMatcher <ltdd.distill.matching.DistributionMatcher>`).
+# - What a live DM run does to its loss and to its images, and how well the result teaches.
+# - Two speed ideas of the implementation: all classes in one forward pass, and per-class image steps
+#   computed in closed form.
+# - Whether DM beats choosing real images (random, herding, k-center) as the budget grows
+#   ({func}`accuracy_vs_ipc <ltdd.experiments.accuracy_vs_ipc>`).
+#
+# **Before you start.** {doc}`01_distillation_in_one_picture` (the two-level problem and the evaluation
+# protocol).
+#
+# **How long.** About 20 minutes to read, more with the exercises. Running it on 2 CPU cores: under a minute with the `smoke` profile
+# (CI checks this), and longer with `cpu`, not yet timed; on a Colab T4 GPU: not measured yet.
+# ```
 
 # %% tags=["remove-cell"]
 # Colab set-up: install the ltdd package (a no-op everywhere else).
@@ -58,7 +77,7 @@ if "google.colab" in sys.modules:
 #   \frac{1}{|\mathcal{T}_c|} \sum_{x \in \mathcal{T}_c} \psi_\vartheta\big(\mathcal{A}(x, \omega_c)\big)
 #   - \frac{1}{|\mathcal{S}_c|} \sum_{s \in \mathcal{S}_c} \psi_\vartheta\big(\mathcal{A}(s, \omega_c)\big)
 # \Big\rVert^2
-# $$
+# $$ (eq-dm-objective)
 #
 # where $\mathcal{T}_c$ and $\mathcal{S}_c$ are the real and synthetic images of class $c$ and
 # $\mathcal{A}(\cdot, \omega_c)$ is differentiable Siamese augmentation (DSA {cite}`dsa`): one random
@@ -76,22 +95,23 @@ if "google.colab" in sys.modules:
 #
 # ### The equation in code
 #
-# Every part of the objective is one function of `ltdd` (see the docstrings of `ltdd/distill/dm.py` and
-# `ltdd/distill/matching.py`):
+# Every part of the objective {eq}`eq-dm-objective` is one function of `ltdd` (see the docstrings of
+# {mod}`ltdd.distill.dm` and {mod}`ltdd.distill.matching`):
 #
 # | part of the equation | what it is | where in `ltdd` |
 # |---|---|---|
-# | $\vartheta \sim P_\vartheta$, $\psi_\vartheta$ | a freshly initialised ConvNet each iteration, weights frozen; $\psi$ is its `embed` (the features before the classifier) | `DM.matching_network` (new weights from the run's generator); `net.embed` |
-# | $x \in \mathcal{T}_c$ | up to `batch_real` real images of every class, drawn anew each iteration | `ClassBalancedSampler.sample` |
-# | $\mathcal{A}(\cdot, \omega_c)$, shared $\omega_c$ | one DSA draw per class, applied to that class's real and synthetic images | `DSA.sample` (one row per class) and `DSA.apply(images, params, groups)` |
-# | $\frac{1}{\lvert\mathcal{T}_c\rvert}\sum \psi(\cdot)$, $\frac{1}{\lvert\mathcal{S}_c\rvert}\sum \psi(\cdot)$ | the mean feature of each class | `class_means` |
-# | $\lVert \cdot \rVert^2$ per class | the linear-kernel MMD of each class | `mean_embedding_distance` |
-# | $\sum_c$ and $\min_{\mathcal{S}}$ | one SGD step with momentum on the loss summed over classes | `momentum_step` (called by `DistributionMatcher._batched_iteration`) |
-# | the starting point of $\mathcal{S}$ | real images of the class (`init="real"`) or Gaussian noise (`init="noise"`) | `DistributionMatcher.initial_images` |
+# | $\vartheta \sim P_\vartheta$, $\psi_\vartheta$ | a freshly initialised ConvNet each iteration, weights frozen; $\psi$ is its `embed` (the features before the classifier) | {meth}`DM.matching_network <ltdd.distill.dm.DM.matching_network>` (new weights from the run's generator); `net.embed` |
+# | $x \in \mathcal{T}_c$ | up to `batch_real` real images of every class, drawn anew each iteration | {meth}`ClassBalancedSampler.sample <ltdd.distill.matching.ClassBalancedSampler.sample>` |
+# | $\mathcal{A}(\cdot, \omega_c)$, shared $\omega_c$ | one DSA draw per class, applied to that class's real and synthetic images | {meth}`DSA.sample <ltdd.augment.DSA.sample>` (one row per class) and {meth}`DSA.apply(images, params, groups) <ltdd.augment.DSA.apply>` |
+# | $\frac{1}{\lvert\mathcal{T}_c\rvert}\sum \psi(\cdot)$, $\frac{1}{\lvert\mathcal{S}_c\rvert}\sum \psi(\cdot)$ | the mean feature of each class | {func}`class_means <ltdd.distill.matching.class_means>` |
+# | $\lVert \cdot \rVert^2$ per class | the linear-kernel MMD of each class | {func}`mean_embedding_distance <ltdd.distill.matching.mean_embedding_distance>` |
+# | $\sum_c$ and $\min_{\mathcal{S}}$ | one SGD step with momentum on the loss summed over classes | {func}`momentum_step <ltdd.distill.matching.momentum_step>` (called by `DistributionMatcher._batched_iteration`) |
+# | the starting point of $\mathcal{S}$ | real images of the class (`init="real"`) or Gaussian noise (`init="noise"`) | {meth}`DistributionMatcher.initial_images <ltdd.distill.base.ImageDistiller.initial_images>` |
 #
-# `DM` itself is only a dozen lines: it says which network to use and which loss to compute; the
-# iteration (sampling, augmentation, the forward passes, the step) is `DistributionMatcher.step`, shared
-# with IDM and DSDM.
+# {class}`DM <ltdd.distill.dm.DM>` itself is only a dozen lines: it says which network to use and which
+# loss to compute; the iteration (sampling, augmentation, the forward passes, the step) is
+# {meth}`DistributionMatcher.step <ltdd.distill.matching.DistributionMatcher.step>`, shared with IDM and
+# DSDM.
 
 # %% [markdown]
 # ## Settings
@@ -136,10 +156,11 @@ print(f"{dataset.name}: {len(dataset.train)} training and {len(dataset.test)} te
 # %% [markdown]
 # ## DM, live
 #
-# `make_distiller` builds DM with its paper setting (`DMConfig`: image learning rate 1, momentum 0.5,
-# initialisation from real images, DSA) and takes the real batch and the ConvNet width from the profile.
-# Calling `init()` before `run` keeps a copy of the starting images, and a callback records the loss of
-# every iteration.
+# {func}`make_distiller <ltdd.distill.make_distiller>` builds DM with its paper setting
+# ({class}`DMConfig <ltdd.distill.dm.DMConfig>`: image learning rate 1, momentum 0.5, initialisation from
+# real images, DSA) and takes the real batch and the ConvNet width from the profile. Calling
+# {meth}`init() <ltdd.distill.base.ImageDistiller.init>` before {meth}`run <ltdd.distill.base.Distiller.run>`
+# keeps a copy of the starting images, and a callback records the loss of every iteration.
 
 # %%
 import time
@@ -159,19 +180,21 @@ print(f"{ITERATIONS} iterations in {seconds:.1f} s ({ITERATIONS / seconds:.1f} i
       f"the images moved by {100 * moved.mean():.0f} % of their norm on average")
 
 # %% [markdown]
-# The loss is summed over the classes and measured under a *different* random network and real batch at
-# every iteration, so it is noisy; the faint line is the raw value and the solid one a moving average.
+# The loss ({numref}`fig-05-dm-loss`) is summed over the classes and measured under a *different* random
+# network and real batch at every iteration, so it is noisy; the faint line is the raw value and the solid
+# one a moving average.
 
-# %%
+# %% mystnb={"figure": {"caption": "The DM loss of the live run, summed over the classes, at every iteration (logarithmic axis): the raw value (faint) and a moving average (solid). Every iteration draws a fresh random network and fresh real batches, so follow the moving average, not the raw value.", "name": "fig-05-dm-loss"}}
 from ltdd.viz import plot_loss_curves
 
 plot_loss_curves({f"DM, IPC {IPC}": losses},
                  title=f"{dataset.name}: DM loss (summed over classes) per iteration")
 
 # %% [markdown]
-# The synthetic images next to the real images they started from (same class, same position in the row):
+# The synthetic images next to the real images they started from (same class, same position in the row;
+# {numref}`fig-05-dm-images`):
 
-# %%
+# %% mystnb={"figure": {"caption": "The first synthetic images of every class (one row per class): the real images DM started from (left panel) and the same images after the live run (right panel), in the same positions. Compare each image with its starting point.", "name": "fig-05-dm-images"}}
 from ltdd.viz import show_image_panels
 
 shown = min(IPC, 5)
@@ -190,8 +213,8 @@ show_image_panels(panels, synthetic.labels, dataset, per_class=shown,
 #
 # The evaluation protocol of {doc}`01_distillation_in_one_picture`: train fresh ConvNets on the synthetic
 # set (with DSA), report the **final** test accuracy after the last epoch (no best-epoch selection), as the
-# mean ± standard deviation over the profile's networks. The DM paper reports the same quantity, over
-# 1000 epochs.
+# mean ± standard deviation over the profile's networks ({func}`ltdd.experiments.evaluate` runs it with the
+# profile's settings). The DM paper reports the same quantity, over 1000 epochs.
 
 # %%
 from ltdd.experiments import evaluate
@@ -223,9 +246,11 @@ print(f"DM, IPC {IPC}, {ITERATIONS} iterations: {dm_report}")
 # Each class's loss depends only on its own images, so the two schemes differ only through the momentum:
 # with one step per class, every image also drifts with its velocity at each of the other classes' steps,
 # and a class's gradient is taken where the earlier steps of the iteration have moved it. `ltdd` computes
-# those $C$ sequential steps in closed form in one pass (`per_class_lookahead` and `apply_per_class_steps`
-# in `ltdd/distill/matching.py`), so IDM and DSDM keep the batched forward pass too; the next chapters use
-# it (`step_per_class=True`), and the last exercise below works out what it does to the step sizes.
+# those $C$ sequential steps in closed form in one pass
+# ({func}`per_class_lookahead <ltdd.distill.matching.per_class_lookahead>` and
+# {func}`apply_per_class_steps <ltdd.distill.matching.apply_per_class_steps>` in `ltdd/distill/matching.py`),
+# so IDM and DSDM keep the batched forward pass too; the next chapters use it (`step_per_class=True`), and
+# the last exercise below works out what it does to the step sizes.
 
 # %% [markdown]
 # ## Against the real-image baselines, over IPC
@@ -242,11 +267,12 @@ print(f"DM, IPC {IPC}, {ITERATIONS} iterations: {dm_report}")
 # - **k-center** {cite}`kcenter`: greedily add the image furthest from the images chosen so far, covering
 #   the class's feature space, outliers included.
 #
-# `accuracy_vs_ipc` distils (or selects) and evaluates every method at every IPC of the grid, with the
-# sweep's settings. (When the sweep's settings are the profile's, the DM point at the profile's IPC is the
-# live run above and is not repeated.)
+# {func}`accuracy_vs_ipc <ltdd.experiments.accuracy_vs_ipc>` distils (or selects) and evaluates every
+# method at every IPC of the grid, with the sweep's settings ({numref}`fig-05-dm-vs-baselines`). (When
+# the sweep's settings are the profile's, the DM point at the profile's IPC is the live run above and is
+# not repeated.)
 
-# %%
+# %% mystnb={"figure": {"caption": "Test accuracy against images per class for DM and three ways of choosing real images (random, herding, k-center), all with the sweep's settings (whiskers: standard deviation over networks). Look at where the learned set's lead over the real-image baselines is largest, and whether the differences exceed the whiskers.", "name": "fig-05-dm-vs-baselines"}}
 from ltdd.experiments import accuracy_vs_ipc
 from ltdd.viz import plot_accuracy_vs_ipc
 
@@ -266,9 +292,9 @@ plot_accuracy_vs_ipc(curves, title=f"{dataset.name}: DM against real-image basel
                                    f"({SWEEP.iterations} DM iterations, {SWEEP.eval_epochs} epochs)")
 
 # %% [markdown]
-# What to look for: the advantage of a *learned* set should be largest when the budget is smallest, where
-# one image has to stand for a whole class and DM can make it a better summary than any single real image.
-# As IPC grows, real images cover the class better by themselves and the curves come together. Keep the
+# What to look for in {numref}`fig-05-dm-vs-baselines`: the advantage of a *learned* set should be
+# largest when the budget is smallest, where one image has to stand for a whole class and DM can make it a
+# better summary than any single real image. As IPC grows, real images cover the class better by themselves and the curves come together. Keep the
 # scale in mind when you read the figure: differences of a point or two on the small digits set are often
 # within the error bars, and without a GPU the sweep's DM is a much shorter run than the live one, with a
 # shorter evaluation (where the two differ, the table below has a row for each).
@@ -317,8 +343,8 @@ Markdown(f"**Paper, CIFAR-10** (test accuracy %, ConvNet-3)\n\n"
 # :label: ex-05-init
 #
 # DM starts from real images. Run it from Gaussian noise instead, with the same number of iterations:
-# `run = distill("dm", dataset, IPC, ITERATIONS, profile, init="noise")` (from `ltdd.experiments`), then look
-# at `show_images(run.synthetic.images, run.synthetic.labels, dataset, per_class=5)`, plot
+# `run = distill("dm", dataset, IPC, ITERATIONS, profile, init="noise")` ({func}`ltdd.experiments.distill`),
+# then look at `show_images(run.synthetic.images, run.synthetic.labels, dataset, per_class=5)`, plot
 # `run.losses` next to `losses` with `plot_loss_curves`, and evaluate with
 # `evaluate(run.synthetic, dataset, profile)`. Predict first: what will the images look like, and will the
 # accuracy be closer to the real-initialised set's or to chance (10 %)?

@@ -36,6 +36,25 @@
 # This chapter maps the method's equations to the code that implements them, runs it live, compares it
 # with DM and the selection baselines across IPC, and takes it apart the way the paper's ablation does.
 
+# %% [markdown]
+# ```{admonition} In this chapter
+# :class: tip
+# **What you will learn.** IDM's three additions to DM (partition and expansion, a model queue of partly
+# trained networks, a class-aware regulariser) as equations, and where each lives in
+# {class}`IDM <ltdd.distill.idm.IDM>` and {class}`IDMConfig <ltdd.distill.idm.IDMConfig>`. Why the official
+# settings are the lines of the authors' `command.txt` and not their script's argument defaults
+# ({func}`command_settings <ltdd.distill.idm.command_settings>`). How IDM compares with DM and the selection
+# baselines across IPC ({func}`accuracy_vs_ipc <ltdd.experiments.accuracy_vs_ipc>`), and which of its parts
+# pay on the digits ({func}`ablation <ltdd.experiments.ablation>`).
+#
+# **Before you start.** {doc}`05_distribution_matching` (DM, the method IDM builds on) and the evaluation
+# protocol of {doc}`01_distillation_in_one_picture`.
+#
+# **How long.** About 40 minutes to read. Running it on 2 CPU cores:
+# under a minute with the `smoke` profile (CI checks this), and longer with `cpu`, not yet timed;
+# on a Colab T4 GPU: not measured yet.
+# ```
+
 # %% tags=["remove-cell"]
 # Colab set-up: install the ltdd package (a no-op everywhere else).
 import sys, subprocess
@@ -52,8 +71,8 @@ if "google.colab" in sys.modules:
 # the queue's training steps). So every run here uses a fraction of the profile's distillation iterations
 # (a tenth with `cpu`, a fifth with `gpu`, all of them with `smoke` and `paper`), and the `cpu` profile
 # evaluates with a shorter protocol (100 epochs, 2 networks) than its default. The ablation runs at IPC 1
-# on the digits: at IPC 10 they leave little room between the variants (look at random selection in the
-# accuracy-vs-IPC figure below).
+# on the digits: at IPC 10 they leave little room between the variants (look at random selection in
+# {numref}`fig-06-accuracy-vs-ipc`).
 #
 # **The model queue must be scaled to the run.** With the official settings (CIFAR-10, 20,000
 # iterations) a network joins the queue every 30 iterations and the queue holds 100, so a network lives
@@ -118,9 +137,9 @@ print(f"profile {profile.name!r}: {dataset.name} ({len(dataset.train)} training 
 # \mathcal{L}_{\mathrm{DM}} = \sum_c \Big\lVert \tfrac{1}{|\mathcal{T}_c|}\textstyle\sum_{x\in\mathcal{T}_c}
 #   \psi_\vartheta(\mathcal{A}(x)) - \tfrac{1}{|\mathcal{S}_c|}\textstyle\sum_{s\in\mathcal{S}_c}
 #   \psi_\vartheta(\mathcal{A}(s)) \Big\rVert^2 .
-# $$
+# $$ (eq-idm-dm-baseline)
 #
-# IDM changes three things in it.
+# IDM changes three things in {eq}`eq-idm-dm-baseline`.
 #
 # **Partition and expansion.** A stored image $s$ is a 2×2 grid of half-resolution images. At
 # initialisation each quadrant gets a different real image of the class, shrunk by ½ (bilinear); whenever
@@ -131,10 +150,10 @@ print(f"profile {profile.name!r}: {dataset.name} ({len(dataset.train)} training 
 # \mathrm{expand}(s) = \big\{\, \mathrm{up}_{2}(s_{\mathrm{TL}}),\ \mathrm{up}_{2}(s_{\mathrm{BL}}),\
 #   \mathrm{up}_{2}(s_{\mathrm{TR}}),\ \mathrm{up}_{2}(s_{\mathrm{BR}}) \,\big\},\qquad
 #   |\mathrm{expand}(\mathcal{S}_c)| = 4\cdot\mathrm{IPC}.
-# $$
+# $$ (eq-idm-expand)
 #
-# The storage budget does not change (IPC images of full size), but the synthetic mean is estimated from
-# four times as many features: the remedy for the imbalanced feature numbers.
+# The storage budget does not change (IPC images of full size), but with {eq}`eq-idm-expand` the synthetic
+# mean is estimated from four times as many features: the remedy for the imbalanced feature numbers.
 #
 # **The model queue.** Instead of a random $\psi_\vartheta$, the network is drawn uniformly from a FIFO
 # queue $\mathcal{Q}$ of at most 100 networks. The queue starts with 3 random networks; every 30
@@ -154,10 +173,12 @@ print(f"profile {profile.name!r}: {dataset.name} ({len(dataset.train)} training 
 # \mathcal{L}_c = \Big\lVert \overline{\psi(\mathcal{A}(\mathcal{T}_c))}
 #   - \overline{\psi(\mathcal{A}(\mathrm{expand}(\mathcal{S}_c)))} \Big\rVert^2
 #   + \lambda\,\mathrm{Acc}_\phi\;\mathrm{CE}\big(\phi(\psi(\mathcal{A}(\mathrm{expand}(\mathcal{S}_c)))),\,c\big),
-# $$
+# $$ (eq-idm-class-loss)
 #
 # with $\lambda = 0.5$ for CIFAR-10 at IPC 1 and 10 (0.1 at IPC 50). With a network at 60 % training
-# accuracy the cross-entropy term weighs $0.5 \cdot 60 = 30$.
+# accuracy the cross-entropy term weighs $0.5 \cdot 60 = 30$. The first term of {eq}`eq-idm-class-loss` is
+# one class's term of {eq}`eq-idm-dm-baseline`, taken on the expanded images and under a queue network
+# instead of a random one.
 #
 # **One image step per class.** The official code calls the images' optimiser (SGD, momentum 0.5, learning
 # rate 0.2) *inside* its loop over classes: each iteration takes $C$ steps, one per class loss, and because
@@ -167,14 +188,14 @@ print(f"profile {profile.name!r}: {dataset.name} ({len(dataset.train)} training 
 #
 # | piece of the method | formula | implemented by |
 # |---|---|---|
-# | 2×2 initialisation from 4 real images | $s = \mathrm{tile}(\mathrm{down}_2(x_1), \dots, \mathrm{down}_2(x_4))$ | `tile_partitions` in `ltdd/distill/base.py`, called by `IDM.initial_images` |
-# | expansion (matching and evaluation) | $\mathrm{expand}(s)$ | `expand_partitions` in `ltdd/distill/base.py`, used by `DistributionMatcher.synthetic_views` and `SyntheticSet.training_pairs` |
-# | class means and their distance | $\lVert \bar\psi_{\mathcal{T}_c} - \bar\psi_{\mathcal{S}_c} \rVert^2$ | `class_means`, `mean_embedding_distance` in `ltdd/distill/matching.py` |
-# | model queue: push, pop, draw | $\psi \sim \mathcal{U}(\mathcal{Q})$ | `ModelQueue.push`, `IDM.matching_network` in `ltdd/distill/idm.py` |
-# | model queue: training after the image update | 2 networks × `net_train_steps` SGD steps | `IDM.train_queue` (called from `IDM.after_update`) |
-# | $\mathrm{Acc}_\phi$ in percent, reset every 100 iterations | running training accuracy | `ModelQueue.accuracy_percent`, `ModelQueue.reset_meters` |
-# | class-aware cross-entropy | $\lambda\,\mathrm{Acc}_\phi\,\mathrm{CE}(\cdot)$ | `IDM.class_losses` (the classifier is applied to the features already computed: no second forward pass) |
-# | one image step per class | $C$ momentum steps per iteration | `per_class_lookahead`, `apply_per_class_steps` in `ltdd/distill/matching.py` (`step_per_class=True`) |
+# | 2×2 initialisation from 4 real images | $s = \mathrm{tile}(\mathrm{down}_2(x_1), \dots, \mathrm{down}_2(x_4))$ | {func}`tile_partitions <ltdd.distill.base.tile_partitions>` in `ltdd/distill/base.py`, called by {meth}`IDM.initial_images <ltdd.distill.idm.IDM.initial_images>` |
+# | expansion (matching and evaluation) | $\mathrm{expand}(s)$ | {func}`expand_partitions <ltdd.distill.base.expand_partitions>` in `ltdd/distill/base.py`, used by {meth}`DistributionMatcher.synthetic_views <ltdd.distill.matching.DistributionMatcher.synthetic_views>` and {meth}`SyntheticSet.training_pairs <ltdd.distill.base.SyntheticSet.training_pairs>` |
+# | class means and their distance | $\lVert \bar\psi_{\mathcal{T}_c} - \bar\psi_{\mathcal{S}_c} \rVert^2$ | {func}`class_means <ltdd.distill.matching.class_means>`, {func}`mean_embedding_distance <ltdd.distill.matching.mean_embedding_distance>` in `ltdd/distill/matching.py` |
+# | model queue: push, pop, draw | $\psi \sim \mathcal{U}(\mathcal{Q})$ | {meth}`ModelQueue.push <ltdd.distill.idm.ModelQueue.push>`, {meth}`IDM.matching_network <ltdd.distill.idm.IDM.matching_network>` in `ltdd/distill/idm.py` |
+# | model queue: training after the image update | 2 networks × `net_train_steps` SGD steps | {meth}`IDM.train_queue <ltdd.distill.idm.IDM.train_queue>` (called from {meth}`IDM.after_update <ltdd.distill.idm.IDM.after_update>`) |
+# | $\mathrm{Acc}_\phi$ in percent, reset every 100 iterations | running training accuracy | {meth}`ModelQueue.accuracy_percent <ltdd.distill.idm.ModelQueue.accuracy_percent>`, `ModelQueue.reset_meters` |
+# | class-aware cross-entropy | $\lambda\,\mathrm{Acc}_\phi\,\mathrm{CE}(\cdot)$ | {meth}`IDM.class_losses <ltdd.distill.idm.IDM.class_losses>` (the classifier is applied to the features already computed: no second forward pass) |
+# | one image step per class | $C$ momentum steps per iteration | {func}`per_class_lookahead <ltdd.distill.matching.per_class_lookahead>`, {func}`apply_per_class_steps <ltdd.distill.matching.apply_per_class_steps>` in `ltdd/distill/matching.py` (`step_per_class=True`) |
 #
 # The last row deserves a word. Running the $C$ steps one after the other needs $C$ forward and backward
 # passes. `ltdd` does them in **one** batched pass, exactly: class $c$'s loss depends only on its own
@@ -188,8 +209,9 @@ print(f"profile {profile.name!r}: {dataset.name} ({len(dataset.train)} training 
 # %% [markdown]
 # ## The official settings, not the argparse defaults
 #
-# The defaults of `IDMConfig` are the settings of the authors' `command.txt` for CIFAR-10 at IPC 10, **not**
-# the defaults of the script's argument parser. The two differ in what matters most:
+# The defaults of {class}`IDMConfig <ltdd.distill.idm.IDMConfig>` are the settings of the authors'
+# `command.txt` for CIFAR-10 at IPC 10, **not** the defaults of the script's argument parser. The two differ
+# in what matters most:
 #
 # | setting | argparse default of `IDM_cifar10.py` | `command.txt` (CIFAR-10), `IDMConfig` |
 # |---|---|---|
@@ -203,8 +225,8 @@ print(f"profile {profile.name!r}: {dataset.name} ({len(dataset.train)} training 
 #
 # With the parser's defaults the script is essentially DM with a queue, and it gives DM's numbers: that is
 # what a user reported in the authors' issue #2, and the answer was to run the lines of `command.txt`.
-# `command_settings` gives the lines for the other datasets and IPCs as the fields in which they differ
-# from `IDMConfig`:
+# {func}`command_settings <ltdd.distill.idm.command_settings>` gives the lines for the other datasets and IPCs
+# as the fields in which they differ from `IDMConfig`:
 
 # %%
 from ltdd.distill.idm import command_settings
@@ -230,13 +252,13 @@ print(idm_settings(IPC))
 # %% [markdown]
 # ## Partition and expansion on real images
 #
-# Four real training images of a class (left) are shrunk by ½ and tiled into **one** stored image
-# (middle, `tile_partitions`); expansion (`expand_partitions`) cuts the stored image into its quadrants and
-# upsamples each back to full size (right). The order is IDM's: top-left, bottom-left, top-right,
-# bottom-right. What is lost is resolution: each part keeps a quarter of the pixels of the image it came
-# from.
+# In {numref}`fig-06-partition-expansion`, four real training images of a class (left) are shrunk by ½ and
+# tiled into **one** stored image (middle, `tile_partitions`); expansion (`expand_partitions`) cuts the stored
+# image into its quadrants and upsamples each back to full size (right). The order is IDM's: top-left,
+# bottom-left, top-right, bottom-right. What is lost is resolution: each part keeps a quarter of the pixels of
+# the image it came from.
 
-# %%
+# %% mystnb={"figure": {"caption": "Partition and expansion for three classes: four real images (left) are shrunk and tiled into one stored image (middle), which expansion cuts back into four full-size training images (right).", "name": "fig-06-partition-expansion"}}
 import matplotlib.pyplot as plt
 
 from ltdd.config import make_generator
@@ -273,9 +295,9 @@ fig
 # %% [markdown]
 # ## A live run
 #
-# The live run distils the profile's dataset at the profile's IPC (stored images per class) with the
-# official settings and the scaled queue. A callback records, at every iteration, the loss
-# $\sum_c \mathcal{L}_c$ and the running training accuracy $\mathrm{Acc}_\phi$ of the network that was
+# The live run distils the profile's dataset at the profile's IPC (stored images per class) with the official
+# settings and the scaled queue. A callback records, at every iteration, the loss $\sum_c \mathcal{L}_c$ of
+# {eq}`eq-idm-class-loss` and the running training accuracy $\mathrm{Acc}_\phi$ of the network that was
 # matched (the factor of the cross-entropy term).
 
 # %%
@@ -297,9 +319,9 @@ print(idm.config)
 print(synthetic)
 
 # %% [markdown]
-# The loss, on a logarithmic axis:
+# {numref}`fig-06-idm-loss` shows the loss, on a logarithmic axis:
 
-# %%
+# %% mystnb={"figure": {"caption": "IDM's loss per iteration of the live run (matching term plus class-aware cross-entropy, summed over the classes), on a logarithmic axis. It need not fall: the matched network and the weight of the cross-entropy change from one iteration to the next.", "name": "fig-06-idm-loss"}}
 from ltdd.viz import plot_loss_curves
 
 plot_loss_curves({f"IDM, IPC {IPC}": history["loss"]},
@@ -308,10 +330,10 @@ plot_loss_curves({f"IDM, IPC {IPC}": history["loss"]},
 # %% [markdown]
 # Unlike DM's, this curve need not fall, because it is not one objective: the network changes at every
 # iteration (a queue network of random age, not a fresh random one) and the cross-entropy term's weight
-# $\lambda\,\mathrm{Acc}_\phi$ changes with it. Here is that accuracy, for the network matched at each
-# iteration:
+# $\lambda\,\mathrm{Acc}_\phi$ changes with it. {numref}`fig-06-queue-accuracy` shows that accuracy, for
+# the network matched at each iteration:
 
-# %%
+# %% mystnb={"figure": {"caption": "The running training accuracy of the queue network matched at each iteration of the live run, the factor by which the class-aware cross-entropy is weighted.", "name": "fig-06-queue-accuracy"}}
 plot_loss_curves({"Acc_φ of the matched network": history["net_accuracy"]}, log=False,
                  ylabel="running training accuracy (%)",
                  title=f"the cross-entropy weight is λ · Acc_φ (λ = {idm.config.ce_weight})")
@@ -345,11 +367,12 @@ print(f"the embedding has {embedding} dimensions ({profile.model} of width {prof
 #
 # ### The synthetic images
 #
-# The stored images before and after distillation: each is still a 2×2 grid of four small images. With
+# {numref}`fig-06-idm-images` shows the stored images before and after distillation: each is still a 2×2
+# grid of four small images. With
 # IDM's learning rate of 0.2 and a short run the edits are small (look at the strokes' edges); what the
 # evaluation networks gain at this scale comes as much from the 2×2 initialisation as from the updates.
 
-# %%
+# %% mystnb={"figure": {"caption": "IDM's first stored images of every class (rows), before distillation (tiles of four real images) and after the live run.", "name": "fig-06-idm-images"}}
 from ltdd.viz import show_image_panels, show_images
 
 PER_CLASS = min(IPC, 5)
@@ -359,9 +382,10 @@ show_image_panels({"initial (4 real images each)": initial, f"after {ITERATIONS}
 
 # %% [markdown]
 # What an evaluation network trains on is the expansion, `synthetic.training_pairs()`: four full-size
-# images per stored image. Here are the expansions of the first two stored images of every class:
+# images per stored image. {numref}`fig-06-expanded-parts` shows the expansions of the first two stored
+# images of every class:
 
-# %%
+# %% mystnb={"figure": {"caption": "The expanded parts of the first two stored images of every class: the full-size images an evaluation network trains on, four per stored image.", "name": "fig-06-expanded-parts"}}
 train_images, train_labels = synthetic.training_pairs()
 print(f"{len(synthetic)} stored images -> {len(train_images)} training images")
 show_images(train_images, train_labels, dataset, per_class=min(8, 4 * IPC),
@@ -381,14 +405,14 @@ print(f"IDM, IPC {IPC}: {live_report}")
 # ## Accuracy against IPC
 #
 # IDM next to DM and the selection baselines: random real images, herding and k-center greedy on the
-# features of a briefly trained network {cite}`herding,kcenter`. Every distillation runs `ITERATIONS`
-# iterations; IDM's point at the live run's IPC is the live run.
+# features of a briefly trained network {cite}`herding,kcenter`, in {numref}`fig-06-accuracy-vs-ipc`.
+# Every distillation runs `ITERATIONS` iterations; IDM's point at the live run's IPC is the live run.
 #
 # **IDM's IPC counts stored images.** At the same IPC, IDM uses the same storage as the other methods (IPC
 # full-size images per class), but its evaluation networks train on 4·IPC images of half the resolution.
 # That is how the paper counts, and how its numbers in the table below are reported.
 
-# %%
+# %% mystnb={"figure": {"caption": "Test accuracy against stored images per class for random selection, herding, k-center, DM and IDM on the profile's dataset (mean and spread over the evaluation networks). At the same IPC, IDM's evaluation networks train on four times as many, smaller images.", "name": "fig-06-accuracy-vs-ipc"}}
 from ltdd.experiments import accuracy_vs_ipc
 from ltdd.viz import plot_accuracy_vs_ipc
 
@@ -415,12 +439,13 @@ plot_accuracy_vs_ipc(curves, title=f"{dataset.name}: accuracy vs stored images p
 #
 # ## Taking IDM apart
 #
-# The paper ablates the three parts on top of DM (its Table 2). The same with `ltdd`, in that shape: the
-# "DM baseline" row is IDM with all three parts switched off, i.e. `make_distiller("idm", partition=False,
-# queue=False, ce=False)` (DM's matching with IDM's image learning rate and per-class steps), and the
-# regulariser is only tried with the queue, because it is weighted by the network's training accuracy, which
-# is 0 for a random network. Every variant runs `ITERATIONS` iterations at `ABLATION_IPC`; the last row is
-# the sweep's IDM run at that IPC (same settings, same seed).
+# The paper ablates the three parts on top of DM (its Table 2). The same with `ltdd`, in that shape: the "DM
+# baseline" row is IDM with all three parts switched off, i.e.
+# {func}`make_distiller("idm", partition=False, queue=False, ce=False) <ltdd.distill.make_distiller>` (DM's
+# matching with IDM's image learning rate and per-class steps), and the regulariser is only tried with the
+# queue, because it is weighted by the network's training accuracy, which is 0 for a random network. Every
+# variant runs `ITERATIONS` iterations at `ABLATION_IPC`; the last row is the sweep's IDM run at that IPC
+# (same settings, same seed).
 
 # %%
 from IPython.display import Markdown
@@ -452,12 +477,13 @@ Markdown(f"**Live ablation**, {dataset.name} at IPC {ABLATION_IPC}, profile `{pr
 
 # %% [markdown]
 # Read the table from the top. Partition and expansion changes the most visible quantity, the number of
-# training images (last column): at IPC 1 the evaluation networks see four digits per class instead of
-# one. The queue changes which embeddings are matched; the regulariser only acts once the queue networks
-# are accurate, and then, as the loss curve showed, it can dominate the update. The paper measures the
-# parts on CIFAR-10 with 20,000 iterations; a short run on the digits need not rank them the same way, and
-# the table says which parts pay here. With one distillation seed and a few evaluation networks, a
-# difference of a point or two between neighbouring rows is within the noise (compare the ± values).
+# training images (last column): at IPC 1 the evaluation networks see four digits per class instead of one.
+# The queue changes which embeddings are matched; the regulariser only acts once the queue networks are
+# accurate, and then, as the loss curve ({numref}`fig-06-idm-loss`) showed, it can dominate the update. The
+# paper measures the parts on CIFAR-10 with 20,000 iterations; a short run on the digits need not rank them
+# the same way, and the table says which parts pay here. With one distillation seed and a few evaluation
+# networks, a difference of a point or two between neighbouring rows is within the noise (compare the ±
+# values).
 #
 # ## What the papers report, and what ran here
 #
@@ -487,7 +513,7 @@ Markdown(table.replace("(paper)", "(paper, CIFAR-10)"))
 #
 # The regulariser's weight is $\lambda\,\mathrm{Acc}_\phi$. Distil at `ABLATION_IPC` with `ce_weight=0`,
 # `0.5` (the default) and `5`, everything else as in `idm_settings(ABLATION_IPC)`, and evaluate each set.
-# Before running, use the two levels of the live loss curve to predict which weight does best on the
+# Before running, use the two levels of the live loss curve ({numref}`fig-06-idm-loss`) to predict which weight does best on the
 # digits.
 # ```
 #

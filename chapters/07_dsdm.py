@@ -37,6 +37,24 @@
 # every part of it to the function that computes it, runs DSDM live next to DM, looks at the features of
 # both synthetic sets, and switches DSDM's parts on one at a time.
 
+# %% [markdown]
+# ```{admonition} In this chapter
+# :class: tip
+# **What you will learn.** What DSDM adds to DM (features of pre-trained networks, a covariance term,
+# historical prototypes), written as one loss and mapped to {class}`DSDM <ltdd.distill.dsdm.DSDM>` and
+# {class}`DSDMConfig <ltdd.distill.dsdm.DSDMConfig>`. How to look at the features of two synthetic sets, with
+# a t-SNE map and with the prototype and covariance gaps
+# ({func}`feature_statistics_gap <ltdd.features.feature_statistics_gap>`). Which of DSDM's terms matter in a
+# live ablation, and why DSDM's published numbers come from a different protocol than DM's.
+#
+# **Before you start.** {doc}`05_distribution_matching` (DM and its per-class image steps);
+# {doc}`06_idm` helps with the 2×2 mosaics, which IDM calls partition and expansion.
+#
+# **How long.** About 40 minutes to read. Running it on 2 CPU cores:
+# under a minute with the `smoke` profile (CI checks this), and longer with `cpu`, not yet timed;
+# on a Colab T4 GPU: not measured yet.
+# ```
+
 # %% tags=["remove-cell"]
 # Colab set-up: install the ltdd package (a no-op everywhere else).
 import sys, subprocess
@@ -60,20 +78,21 @@ if "google.colab" in sys.modules:
 # \;+\; [t > t_0]\,\frac{\lambda_h}{d}\,\underbrace{\big\lVert \mu^s_c - h_c \big\rVert^2}_{\text{history}},
 # \qquad
 # \Sigma_c = \frac{1}{n-1}\sum_{i=1}^{n} (f_i - \mu_c)(f_i - \mu_c)^\top ,
-# $$
+# $$ (eq-dsdm-loss)
 #
-# summed over the classes. After each image update, without gradient, the historical prototype follows the
-# new synthetic prototype (under a fresh augmentation) as an exponential moving average,
+# summed over the classes: {eq}`eq-dsdm-loss` is DM's loss plus two terms. After each image update, without
+# gradient, the historical prototype follows the new synthetic prototype (under a fresh augmentation) as an
+# exponential moving average,
 #
 # $$
 # h_c \;\leftarrow\; \alpha\, h_c + (1 - \alpha)\, \mu^s_c ,
-# $$
+# $$ (eq-dsdm-history)
 #
-# starting from the first prototype; the term only counts after a warm-up of $t_0$ iterations, once $h_c$
-# has averaged over several networks. The settings of DSDM's code for CIFAR (`--reproduce -f 2`) are
-# $\lambda_\Sigma = 50$, $\lambda_h = 0.2$, $\alpha = 0.99$, $t_0 = 2000$ of 10,000 iterations, $N = 10$
-# networks pre-trained for $E = 20$ epochs, and features from the last convolutional block
-# ($d = 128 \cdot 4 \cdot 4 = 2048$ on CIFAR-10).
+# starting from the first prototype; the history term of {eq}`eq-dsdm-loss` only counts after a warm-up of
+# $t_0$ iterations, once $h_c$ has averaged over several networks. The settings of DSDM's code for CIFAR
+# (`--reproduce -f 2`) are $\lambda_\Sigma = 50$, $\lambda_h = 0.2$, $\alpha = 0.99$, $t_0 = 2000$ of 10,000
+# iterations, $N = 10$ networks pre-trained for $E = 20$ epochs, and features from the last convolutional
+# block ($d = 128 \cdot 4 \cdot 4 = 2048$ on CIFAR-10).
 #
 # Three habits come from IDC {cite}`idc`:
 #
@@ -88,17 +107,17 @@ if "google.colab" in sys.modules:
 #
 # ### Where each part lives in `ltdd`
 #
-# | part of the method | implemented by (in `ltdd.distill`) | setting of `DSDMConfig` |
+# | part of the method | implemented by (in {mod}`ltdd.distill`) | setting of {class}`DSDMConfig <ltdd.distill.dsdm.DSDMConfig>` |
 # |---|---|---|
-# | $N$ networks pre-trained $E$ epochs (SGD 0.01, per-sample augmentation, CutMix) | `dsdm.pretrain_networks`, kept in memory | `pretrained`, `num_pretrained`, `pretrain_epochs` |
-# | draw $\psi_j$ at random each iteration | `DSDM.matching_network` | |
-# | prototype term $\lVert\mu^r_c - \mu^s_c\rVert^2$ | `matching.class_means`, `matching.mean_embedding_distance` | |
-# | covariance term $\lVert\Sigma^s_c - \Sigma^r_c\rVert_F^2 / d$ | `dsdm.covariance_distance` (with `dsdm.covariance`), weighted in `DSDM.class_losses` | `cov_weight` ($\lambda_\Sigma$) |
+# | $N$ networks pre-trained $E$ epochs (SGD 0.01, per-sample augmentation, CutMix) | {func}`dsdm.pretrain_networks <ltdd.distill.dsdm.pretrain_networks>`, kept in memory | `pretrained`, `num_pretrained`, `pretrain_epochs` |
+# | draw $\psi_j$ at random each iteration | {meth}`DSDM.matching_network <ltdd.distill.dsdm.DSDM.matching_network>` | |
+# | prototype term $\lVert\mu^r_c - \mu^s_c\rVert^2$ | {func}`matching.class_means <ltdd.distill.matching.class_means>`, {func}`matching.mean_embedding_distance <ltdd.distill.matching.mean_embedding_distance>` | |
+# | covariance term $\lVert\Sigma^s_c - \Sigma^r_c\rVert_F^2 / d$ | {func}`dsdm.covariance_distance <ltdd.distill.dsdm.covariance_distance>` (with {func}`dsdm.covariance <ltdd.distill.dsdm.covariance>`), weighted in {meth}`DSDM.class_losses <ltdd.distill.dsdm.DSDM.class_losses>` | `cov_weight` ($\lambda_\Sigma$) |
 # | history term and its warm-up | `DSDM.class_losses` | `history_weight` ($\lambda_h$), `history_warmup` ($t_0$) |
-# | EMA of the prototypes | `DSDM.update_history`, called from `DSDM.after_update` | `history_ema` ($\alpha$) |
-# | multi-formation (mosaics, initialisation) | `base.tile_partitions`, `base.expand_partitions`, `DSDM.initial_images` | `factor`, `init_order` |
-# | $[0,1]$ pixels and clamping | `DSDM.normalized`, `DSDM.after_update` | |
-# | learning rate $0.1\cdot\mathrm{IPC}/10$, one step per class | `DSDM.image_lr`, `matching.apply_per_class_steps` | `lr_img`, `scale_lr_by_ipc`, `step_per_class` |
+# | EMA of the prototypes, {eq}`eq-dsdm-history` | {meth}`DSDM.update_history <ltdd.distill.dsdm.DSDM.update_history>`, called from {meth}`DSDM.after_update <ltdd.distill.dsdm.DSDM.after_update>` | `history_ema` ($\alpha$) |
+# | multi-formation (mosaics, initialisation) | {func}`base.tile_partitions <ltdd.distill.base.tile_partitions>`, {func}`base.expand_partitions <ltdd.distill.base.expand_partitions>`, {meth}`DSDM.initial_images <ltdd.distill.dsdm.DSDM.initial_images>` | `factor`, `init_order` |
+# | $[0,1]$ pixels and clamping | {meth}`DSDM.normalized <ltdd.distill.dsdm.DSDM.normalized>`, `DSDM.after_update` | |
+# | learning rate $0.1\cdot\mathrm{IPC}/10$, one step per class | `DSDM.image_lr`, {func}`matching.apply_per_class_steps <ltdd.distill.matching.apply_per_class_steps>` | `lr_img`, `scale_lr_by_ipc`, `step_per_class` |
 #
 # Four details differ from the original code; none of them changes a result where the code gives one:
 #
@@ -195,9 +214,9 @@ print(f"{len(networks)} networks in {time.perf_counter() - started:.1f} s; featu
 # %% [markdown]
 # ## Step 2: DSDM, live
 #
-# `distill` (from `ltdd.experiments`) builds DSDM with `DSDMConfig`'s defaults, which are the settings of
-# DSDM's code listed above, takes the real batch and the ConvNet width from the profile, and records the
-# loss of every iteration.
+# {func}`distill <ltdd.experiments.distill>` (from {mod}`ltdd.experiments`) builds DSDM with `DSDMConfig`'s
+# defaults, which are the settings of DSDM's code listed above, takes the real batch and the ConvNet width
+# from the profile, and records the loss of every iteration.
 
 # %%
 from ltdd.experiments import distill
@@ -209,12 +228,12 @@ print(f"{ITERATIONS} iterations in {dsdm_run.seconds:.1f} s; {len(dsdm)} stored 
       f"{tuple(dsdm.images.shape[1:])}, factor {dsdm.factor}: {len(dsdm.training_pairs()[0])} training images")
 
 # %% [markdown]
-# The loss is summed over the classes. It is measured under a different pre-trained network and real
-# batch at every iteration, so it is noisy (the solid line is a moving average). The dashed line marks the
-# end of the warm-up, where the history term starts to count. Its weight $\lambda_h / d$ is small, so it
-# hardly shows in the total.
+# {numref}`fig-07-dsdm-loss` shows the loss {eq}`eq-dsdm-loss`, summed over the classes. It is measured under
+# a different pre-trained network and real batch at every iteration, so it is noisy (the solid line is a
+# moving average). The dashed line marks the end of the warm-up, where the history term starts to count. Its
+# weight $\lambda_h / d$ is small, so it hardly shows in the total.
 
-# %%
+# %% mystnb={"figure": {"caption": "DSDM's loss per iteration of the live run, summed over the classes, with its moving average. The dashed line marks the end of the warm-up, after which the history term counts.", "name": "fig-07-dsdm-loss"}}
 from ltdd.viz import plot_loss_curves
 
 loss_figure = plot_loss_curves({f"DSDM, IPC {IPC}": dsdm_run.losses},
@@ -223,21 +242,21 @@ loss_figure.axes[0].axvline(HISTORY_WARMUP, color="black", linestyle="--", linew
 loss_figure
 
 # %% [markdown]
-# The stored images are the mosaics, each holding four images:
+# The stored images are the mosaics, each holding four images ({numref}`fig-07-mosaics`):
 
-# %%
+# %% mystnb={"figure": {"caption": "DSDM's stored images after the live run, one row per class: each is a mosaic of four smaller images.", "name": "fig-07-mosaics"}}
 from ltdd.viz import show_images
 
 show_images(dsdm.images, dsdm.labels, dataset, per_class=min(IPC, 10),
             title=f"DSDM, IPC {IPC}: the stored images (2 x 2 mosaics)")
 
 # %% [markdown]
-# A network trains on the parts, cut apart and upsampled. Below, for every class, the four parts of the
-# first mosaic next to the real images they started from (the first real images of the class, downsampled
-# and tiled by `DSDM.initial_images`; the images are optimised in pixel space, so `normalized` maps them to
-# what the network sees).
+# A network trains on the parts, cut apart and upsampled. {numref}`fig-07-parts` shows, for every class, the
+# four parts of the first mosaic next to the real images they started from (the first real images of the
+# class, downsampled and tiled by `DSDM.initial_images`; the images are optimised in pixel space, so
+# `normalized` maps them to what the network sees).
 
-# %%
+# %% mystnb={"figure": {"caption": "The four parts of the first mosaic of every class, as a network sees them: the downsampled real images DSDM starts from (left) and the parts after the live run (right).", "name": "fig-07-parts"}}
 from ltdd.distill import expand_partitions, make_distiller
 from ltdd.viz import show_image_panels
 
@@ -276,13 +295,14 @@ Markdown(accuracy_table({f"DM, IPC {IPC}": dm_report, f"DSDM, IPC {IPC}": dsdm_r
 #
 # DSDM's claim is about the *distribution* of the synthetic features: matching only the mean lets the
 # synthetic images of a class gather near its prototype, while matching the covariance too spreads them
-# over the class. DSDM's Fig. 7 shows this with t-SNE maps of real and synthetic features; here is the same
-# kind of picture, for both sets, through one of DSDM's pre-trained networks, `networks[0]`. `embed_sets`
-# computes the features of a sample of real training images and of both synthetic sets (DSDM's as the
-# parts a network trains on), and `tsne_2d` maps all of them to the plane with **one** t-SNE fit, so that
-# the two panels share their coordinates. (`ltdd.features` holds these helpers.)
+# over the class. DSDM's Fig. 7 shows this with t-SNE maps of real and synthetic features;
+# {numref}`fig-07-tsne` is the same kind of picture, for both sets, through one of DSDM's pre-trained
+# networks, `networks[0]`. {func}`embed_sets <ltdd.features.embed_sets>` computes the features of a sample
+# of real training images and of both synthetic sets (DSDM's as the parts a network trains on), and
+# {func}`tsne_2d <ltdd.features.tsne_2d>` maps all of them to the plane with **one** t-SNE fit, so that
+# the two panels share their coordinates. ({mod}`ltdd.features` holds these helpers.)
 
-# %%
+# %% mystnb={"figure": {"caption": "One t-SNE map of the features of real training images and of the DM and DSDM sets under one of DSDM's pre-trained networks, one panel per method; colours are classes. Read it for neighbourhoods, not distances or spreads.", "name": "fig-07-tsne"}}
 import torch
 
 from ltdd.features import embed_sets, plot_real_vs_synthetic, tsne_2d
@@ -308,14 +328,14 @@ plot_real_vs_synthetic({"DM": (points["real"], points["DM"], real_labels, dm.lab
 # synthetic markers of a class inside its real cloud, and do they cover it or sit together? DSDM also has
 # four times as many points per class (its mosaic parts), which by itself covers more of each cloud.
 #
-# The numbers behind the picture are the two terms DSDM matches, measured on the whole real training set
-# (up to `STATS_PER_CLASS` images per class) without augmentation: per class, the prototype gap
+# The numbers behind the picture are the two terms DSDM matches, measured on the whole real training set (up
+# to `STATS_PER_CLASS` images per class) without augmentation: per class, the prototype gap
 # $\lVert \mu^r_c - \mu^s_c \rVert^2$ and the covariance gap $\lVert \Sigma^r_c - \Sigma^s_c \rVert_F^2 / d$,
-# averaged over the classes (`feature_statistics_gap`). A covariance estimated from few samples is noisy,
-# so two reference rows show the gaps of *random real images* in the same numbers as DM's images and as
-# DSDM's parts: a synthetic set that beats them describes the class better than a random sample of it. One
-# more row shows DSDM's starting point, the real images cut to half resolution and upsampled again, so that
-# the table also says how far the optimisation moved the parts.
+# averaged over the classes ({func}`feature_statistics_gap <ltdd.features.feature_statistics_gap>`). A
+# covariance estimated from few samples is noisy, so two reference rows show the gaps of *random real images*
+# in the same numbers as DM's images and as DSDM's parts: a synthetic set that beats them describes the class
+# better than a random sample of it. One more row shows DSDM's starting point, the real images cut to half
+# resolution and upsampled again, so that the table also says how far the optimisation moved the parts.
 
 # %%
 from ltdd.features import feature_gap_table, feature_statistics_gap
@@ -341,7 +361,7 @@ Markdown(feature_gap_table(gaps))
 # Read the DSDM rows against each other first. Its starting parts are real images at half the resolution,
 # blurred by the upsampling, and the pre-trained network sees that: their prototypes can sit further from
 # the real ones than any random sample's. Whatever DSDM achieves in the last row it has had to recover
-# from there, by sharpening the parts (compare the two panels of the image figure above). Then compare
+# from there, by sharpening the parts (compare the two panels of {numref}`fig-07-parts`). Then compare
 # each synthetic set with the random real images of the same size: on the covariance gap, that is the
 # comparison DSDM's loss is about.
 #
@@ -352,12 +372,12 @@ Markdown(feature_gap_table(gaps))
 #
 # ## Accuracy against IPC
 #
-# The real-image baselines of {doc}`05_distribution_matching` (random, herding {cite}`herding`,
-# k-center {cite}`kcenter`), DM and DSDM at every IPC of the sweep. DSDM keeps its pre-trained networks
-# across the sweep. The points at the live IPC are the live runs above: same seed, settings and evaluation,
-# hence the same result.
+# The real-image baselines of {doc}`05_distribution_matching` (random, herding {cite}`herding`, k-center
+# {cite}`kcenter`), DM and DSDM at every IPC of the sweep ({numref}`fig-07-accuracy-vs-ipc`). DSDM keeps its
+# pre-trained networks across the sweep. The points at the live IPC are the live runs above: same seed,
+# settings and evaluation, hence the same result.
 
-# %%
+# %% mystnb={"figure": {"caption": "Test accuracy against stored images per class for the real-image baselines (random, herding, k-center), DM and DSDM, mean and spread over the evaluation networks. At the same IPC, DSDM's networks train on four times as many, smaller images.", "name": "fig-07-accuracy-vs-ipc"}}
 from ltdd.experiments import accuracy_vs_ipc
 from ltdd.viz import plot_accuracy_vs_ipc
 
@@ -375,20 +395,20 @@ plot_accuracy_vs_ipc(curves, title=f"{dataset.name}: DSDM, DM and real-image bas
                                    f"({ITERATIONS} iterations, {RUN.eval_epochs}-epoch evaluation)")
 
 # %% [markdown]
-# Read the DSDM curve with two facts in mind. DSDM's set trains networks on four times as many (smaller)
-# images as the other methods at the same IPC, which is part of its advantage by design (the storage
-# budget is the same). And on the small digits set, short runs leave differences that can be within the
-# error bars; compare them with the ±. The digits are also easy to *select* for: a few real images per class
-# already cover much of a class's variety, so at the larger IPC a well-chosen real subset can match or
-# beat the synthetic sets. On CIFAR-10 no real subset comes close (see the papers' numbers below and in
-# {doc}`05_distribution_matching`).
+# Read the DSDM curve of {numref}`fig-07-accuracy-vs-ipc` with two facts in mind. DSDM's set trains networks
+# on four times as many (smaller) images as the other methods at the same IPC, which is part of its advantage
+# by design (the storage budget is the same). And on the small digits set, short runs leave differences that
+# can be within the error bars; compare them with the ±. The digits are also easy to *select* for: a few real
+# images per class already cover much of a class's variety, so at the larger IPC a well-chosen real subset can
+# match or beat the synthetic sets. On CIFAR-10 no real subset comes close (see the papers' numbers below and
+# in {doc}`05_distribution_matching`).
 #
 # ## Which part does what: an ablation
 #
-# The ablation in the shape of DSDM's Table 4: the pre-trained networks and multi-formation stay on in
-# every row, and the three terms of the loss are switched on one by one (`cov_weight=0` removes the
-# covariance term, `history_weight=0` the history term). `ablation` distils and evaluates every variant.
-# The full method at IPC 1 is the sweep's DSDM point, which is not run again.
+# The ablation in the shape of DSDM's Table 4: the pre-trained networks and multi-formation stay on in every
+# row, and the three terms of the loss are switched on one by one (`cov_weight=0` removes the covariance term,
+# `history_weight=0` the history term). {func}`ablation <ltdd.experiments.ablation>` distils and evaluates
+# every variant. The full method at IPC 1 is the sweep's DSDM point, which is not run again.
 
 # %%
 from ltdd.experiments import ablation
@@ -522,8 +542,9 @@ Markdown(f"Rows marked *paper* are CIFAR-10; rows marked *live run* are {dataset
 #
 # How much of DSDM comes from the pre-trained networks? Run it at IPC `ABLATION_IPC` with
 # `pretrained=False` (a fresh random network at every iteration, as DM), keeping the covariance and
-# history terms, and compare with the full method in the ablation table. Then repeat the feature-gap table with a *random* network (`make_distiller("dm", dataset,
-# profile=RUN).new_network()`) instead of `networks[0]`, for DM and DSDM.
+# history terms, and compare with the full method in the ablation table. Then repeat the feature-gap table
+# with a *random* network (`make_distiller("dm", dataset, profile=RUN).new_network()`, see
+# {func}`make_distiller <ltdd.distill.make_distiller>`) instead of `networks[0]`, for DM and DSDM.
 # ```
 #
 # ````{solution} ex-07-random
@@ -552,7 +573,7 @@ Markdown(f"Rows marked *paper* are CIFAR-10; rows marked *live run* are {dataset
 # :label: ex-07-bestof
 #
 # Implement DSDM's reporting protocol. Write a callback `keep_best(distiller, metrics)` that, every
-# `every` iterations, evaluates `distiller.synthetic` with `evaluate(..., dataset, RUN)` and keeps the best
+# `every` iterations, evaluates `distiller.synthetic` with {func}`evaluate(..., dataset, RUN) <ltdd.experiments.evaluate>` and keeps the best
 # mean test accuracy and its iteration; run DSDM with
 # `make_distiller("dsdm", dataset, seed=0, profile=RUN, ipc=IPC, **settings).run(ITERATIONS, callbacks=(keep_best,))`.
 # Compare the best accuracy with the final one. Why is the best one biased upwards, and how would you

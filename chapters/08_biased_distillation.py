@@ -29,6 +29,25 @@
 # proposes, with attribute labels (an oracle) and without them (a bias network trained with the
 # generalized cross-entropy of LfF {cite}`lff`).
 
+# %% [markdown]
+# ```{admonition} In this chapter
+# :class: tip
+# **What you will learn.** What happens when the set you distil is biased: DM, DC and DSA at several bias
+# ratios and severities, tested on images whose colour always lies
+# ({func}`bias_sweep <ltdd.biased.bias_sweep>`). Gradient matching (DC and DSA) equation by equation. How
+# much of the colour ends up in the synthetic images ({func}`colour_alignment <ltdd.biased.colour_alignment>`).
+# And DeDM, this book's debiased DM ({class}`DeDM <ltdd.distill.dedm.DeDM>`,
+# {class}`DeDMConfig <ltdd.distill.dedm.DeDMConfig>`), with attribute labels and with a bias network trained
+# with GCE ({func}`estimate_aligned <ltdd.debias.estimate_aligned>`): what it can and cannot remove.
+#
+# **Before you start.** {doc}`03_biased_data` (bias ratio, severity, the coloured digits),
+# {doc}`04_why_it_hurts` (the full-set control) and {doc}`05_distribution_matching` (DM).
+#
+# **How long.** About 50 minutes to read. Running it on 2 CPU cores:
+# under a minute with the `smoke` profile (CI checks this), and longer with `cpu`, not yet timed;
+# on a Colab T4 GPU: not measured yet.
+# ```
+
 # %% tags=["remove-cell"]
 # Colab set-up: install the ltdd package (a no-op everywhere else).
 import sys, subprocess
@@ -74,7 +93,7 @@ if "google.colab" in sys.modules:
 # \qquad
 # \theta_{t+1} = \theta_t - \eta_\theta \nabla_\theta \mathcal{L}(\mathcal{S}; \theta_t)
 # \;\;(\varsigma_\theta \text{ epochs}),
-# $$
+# $$ (eq-gm-objective)
 #
 # with $\mathcal{L}$ the cross-entropy of the network with weights $\theta_t$ on a class's images. DC uses
 # no augmentation ($\mathcal{A}$ is the identity) and starts from noise; DSA applies the same random
@@ -85,26 +104,26 @@ if "google.colab" in sys.modules:
 # $$
 # D(A, B) = \sum_{\ell} \sum_{i} \Big(1 - \frac{A_{\ell,i} \cdot B_{\ell,i}}
 #                                          {\lVert A_{\ell,i} \rVert \, \lVert B_{\ell,i} \rVert}\Big),
-# $$
+# $$ (eq-gm-layer-distance)
 #
-# one minus a cosine per channel: only the *direction* of each channel's gradient has to agree, not its
-# size. One **iteration** draws a fresh network $\theta_0$ and then, $T$ times (`outer_loop`), matches every
-# class's gradients once, takes one step on the images, and trains the network on the current synthetic
-# set for $\varsigma_\theta$ epochs (`inner_loop`) before the next match. The reference ties both loops to
-# the IPC: $(T, \varsigma_\theta) = (10, 50)$ at IPC 10. So one DC iteration is ten matches with
-# second-order gradients and 450 epochs of network training, against one forward and backward pass for a
-# DM iteration: this is why DC and DSA are run much shorter below than DM when there is no GPU.
+# {eq}`eq-gm-layer-distance` is one minus a cosine per channel: only the *direction* of each channel's
+# gradient has to agree, not its size. One **iteration** draws a fresh network $\theta_0$ and then, $T$ times
+# (`outer_loop`), matches every class's gradients once, takes one step on the images, and trains the network
+# on the current synthetic set for $\varsigma_\theta$ epochs (`inner_loop`) before the next match. The
+# reference ties both loops to the IPC: $(T, \varsigma_\theta) = (10, 50)$ at IPC 10. So one DC iteration is
+# ten matches with second-order gradients and 450 epochs of network training, against one forward and backward
+# pass for a DM iteration: this is why DC and DSA are run much shorter below than DM when there is no GPU.
 #
-# | part of the equation | what it is | where in `ltdd` (`ltdd/distill/gm.py`) |
+# | part of {eq}`eq-gm-objective` | what it is | where in `ltdd` (`ltdd/distill/gm.py`) |
 # |---|---|---|
-# | $\theta_0 \sim P_{\theta_0}$ | a fresh ConvNet each iteration, from the run's generator | `new_network` (of `ImageDistiller`), called by `GradientMatcher.step` |
-# | $T$, $\varsigma_\theta$ | image steps per iteration; epochs of network training between them | `outer_loop`, `inner_loop` (`loops_for`, the reference's `LOOPS_BY_IPC`) |
-# | $\nabla_\theta \mathcal{L}(\mathcal{T}_c)$ | the real gradient of every class, `batch_real` images each, detached | `per_class_gradients(..., path="loop")` |
+# | $\theta_0 \sim P_{\theta_0}$ | a fresh ConvNet each iteration, from the run's generator | {meth}`new_network <ltdd.distill.base.ImageDistiller.new_network>` (of {class}`ImageDistiller <ltdd.distill.base.ImageDistiller>`), called by {meth}`GradientMatcher.step <ltdd.distill.gm.GradientMatcher.step>` |
+# | $T$, $\varsigma_\theta$ | image steps per iteration; epochs of network training between them | `outer_loop`, `inner_loop` ({func}`loops_for <ltdd.distill.gm.loops_for>`, the reference's `LOOPS_BY_IPC`) |
+# | $\nabla_\theta \mathcal{L}(\mathcal{T}_c)$ | the real gradient of every class, `batch_real` images each, detached | {func}`per_class_gradients(..., path="loop") <ltdd.distill.gm.per_class_gradients>` |
 # | $\nabla_\theta \mathcal{L}(\mathcal{S}_c)$ | the synthetic gradient of every class, kept in the graph | `per_class_gradients(..., create_graph=True, path="vmap")` |
-# | $\mathcal{A}(\cdot, \omega_c)$ | DSA only: one draw per class, shared by real and synthetic images | `DSA.sample`, `DSA.apply` |
-# | $D$ | layer-wise $1 - \cos$ per output channel, summed over layers | `layer_distance`, `gradient_distance` (`metric="ours"`) |
-# | $\sum_c$, $\min_{\mathcal{S}}$ | one SGD step with momentum on the summed distance | `GradientMatcher.matching_step` (`momentum_step`) |
-# | $\theta_{t+1} = \dots$ | $\varsigma_\theta$ epochs of plain SGD on the synthetic set | `GradientMatcher.train_network` |
+# | $\mathcal{A}(\cdot, \omega_c)$ | DSA only: one draw per class, shared by real and synthetic images | {meth}`DSA.sample <ltdd.augment.DSA.sample>`, {meth}`DSA.apply <ltdd.augment.DSA.apply>` |
+# | $D$, {eq}`eq-gm-layer-distance` | layer-wise $1 - \cos$ per output channel, summed over layers | {func}`layer_distance <ltdd.distill.gm.layer_distance>`, {func}`gradient_distance <ltdd.distill.gm.gradient_distance>` (`metric="ours"`) |
+# | $\sum_c$, $\min_{\mathcal{S}}$ | one SGD step with momentum on the summed distance | {meth}`GradientMatcher.matching_step <ltdd.distill.gm.GradientMatcher.matching_step>` ({func}`momentum_step <ltdd.distill.matching.momentum_step>`) |
+# | $\theta_{t+1} = \dots$ | $\varsigma_\theta$ epochs of plain SGD on the synthetic set | {meth}`GradientMatcher.train_network <ltdd.distill.gm.GradientMatcher.train_network>` |
 #
 # **The synthetic gradients, vectorised.** The reference loops over the classes, one `autograd.grad` with
 # `create_graph=True` per class. `ltdd` gets all classes' synthetic gradients from one backward pass
@@ -162,11 +181,12 @@ print(f"profile {profile.name!r}: {BIASED}, IPC {IPC}, ConvNet width {profile.ne
 # %% [markdown]
 # ## Three methods across bias ratios
 #
-# `bias_sweep` (in `ltdd.biased`) distils every method at every bias ratio, trains the evaluation
-# networks on each synthetic set and tests them on the all-conflicting test set; with `full_set=True` it
-# also trains on the whole biased training set at every ratio (the full-set control). DM and the two
-# gradient-matching methods run different numbers of iterations, so they are two sweeps;
-# `BiasSweep.combine` puts their rows into one `BiasSweep` for the table and the figure.
+# {func}`bias_sweep <ltdd.biased.bias_sweep>` (in {mod}`ltdd.biased`) distils every method at every bias
+# ratio, trains the evaluation networks on each synthetic set and tests them on the all-conflicting test set;
+# with `full_set=True` it also trains on the whole biased training set at every ratio (the full-set control).
+# DM and the two gradient-matching methods run different numbers of iterations, so they are two sweeps;
+# {meth}`BiasSweep.combine <ltdd.biased.BiasSweep.combine>` puts their rows into one
+# {class}`BiasSweep <ltdd.biased.BiasSweep>` for the table and the figure ({numref}`fig-08-bias-sweep`).
 
 # %%
 import time
@@ -189,24 +209,23 @@ print(f"the whole sweep, evaluations and full-set control included: {time.perf_c
 Markdown(f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, severity {SEVERITY}, IPC {IPC}\n\n"
          f"{sweep_table(sweep)}")
 
-# %%
+# %% mystnb={"figure": {"caption": "Accuracy on the all-conflicting test set against the bias ratio, for the sets distilled by DM, DC and DSA and for the full biased training set, at the profile's scale. The dotted line is chance.", "name": "fig-08-bias-sweep"}}
 from ltdd.biased import plot_bias_sweep_curves
 
 plot_bias_sweep_curves(sweep, title=f"{BIASED}, severity {SEVERITY}: distilled sets (IPC {IPC}) and the full set")
 
 # %% [markdown]
-# Read the figure from left to right. At low ratios the colour is spread over the classes, the digits'
-# shapes are the only cue, and a set distilled from them teaches shapes. As the ratio grows, the real
-# images of a class increasingly share one colour, and what each method copies from the class (its mean
+# Read {numref}`fig-08-bias-sweep` from left to right. At low ratios the colour is spread over the classes,
+# the digits' shapes are the only cue, and a set distilled from them teaches shapes. As the ratio grows, the
+# real images of a class increasingly share one colour, and what each method copies from the class (its mean
 # feature for DM, its gradients for DC and DSA) is increasingly the colour's. The full set falls with the
-# ratio as in {doc}`04_why_it_hurts`; what the sweep adds is how the distilled sets fall with it, and
-# whether any of them sits above the full set anywhere. (If one does at a high ratio, look at the
-# aligned-image accuracies in the next table before reading it as debiasing: networks trained briefly on
-# a few images may simply have learned *less* of everything, the colour included, than networks trained
-# on the full set.) The dotted line is chance (10 %). Keep the
-# scale in mind: without a GPU, DC and DSA ran only a few iterations (their sets are little more than
-# their starting points: noise for DC, real images for DSA), so their curves say more about the
-# starting point than about gradient matching; the `gpu` profile runs them properly.
+# ratio as in {doc}`04_why_it_hurts`; what the sweep adds is how the distilled sets fall with it, and whether
+# any of them sits above the full set anywhere. (If one does at a high ratio, look at the aligned-image
+# accuracies in the next table before reading it as debiasing: networks trained briefly on a few images may
+# simply have learned *less* of everything, the colour included, than networks trained on the full set.) The
+# dotted line is chance (10 %). Keep the scale in mind: without a GPU, DC and DSA ran only a few iterations
+# (their sets are little more than their starting points: noise for DC, real images for DSA), so their curves
+# say more about the starting point than about gradient matching; the `gpu` profile runs them properly.
 #
 # The same networks were also tested on LfF's split, where a tenth of the images are aligned. Their
 # accuracy on its aligned and its conflicting images shows which cue they use: a set that teaches the
@@ -245,7 +264,8 @@ Markdown(f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, bias rati
 #
 # ## Where the colour goes
 #
-# Does the colour end up *in the synthetic images*? `colour_alignment` measures it directly: for every
+# Does the colour end up *in the synthetic images*? {func}`colour_alignment <ltdd.biased.colour_alignment>`
+# measures it directly: for every
 # image it finds the dominant colour of the foreground and asks which of the ten class colours it is
 # closest to; the result is the fraction of images whose nearest colour is their own class's (1.0 for a
 # set of aligned images, 0 for conflicting ones, about 0.1 for colours unrelated to the class). DM and DSA
@@ -277,12 +297,13 @@ Markdown("**Colour alignment**: fraction of images whose colour is nearest their
 
 # %% [markdown]
 # Compare each method's distilled row with its starting row. A distilled row *above* it means the method
-# painted the class colour onto images that started with another one; equal rows mean it kept the colours
-# it was given (for DC, a starting value near 0.1 is what noise gives). DM's target is the class's mean feature, and at a high ratio that mean is the mean of mostly
-# one-coloured images, so every step pulls the images towards features of that colour. The images, DM's
-# set at the lowest and the highest ratio of the sweep, side by side (each row a class):
+# painted the class colour onto images that started with another one; equal rows mean it kept the colours it
+# was given (for DC, a starting value near 0.1 is what noise gives). DM's target is the class's mean feature,
+# and at a high ratio that mean is the mean of mostly one-coloured images, so every step pulls the images
+# towards features of that colour. The images, DM's set at the lowest and the highest ratio of the sweep, side
+# by side (each row a class), are {numref}`fig-08-dm-colours`:
 
-# %%
+# %% mystnb={"figure": {"caption": "DM's synthetic images distilled at the lowest (left) and the highest (right) bias ratio of the sweep, one row per class; each panel title gives the set's colour alignment.", "name": "fig-08-dm-colours"}}
 from ltdd.data.core import normalize
 from ltdd.viz import show_image_panels
 
@@ -311,19 +332,19 @@ show_image_panels(panels, high_set.labels, shown, per_class=min(IPC, 5),
 #
 # $$
 # \min_{\mathcal{S}}\; D(\mathcal{S}, A_g) - \lambda\, D(\mathcal{S}, A_b).
-# $$
+# $$ (eq-dedm-objective)
 #
-# The paper states the objective without an implementation to run. **DeDM** is this book's
-# implementation of it on top of DM, so there are no published DeDM numbers; it is an experiment, not a
-# reproduction. $D$ is DM's squared distance between mean embeddings. For class $c$, under the random
-# network $\psi_\vartheta$ of the iteration, let $\mu_a$ be the mean embedding of its bias-aligned real
-# images, $\mu_x$ that of its bias-conflicting ones, and $\mu_{\mathcal{S}}$ that of its synthetic images.
-# DM's target is the plain class mean, which at $r = 0.95$ is 95 % $\mu_a$. DeDM replaces it by
+# The paper states the objective {eq}`eq-dedm-objective` without an implementation to run. **DeDM** is this
+# book's implementation of it on top of DM, so there are no published DeDM numbers; it is an experiment, not a
+# reproduction. $D$ is DM's squared distance between mean embeddings. For class $c$, under the random network
+# $\psi_\vartheta$ of the iteration, let $\mu_a$ be the mean embedding of its bias-aligned real images,
+# $\mu_x$ that of its bias-conflicting ones, and $\mu_{\mathcal{S}}$ that of its synthetic images. DM's target
+# is the plain class mean, which at $r = 0.95$ is 95 % $\mu_a$. DeDM replaces it by
 #
 # $$
 # \mu_g = (1 - \rho)\, \mu_x + \rho\, \mu_a, \qquad
 # \ell_c = \lVert \mu_g - \mu_{\mathcal{S}} \rVert^2 - \lambda_c\, \lVert \mu_a - \mu_{\mathcal{S}} \rVert^2,
-# $$
+# $$ (eq-dedm-loss)
 #
 # with $\rho$ the share the aligned images *would* have in an unbiased set ($1/C$ by default) and
 # $\lambda_c$ the push away from the aligned mean. Eq. 6 has one constant push, $\lambda_c = \lambda$
@@ -334,10 +355,11 @@ show_image_panels(panels, high_set.labels, shown, per_class=min(IPC, 5),
 #
 # $$
 # \lambda_c = \lambda \cdot \operatorname{clip}\Big(\frac{n_a / n - \rho}{1 - \rho},\, 0,\, 1\Big),
-# $$
+# $$ (eq-dedm-push)
 #
-# no push for a class with no more than an unbiased share of aligned images, the full $\lambda$ for a class
-# whose images are all aligned. For $0 \le \lambda_c < 1$ the loss is a convex quadratic in
+# that is, by {eq}`eq-dedm-push`, no push for a class with no more than an unbiased share of aligned
+# images, the full $\lambda$ for a class whose images are all aligned. For $0 \le \lambda_c < 1$ the loss
+# {eq}`eq-dedm-loss` is a convex quadratic in
 # $\mu_{\mathcal{S}}$ with its minimum at $\mu_g + \frac{\lambda_c}{1-\lambda_c}(\mu_g - \mu_a)$: the
 # unbiased target, pushed further away from the biased mean. At $\lambda \ge 1$ it has no minimum (the
 # images would run off), so `ltdd` refuses it. Everything else (the random networks, the real batches,
@@ -347,9 +369,9 @@ show_image_panels(panels, high_set.labels, shown, per_class=min(IPC, 5),
 # | part | what it is | where in `ltdd` |
 # |---|---|---|
 # | which real images are aligned | attribute labels (oracle) or a bias network's estimate (GCE) | `DeDM.aligned`, set by `bias_source` |
-# | $\mu_g$, $\mu_a$, $\mu_{\mathcal{S}}$ and $\ell_c$ | weighted class means of the real batch's features; the loss of each class | `debiased_class_loss` (`ltdd/distill/dedm.py`) |
-# | $\rho$, $\lambda$, $\lambda_c$ | `aligned_share` (`None`: $1/C$), `push_weight` in $[0, 1)$, `push` (`"excess"` or `"constant"`) | `DeDMConfig` |
-# | $\vartheta$, batches, DSA, the step | DM's iteration | `DistributionMatcher.step` |
+# | $\mu_g$, $\mu_a$, $\mu_{\mathcal{S}}$ and $\ell_c$ of {eq}`eq-dedm-loss` | weighted class means of the real batch's features; the loss of each class | {func}`debiased_class_loss <ltdd.distill.dedm.debiased_class_loss>` (`ltdd/distill/dedm.py`) |
+# | $\rho$, $\lambda$, $\lambda_c$ | `aligned_share` (`None`: $1/C$), `push_weight` in $[0, 1)$, `push` (`"excess"` or `"constant"`) | {class}`DeDMConfig <ltdd.distill.dedm.DeDMConfig>` |
+# | $\vartheta$, batches, DSA, the step | DM's iteration | {meth}`DistributionMatcher.step <ltdd.distill.matching.DistributionMatcher.step>` |
 #
 # The two variants differ in where the aligned labels come from:
 #
@@ -359,7 +381,8 @@ show_image_panels(panels, high_set.labels, shown, per_class=min(IPC, 5),
 #   the generalized cross-entropy $\mathrm{GCE}(p, y) = (1 - p_y^{\,q}) / q$ (Zhang and Sabuncu, 2018;
 #   $q = 0.7$). Its gradient is the cross-entropy's times $p_y^{\,q}$, so images the network already gets
 #   right count more: it doubles down on the easiest cue, which on coloured digits is the colour. It ends
-#   up right and confident on the aligned images and wrong on the conflicting ones, and `estimate_aligned`
+#   up right and confident on the aligned images and wrong on the conflicting ones, and
+#   {func}`estimate_aligned <ltdd.debias.estimate_aligned>`
 #   takes an image as aligned when the bias network's probability of its true class exceeds a threshold
 #   (0.5).
 #
@@ -398,7 +421,7 @@ else:
 # ### DeDM against DM
 #
 # Both variants at the ratios of the DeDM sweep, next to DM's rows of the first sweep (the same networks,
-# batches and augmentations) and the full set:
+# batches and augmentations) and the full set, as a table and in {numref}`fig-08-dedm-sweep`:
 
 # %%
 DEDM_METHODS = {"DeDM (oracle)": {"method": "dedm"},
@@ -408,13 +431,14 @@ versus = BiasSweep.combine(sweep.select(labels=["DM"], ratios=DEDM_RATIOS), dedm
 Markdown(f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, severity {SEVERITY}, IPC {IPC}, "
          f"{DM_ITERATIONS} iterations\n\n{sweep_table(versus)}")
 
-# %%
+# %% mystnb={"figure": {"caption": "Accuracy on the all-conflicting test set against the bias ratio for DM, the two DeDM variants (oracle and GCE) and the full set, at the profile's scale.", "name": "fig-08-dedm-sweep"}}
 plot_bias_sweep_curves(versus, title=f"{BIASED}, severity {SEVERITY}: DM and DeDM ({DM_ITERATIONS} iterations)")
 
 # %% [markdown]
-# And the colour of the DeDM sets at ratio 0.95, next to DM's (all three start from the same real images):
+# And the colour of the DeDM sets at ratio 0.95, next to DM's (all three start from the same real
+# images), in {numref}`fig-08-dedm-images`:
 
-# %%
+# %% mystnb={"figure": {"caption": "The synthetic images of DM and of the two DeDM variants at the bias ratio of the severity sweep, one row per class, all three started from the same real images; each panel title gives the set's colour alignment.", "name": "fig-08-dedm-images"}}
 trio = {label: versus.synthetic[(label, SEVERITY_RATIO, SEVERITY, SEEDS[0])] for label in versus.labels()}
 show_image_panels({f"{label} ({colour_alignment(s.images, s.labels, biased):.2f})": s.images
                    for label, s in trio.items()},
@@ -484,12 +508,16 @@ if recorded_sweeps:
     display(Markdown(f"**Recorded: accuracy (%) on the all-conflicting test set**, "
                      f"{recorded.settings.get('dataset')}, severity {recorded.severities()[-1]}\n\n"
                      f"{sweep_table(recorded)}"))
-    display(plot_bias_sweep_curves(recorded, title="recorded runs (cpu profile): DM, DeDM and the full set"))
 else:
     print(f"no recorded sweep in {REFERENCE_DIR} yet")
 
+# %% mystnb={"figure": {"caption": "The recorded runs kept in data/reference (cpu profile's full settings): accuracy on the all-conflicting test set against the bias ratio for DM, the two DeDM variants and the full set.", "name": "fig-08-recorded-sweep"}}
+if recorded_sweeps:
+    display(plot_bias_sweep_curves(recorded, title="recorded runs (cpu profile): DM, DeDM and the full set"))
+
 # %% [markdown]
-# In the recorded table, read the DM row against the full set and against DeDM's rows ratio by ratio; the
+# In the recorded table and {numref}`fig-08-recorded-sweep`, read the DM row against the full set and
+# against DeDM's rows ratio by ratio; the
 # ± is the spread over the distillation seeds where there are several. Everything said above about the
 # shape applies: the numbers belong to 16×16 digits and a ConvNet of width 64, and they are not the
 # paper's.

@@ -28,11 +28,31 @@
 # discarded unseen. It adds self-supervised pre-training with SimCLR {cite}`simclr` on the long-tailed
 # images before the classifier is fine-tuned on the rebalanced set.
 #
-# This chapter writes CRLT-DD's plans down as equations and maps every part to `ltdd.rebalance`,
+# This chapter writes CRLT-DD's plans down as equations and maps every part to {mod}`ltdd.rebalance`,
 # recomputes the sizes of the training sets they produce, builds every plan live on the long-tailed
 # digits, takes SimCLR apart (its two views, its loss, a live pre-training run, and three defects of
 # CRLT-DD's SimCLR code that `ltdd` does not copy), and then shows a longer recorded run of CRLT-DD's
 # Table III on the digits, next to the paper's own numbers.
+
+# %% [markdown]
+# ```{admonition} In this chapter
+# :class: tip
+# **What you will learn.** CRLT-DD's plans (distill all, distill head, their sample baselines, + aug) as
+# equations, and the size of the training set each one produces ({func}`budget_table <ltdd.rebalance.budget_table>`).
+# How to build every plan on a long-tailed set ({func}`rebalance <ltdd.rebalance.rebalance>`) and evaluate it
+# per class group ({func}`evaluate_rebalanced <ltdd.rebalance.evaluate_rebalanced>`). SimCLR's views and its
+# NT-Xent loss ({class}`SimCLRTrainer <ltdd.ssl.SimCLRTrainer>`, {func}`nt_xent <ltdd.ssl.nt_xent>`), and three
+# defects of CRLT-DD's SimCLR code. How to read a longer recorded run of CRLT-DD's Table III seed by seed
+# ({func}`rebalance_study <ltdd.rebalance.rebalance_study>`).
+#
+# **Before you start.** {doc}`02_long_tailed_data` (imbalance factor, the plans' budgets worked by hand),
+# {doc}`04_why_it_hurts` (what a long tail does to a network) and {doc}`05_distribution_matching` (DM, the
+# condensing method).
+#
+# **How long.** About 50 minutes to read. Running it on 2 CPU cores:
+# under a minute with the `smoke` profile (CI checks this), and longer with `cpu`, not yet timed;
+# on a Colab T4 GPU: not measured yet.
+# ```
 
 # %% tags=["remove-cell"]
 # Colab set-up: install the ltdd package (a no-op everywhere else).
@@ -57,10 +77,10 @@ if "google.colab" in sys.modules:
 # \mathcal{D}_{\text{all}} = \bigcup_{c=0}^{C-1} \mathrm{DD}(\mathcal{T}_c, n_{\min}),
 # \qquad n_{\min} = \min_c n_c,
 # \qquad |\mathcal{D}_{\text{all}}| = C\, n_{\min}.
-# $$
+# $$ (eq-crltdd-distill-all)
 #
-# The result is perfectly balanced, and entirely synthetic: even the smallest class is replaced by as
-# many distilled images as it had real ones.
+# The result of {eq}`eq-crltdd-distill-all` is perfectly balanced, and entirely synthetic: even the smallest
+# class is replaced by as many distilled images as it had real ones.
 #
 # **Distill head** (Eq. 3–4). Only the larger half of the classes is condensed, to the median class
 # size, and the smaller half is kept as it is:
@@ -68,15 +88,16 @@ if "google.colab" in sys.modules:
 # $$
 # \mathcal{H} = \text{the } \lfloor C/2 \rfloor \text{ largest classes},
 # \qquad n_{\text{med}} = \big\lfloor \operatorname{median}_c n_c \big\rfloor,
-# $$
+# $$ (eq-crltdd-head)
 #
 # $$
 # \mathcal{D}_{\text{head}} = \bigcup_{c \in \mathcal{H}} \mathrm{DD}(\mathcal{T}_c, n_{\text{med}})
 # \;\cup\; \bigcup_{c \notin \mathcal{H}} \mathcal{T}_c,
 # \qquad |\mathcal{D}_{\text{head}}| = \lfloor C/2 \rfloor\, n_{\text{med}} + \sum_{c \notin \mathcal{H}} n_c .
-# $$
+# $$ (eq-crltdd-distill-head)
 #
-# This set is *not* balanced: its largest class has $n_{\text{med}}$ images and its smallest still
+# The set {eq}`eq-crltdd-distill-head`, with $\mathcal{H}$ and $n_{\text{med}}$ from {eq}`eq-crltdd-head`, is
+# *not* balanced: its largest class has $n_{\text{med}}$ images and its smallest still
 # $n_{\min}$. For the exponential profile $n_i \approx n_{\max}\beta^{-i/(C-1)}$ the median sits near
 # $n_{\max}\beta^{-1/2}$, so distill head turns an imbalance factor $\beta$ into about $\sqrt{\beta}$,
 # while keeping every real tail image. (The paper condenses the head of CIFAR-10-LT at $\beta = 100$ to
@@ -95,16 +116,16 @@ if "google.colab" in sys.modules:
 #
 # | part | what it is | where in `ltdd` (`ltdd/rebalance.py`) |
 # |---|---|---|
-# | $n_c$ | images per class of the long-tailed set, from the counts alone | `counts_only(name, β)`, `dataset.train.class_counts(C)` |
-# | $n_{\min}$, $n_{\text{med}}$, $\mathcal{H}$ | smallest class; floored median; the $\lfloor C/2 \rfloor$ largest classes (the median class of an odd $C$ belongs to the tail) | `min(counts)`, `median_class_size`, `head_classes` |
-# | a plan's images per class, real / synthetic / augmented | the sizes of Eq. 2–4 and of the baselines (CRLT-DD Table IV) | `plan_budget`, `budget_table`, `PlanBudget` |
-# | $\mathrm{DD}(\mathcal{T}_c, m)$ for $c \in \mathcal{H}$ | DM (or any method of `ltdd.distill`) run on the head classes only | `distill_classes` (`restrict_classes`, `make_distiller`) |
-# | $\mathcal{T}_c$ kept, or $m$ random real images | the real part of a plan, drawn from the run's seeded generator | `sample_per_class` |
-# | $\lfloor n_{\text{med}}/n_{\min} \rfloor$ copies | fixed DSA-augmented copies of every distilled image | `augmentation_copies`, `augmented_copies` |
-# | $\cup$ | the plan's training set: images, labels, which rows are synthetic | `rebalance` → `RebalancedSet` |
-# | + SimCLR | pre-train an encoder on $\mathcal{T}$, start every classifier from it | `pretrain_encoder` (which calls `ltdd.ssl.pretrain_simclr`), `evaluate_rebalanced(encoder_state=...)` |
-# | evaluation | CRLT-DD's: SGD 0.01, momentum 0.9, weight decay 5e-4, step decay at half, DSA on every batch, batch 128, for the profile's epochs (the paper: 500); test on the balanced test set | `evaluation_config`, `evaluate_rebalanced`, `run_plan` |
-# | Table III | every row, several seeds, saved after every row | `TABLE_III_ROWS`, `rebalance_study`, `study_table` |
+# | $n_c$ | images per class of the long-tailed set, from the counts alone | {func}`counts_only(name, β) <ltdd.data.longtail.counts_only>`, `dataset.train.class_counts(C)` |
+# | $n_{\min}$, $n_{\text{med}}$, $\mathcal{H}$ | smallest class; floored median; the $\lfloor C/2 \rfloor$ largest classes, {eq}`eq-crltdd-head` (the median class of an odd $C$ belongs to the tail) | `min(counts)`, {func}`median_class_size <ltdd.rebalance.median_class_size>`, {func}`head_classes <ltdd.rebalance.head_classes>` |
+# | a plan's images per class, real / synthetic / augmented | the sizes of Eq. 2–4 and of the baselines (CRLT-DD Table IV) | {func}`plan_budget <ltdd.rebalance.plan_budget>`, {func}`budget_table <ltdd.rebalance.budget_table>`, {class}`PlanBudget <ltdd.rebalance.PlanBudget>` |
+# | $\mathrm{DD}(\mathcal{T}_c, m)$ for $c \in \mathcal{H}$ | DM (or any method of {mod}`ltdd.distill`) run on the head classes only | {func}`distill_classes <ltdd.rebalance.distill_classes>` ({func}`restrict_classes <ltdd.rebalance.restrict_classes>`, {func}`make_distiller <ltdd.distill.make_distiller>`) |
+# | $\mathcal{T}_c$ kept, or $m$ random real images | the real part of a plan, drawn from the run's seeded generator | {func}`sample_per_class <ltdd.rebalance.sample_per_class>` |
+# | $\lfloor n_{\text{med}}/n_{\min} \rfloor$ copies | fixed DSA-augmented copies of every distilled image | {func}`augmentation_copies <ltdd.rebalance.augmentation_copies>`, {func}`augmented_copies <ltdd.rebalance.augmented_copies>` |
+# | $\cup$ | the plan's training set: images, labels, which rows are synthetic | {func}`rebalance <ltdd.rebalance.rebalance>` → {class}`RebalancedSet <ltdd.rebalance.RebalancedSet>` |
+# | + SimCLR | pre-train an encoder on $\mathcal{T}$, start every classifier from it | {func}`pretrain_encoder <ltdd.rebalance.pretrain_encoder>` (which calls {func}`ltdd.ssl.pretrain_simclr <ltdd.ssl.pretrain_simclr>`), {func}`evaluate_rebalanced(encoder_state=...) <ltdd.rebalance.evaluate_rebalanced>` |
+# | evaluation | CRLT-DD's: SGD 0.01, momentum 0.9, weight decay 5e-4, step decay at half, DSA on every batch, batch 128, for the profile's epochs (the paper: 500); test on the balanced test set | {func}`evaluation_config <ltdd.rebalance.evaluation_config>`, `evaluate_rebalanced`, {func}`run_plan <ltdd.rebalance.run_plan>` |
+# | Table III | every row, several seeds, saved after every row | `TABLE_III_ROWS`, {func}`rebalance_study <ltdd.rebalance.rebalance_study>`, {func}`study_table <ltdd.rebalance.study_table>` |
 #
 # One difference from CRLT-DD's code: it drew its head and tail subsets with an unseeded
 # `np.random.choice`, so two runs did not see the same images; `ltdd` draws them from a generator derived
@@ -247,7 +268,7 @@ for plan in PLANS:
           f"{size['synthetic']:,} distilled, {size['augmented']:,} augmented copies; "
           f"{time.perf_counter() - started:.1f} s")
 
-# %%
+# %% mystnb={"figure": {"caption": "Images per class, on a logarithmic axis, of the long-tailed set and of the set each CRLT-DD plan builds from it, classes from the largest to the smallest.", "name": "fig-09-plan-counts"}}
 from ltdd.viz import plot_class_counts
 
 plot_class_counts({plan: sets[plan].class_counts(C) for plan in PLANS}, dataset.class_names,
@@ -255,10 +276,10 @@ plot_class_counts({plan: sets[plan].class_counts(C) for plan in PLANS}, dataset.
                   log=True)
 
 # %% [markdown]
-# The first series is the long tail; every "all" plan flattens it to $n_{\min}$ (+ aug raises the flat
-# line by its copies), and the head plans cut off the top at $n_{\text{med}}$ and leave the rest. Two
-# things the figure cannot show, checked directly: the tail of distill head is the long-tailed set's
-# tail, byte for byte, and the sampled plans contain no synthetic image.
+# In {numref}`fig-09-plan-counts`, the first series is the long tail; every "all" plan flattens it to
+# $n_{\min}$ (+ aug raises the flat line by its copies), and the head plans cut off the top at
+# $n_{\text{med}}$ and leave the rest. Two things the figure cannot show, checked directly: the tail of
+# distill head is the long-tailed set's tail, byte for byte, and the sampled plans contain no synthetic image.
 
 # %%
 import torch
@@ -269,10 +290,11 @@ no_synthetic = not any(sets[plan].synthetic_rows.any() for plan in ("vanilla", "
 print(f"distill head keeps the real tail unchanged: {tail_kept}; sampled plans are all real: {no_synthetic}")
 
 # %% [markdown]
-# What distill head puts in a class, head against tail: each row below is one class, the head rows
+# {numref}`fig-09-distill-head-images` shows what distill head puts in a class, head against tail: each row
+# is one class, the head rows
 # showing distilled images and the tail rows the real images they are trained with.
 
-# %%
+# %% mystnb={"figure": {"caption": "The set that distill head builds, one row per class: distilled images for the head classes, and the real images it keeps for the tail classes.", "name": "fig-09-distill-head-images"}}
 from ltdd.viz import show_image_rows
 
 chosen = sets["distill-head"]
@@ -337,11 +359,13 @@ Markdown(f"**Live run, test accuracy (%)** on {dataset.name}, {LIVE.eval_epochs}
 #
 # The views are SimCLR's CIFAR augmentation, made in pixel space for a whole batch at once: a random
 # resized crop (area 8–100 %, aspect 3/4–4/3), a horizontal flip, colour jitter with probability 0.8 and
-# grayscale with probability 0.2. For digits `SimCLRViews.for_dataset` drops the flip (a mirrored 2 is
+# grayscale with probability 0.2. For digits
+# {meth}`SimCLRViews.for_dataset <ltdd.ssl.SimCLRViews.for_dataset>` drops the flip (a mirrored 2 is
 # not a 2) and keeps crops of at least 40 % of the area (this book's choice, not a published setting);
-# on grey images the jitter is brightness and contrast only. Two views of some training digits:
+# on grey images the jitter is brightness and contrast only. Two views of some training digits are in
+# {numref}`fig-09-simclr-views`:
 
-# %%
+# %% mystnb={"figure": {"caption": "SimCLR's views: one training image of each class (first row) and two random views of each (the rows below), made the way the pre-training makes them.", "name": "fig-09-simclr-views"}}
 import torch
 
 from ltdd.data.core import normalize
@@ -369,19 +393,19 @@ show_image_rows(pairs, dataset, per_row=10, title="SimCLR: two random views of e
 #                          {\sum_{k=1}^{2N} \mathbb{1}_{[k \ne i]} \exp\big(\operatorname{sim}(z_i, z_k)/\tau\big)},
 # \qquad
 # \mathcal{L} = \frac{1}{2N} \sum_{k=1}^{N} \big[\ell_{2k-1,2k} + \ell_{2k,2k-1}\big],
-# $$
+# $$ (eq-simclr-nt-xent)
 #
 # a cross-entropy over the other $2N - 1$ views in which the partner is the right answer and the
 # $2N - 2$ views of other images are the wrong ones ("negatives").
 #
 # | part | what it is | where in `ltdd` (`ltdd/ssl.py`) |
 # |---|---|---|
-# | $\tilde{x}_i, \tilde{x}_j$ | two views, made in pixel space, normalised like the dataset | `SimCLRViews`, `SimCLRTrainer.two_views` |
-# | $z = g(f(\tilde{x}))$ | the ConvNet's `embed`, then Linear–ReLU–Linear to 128 dimensions (`head="none"`: no $g$) | `SimCLRTrainer.project`, `ProjectionHead` |
-# | $\operatorname{sim}(\cdot,\cdot)/\tau$ | L2-normalise the $2N$ vectors, all pairwise dot products over $\tau$ | `nt_xent` (`z @ z.T / temperature`) |
+# | $\tilde{x}_i, \tilde{x}_j$ | two views, made in pixel space, normalised like the dataset | {class}`SimCLRViews <ltdd.ssl.SimCLRViews>`, {meth}`SimCLRTrainer.two_views <ltdd.ssl.SimCLRTrainer.two_views>` |
+# | $z = g(f(\tilde{x}))$ | the ConvNet's `embed`, then Linear–ReLU–Linear to 128 dimensions (`head="none"`: no $g$) | `SimCLRTrainer.project`, {class}`ProjectionHead <ltdd.ssl.ProjectionHead>` |
+# | $\operatorname{sim}(\cdot,\cdot)/\tau$ | L2-normalise the $2N$ vectors, all pairwise dot products over $\tau$ | {func}`nt_xent <ltdd.ssl.nt_xent>` (`z @ z.T / temperature`) |
 # | $\mathbb{1}_{[k \ne i]}$ | a view is not its own negative | `nt_xent` (the diagonal set to $-\infty$) |
-# | $\ell_{i,j}$ and $\frac{1}{2N}\sum$ | cross-entropy with the partner as target, averaged over all $2N$ anchors | `nt_xent` (`F.cross_entropy`) |
-# | the optimiser | Adam 3e-4, weight decay 1e-4, batch 256 (CRLT-DD's SimCLR), cosine decay, $\tau = 0.5$ (SimCLR's CIFAR setting) | `SimCLRConfig`, `SimCLRTrainer.epoch` |
+# | $\ell_{i,j}$ and $\frac{1}{2N}\sum$ of {eq}`eq-simclr-nt-xent` | cross-entropy with the partner as target, averaged over all $2N$ anchors | `nt_xent` (`F.cross_entropy`) |
+# | the optimiser | Adam 3e-4, weight decay 1e-4, batch 256 (CRLT-DD's SimCLR), cosine decay, $\tau = 0.5$ (SimCLR's CIFAR setting) | {class}`SimCLRConfig <ltdd.ssl.SimCLRConfig>`, {meth}`SimCLRTrainer.epoch <ltdd.ssl.SimCLRTrainer.epoch>` |
 #
 # Two reference points help to read a loss curve. An encoder that cannot tell the partner from the
 # negatives gives every one of the $2N - 1$ candidates the same probability: a loss of $\log(2N - 1)$.
@@ -406,9 +430,10 @@ print(f"batch of N = {N}: chance level log(2N - 1) = {math.log(2 * N - 1):.3f}\n
 # %% [markdown]
 # ### Pre-training, live
 #
-# `SimCLRTrainer` pre-trains the profile's ConvNet on the long-tailed training images (labels unused) and
-# records the mean NT-Xent loss of every epoch; `evaluate_loss` measures the loss on fixed views of the
-# first batch before and after, from its own generator.
+# {class}`SimCLRTrainer <ltdd.ssl.SimCLRTrainer>` pre-trains the profile's ConvNet on the long-tailed training
+# images (labels unused) and records the mean NT-Xent loss of every epoch ({numref}`fig-09-simclr-loss`);
+# {meth}`evaluate_loss <ltdd.ssl.SimCLRTrainer.evaluate_loss>` measures the loss on fixed views of the first
+# batch before and after, from its own generator.
 
 # %%
 from ltdd.ssl import SimCLRTrainer
@@ -421,7 +446,7 @@ simclr = trainer.run(progress=False)
 print(f"{SIMCLR_EPOCHS} epochs of SimCLR on {len(dataset.train)} images in {time.perf_counter() - started:.1f} s; "
       f"NT-Xent on fixed views of the first batch: {before:.3f} before, {trainer.evaluate_loss():.3f} after")
 
-# %%
+# %% mystnb={"figure": {"caption": "Mean NT-Xent loss per epoch of the live SimCLR pre-training on the long-tailed training images. The dotted line is the chance level of a full batch.", "name": "fig-09-simclr-loss"}}
 from ltdd.viz import plot_loss_curves
 
 batch = min(SimCLRConfig().batch_size, len(dataset.train))
@@ -458,7 +483,8 @@ Markdown(f"**Live run, test accuracy (%)**, with the SimCLR row\n\n{live_table({
 #    normalises them like the dataset (`SimCLRTrainer.two_views`).
 # 2. **A 10-way classifier inside the encoder.** The pre-trained network carried a 10-class output layer
 #    and its whole state was saved, so it could not initialise the 100-class network of CIFAR-100-LT.
-#    `ltdd` keeps the feature layers only (`encoder_state`), and `load_encoder` fits them into a network of
+#    `ltdd` keeps the feature layers only ({func}`encoder_state <ltdd.ssl.encoder_state>`), and
+#    {func}`load_encoder <ltdd.ssl.load_encoder>` fits them into a network of
 #    any class count, with a fresh classifier.
 # 3. **Saved under one name, loaded under another.** The checkpoint was written under the long-tailed
 #    dataset's name and read back under the name of the set being evaluated (the head set, for instance),
@@ -519,11 +545,11 @@ else:
     display(Markdown(f"**Recorded: test accuracy (%)**, mean ± std over seeds\n\n{study_table(study)}"))
 
 # %% [markdown]
-# The per-class picture, CRLT-DD's Table II and Fig. 4 in shape: the accuracy of every class for the
-# long-tailed set as it is and for the two distilling plans, class 0 the largest and the last class the
-# smallest.
+# The per-class picture ({numref}`fig-09-recorded-per-class`), CRLT-DD's Table II and Fig. 4 in shape: the
+# accuracy of every class for the long-tailed set as it is and for the two distilling plans, class 0 the
+# largest and the last class the smallest.
 
-# %%
+# %% mystnb={"figure": {"caption": "The recorded run: test accuracy of every class, from the largest class to the smallest, for the long-tailed set as it is (vanilla) and for the two distilling plans, over the seeds.", "name": "fig-09-recorded-per-class"}}
 from ltdd.viz import plot_per_class_accuracy
 
 SHOWN = ["vanilla", "distill all", "distill head"]
@@ -559,7 +585,8 @@ if study is not None:
                      + "\n".join(f"- {line}" for line in lines)))
 
 # %% [markdown]
-# How to read the sentences above (they are computed from the file by `RebalanceStudy.compare`; "not
+# How to read the sentences above (they are computed from the file by
+# {meth}`RebalanceStudy.compare <ltdd.rebalance.RebalanceStudy.compare>`; "not
 # clearly" means that the difference does not have the same sign on every seed, or is on average no larger
 # than the standard deviation over seeds of one of the two rows). Where
 # the tail improves, the mechanism is the one CRLT-DD intends: the head classes lost most of their
@@ -576,9 +603,9 @@ if study is not None:
 # sample baselines are there for.
 #
 # The SimCLR rows show what the pre-trained encoder adds on top of sample all and distill all. The
-# pre-training losses of the recorded run, one curve per seed:
+# pre-training losses of the recorded run, one curve per seed, are in {numref}`fig-09-recorded-simclr-loss`:
 
-# %%
+# %% mystnb={"figure": {"caption": "Mean NT-Xent loss per epoch of the recorded run's SimCLR pre-training, one curve per seed.", "name": "fig-09-recorded-simclr-loss"}}
 if study is not None and study.simclr:
     display(plot_loss_curves({f"seed {seed}": losses for seed, losses in sorted(study.simclr.items())},
                              xlabel="epoch", ylabel="mean NT-Xent loss", log=False,
@@ -609,12 +636,16 @@ else:
               for label, sample in (("distill all", "sample all"), ("distill head", "sample head"))]
     display(Markdown("**At β = 50, against vanilla and against the sample baseline of the same budget**\n\n"
                      + "\n".join(f"- {line}" for line in lines)))
+
+# %% mystnb={"figure": {"caption": "The recorded run with the harsher tail: test accuracy of every class, from the largest class to the smallest, for vanilla and the two distilling plans, over the seeds.", "name": "fig-09-harsh-per-class"}}
+if harsh is not None:
     display(plot_per_class_accuracy({label: harsh.report(label) for label in SHOWN if label in harsh.labels()},
                                     [str(c) for c in range(len(harsh.rows[0]["per_class"]))],
                                     title="recorded at β = 50: per-class accuracy"))
 
 # %% [markdown]
-# Read the two recorded tables side by side. The digits are easy enough that every plan reads most of
+# Read the two recorded tables side by side, with {numref}`fig-09-recorded-per-class` and
+# {numref}`fig-09-harsh-per-class`. The digits are easy enough that every plan reads most of
 # them at $\beta = 10$, and the rows differ by a point or two; at $\beta = 50$ the long tail costs vanilla
 # much more on its tail half, and the plans separate. In this recorded run, distill all, twenty
 # distilled images, did not fall below vanilla the way the paper's distill all fell on CIFAR-100-LT at

@@ -27,16 +27,26 @@
 # network was some epochs later. DATM {cite}`datm` keeps this objective and changes what is matched when,
 # and which labels the synthetic images carry. The long-tailed method LTDD {cite}`ltdd` of the next
 # chapter, {doc}`11_long_tailed_tm`, is built on DATM, so everything here is groundwork for it.
+
+# %% [markdown]
+# ```{admonition} In this chapter
+# :class: tip
+# **What you will learn.** How MTT's objective is defined and where each symbol lives in `ltdd`
+# ({func}`unrolled_matching <ltdd.distill.unroll.unrolled_matching>`,
+# {class}`TrajectoryMatcher <ltdd.distill.tm.TrajectoryMatcher>`); what expert trajectories look like
+# ({func}`train_buffer <ltdd.experts.train_buffer>`); why backpropagating through the unrolled student takes
+# so much memory, and how `ltdd` gets the same gradient in constant memory (and how TESLA's shortcut
+# {cite}`tesla` differs); DATM's four changes; the published settings, and how to run them on a GPU. The
+# code runs on the embedded long-tailed digits at the active profile's scale: everything it distils is a
+# small-scale illustration, not a reproduction of the papers.
 #
-# ```{note}
-# **What you will learn.** How MTT's objective is defined and where each symbol lives in `ltdd`; what
-# expert trajectories look like; why backpropagating through the unrolled student takes so much memory,
-# and how `ltdd` gets the same gradient in constant memory (and how TESLA's shortcut {cite}`tesla`
-# differs); DATM's four changes; the published settings, and how to run them on a GPU.
+# **Before you start.** {doc}`01_distillation_in_one_picture` (how a distilled set is evaluated) and
+# {doc}`02_long_tailed_data` (the long-tailed digits); {doc}`05_distribution_matching` helps, as the
+# method this chapter contrasts trajectory matching with.
 #
-# **How long.** About an hour to read. The code runs on the embedded long-tailed digits at the active
-# profile's scale: in seconds with the `smoke` profile, in several minutes with `cpu`. Everything it
-# distils is a small-scale illustration, not a reproduction of the papers.
+# **How long.** About 60 minutes to read. Running it on 2 CPU cores:
+# under a minute with the `smoke` profile (CI checks this), and longer with `cpu`, not yet timed;
+# on a Colab T4 GPU: not measured yet.
 # ```
 
 # %% tags=["remove-cell"]
@@ -89,28 +99,32 @@ if "google.colab" in sys.modules:
 #
 # | symbol | what it is | where in `ltdd` |
 # |---|---|---|
-# | $\theta^*_0 \dots \theta^*_E$ | one expert's trajectory, `[E + 1, P]` | `ExpertBuffer[k]` (a buffer written by `train_buffer`); one epoch: `buffer.snapshot(k, t)` |
-# | $E$ | epochs of every expert | `ExpertConfig.epochs`, `buffer.epochs` |
-# | $t$ | start epoch, drawn uniformly from $[T^-, T^+)$ | `TMConfig.min_start_epoch`, `max_start_epoch`; the window at an iteration: `start_window(config, iteration)` |
+# | $\theta^*_0 \dots \theta^*_E$ | one expert's trajectory, `[E + 1, P]` | `ExpertBuffer[k]` (an {class}`ExpertBuffer <ltdd.experts.ExpertBuffer>` written by {func}`train_buffer <ltdd.experts.train_buffer>`); one epoch: {meth}`buffer.snapshot(k, t) <ltdd.experts.ExpertBuffer.snapshot>` |
+# | $E$ | epochs of every expert | `ExpertConfig.epochs` (of {class}`ExpertConfig <ltdd.experts.ExpertConfig>`), `buffer.epochs` |
+# | $t$ | start epoch, drawn uniformly from $[T^-, T^+)$ | `TMConfig.min_start_epoch` (of {class}`TMConfig <ltdd.distill.tm.TMConfig>`), `max_start_epoch`; the window at an iteration: {func}`start_window(config, iteration) <ltdd.distill.tm.start_window>` |
 # | $M$ | real epochs the student must cover | `TMConfig.expert_epochs` |
 # | $N$ | synthetic steps of the student | `TMConfig.syn_steps` (the `steps` argument of `unrolled_matching`) |
 # | $\alpha$ | the student's step size, learned | `distiller.syn_lr`, starting at `lr_teacher`, trained with `lr_lr`, `momentum_lr`; returned as `SyntheticSet.learned_lr` |
 # | $X$ | the synthetic images | `distiller.images`, trained with `lr_img`, `momentum_img` |
 # | $Y$ | labels: hard (MTT) or learned logits (DATM) | `TMConfig.soft_labels`; `distiller.label_logits`, trained with `lr_y`, `momentum_y` |
-# | $b_i$, $\mathcal{A}_i$ | the minibatch and the DSA draw of step $i$ | `TMConfig.batch_syn` (`None`: every image), `TMConfig.dsa`; both drawn up front by `plan_steps` |
-# | $f(\theta; x)$ | the network at a flat parameter vector | `FlatParameters(model).forward(theta, x)` (`torch.func.functional_call`) |
-# | $\ell$ | cross-entropy, or soft cross-entropy against `softmax(Y)` | `soft_label_loss` |
-# | {eq}`eq-mtt-student` and {eq}`eq-mtt-loss` | the unrolled student and the normalised loss, with gradients | `unrolled_matching(...)` → `UnrollResult.loss`, `images_grad`, `labels_grad`, `lr_grad` |
-# | $\min_{X, Y, \alpha}$ | one SGD step with momentum on each learned quantity per iteration | `TrajectoryMatcher.step` → `momentum_step` |
+# | $b_i$, $\mathcal{A}_i$ | the minibatch and the DSA draw of step $i$ | `TMConfig.batch_syn` (`None`: every image), `TMConfig.dsa`; both drawn up front by {func}`plan_steps <ltdd.distill.unroll.plan_steps>` |
+# | $f(\theta; x)$ | the network at a flat parameter vector | `FlatParameters(model).forward(theta, x)` (see {class}`FlatParameters <ltdd.distill.unroll.FlatParameters>`; `torch.func.functional_call`) |
+# | $\ell$ | cross-entropy, or soft cross-entropy against `softmax(Y)` | {func}`soft_label_loss <ltdd.distill.unroll.soft_label_loss>` |
+# | {eq}`eq-mtt-student` and {eq}`eq-mtt-loss` | the unrolled student and the normalised loss, with gradients | {func}`unrolled_matching(...) <ltdd.distill.unroll.unrolled_matching>` → `UnrollResult.loss`, `images_grad`, `labels_grad`, `lr_grad` (an {class}`UnrollResult <ltdd.distill.unroll.UnrollResult>`) |
+# | $\min_{X, Y, \alpha}$ | one SGD step with momentum on each learned quantity per iteration | {meth}`TrajectoryMatcher.step <ltdd.distill.tm.TrajectoryMatcher.step>` → {func}`momentum_step <ltdd.distill.matching.momentum_step>` |
 #
-# `MTT`, `DATM` and `LTDD` are one class, `TrajectoryMatcher`, with different defaults (`TMConfig`,
-# `DATMConfig`, `LTDDConfig`).
+# {class}`MTT <ltdd.distill.tm.MTT>`, {class}`DATM <ltdd.distill.tm.DATM>` and
+# {class}`LTDD <ltdd.distill.tm.LTDD>` are one class,
+# {class}`TrajectoryMatcher <ltdd.distill.tm.TrajectoryMatcher>`, with different defaults
+# ({class}`TMConfig <ltdd.distill.tm.TMConfig>`, {class}`DATMConfig <ltdd.distill.tm.DATMConfig>`,
+# {class}`LTDDConfig <ltdd.distill.tm.LTDDConfig>`).
 
 # %% [markdown]
 # ## Settings
 #
-# The scale of every trajectory-matching experiment in the book comes from `scale_for(profile)`: how many
-# experts, how many epochs each, the network width, IPC, iterations, and the distiller's settings. Without
+# The scale of every trajectory-matching experiment in the book comes from
+# {func}`scale_for(profile) <ltdd.tm_study.scale_for>`: how many experts, how many epochs each, the network
+# width, IPC, iterations, and the distiller's settings. Without
 # a GPU it is a handful of short experts on the embedded long-tailed digits; on a GPU the settings are
 # those of the published long-tailed CIFAR-10 setting, with fewer (and, for the `gpu` profile, shorter)
 # experts and the profile's iterations. This chapter always distils the long-tailed digits (`digits-lt`),
@@ -171,11 +185,13 @@ print(f"{len(buffer)} experts in {time.perf_counter() - started:.1f} s; expert 0
 
 # %% [markdown]
 # What does a trajectory look like? Three views of every expert: how far the weights are from the
-# initialisation after each epoch; how far they move in $M$ epochs from each start epoch (the denominator
-# of {eq}`eq-mtt-loss`); and the test accuracy of the network at a few epochs, from
-# `expert_network(template, buffer, k, epoch)` (a network loaded with those weights) and `evaluate`.
+# initialisation after each epoch; how far they move in $M$ epochs from each start epoch (the denominator of
+# {eq}`eq-mtt-loss`); and the test accuracy of the network at a few epochs, from
+# {func}`expert_network(template, buffer, k, epoch) <ltdd.distill.tm.expert_network>` (a network loaded with
+# those weights) and {func}`evaluate <ltdd.train.evaluate>`; they are the three panels of
+# {numref}`fig-10-expert-trajectories`.
 
-# %%
+# %% mystnb={"figure": {"caption": "Three views of every live expert: the distance of its weights from the initialisation after each epoch, the distance it covers in M epochs from each start epoch (the denominator of the matching loss), and its test accuracy at a few epochs.", "name": "fig-10-expert-trajectories"}}
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -213,19 +229,20 @@ fig
 # they are short runs on a small, long-tailed set, and they are far from finished.
 #
 # **Flat experts (GSAM).** DATM's and LTDD's experts are trained with GSAM {cite}`gsam`, the
-# surrogate-gap-guided variant of sharpness-aware minimisation, an idea they take from FTD {cite}`ftd`.
-# Each GSAM step computes the gradient twice: once at the weights, and once at weights pushed a small
-# distance $\rho$ uphill, then steps with the second gradient, minus part of the first gradient's
-# component orthogonal to it (`ltdd/optim.py`). This steers training towards flat regions of the loss.
-# FTD's argument: the student never follows the expert exactly, and in a flat region a small error in the
-# student's weights costs little, so errors accumulate less along the trajectory. In `ltdd` it is one
-# setting, `ExpertConfig(optimizer="gsam")` (with `gsam_rho`, `gsam_alpha`); it doubles the cost of every
-# expert, so this chapter does not run it.
+# surrogate-gap-guided variant of sharpness-aware minimisation, an idea they take from FTD {cite}`ftd`. Each
+# GSAM step computes the gradient twice: once at the weights, and once at weights pushed a small distance
+# $\rho$ uphill, then steps with the second gradient, minus part of the first gradient's component orthogonal
+# to it (`ltdd/optim.py`). This steers training towards flat regions of the loss. FTD's argument: the student
+# never follows the expert exactly, and in a flat region a small error in the student's weights costs little,
+# so errors accumulate less along the trajectory. In `ltdd` it is one setting,
+# {class}`ExpertConfig(optimizer="gsam") <ltdd.experts.ExpertConfig>` (with `gsam_rho`, `gsam_alpha`); it
+# doubles the cost of every expert, so this chapter does not run it.
 #
-# **ZCA whitening.** MTT and DATM distil CIFAR images after ZCA whitening, a linear map fitted on the
-# training set that decorrelates neighbouring pixels (it sharpens edges): `load_dataset(name, zca=0.1)`,
-# with 0.1 the regulariser of the references (`ltdd/data/zca.py`). It is part of the dataset's options, so
-# a buffer trained on unwhitened images refuses whitened ones:
+# **ZCA whitening.** MTT and DATM distil CIFAR images after ZCA whitening, a linear map fitted on the training
+# set that decorrelates neighbouring pixels (it sharpens edges):
+# {func}`load_dataset(name, zca=0.1) <ltdd.data.load_dataset>`, with 0.1 the regulariser of the references
+# (`ltdd/data/zca.py`). It is part of the dataset's options, so a buffer trained on unwhitened images refuses
+# whitened ones:
 
 # %%
 from ltdd.experts import ExpertBuffer
@@ -314,9 +331,10 @@ print(f"loss {result.loss.item():.4f} (1 = no better than not moving), normalise
 # A benchmark (`benchmarks/tm_memory.py`) measured one call of `unrolled_matching` in each mode in a fresh
 # process, at the shape of MTT's and DATM's CIFAR-10 IPC 10 setting: a width-128 ConvNet-3, 32×32 colour
 # images, 100 synthetic images in every step, on a CPU. Its table, with how it was made, is
-# `data/reference/tm_memory_cpu.md`; `tm_memory_table()` reads it.
+# `data/reference/tm_memory_cpu.md`; {func}`tm_memory_table() <ltdd.reference.tm_memory_table>` reads it, and
+# {numref}`fig-10-memory-recorded` plots it.
 
-# %%
+# %% mystnb={"figure": {"caption": "The recorded benchmark: peak memory (left) and time (right) of one call of `unrolled_matching` in each gradient mode against the number of unrolled steps, at the shape of MTT's and DATM's CIFAR-10 setting, on a CPU.", "name": "fig-10-memory-recorded"}}
 import textwrap
 
 from ltdd.reference import REFERENCE_DIR, tm_memory_table
@@ -361,12 +379,13 @@ print(f"ConvNet-3 (width 128) on CIFAR-10: P = {P:,} parameters, {4 * P / 1e6:.2
 # %% [markdown]
 # ### Live: what autograd keeps
 #
-# The recorded table measures the whole process. `saved_memory(mode, steps, ...)` measures only the
-# tensors autograd holds on to for the backward pass, the part that grows with the steps, and it works
+# The recorded table measures the whole process.
+# {func}`saved_memory(mode, steps, ...) <ltdd.distill.unroll.saved_memory>` measures only the tensors
+# autograd holds on to for the backward pass, the part that grows with the steps, and it works
 # on any machine in a fraction of a second at a small shape (2 images per class of 16×16 pixels, a
-# width-8 ConvNet):
+# width-8 ConvNet), in {numref}`fig-10-memory-live`:
 
-# %%
+# %% mystnb={"figure": {"caption": "Live: the memory of the tensors autograd keeps for the backward pass against the number of unrolled steps, for each gradient mode, at a tiny shape.", "name": "fig-10-memory-live"}}
 from ltdd.distill.unroll import GRAD_MODES, saved_memory
 
 saved = {mode: [saved_memory(mode, steps, ipc=2, image_size=16, width=8) / 1e6 for steps in MEMORY_STEPS]
@@ -429,16 +448,17 @@ for steps in (1, 2, 5, 10):
 # trajectories teach easy patterns and late segments hard ones, and that a small synthetic set can only
 # hold the easy ones. It keeps MTT's loss and adds four things, each a setting of `TMConfig`:
 #
-# 1. **Soft labels** (`soft_labels=True`). Each synthetic image gets learnable label logits $Y$,
-#    initialised to the *average logits of the experts that classify the image correctly*
-#    (`expert_soft_labels`). An image that no expert gets right gets all-zero logits, a uniform target.
-#    The student's loss $\ell$ becomes the cross-entropy against $\mathrm{softmax}(Y)$, and $Y$ is learned
-#    with {eq}`eq-mtt-loss` like the images.
-# 2. **Initialisation from correctly classified images** (`init="correct"`, `select_correct`). The
-#    starting images of a class are real images that the experts classify correctly (expert 0 first, then
-#    the next expert, until IPC are found), so that every soft label starts confident in the right
-#    class. If a class has fewer such images than IPC, `short_class` decides what fills the gap
-#    (`duplicate` repeats the ones found; a class with none becomes noise).
+# 1. **Soft labels** (`soft_labels=True`). Each synthetic image gets learnable label logits $Y$, initialised
+#    to the *average logits of the experts that classify the image correctly*
+#    ({func}`expert_soft_labels <ltdd.distill.tm.expert_soft_labels>`). An image that no expert gets right
+#    gets all-zero logits, a uniform target. The student's loss $\ell$ becomes the cross-entropy against
+#    $\mathrm{softmax}(Y)$, and $Y$ is learned with {eq}`eq-mtt-loss` like the images.
+# 2. **Initialisation from correctly classified images** (`init="correct"`,
+#    {func}`select_correct <ltdd.distill.tm.select_correct>`). The starting images of a class are real images
+#    that the experts classify correctly (expert 0 first, then the next expert, until IPC are found), so that
+#    every soft label starts confident in the right class. If a class has fewer such images than IPC,
+#    `short_class` decides what fills the gap (`duplicate` repeats the ones found; a class with none becomes
+#    noise).
 # 3. **A growing start window** (Sequential Generation: `current_max_start_epoch`, `expansion_end`). The
 #    upper end of the start epochs begins low and grows linearly with the iteration until it reaches
 #    $T^+$ (`start_window`): the set learns the early, easy segments first and the later ones after.
@@ -476,10 +496,10 @@ Markdown(markdown_table(["class", "training images", "correct images found",
 # nothing about the image's class. This is the failure that LTDD's paper analyses for experts trained on
 # long-tailed data, and it shows up in the DATM run below.
 #
-# The growing window of DATM's published CIFAR-10 IPC 10 setting, from the preset
-# (`tm_preset("datm", "cifar10", 10)`, more on presets below):
+# The growing window of DATM's published CIFAR-10 IPC 10 setting ({numref}`fig-10-datm-window`), from the
+# preset ({func}`tm_preset("datm", "cifar10", 10) <ltdd.distill.tm_presets.tm_preset>`, more on presets below):
 
-# %%
+# %% mystnb={"figure": {"caption": "DATM's growing start window in its published CIFAR-10 setting at IPC ten: the upper end of the start epochs against the distillation iteration.", "name": "fig-10-datm-window"}}
 from ltdd.distill.tm import TMConfig, start_window
 from ltdd.distill.tm_presets import tm_preset
 
@@ -527,11 +547,11 @@ for method, own_settings in (("mtt", {"init": "real", "soft_labels": False}), ("
           f"the images moved by {100 * moved:.1f} % of their norm")
 
 # %% [markdown]
-# The matching loss of every iteration, {eq}`eq-mtt-loss`: each one is measured from a different expert
-# and start epoch, so it is noisy. Values below 1 mean that the student got closer to the target than its
-# starting point was.
+# The matching loss of every iteration, {eq}`eq-mtt-loss`, is in {numref}`fig-10-tm-loss`: each one is
+# measured from a different expert and start epoch, so it is noisy. Values below 1 mean that the student got
+# closer to the target than its starting point was.
 
-# %%
+# %% mystnb={"figure": {"caption": "The normalised matching loss of every iteration of the live MTT and DATM runs. Each iteration draws its own expert and start epoch, so the curves are noisy; below one, the student ended closer to the target than it started.", "name": "fig-10-tm-loss"}}
 from ltdd.viz import plot_loss_curves
 
 plot_loss_curves({method.upper(): [m["loss"] for m in run["history"]] for method, run in runs.items()},
@@ -539,10 +559,10 @@ plot_loss_curves({method.upper(): [m["loss"] for m in run["history"]] for method
                  title=f"{dataset.name}: trajectory-matching loss per iteration")
 
 # %% [markdown]
-# The images, before and after, the first few of every class (DATM's start from images the experts get
-# right, MTT's from random ones):
+# {numref}`fig-10-tm-images` shows the images, before and after, the first few of every class (DATM's
+# start from images the experts get right, MTT's from random ones):
 
-# %%
+# %% mystnb={"figure": {"caption": "The first synthetic images of every class (rows) for MTT and DATM, at the start and after the live run: MTT starts from random real images, DATM from images the experts classify correctly.", "name": "fig-10-tm-images"}}
 from ltdd.viz import show_image_panels
 
 shown = min(IPC, 3)
@@ -556,13 +576,13 @@ show_image_panels(panels, runs["mtt"]["synthetic"].labels, dataset, per_class=sh
 # %% [markdown]
 # ### How well do the sets teach?
 #
-# `evaluate_tm` trains fresh networks on a set as MTT evaluates it: at the step size the set learned,
-# with DSA, soft labels where the set has them, for the profile's epochs, and reports the final test
-# accuracy (mean ± std over the profile's networks) with the accuracy of the head and tail halves of the
-# classes. The baseline is the random real images from above at the same IPC. A set without a learned
-# step size is trained with lr 0.01, while the distilled sets train at their learned $\alpha$, which
-# started at the experts' learning rate; so the random images are evaluated a second time at that step
-# size, to separate what the images contribute from what the step size does.
+# {func}`evaluate_tm <ltdd.tm_study.evaluate_tm>` trains fresh networks on a set as MTT evaluates it: at the
+# step size the set learned, with DSA, soft labels where the set has them, for the profile's epochs, and
+# reports the final test accuracy (mean ± std over the profile's networks) with the accuracy of the head and
+# tail halves of the classes. The baseline is the random real images from above at the same IPC. A set without
+# a learned step size is trained with lr 0.01, while the distilled sets train at their learned $\alpha$, which
+# started at the experts' learning rate; so the random images are evaluated a second time at that step size,
+# to separate what the images contribute from what the step size does.
 
 # %%
 import dataclasses
@@ -604,7 +624,7 @@ Markdown(f"**Live, {dataset.name} at profile {profile.name}, IPC {IPC}** (test a
 #
 # ## The published settings
 #
-# `ltdd.distill.tm_presets` keeps the published settings of MTT (its hyperparameter table, as transcribed
+# {mod}`ltdd.distill.tm_presets` keeps the published settings of MTT (its hyperparameter table, as transcribed
 # from the author) and DATM (its configuration files) as presets: the distiller's settings, how the experts
 # were trained, and the dataset options (ZCA). $N$ is `syn_steps`, the window is the range of start
 # epochs.

@@ -40,17 +40,25 @@
 #    *Expert Decoupling* (ED) trains a second set of experts whose classifier is retrained with
 #    class-balanced sampling, and matches the backbone and the classifier separately, each against the
 #    experts that are good at it.
-#
-# ```{note}
+
+# %% [markdown]
+# ```{admonition} In this chapter
+# :class: tip
 # **What you will learn.** How a classifier trained on long-tailed data shows its bias (weight norms,
-# confidence per class); DAM as LTDD describes it and as its code implements it, and the switches of
-# `ltdd` that give either; Expert Decoupling's two kinds of experts and two matching phases; the ablation
-# base → +DAM → +DAM+ED, live and as a longer recorded run; the paper's numbers and published settings.
+# confidence per class: {func}`classifier_weight_norms <ltdd.tm_study.classifier_weight_norms>`,
+# {func}`expert_confidence <ltdd.tm_study.expert_confidence>`); DAM as LTDD describes it and as its code
+# implements it, and the switches of `ltdd` that give either ({func}`dam_loss <ltdd.distill.tm.dam_loss>`);
+# Expert Decoupling's two kinds of experts and two matching phases; the ablation base → +DAM → +DAM+ED,
+# live and as a longer recorded run ({func}`tm_ablation <ltdd.tm_study.tm_ablation>`); the paper's numbers
+# and published settings. The code runs on the embedded long-tailed digits: nothing it distils is a
+# reproduction of the paper.
 #
 # **Before you start.** {doc}`10_trajectory_matching` (experts, the unrolled student, DATM's soft labels)
-# is assumed throughout. **How long.** About an hour to read. The code runs on the embedded long-tailed
-# digits: in well under a minute with the `smoke` profile, in minutes with `cpu`. Nothing it distils is a
-# reproduction of the paper.
+# is assumed throughout.
+#
+# **How long.** About 60 minutes to read. Running it on 2 CPU cores:
+# under a minute with the `smoke` profile (CI checks this), and longer with `cpu`, not yet timed;
+# on a Colab T4 GPU: not measured yet.
 # ```
 
 # %% tags=["remove-cell"]
@@ -64,11 +72,11 @@ if "google.colab" in sys.modules:
 # ## Settings
 #
 # As in {doc}`10_trajectory_matching`, the scale of every trajectory-matching experiment comes from
-# `scale_for(profile)`: the number of experts and their epochs, the network width, IPC, the iterations and
-# the distiller's shared settings. Without a GPU that is a handful of short experts on the embedded
-# long-tailed digits; with the `gpu` profile it takes LTDD's published CIFAR-10-LT hyperparameters. This
-# chapter always works on `digits-lt`, at every profile. The live ablation distils four sets; on a GPU it
-# is shortened to at most 1,000 iterations per set, which the settings cell prints.
+# {func}`scale_for(profile) <ltdd.tm_study.scale_for>`: the number of experts and their epochs, the network
+# width, IPC, the iterations and the distiller's shared settings. Without a GPU that is a handful of short
+# experts on the embedded long-tailed digits; with the `gpu` profile it takes LTDD's published CIFAR-10-LT
+# hyperparameters. This chapter always works on `digits-lt`, at every profile. The live ablation distils four
+# sets; on a GPU it is shortened to at most 1,000 iterations per set, which the settings cell prints.
 
 # %%
 import dataclasses
@@ -109,8 +117,9 @@ print(f"{dataset.name}: {len(dataset.train)} training images, per class (head to
 # LTDD's pipeline needs two buffers per seed: **representation experts**, ordinary networks trained on the
 # long-tailed set (MTT's experts), and **classifier experts**, which start from a representation expert's
 # final weights and retrain only its last linear layer with class-balanced sampling (more on them below).
-# `train_ablation_buffers` trains both at the scale of the profile. They go to a temporary folder, laid
-# out the way the ablation further down expects, so that it can reuse them.
+# {func}`train_ablation_buffers <ltdd.tm_study.train_ablation_buffers>` trains both at the scale of the
+# profile. They go to a temporary folder, laid out the way the ablation further down expects, so that it can
+# reuse them.
 
 # %%
 import tempfile
@@ -130,25 +139,27 @@ print(f"{len(rep_buffer)} representation experts ({rep_buffer.epochs} epochs) an
       f"experts ({cls_buffer.epochs} epochs) in {time.perf_counter() - started:.1f} s")
 
 # %% [markdown]
-# Two diagnostics of LTDD's Fig. 5, computed for both kinds of experts (the figure below puts the classes
+# Two diagnostics of LTDD's Fig. 5, computed for both kinds of experts ({numref}`fig-11-biased-experts` puts
+# the classes
 # in order from the largest to the smallest, with the number of training images under each):
 #
-# - **Classifier weight norms.** The last layer computes one logit per class, $z_c = w_c^\top h + b_c$
-#   for the feature vector $h$. A class whose weight vector $w_c$ is longer gets larger logits for the same
-#   feature, so a classifier trained on long-tailed data tends to give the head classes the longer
-#   vectors. `classifier_weight_norms(buffer, template, expert=0)` returns $\lVert w_c \rVert$ of one
-#   expert at its last epoch.
-# - **Confidence.** `expert_confidence` averages, over the experts and over the balanced test images of
-#   each class, the probability the expert gives to the true class. A biased expert is sure of the head
-#   and unsure of the tail.
+# - **Classifier weight norms.** The last layer computes one logit per class, $z_c = w_c^\top h + b_c$ for the
+#   feature vector $h$. A class whose weight vector $w_c$ is longer gets larger logits for the same feature,
+#   so a classifier trained on long-tailed data tends to give the head classes the longer vectors.
+#   {func}`classifier_weight_norms(buffer, template, expert=0) <ltdd.tm_study.classifier_weight_norms>`
+#   returns $\lVert w_c \rVert$ of one expert at its last epoch.
+# - **Confidence.** {func}`expert_confidence <ltdd.tm_study.expert_confidence>` averages, over the experts and
+#   over the balanced test images of each class, the probability the expert gives to the true class. A biased
+#   expert is sure of the head and unsure of the tail.
 #
-# The lower right panel goes one step further, to what DATM takes from the experts: the **initial
-# synthetic set**. `distill_row(..., iterations=0)` builds a row's distiller and initialises it without
-# a single step: *base* (DATM) picks images and soft labels with the representation experts, *+DAM+ED*
-# with the classifier experts. `soft_label_confidence` is the mean probability the set's soft labels
-# give to each image's own class.
+# The lower right panel goes one step further, to what DATM takes from the experts: the **initial synthetic
+# set**. {func}`distill_row(..., iterations=0) <ltdd.tm_study.distill_row>` builds a row's distiller and
+# initialises it without a single step: *base* (DATM) picks images and soft labels with the representation
+# experts, *+DAM+ED* with the classifier experts.
+# {func}`soft_label_confidence <ltdd.tm_study.soft_label_confidence>` is the mean probability the set's soft
+# labels give to each image's own class.
 
-# %%
+# %% mystnb={"figure": {"caption": "Live diagnostics, classes from head to tail with their training images: the long tail; the classifier weight norms of a representation and a classifier expert; the experts' mean probability of the true class on test images; and the soft-label confidence of the initial synthetic sets of base and +DAM+ED.", "name": "fig-11-biased-experts"}}
 import matplotlib.pyplot as plt
 
 from ltdd.tm_study import (ABLATION_ROWS, classifier_weight_norms, distill_row, expert_confidence,
@@ -263,17 +274,18 @@ for label, distiller in initial.items():
 # | part | what it is | where in `ltdd` (`ltdd/distill/tm.py`) |
 # |---|---|---|
 # | $\mathbf{s}$ | training images per class of the long-tailed set | `dataset.train.class_counts(C)` (the distiller's `class_counts`) |
-# | $g(s_c)$, $\lambda_g$ | class weights, shifted by $\lambda_g$ | `dam_weights(counts, dam_lambda)`; `TMConfig.dam_lambda` |
+# | $g(s_c)$, $\lambda_g$ | class weights, shifted by $\lambda_g$ | {func}`dam_weights(counts, dam_lambda) <ltdd.distill.tm.dam_weights>`; `TMConfig.dam_lambda` (of {class}`TMConfig <ltdd.distill.tm.TMConfig>`) |
 # | {eq}`eq-dam-normalised` | weights rescaled to mean 1 (`True`) or the code's raw frequencies (`False`) | `dam_weights(..., normalize=)`; `TMConfig.dam_normalize` |
-# | $-\lambda \log \mathbf{s}$ | logit adjustment | `dam_loss(..., logit_adjustment=)`; `TMConfig.dam_logit_adjustment` |
+# | $-\lambda \log \mathbf{s}$ | logit adjustment | {func}`dam_loss(..., logit_adjustment=) <ltdd.distill.tm.dam_loss>`; `TMConfig.dam_logit_adjustment` |
 # | sample ({eq}`eq-dam-general`) or column ({eq}`eq-dam-code`) weighting | where the weight goes | `dam_loss(..., weighting="sample" \| "column")`; `TMConfig.dam_weighting` (default `"column"`) |
-# | DAM on or off | the student's loss in the representation phase | `TMConfig.dam` (on in `LTDDConfig`); `TrajectoryMatcher._dam` is passed to `unrolled_matching` as `loss_fn` |
+# | DAM on or off | the student's loss in the representation phase | `TMConfig.dam` (on in {class}`LTDDConfig <ltdd.distill.tm.LTDDConfig>`); `TrajectoryMatcher._dam` is passed to {func}`unrolled_matching <ltdd.distill.unroll.unrolled_matching>` as `loss_fn` |
 #
 # The weights for the live digits, with the default normalisation: $\lambda_g = 0$ (the code's setting)
 # and, to show what $\lambda_g$ does, a large $\lambda_g$ equal to the size of the training set, which
-# pulls every weight towards the mean. The dotted line is weight 1, the plain cross-entropy.
+# pulls every weight towards the mean ({numref}`fig-11-dam-weights`). The dotted line is weight 1, the plain
+# cross-entropy.
 
-# %%
+# %% mystnb={"figure": {"caption": "DAM's class weights for the live digits, normalised to mean one, classes from head to tail: with the code's setting and with a large shift that pulls every weight towards the mean. The dotted line is the plain cross-entropy.", "name": "fig-11-dam-weights"}}
 from ltdd.distill.tm import dam_loss, dam_weights
 
 total = sum(counts)
@@ -297,11 +309,12 @@ plt.close(fig)
 fig
 
 # %% [markdown]
-# Three properties of `dam_loss`, checked on random logits and random soft labels: equal class counts
-# with $\lambda = 0$ give the plain soft cross-entropy (`soft_label_loss`, DATM's loss); the code's raw
-# frequencies give exactly $1/C$ of it; and with equal counts the logit adjustment does nothing, because
-# subtracting the same $\lambda \log s$ from every logit leaves the softmax unchanged. Then the two
-# weightings, which agree on one-hot targets and differ on soft ones.
+# Three properties of `dam_loss`, checked on random logits and random soft labels: equal class counts with
+# $\lambda = 0$ give the plain soft cross-entropy
+# ({func}`soft_label_loss <ltdd.distill.unroll.soft_label_loss>`, DATM's loss); the code's raw frequencies
+# give exactly $1/C$ of it; and with equal counts the logit adjustment does nothing, because subtracting the
+# same $\lambda \log s$ from every logit leaves the softmax unchanged. Then the two weightings, which agree on
+# one-hot targets and differ on soft ones.
 
 # %%
 import torch
@@ -347,7 +360,8 @@ for name, (holds, expected) in checks.items():
 # - **Classifier experts**: expert $k$ starts from representation expert $k$'s *final* weights, freezes the
 #   backbone, and trains only the classifier, with **class-balanced sampling**: repeatedly draw a class
 #   uniformly and take its next few images, so every class is seen equally often. In `ltdd`,
-#   `ExpertConfig(stage="classifier")` with `per_draw` images per draw (`class_balanced_order`); the
+#   {class}`ExpertConfig(stage="classifier") <ltdd.experts.ExpertConfig>` with `per_draw` images per draw
+#   ({func}`class_balanced_order <ltdd.experts.class_balanced_order>`); the
 #   classifier is the model's `classifier` module, not a hard-coded parameter count as in LTDD's code.
 #
 # ### Two matching phases
@@ -390,12 +404,12 @@ for name, (holds, expected) in checks.items():
 # $$ (eq-ed-step)
 #
 # Under ED the initial images and the soft labels also come from the classifier experts, which is what
-# repaired the initial set in the figure above.
+# repaired the initial set in {numref}`fig-11-biased-experts`.
 #
 # | part | what it is | where in `ltdd` |
 # |---|---|---|
-# | classifier experts | final layer retrained class-balanced from a representation expert's last weights | `ExpertConfig(stage="classifier")`, `train_buffer(..., representation=)`, `class_balanced_order` (`ltdd/experts.py`) |
-# | $[\theta]_{\mathrm{bb}}$, $[\theta]_{\mathrm{cls}}$ | the two blocks of the flat vector | `classifier_slice(model)` (from `model.classifier`) |
+# | classifier experts | final layer retrained class-balanced from a representation expert's last weights | `ExpertConfig(stage="classifier")`, {func}`train_buffer(..., representation=) <ltdd.experts.train_buffer>`, `class_balanced_order` (`ltdd/experts.py`) |
+# | $[\theta]_{\mathrm{bb}}$, $[\theta]_{\mathrm{cls}}$ | the two blocks of the flat vector | {func}`classifier_slice(model) <ltdd.experts.classifier_slice>` (from `model.classifier`) |
 # | {eq}`eq-ed-rep` | update everything, match the backbone | `unrolled_matching(..., update=None, match=slice(0, cls.start), loss_fn=DAM)` |
 # | {eq}`eq-ed-cls` | update and match only the classifier, from epoch 0 | `unrolled_matching(..., update=cls, match=cls)`; `TMConfig.second_max_start_epoch` (1: always epoch 0), `second_expert_epochs`, `syn_steps_second` |
 # | {eq}`eq-ed-step` | the weighted sum of the two phases | `TMConfig.lambda_rep`, `lambda_cls`; `TrajectoryMatcher._update` |
@@ -419,8 +433,9 @@ print(f"{P} parameters: backbone [0, {block.start}), classifier [{block.start}, 
       f"its backbone never moves over its {cls_buffer.epochs} epochs: {backbone_fixed}")
 
 # %% [markdown]
-# Now one unrolled student for each phase, from the initial +DAM+ED set of the figure (its images and
-# label logits), with `unrolled_matching` called as `TrajectoryMatcher.step` calls it. The printout says
+# Now one unrolled student for each phase, from the initial +DAM+ED set of {numref}`fig-11-biased-experts`
+# (its images and label logits), with `unrolled_matching` called as
+# {meth}`TrajectoryMatcher.step <ltdd.distill.tm.TrajectoryMatcher.step>` calls it. The printout says
 # how far the student's backbone and classifier moved and which part of the vector entered the loss.
 
 # %%
@@ -463,9 +478,9 @@ print(f"the images' gradient of one LTDD step, {lambda_rep} ∇L1 + {lambda_cls}
 #
 # ## The ablation, live
 #
-# LTDD's ablation adds its two parts one at a time. `tm_ablation` distils every row from the same
-# buffers (one pair of buffers per seed) and evaluates each set with networks trained at the step size
-# the set learned, as MTT does:
+# LTDD's ablation adds its two parts one at a time. {func}`tm_ablation <ltdd.tm_study.tm_ablation>` distils
+# every row from the same buffers (one pair of buffers per seed) and evaluates each set with networks trained
+# at the step size the set learned, as MTT does:
 #
 # | row | method | what it adds |
 # |---|---|---|
@@ -509,10 +524,10 @@ Markdown(f"**Live, test accuracy (%)** on {dataset.name} ({LIVE_SCALE.iterations
 # python -m ltdd tm-ablation --profile cpu --dataset digits-lt --imbalance 10 --seeds 0,1,2 --out DIR
 # ```
 #
-# and kept in `data/reference/`. The file is a study (`RebalanceStudy`, the same as in
-# {doc}`09_rebalancing_crltdd`): one row per ablation row and seed, with the settings it was run with and
-# its provenance. This is the main result of the chapter, and it is still the digits: the verdicts below
-# are computed from the file.
+# and kept in `data/reference/`. The file is a study ({class}`RebalanceStudy <ltdd.rebalance.RebalanceStudy>`,
+# the same as in {doc}`09_rebalancing_crltdd`): one row per ablation row and seed, with the settings it was
+# run with and its provenance. This is the main result of the chapter, and it is still the digits: the
+# verdicts below are computed from the file.
 
 # %%
 from ltdd.rebalance import RebalanceStudy
@@ -543,9 +558,9 @@ else:
 #
 # Per class, +DAM+ED against plain trajectory matching (MTT) and against DATM (base), the classes from
 # head to tail (the class index order of `digits-lt` is the head-to-tail order, which the cell checks),
-# with the training images of each class under its name:
+# with the training images of each class under its name, in {numref}`fig-11-recorded-per-class`:
 
-# %%
+# %% mystnb={"figure": {"caption": "The recorded ablation: test accuracy of every class, from head to tail, for MTT, base (DATM) and +DAM+ED; the whiskers are the standard deviation over seeds.", "name": "fig-11-recorded-per-class"}}
 from ltdd.data import counts_only
 from ltdd.viz import plot_per_class_accuracy
 
@@ -560,10 +575,11 @@ if study is not None:
 
 # %% [markdown]
 # What the rows' soft labels ended up as: the mean probability each distilled set's labels give to the
-# image's own class, per class, averaged over seeds (the lower right panel of the live figure, after
-# distillation). MTT has hard labels, a confidence of 1 everywhere, and is left out.
+# image's own class, per class, averaged over seeds ({numref}`fig-11-recorded-label-confidence`; the lower
+# right panel of {numref}`fig-11-biased-experts`, after distillation). MTT has hard labels, a confidence of 1
+# everywhere, and is left out.
 
-# %%
+# %% mystnb={"figure": {"caption": "The recorded ablation: the mean probability that each distilled set's soft labels give to the image's own class, per class from head to tail, averaged over seeds. The dotted line is a uniform label.", "name": "fig-11-recorded-label-confidence"}}
 if study is not None:
     fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
     for label in ("base", "+DAM", "+DAM+ED"):
@@ -579,11 +595,12 @@ if study is not None:
     display(fig)
 
 # %% [markdown]
-# Now the ablation's steps, each against the row before it and the whole method against its baselines,
-# seed by seed. `study.compare(label, baseline, key)` pairs the two rows on the seeds both have and returns
-# a `PairedComparison`: its `differences` (one per seed), `mean_difference`, `wins` (seeds on which the row
-# is higher) and `clear` (two or more seeds, every difference of one sign, and a mean difference larger
-# than the spread over seeds of either row). Its `sentence()` puts that into words.
+# Now the ablation's steps, each against the row before it and the whole method against its baselines, seed by
+# seed. {meth}`study.compare(label, baseline, key) <ltdd.rebalance.RebalanceStudy.compare>` pairs the two rows
+# on the seeds both have and returns a {class}`PairedComparison <ltdd.rebalance.PairedComparison>`: its
+# `differences` (one per seed), `mean_difference`, `wins` (seeds on which the row is higher) and `clear` (two
+# or more seeds, every difference of one sign, and a mean difference larger than the spread over seeds of
+# either row). Its {meth}`sentence() <ltdd.rebalance.PairedComparison.sentence>` puts that into words.
 
 # %%
 STEPS = [("+DAM", "base"), ("+DAM+ED", "+DAM"), ("+DAM+ED", "base"), ("+DAM+ED", "MTT")]
@@ -599,22 +616,22 @@ if study is not None:
 
 # %% [markdown]
 # How to read these sentences. "Improved" or "got worse" is the sign of the mean difference; "not clearly"
-# means that it is not the same sign on every seed, or no larger than the spread over seeds, which with
-# three seeds is the most a difference of a point or two can claim. Where +DAM+ED beats base on the tail
-# half, the mechanism is the one of the live figure: base's images and soft labels come from experts that
-# get the tail wrong, while ED's come from classifier experts trained on balanced draws. Where +DAM alone
+# means that it is not the same sign on every seed, or no larger than the spread over seeds, which with three
+# seeds is the most a difference of a point or two can claim. Where +DAM+ED beats base on the tail half, the
+# mechanism is the one of {numref}`fig-11-biased-experts`: base's images and soft labels come from experts
+# that get the tail wrong, while ED's come from classifier experts trained on balanced draws. Where +DAM alone
 # moves little, remember what it changes: only the weighting of the student's loss, whose effect at a few
 # hundred student steps per set may be small compared with where the initial images and labels come from.
-# Where MTT is ahead of a DATM-style row, look at the tail half and the soft-label plot: MTT's hard labels
-# and randomly chosen real images cannot be biased by the experts, while base's labels and images can.
-# Which of these happened in the recorded run is what the sentences above say; nothing in this paragraph
-# is a measurement.
+# Where MTT is ahead of a DATM-style row, look at the tail half and the soft-label plot: MTT's hard labels and
+# randomly chosen real images cannot be biased by the experts, while base's labels and images can. Which of
+# these happened in the recorded run is what the sentences above say; nothing in this paragraph is a
+# measurement.
 #
 # ## What the paper reports
 #
 # LTDD's own results, on CIFAR-10-LT with a ConvNet-3: the main table at $\beta = 100$ for IPC 10, 20
 # and 50, and its ablation at $\beta = 200$, IPC 50. These are **the paper's numbers**, quoted from
-# `ltdd.reference`:
+# {mod}`ltdd.reference`:
 
 # %%
 from ltdd.reference import ltdd_table
@@ -633,7 +650,7 @@ Markdown("**LTDD paper, CIFAR-10-LT, test accuracy (%)**, β = 100 (and the full
 #
 # ## Published settings and a GPU run
 #
-# `ltdd.distill.tm_presets` holds the published settings of MTT, DATM and LTDD as presets. Those of LTDD on
+# {mod}`ltdd.distill.tm_presets` holds the published settings of MTT, DATM and LTDD as presets. Those of LTDD on
 # CIFAR-10-LT (and CIFAR-100-LT), from its code's config files:
 
 # %%
@@ -647,14 +664,14 @@ Markdown("**The three corrected presets**\n\n" + "\n".join(
 
 # %% [markdown]
 # Three of LTDD's CIFAR-10-LT config files cannot be run as they are shipped, so those presets are
-# corrections, not copies, and `tm_preset` warns when it returns one. Two of them combine DATM's growing
-# start window ("Sequential Generation") with a classifier-phase window whose first upper end is 0, so the
-# script asks for a random integer in an empty range and stops at its first iteration; the presets keep
-# the classifier phase at epoch 0, as every other config does. One of these two also sets the imbalance of
-# $\beta = 100$ and loads $\beta = 100$ experts although its folder is $\beta = 50$; its preset uses
-# $\beta = 50$ throughout. The third is the $\beta = 200$, IPC 50 file, which says IPC 20. Every LTDD
-# preset uses DAM as the code does: raw class frequencies (`dam_normalize=False`), $\lambda_g = 0$,
-# column weighting.
+# corrections, not copies, and {func}`tm_preset <ltdd.distill.tm_presets.tm_preset>` warns when it returns
+# one. Two of them combine DATM's growing start window ("Sequential Generation") with a classifier-phase
+# window whose first upper end is 0, so the script asks for a random integer in an empty range and stops at
+# its first iteration; the presets keep the classifier phase at epoch 0, as every other config does. One of
+# these two also sets the imbalance of $\beta = 100$ and loads $\beta = 100$ experts although its folder is
+# $\beta = 50$; its preset uses $\beta = 50$ throughout. The third is the $\beta = 200$, IPC 50 file, which
+# says IPC 20. Every LTDD preset uses DAM as the code does: raw class frequencies (`dam_normalize=False`),
+# $\lambda_g = 0$, column weighting.
 #
 # A GPU run of LTDD at CIFAR-10-LT $\beta = 100$, IPC 10, in three commands: the representation experts,
 # the classifier experts from them, and the distillation (`--preset` takes each stage's published expert
@@ -686,7 +703,7 @@ Markdown("**The three corrected presets**\n\n" + "\n".join(
 # :label: ex-11-dam-cifar
 #
 # Compute the DAM weights of CIFAR-10-LT at $\beta = 100$, whose class counts are
-# `longtail_counts(5000, 10, 100)` from `ltdd.data.longtail` (5000, 2997, …, 50, 12,406 images in all):
+# {func}`longtail_counts(5000, 10, 100) <ltdd.data.longtail.longtail_counts>` from {mod}`ltdd.data.longtail` (5000, 2997, …, 50, 12,406 images in all):
 # the code's raw frequencies and `ltdd`'s normalised weights, for the largest and the smallest class. Then,
 # for a balanced synthetic batch with hard labels on which every class has the same cross-entropy, by what
 # factor is the code's DAM loss smaller than the plain cross-entropy? And how many times the tail class's
@@ -818,6 +835,6 @@ Markdown("**The three corrected presets**\n\n" + "\n".join(
 # duplication should do at least as well on the smallest classes; with many iterations the gap can close,
 # since noise can become a useful image. (LTDD's Fig. 7b compares such initialisations.) *inherent* takes
 # the class's other real images, those the experts got wrong, and needs the class to hold IPC real images
-# in all; here the smallest class has fewer than IPC images altogether, so `fill_class` refuses with a
+# in all; here the smallest class has fewer than IPC images altogether, so {func}`fill_class <ltdd.distill.tm.fill_class>` refuses with a
 # message that names the two policies that work.
 # ```

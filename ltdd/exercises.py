@@ -52,11 +52,36 @@ def _bptt_slope() -> tuple[float]:
     return (sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs),)
 
 
+def _crlt_budgets() -> tuple[float, float, float, float]:
+    """ex-12-budgets: images stored by CRLT-DD's distill all and distill head on digits-LT β = 10, and each as a
+    percentage of the long-tailed set."""
+    from .data.longtail import counts_only
+    from .rebalance import plan_budget
+
+    counts = counts_only("digits-lt", 10)
+    budgets = [plan_budget(plan, counts) for plan in ("distill-all", "distill-head")]
+    return float(budgets[0].total), float(budgets[1].total), budgets[0].percent, budgets[1].percent
+
+
+def _few_shot_gain() -> tuple[float]:
+    """ex-12-few-gain: the recorded comparison's mean few-shot gain (percentage points) of CRLT-DD distill head over
+    the whole long-tailed set, paired by seed."""
+    from .rebalance import RebalanceStudy
+    from .reference import REFERENCE_DIR
+
+    study = RebalanceStudy.load(REFERENCE_DIR / "comparison_digits_lt_cpu.json")
+    return (100 * study.compare("CRLT-DD distill head", "whole long-tailed set", "groups.shots.few").mean_difference,)
+
+
 CHECKERS: dict[str, Checker] = {
     "ex-05-steps": Checker("answer = (learning rates class 0 moves, learning rates class 9 moves), mu=0.5, C=10",
                            _momentum_drift),
     "ex-11-dam-cifar": Checker("answer = (raw head weight, raw tail weight, CE / code's DAM loss on a balanced "
                                "batch, head weight / tail weight)", _dam_cifar),
+    "ex-12-budgets": Checker("answer = (images of distill all, images of distill head, % of the long-tailed set "
+                             "for each)", _crlt_budgets),
+    "ex-12-few-gain": Checker("answer = (mean paired few-shot gain in percentage points)", _few_shot_gain,
+                              rel_tol=1e-2),
     "ex-10-memory": Checker("answer = (MB per unrolled step of bptt, from a straight-line fit)", _bptt_slope,
                             rel_tol=0.05),
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command (README "Run the tests"): install, package tests, notebooks, book build.
+# The project's test command (README "Run the tests"): install, package tests, notebooks, book build,
+# browser check of the built book.
 #
 #   bash tests/run_all.sh               # inside an activated virtual environment
 #   bash tests/run_all.sh --no-install  # skip `pip install -r requirements.txt`
@@ -39,6 +40,10 @@ rm -rf "$student"
 rm -rf _build
 stage "book build (warnings are errors)" jupyter-book build . -W --keep-going
 book_rc=$([ -f _build/html/index.html ] && [[ ! " ${failed_stages[*]} " =~ "book build" ]] && echo 0 || echo 1)
+# Every page of _toc.yml in headless Chromium (Debian's chromium; .ci/run installs it): no console error,
+# failed request, broken figure or broken internal link. Its tests count in the summary (browser.xml).
+stage "browser check (headless Chromium)" python -m pytest tests/browser -q -p no:cacheprovider \
+  --junitxml="$reports/browser.xml"
 
 echo; echo "=== stage times"; printf '  %s\n' "${times[@]}"
 python - "$reports" "$book_rc" "${#failed_stages[@]}" <<'PY'
