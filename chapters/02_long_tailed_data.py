@@ -42,8 +42,7 @@
 # **Before you start.** {doc}`01_distillation_in_one_picture` (what images per class, IPC, means); nothing
 # else.
 #
-# **How long.** About 15 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and
-# longer with `cpu`, not yet timed; on a Colab T4 GPU: not measured yet.
+# **How long.** About 15 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and under a minute with `cpu`; on a Colab T4 GPU: not measured yet.
 # ```
 
 # %% tags=["remove-cell"]

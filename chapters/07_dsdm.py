@@ -51,7 +51,7 @@
 # {doc}`06_idm` helps with the 2×2 mosaics, which IDM calls partition and expansion.
 #
 # **How long.** About 40 minutes to read. Running it on 2 CPU cores:
-# under a minute with the `smoke` profile (CI checks this), and longer with `cpu`, not yet timed;
+# under a minute with the `smoke` profile (CI checks this), and about 6 minutes with `cpu`;
 # on a Colab T4 GPU: not measured yet.
 # ```
 

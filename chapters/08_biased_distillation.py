@@ -44,7 +44,7 @@
 # {doc}`04_why_it_hurts` (the full-set control) and {doc}`05_distribution_matching` (DM).
 #
 # **How long.** About 50 minutes to read. Running it on 2 CPU cores:
-# under a minute with the `smoke` profile (CI checks this), and longer with `cpu`, not yet timed;
+# under a minute with the `smoke` profile (CI checks this), and about 14 minutes with `cpu`;
 # on a Colab T4 GPU: not measured yet.
 # ```
 

@@ -50,7 +50,7 @@
 # condensing method).
 #
 # **How long.** About 50 minutes to read. Running it on 2 CPU cores:
-# under a minute with the `smoke` profile (CI checks this), and longer with `cpu`, not yet timed;
+# under a minute with the `smoke` profile (CI checks this), and about 5 minutes with `cpu`;
 # on a Colab T4 GPU: not measured yet.
 # ```
 

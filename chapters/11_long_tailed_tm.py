@@ -45,7 +45,7 @@
 # ```{admonition} In this chapter
 # :class: tip
 # **What you will learn.** How a classifier trained on long-tailed data shows its bias (weight norms,
-# confidence per class: {func}`classifier_weight_norms <ltdd.tm_study.classifier_weight_norms>`,
+# confidence per class: {func}`expert_weight_norms <ltdd.tm_study.expert_weight_norms>`,
 # {func}`expert_confidence <ltdd.tm_study.expert_confidence>`); DAM as LTDD describes it and as its code
 # implements it, and the switches of `ltdd` that give either ({func}`dam_loss <ltdd.distill.tm.dam_loss>`);
 # Expert Decoupling's two kinds of experts and two matching phases; the ablation base → +DAM → +DAM+ED,
@@ -57,7 +57,7 @@
 # is assumed throughout.
 #
 # **How long.** About 60 minutes to read. Running it on 2 CPU cores:
-# under a minute with the `smoke` profile (CI checks this), and longer with `cpu`, not yet timed;
+# under a minute with the `smoke` profile (CI checks this), and about 8 minutes with `cpu`;
 # on a Colab T4 GPU: not measured yet.
 # ```
 
@@ -146,7 +146,7 @@ print(f"{len(rep_buffer)} representation experts ({rep_buffer.epochs} epochs) an
 # - **Classifier weight norms.** The last layer computes one logit per class, $z_c = w_c^\top h + b_c$ for the
 #   feature vector $h$. A class whose weight vector $w_c$ is longer gets larger logits for the same feature,
 #   so a classifier trained on long-tailed data tends to give the head classes the longer vectors.
-#   {func}`classifier_weight_norms(buffer, template, expert=0) <ltdd.tm_study.classifier_weight_norms>`
+#   {func}`expert_weight_norms(buffer, template, expert=0) <ltdd.tm_study.expert_weight_norms>`
 #   returns $\lVert w_c \rVert$ of one expert at its last epoch.
 # - **Confidence.** {func}`expert_confidence <ltdd.tm_study.expert_confidence>` averages, over the experts and
 #   over the balanced test images of each class, the probability the expert gives to the true class. A biased
@@ -162,10 +162,10 @@ print(f"{len(rep_buffer)} representation experts ({rep_buffer.epochs} epochs) an
 # %% mystnb={"figure": {"caption": "Live diagnostics, classes from head to tail with their training images: the long tail; the classifier weight norms of a representation and a classifier expert; the experts' mean probability of the true class on test images; and the soft-label confidence of the initial synthetic sets of base and +DAM+ED.", "name": "fig-11-biased-experts"}}
 import matplotlib.pyplot as plt
 
-from ltdd.tm_study import (ABLATION_ROWS, classifier_weight_norms, distill_row, expert_confidence,
+from ltdd.tm_study import (ABLATION_ROWS, distill_row, expert_confidence, expert_weight_norms,
                            soft_label_confidence)
 
-norms = {kind: classifier_weight_norms(buffer, template, expert=0)
+norms = {kind: expert_weight_norms(buffer, template, expert=0)
          for kind, buffer in (("representation expert", rep_buffer), ("classifier expert", cls_buffer))}
 confidence = {kind: expert_confidence(buffer, template, dataset)
               for kind, buffer in (("representation experts", rep_buffer), ("classifier experts", cls_buffer))}

@@ -41,7 +41,7 @@
 # **Before you start.** The methods themselves are introduced in chapters {doc}`05_distribution_matching`
 # to {doc}`11_long_tailed_tm`; the shot groups in {doc}`02_long_tailed_data`.
 #
-# **How long.** About 20 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and longer with `cpu`, not yet timed; on a Colab T4 GPU: not measured yet.
+# **How long.** About 20 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and hours with `cpu`: the recorded run below, with the same settings, took 84 minutes with its three seeds as three processes side by side, where this notebook runs them one after another; on a Colab T4 GPU: not measured yet.
 # ```
 
 # %% tags=["remove-cell"]
@@ -60,10 +60,12 @@ if "google.colab" in sys.modules:
 # distillation and the evaluation (the settings cell prints what runs), and on a GPU the distillation is
 # capped at 1,000 iterations per set. Gradient matching, IDM's model queue and DSDM's pre-trained networks
 # are scaled down as in their chapters ({data}`ltdd.comparison.SCALED_SETTINGS`); trajectory matching runs
-# at its chapter's scale ({func}`ltdd.tm_study.scale_for`).
+# at its chapter's scale ({func}`ltdd.tm_study.scale_for`). Outside `smoke` the comparison takes hours
+# on a CPU, so it saves every finished row to `runs/compare-<profile>.json`: run the cell again after an
+# interruption and it continues where it stopped (with other settings it refuses the file and says why).
 
 # %%
-import matplotlib
+from pathlib import Path
 
 from IPython.display import Markdown, display
 
@@ -86,6 +88,8 @@ elif profile.name == "smoke":
 else:
     RUN = profile.replace(iterations=min(profile.iterations, 1000))
 PROTOCOL = "ours"  # one recipe for every set; "papers": each family's own evaluation
+# Saved after every row; running the cell again continues an interrupted run (smoke: nothing saved).
+OUT = None if profile.name == "smoke" else Path("runs") / f"compare-{profile.name}.json"
 
 dataset = load_dataset(DATASET, imbalance=IMBALANCE)
 counts = dataset.train.class_counts(dataset.num_classes)
@@ -125,7 +129,8 @@ print(f"profile {profile.name!r}: {dataset.name} beta={IMBALANCE}, class counts 
 # prints the number of images each set stores next to its accuracy.
 
 # %%
-study = compare_methods(dataset, RUN, SEEDS, protocol=PROTOCOL, networks=NETWORKS, simclr_epochs=SIMCLR_EPOCHS)
+study = compare_methods(dataset, RUN, SEEDS, protocol=PROTOCOL, networks=NETWORKS, simclr_epochs=SIMCLR_EPOCHS,
+                        out=OUT, resume=True)
 display(Markdown(f"**Live, test accuracy (%)** on {dataset.name} β = {IMBALANCE}, mean ± std over "
                  f"{len(SEEDS)} seeds ({PROTOCOL!r} protocol, `{profile.name}` profile: embedded digits, "
                  f"not the papers' scale)\n\n{comparison_table(study)}"))

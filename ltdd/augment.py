@@ -15,7 +15,7 @@ That gives the three uses in one mechanism:
   batch;
 * **Siamese, all classes in one pass**: group = class label, the same draw applied to the real batch and to
   the synthetic batch — the class-by-class statistics of the reference, in one forward;
-* **per-sample** (training an evaluation network): one group per image, :meth:`DSA.__call__`.
+* **per-sample** (training an evaluation network): one group per image, calling a :class:`~ltdd.augment.DSA`.
 
 Mode ``"S"`` (the reference default) applies one randomly chosen family of the strategy per group; mode
 ``"M"`` applies every family in order. No per-image Python loop runs anywhere.
@@ -55,6 +55,7 @@ def strategy_for(hflip_safe: bool, strategy: str = DEFAULT_STRATEGY) -> str:
 
 
 def parse_strategy(strategy: str) -> list[str]:
+    """Split a strategy string such as ``"color_crop_cutout"`` into its families, checking each name."""
     families = [f for f in str(strategy).split("_") if f]
     unknown = [f for f in families if f not in FAMILIES]
     if unknown or not families:

@@ -81,12 +81,15 @@ class BiasSweep:
     synthetic: dict = field(default_factory=dict, repr=False)
 
     def labels(self) -> list[str]:
+        """Method labels of the rows, in order of first appearance."""
         return list(dict.fromkeys(row["label"] for row in self.rows))
 
     def ratios(self) -> list[float]:
+        """Bias ratios of the rows and full-set rows, sorted."""
         return sorted({row["bias_ratio"] for row in self.rows + self.full})
 
     def severities(self) -> list[int]:
+        """Severities of the rows and full-set rows, sorted."""
         return sorted({row["severity"] for row in self.rows + self.full})
 
     def cell(self, label: str, ratio: float, severity: int, key: str = "conflicting_test") -> tuple[float, float, int]:
@@ -136,11 +139,13 @@ class BiasSweep:
                                             indent=1), path)
 
     def done(self, label: str, ratio: float, severity: int, seed: int) -> bool:
+        """Whether a row for this method, ratio, severity and seed exists (``--resume`` skips it)."""
         return any((row["label"], row["bias_ratio"], row["severity"], row["seed"]) == (label, ratio, severity, seed)
                    for row in self.rows)
 
     @classmethod
     def load(cls, path: str | Path) -> "BiasSweep":
+        """Read a sweep written by :meth:`save` (the distilled sets are not in the file)."""
         data = json.loads(Path(path).read_text())
         return cls(data["rows"], data.get("full", []), data.get("settings", {}))
 

@@ -74,6 +74,7 @@ def _download_flag(args: argparse.Namespace, profile) -> bool:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    """``python -m ltdd info``: print the profile, device, versions, data root and registries as JSON."""
     profile = get_profile(args.profile)
     device = get_device(args.device)
     import torchvision
@@ -108,6 +109,7 @@ def _print_study_summary(path: Path, study) -> None:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
+    """``python -m ltdd data NAME``: print a dataset's counts per class and totals as JSON."""
     if args.counts_only:
         counts = counts_only(args.name, args.imbalance)
         lt_name = args.name.lower().removesuffix("-lt") + "-lt"
@@ -123,6 +125,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_distill(args: argparse.Namespace) -> int:
+    """``python -m ltdd distill METHOD``: distil a set (resumable); write ``synthetic.pt`` and ``run.json``."""
     profile = get_profile(args.profile)
     device = get_device(args.device)
     dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
@@ -239,6 +242,7 @@ def peak_memory(device: torch.device) -> dict:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``python -m ltdd evaluate DIR``: train fresh networks on a distilled set; print the report as JSON."""
     profile = get_profile(args.profile)
     device = get_device(args.device)
     path = Path(args.dir)
@@ -294,6 +298,7 @@ def _provenance(argv: list[str]) -> dict:
 
 
 def cmd_bias_sweep(args: argparse.Namespace) -> int:
+    """``python -m ltdd bias-sweep``: distil and evaluate methods at every bias ratio and severity."""
     from .biased import bias_sweep, check_bias_ratios, sweep_table
 
     profile = get_profile(args.profile)
@@ -328,6 +333,7 @@ def rebalance_rows(plans: list[str], simclr: bool) -> dict[str, dict]:
 
 
 def cmd_rebalance(args: argparse.Namespace) -> int:
+    """``python -m ltdd rebalance PLAN ...``: build and evaluate CRLT-DD's rebalanced training sets."""
     from .rebalance import rebalance_study, study_table
 
     profile = get_profile(args.profile)
@@ -362,6 +368,7 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def cmd_experts(args: argparse.Namespace) -> int:
+    """``python -m ltdd experts``: train expert trajectories for trajectory matching into a buffer folder."""
     from .distill.tm_presets import tm_preset
     from .experts import ExpertConfig, train_buffer
 
@@ -399,6 +406,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
 
 
 def cmd_tm_ablation(args: argparse.Namespace) -> int:
+    """``python -m ltdd tm-ablation``: run LTDD's ablation (MTT, base, +DAM, +DAM+ED) and print its table."""
     from .tm_study import ablation_table, tm_ablation
 
     profile = get_profile(args.profile)
@@ -416,6 +424,7 @@ def cmd_tm_ablation(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """``python -m ltdd compare``: build and evaluate every method's set on one long-tailed set, one protocol."""
     from .comparison import COMPARISON_ROWS, compare_methods, comparison_table
 
     profile = get_profile(args.profile)
@@ -442,6 +451,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_student_edition(args: argparse.Namespace) -> int:
+    """``python -m ltdd student-edition OUT``: write the chapters without solutions, with exercise stubs."""
     from .student import student_edition
 
     written = student_edition(args.out, args.chapters)
@@ -450,6 +460,7 @@ def cmd_student_edition(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``argparse`` parser of every subcommand (each sets ``func`` to its ``cmd_*`` function)."""
     parser = argparse.ArgumentParser(prog="ltdd", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"ltdd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -606,6 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line on ``argv``; return the exit code (2 with a one-line message on a user error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded as provenance

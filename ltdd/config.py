@@ -75,6 +75,7 @@ class Profile:
         return {"width": self.net_width} if self.model.lower().startswith("convnet") else {}
 
     def as_dict(self) -> dict:
+        """The profile's fields as a plain dict (``python -m ltdd info`` prints it)."""
         return dataclasses.asdict(self)
 
 
@@ -103,6 +104,7 @@ PROFILES: dict[str, Profile] = {
 
 
 def available_profiles() -> list[str]:
+    """The profile names, in the order of ``PROFILES``."""
     return list(PROFILES)
 
 

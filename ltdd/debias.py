@@ -78,6 +78,7 @@ class AlignedEstimate:
 
     @property
     def aligned_fraction(self) -> float:
+        """Fraction of the training images estimated to be bias-aligned."""
         return float(self.aligned.float().mean())
 
 

@@ -85,6 +85,7 @@ CHECKERS: dict[str, Checker] = {
     "ex-10-memory": Checker("answer = (MB per unrolled step of bptt, from a straight-line fit)", _bptt_slope,
                             rel_tol=0.05),
 }
+"""The exercises that have a checker (the label in the chapter → what :func:`check` expects and how it checks)."""
 
 
 def check(label: str, answer, verbose: bool = True) -> bool:

@@ -26,6 +26,7 @@ class DistillRun:
 
     @property
     def iterations(self) -> int:
+        """Number of iterations run (0 for a selection method)."""
         return len(self.losses)
 
 

@@ -82,6 +82,7 @@ class ExpertConfig:
         self.gsam()  # checks rho and alpha
 
     def gsam(self) -> GSAMConfig:
+        """The GSAM settings as a :class:`~ltdd.optim.GSAMConfig`."""
         return GSAMConfig(self.gsam_rho, self.gsam_alpha, self.gsam_adaptive)
 
 
@@ -208,6 +209,7 @@ class ExpertBuffer:
 
     @property
     def epochs(self) -> int:
+        """Epochs of every trajectory (each holds ``epochs + 1`` snapshots, the initialisation first)."""
         return self.record["config"]["epochs"]
 
     def files(self) -> list[Path]:

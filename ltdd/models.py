@@ -84,9 +84,11 @@ class FeatureClassifier(nn.Module):
         self.classifier = nn.Linear(self.feature_dim, num_classes)
 
     def embed(self, x: Tensor) -> Tensor:
+        """The flattened features of ``x``, ``(N, feature_dim)``."""
         return self.features(x).flatten(1)
 
     def forward(self, x: Tensor) -> Tensor:
+        """The logits: the classifier applied to the features (:meth:`embed`)."""
         return self.classifier(self.embed(x))
 
 
@@ -184,6 +186,9 @@ class VGG11(FeatureClassifier):
 
 
 class BasicBlock(nn.Module):
+    """ResNet's basic block: two 3×3 convolutions, each normalised, and a shortcut (a normalised 1×1 convolution
+    when the stride or the width changes)."""
+
     def __init__(self, cin: int, cout: int, stride: int, norm: str, side: int):
         super().__init__()
         out_side = math.ceil(side / stride)
@@ -197,6 +202,7 @@ class BasicBlock(nn.Module):
                                           make_norm(norm, cout, out_side))
 
     def forward(self, x: Tensor) -> Tensor:
+        """``relu(norm2(conv2(relu(norm1(conv1(x))))) + shortcut(x))``."""
         out = F.relu(self.norm1(self.conv1(x)))
         out = self.norm2(self.conv2(out))
         return F.relu(out + self.shortcut(x))
@@ -310,4 +316,5 @@ def has_batch_norm(model: nn.Module) -> bool:
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Number of parameters of ``model``."""
     return sum(p.numel() for p in model.parameters())

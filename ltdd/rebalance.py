@@ -64,6 +64,8 @@ TABLE_III_ROWS: dict[str, dict] = {
 
 # ------------------------------------------------------------------------------------------- budgets
 def check_plan(plan: str) -> str:
+    """The canonical name of a plan (case, spaces and underscores forgiven); an unknown plan is a
+    ``ValueError``."""
     key = str(plan).strip().lower().replace("_", "-").replace(" ", "-")
     if key not in PLANS:
         raise ValueError(f"plan={plan!r} is unknown; choose one of {list(PLANS)}")
@@ -100,14 +102,17 @@ class PlanBudget:
 
     @property
     def per_class(self) -> list[int]:
+        """Images per class of the plan's training set (real + synthetic + augmented)."""
         return [r + s + a for r, s, a in zip(self.real, self.synthetic, self.augmented)]
 
     @property
     def total(self) -> int:
+        """Images in the plan's training set."""
         return sum(self.per_class)
 
     @property
     def original(self) -> int:
+        """Images in the long-tailed set."""
         return sum(self.counts)
 
     @property
@@ -121,6 +126,7 @@ class PlanBudget:
         return max(self.per_class) / min(self.per_class)
 
     def as_row(self) -> dict:
+        """The budget as a row of CRLT-DD's Table IV (see :func:`~ltdd.rebalance.budget_table`)."""
         return {"plan": self.plan, "ipc": self.ipc, "images": self.total, "percent": round(self.percent, 2),
                 "real": sum(self.real), "synthetic": sum(self.synthetic), "augmented": sum(self.augmented),
                 "imbalance": round(self.imbalance, 3), "per_class": self.per_class}
@@ -208,18 +214,22 @@ class RebalancedSet:
         return len(self.labels)
 
     def class_counts(self, num_classes: int) -> list[int]:
+        """Number of images of each class."""
         return torch.bincount(self.labels.cpu(), minlength=num_classes).tolist()
 
     def size_report(self) -> dict:
+        """The budget's row (:meth:`~ltdd.rebalance.PlanBudget.as_row`) and the number of images stored."""
         return {**self.budget.as_row(), "stored_images": len(self)}
 
     def save(self, path: str | Path) -> Path:
+        """Write the set, its budget and details atomically to ``path``."""
         return atomic_save({"images": self.images.cpu(), "labels": self.labels.cpu(),
                             "synthetic_rows": self.synthetic_rows.cpu(), "budget": dataclasses.asdict(self.budget),
                             "details": self.details}, path)
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu") -> "RebalancedSet":
+        """Read a set written by :meth:`save` onto ``device``."""
         state = torch.load(path, map_location=device, weights_only=True)
         budget = {k: (tuple(v) if isinstance(v, list) else v) for k, v in state["budget"].items()}
         return cls(state["images"], state["labels"], state["synthetic_rows"], PlanBudget(**budget), state["details"])
@@ -361,6 +371,8 @@ class PlanResult:
     seconds: dict
 
     def as_row(self) -> dict:
+        """The row a study stores: label, plan, seed, mean accuracy and its std over networks, per-class and group
+        accuracies, size report, seconds."""
         return {"label": self.label, "plan": self.plan, "seed": self.seed, "accuracy": self.report.mean,
                 "network_std": self.report.std, "per_class": self.report.per_class, "groups": self.groups,
                 "size": self.size, "seconds": self.seconds}
@@ -443,10 +455,12 @@ class PairedComparison:
 
     @property
     def differences(self) -> list[float]:
+        """Row minus baseline, seed by seed."""
         return [a - b for a, b in zip(self.values, self.baseline_values)]
 
     @property
     def mean_difference(self) -> float:
+        """Mean of the differences (``nan`` when no seed has both rows)."""
         return sum(self.differences) / len(self.differences) if self.seeds else math.nan
 
     @property
@@ -492,9 +506,11 @@ class RebalanceStudy:
     """Seed → the pre-training loss of every epoch."""
 
     def labels(self) -> list[str]:
+        """Row labels, in order of first appearance."""
         return list(dict.fromkeys(row["label"] for row in self.rows))
 
     def done(self, label: str, seed: int) -> bool:
+        """Whether the study has row ``label`` at ``seed`` (``resume`` skips it)."""
         return any((row["label"], row["seed"]) == (label, seed) for row in self.rows)
 
     def values(self, label: str, key: str = "accuracy") -> list[float]:
@@ -503,6 +519,7 @@ class RebalanceStudy:
                 for value in [_value_at(row, key)] if value is not None]
 
     def mean_std(self, label: str, key: str = "accuracy") -> tuple[float, float, int]:
+        """Mean, population std and count of ``key`` over the seeds of a row (``nan`` when it has none)."""
         values = self.values(label, key)
         if not values:
             return math.nan, math.nan, 0
@@ -537,6 +554,7 @@ class RebalanceStudy:
         return [sum(run[c] for run in runs) / len(runs) for c in range(len(runs[0]))]
 
     def save(self, path: str | Path) -> Path:
+        """Write the rows, settings and SimCLR losses as JSON, atomically."""
         return atomic_write_text(json.dumps({"settings": self.settings, "rows": self.rows,
                                              "simclr": {str(k): v for k, v in self.simclr.items()}}, indent=1), path)
 
@@ -556,6 +574,7 @@ class RebalanceStudy:
 
     @classmethod
     def load(cls, path: str | Path) -> "RebalanceStudy":
+        """Read a study written by :meth:`save`."""
         data = json.loads(Path(path).read_text())
         return cls(data["rows"], data.get("settings", {}), {int(k): v for k, v in data.get("simclr", {}).items()})
 

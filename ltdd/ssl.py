@@ -133,6 +133,8 @@ class SimCLRViews:
         return torch.where(apply, x, images)
 
     def random_grayscale(self, images: Tensor, generator: torch.Generator) -> Tensor:
+        """With probability ``grayscale_prob`` per image, an RGB image becomes its grey version (three equal
+        channels); grey images are left as they are."""
         if images.shape[1] != 3 or self.grayscale_prob == 0:
             return images
         apply = (self._uniform(len(images), 0, 1, generator, images) < self.grayscale_prob).view(-1, 1, 1, 1)
@@ -148,6 +150,7 @@ def grayscale(images: Tensor) -> Tensor:
 
 
 def adjust_brightness(images: Tensor, factor: Tensor) -> Tensor:
+    """Scale the pixels by ``factor`` (torchvision's definition), clamped to [0, 1]."""
     return (images * factor).clamp(0, 1)
 
 
@@ -225,6 +228,7 @@ class ProjectionHead(nn.Module):
         self.net = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(inplace=True), nn.Linear(hidden_dim, out_dim))
 
     def forward(self, x: Tensor) -> Tensor:
+        """``g(x)``: the projection of encoder features ``x``."""
         return self.net(x)
 
 
@@ -289,10 +293,12 @@ class SimCLRResult:
     settings: dict
 
     def save(self, path: str | Path) -> Path:
+        """Write the encoder weights, losses and settings atomically to ``path``."""
         return atomic_save({"encoder": self.encoder, "losses": self.losses, "settings": self.settings}, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "SimCLRResult":
+        """Read a result written by :meth:`save` (onto the CPU)."""
         state = torch.load(path, map_location="cpu", weights_only=True)
         return cls(state["encoder"], state["losses"], state["settings"])
 
@@ -336,11 +342,14 @@ class SimCLRTrainer:
         self.losses: list[float] = []
 
     def settings(self) -> dict:
+        """What a checkpoint must share with the trainer that resumes it: config, views, model, seed, dataset and
+        number of images."""
         return {"config": dataclasses.asdict(self.config), "views": dataclasses.asdict(self.views),
                 "model": self.model_name, "model_options": self.model_options, "seed": self.seed,
                 "dataset": self.dataset.name, "num_images": len(self.images)}
 
     def project(self, normalised: Tensor) -> Tensor:
+        """``g(f(x))``: the head applied to the encoder's features of normalised images."""
         return self.head(self.encoder.embed(normalised))
 
     def two_views(self, batch: Tensor) -> tuple[Tensor, Tensor]:
@@ -393,6 +402,7 @@ class SimCLRTrainer:
         return sum(losses) / len(losses)
 
     def state_dict(self) -> dict:
+        """The checkpoint: settings, losses, encoder, head, optimiser, scheduler and generator state."""
         return {"settings": self.settings(), "epochs_done": len(self.losses), "losses": list(self.losses),
                 "encoder": {k: v.detach().cpu().clone() for k, v in self.encoder.state_dict().items()},
                 "head": {k: v.detach().cpu().clone() for k, v in self.head.state_dict().items()},
@@ -401,6 +411,7 @@ class SimCLRTrainer:
                 "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore a :meth:`state_dict`; one written with other settings is a ``ValueError``."""
         different = settings_mismatch(state["settings"], self.settings())
         if different:
             raise ValueError(f"SimCLR checkpoint was written with other settings: {different}")

@@ -51,6 +51,8 @@ def remove_solutions(text: str) -> str:
 
 
 def stub_source(label: str) -> str:
+    """The code cell placed after exercise ``label``: a comment, how to check an answer when the exercise has a
+    checker (:func:`~ltdd.exercises.check`), and a ``NotImplementedError``."""
     from .exercises import CHECKERS
 
     lines = [f"# Exercise {label}: your answer here (replace this cell)."]

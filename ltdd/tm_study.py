@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .config import Profile, get_profile
 from .data import ImageDataset
+from .diagnostics import classifier_weight_norms
 from .distill import SyntheticSet, make_distiller
 from .distill.base import settings_mismatch
 from .experts import ExpertBuffer, ExpertConfig, train_buffer
@@ -211,45 +212,54 @@ def ablation_table(study: RebalanceStudy, keys: Sequence[tuple[str, str]] = (
 
 
 # ---------------------------------------------------------------------------------------- diagnostics
-def classifier_weight_norms(buffer: ExpertBuffer, template: torch.nn.Module, expert: int = 0,
-                            epoch: int = -1) -> list[float]:
-    """‖w_c‖ of every class's row of the final linear layer of an expert (LTDD Fig. 5a: head classes get the
-    larger norms when the expert trained on long-tailed data)."""
+def expert_weight_norms(buffer: ExpertBuffer, template: torch.nn.Module, expert: int = 0,
+                        epoch: int = -1) -> list[float]:
+    """:func:`~ltdd.diagnostics.classifier_weight_norms` of expert ``expert`` after ``epoch`` (default: the
+    last): ‖w_c‖ per class (LTDD Fig. 5a: the head classes get the larger norms when the expert trained on
+    long-tailed data)."""
     from .distill.tm import expert_network
 
-    net = expert_network(template, buffer, expert, epoch)
-    return net.classifier.weight.detach().norm(dim=1).tolist()
+    return classifier_weight_norms(expert_network(template, buffer, expert, epoch))
 
 
 def soft_label_confidence(synthetic: SyntheticSet) -> list[float]:
     """Per class, the mean probability a set's labels give to the image's own class (LTDD Fig. 5b: experts
-    trained on long-tailed data are less sure of tail classes). Hard labels give 1.0."""
+    trained on long-tailed data are less sure of tail classes). Hard labels give 1.0.
+
+    An image's own class is the class it was made for: trajectory matching stores its images class by class,
+    the same number per class, so a soft-labelled set must have that layout.
+    """
     num_classes = synthetic.num_classes
-    hard = torch.arange(num_classes, device=synthetic.labels.device).repeat_interleave(
-        len(synthetic) // num_classes) if len(synthetic) % num_classes == 0 else synthetic.hard_labels
     if synthetic.labels.ndim == 1:
         return [1.0] * num_classes
-    own = synthetic.labels.gather(1, hard[:, None]).squeeze(1)
-    return [float(own[hard == c].mean()) if (hard == c).any() else float("nan") for c in range(num_classes)]
+    if len(synthetic) % num_classes:
+        raise ValueError(f"synthetic must hold the same number of images for every class, stored class by class; "
+                         f"got {len(synthetic)} images for {num_classes} classes")
+    own_class = torch.arange(num_classes, device=synthetic.labels.device).repeat_interleave(
+        len(synthetic) // num_classes)
+    own = synthetic.labels.gather(1, own_class[:, None]).squeeze(1)
+    return own.reshape(num_classes, -1).mean(dim=1).tolist()
 
 
 def expert_confidence(buffer: ExpertBuffer, template: torch.nn.Module, dataset: ImageDataset,
                       experts: int | None = None) -> list[float]:
-    """Per class, the mean softmax probability the experts (last epoch, averaged) give to the true class on the
-    balanced test set."""
+    """Per class, the mean softmax probability the first ``experts`` experts (default: all; last epoch,
+    averaged over experts) give to the true class on the balanced test set (LTDD Fig. 5b)."""
     from .distill.tm import expert_network
 
+    count = len(buffer) if experts is None else experts
+    if not isinstance(count, int) or not 1 <= count <= len(buffer):
+        raise ValueError(f"experts must be an int in [1, {len(buffer)}] (the buffer's experts) or None, "
+                         f"got {experts!r}")
     total = torch.zeros(dataset.num_classes)
-    count = 0
-    images, labels = dataset.test.images, dataset.test.labels
-    for k in range(min(len(buffer), experts or len(buffer))):
+    images, labels = dataset.test.images, dataset.test.labels.cpu()
+    for k in range(count):
         with torch.no_grad():
-            probs = F.softmax(expert_network(template, buffer, k)(images), dim=1)
-        own = probs.gather(1, labels[:, None]).squeeze(1).cpu()
-        total += torch.stack([own[labels.cpu() == c].mean() for c in range(dataset.num_classes)])
-        count += 1
+            probs = F.softmax(expert_network(template, buffer, k)(images), dim=1).cpu()
+        own = probs.gather(1, labels[:, None]).squeeze(1)
+        total += torch.stack([own[labels == c].mean() for c in range(dataset.num_classes)])
     return (total / count).tolist()
 
 
-__all__ = ["ABLATION_ROWS", "ablation_table", "TMScale", "TM_SCALE", "classifier_weight_norms", "distill_row", "evaluate_tm",
-           "expert_confidence", "scale_for", "soft_label_confidence", "tm_ablation", "train_ablation_buffers"]
+__all__ = ["ABLATION_ROWS", "ablation_table", "TMScale", "TM_SCALE", "distill_row", "evaluate_tm", "expert_confidence",
+           "expert_weight_norms", "scale_for", "soft_label_confidence", "tm_ablation", "train_ablation_buffers"]

@@ -197,6 +197,7 @@ class EvaluationReport:
 
     @property
     def mean(self) -> float:
+        """Mean accuracy over the networks (a fraction in [0, 1])."""
         return sum(self.accuracies) / len(self.accuracies)
 
     @property
@@ -212,7 +213,7 @@ class EvaluationReport:
                 for c in range(len(self.per_class_runs[0]))]
 
     def group_accuracy(self, groups: list[str]) -> dict[str, float]:
-        """Mean per-class accuracy within each shot group (e.g. from :func:`ltdd.data.shot_groups`)."""
+        """Mean per-class accuracy within each shot group (e.g. from :func:`ltdd.data.longtail.shot_groups`)."""
         from .data.longtail import group_accuracy
 
         return group_accuracy(self.per_class, groups)
@@ -228,6 +229,8 @@ class EvaluationReport:
         return _mean_or_none(self.conflicting_runs)
 
     def as_dict(self) -> dict:
+        """The report as plain numbers (``python -m ltdd evaluate`` prints it): mean, std, per class, every run,
+        and the bias figures where there are any."""
         bias = {"aligned": self.aligned, "conflicting": self.conflicting} if self.aligned_runs else {}
         return {"mean": self.mean, "std": self.std, "per_class": self.per_class,
                 "runs": self.accuracies, "per_class_runs": self.per_class_runs, "seeds": self.seeds,
@@ -289,7 +292,7 @@ def train_networks(images: Tensor, labels: Tensor, dataset: ImageDataset, model:
 def evaluate_synthetic(synthetic, dataset: ImageDataset, model: str = "convnet", seeds: int | list[int] = 3,
                        config: TrainConfig = TrainConfig(), base_seed: int = 0, progress: bool = True,
                        model_options: dict | None = None) -> EvaluationReport:
-    """The DD evaluation protocol for a :class:`~ltdd.distill.SyntheticSet` (hard or soft labels).
+    """The DD evaluation protocol for a :class:`~ltdd.distill.base.SyntheticSet` (hard or soft labels).
 
     A partitioned set (``factor`` > 1: IDM, DSDM) trains on its expanded parts, as those methods evaluate.
     """

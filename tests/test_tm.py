@@ -1,5 +1,6 @@
 """Trajectory matching (ltdd.distill.tm): DAM, initialisation and soft labels, windows, Expert Decoupling, the
-distiller's bad input, checkpoint/resume, and the published presets."""
+distiller's bad input, checkpoint/resume, the published presets, and the expert diagnostics of LTDD Fig. 5
+(ltdd.tm_study)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ import torch.nn.functional as F
 
 from ltdd.config import make_generator
 from ltdd.data import load_dataset
-from ltdd.distill import make_distiller
+from ltdd.distill import SyntheticSet, make_distiller
 from ltdd.distill.tm import (LTDDConfig, TMConfig, dam_loss, dam_weights, expert_network, expert_soft_labels,
                              fill_class, start_window)
 from ltdd.distill.tm_presets import PRESETS, preset_table, tm_preset
 from ltdd.distill.unroll import soft_label_loss
 from ltdd.experts import ExpertConfig, classifier_slice, train_buffer
 from ltdd.models import get_model
+from ltdd.tm_study import expert_confidence, expert_weight_norms, soft_label_confidence
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -218,6 +220,49 @@ def test_gradient_modes_agree_in_the_distiller(digits_lt, buffers):
     assert sets["bptt"][1] == pytest.approx(sets["exact"][1], rel=1e-4)
     assert torch.allclose(sets["bptt"][2], sets["exact"][2], atol=1e-4)
     assert not torch.allclose(sets["bptt"][0], sets["tesla"][0], atol=1e-4)
+
+
+def test_expert_weight_norms_read_the_asked_expert_and_epoch(digits_lt, buffers):
+    rep, _ = buffers
+    template = get_model("convnet", 1, 10, digits_lt.image_size, width=WIDTH)
+    block = classifier_slice(template)
+    features = template.classifier.in_features
+
+    def by_hand(expert, epoch):  # the classifier block of the flat snapshot: weight (C × F), then bias
+        weight = rep.snapshot(expert, epoch)[block][:10 * features].reshape(10, features)
+        return weight.norm(dim=1).tolist()
+
+    for expert, epoch in ((0, 0), (1, 2), (1, -1)):
+        norms = expert_weight_norms(rep, template, expert=expert, epoch=epoch)
+        assert norms == pytest.approx(by_hand(expert, rep.epochs if epoch == -1 else epoch), rel=1e-5)
+    assert expert_weight_norms(rep, template, 0, 0) != pytest.approx(expert_weight_norms(rep, template, 0, -1))
+
+
+def test_soft_label_confidence_is_the_mean_probability_of_the_own_class():
+    images = torch.zeros(4, 1, 8, 8)
+    soft = torch.tensor([[0.9, 0.1], [0.7, 0.3], [0.2, 0.8], [0.4, 0.6]])
+    assert soft_label_confidence(SyntheticSet(images, soft, 2)) == pytest.approx([0.8, 0.7])
+    assert soft_label_confidence(SyntheticSet(images, torch.tensor([0, 1, 1, 0]), 2)) == [1.0, 1.0]
+    with pytest.raises(ValueError, match="same number of images for every class"):
+        soft_label_confidence(SyntheticSet(images[:3], soft[:3], 2))
+
+
+def test_expert_confidence_averages_the_true_class_probability_over_experts(digits_lt, buffers):
+    rep, _ = buffers
+    template = get_model("convnet", 1, 10, digits_lt.image_size, width=WIDTH)
+    images, labels = digits_lt.test.images, digits_lt.test.labels
+
+    def by_hand(expert):
+        with torch.no_grad():
+            probs = F.softmax(expert_network(template, rep, expert)(images), dim=1)
+        return torch.stack([probs[labels == c, c].mean() for c in range(10)])
+
+    assert expert_confidence(rep, template, digits_lt, experts=1) == pytest.approx(by_hand(0).tolist(), rel=1e-5)
+    both = ((by_hand(0) + by_hand(1)) / 2).tolist()
+    assert expert_confidence(rep, template, digits_lt) == pytest.approx(both, rel=1e-5)
+    for bad in (0, 3, 1.5):
+        with pytest.raises(ValueError, match=r"experts must be an int in \[1, 2\]"):
+            expert_confidence(rep, template, digits_lt, experts=bad)
 
 
 def test_threshold_gate_skips_the_update(digits_lt, buffers):

@@ -1,4 +1,4 @@
-"""Datasets: a registry of named datasets that all return one :class:`ImageDataset`.
+"""Datasets: a registry of named datasets that all return one :class:`~ltdd.data.core.ImageDataset`.
 
 >>> from ltdd.data import load_dataset
 >>> digits = load_dataset("digits")            # embedded, no download
@@ -45,6 +45,7 @@ DIGIT_DATASETS = {"digits", "mnist", "digits-lt", "mnist-lt", "cdigits", "cmnist
 
 
 def available_datasets() -> list[str]:
+    """The names :func:`~ltdd.data.load_dataset` accepts, sorted."""
     return sorted(DATASETS)
 
 

@@ -212,6 +212,8 @@ def assign_attributes(
 
 # --------------------------------------------------------------------------------- bias statistics
 class AlignedCounts(NamedTuple):
+    """How many images of a split are bias-aligned (``attribute == label``) and how many conflicting."""
+
     aligned: int
     conflicting: int
 

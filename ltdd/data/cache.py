@@ -31,6 +31,7 @@ def recipe_hash(recipe: dict) -> str:
 
 
 def cache_path(data_root: str | Path, recipe: dict) -> Path:
+    """Where the cache entry for ``recipe`` lives: ``<data_root>/ltdd-cache/<name>-<hash>.pt``."""
     name = str(recipe.get("name", "dataset")).replace("/", "_")
     return Path(data_root) / CACHE_FOLDER / f"{name}-{recipe_hash(recipe)}.pt"
 

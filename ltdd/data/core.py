@@ -33,6 +33,7 @@ class LabeledImages:
         return len(self.labels)
 
     def class_counts(self, num_classes: int) -> list[int]:
+        """Number of images of each of the ``num_classes`` classes."""
         return torch.bincount(self.labels.cpu(), minlength=num_classes).tolist()
 
     def class_indices(self, label: int) -> Tensor:
@@ -40,10 +41,12 @@ class LabeledImages:
         return torch.nonzero(self.labels == label, as_tuple=True)[0]
 
     def subset(self, index: Tensor) -> "LabeledImages":
+        """The images (with their labels and attributes) at ``index``."""
         attributes = None if self.attributes is None else self.attributes[index]
         return LabeledImages(self.images[index], self.labels[index], attributes)
 
     def to(self, device: torch.device | str) -> "LabeledImages":
+        """A copy on ``device``."""
         attributes = None if self.attributes is None else self.attributes.to(device)
         return LabeledImages(self.images.to(device), self.labels.to(device), attributes)
 
@@ -73,25 +76,31 @@ class ImageDataset:
 
     @property
     def num_classes(self) -> int:
+        """Number of classes."""
         return len(self.class_names)
 
     @property
     def channels(self) -> int:
+        """Number of image channels (1 for grey digits, 3 for colour)."""
         return self.train.images.shape[1]
 
     @property
     def image_size(self) -> int:
+        """Side length of the (square) images in pixels."""
         return self.train.images.shape[-1]
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
+        """Shape ``(C, H, W)`` of one image."""
         return tuple(self.train.images.shape[1:])
 
     @property
     def device(self) -> torch.device:
+        """Device the images are on."""
         return self.train.images.device
 
     def to(self, device: torch.device | str) -> "ImageDataset":
+        """A copy with both splits (and the ZCA map, if any) on ``device``."""
         return ImageDataset(
             self.name, self.train.to(device), self.test.to(device), self.class_names, self.mean,
             self.std, self.hflip_safe, self.info, self.options,

@@ -441,7 +441,7 @@ def _rgb_to_hsv(x: np.ndarray) -> np.ndarray:
 
 
 def _hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`_rgb_to_hsv` (the six-sector formula, written per channel without a sector table):
+    """Inverse of ``_rgb_to_hsv`` (the six-sector formula, written per channel without a sector table):
     channel ``c = v − v·s·clip(min(k, 4 − k), 0, 1)`` with ``k = (n + 6h) mod 6``, ``n`` = 5, 3, 1 for R, G, B."""
     h, s, v = hsv[..., 0:1], hsv[..., 1:2], hsv[..., 2:3]
     k = np.mod(np.array([5.0, 3.0, 1.0]) + h * 6.0, 6.0)

@@ -134,6 +134,7 @@ class ImageList:
         return len(self.paths)
 
     def take(self, index: Sequence[int] | np.ndarray | Tensor) -> "ImageList":
+        """The files (and labels) at ``index``, in that order."""
         index = np.asarray(index.tolist() if isinstance(index, Tensor) else index, dtype=np.int64)
         return ImageList([self.paths[i] for i in index], self.labels[index])
 
@@ -166,7 +167,7 @@ def _is_image(path: Path) -> bool:
 def tinyimagenet_files(data_root: Path | str) -> TinyImageNetFiles:
     """Index ``<data_root>/tiny-imagenet-200``: wnids, class names and the train / val file lists.
 
-    Raises :class:`DatasetFilesMissing` naming the folder and what to place there when the folder,
+    Raises :class:`~ltdd.data.loaders.DatasetFilesMissing` naming the folder and what to place there when the folder,
     ``wnids.txt``, a class's training images, ``val/val_annotations.txt`` or a listed val image is missing.
     ``words.txt`` is optional (class names fall back to the wnids).
     """

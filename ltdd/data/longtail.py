@@ -58,6 +58,7 @@ DEFAULT_IMBALANCE = {
     "digits-lt": DIGITS_LT_IMBALANCE,
     "tinyimagenet-lt": 10,  # LTDD's Tiny ImageNet-LT configs use β = 10 and 20 (ltdd.data.folders)
 }
+"""The imbalance factor β each long-tailed dataset uses when none is given (dataset name → β)."""
 
 MNIST_TRAIN_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
 """Images per class in MNIST's 60,000-image training split (classes 0–9). MNIST is not balanced, so its

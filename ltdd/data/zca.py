@@ -52,6 +52,7 @@ class ZCA:
         return cls(mean.to(dtype), whitening.to(dtype), unwhitening.to(dtype), float(eps))
 
     def to(self, device) -> "ZCA":
+        """A copy with its tensors on ``device``."""
         return ZCA(self.mean.to(device), self.whitening.to(device), self.unwhitening.to(device), self.eps)
 
     def __call__(self, pixels: Tensor) -> Tensor:

@@ -1,4 +1,4 @@
-"""Distillation methods. Each is a :class:`Distiller` registered by name in :data:`METHODS`."""
+"""Distillation methods. Each is a :class:`~ltdd.distill.base.Distiller` registered by name in :data:`METHODS`."""
 
 from __future__ import annotations
 
@@ -30,12 +30,14 @@ METHODS: dict[str, type[Distiller]] = {
     "datm": DATM,
     "ltdd": LTDD,
 }
+"""Every distillation method of the book by the name the CLI and :func:`make_distiller` take."""
 
 PROFILE_SETTINGS = {"batch_real": "batch_real", "net_width": "net_width", "model": "model"}
 """Config fields a profile fills when the caller leaves them out (config field → profile field)."""
 
 
 def available_methods() -> list[str]:
+    """The names in :data:`METHODS`, sorted."""
     return sorted(METHODS)
 
 

@@ -86,9 +86,11 @@ class SyntheticSet:
 
     @property
     def hard_labels(self) -> Tensor:
+        """Class index of every image: the labels, or the argmax of soft labels."""
         return self.labels if self.labels.ndim == 1 else self.labels.argmax(dim=1)
 
     def class_counts(self) -> list[int]:
+        """Number of stored images of each class (by ``hard_labels``)."""
         return torch.bincount(self.hard_labels.cpu(), minlength=self.num_classes).tolist()
 
     def training_pairs(self) -> tuple[Tensor, Tensor]:
@@ -108,6 +110,7 @@ class SyntheticSet:
                              f"{dataset.name!r} has {dataset.num_classes}")
 
     def to(self, device: torch.device | str) -> "SyntheticSet":
+        """A copy on ``device`` (the images detached)."""
         return dataclasses.replace(self, images=self.images.detach().to(device), labels=self.labels.to(device))
 
     def __repr__(self) -> str:
@@ -289,12 +292,16 @@ class Distiller(ABC):
         return {k: v for k, v in self.describe().items() if k != "iterations"}
 
     def state_dict(self) -> dict:
+        """A checkpoint of the run: method, iteration, seed, settings, generator state and the synthetic images
+        and labels (CPU tensors)."""
         return {"method": self.name, "iteration": self.iteration, "seed": self.seed, "settings": self._settings(),
                 "generator": self.generator.get_state(),
                 "synthetic": None if self.synthetic is None else {
                     "images": self.synthetic.images.detach().cpu(), "labels": self.synthetic.labels.cpu()}}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore a :meth:`state_dict`; a checkpoint of another method, or written with other settings, is a
+        ``ValueError`` naming the difference."""
         if state.get("method") != self.name:
             raise ValueError(f"checkpoint is for method {state.get('method')!r}, not {self.name!r}")
         mine, theirs = self._settings(), state.get("settings")
@@ -353,6 +360,7 @@ class ImageDistiller(Distiller):
         return images
 
     def init(self) -> SyntheticSet:
+        """Start from :meth:`initial_images`, with zero velocity."""
         self.images = self.initial_images().detach().clone()
         self.velocity = torch.zeros_like(self.images)
         return self._refresh_synthetic()
@@ -378,9 +386,11 @@ class ImageDistiller(Distiller):
 
     @synthetic.setter
     def synthetic(self, value: SyntheticSet | None) -> None:
+        """Store ``value`` as the current set (until the next image update replaces it)."""
         self._synthetic_cache, self._synthetic_stale = value, False
 
     def state_dict(self) -> dict:
+        """Also stores the optimised images and their velocity (CPU copies)."""
         state = super().state_dict()
         # copies: on the CPU ``.cpu()`` would share storage with tensors that later steps change in place
         state["images"] = None if self.images is None else self.images.detach().cpu().clone()
@@ -388,6 +398,7 @@ class ImageDistiller(Distiller):
         return state
 
     def load_state_dict(self, state: dict) -> None:
+        """Also restores the optimised images and their velocity."""
         super().load_state_dict(state)
         device = self.dataset.device
         if state.get("images") is not None:

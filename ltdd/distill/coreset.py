@@ -157,6 +157,9 @@ def select_per_class(dataset: ImageDataset, features: Tensor, ipc: int,
 # ------------------------------------------------------------------------------------------ distillers
 @dataclass(frozen=True)
 class CoresetConfig:
+    """Settings of a coreset selection (:class:`~ltdd.distill.coreset.KCenterSelection`; herding adds its rule):
+    how many real images per class, and the network whose features they are chosen on."""
+
     ipc: int = 10
     """Real images kept per class."""
     features: str = "trained"
@@ -170,6 +173,8 @@ class CoresetConfig:
 
 @dataclass(frozen=True)
 class HerdingConfig(CoresetConfig):
+    """Settings of :class:`~ltdd.distill.coreset.HerdingSelection`: the coreset settings plus the herding rule."""
+
     rule: str = "argmin"
     """``"argmin"`` (textbook herding) or ``"argmax"`` (DeepCore's bug)."""
 
@@ -240,6 +245,7 @@ class HerdingSelection(_CoresetSelection):
         super().__init__(dataset, config, seed)
 
     def select(self, features: Tensor, k: int) -> Tensor:
+        """Herding within one class (:func:`~ltdd.distill.coreset.herding` with ``config.rule``)."""
         return herding(features, k, self.config.rule)
 
 
@@ -253,4 +259,6 @@ class KCenterSelection(_CoresetSelection):
         super().__init__(dataset, config, seed)
 
     def select(self, features: Tensor, k: int) -> Tensor:
+        """K-center greedy within one class (:func:`~ltdd.distill.coreset.kcenter_greedy`), the first centre drawn
+        from the run's generator."""
         return kcenter_greedy(features, k, self.generator)

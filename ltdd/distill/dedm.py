@@ -144,6 +144,7 @@ class DeDM(DM):
 
     @classmethod
     def check_config(cls, config: DeDMConfig, dataset: ImageDataset) -> None:
+        """Also checks the debiasing settings; ``bias_source="oracle"`` needs a dataset with bias attributes."""
         super().check_config(config, dataset)
         _check_choice("bias_source", config.bias_source, BIAS_SOURCES)
         _check_choice("push", config.push, PUSH_MODES)
@@ -160,6 +161,8 @@ class DeDM(DM):
 
     def class_losses(self, net: nn.Module, real: Tensor, real_counts: list[int], synthetic: Tensor,
                      synthetic_counts: list[int], classes: list[int]) -> Tensor:
+        """Biased-DD's Eq. 6 per class (:func:`~ltdd.distill.dedm.debiased_class_loss`), with the aligned flags of
+        this iteration's real batch, in place of DM's loss."""
         index, counts = self.real_batch
         if len(classes) == 1:  # the per-class path: this class's slice of the batch
             index = index.split(counts)[classes[0]]

@@ -56,8 +56,13 @@ class DM(DistributionMatcher):
         super().__init__(dataset, config, seed)
 
     def matching_network(self) -> nn.Module:
+        """A frozen network with freshly drawn weights, every iteration (DM's ψ_ϑ, ϑ ~ P_ϑ;
+        :meth:`~ltdd.distill.matching.DistributionMatcher.fresh_network`)."""
         return self.fresh_network()
 
     def class_losses(self, net: nn.Module, real: Tensor, real_counts: list[int], synthetic: Tensor,
                      synthetic_counts: list[int], classes: list[int]) -> Tensor:
+        """DM's loss per class (Zhao & Bilen, WACV 2023, Sec. 3.2): the squared distance between the mean embeddings
+        of the class's real and synthetic images (:func:`~ltdd.distill.matching.mean_embedding_distance`), the
+        empirical MMD with a linear kernel."""
         return mean_embedding_distance(class_means(real, real_counts), class_means(synthetic, synthetic_counts))

@@ -27,7 +27,7 @@ pre-trained ψ_j        :func:`pretrain_networks` (kept in memory)             `
 μ (prototype)          :func:`~ltdd.distill.matching.class_means`
 Σ (covariance)         :func:`covariance_distance` (Gram form when n < d)     ``cov_weight``
 h (history)            :meth:`DSDM.update_history`                            ``history_weight``
-multi-formation        :func:`~ltdd.distill.expand_partitions` (factor 2)     ``factor``
+multi-formation        :func:`~ltdd.distill.base.expand_partitions` (factor 2)     ``factor``
 =====================  =====================================================  ========================
 
 Like IDC, the code keeps the images in [0, 1] pixel space, clamps them after every update, normalises
@@ -166,10 +166,12 @@ class DSDM(DistributionMatcher):
 
     @classmethod
     def factor_of(cls, config: DSDMConfig) -> int:
+        """The multi-formation factor ``config.factor`` (2 in the paper's setting)."""
         return config.factor
 
     @classmethod
     def check_config(cls, config: DSDMConfig, dataset: ImageDataset) -> None:
+        """Also checks the multi-formation, pre-training and historical-prototype settings."""
         _check_positive_int("factor", config.factor)
         super().check_config(config, dataset)
         _check_positive_int("max_views", config.max_views)
@@ -190,11 +192,14 @@ class DSDM(DistributionMatcher):
 
     @property
     def image_lr(self) -> float:
+        """``lr_img · IPC/10`` with ``scale_lr_by_ipc`` (the code's ``tune_lr_img``: 0.01 / 0.1 / 0.5 at IPC
+        1 / 10 / 50), else ``lr_img``."""
         cfg = self.config
         return cfg.lr_img * cfg.ipc / 10 if cfg.scale_lr_by_ipc else cfg.lr_img
 
     # ------------------------------------------------------------------ pixel space
     def normalized(self, images: Tensor) -> Tensor:
+        """Pixels in [0, 1] normalised with the dataset's mean and std (DSDM optimises pixels)."""
         return (images - self._mean) / self._std
 
     def synthetic_views(self, images: Tensor) -> Tensor:
@@ -208,6 +213,9 @@ class DSDM(DistributionMatcher):
         return views.reshape(-1, *views.shape[2:])
 
     def initial_images(self) -> Tensor:
+        """``factor² · IPC`` real images per class in [0, 1] pixel space (the first ones, as the code, or random
+        ones: ``init_order``), nearest-resized and tiled ``factor × factor``; uniform noise with
+        ``init="noise"``."""
         cfg, train = self.config, self.dataset.train
         need = cfg.ipc * self.factor ** 2
         if cfg.init == "noise":
@@ -226,6 +234,8 @@ class DSDM(DistributionMatcher):
         return tile_partitions(pixels, self.factor, mode="nearest")
 
     def init(self):
+        """Also pre-trains the matching networks (:func:`~ltdd.distill.dsdm.pretrain_networks`, shared within the
+        process) and clears the historical prototypes."""
         synthetic = super().init()
         cfg = self.config
         if cfg.pretrained and not self.networks:
@@ -236,6 +246,8 @@ class DSDM(DistributionMatcher):
 
     # ------------------------------------------------------------------ one iteration
     def matching_network(self) -> nn.Module:
+        """One of the pre-trained networks, drawn at random; without ``pretrained``, a fresh random network as in
+        DM."""
         if not self.config.pretrained:
             return self.fresh_network()
         k = int(torch.randint(len(self.networks), (1,), generator=self.generator, device=self.generator.device))
@@ -243,6 +255,10 @@ class DSDM(DistributionMatcher):
 
     def class_losses(self, net: nn.Module, real: Tensor, real_counts: list[int], synthetic: Tensor,
                      synthetic_counts: list[int], classes: list[int]) -> Tensor:
+        """DSDM's loss per class (module docstring; the code's ``matchloss``): the prototype distance, plus
+        ``cov_weight / d`` times the covariance distance (:func:`~ltdd.distill.dsdm.covariance_distance`), plus,
+        after ``history_warmup`` iterations, ``history_weight / d`` times the distance to the historical
+        prototype."""
         cfg, d = self.config, real.shape[1]
         synthetic_means = class_means(synthetic, synthetic_counts)
         losses = mean_embedding_distance(class_means(real, real_counts), synthetic_means)
@@ -256,6 +272,8 @@ class DSDM(DistributionMatcher):
         return losses
 
     def after_update(self, net: nn.Module) -> dict:
+        """Clamp the images to [0, 1] and update the historical prototypes
+        (:meth:`~ltdd.distill.dsdm.DSDM.update_history`)."""
         with torch.no_grad():
             self.images.clamp_(0, 1)
         if self.config.history_weight:
@@ -278,12 +296,14 @@ class DSDM(DistributionMatcher):
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
+        """Also stores the pre-trained networks' weights and the historical prototypes."""
         state = super().state_dict()
         state["networks"] = [{k: v.detach().cpu() for k, v in net.state_dict().items()} for net in self.networks]
         state["history"] = None if self.history is None else self.history.cpu()
         return state
 
     def load_state_dict(self, state: dict) -> None:
+        """Also restores the pre-trained networks (frozen) and the historical prototypes."""
         super().load_state_dict(state)
         scratch = torch.Generator(device=self.dataset.device)
         self.networks = []

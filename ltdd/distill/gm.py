@@ -257,6 +257,11 @@ class GradientMatcher(ImageDistiller):
 
     # --------------------------------------------------------------------------- one iteration
     def step(self) -> dict:
+        """One outer episode of DC's gradient matching (DC Eq. 9; Zhao, Mopuri & Bilen 2021): a fresh network,
+        then ``outer_loop`` times a matching step (:meth:`~ltdd.distill.gm.GradientMatcher.matching_step`) with,
+        between them, ``inner_loop`` epochs of training the network on the synthetic set
+        (:meth:`~ltdd.distill.gm.GradientMatcher.train_network`). Returns the mean per-class gradient
+        distance."""
         if self.images is None:
             self.init()
         net = self.new_network()

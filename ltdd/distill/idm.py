@@ -4,8 +4,8 @@ DM with three additions, each switchable for an ablation (the paper's Table 2):
 
 1. **Partition and expansion** (``partition``): every stored synthetic image holds a 2×2 grid of
    half-resolution images. At initialisation each quadrant gets a different real image of the class,
-   shrunk ×½ (:func:`~ltdd.distill.tile_partitions`); when matching and when evaluating, the quadrants are
-   cut out and upsampled to full size (:func:`~ltdd.distill.expand_partitions`), so IPC stored images give
+   shrunk ×½ (:func:`~ltdd.distill.base.tile_partitions`); when matching and when evaluating, the quadrants are
+   cut out and upsampled to full size (:func:`~ltdd.distill.base.expand_partitions`), so IPC stored images give
    4·IPC training images.
 2. **Model queue** (``queue``): instead of a fresh random network per iteration, a FIFO queue of at most
    ``queue_size`` networks, a new one pushed every ``push_interval`` iterations; one queue network is drawn
@@ -121,6 +121,7 @@ class ModelQueue:
         return torch.where(self.seen[k] > 0, 100 * self.correct[k] / self.seen[k].clamp(min=1), 0.0)
 
     def reset_meters(self) -> None:
+        """Restart the running training accuracy of every network."""
         for k in range(len(self.nets)):
             self.correct[k].zero_()
             self.seen[k].zero_()
@@ -139,10 +140,12 @@ class IDM(DistributionMatcher):
 
     @classmethod
     def factor_of(cls, config: IDMConfig) -> int:
+        """2 with partition and expansion, else 1."""
         return 2 if config.partition else 1
 
     @classmethod
     def check_config(cls, config: IDMConfig, dataset: ImageDataset) -> None:
+        """Also checks the queue and regulariser settings (``ce`` needs ``queue``)."""
         super().check_config(config, dataset)
         for name in ("queue_size", "push_interval", "initial_nets", "train_nets", "net_train_steps", "net_batch",
                      "meter_reset_interval"):
@@ -157,6 +160,8 @@ class IDM(DistributionMatcher):
 
     # ------------------------------------------------------------------ init: 4 real images per stored image
     def initial_images(self) -> Tensor:
+        """With partition: each stored image tiles ``factor × factor`` different real images of its class, shrunk
+        bilinearly (:func:`~ltdd.distill.base.tile_partitions`)."""
         from .random import sample_real_per_class
 
         if self.config.init == "noise" or self.factor == 1:
@@ -166,6 +171,7 @@ class IDM(DistributionMatcher):
         return tile_partitions(parts, self.factor, mode="bilinear")
 
     def init(self):
+        """Also starts a new model queue with ``initial_nets`` random networks (with ``queue``)."""
         synthetic = super().init()
         self.queue = ModelQueue(self.config.queue_size)
         if self.config.queue:
@@ -188,6 +194,9 @@ class IDM(DistributionMatcher):
         return int(torch.randint(high, (1,), generator=self.generator, device=self.generator.device))
 
     def matching_network(self) -> nn.Module:
+        """A network drawn at random from the queue, after the queue's scheduled meter reset and push (every
+        ``meter_reset_interval`` and ``push_interval`` iterations); without ``queue``, a fresh random network as
+        in DM."""
         cfg = self.config
         if not cfg.queue:
             self.matching_index = None
@@ -217,6 +226,8 @@ class IDM(DistributionMatcher):
                 self.queue.seen[k] += len(batch)
 
     def after_update(self, net: nn.Module) -> dict:
+        """Train the queue (:meth:`~ltdd.distill.idm.IDM.train_queue`); report its size and the matching network's
+        accuracy."""
         if not self.config.queue:
             return {}
         weight = self.queue.accuracy_percent(self.matching_index)
@@ -226,6 +237,9 @@ class IDM(DistributionMatcher):
     # ------------------------------------------------------------------ the loss
     def class_losses(self, net: nn.Module, real: Tensor, real_counts: list[int], synthetic: Tensor,
                      synthetic_counts: list[int], classes: list[int]) -> Tensor:
+        """IDM's loss per class (the paper's Eq. 7 with the regulariser; module docstring): DM's mean-embedding
+        distance between the class's real images and its expanded synthetic parts, plus, with ``ce``,
+        ``ce_weight · Acc_φ`` times the matching network's mean cross-entropy on those parts."""
         losses = mean_embedding_distance(class_means(real, real_counts), class_means(synthetic, synthetic_counts))
         if self.config.ce and self.matching_index is not None:
             weight = self.config.ce_weight * self.queue.accuracy_percent(self.matching_index)
@@ -237,6 +251,7 @@ class IDM(DistributionMatcher):
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
+        """Also stores the model queue: every network's weights, optimiser state and accuracy meter."""
         state = super().state_dict()
         state["queue"] = [{"net": {k: v.detach().cpu() for k, v in net.state_dict().items()},
                            "optimizer": _cpu(opt.state_dict()), "correct": c.cpu(), "seen": s.cpu()}
@@ -245,6 +260,7 @@ class IDM(DistributionMatcher):
         return state
 
     def load_state_dict(self, state: dict) -> None:
+        """Also rebuilds the model queue (without drawing from the run's generator)."""
         super().load_state_dict(state)
         self.queue = ModelQueue(self.config.queue_size)
         scratch = torch.Generator(device=self.dataset.device)  # weights are overwritten: keep the run's stream

@@ -38,7 +38,7 @@ from .base import ImageDistiller, check_ipc, expand_partitions
 
 FORWARD_PATHS = ("batched", "per_class")
 CPU_REAL_CHUNK = 128
-"""Real images per forward call on the CPU (see :meth:`DistributionMatcher._real_features`)."""
+"""Real images per forward call on the CPU (see ``DistributionMatcher._real_features``)."""
 INITS = ("real", "noise", "real-repeat")
 
 
@@ -181,8 +181,8 @@ class DistributionMatcher(ImageDistiller):
     method has one, the work after the image update (:meth:`after_update`).
 
     The optimised tensor ``self.images`` lives in the method's own space (normalised, or DSDM's [0, 1]
-    pixels); :meth:`normalized` maps it to what the network sees, :meth:`synthetic_views` to the images that
-    are matched (IDM's and DSDM's expanded parts).
+    pixels); :meth:`~ltdd.distill.base.ImageDistiller.normalized` maps it to what the network sees,
+    :meth:`synthetic_views` to the images that are matched (IDM's and DSDM's expanded parts).
     """
 
     dsa_mode = "S"
@@ -190,7 +190,7 @@ class DistributionMatcher(ImageDistiller):
 
     @classmethod
     def factor_of(cls, config: MatchingConfig) -> int:
-        """Partition factor of the stored images (see :class:`~ltdd.distill.SyntheticSet`); 1 = none."""
+        """Partition factor of the stored images (see :class:`~ltdd.distill.base.SyntheticSet`); 1 = none."""
         return 1
 
     def __init__(self, dataset: ImageDataset, config: MatchingConfig, seed: int = 0):
@@ -263,10 +263,15 @@ class DistributionMatcher(ImageDistiller):
 
     @property
     def views_per_class(self) -> int:
+        """Expanded synthetic images per class, ``ipc · factor²`` (before DSDM's ``max_views`` cap)."""
         return self.config.ipc * self.factor ** 2
 
     # --------------------------------------------------------------------------- one iteration
     def step(self) -> dict:
+        """One iteration of the skeleton in the module docstring: the network, the class-balanced real batch and
+        one DSA draw per class, the image update (batched or per class), then
+        :meth:`~ltdd.distill.matching.DistributionMatcher.after_update`. Returns the summed loss and the
+        method's metrics."""
         if self.images is None:
             self.init()
         net = self.matching_network()

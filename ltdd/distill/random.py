@@ -12,6 +12,8 @@ from .base import Distiller, SyntheticSet, check_ipc
 
 @dataclass(frozen=True)
 class RandomConfig:
+    """Settings of :class:`~ltdd.distill.random.RandomSelection`: only the number of images per class."""
+
     ipc: int = 10
     """Real images kept per class."""
 
@@ -54,9 +56,11 @@ class RandomSelection(Distiller):
         super().__init__(dataset, config, seed)
 
     def init(self) -> SyntheticSet:
+        """Draw ``ipc`` images of every class (:func:`~ltdd.distill.random.sample_real_per_class`); the set is final."""
         images, labels = sample_real_per_class(self.dataset, self.config.ipc, self.generator)
         self.synthetic = SyntheticSet(images, labels, self.dataset.num_classes, config=self.describe())
         return self.synthetic
 
     def step(self) -> dict:
+        """Nothing to optimise: no metrics."""
         return {}  # nothing to optimise: the selection is final after init()

@@ -380,6 +380,7 @@ class TrajectoryMatcher(ImageDistiller):
 
     @property
     def noise_images(self) -> int:
+        """Number of initial images that :func:`~ltdd.distill.tm.fill_class` made noise (short classes), in all."""
         return sum(self.noise_per_class)
 
     # ---------------------------------------------------------------------------------- set-up
@@ -412,6 +413,9 @@ class TrajectoryMatcher(ImageDistiller):
         return self.classifier_buffer if self.config.decoupled else self.buffer
 
     def initial_images(self) -> Tensor:
+        """``ipc`` images per class as ``init`` says: random real images (MTT), images the experts classify correctly
+        (DATM, :func:`~ltdd.distill.tm.select_correct`) or noise; a short class is completed by
+        :func:`~ltdd.distill.tm.fill_class`."""
         config, data = self.config, self.dataset
         if config.init == "noise":
             return super().initial_images()
@@ -431,6 +435,8 @@ class TrajectoryMatcher(ImageDistiller):
         return torch.cat(parts)
 
     def init(self) -> SyntheticSet:
+        """Also sets the learned step size α to ``lr_teacher`` and, with ``soft_labels``, the label logits to the
+        experts' (:func:`~ltdd.distill.tm.expert_soft_labels`), each with zero velocity."""
         super().init()  # the images and their velocity
         device = self.dataset.device
         self.syn_lr = torch.tensor(self.config.lr_teacher, device=device)
@@ -451,6 +457,8 @@ class TrajectoryMatcher(ImageDistiller):
 
     @property
     def synthetic(self) -> SyntheticSet | None:
+        """The current set (built as :class:`~ltdd.distill.base.ImageDistiller` builds it; soft labels are the
+        softmax of the label logits), with the learned step size α as ``learned_lr``."""
         base = ImageDistiller.synthetic.fget(self)
         if base is not None and self.syn_lr is not None:
             base.learned_lr = float(self.syn_lr)
@@ -458,6 +466,7 @@ class TrajectoryMatcher(ImageDistiller):
 
     @synthetic.setter
     def synthetic(self, value: SyntheticSet | None) -> None:
+        """Store ``value`` as the current set (as :class:`~ltdd.distill.base.ImageDistiller` does)."""
         ImageDistiller.synthetic.fset(self, value)
 
     # -------------------------------------------------------------------------------- one iteration
@@ -480,6 +489,11 @@ class TrajectoryMatcher(ImageDistiller):
                         c.dam_normalize)
 
     def step(self) -> dict:
+        """One iteration: a student starts from a random expert at an epoch drawn from
+        :func:`~ltdd.distill.tm.start_window`, unrolls ``syn_steps`` SGD steps on the synthetic set (on DAM's
+        loss with ``dam``), and gives MTT's normalised trajectory-matching loss (MTT Eq. 2). Under Expert
+        Decoupling a classifier-only phase follows and the gradients combine as λ_rep ∇L₁ + λ_cls ∇L₂. Images,
+        α and label logits take one momentum step, unless DATM's gate (``threshold``) skips it."""
         c = self.config
         low, high = start_window(c, self.iteration)
         start_epoch = int(torch.randint(low, high, (1,), generator=self.generator, device=self.generator.device))
@@ -518,6 +532,7 @@ class TrajectoryMatcher(ImageDistiller):
 
     # -------------------------------------------------------------------------------------- state
     def state_dict(self) -> dict:
+        """Also stores α, the label logits, their velocities and the noise images per class."""
         state = super().state_dict()
         for name in ("syn_lr", "lr_velocity", "label_logits", "label_velocity"):
             value = getattr(self, name)
@@ -526,6 +541,7 @@ class TrajectoryMatcher(ImageDistiller):
         return state
 
     def load_state_dict(self, state: dict) -> None:
+        """Also restores α, the label logits, their velocities and the noise images per class."""
         device = self.dataset.device
         for name in ("syn_lr", "lr_velocity", "label_logits", "label_velocity"):
             setattr(self, name, None if state.get(name) is None else state[name].to(device).clone())

@@ -58,6 +58,7 @@ class FlatParameters:
 
     @property
     def size(self) -> int:
+        """Number of values in the flat vector (every parameter)."""
         return sum(self.sizes)
 
     def flatten(self, tensors=None) -> Tensor:
@@ -66,6 +67,7 @@ class FlatParameters:
         return torch.cat([t.reshape(-1) for t in tensors])
 
     def as_dict(self, flat: Tensor) -> dict[str, Tensor]:
+        """Views of ``flat`` shaped as the model's named parameters; a vector of another size is a ``ValueError``."""
         if flat.ndim != 1 or flat.numel() != self.size:
             raise ValueError(f"flat parameters must be a vector of {self.size} values for this model, "
                              f"got shape {tuple(flat.shape)}")
@@ -79,6 +81,7 @@ class FlatParameters:
         return self.model
 
     def forward(self, flat: Tensor, x: Tensor) -> Tensor:
+        """The model's output on ``x`` with the parameters ``flat`` (a functional call; the module is unchanged)."""
         return functional_call(self.model, self.as_dict(flat), (x,))
 
 
