@@ -27,7 +27,7 @@ pre-trained ψ_j        :func:`pretrain_networks` (kept in memory)             `
 μ (prototype)          :func:`~ltdd.distill.matching.class_means`
 Σ (covariance)         :func:`covariance_distance` (Gram form when n < d)     ``cov_weight``
 h (history)            :meth:`DSDM.update_history`                            ``history_weight``
-multi-formation        :func:`~ltdd.distill.base.expand_partitions` (factor 2)     ``factor``
+multi-formation        :func:`~ltdd.distill.base.expand_partitions` (×2)      ``factor``
 =====================  =====================================================  ========================
 
 Like IDC, the code keeps the images in [0, 1] pixel space, clamps them after every update, normalises
