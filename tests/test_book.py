@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from book_toc import toc_files
 
 yaml = pytest.importorskip("yaml")
 jupytext = pytest.importorskip("jupytext")
@@ -33,22 +34,6 @@ def _toc() -> dict:
 
 def _repository_url() -> str:
     return _config()["repository"]["url"]
-
-
-def _toc_files(node) -> list[str]:
-    """Every ``root``/``file`` entry of a jb-book toc, depth first."""
-    found = []
-    if isinstance(node, dict):
-        for key in ("root", "file"):
-            if isinstance(node.get(key), str):
-                found.append(node[key])
-        for key in ("chapters", "sections", "parts"):
-            for child in node.get(key, []) or []:
-                found.extend(_toc_files(child))
-    elif isinstance(node, list):
-        for child in node:
-            found.extend(_toc_files(child))
-    return found
 
 
 def _source_for(entry: str) -> Path | None:
@@ -115,7 +100,7 @@ def test_notebook_kernel_and_colab_cell(notebook: Path):
 def test_toc_entries_exist():
     toc = _toc()
     assert toc.get("format") == "jb-book"
-    entries = _toc_files(toc)
+    entries = toc_files(toc)
     assert entries and entries[0] == toc["root"]
     missing = [entry for entry in entries if _source_for(entry) is None]
     assert not missing, f"_toc.yml lists files that do not exist: {missing}"
@@ -123,7 +108,7 @@ def test_toc_entries_exist():
 
 
 def test_every_chapter_notebook_is_in_the_toc():
-    listed = {_source_for(entry) for entry in _toc_files(_toc())}
+    listed = {_source_for(entry) for entry in toc_files(_toc())}
     orphans = [nb.name for nb in NOTEBOOKS if nb not in listed]
     assert not orphans, f"notebooks missing from _toc.yml (not built, only_build_toc_files): {orphans}"
 

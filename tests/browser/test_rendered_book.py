@@ -38,6 +38,7 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
 
 import pytest
+from book_toc import toc_files
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = Path(os.environ.get("LTDD_BOOK_HTML") or ROOT / "_build" / "html")
@@ -58,27 +59,11 @@ INSTALL_HINT = ("install Debian's chromium (`apt-get install chromium`; .ci/run 
 
 
 # ------------------------------------------------------------------------------------------ the pages
-def _toc_files(node) -> list[str]:
-    """Every ``root``/``file`` entry of a jb-book table of contents, depth first."""
-    found = []
-    if isinstance(node, dict):
-        for key in ("root", "file"):
-            if isinstance(node.get(key), str):
-                found.append(node[key])
-        for key in ("chapters", "sections", "parts"):
-            for child in node.get(key) or []:
-                found.extend(_toc_files(child))
-    elif isinstance(node, list):
-        for child in node:
-            found.extend(_toc_files(child))
-    return found
-
-
 def toc_pages() -> list[str]:
     """The HTML page of every entry of ``_toc.yml``: ``file: chapters/01_x`` -> ``chapters/01_x.html``."""
     import yaml
 
-    entries = _toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8")))
+    entries = toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8")))
     pages = []
     for entry in entries:
         stem = entry[: -len(Path(entry).suffix)] if Path(entry).suffix in {".md", ".ipynb", ".rst"} else entry
