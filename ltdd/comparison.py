@@ -252,9 +252,10 @@ def compare_methods(dataset: ImageDataset, profile: Profile | None = None, seeds
     simclr_epochs = simclr_epochs or profile.full_epochs
     settings = {"dataset": dataset.name, "dataset_options": dict(dataset.options), "profile": profile.name,
                 "protocol": protocol, "ipc": ipc, "iterations": iterations, "eval_epochs": profile.eval_epochs,
-                "model": profile.model, "net_width": profile.net_width, "rows": rows, "networks": networks,
+                "model": profile.model, "net_width": profile.net_width, "batch_real": profile.batch_real,
+                "rows": rows, "networks": networks,
                 "tm_scale": dataclasses.asdict(scale), "simclr_epochs": simclr_epochs, "seeds": seeds,
-                "imbalance": dataset.info.get("imbalance"),
+                "imbalance": dataset.info.get("imbalance"), "dataset_source": dataset.info.get("source"),
                 "counts": dataset.train.class_counts(dataset.num_classes)}
     study = RebalanceStudy([], settings)
     if out is not None and resume and Path(out).is_file():

@@ -168,7 +168,14 @@ def load_cifar(name: str, data_root: Path, download: bool, device: torch.device 
     class_names = [n.decode() if isinstance(n, bytes) else str(n)
                    for n in _unpickle(folder / layout["meta"])[layout["names_key"]]]
     return ImageDataset(name, splits["train"], splits["test"], class_names, mean, std,
-                        hflip_safe=True, info={"files": str(folder)})
+                        hflip_safe=True, info={"files": str(folder), **_source_note(folder)})
+
+
+def _source_note(folder: Path) -> dict:
+    """``{"source": ...}`` from the ``SOURCE.txt`` a converter left beside the batches (``make_cifar10.py`` writes
+    one for the JPEG mirror of CIFAR-10, whose results must be labelled so), else ``{}``."""
+    note = folder / "SOURCE.txt"
+    return {"source": note.read_text().strip()} if note.is_file() else {}
 
 
 # ------------------------------------------------------------------------------------------- download

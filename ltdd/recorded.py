@@ -1,0 +1,210 @@
+"""Recorded runs on natural images, and the results panel every chapter shows.
+
+The chapters run live on the embedded 8×8 digits, where random real images already score about 95 % and the
+papers' effects mostly vanish. The evidence on natural images comes from runs recorded on CIFAR-10 with the
+command line (``python -m ltdd compare ...``), on the JPEG mirror that ``shared/data/make_cifar10.py`` turns into
+torchvision's layout. Those images are CIFAR-10 re-encoded as JPEG (quality 75, 4:2:0 chroma), so every number
+recorded from them is labelled :data:`CIFAR10_MIRROR_LABEL` and carries the archive's MD5.
+
+One JSON file per experiment lives in ``data/reference/`` (see :data:`RECORDED_EXPERIMENTS`): the studies it
+holds (one per setting, e.g. per IPC), each with its command, commit, versions and per-seed rows, plus the dataset
+label, the archive's MD5, the machine and the total seconds. :func:`record_experiment` writes such a file from
+the studies' own ``study.json`` files; :func:`load_experiment` reads it back; :func:`results_panel` puts the
+paper's number, the recorded one (with its scale) and the notebook's live run side by side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .config import PROFILES
+from .rebalance import RebalanceStudy
+from .reference import PAPER_RESULTS, REFERENCE_DIR
+
+CIFAR10_MIRROR_LABEL = "CIFAR-10 (JPEG mirror)"
+"""How every result measured on the JPEG mirror of CIFAR-10 is labelled in files, tables and figures."""
+
+CIFAR10_MIRROR_MD5 = "776f52f9e1e133769fe6ac6e76b30631"
+"""MD5 of ``cifar10-jpeg.zip``, the mirror's archive the recorded CIFAR-10 results were measured on."""
+
+
+@dataclass(frozen=True)
+class RecordedExperiment:
+    """One recorded experiment: its file under ``data/reference/``, what it shows and which chapters show it."""
+
+    file: str
+    title: str
+    chapters: tuple[str, ...]
+
+
+RECORDED_EXPERIMENTS: dict[str, RecordedExperiment] = {
+    "dm-family": RecordedExperiment(
+        "cifar10_dm_family_cpu.json",
+        "random, herding, k-center, DM, IDM and DSDM at IPC 1 and 10 on CIFAR-10 (JPEG mirror)",
+        ("01", "05", "06", "07")),
+}
+"""Name → the recorded experiment (issue 18's list grows here as runs finish)."""
+
+
+def file_md5(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The MD5 of a file, read in chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def study_seconds(study: RebalanceStudy) -> float:
+    """The seconds a study's rows took, summed over every row and phase (build, evaluate, experts, ...)."""
+    return float(sum(sum(row.get("seconds", {}).values()) for row in study.rows))
+
+
+def machine_description() -> str:
+    """The recording machine in words: CPU count and architecture (recorded runs without a GPU)."""
+    return f"{os.cpu_count()} CPU cores ({platform.machine()}), no GPU"
+
+
+def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str | Path,
+                      out: str | Path | None = None, notes: str = "",
+                      expected_md5: str = CIFAR10_MIRROR_MD5) -> Path:
+    """Write the file of experiment ``name`` from its studies' ``study.json`` files.
+
+    ``studies`` maps a setting's key (e.g. ``"ipc10"``) to a ``study.json`` written by ``python -m ltdd compare``
+    (or another study command); ``archive`` is the mirror's zip, whose MD5 must be ``expected_md5`` (the mirror's,
+    :data:`CIFAR10_MIRROR_MD5`).
+    The file goes to ``out`` (default: its place in ``data/reference/``) and records the dataset label, the
+    archive's MD5, the machine, each study's seconds and their sum.
+    """
+    if name not in RECORDED_EXPERIMENTS:
+        raise ValueError(f"name must be one of {sorted(RECORDED_EXPERIMENTS)}, got {name!r}")
+    if not studies:
+        raise ValueError("studies must name at least one study.json")
+    md5 = file_md5(archive)
+    if md5 != expected_md5:
+        raise ValueError(f"archive {archive} has MD5 {md5}, not the mirror's {expected_md5}")
+    loaded = {key: RebalanceStudy.load(path) for key, path in studies.items()}
+    for study in loaded.values():  # files from before compare recorded it: the named profile's real batch
+        if "batch_real" not in study.settings and study.settings.get("profile") in PROFILES:
+            study.settings["batch_real"] = PROFILES[study.settings["profile"]].batch_real
+    content = {
+        "experiment": name, "title": RECORDED_EXPERIMENTS[name].title, "dataset_label": CIFAR10_MIRROR_LABEL,
+        "archive_md5": md5, "machine": machine_description(), "notes": notes,
+        "seconds": round(sum(study_seconds(s) for s in loaded.values()), 1),
+        "studies": {key: {"seconds": round(study_seconds(s), 1), "settings": s.settings, "rows": s.rows}
+                    for key, s in loaded.items()},
+    }
+    path = Path(out) if out is not None else REFERENCE_DIR / RECORDED_EXPERIMENTS[name].file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=1) + "\n")
+    return path
+
+
+@dataclass
+class Experiment:
+    """A recorded experiment read back: its studies by setting key, and the file's provenance."""
+
+    name: str
+    studies: dict[str, RebalanceStudy]
+    provenance: dict
+
+    def study(self, key: str) -> RebalanceStudy:
+        """The study recorded under ``key`` (e.g. ``"ipc10"``)."""
+        if key not in self.studies:
+            raise KeyError(f"experiment {self.name!r} has no study {key!r}; it has {sorted(self.studies)}")
+        return self.studies[key]
+
+
+def load_experiment(name: str, path: str | Path | None = None) -> Experiment | None:
+    """Read experiment ``name`` from ``data/reference/`` (or ``path``); ``None`` while it is not recorded yet."""
+    if name not in RECORDED_EXPERIMENTS:
+        raise ValueError(f"name must be one of {sorted(RECORDED_EXPERIMENTS)}, got {name!r}")
+    path = Path(path) if path is not None else REFERENCE_DIR / RECORDED_EXPERIMENTS[name].file
+    if not path.is_file():
+        return None
+    try:
+        content = json.loads(path.read_text())
+        studies = {key: RebalanceStudy(value["rows"], value["settings"])
+                   for key, value in content["studies"].items()}
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is not a recorded experiment file: {error!r}") from error
+    provenance = {key: value for key, value in content.items() if key != "studies"}
+    return Experiment(name, studies, provenance)
+
+
+def study_scale(study: RebalanceStudy) -> str:
+    """A study's scale in words: iterations, real batch, network width, evaluation and seeds."""
+    s = study.settings
+    seeds = sorted({row["seed"] for row in study.rows})
+    parts = [f"IPC {s.get('ipc')}", f"{s.get('iterations')} iterations"]
+    if s.get("batch_real"):
+        parts.append(f"{s['batch_real']} real images per class per iteration")
+    parts += [f"ConvNet width {s.get('net_width')}",
+              f"{s.get('networks')} evaluation networks × {s.get('eval_epochs')} epochs",
+              f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}"]
+    return ", ".join(parts)
+
+
+def row_accuracy(study: RebalanceStudy, label: str) -> tuple[float, float, int] | None:
+    """Mean and spread (%) of a row over its seeds, and the number of seeds; with one seed the spread is over
+    its evaluation networks. ``None`` when the study has no such row."""
+    rows = [row for row in study.rows if row["label"] == label]
+    if not rows:
+        return None
+    mean, std, count = study.mean_std(label)
+    if count == 1:
+        std = rows[0].get("network_std", math.nan)
+    return 100 * mean, 100 * std, count
+
+
+def results_panel(rows: Sequence[tuple[str, str, int]], experiment: Experiment | None,
+                  live: Mapping[str, float] | None = None, live_label: str = "live run") -> str:
+    """A Markdown table: the paper's CIFAR-10 number | ours on CIFAR-10 (JPEG mirror) | this notebook's run.
+
+    ``rows`` are ``(row label in the recorded study, method name in ltdd.reference.PAPER_RESULTS, ipc)``;
+    ``live`` maps a row label to the live run's accuracy in % (its dataset and profile go in ``live_label``).
+    A row not recorded yet shows "not recorded yet", never a guess.
+    """
+    header = ["method", "IPC", "paper, CIFAR-10", f"ours, {CIFAR10_MIRROR_LABEL}"]
+    if live is not None:
+        header.append(live_label)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, method, ipc in rows:
+        paper = PAPER_RESULTS["cifar10"].get(method, {}).get(ipc)
+        recorded = None
+        if experiment is not None and f"ipc{ipc}" in experiment.studies:
+            recorded = row_accuracy(experiment.study(f"ipc{ipc}"), label)
+        cells = [label, str(ipc), f"{paper:.1f}" if paper is not None else "–",
+                 f"{recorded[0]:.1f} ± {recorded[1]:.1f}" if recorded else "not recorded yet"]
+        if live is not None:
+            cells.append(f"{live[label]:.1f}" if label in live else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def gap_sentence(study: RebalanceStudy, label: str, baseline: str, paper_method: str | None = None,
+                 paper_baseline: str | None = None) -> str:
+    """How far ``label`` is above (or below) ``baseline`` in a recorded study, in words, beside the papers' gap
+    at the same IPC when both methods are in :data:`ltdd.reference.PAPER_RESULTS`."""
+    ours, theirs = row_accuracy(study, label), row_accuracy(study, baseline)
+    ipc = study.settings.get("ipc")
+    if ours is None or theirs is None:
+        return f"{label} against {baseline} at IPC {ipc}: not recorded yet."
+    gap = ours[0] - theirs[0]
+    word = "above" if gap > 0 else "below" if gap < 0 else "level with"
+    text = (f"At IPC {ipc} on {CIFAR10_MIRROR_LABEL}, {label} scores {ours[0]:.1f} % against {theirs[0]:.1f} % for "
+            f"{baseline}: {abs(gap):.1f} points {word} it")
+    papers = PAPER_RESULTS["cifar10"]
+    if paper_method in papers and paper_baseline in papers and ipc in papers[paper_method] \
+            and ipc in papers[paper_baseline]:
+        paper_gap = papers[paper_method][ipc] - papers[paper_baseline][ipc]
+        text += f" (the papers: {papers[paper_method][ipc]:.1f} against {papers[paper_baseline][ipc]:.1f}, " \
+                f"{paper_gap:+.1f} points)"
+    return text + "."

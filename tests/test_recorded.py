@@ -1,0 +1,122 @@
+"""Recorded CIFAR-10 experiments: the file's provenance, reading it back, the results panel and its sentences."""
+
+import hashlib
+import json
+
+import pytest
+
+from ltdd.data import load_dataset
+from ltdd.rebalance import RebalanceStudy
+from ltdd.recorded import (CIFAR10_MIRROR_LABEL, gap_sentence, load_experiment, record_experiment,
+                           results_panel, row_accuracy, study_scale, study_seconds)
+
+from test_data import write_cifar
+
+
+def study_rows(label, accuracies, network_std=0.01, seconds=None):
+    return [{"label": label, "plan": label.lower(), "seed": seed, "accuracy": accuracy, "network_std": network_std,
+             "per_class": [accuracy] * 10, "size": {"images": 100, "stored": 100},
+             "seconds": seconds or {"build": 2.0, "evaluate": 3.0}} for seed, accuracy in enumerate(accuracies)]
+
+
+def write_study(path, ipc, rows):
+    settings = {"dataset": "cifar10", "profile": "cpu", "ipc": ipc, "iterations": 200, "net_width": 64,
+                "networks": 3, "eval_epochs": 300, "seeds": [0, 1], "command": "python -m ltdd compare ..."}
+    RebalanceStudy(rows, settings).save(path)
+    return path
+
+
+@pytest.fixture
+def archive(tmp_path):
+    path = tmp_path / "mirror.zip"
+    path.write_bytes(b"not really a zip, but its MD5 is what the record checks")
+    return path, hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def recorded(tmp_path, archive):
+    ipc10 = write_study(tmp_path / "ipc10.json", 10,
+                        study_rows("random", [0.28, 0.30]) + study_rows("DM", [0.44, 0.46]))
+    ipc1 = write_study(tmp_path / "ipc1.json", 1, study_rows("DM", [0.25]))
+    out = record_experiment("dm-family", {"ipc10": ipc10, "ipc1": ipc1}, archive[0], tmp_path / "dm.json",
+                            notes="test", expected_md5=archive[1])
+    return out
+
+
+def test_record_experiment_carries_provenance_and_every_row(recorded, archive):
+    content = json.loads(recorded.read_text())
+    assert content["dataset_label"] == "CIFAR-10 (JPEG mirror)"
+    assert content["archive_md5"] == archive[1]
+    assert content["studies"]["ipc10"]["settings"]["command"] == "python -m ltdd compare ..."
+    # four rows of 5 s each at IPC 10, one at IPC 1
+    assert content["studies"]["ipc10"]["seconds"] == 20.0 and content["seconds"] == 25.0
+    assert content["studies"]["ipc10"]["settings"]["batch_real"] == 128  # the cpu profile's, filled in
+    assert len(content["studies"]["ipc10"]["rows"]) == 4
+
+
+def test_record_experiment_refuses_another_archive(tmp_path, archive):
+    study = write_study(tmp_path / "s.json", 10, study_rows("DM", [0.4]))
+    with pytest.raises(ValueError, match="MD5"):
+        record_experiment("dm-family", {"ipc10": study}, archive[0], tmp_path / "x.json")
+    with pytest.raises(ValueError, match="name must be one of"):
+        record_experiment("nothing", {"ipc10": study}, archive[0], tmp_path / "x.json", expected_md5=archive[1])
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_load_experiment_round_trip_and_missing(recorded, tmp_path):
+    experiment = load_experiment("dm-family", recorded)
+    assert sorted(experiment.studies) == ["ipc1", "ipc10"]
+    assert experiment.provenance["dataset_label"] == CIFAR10_MIRROR_LABEL
+    assert experiment.study("ipc10").mean_std("DM")[0] == pytest.approx(0.45)
+    with pytest.raises(KeyError, match="ipc50"):
+        experiment.study("ipc50")
+    assert load_experiment("dm-family", tmp_path / "absent.json") is None
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="bad.json"):
+        load_experiment("dm-family", tmp_path / "bad.json")
+
+
+def test_row_accuracy_uses_network_spread_for_one_seed(recorded):
+    experiment = load_experiment("dm-family", recorded)
+    mean, std, seeds = row_accuracy(experiment.study("ipc10"), "DM")
+    assert (mean, std, seeds) == (pytest.approx(45.0), pytest.approx(1.0), 2)  # population std over 44, 46
+    assert row_accuracy(experiment.study("ipc1"), "DM") == (pytest.approx(25.0), pytest.approx(1.0), 1)
+    assert row_accuracy(experiment.study("ipc1"), "IDM") is None
+
+
+def test_results_panel_puts_paper_recorded_and_live_side_by_side(recorded):
+    experiment = load_experiment("dm-family", recorded)
+    panel = results_panel([("random", "random", 10), ("DM", "dm", 10), ("IDM", "idm", 10)], experiment,
+                          live={"DM": 91.0}, live_label="live, digits, cpu")
+    lines = panel.splitlines()
+    assert CIFAR10_MIRROR_LABEL in lines[0] and "live, digits, cpu" in lines[0]
+    # paper numbers typed from the DM paper's Table 1 (random 26.0, DM 48.9) and IDM's Table 1 (58.6), CIFAR-10
+    assert lines[2].split(" | ")[2:4] == ["26.0", "29.0 ± 1.0"]
+    assert lines[3].split(" | ")[2:5] == ["48.9", "45.0 ± 1.0", "91.0 |"]
+    assert "58.6" in lines[4] and "not recorded yet" in lines[4]
+
+
+def test_gap_sentence_is_computed_from_the_rows(recorded):
+    study = load_experiment("dm-family", recorded).study("ipc10")
+    text = gap_sentence(study, "DM", "random", "dm", "random")
+    assert "45.0 % against 29.0 %" in text and "16.0 points above" in text
+    assert "48.9 against 26.0, +22.9 points" in text
+    assert "below" in gap_sentence(study, "random", "DM")
+    assert "not recorded yet" in gap_sentence(study, "IDM", "random")
+
+
+def test_study_scale_and_seconds(recorded):
+    study = load_experiment("dm-family", recorded).study("ipc10")
+    scale = study_scale(study)
+    for part in ("IPC 10", "200 iterations", "128 real images per class", "width 64", "3 evaluation networks",
+                 "300 epochs", "2 seeds"):
+        assert part in scale
+    assert study_seconds(study) == 20.0
+
+
+def test_cifar_loader_records_the_converter_note(tmp_path):
+    write_cifar(tmp_path, "cifar10", "bytes", per_file=60)  # every class present
+    assert "source" not in load_dataset("cifar10", data_root=tmp_path, download=False).info
+    (tmp_path / "cifar-10-batches-py" / "SOURCE.txt").write_text("CIFAR-10 re-encoded as JPEG q75 by a mirror.\n")
+    dataset = load_dataset("cifar10-lt", data_root=tmp_path, download=False, imbalance=2)
+    assert dataset.info["source"] == "CIFAR-10 re-encoded as JPEG q75 by a mirror."
