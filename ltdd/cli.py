@@ -450,6 +450,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_longtail_effect(args: argparse.Namespace) -> int:
+    """``python -m ltdd longtail-effect``: a long-tailed set against a balanced subset of the same size."""
+    from .longtail_effect import longtail_effect, weight_norm_slope
+
+    profile = get_profile(args.profile)
+    device = get_device(args.device)
+    balanced = load_dataset(args.dataset, data_root=args.data_root, download=_download_flag(args, profile),
+                            device=device)
+    out = Path(args.out)
+    study = longtail_effect(balanced, args.imbalance, args.epochs or profile.full_epochs,
+                            _number_list(args.seeds, int, "--seeds"), args.networks, profile.model,
+                            profile.model_options(), out=out / "study.json", resume=args.resume,
+                            record=_run_record(args, device), progress=not args.quiet)
+    for label in study.labels():
+        print(f"{label}: weight-norm slope against log(count) {weight_norm_slope(study, label):+.4f}",
+              file=sys.stderr)
+    _print_study_summary(out / "study.json", study)
+    return 0
+
+
 def cmd_student_edition(args: argparse.Namespace) -> int:
     """``python -m ltdd student-edition OUT``: write the chapters without solutions, with exercise stubs."""
     from .student import student_edition
@@ -608,6 +628,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("longtail-effect", help="a network trained on a long-tailed set against one trained on "
+                       "a balanced subset of the same size")
+    p.add_argument("--dataset", default="digits", help="the balanced dataset (default: digits)")
+    p.add_argument("--imbalance", type=float, required=True, help="imbalance factor β >= 1 of the long-tailed set")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the profile's full_epochs)")
+    p.add_argument("--networks", type=int, default=1, help="networks per set and seed (default: 1)")
+    p.add_argument("--seeds", default="0", help="seeds, comma-separated")
+    p.add_argument("--out", required=True, help="output folder (study.json)")
+    p.add_argument("--resume", action="store_true", help="continue OUT/study.json: run only what is missing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    common(p, data=False)
+    p.add_argument("--data-root", default=None, help="dataset folder (default: data/cache)")
+    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
+                   help="allow downloading missing datasets (default: the profile's setting)")
+    p.set_defaults(func=cmd_longtail_effect)
 
     p = sub.add_parser("student-edition", help="the chapters without solutions, with exercise stubs")
     p.add_argument("out", help="output folder (OUT/chapters/*.ipynb)")
