@@ -208,3 +208,50 @@ def gap_sentence(study: RebalanceStudy, label: str, baseline: str, paper_method:
         text += f" (the papers: {papers[paper_method][ipc]:.1f} against {papers[paper_baseline][ipc]:.1f}, " \
                 f"{paper_gap:+.1f} points)"
     return text + "."
+
+
+def plot_recorded_vs_paper(experiment: Experiment, rows: Sequence[tuple[str, str]], title: str | None = None):
+    """Accuracy (%) against IPC for each ``(row label, paper method)``: ours on the mirror as solid lines with
+    whiskers (spread over seeds, or over networks for one seed), the paper's CIFAR-10 numbers as dashed lines
+    with hollow markers in the same colour. IPCs are the experiment's ``ipcN`` studies."""
+    import matplotlib.pyplot as plt
+
+    from .viz import _finish, _palette
+
+    ipcs = sorted(int(key.removeprefix("ipc")) for key in experiment.studies if key.startswith("ipc"))
+    if not ipcs:
+        raise ValueError(f"experiment {experiment.name!r} has no ipcN studies")
+    fig, ax = plt.subplots(figsize=(6.0, 3.8), layout="constrained")
+    for (label, method), color in zip(rows, _palette(len(rows))):
+        points = [(ipc, row_accuracy(experiment.study(f"ipc{ipc}"), label)) for ipc in ipcs]
+        points = [(ipc, value) for ipc, value in points if value is not None]
+        if points:
+            ax.errorbar([p[0] for p in points], [p[1][0] for p in points], yerr=[p[1][1] for p in points],
+                        marker="o", capsize=3, color=color, label=f"{label} (ours)")
+        paper = PAPER_RESULTS["cifar10"].get(method, {})
+        paper_points = [(ipc, paper[ipc]) for ipc in ipcs if ipc in paper]
+        if paper_points:
+            ax.plot([p[0] for p in paper_points], [p[1] for p in paper_points], linestyle="--", marker="o",
+                    markerfacecolor="none", color=color, alpha=0.8, label=f"{label} (paper)")
+    ax.set_xscale("log")
+    ax.set_xticks(ipcs, [str(i) for i in ipcs])
+    ax.minorticks_off()
+    ax.set_xlabel("images per class (IPC)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncols=2)
+    ax.set_title(title or f"{CIFAR10_MIRROR_LABEL}: recorded (solid) and the papers' CIFAR-10 (dashed)", fontsize=9)
+    return _finish(fig)
+
+
+def restore_study(name: str, key: str, out: str | Path, path: str | Path | None = None) -> Path:
+    """Write study ``key`` of a recorded experiment back to ``out`` (a ``study.json``), so that the command in its
+    settings can continue it with ``--resume`` on a machine that no longer has the original output folder."""
+    experiment = load_experiment(name, path)
+    if experiment is None:
+        raise FileNotFoundError(f"experiment {name!r} is not recorded yet")
+    out = Path(out)
+    if out.exists():
+        raise ValueError(f"out={str(out)!r} exists; restore_study never overwrites a study")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return experiment.study(key).save(out)

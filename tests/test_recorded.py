@@ -7,8 +7,9 @@ import pytest
 
 from ltdd.data import load_dataset
 from ltdd.rebalance import RebalanceStudy
-from ltdd.recorded import (CIFAR10_MIRROR_LABEL, gap_sentence, load_experiment, record_experiment,
-                           results_panel, row_accuracy, study_scale, study_seconds)
+from ltdd.recorded import (CIFAR10_MIRROR_LABEL, gap_sentence, load_experiment, plot_recorded_vs_paper,
+                           record_experiment, restore_study, results_panel, row_accuracy, study_scale,
+                           study_seconds)
 
 from test_data import write_cifar
 
@@ -120,3 +121,19 @@ def test_cifar_loader_records_the_converter_note(tmp_path):
     (tmp_path / "cifar-10-batches-py" / "SOURCE.txt").write_text("CIFAR-10 re-encoded as JPEG q75 by a mirror.\n")
     dataset = load_dataset("cifar10-lt", data_root=tmp_path, download=False, imbalance=2)
     assert dataset.info["source"] == "CIFAR-10 re-encoded as JPEG q75 by a mirror."
+
+
+def test_plot_recorded_vs_paper_draws_ours_and_the_paper(recorded):
+    experiment = load_experiment("dm-family", recorded)
+    fig = plot_recorded_vs_paper(experiment, [("random", "random"), ("DM", "dm")])
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert sorted(labels) == ["DM (ours)", "DM (paper)", "random (ours)", "random (paper)"]
+    paper_dm = [line for line in fig.axes[0].lines if line.get_linestyle() == "--"][1]
+    assert list(paper_dm.get_ydata()) == [26.0, 48.9]  # DM paper, CIFAR-10, IPC 1 and 10
+
+
+def test_restore_study_writes_it_back_and_never_overwrites(recorded, tmp_path):
+    out = restore_study("dm-family", "ipc10", tmp_path / "again" / "study.json", recorded)
+    assert RebalanceStudy.load(out).mean_std("DM")[0] == pytest.approx(0.45)
+    with pytest.raises(ValueError, match="never overwrites"):
+        restore_study("dm-family", "ipc10", out, recorded)
