@@ -452,7 +452,9 @@ for steps in (1, 2, 5, 10):
 #    to the *average logits of the experts that classify the image correctly*
 #    ({func}`expert_soft_labels <ltdd.distill.tm.expert_soft_labels>`). An image that no expert gets right
 #    gets all-zero logits, a uniform target. The student's loss $\ell$ becomes the cross-entropy against
-#    $\mathrm{softmax}(Y)$, and $Y$ is learned with {eq}`eq-mtt-loss` like the images.
+#    $\mathrm{softmax}(Y)$, and $Y$ is learned with {eq}`eq-mtt-loss` like the images. When a DATM config
+#    starts from random real images instead (`pix_init: real`, CIFAR-100 at IPC 50), its code takes the
+#    logits of *one* expert, right or wrong: `label_rule="first"`, which that preset uses.
 # 2. **Initialisation from correctly classified images** (`init="correct"`,
 #    {func}`select_correct <ltdd.distill.tm.select_correct>`). The starting images of a class are real images
 #    that the experts classify correctly (expert 0 first, then the next expert, until IPC are found), so that
@@ -625,9 +627,13 @@ Markdown(f"**Live, {dataset.name} at profile {profile.name}, IPC {IPC}** (test a
 # ## The published settings
 #
 # {mod}`ltdd.distill.tm_presets` keeps the published settings of MTT (its hyperparameter table, as transcribed
-# from the author) and DATM (its configuration files) as presets: the distiller's settings, how the experts
-# were trained, and the dataset options (ZCA). $N$ is `syn_steps`, the window is the range of start
-# epochs.
+# from the author) and DATM (its configuration files: CIFAR-10, CIFAR-100 and Tiny ImageNet, the last with
+# ConvNetD4 at 64 pixels) as presets: the distiller's settings, how the experts were trained, and the dataset
+# options (ZCA). $N$ is `syn_steps`, the window is the range of start epochs, "labels" says how the soft
+# labels start, `batch_syn` is "all" where the config's value covers the whole synthetic set (the code then
+# takes every image), and "grad" is the gradient mode: DATM's `DATM.py` backpropagates through every step,
+# which `exact` computes in constant memory. Where a DATM config omits the switch of the growing window, the
+# window grows, because the switch defaults to on in DATM's code.
 
 # %%
 from ltdd.distill.tm_presets import preset_table

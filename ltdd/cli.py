@@ -256,7 +256,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                            **options)
     lr = args.lr if args.lr is not None else (synthetic.learned_lr or TrainConfig.lr)
     config = TrainConfig(epochs=args.epochs if args.epochs is not None else profile.eval_epochs, lr=lr)
-    model = args.model or profile.model
+    model = args.model or (preset.model if preset is not None else profile.model)
     options = profile.replace(model=model).model_options()
     report = evaluate_synthetic(synthetic, dataset, model=model,
                                 seeds=args.seeds if args.seeds is not None else profile.eval_seeds,
@@ -377,6 +377,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
                            download=_download_flag(args, profile), device=device, **_options(args))
     settings = {"stage": args.stage}
+    preset = None
     if args.preset:
         method, _, ipc = args.preset.partition(":")
         if not ipc.isdigit():
@@ -392,7 +393,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
     config = ExpertConfig(**settings)
     if args.experts < 1:
         raise ValueError(f"--experts must be a positive int, got {args.experts}")
-    model = args.model or profile.model
+    model = args.model or (preset.model if preset is not None else profile.model)
     options = profile.replace(model=model).model_options()
     started = time.perf_counter()
     shard = _shard(args.shard)

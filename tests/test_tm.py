@@ -4,12 +4,14 @@ distiller's bad input, checkpoint/resume, the published presets, and the expert 
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from ltdd import get_profile
 from ltdd.config import make_generator
 from ltdd.data import load_dataset
 from ltdd.distill import SyntheticSet, make_distiller
@@ -19,7 +21,8 @@ from ltdd.distill.tm_presets import PRESETS, preset_table, tm_preset
 from ltdd.distill.unroll import FlatParameters, soft_label_loss, unrolled_matching
 from ltdd.experts import ExpertConfig, classifier_slice, train_buffer
 from ltdd.models import get_model
-from ltdd.tm_study import expert_confidence, expert_weight_norms, soft_label_confidence
+from ltdd.tm_study import (ABLATION_ROWS, TM_SCALE, compare_grad_modes, expert_config, expert_confidence,
+                           expert_weight_norms, scale_for, soft_label_confidence, train_ablation_buffers)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -298,6 +301,41 @@ def test_expert_weight_norms_read_the_asked_expert_and_epoch(digits_lt, buffers)
         norms = expert_weight_norms(rep, template, expert=expert, epoch=epoch)
         assert norms == pytest.approx(by_hand(expert, rep.epochs if epoch == -1 else epoch), rel=1e-5)
     assert expert_weight_norms(rep, template, 0, 0) != pytest.approx(expert_weight_norms(rep, template, 0, -1))
+
+
+def test_gpu_and_paper_scales_train_experts_with_the_presets_expert_settings(digits_lt, tmp_path):
+    for name, epochs in (("gpu", 50), ("paper", 100)):
+        scale = scale_for(get_profile(name))
+        rep, cls = expert_config(scale, "representation"), expert_config(scale, "classifier")
+        # LTDD configs/buffer/CIFAR10_LT/imbrate_001: first_stage l2 5e-3, GSAM rho 0.01 alpha 0.3, mom 0.,
+        # batch_train 256; second_stage l2 0., train_epochs 10, ClassAwareSampler(num_samples_cls=4)
+        assert (rep.weight_decay, rep.optimizer, rep.momentum, rep.gsam_rho, rep.gsam_alpha, rep.batch_size) == (
+            5e-3, "gsam", 0.0, 0.01, 0.3, 256)
+        assert (rep.epochs, rep.stage) == (epochs, "representation")
+        assert (cls.weight_decay, cls.epochs, cls.per_draw, cls.optimizer, cls.stage) == (0.0, 10, 4, "gsam",
+                                                                                           "classifier")
+        assert scale.distill["grad_mode"] == "tesla"
+    small = dataclasses.replace(TM_SCALE["smoke"], experts=1, expert_epochs=1, classifier_epochs=1, net_width=WIDTH,
+                                expert_settings={"representation": {"weight_decay": 5e-3}})
+    rep, cls = train_ablation_buffers(digits_lt, small, 0, tmp_path)
+    assert rep.record["config"]["weight_decay"] == 5e-3 and cls.record["config"]["weight_decay"] == 0.0
+    assert rep.record["config"]["lr"] == small.expert_lr
+
+
+def test_compare_grad_modes_distils_the_same_row_with_each_gradient(digits_lt, buffers):
+    scale = dataclasses.replace(TM_SCALE["smoke"], ipc=3, net_width=WIDTH,
+                                distill={**TM_SCALE["smoke"].distill, "syn_steps": 4, "max_start_epoch": 2})
+    results = compare_grad_modes(digits_lt, ABLATION_ROWS["+DAM+ED"], scale, buffers, get_profile("smoke"),
+                                 modes=("tesla", "exact", "bptt"), iterations=2, networks=1)
+    assert list(results) == ["tesla", "exact", "bptt"]
+    for row in results.values():
+        assert 0 <= row["accuracy"] <= 1 and 0 <= row["tail"] <= 1 and row["seconds_per_iteration"] > 0
+    # bptt keeps every step's graph, the other two one step's at a time
+    assert results["bptt"]["peak_saved_mb"] > 1.5 * results["exact"]["peak_saved_mb"] > 0
+    assert results["exact"]["learned_lr"] == pytest.approx(results["bptt"]["learned_lr"], rel=1e-5)
+    with pytest.raises(ValueError, match=r"modes must be a non-empty list of \['bptt', 'exact', 'tesla'\]"):
+        compare_grad_modes(digits_lt, ABLATION_ROWS["+DAM+ED"], scale, buffers, get_profile("smoke"),
+                           modes=("adjoint",))
 
 
 def test_soft_label_confidence_is_the_mean_probability_of_the_own_class():
