@@ -553,6 +553,26 @@ def test_preset_table_prints_each_presets_schedule_and_gradient():
     assert "| 1000 |" in rows[("ltdd", "cifar100-lt", "10", "20")]  # batch_syn
 
 
+def test_settings_page_lists_every_preset_and_names_the_departures():
+    from ltdd.settings_page import SECTIONS, SettingRow, settings_page, settings_table, tm_settings_rows
+
+    rows = tm_settings_rows()
+    presets = [row for row in rows if row.setting.startswith(("cifar", "tiny"))]
+    assert len(presets) == len(PRESETS)
+    assert sum(bool(row.departure) for row in presets) == 3  # the three corrected LTDD configs
+    by_setting = {row.setting: row for row in rows}
+    # LTDD configs CIFAR-10/ConvIN/imbrate_0005: first_stage_lambda 0.1, second_stage_lambda 1.; Table 5: 0.2 / 1
+    lambdas = by_setting["λ_rep, λ_cls at β = 200"]
+    assert lambdas.value == "0.1, 1" and "0.2, 1 (62.4 %)" in lambdas.source and lambdas.departure
+    row = next(r for r in presets if r.setting == "cifar100-lt, β = 20, IPC 50")
+    assert "batch_syn 1000" in row.value and "one expert's logits" in row.value and "gradient tesla" in row.value
+    assert "CIFAR-100/ConvIN/imbrate005/IPC50.yaml" in row.source
+    assert "weight decay 0.005" in next(r for r in rows if r.method == "LTDD" and r.setting == "experts").value
+    page = settings_page()
+    assert page.startswith("## " + next(iter(SECTIONS))) and page.count("\n| ") == len(rows) + 1
+    assert settings_table([SettingRow("m", "a|b", "v", "s", "why")]).splitlines()[-1] == "| m | a\\|b | v | s | ⚠ why |"
+
+
 def test_recorded_memory_table_reads_back():
     from ltdd.reference import ltdd_table, tm_memory_table
 
