@@ -256,7 +256,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                            **options)
     lr = args.lr if args.lr is not None else (synthetic.learned_lr or TrainConfig.lr)
     config = TrainConfig(epochs=args.epochs if args.epochs is not None else profile.eval_epochs, lr=lr)
-    model = args.model or (preset.model if preset is not None else profile.model)
+    model = args.model or profile.model
     options = profile.replace(model=model).model_options()
     report = evaluate_synthetic(synthetic, dataset, model=model,
                                 seeds=args.seeds if args.seeds is not None else profile.eval_seeds,
