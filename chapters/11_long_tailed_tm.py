@@ -75,14 +75,15 @@ if "google.colab" in sys.modules:
 # {func}`scale_for(profile) <ltdd.tm_study.scale_for>`: the number of experts and their epochs, the network
 # width, IPC, the iterations and the distiller's shared settings. Without a GPU that is a handful of short
 # experts on the embedded long-tailed digits; with the `gpu` profile it takes LTDD's published CIFAR-10-LT
-# hyperparameters. This chapter always works on `digits-lt`, at every profile. The live ablation distils four
+# hyperparameters, for the distillation and for both kinds of experts (GSAM, and LTDD's weight decay for the
+# representation experts; {func}`expert_config <ltdd.tm_study.expert_config>`). This chapter always works on `digits-lt`, at every profile. The live ablation distils four
 # sets; on a GPU it is shortened to at most 1,000 iterations per set, which the settings cell prints.
 
 # %%
 import dataclasses
 
 from ltdd import get_profile
-from ltdd.tm_study import scale_for
+from ltdd.tm_study import expert_config, scale_for
 
 profile = get_profile()
 scale = scale_for(profile)
@@ -94,7 +95,8 @@ DISTILL = dict(scale.distill)  # N, M, T+, learning rates: shared by every row o
 print(f"profile {profile.name!r}: {DATASET}, {profile.model} of width {scale.net_width}\n"
       f"experts: {scale.experts} representation experts x {scale.expert_epochs} epochs, then "
       f"{scale.experts} classifier experts x {scale.classifier_epochs} epochs (lr {scale.expert_lr}, batch "
-      f"{scale.expert_batch}, {scale.experts_optimizer})\n"
+      f"{scale.expert_batch}, {scale.experts_optimizer}, weight decay "
+      f"{expert_config(scale, 'representation').weight_decay:g} / {expert_config(scale, 'classifier').weight_decay:g})\n"
       f"distillation: IPC {scale.ipc}, N = {DISTILL['syn_steps']} steps, M = {DISTILL['expert_epochs']} epochs, "
       f"start epochs in [0, {DISTILL['max_start_epoch']}), alpha_0 = {DISTILL['lr_teacher']}; "
       f"live ablation: {LIVE_SCALE.iterations} iterations per set\n"
