@@ -776,7 +776,9 @@ Markdown(markdown_table(
 # The distillation runs TESLA's gradient, as LTDD's code does; `--option grad_mode=exact` gives the exact one.
 #
 # The ablation itself runs on a GPU with `python -m ltdd tm-ablation --profile gpu --dataset cifar10-lt
-# --zca 0.1 --seeds 0,1,2 --out DIR` (resumable with `--resume`).
+# --zca 0.1 --seeds 0,1,2 --out DIR` (resumable with `--resume`): the $\beta = 100$, IPC 10 setting with ten
+# experts of each kind. `--profile paper --imbalance 200` runs the paper's own ablation setting (Fig. 6a:
+# $\beta = 200$, IPC 50, a hundred experts of each kind, the config's 10,000 iterations).
 #
 # ## What this chapter ran
 #

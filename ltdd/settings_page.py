@@ -112,9 +112,12 @@ def tm_settings_rows() -> list[SettingRow]:
         SettingRow("MTT, DATM, LTDD", "reported accuracy", "the final set, evaluated on the test set",
                    "the papers report the best test accuracy over evaluation points (MTT issue #23)",
                    "choosing a checkpoint by its test accuracy overstates it"),
-        SettingRow("LTDD", "tm-ablation at the gpu scale", "10 representation experts of 50 epochs (paper "
-                   "profile: 100 of 100), the β = 100, IPC 10 preset",
-                   "LTDD Fig. 6a: CIFAR-10-LT β = 200, IPC 50, experts of configs/buffer",
+        SettingRow("LTDD", "tm-ablation at the paper scale", "the β = 200, IPC 50 preset, 10,000 iterations, "
+                   "100 experts of each kind with the preset's expert settings",
+                   "LTDD Fig. 6a (CIFAR-10-LT β = 200, IPC 50) and its config imbrate_0005/lt_ipc50"),
+        SettingRow("LTDD", "tm-ablation at the gpu scale", "the β = 100, IPC 10 preset, 10 representation "
+                   "experts of 50 epochs, the profile's iterations",
+                   "LTDD Fig. 6a: CIFAR-10-LT β = 200, IPC 50, 100 experts of 100 epochs",
                    "a tenth of the experts and half their epochs keep the gpu profile's run short; the setting "
                    "is the preset of the main table's first column"),
         SettingRow("LTDD", "tm-ablation at the smoke and cpu scales", "digits-lt, a few short SGD experts "

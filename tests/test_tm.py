@@ -315,6 +315,12 @@ def test_gpu_and_paper_scales_train_experts_with_the_presets_expert_settings(dig
         assert (cls.weight_decay, cls.epochs, cls.per_draw, cls.optimizer, cls.stage) == (0.0, 10, 4, "gsam",
                                                                                            "classifier")
         assert scale.distill["grad_mode"] == "tesla"
+    # the paper scale is the ablation's setting, LTDD Fig. 6a: β = 200, IPC 50, config imbrate_0005/lt_ipc50
+    # (syn_steps_second 80, lr_img 1000, first/second_stage_lambda 0.1 / 1., Iteration 10000)
+    paper = scale_for(get_profile("paper"))
+    assert (paper.ipc, paper.iterations, paper.experts) == (50, 10000, 100)
+    assert (paper.distill["lambda_rep"], paper.distill["lambda_cls"], paper.distill["lr_img"]) == (0.1, 1.0, 1000)
+    assert scale_for(get_profile("gpu")).ipc == 10
     small = dataclasses.replace(TM_SCALE["smoke"], experts=1, expert_epochs=1, classifier_epochs=1, net_width=WIDTH,
                                 expert_settings={"representation": {"weight_decay": 5e-3}})
     rep, cls = train_ablation_buffers(digits_lt, small, 0, tmp_path)
