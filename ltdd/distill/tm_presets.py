@@ -193,6 +193,21 @@ PRESETS: list[Preset] = [
 ]
 
 
+TM_METHODS = ("mtt", "datm", "ltdd")
+
+
+def find_preset(method: str, dataset: str, ipc: int, imbalance: float | None = None) -> Preset | None:
+    """:func:`tm_preset`, or ``None`` where no published setting exists (the ``paper`` profile's look-up)."""
+    key = (str(method).lower(), str(dataset).lower(), ipc, None if imbalance is None else float(imbalance))
+    if not any(_key(p) == key for p in PRESETS):
+        return None
+    return tm_preset(method, dataset, ipc, imbalance)
+
+
+def _key(preset: Preset) -> tuple:
+    return (preset.method, preset.dataset, preset.ipc, None if preset.imbalance is None else float(preset.imbalance))
+
+
 def tm_preset(method: str, dataset: str, ipc: int, imbalance: float | None = None) -> Preset:
     """The published setting for ``method`` on ``dataset`` at ``ipc`` (and imbalance factor β for the
     long-tailed sets). Warns (``UserWarning``) when the preset corrects an inconsistent original config."""
@@ -237,4 +252,4 @@ def preset_table(method: str | None = None) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["PRESETS", "Preset", "preset_table", "tm_preset"]
+__all__ = ["PRESETS", "Preset", "TM_METHODS", "find_preset", "preset_table", "tm_preset"]
