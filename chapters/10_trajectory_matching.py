@@ -650,9 +650,10 @@ Markdown(f"**MTT**\n\n{preset_table('mtt')}\n\n**DATM**\n\n{preset_table('datm')
 # python -m ltdd distill datm --dataset cifar10 --zca 0.1 --ipc 10 --preset --option buffer=buffers/c10 --out runs/datm10
 # ```
 #
-# `--option KEY=VALUE` overrides any setting (for example `--option grad_mode=tesla`). The number of
-# iterations is the profile's unless `--iterations` is given; the papers' is in the preset (printed with
-# the window above for DATM). The papers train 100 experts; fewer (`--experts 10`) already give a usable
+# `--option KEY=VALUE` overrides any setting (for example `--option grad_mode=tesla`). With `--preset` the
+# number of iterations is the preset's (printed with the window above for DATM) unless `--iterations` is
+# given. Under `--profile paper` the distillation takes the published setting without `--preset`, wherever
+# one exists for the dataset, IPC and imbalance. The papers train 100 experts; fewer (`--experts 10`) already give a usable
 # buffer at a tenth of the cost. The distillation of that setting unrolls $N = 80$ steps on 100 images,
 # the shape of the recorded memory benchmark, in constant memory with the default exact gradient.
 #

@@ -26,7 +26,8 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
   [--preset METHOD:IPC] [--option KEY=VALUE ...]`` — train expert trajectories for trajectory matching
   (:mod:`ltdd.experts`) into ``DIR`` (one file per expert, written atomically; a rerun trains only the
   missing ones). The last stdout line is JSON. ``distill mtt|datm|ltdd --option buffer=DIR`` uses them;
-  ``--preset`` on either command fills the published settings (:mod:`ltdd.distill.tm_presets`).
+  ``--preset`` on either command fills the published settings (:mod:`ltdd.distill.tm_presets`); under
+  ``--profile paper``, ``distill mtt|datm|ltdd`` takes them without ``--preset`` where they exist.
 
 * ``tm-ablation --dataset NAME --seeds 0,1,2 --out DIR [--resume]`` — LTDD's ablation (MTT, base, +DAM,
   +DAM+ED; :func:`ltdd.tm_study.tm_ablation`) at the profile's scale: experts per seed under ``DIR/buffers``,
