@@ -64,7 +64,8 @@ class ExpertConfig:
     """``"representation"``: train every parameter on shuffled images; ``"classifier"``: only the final linear
     layer, class-balanced, from a representation expert's final weights."""
     per_draw: int = 4
-    """Images taken from a class each time it is drawn (classifier stage; LTDD's ``num_samples_cls``)."""
+    """Images taken from a class each time a pass over the classes visits it (classifier stage; LTDD's
+    ``num_samples_cls``, :func:`~ltdd.experts.class_balanced_order`)."""
     optimizer: str = "sgd"
     """``"sgd"`` (MTT) or ``"gsam"`` (DATM, LTDD: GSAM around the same SGD, :mod:`ltdd.optim`)."""
     gsam_rho: float = 0.01

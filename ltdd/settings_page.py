@@ -121,7 +121,7 @@ def tm_settings_rows() -> list[SettingRow]:
                    "a tenth of the experts and half their epochs keep the gpu profile's run short; the setting "
                    "is the preset of the main table's first column"),
         SettingRow("LTDD", "tm-ablation at the smoke and cpu scales", "digits-lt, a few short SGD experts "
-                   "without weight decay, N = 4 or 10, narrow ConvNet", "–",
+                   "without weight decay, N = 4 or 10, narrow ConvNet, the exact gradient", "–",
                    "sized for a CPU: the chapter's live and recorded runs, not a reproduction"),
     ]
     return rows
