@@ -66,8 +66,9 @@ def tm_settings_rows() -> list[SettingRow]:
     rows = []
     for p in PRESETS:
         where = f"{p.dataset}" + (f", β = {p.imbalance:g}" if p.imbalance else "") + f", IPC {p.ipc}"
-        rows.append(SettingRow(p.method.upper(), where, _preset_value(p), p.source,
-                               f"corrected: {p.flag}" if p.flag else ""))
+        departure = [f"corrected: {p.flag}"] if p.flag else []
+        departure += [f"assumed: {note}" for note in p.notes]
+        rows.append(SettingRow(p.method.upper(), where, _preset_value(p), p.source, "; ".join(departure)))
     seen = set()
     for p in PRESETS:
         if p.method in seen:
