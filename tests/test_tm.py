@@ -568,7 +568,8 @@ def test_settings_page_lists_every_preset_and_names_the_departures():
     corrected = [row for row in presets if row.departure.startswith("corrected")]
     assert len(corrected) == 3  # the three corrected LTDD configs
     # DATM's README gives the expert command for CIFAR-10 only: the Tiny presets say what they assume
-    assert all(row.departure.startswith("assumed") for row in presets if row.method == "DATM" and "tiny" in row.setting)
+    tiny_datm = [row for row in presets if row.method == "DATM" and "tiny" in row.setting]
+    assert len(tiny_datm) == 3 and all(row.departure.startswith("assumed") for row in tiny_datm)
     by_setting = {row.setting: row for row in rows}
     # LTDD configs CIFAR-10/ConvIN/imbrate_0005: first_stage_lambda 0.1, second_stage_lambda 1.; Table 5: 0.2 / 1
     lambdas = by_setting["λ_rep, λ_cls at β = 200"]
