@@ -588,6 +588,7 @@ class LTDD(TrajectoryMatcher):
     Config = LTDDConfig
 
 
-__all__ = ["DAM_WEIGHTING", "DATM", "DATMConfig", "INITS", "LABEL_RULES", "LTDD", "LTDDConfig", "MTT", "SHORT_CLASS", "TMConfig",
+__all__ = ["DAM_WEIGHTING", "DATM", "DATMConfig", "INITS", "LABEL_RULES", "LTDD", "LTDDConfig", "MTT", "SHORT_CLASS",
+           "TMConfig",
            "TrajectoryMatcher", "dam_loss", "dam_weights", "expert_network", "expert_soft_labels", "fill_class",
            "select_correct", "start_window"]
