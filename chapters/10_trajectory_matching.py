@@ -452,7 +452,9 @@ for steps in (1, 2, 5, 10):
 #    to the *average logits of the experts that classify the image correctly*
 #    ({func}`expert_soft_labels <ltdd.distill.tm.expert_soft_labels>`). An image that no expert gets right
 #    gets all-zero logits, a uniform target. The student's loss $\ell$ becomes the cross-entropy against
-#    $\mathrm{softmax}(Y)$, and $Y$ is learned with {eq}`eq-mtt-loss` like the images.
+#    $\mathrm{softmax}(Y)$, and $Y$ is learned with {eq}`eq-mtt-loss` like the images. When a DATM config
+#    starts from random real images instead (`pix_init: real`, CIFAR-100 at IPC 50), its code takes the
+#    logits of *one* expert, right or wrong: `label_rule="first"`, which that preset uses.
 # 2. **Initialisation from correctly classified images** (`init="correct"`,
 #    {func}`select_correct <ltdd.distill.tm.select_correct>`). The starting images of a class are real images
 #    that the experts classify correctly (expert 0 first, then the next expert, until IPC are found), so that
@@ -625,9 +627,13 @@ Markdown(f"**Live, {dataset.name} at profile {profile.name}, IPC {IPC}** (test a
 # ## The published settings
 #
 # {mod}`ltdd.distill.tm_presets` keeps the published settings of MTT (its hyperparameter table, as transcribed
-# from the author) and DATM (its configuration files) as presets: the distiller's settings, how the experts
-# were trained, and the dataset options (ZCA). $N$ is `syn_steps`, the window is the range of start
-# epochs.
+# from the author) and DATM (its configuration files: CIFAR-10, CIFAR-100 and Tiny ImageNet, the last with
+# ConvNetD4 at 64 pixels) as presets: the distiller's settings, how the experts were trained, and the dataset
+# options (ZCA). $N$ is `syn_steps`, the window is the range of start epochs, "labels" says how the soft
+# labels start, `batch_syn` is "all" where the config's value covers the whole synthetic set (the code then
+# takes every image), and "grad" is the gradient mode: DATM's `DATM.py` backpropagates through every step,
+# which `exact` computes in constant memory. Where a DATM config omits the switch of the growing window, the
+# window grows, because the switch defaults to on in DATM's code.
 
 # %%
 from ltdd.distill.tm_presets import preset_table
@@ -644,9 +650,10 @@ Markdown(f"**MTT**\n\n{preset_table('mtt')}\n\n**DATM**\n\n{preset_table('datm')
 # python -m ltdd distill datm --dataset cifar10 --zca 0.1 --ipc 10 --preset --option buffer=buffers/c10 --out runs/datm10
 # ```
 #
-# `--option KEY=VALUE` overrides any setting (for example `--option grad_mode=tesla`). The number of
-# iterations is the profile's unless `--iterations` is given; the papers' is in the preset (printed with
-# the window above for DATM). The papers train 100 experts; fewer (`--experts 10`) already give a usable
+# `--option KEY=VALUE` overrides any setting (for example `--option grad_mode=tesla`). With `--preset` the
+# number of iterations is the preset's (printed with the window above for DATM) unless `--iterations` is
+# given. Under `--profile paper` the distillation takes the published setting without `--preset`, wherever
+# one exists for the dataset, IPC and imbalance. The papers train 100 experts; fewer (`--experts 10`) already give a usable
 # buffer at a tenth of the cost. The distillation of that setting unrolls $N = 80$ steps on 100 images,
 # the shape of the recorded memory benchmark, in constant memory with the default exact gradient.
 #

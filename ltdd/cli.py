@@ -26,7 +26,8 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
   [--preset METHOD:IPC] [--option KEY=VALUE ...]`` — train expert trajectories for trajectory matching
   (:mod:`ltdd.experts`) into ``DIR`` (one file per expert, written atomically; a rerun trains only the
   missing ones). The last stdout line is JSON. ``distill mtt|datm|ltdd --option buffer=DIR`` uses them;
-  ``--preset`` on either command fills the published settings (:mod:`ltdd.distill.tm_presets`).
+  ``--preset`` on either command fills the published settings (:mod:`ltdd.distill.tm_presets`); under
+  ``--profile paper``, ``distill mtt|datm|ltdd`` takes them without ``--preset`` where they exist.
 
 * ``tm-ablation --dataset NAME --seeds 0,1,2 --out DIR [--resume]`` — LTDD's ablation (MTT, base, +DAM,
   +DAM+ED; :func:`ltdd.tm_study.tm_ablation`) at the profile's scale: experts per seed under ``DIR/buffers``,
@@ -52,6 +53,7 @@ import json
 import platform
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -124,6 +126,28 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tm_preset(args: argparse.Namespace, profile, dataset, ipc: int):
+    """The published setting a distillation runs: the ``--preset`` (an error when there is none), and under the
+    ``paper`` profile a trajectory-matching method's published setting for this dataset, IPC and β when there is
+    one (otherwise ``None``, with a note: the method's own defaults run)."""
+    from .distill.tm_presets import TM_METHODS, find_preset, tm_preset
+
+    imbalance = dataset.info.get("imbalance")
+    if args.preset:
+        return tm_preset(args.method, dataset.name, ipc, imbalance)
+    if profile.name != "paper" or args.method not in TM_METHODS:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # find_preset warns below when it returns a corrected config
+        preset = find_preset(args.method, dataset.name, ipc, imbalance)
+    if preset is None:
+        print(f"note: no published {args.method} setting for {dataset.name} at IPC {ipc}"
+              + (f", beta {imbalance:g}" if imbalance else "") + f"; the {args.method} defaults run", file=sys.stderr)
+    elif preset.flag:
+        print(f"warning: the published setting is a corrected config: {preset.flag}", file=sys.stderr)
+    return preset
+
+
 def cmd_distill(args: argparse.Namespace) -> int:
     """``python -m ltdd distill METHOD``: distil a set (resumable); write ``synthetic.pt`` and ``run.json``."""
     profile = get_profile(args.profile)
@@ -131,15 +155,13 @@ def cmd_distill(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
                            download=_download_flag(args, profile), device=device, **_options(args))
     settings = {"ipc": args.ipc if args.ipc is not None else profile.ipc}
-    if args.preset:
-        from .distill.tm_presets import tm_preset
-
-        preset = tm_preset(args.method, dataset.name, settings["ipc"], dataset.info.get("imbalance"))
+    preset = _tm_preset(args, profile, dataset, settings["ipc"])
+    if preset is not None:
         settings.update(preset.settings)
         print(f"preset: {preset.source}" + (f" (corrected: {preset.flag})" if preset.flag else ""), file=sys.stderr)
     settings.update(parse_options(args.option, method_config(args.method)))
     target = args.iterations if args.iterations is not None else (
-        preset.iterations if args.preset else profile.iterations)
+        preset.iterations if preset is not None else profile.iterations)
     if target < 1:
         raise ValueError(f"--iterations must be a positive int, got {target}")
     distiller = make_distiller(args.method, dataset, seed=args.seed, profile=profile, **settings)
@@ -377,6 +399,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
                            download=_download_flag(args, profile), device=device, **_options(args))
     settings = {"stage": args.stage}
+    preset = None
     if args.preset:
         method, _, ipc = args.preset.partition(":")
         if not ipc.isdigit():
@@ -392,7 +415,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
     config = ExpertConfig(**settings)
     if args.experts < 1:
         raise ValueError(f"--experts must be a positive int, got {args.experts}")
-    model = args.model or profile.model
+    model = args.model or (preset.model if preset is not None else profile.model)
     options = profile.replace(model=model).model_options()
     started = time.perf_counter()
     shard = _shard(args.shard)

@@ -33,13 +33,14 @@ def _momentum_drift(momentum: float = 0.5, classes: int = 10) -> tuple[float, fl
 
 def _dam_cifar() -> tuple[float, float, float, float]:
     """ex-11-dam-cifar: raw DAM weight of the head and the tail of CIFAR-10-LT β = 100, the factor by which the
-    code's loss is smaller than cross-entropy on a balanced batch, and the head/tail weight ratio."""
-    from .data.longtail import longtail_counts
-    from .distill.tm import dam_weights
-
-    counts = longtail_counts(5000, 10, 100)
-    raw = dam_weights(counts, normalize=False)
-    return float(raw[0]), float(raw[-1]), float(len(counts)), float(raw[0] / raw[-1])
+    code's loss is smaller than cross-entropy on a balanced batch, and the head/tail weight ratio. Computed from
+    the counts n_c = ⌊5000 · β^(−c/9)⌋ and g(s_c) = s_c / Σ_k s_k (λ_g = 0) as the exercise states them, not
+    with :func:`~ltdd.distill.tm.dam_weights`, whose answer the exercise checks."""
+    counts = [int(5000 * 100 ** (-c / 9)) for c in range(10)]
+    total = sum(counts)
+    head, tail = counts[0] / total, counts[-1] / total
+    # a balanced batch, equal cross-entropy ℓ per class: (1/C) Σ_c g(s_c) ℓ = ℓ / C, since Σ_c g(s_c) = 1
+    return head, tail, float(len(counts)), head / tail
 
 
 def _bptt_slope() -> tuple[float]:

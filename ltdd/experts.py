@@ -13,7 +13,8 @@ Two kinds of experts:
   DSA on every batch;
 * **classifier experts** (LTDD's second stage, Expert Decoupling): start from a representation expert's final
   weights, freeze everything but the final linear layer, and train that with class-balanced sampling (a class
-  drawn uniformly, then ``per_draw`` of its images; an epoch draws as many images as ``max_c n_c × C``).
+  passes over the classes in shuffled order, ``per_draw`` images of each class per visit; an epoch draws as many
+  images as ``max_c n_c × C``, as LTDD's ``ClassAwareSampler``).
 
 The backbone / classifier split is read from the model (its ``classifier`` module), never from hard-coded
 parameter counts (:func:`classifier_slice`).
@@ -63,7 +64,8 @@ class ExpertConfig:
     """``"representation"``: train every parameter on shuffled images; ``"classifier"``: only the final linear
     layer, class-balanced, from a representation expert's final weights."""
     per_draw: int = 4
-    """Images taken from a class each time it is drawn (classifier stage; LTDD's ``num_samples_cls``)."""
+    """Images taken from a class each time a pass over the classes visits it (classifier stage; LTDD's
+    ``num_samples_cls``, :func:`~ltdd.experts.class_balanced_order`)."""
     optimizer: str = "sgd"
     """``"sgd"`` (MTT) or ``"gsam"`` (DATM, LTDD: GSAM around the same SGD, :mod:`ltdd.optim`)."""
     gsam_rho: float = 0.01
@@ -113,26 +115,37 @@ def classifier_slice(model: nn.Module) -> slice:
 
 def class_balanced_order(labels: Tensor, num_classes: int, num_samples: int, per_draw: int,
                          generator: torch.Generator) -> Tensor:
-    """Class-aware sampling (Shen et al. 2016, as LTDD's ``ClassAwareSampler``): repeatedly draw a class
-    uniformly and take its next ``per_draw`` images from a per-class shuffled queue, reshuffled when it runs
-    out; ``num_samples`` indices in all. Classes without images are never drawn."""
+    """Class-aware sampling (Shen et al. 2016) as LTDD's ``ClassAwareSampler`` (from OLTR) draws it: go through
+    the classes in a shuffled order, reshuffled after every pass; each class visited gives the next
+    ``per_draw`` images of its own shuffled queue, reshuffled whenever it runs out. Every pass over the classes
+    therefore takes exactly ``per_draw`` images from each class. ``num_samples`` indices in all; classes
+    without images are left out of the passes. Every shuffle is drawn from ``generator``."""
     members = [torch.nonzero(labels.cpu() == c, as_tuple=True)[0] for c in range(num_classes)]
-    present = [c for c in range(num_classes) if len(members[c])]
-    queues = {c: torch.empty(0, dtype=torch.long) for c in present}
+    present = torch.tensor([c for c in range(num_classes) if len(members[c])], dtype=torch.long)
+    if not len(present):
+        raise ValueError("labels holds no image of any of the num_classes classes")
+    queues = {int(c): torch.empty(0, dtype=torch.long) for c in present}
+    classes = torch.empty(0, dtype=torch.long)
     chosen: list[Tensor] = []
     total = 0
     while total < num_samples:
-        c = present[int(torch.randint(len(present), (1,), generator=generator, device=generator.device))]
+        if not len(classes):  # a new pass over the classes, in a fresh order
+            classes = present[_shuffle(len(present), generator)]
+        c, classes = int(classes[0]), classes[1:]
         take = []
-        while len(take) < per_draw:
-            if len(queues[c]) == 0:
-                queues[c] = members[c][torch.randperm(len(members[c]), generator=generator,
-                                                      device=generator.device).cpu()]
-            take.append(queues[c][:1])
-            queues[c] = queues[c][1:]
+        while sum(len(t) for t in take) < per_draw:
+            if not len(queues[c]):
+                queues[c] = members[c][_shuffle(len(members[c]), generator)]
+            needed = per_draw - sum(len(t) for t in take)
+            take.append(queues[c][:needed])
+            queues[c] = queues[c][needed:]
         chosen.append(torch.cat(take))
         total += per_draw
     return torch.cat(chosen)[:num_samples]
+
+
+def _shuffle(n: int, generator: torch.Generator) -> Tensor:
+    return torch.randperm(n, generator=generator, device=generator.device).cpu()
 
 
 def _epoch_order(config: ExpertConfig, labels: Tensor, num_classes: int, generator: torch.Generator) -> Tensor:

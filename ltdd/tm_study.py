@@ -1,5 +1,6 @@
-"""Long-tailed trajectory matching as an experiment: the ablation base → +DAM → +DAM+ED (LTDD Table 4) and the
-diagnostics of LTDD Fig. 5 (why experts trained on long-tailed data mislead the distillation).
+"""Long-tailed trajectory matching as an experiment: the ablation base → +DAM → +DAM+ED (LTDD Fig. 6a), the
+diagnostics of LTDD Figs. 2 and 5 (why experts trained on long-tailed data mislead the distillation), and TESLA's
+gradient against the exact one (:func:`compare_grad_modes`).
 
 :func:`tm_ablation` trains, for every seed, one buffer of representation experts on the long-tailed set and
 one of classifier experts from them, distils every row of :data:`ABLATION_ROWS` from those buffers, and
@@ -7,8 +8,10 @@ evaluates each set with networks trained at the step size the set learned. The r
 :class:`~ltdd.rebalance.RebalanceStudy` (rows × seeds, saved atomically after every row, resumable), so its
 tables, paired comparisons and per-class reports work here too.
 
-The scale of every profile is in :data:`TM_SCALE`; the ``gpu`` and ``paper`` profiles use the published
-CIFAR-10-LT β = 100 setting (:mod:`ltdd.distill.tm_presets`) with the profile's iterations.
+The scale of every profile is in :data:`TM_SCALE`; the ``gpu`` and ``paper`` profiles use a published
+CIFAR-10-LT setting (:mod:`ltdd.distill.tm_presets`; ``paper``: the ablation's β = 200, IPC 50, see
+:func:`scale_for`), and train both kinds of experts with the preset's expert settings (GSAM, LTDD's weight decay
+5e-3 for the representation experts, class-aware sampling for the classifier experts).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from .data import ImageDataset
 from .diagnostics import classifier_weight_norms
 from .distill import SyntheticSet, make_distiller
 from .distill.base import settings_mismatch
+from .distill.unroll import GRAD_MODES, SavedTensorMeter
 from .experts import ExpertBuffer, ExpertConfig, train_buffer
 from .rebalance import RebalanceStudy, long_tail_groups
 from .train import TrainConfig, evaluate_training_set
@@ -58,6 +62,9 @@ class TMScale:
     distill: dict
     """Settings shared by every row (TMConfig fields)."""
     experts_optimizer: str = "sgd"
+    expert_settings: dict = dataclasses.field(default_factory=dict)
+    """Further :class:`~ltdd.experts.ExpertConfig` fields by stage (``"representation"``, ``"classifier"``): the
+    preset's expert settings at the ``gpu`` and ``paper`` scales (weight decay, momentum, GSAM, …)."""
 
 
 _SMALL_DISTILL = {"expert_epochs": 2, "lr_lr": 1e-5, "current_max_start_epoch": None, "expansion_end": 0,
@@ -79,22 +86,41 @@ TM_SCALE: dict[str, TMScale] = {
 
 
 def scale_for(profile: Profile) -> TMScale:
-    """The profile's scale: :data:`TM_SCALE`, or for ``gpu``/``paper`` the published LTDD CIFAR-10-LT β = 100
-    IPC 10 setting with 10 (gpu) or 100 (paper) experts and the profile's iterations."""
+    """The profile's scale: :data:`TM_SCALE`, or a published LTDD CIFAR-10-LT setting with its experts'
+    settings. ``paper``: the setting of LTDD's ablation (Fig. 6a: β = 200, IPC 50; the config's 10,000
+    iterations; 100 experts of each kind); ``gpu``: the β = 100, IPC 10 setting (the first column of the main
+    table) with 10 experts of half the epochs and the profile's iterations. The dataset (``--imbalance``) is the
+    caller's: run the ``paper`` scale on CIFAR-10-LT at β = 200."""
     if profile.name in TM_SCALE:
         return TM_SCALE[profile.name]
+    import warnings
+
     from .distill.tm_presets import tm_preset
 
-    preset = tm_preset("ltdd", "cifar10-lt", 10, 100)
+    gpu = profile.name == "gpu"  # a tenth of the experts, half their epochs
+    with warnings.catch_warnings():  # the β = 200, IPC 50 preset is a corrected config and says so
+        warnings.simplefilter("ignore")
+        preset = tm_preset("ltdd", "cifar10-lt", 10, 100) if gpu else tm_preset("ltdd", "cifar10-lt", 50, 200)
     # what makes a row MTT, DATM or LTDD comes from its method's defaults and the row, not from the preset
     shared = {k: v for k, v in preset.settings.items()
               if k not in ("decoupled", "dam", "init_experts", "init", "soft_labels")}
     rep = preset.experts["representation"]
-    gpu = profile.name == "gpu"  # a tenth of the experts, half their epochs
-    return TMScale(ipc=10, experts=10 if gpu else 100, expert_epochs=rep["epochs"] // 2 if gpu else rep["epochs"],
+    expert_settings = {stage: {k: v for k, v in values.items() if k not in ("epochs", "stage")}
+                       for stage, values in preset.experts.items()}
+    return TMScale(ipc=preset.ipc, experts=10 if gpu else 100,
+                   expert_epochs=rep["epochs"] // 2 if gpu else rep["epochs"],
                    classifier_epochs=preset.experts["classifier"]["epochs"], expert_lr=rep["lr"],
-                   expert_batch=rep["batch_size"], iterations=profile.iterations, net_width=profile.net_width,
-                   distill=shared, experts_optimizer=rep["optimizer"])
+                   expert_batch=rep["batch_size"], iterations=profile.iterations if gpu else preset.iterations,
+                   net_width=profile.net_width, distill=shared, experts_optimizer=rep["optimizer"],
+                   expert_settings=expert_settings)
+
+
+def expert_config(scale: TMScale, stage: str) -> ExpertConfig:
+    """The :class:`~ltdd.experts.ExpertConfig` of one stage at ``scale``: its epochs, learning rate, batch and
+    optimiser, then the stage's ``expert_settings``."""
+    epochs = scale.expert_epochs if stage == "representation" else scale.classifier_epochs
+    common = {"lr": scale.expert_lr, "batch_size": scale.expert_batch, "optimizer": scale.experts_optimizer}
+    return ExpertConfig(**{**common, **scale.expert_settings.get(stage, {}), "epochs": epochs, "stage": stage})
 
 
 def train_ablation_buffers(dataset: ImageDataset, scale: TMScale, seed: int, folder: str | Path, model: str = "convnet",
@@ -102,13 +128,10 @@ def train_ablation_buffers(dataset: ImageDataset, scale: TMScale, seed: int, fol
     """The representation and classifier experts of one seed (resumable: finished experts are kept)."""
     folder = Path(folder)
     options = {} if scale.net_width is None else {"width": scale.net_width}
-    common = {"lr": scale.expert_lr, "batch_size": scale.expert_batch, "optimizer": scale.experts_optimizer}
-    rep = train_buffer(dataset, folder / "representation", scale.experts,
-                       ExpertConfig(epochs=scale.expert_epochs, **common), model, options, 1000 * seed,
-                       progress=progress)
-    cls = train_buffer(dataset, folder / "classifier", scale.experts,
-                       ExpertConfig(epochs=scale.classifier_epochs, stage="classifier", **common), model, options,
-                       1000 * seed, representation=rep.path, progress=progress)
+    rep = train_buffer(dataset, folder / "representation", scale.experts, expert_config(scale, "representation"),
+                       model, options, 1000 * seed, progress=progress)
+    cls = train_buffer(dataset, folder / "classifier", scale.experts, expert_config(scale, "classifier"), model,
+                       options, 1000 * seed, representation=rep.path, progress=progress)
     return rep, cls
 
 
@@ -137,6 +160,43 @@ def evaluate_tm(synthetic: SyntheticSet, dataset: ImageDataset, profile: Profile
     report = evaluate_training_set(images, labels.detach(), dataset, profile.model, networks or profile.eval_seeds,
                                    config, seed, progress, options)
     return report, long_tail_groups(report.per_class, dataset.train.class_counts(dataset.num_classes))
+
+
+def compare_grad_modes(dataset: ImageDataset, spec: Mapping, scale: TMScale,
+                       buffers: tuple[ExpertBuffer, ExpertBuffer], profile: Profile, seed: int = 0,
+                       modes: Sequence[str] = ("tesla", "exact"), model: str = "convnet",
+                       iterations: int | None = None, networks: int | None = None) -> dict[str, dict]:
+    """Distil one ablation row with each gradient mode (:mod:`ltdd.distill.unroll`) from the same buffers and
+    seed, so that the gradient is the only difference, and evaluate each set as :func:`evaluate_tm` does.
+
+    Returns ``{mode: {"accuracy", "tail", "learned_lr", "peak_saved_mb", "seconds_per_iteration"}}``:
+    ``peak_saved_mb`` is the peak of the tensors autograd kept for the backward passes
+    (:class:`~ltdd.distill.unroll.SavedTensorMeter`, any device) over the distillation, and the time is the
+    wall-clock time of the iterations (initialisation excluded) divided by their number."""
+    unknown = [mode for mode in modes if mode not in GRAD_MODES]
+    if unknown or not modes:
+        raise ValueError(f"modes must be a non-empty list of {list(GRAD_MODES)}, got {list(modes)!r}")
+    count = scale.iterations if iterations is None else iterations
+    _check_iterations(count)
+    results = {}
+    for mode in modes:
+        mode_scale = dataclasses.replace(scale, distill={**scale.distill, "grad_mode": mode})
+        distiller = distill_row(dataset, spec, mode_scale, buffers, seed, model, iterations=0)
+        started = time.perf_counter()
+        with SavedTensorMeter() as meter:
+            distiller.run(count, progress=False)
+        seconds = time.perf_counter() - started
+        synthetic = distiller.synthetic
+        report, groups = evaluate_tm(synthetic, dataset, profile, mode_scale, seed, networks)
+        results[mode] = {"accuracy": report.mean, "tail": groups["halves"]["tail"],
+                         "learned_lr": synthetic.learned_lr, "peak_saved_mb": meter.peak / 1e6,
+                         "seconds_per_iteration": seconds / count}
+    return results
+
+
+def _check_iterations(count) -> None:
+    if not isinstance(count, int) or count < 1:
+        raise ValueError(f"iterations must be a positive int, got {count!r}")
 
 
 ABLATION_KEYS = ("dataset", "dataset_options", "profile", "scale", "eval_epochs", "model", "rows")
@@ -215,7 +275,7 @@ def ablation_table(study: RebalanceStudy, keys: Sequence[tuple[str, str]] = (
 def expert_weight_norms(buffer: ExpertBuffer, template: torch.nn.Module, expert: int = 0,
                         epoch: int = -1) -> list[float]:
     """:func:`~ltdd.diagnostics.classifier_weight_norms` of expert ``expert`` after ``epoch`` (default: the
-    last): ‖w_c‖ per class (LTDD Fig. 5a: the head classes get the larger norms when the expert trained on
+    last): ‖w_c‖ per class (LTDD Fig. 2: the head classes get the larger norms when the network trained on
     long-tailed data)."""
     from .distill.tm import expert_network
 
@@ -223,7 +283,7 @@ def expert_weight_norms(buffer: ExpertBuffer, template: torch.nn.Module, expert:
 
 
 def soft_label_confidence(synthetic: SyntheticSet) -> list[float]:
-    """Per class, the mean probability a set's labels give to the image's own class (LTDD Fig. 5b: experts
+    """Per class, the mean probability a set's labels give to the image's own class (LTDD Fig. 5: experts
     trained on long-tailed data are less sure of tail classes). Hard labels give 1.0.
 
     An image's own class is the class it was made for: trajectory matching stores its images class by class,
@@ -244,7 +304,7 @@ def soft_label_confidence(synthetic: SyntheticSet) -> list[float]:
 def expert_confidence(buffer: ExpertBuffer, template: torch.nn.Module, dataset: ImageDataset,
                       experts: int | None = None) -> list[float]:
     """Per class, the mean softmax probability the first ``experts`` experts (default: all; last epoch,
-    averaged over experts) give to the true class on the balanced test set (LTDD Fig. 5b)."""
+    averaged over experts) give to the true class on the balanced test set (LTDD Fig. 5)."""
     from .distill.tm import expert_network
 
     count = len(buffer) if experts is None else experts
@@ -261,5 +321,6 @@ def expert_confidence(buffer: ExpertBuffer, template: torch.nn.Module, dataset: 
     return (total / count).tolist()
 
 
-__all__ = ["ABLATION_ROWS", "ablation_table", "TMScale", "TM_SCALE", "distill_row", "evaluate_tm", "expert_confidence",
+__all__ = ["ABLATION_ROWS", "ablation_table", "TMScale", "TM_SCALE", "compare_grad_modes", "distill_row",
+           "evaluate_tm", "expert_config", "expert_confidence",
            "expert_weight_norms", "scale_for", "soft_label_confidence", "tm_ablation", "train_ablation_buffers"]

@@ -93,3 +93,27 @@ def test_tm_ablation_writes_rows_and_resumes(smoke, capsys):
     assert len(json.loads((smoke / "A" / "study.json").read_text())["rows"]) == 4
     assert main(["tm-ablation", "--seeds", "0", "--out", "A", "--resume", "--imbalance", "20", "--quiet"]) == 2
     assert "was written with other settings" in capsys.readouterr().err
+
+
+def test_the_paper_profile_runs_the_published_setting_of_a_tm_method(capsys):
+    from types import SimpleNamespace
+
+    from ltdd import get_profile
+    from ltdd.cli import _tm_preset
+
+    paper, smoke = get_profile("paper"), get_profile("smoke")
+    cifar10_lt = SimpleNamespace(name="cifar10-lt", info={"imbalance": 100})
+    ltdd = SimpleNamespace(preset=False, method="ltdd")
+    preset = _tm_preset(ltdd, paper, cifar10_lt, 20)
+    # LTDD configs/CIFAR-10/ConvIN/imbrate_001/lt_ipc20_weighted_loss_match_both.yaml: Sequential_Generation
+    # True, current_max_start_epoch 10, max_start_epoch 20, expansion_end_epoch 2000; DAM-ED_tesla.py
+    assert (preset.settings["current_max_start_epoch"], preset.settings["max_start_epoch"],
+            preset.settings["expansion_end"], preset.settings["grad_mode"]) == (10, 20, 2000, "tesla")
+    assert _tm_preset(ltdd, smoke, cifar10_lt, 20) is None  # other profiles: only with --preset
+    assert _tm_preset(SimpleNamespace(preset=False, method="dm"), paper, cifar10_lt, 10) is None
+    digits = SimpleNamespace(name="digits-lt", info={"imbalance": 10})
+    assert _tm_preset(ltdd, paper, digits, 10) is None
+    assert "no published ltdd setting for digits-lt at IPC 10, beta 10" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="no published 'ltdd' setting for dataset='digits-lt'"):
+        _tm_preset(SimpleNamespace(preset=True, method="ltdd"), smoke, digits, 10)
+

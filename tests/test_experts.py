@@ -63,13 +63,27 @@ def test_classifier_stage_moves_only_the_classifier(digits_lt, representation):
         train_expert(digits_lt, ExpertConfig(epochs=1, stage="classifier"), model_options=SMALL)
 
 
-def test_class_balanced_order_draws_classes_uniformly():
-    labels = torch.tensor([0] * 100 + [1] * 10 + [2] * 2)
-    order = class_balanced_order(labels, 4, 3000, 4, torch.Generator().manual_seed(0))
-    counts = torch.bincount(labels[order], minlength=4).tolist()
-    assert len(order) == 3000 and counts[3] == 0
-    assert all(900 <= n <= 1100 for n in counts[:3])  # 1000 each in expectation
-    assert all(len(set(labels[order[i:i + 4]].tolist())) == 1 for i in range(0, 3000, 4))  # blocks of one class
+def test_class_balanced_order_cycles_through_shuffled_classes_as_class_aware_sampler():
+    """LTDD's ClassAwareSampler: passes over the classes in a shuffled order, ``per_draw`` images of a class per
+    visit from its own shuffled queue; every pass takes exactly ``per_draw`` images of each present class."""
+    labels = torch.tensor([0] * 100 + [1] * 10 + [2] * 2)  # class 3 has no image
+    passes, per_draw = 50, 4
+    order = class_balanced_order(labels, 4, passes * 3 * per_draw, per_draw, torch.Generator().manual_seed(0))
+    assert len(order) == passes * 3 * per_draw
+    blocks = labels[order].reshape(passes, 3, per_draw)
+    assert (blocks == blocks[:, :, :1]).all()  # a visit takes per_draw images of one class
+    visits = blocks[:, :, 0]
+    assert all(sorted(row.tolist()) == [0, 1, 2] for row in visits)  # each pass visits every present class once
+    assert len({tuple(row.tolist()) for row in visits}) > 1  # in an order reshuffled between passes
+    for c, n in ((0, 100), (1, 10), (2, 2)):  # within a class: each cycle through its images is a permutation
+        taken = order[labels[order] == c]
+        members = torch.nonzero(labels == c).squeeze(1)
+        for cycle in range(len(taken) // n):
+            assert sorted(taken[cycle * n:(cycle + 1) * n].tolist()) == members.tolist()
+    again = class_balanced_order(labels, 4, 600, per_draw, torch.Generator().manual_seed(0))
+    assert torch.equal(again, order)  # the same generator, the same order
+    other = class_balanced_order(labels, 4, 600, per_draw, torch.Generator().manual_seed(1))
+    assert not torch.equal(other, order)
 
 
 def test_buffer_round_trips_and_resumes(digits_lt, representation, tmp_path):

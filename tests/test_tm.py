@@ -4,22 +4,25 @@ distiller's bad input, checkpoint/resume, the published presets, and the expert 
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from ltdd import get_profile
 from ltdd.config import make_generator
 from ltdd.data import load_dataset
 from ltdd.distill import SyntheticSet, make_distiller
 from ltdd.distill.tm import (LTDDConfig, TMConfig, dam_loss, dam_weights, expert_network, expert_soft_labels,
                              fill_class, start_window)
 from ltdd.distill.tm_presets import PRESETS, preset_table, tm_preset
-from ltdd.distill.unroll import soft_label_loss
+from ltdd.distill.unroll import FlatParameters, soft_label_loss, unrolled_matching
 from ltdd.experts import ExpertConfig, classifier_slice, train_buffer
 from ltdd.models import get_model
-from ltdd.tm_study import expert_confidence, expert_weight_norms, soft_label_confidence
+from ltdd.tm_study import (ABLATION_ROWS, TM_SCALE, compare_grad_modes, expert_config, expert_confidence,
+                           expert_weight_norms, scale_for, soft_label_confidence, train_ablation_buffers)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -128,19 +131,47 @@ def test_soft_labels_average_the_logits_of_the_experts_that_are_right(digits_lt,
     assert torch.allclose(logits, expected, atol=1e-5) and torch.equal(right, count)
 
 
-def test_correct_initialisation_picks_images_the_expert_gets_right(digits_lt, buffers):
-    d = ltdd(digits_lt, buffers, init_experts=1)
-    synthetic = d.init()
+def test_correct_initialisation_takes_only_images_the_expert_gets_right(digits_lt, buffers):
+    """Every initial image of a class is a training image of that class that classifier expert 0 classifies
+    correctly (duplicated when the class has fewer than IPC such images; noise when it has none)."""
+    d = ltdd(digits_lt, buffers, init_experts=1, ipc=4)
+    d.init()
     _, cls = buffers
     expert = expert_network(get_model("convnet", 1, 10, digits_lt.image_size, width=WIDTH), cls, 0)
-    predicted = expert(d.images).argmax(1)
-    hard = synthetic.hard_labels
-    # every class the expert gets right at least once is initialised only from images it classifies correctly
+    train = digits_lt.train
+    with torch.no_grad():
+        right = expert(train.images).argmax(1) == train.labels
+    some_wrong = False
     for c in range(10):
-        rows = hard == c
-        if (predicted[rows] == c).any():
-            assert (predicted[rows] == c).all(), c
-    assert synthetic.labels.shape == (30, 10) and synthetic.learned_lr == pytest.approx(0.05)
+        members = train.class_indices(c)
+        good = members[right[members]]
+        some_wrong |= 0 < len(good) < len(members)
+        images = d.images[4 * c:4 * (c + 1)].detach()
+        if len(good) == 0:
+            assert d.noise_per_class[c] == 4
+            continue
+        distance = (images[:, None] - train.images[good][None]).flatten(2).abs().amax(dim=2)  # (4, |good|)
+        assert (distance.min(dim=1).values == 0).all(), f"class {c}: an initial image the expert gets wrong"
+        if len(good) >= 4:  # enough right images: four distinct ones
+            assert len(set(distance.argmin(dim=1).tolist())) == 4, c
+    assert some_wrong  # the expert gets some images of a class wrong, so a random choice would fail this test
+
+
+def test_soft_labels_of_one_expert_are_its_logits_unfiltered(digits_lt, buffers):
+    _, cls = buffers
+    template = get_model("convnet", 1, 10, digits_lt.image_size, width=WIDTH)
+    images, labels = digits_lt.train.images, digits_lt.train.labels
+    logits, right = expert_soft_labels(images, labels, template, cls, rule="first")
+    first = expert_network(template, cls, 0)(images).detach()
+    assert torch.allclose(logits, first, atol=1e-6)
+    wrong = first.argmax(1) != labels
+    assert wrong.any() and (logits[wrong] != 0).all()  # images the expert gets wrong keep its logits
+    assert torch.equal(right, (~wrong).float())
+    with pytest.raises(ValueError, match="rule='mean' is not allowed"):
+        expert_soft_labels(images, labels, template, cls, rule="mean")
+    d = ltdd(digits_lt, buffers, init="real", label_rule="first")
+    d.init()
+    assert torch.allclose(d.label_logits, expert_network(template, cls, 0)(d.images).detach(), atol=1e-5)
 
 
 # ------------------------------------------------------------------------------------------- windows
@@ -199,6 +230,40 @@ def test_decoupled_phases_use_the_models_classifier_block(digits_lt, buffers):
     assert metrics["loss"] == pytest.approx(0.5 * metrics["loss_rep"] + 1.0 * metrics["loss_cls"])
 
 
+def test_the_student_trains_in_training_mode_even_after_the_experts_set_eval():
+    """MTT's student runs in train(): with batch norm, each step normalises with the minibatch's statistics.
+    The model's own mode is put back afterwards."""
+    g = torch.Generator().manual_seed(0)
+    model = get_model("convnetbn", 1, 10, 16, width=8, generator=make_generator(0, "bn"))
+    flat = FlatParameters(model)
+    start = flat.flatten().detach().clone()
+    images, labels = torch.randn(20, 1, 16, 16, generator=g), torch.arange(10).repeat(2)
+    target = start + 0.01 * torch.randn(start.shape, generator=g)
+    model.eval()  # what expert_network leaves behind
+    result = unrolled_matching(model, start, target, images, labels, torch.tensor(0.1), 1, make_generator(0, "s"),
+                               mode="bptt")
+    assert model.training is False
+
+    def one_step(training: bool) -> torch.Tensor:
+        model.train(training)
+        theta = start.clone().requires_grad_(True)
+        grad = torch.autograd.grad(F.cross_entropy(flat.forward(theta, images), labels), theta)[0]
+        return (start - 0.1 * grad).detach()
+
+    assert torch.allclose(result.final_params, one_step(True), atol=1e-6)
+    assert not torch.allclose(result.final_params, one_step(False), atol=1e-4)
+
+
+def test_the_distillers_student_is_in_training_mode(digits_lt, buffers):
+    d = ltdd(digits_lt, buffers)
+    d.init()  # picks images and labels with the experts in eval mode
+    assert d.template.training is False
+    modes = []
+    d.template.register_forward_pre_hook(lambda module, _inputs: modes.append(module.training))
+    d.step()
+    assert modes and all(modes)
+
+
 def test_matching_loss_decreases_with_distillation(digits_lt, buffers):
     """One start epoch, two experts: the matching loss of each expert's window falls as the images learn."""
     rep, _ = buffers
@@ -236,6 +301,47 @@ def test_expert_weight_norms_read_the_asked_expert_and_epoch(digits_lt, buffers)
         norms = expert_weight_norms(rep, template, expert=expert, epoch=epoch)
         assert norms == pytest.approx(by_hand(expert, rep.epochs if epoch == -1 else epoch), rel=1e-5)
     assert expert_weight_norms(rep, template, 0, 0) != pytest.approx(expert_weight_norms(rep, template, 0, -1))
+
+
+def test_gpu_and_paper_scales_train_experts_with_the_presets_expert_settings(digits_lt, tmp_path):
+    for name, epochs in (("gpu", 50), ("paper", 100)):
+        scale = scale_for(get_profile(name))
+        rep, cls = expert_config(scale, "representation"), expert_config(scale, "classifier")
+        # LTDD configs/buffer/CIFAR10_LT/imbrate_001: first_stage l2 5e-3, GSAM rho 0.01 alpha 0.3, mom 0.,
+        # batch_train 256; second_stage l2 0., train_epochs 10, ClassAwareSampler(num_samples_cls=4)
+        assert (rep.weight_decay, rep.optimizer, rep.momentum, rep.gsam_rho, rep.gsam_alpha, rep.batch_size) == (
+            5e-3, "gsam", 0.0, 0.01, 0.3, 256)
+        assert (rep.epochs, rep.stage) == (epochs, "representation")
+        assert (cls.weight_decay, cls.epochs, cls.per_draw, cls.optimizer, cls.stage) == (0.0, 10, 4, "gsam",
+                                                                                           "classifier")
+        assert scale.distill["grad_mode"] == "tesla"
+    # the paper scale is the ablation's setting, LTDD Fig. 6a: β = 200, IPC 50, config imbrate_0005/lt_ipc50
+    # (syn_steps_second 80, lr_img 1000, first/second_stage_lambda 0.1 / 1., Iteration 10000)
+    paper = scale_for(get_profile("paper"))
+    assert (paper.ipc, paper.iterations, paper.experts) == (50, 10000, 100)
+    assert (paper.distill["lambda_rep"], paper.distill["lambda_cls"], paper.distill["lr_img"]) == (0.1, 1.0, 1000)
+    assert scale_for(get_profile("gpu")).ipc == 10
+    small = dataclasses.replace(TM_SCALE["smoke"], experts=1, expert_epochs=1, classifier_epochs=1, net_width=WIDTH,
+                                expert_settings={"representation": {"weight_decay": 5e-3}})
+    rep, cls = train_ablation_buffers(digits_lt, small, 0, tmp_path)
+    assert rep.record["config"]["weight_decay"] == 5e-3 and cls.record["config"]["weight_decay"] == 0.0
+    assert rep.record["config"]["lr"] == small.expert_lr
+
+
+def test_compare_grad_modes_distils_the_same_row_with_each_gradient(digits_lt, buffers):
+    scale = dataclasses.replace(TM_SCALE["smoke"], ipc=3, net_width=WIDTH,
+                                distill={**TM_SCALE["smoke"].distill, "syn_steps": 4, "max_start_epoch": 2})
+    results = compare_grad_modes(digits_lt, ABLATION_ROWS["+DAM+ED"], scale, buffers, get_profile("smoke"),
+                                 modes=("tesla", "exact", "bptt"), iterations=2, networks=1)
+    assert list(results) == ["tesla", "exact", "bptt"]
+    for row in results.values():
+        assert 0 <= row["accuracy"] <= 1 and 0 <= row["tail"] <= 1 and row["seconds_per_iteration"] > 0
+    # bptt keeps every step's graph, the other two one step's at a time
+    assert results["bptt"]["peak_saved_mb"] > 1.5 * results["exact"]["peak_saved_mb"] > 0
+    assert results["exact"]["learned_lr"] == pytest.approx(results["bptt"]["learned_lr"], rel=1e-5)
+    with pytest.raises(ValueError, match=r"modes must be a non-empty list of \['bptt', 'exact', 'tesla'\]"):
+        compare_grad_modes(digits_lt, ABLATION_ROWS["+DAM+ED"], scale, buffers, get_profile("smoke"),
+                           modes=("adjoint",))
 
 
 def test_soft_label_confidence_is_the_mean_probability_of_the_own_class():
@@ -291,22 +397,148 @@ def test_checkpoint_resumes_to_the_same_result(digits_lt, buffers):
 
 
 # ------------------------------------------------------------------------------------------- presets
-def test_every_preset_builds_valid_settings():
+# Typed from the config files, never read back from ltdd.distill.tm_presets. None = every image (batch_syn at
+# least the synthetic set: the code then takes every image), a window (low, high, first high, iterations) grows.
+# LTDD configs/CIFAR-10/ConvIN/imbrate_{01,002,001,0005}/lt_ipc{10,20,50}_weighted_loss_match_both.yaml
+# (β = 10, 50, 100, 200): syn_steps_second, lr_img, window (Sequential_Generation, current_max_start_epoch,
+# expansion_end_epoch), first_stage_lambda, second_stage_lambda. Every file: syn_steps 80, expert_epochs 2,
+# lr_teacher 0.01, lr_lr 0.00001, lr_y 2, batch_syn 500, pix_init samples_predicted_correctly, first_weight_factor 0.
+LTDD_CIFAR10_LT = {
+    (10, 10): (80, 100, (0, 20, 10, 1000), 1.0, 0.2),
+    (10, 20): (80, 100, (0, 40, None, 0), 1.0, 0.2),
+    (10, 50): (80, 1000, (0, 40, None, 0), 1.0, 0.2),
+    (50, 10): (80, 100, (0, 20, None, 0), 1.0, 0.5),
+    (50, 20): (80, 100, (0, 20, 10, 2000), 0.5, 1.0),
+    (50, 50): (80, 100, (0, 40, 20, 2000), 0.5, 1.0),
+    (100, 10): (80, 100, (0, 20, None, 0), 0.5, 1.0),
+    (100, 20): (80, 100, (0, 20, 10, 2000), 0.5, 1.0),
+    (100, 50): (60, 1000, (0, 40, None, 0), 1.0, 0.5),
+    (200, 10): (80, 100, (0, 20, None, 0), 0.1, 1.0),
+    (200, 20): (80, 1000, (0, 40, None, 0), 0.1, 1.0),
+    (200, 50): (80, 1000, (0, 40, None, 0), 0.1, 1.0),
+}
+# LTDD configs/CIFAR-100/ConvIN/imbrate_01/lt_ipc*.yaml (β = 10) and imbrate005/{ipc10,ipc20,IPC50}.yaml (β = 20):
+# syn_steps 40, syn_steps_second 20, lr_img 1000, lr_lr 0.00001, lr_y 10.0, batch_syn 1000, pix_init real,
+# Sequential_Generation False, first/second_stage_lambda 1 / 0.1; the window:
+LTDD_CIFAR100_LT_WINDOW = {(10, 10): (30, 50), (10, 20): (20, 70), (10, 50): (20, 70),
+                           (20, 10): (20, 70), (20, 20): (20, 70), (20, 50): (20, 70)}
+# LTDD configs/TinyImageNet/ConvIN/imbrate01 (β = 10) and imbrate005 (β = 20)/IPC{10,20,50}.yaml: model
+# ConvNetD4, res 64, lr_img 100, lr_y 10.0, pix_init real, Sequential_Generation False, lambdas 1 / 0.1;
+# (syn_steps = syn_steps_second, lr_lr, min_start_epoch, max_start_epoch, batch_syn, Iteration):
+LTDD_TINY_LT = {
+    (10, 10): (25, 1e-4, 10, 50, 500, 10000), (10, 20): (20, 1e-4, 10, 50, 500, 10000),
+    (10, 50): (10, 1e-5, 40, 70, 1000, 10000), (20, 10): (25, 1e-4, 10, 50, 500, 10000),
+    (20, 20): (20, 1e-4, 10, 50, 500, 10000), (20, 50): (10, 1e-5, 40, 70, 1000, 1500),
+}
+# DATM configs/{CIFAR-10,CIFAR-100,TinyImageNet}/ConvIN/IPC*.yaml: (syn_steps, expert_epochs, lr_img, lr_lr, lr_y,
+# threshold, window, batch_syn (None: at least the set), pix_init). Sequential_Generation defaults to True in
+# utils/cfg.py, so CIFAR-10 IPC 50, CIFAR-100 IPC 1 and Tiny IPC 1, which omit it, grow their window.
+DATM = {
+    ("cifar10", 1): (80, 2, 100, 1e-7, 5.0, 1.1, (0, 4, None, 0), None, "correct"),
+    ("cifar10", 10): (80, 2, 100, 1e-5, 2.0, 1.0, (0, 20, 10, 1000), None, "correct"),
+    ("cifar10", 50): (80, 2, 1000, 1e-5, 2.0, 1.0, (0, 40, 20, 2000), None, "correct"),
+    ("cifar100", 1): (40, 3, 1000, 1e-5, 10.0, 1.0, (0, 20, 10, 1000), None, "correct"),
+    ("cifar100", 10): (80, 2, 1000, 1e-5, 10.0, 1.0, (0, 50, 30, 2000), None, "correct"),
+    ("cifar100", 50): (80, 2, 1000, 1e-5, 10.0, 1.0, (20, 70, None, 0), 1000, "real"),
+    ("tinyimagenet", 1): (40, 2, 10000, 1e-4, 10.0, 1.0, (0, 20, 15, 2000), None, "correct"),
+    ("tinyimagenet", 10): (40, 2, 100, 1e-4, 10.0, 1.0, (10, 50, None, 0), 500, "correct"),
+    ("tinyimagenet", 50): (20, 2, 100, 1e-4, 10.0, 1.0, (40, 70, None, 0), 1000, "correct"),
+}
+# LTDD configs/buffer/*/first_stage_*.yaml and second_stage_*.yaml (every dataset): train_epochs 100 / 10,
+# lr_teacher 0.01, mom 0., batch_train 256, l2 5e-3 / 0., GSAM rho 0.01, alpha 0.3; buffer_FTD.py's
+# ClassAwareSampler(num_samples_cls=4) for the classifier stage.
+LTDD_EXPERTS = {"representation": {"epochs": 100, "lr": 0.01, "momentum": 0.0, "batch_size": 256,
+                                   "weight_decay": 5e-3, "optimizer": "gsam", "gsam_rho": 0.01, "gsam_alpha": 0.3},
+                "classifier": {"epochs": 10, "lr": 0.01, "momentum": 0.0, "batch_size": 256, "weight_decay": 0.0,
+                               "optimizer": "gsam", "gsam_rho": 0.01, "gsam_alpha": 0.3, "per_draw": 4}}
+
+
+def _window(settings):
+    return (settings["min_start_epoch"], settings["max_start_epoch"], settings["current_max_start_epoch"],
+            settings["expansion_end"])
+
+
+def _quiet_preset(*args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return tm_preset(*args)
+
+
+def test_ltdd_cifar10_lt_presets_are_the_config_files():
+    for (beta, ipc), (steps_second, lr_img, window, lambda_rep, lambda_cls) in LTDD_CIFAR10_LT.items():
+        p = _quiet_preset("ltdd", "cifar10-lt", ipc, beta)
+        s = p.settings
+        assert (s["syn_steps"], s["syn_steps_second"], s["lr_img"], _window(s)) == (80, steps_second, lr_img,
+                                                                                     window), (beta, ipc)
+        assert (s["lambda_rep"], s["lambda_cls"]) == (lambda_rep, lambda_cls), (beta, ipc)
+        assert (s["expert_epochs"], s["lr_teacher"], s["lr_lr"], s["lr_y"]) == (2, 0.01, 1e-5, 2.0)
+        assert s["batch_syn"] is None  # batch_syn 500 >= 10 x IPC
+        assert (s["init"], s["label_rule"], s["init_experts"], s["short_class"]) == ("correct", "correct", 1,
+                                                                                      "duplicate")
+        assert s["grad_mode"] == "tesla"  # DAM-ED_tesla.py, LTDD's only distillation script
+        assert (s["dam"], s["dam_lambda"], s["dam_normalize"], s["decoupled"], s["threshold"]) == (
+            True, 0.0, False, True, None)
+        assert p.dataset_options == {"imbalance": beta, "zca": 0.1} and p.model == "convnet"
+        assert p.iterations == 10000
+
+
+def test_ltdd_cifar100_lt_and_tiny_lt_presets_are_the_config_files():
+    for (beta, ipc), (low, high) in LTDD_CIFAR100_LT_WINDOW.items():
+        s = tm_preset("ltdd", "cifar100-lt", ipc, beta).settings
+        assert (s["syn_steps"], s["syn_steps_second"], s["lr_img"], s["lr_lr"], s["lr_y"]) == (40, 20, 1000, 1e-5,
+                                                                                             10.0)
+        assert _window(s) == (low, high, None, 0) and (s["lambda_rep"], s["lambda_cls"]) == (1.0, 0.1)
+        assert s["batch_syn"] == (None if ipc == 10 else 1000), (beta, ipc)  # 1000 = the whole set at IPC 10
+        assert (s["init"], s["label_rule"], s["grad_mode"]) == ("real", "first", "tesla")
+    for (beta, ipc), (steps, lr_lr, low, high, batch_syn, iterations) in LTDD_TINY_LT.items():
+        p = tm_preset("ltdd", "tinyimagenet-lt", ipc, beta)
+        s = p.settings
+        assert (s["syn_steps"], s["syn_steps_second"], s["lr_lr"], _window(s), s["batch_syn"]) == (
+            steps, steps, lr_lr, (low, high, None, 0), batch_syn), (beta, ipc)
+        assert (s["lr_img"], s["lr_y"], s["lambda_rep"], s["lambda_cls"]) == (100, 10.0, 1.0, 0.1)
+        assert (p.model, p.iterations, s["label_rule"], s["grad_mode"]) == ("convnetd4", iterations, "first", "tesla")
+        assert p.dataset_options == {"imbalance": beta, "zca": 0.1}
+
+
+def test_datm_presets_are_the_config_files():
+    for (dataset, ipc), (steps, m, lr_img, lr_lr, lr_y, gate, window, batch_syn, init) in DATM.items():
+        p = tm_preset("datm", dataset, ipc)
+        s = p.settings
+        assert (s["syn_steps"], s["expert_epochs"], s["lr_img"], s["lr_lr"], s["lr_y"], s["threshold"]) == (
+            steps, m, lr_img, lr_lr, lr_y, gate), (dataset, ipc)
+        assert (_window(s), s["batch_syn"], s["init"]) == (window, batch_syn, init), (dataset, ipc)
+        assert s["label_rule"] == ("first" if init == "real" else "correct")  # one expert's logits with real init
+        assert s["grad_mode"] == "exact"  # DATM.py backpropagates through every step
+        assert p.model == ("convnetd4" if dataset == "tinyimagenet" else "convnet")
+
+
+def test_expert_settings_of_the_presets_are_the_buffer_configs():
+    for beta, ipc in ((10, 10), (200, 50)):
+        p = _quiet_preset("ltdd", "cifar10-lt", ipc, beta)
+        for stage, expected in LTDD_EXPERTS.items():
+            assert {k: p.experts[stage][k] for k in expected} == expected, stage
+            assert ExpertConfig(**p.experts[stage]).stage == stage
+    for key in (("ltdd", "cifar100-lt", 50, 20), ("ltdd", "tinyimagenet-lt", 10, 10)):
+        assert tm_preset(*key).experts["representation"]["weight_decay"] == 5e-3
+    # DATM README: buffer_FTD.py --train_epochs=100 --lr_teacher=0.01 --mom=0. --batch_train=256, GSAM
+    assert {k: tm_preset("datm", "cifar10", 10).experts["representation"][k]
+            for k in ("epochs", "lr", "momentum", "batch_size", "weight_decay", "optimizer")} == {
+        "epochs": 100, "lr": 0.01, "momentum": 0.0, "batch_size": 256, "weight_decay": 0.0, "optimizer": "gsam"}
+
+
+def test_every_published_setting_has_one_valid_preset_and_bad_configs_are_flagged():
+    keys = {("ltdd", "cifar10-lt", ipc, beta) for beta, ipc in LTDD_CIFAR10_LT}
+    keys |= {("ltdd", "cifar100-lt", ipc, beta) for beta, ipc in LTDD_CIFAR100_LT_WINDOW}
+    keys |= {("ltdd", "tinyimagenet-lt", ipc, beta) for beta, ipc in LTDD_TINY_LT}
+    keys |= {("datm", dataset, ipc, None) for dataset, ipc in DATM}
+    # MTT's table: CIFAR-10 and CIFAR-100 at IPC 1, 10, 50
+    keys |= {("mtt", dataset, ipc, None) for dataset in ("cifar10", "cifar100") for ipc in (1, 10, 50)}
+    found = [(p.method, p.dataset, p.ipc, p.imbalance) for p in PRESETS]
+    assert sorted(found, key=str) == sorted(keys, key=str) and len(found) == len(set(found))
     for preset in PRESETS:
         TMConfig(ipc=preset.ipc, buffer="rep", classifier_buffer="cls", **preset.settings)
-        for stage, settings in preset.experts.items():
-            assert ExpertConfig(**settings).stage == stage
     flagged = [(p.imbalance, p.ipc) for p in PRESETS if p.flag]
     assert flagged == [(10, 10), (50, 50), (200, 50)]
-    assert "⚠ corrected" in preset_table("ltdd")
-
-
-def test_presets_reproduce_the_published_numbers_and_flag_bad_configs():
-    preset = tm_preset("ltdd", "cifar10-lt", 50, 100)
-    assert preset.settings["syn_steps_second"] == 60 and preset.settings["lr_img"] == 1000.0
-    assert (preset.settings["lambda_rep"], preset.settings["lambda_cls"]) == (1.0, 0.5)
-    assert preset.settings["dam_normalize"] is False and preset.experts["representation"]["weight_decay"] == 5e-3
-    assert preset.dataset_options == {"imbalance": 100, "zca": 0.1}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         tm_preset("datm", "cifar10", 10)  # no warning for a consistent config
@@ -314,6 +546,41 @@ def test_presets_reproduce_the_published_numbers_and_flag_bad_configs():
         assert tm_preset("ltdd", "cifar10-lt", 50, 200).ipc == 50
     with pytest.raises(ValueError, match="no published 'ltdd' setting for dataset='cifar10-lt', ipc=30"):
         tm_preset("ltdd", "cifar10-lt", 30, 100)
+
+
+def test_preset_table_prints_each_presets_schedule_and_gradient():
+    table = preset_table("ltdd")
+    rows = {tuple(cell.strip() for cell in line.strip("|").split("|")[:4]): line for line in table.splitlines()[2:]}
+    assert "[0, 10→20 over 2000 it)" in rows[("ltdd", "cifar10-lt", "100", "20")]
+    assert "[0, 10→20 over 1000 it)" in rows[("ltdd", "cifar10-lt", "10", "10")]
+    assert "⚠ corrected" in rows[("ltdd", "cifar10-lt", "200", "50")]
+    tiny = rows[("ltdd", "tinyimagenet-lt", "20", "50")]
+    assert "convnetd4" in tiny and "| 1500 |" in tiny and "| tesla |" in tiny and "one expert" in tiny
+    assert "| 1000 |" in rows[("ltdd", "cifar100-lt", "10", "20")]  # batch_syn
+
+
+def test_settings_page_lists_every_preset_and_names_the_departures():
+    from ltdd.settings_page import SECTIONS, SettingRow, settings_page, settings_table, tm_settings_rows
+
+    rows = tm_settings_rows()
+    presets = [row for row in rows if row.setting.startswith(("cifar", "tiny"))]
+    assert len(presets) == len(PRESETS)
+    corrected = [row for row in presets if row.departure.startswith("corrected")]
+    assert len(corrected) == 3  # the three corrected LTDD configs
+    # DATM's README gives the expert command for CIFAR-10 only: the Tiny presets say what they assume
+    tiny_datm = [row for row in presets if row.method == "DATM" and "tiny" in row.setting]
+    assert len(tiny_datm) == 3 and all(row.departure.startswith("assumed") for row in tiny_datm)
+    by_setting = {row.setting: row for row in rows}
+    # LTDD configs CIFAR-10/ConvIN/imbrate_0005: first_stage_lambda 0.1, second_stage_lambda 1.; Table 5: 0.2 / 1
+    lambdas = by_setting["λ_rep, λ_cls at β = 200"]
+    assert lambdas.value == "0.1, 1" and "0.2, 1 (62.4 %)" in lambdas.source and lambdas.departure
+    row = next(r for r in presets if r.setting == "cifar100-lt, β = 20, IPC 50")
+    assert "batch_syn 1000" in row.value and "one expert's logits" in row.value and "gradient tesla" in row.value
+    assert "CIFAR-100/ConvIN/imbrate005/IPC50.yaml" in row.source
+    assert "weight decay 0.005" in next(r for r in rows if r.method == "LTDD" and r.setting == "experts").value
+    page = settings_page()
+    assert page.startswith("## " + next(iter(SECTIONS))) and page.count("\n| ") == len(rows) + 1
+    assert settings_table([SettingRow("m", "a|b", "v", "s", "why")]).splitlines()[-1] == "| m | a\\|b | v | s | ⚠ why |"
 
 
 def test_recorded_memory_table_reads_back():

@@ -21,6 +21,7 @@ DATM: init from images     ``init="correct"``: images an expert                 
 the experts get right      classifies correctly (:func:`select_correct`)
 DATM: soft labels          ``soft_labels=True``: averaged logits of                 :class:`DATM`, :class:`LTDD`
                            the experts that are right (:func:`expert_soft_labels`)
+                           or one expert's (``label_rule="first"``)
 DATM: growing window       ``current_max_start_epoch``,                             :class:`DATM`
 (Sequential Generation)    ``expansion_end`` (:func:`start_window`)
 DATM: update gate          ``threshold``: skip the step above it                    :class:`DATM`
@@ -72,6 +73,7 @@ if TYPE_CHECKING:  # ltdd.experts imports ltdd.distill.base, so it is imported w
 
 INITS = ("real", "noise", "correct")
 SHORT_CLASS = ("duplicate", "noise", "inherent")
+LABEL_RULES = ("correct", "first")
 DAM_WEIGHTING = ("column", "sample")
 
 
@@ -165,6 +167,10 @@ class TMConfig:
     """Learnable label logits, initialised by :func:`expert_soft_labels` (DATM)."""
     label_experts: int | None = None
     """Experts whose logits are averaged for the soft labels (``None``: every expert in the buffer)."""
+    label_rule: str = "correct"
+    """How the soft labels start (:func:`expert_soft_labels`): ``"correct"``, the mean logits of the experts that
+    classify the image correctly (DATM with its correct-image initialisation); ``"first"``, the logits of the
+    first expert, unfiltered (the DATM and LTDD code with real-image initialisation, ``pix_init: real``)."""
     threshold: float | None = None
     """DATM's gate: no update when the matching loss exceeds it."""
     dam: bool = False
@@ -191,6 +197,7 @@ class TMConfig:
         _check_choice("grad_mode", self.grad_mode, GRAD_MODES)
         _check_choice("init", self.init, INITS)
         _check_choice("short_class", self.short_class, SHORT_CLASS)
+        _check_choice("label_rule", self.label_rule, LABEL_RULES)
         _check_choice("dam_weighting", self.dam_weighting, DAM_WEIGHTING)
         if not isinstance(self.min_start_epoch, int) or not 0 <= self.min_start_epoch < self.max_start_epoch:
             raise ValueError(f"the start window [min_start_epoch, max_start_epoch) = [{self.min_start_epoch}, "
@@ -232,11 +239,13 @@ class DATMConfig(TMConfig):
 class LTDDConfig(TMConfig):
     """LTDD (DAM + Expert Decoupling), CIFAR-10-LT β = 100 IPC 10 as its code ships it: N = N₂ = 80, window
     [0, 20), λ_rep 0.5, λ_cls 1, initial images from classifier expert 0 (one pass, duplicated when short),
-    soft labels from every classifier expert, DAM in the representation phase, no gate. One difference: DAM's
-    weights are rescaled to mean 1 (``dam_normalize=True``, the general form); the code's raw frequencies are
+    soft labels from every classifier expert, DAM in the representation phase, no gate, TESLA's gradient (its
+    only distillation script; ``grad_mode="exact"`` is the exact one). One difference: DAM's weights are
+    rescaled to mean 1 (``dam_normalize=True``, the general form); the code's raw frequencies are
     ``dam_normalize=False``, which the presets use."""
 
     syn_steps: int = 80
+    grad_mode: str = "tesla"
     max_start_epoch: int = 20
     init: str = "correct"
     init_experts: int | None = 1
@@ -323,9 +332,15 @@ def fill_class(found: Tensor, others: Tensor, ipc: int, policy: str, label: int,
 
 @torch.no_grad()
 def expert_soft_labels(images: Tensor, labels: Tensor, template: torch.nn.Module, buffer: ExpertBuffer,
-                       experts: int | None = None) -> tuple[Tensor, Tensor]:
-    """DATM's soft labels: for every image, the mean logits of the experts (at their last epoch) that classify
-    it correctly; all zeros (a uniform target) where none does. Returns ``(logits (N, C), experts right (N,))``."""
+                       experts: int | None = None, rule: str = "correct") -> tuple[Tensor, Tensor]:
+    """The initial label logits of DATM and LTDD, from the experts at their last epoch. ``rule="correct"``: for
+    every image, the mean logits of the experts that classify it correctly, all zeros (a uniform target) where
+    none does; ``rule="first"``: the logits of expert 0, right or wrong (the code's rule when the images are
+    random real ones; ``experts`` is then ignored). Returns ``(logits (N, C), experts right (N,))``."""
+    _check_choice("rule", rule, LABEL_RULES)
+    if rule == "first":
+        logits = _predictions(expert_network(template, buffer, 0), images)
+        return logits, (logits.argmax(dim=1) == labels).to(logits.dtype)
     total = None
     right_count = torch.zeros(len(images), device=images.device)
     for k in range(min(len(buffer), experts or len(buffer))):
@@ -443,7 +458,8 @@ class TrajectoryMatcher(ImageDistiller):
         self.lr_velocity = torch.zeros((), device=device)
         if self.config.soft_labels:
             self.label_logits, _ = expert_soft_labels(self.images, self._hard_labels(), self.template,
-                                                      self._label_source(), self.config.label_experts)
+                                                      self._label_source(), self.config.label_experts,
+                                                      self.config.label_rule)
             self.label_velocity = torch.zeros_like(self.label_logits)
         return self._refresh_synthetic()
 
@@ -572,6 +588,7 @@ class LTDD(TrajectoryMatcher):
     Config = LTDDConfig
 
 
-__all__ = ["DAM_WEIGHTING", "DATM", "DATMConfig", "INITS", "LTDD", "LTDDConfig", "MTT", "SHORT_CLASS", "TMConfig",
+__all__ = ["DAM_WEIGHTING", "DATM", "DATMConfig", "INITS", "LABEL_RULES", "LTDD", "LTDDConfig", "MTT", "SHORT_CLASS",
+           "TMConfig",
            "TrajectoryMatcher", "dam_loss", "dam_weights", "expert_network", "expert_soft_labels", "fill_class",
            "select_correct", "start_window"]

@@ -156,7 +156,22 @@ def unrolled_matching(model: nn.Module, start: Tensor, target: Tensor, images: T
     ``update`` — the parameters the student trains (the rest stay at ``start``; the gradient is taken with
     respect to this block only, not computed in full and zeroed); ``match`` — the parameters that enter the
     loss and its normaliser (the backbone in the representation phase).
+
+    The student trains in training mode, as MTT's ``student_net.train()``: a batch-norm layer normalises with
+    the statistics of the step's minibatch, whatever mode ``model`` was in (it is put back afterwards). As in
+    MTT, the running statistics of such a layer are updated in place; they do not enter the result.
     """
+    was_training = model.training
+    model.train()
+    try:
+        return _unrolled_matching(model, start, target, images, labels, lr, steps, generator, batch_size, augment,
+                                  mode, loss_fn, update, match)
+    finally:
+        model.train(was_training)
+
+
+def _unrolled_matching(model, start, target, images, labels, lr, steps, generator, batch_size, augment, mode,
+                       loss_fn, update, match) -> UnrollResult:
     if mode not in GRAD_MODES:
         raise ValueError(f"mode={mode!r} is unknown; choose one of {list(GRAD_MODES)}")
     if not isinstance(steps, int) or steps < 1:
