@@ -26,7 +26,7 @@ from typing import Mapping, Sequence
 
 from .config import PROFILES
 from .rebalance import RebalanceStudy
-from .reference import PAPER_RESULTS, REFERENCE_DIR
+from .reference import CRLT_DD_TABLE_III, PAPER_RESULTS, REFERENCE_DIR
 
 CIFAR10_MIRROR_LABEL = "CIFAR-10 (JPEG mirror)"
 """How every result measured on the JPEG mirror of CIFAR-10 is labelled in files, tables and figures."""
@@ -49,6 +49,10 @@ RECORDED_EXPERIMENTS: dict[str, RecordedExperiment] = {
         "cifar10_dm_family_cpu.json",
         "random, herding, k-center, DM, IDM and DSDM at IPC 1 and 10 on CIFAR-10 (JPEG mirror)",
         ("01", "05", "06", "07")),
+    "longtail-effect": RecordedExperiment(
+        "cifar10_longtail_effect_cpu.json",
+        "a ConvNet on CIFAR-10-LT (JPEG mirror) at β = 10 and 100 against a balanced subset of the same size",
+        ("02", "04")),
 }
 """Name → the recorded experiment (issue 18's list grows here as runs finish)."""
 
@@ -255,3 +259,71 @@ def restore_study(name: str, key: str, out: str | Path, path: str | Path | None 
         raise ValueError(f"out={str(out)!r} exists; restore_study never overwrites a study")
     out.parent.mkdir(parents=True, exist_ok=True)
     return experiment.study(key).save(out)
+
+
+def longtail_scale(study: RebalanceStudy) -> str:
+    """The long-tail experiment's scale in words: epochs, network, networks per seed and seeds."""
+    s = study.settings
+    seeds = sorted({row["seed"] for row in study.rows})
+    width = s.get("model_options", {}).get("width")
+    return (f"{s.get('epochs')} epochs (batch {s.get('batch_size')}, DSA), {s.get('model')}"
+            f"{f' width {width}' if width else ''}, {s.get('networks')} network(s) per set and seed, "
+            f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}")
+
+
+def _beta_keys(experiment: Experiment) -> list[str]:
+    return sorted((key for key in experiment.studies if key.startswith("beta")),
+                  key=lambda key: float(key.removeprefix("beta")))
+
+
+def longtail_panel(experiment: Experiment) -> str:
+    """A Markdown table of the long-tail experiment: per β, the long-tailed set and the balanced subset of the same
+    size, with overall and many/medium/few accuracy (%) and how the classifier's weight norms fall towards the tail;
+    the long-tailed row carries CRLT-DD's Table III "vanilla" number for CIFAR-10-LT at that β."""
+    from .longtail_effect import BALANCED_SUBSET, LONG_TAILED, weight_norm_slope
+
+    header = ["β", "training set", "images", "paper (CRLT-DD Table III, vanilla)",
+              f"overall, {CIFAR10_MIRROR_LABEL}", "many", "medium", "few", "weight-norm slope"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    paper = CRLT_DD_TABLE_III["cifar10-lt"]["vanilla"]
+    for key in _beta_keys(experiment):
+        study, beta = experiment.study(key), float(key.removeprefix("beta"))
+        for label in (LONG_TAILED, BALANCED_SUBSET):
+            rows = [row for row in study.rows if row["label"] == label]
+            if not rows:
+                lines.append(f"| {beta:g} | {label} | – | – | not recorded yet | | | | |")
+                continue
+            overall = row_accuracy(study, label)
+            groups = [study.mean_std(label, f"groups.shots.{g}")[0] for g in ("many", "medium", "few")]
+            reported = paper.get(int(beta)) if label == LONG_TAILED else None
+            lines.append("| " + " | ".join([
+                f"{beta:g}", label, f"{rows[0]['size']['images']:,}", f"{reported:.2f}" if reported else "–",
+                f"{overall[0]:.1f} ± {overall[1]:.1f}",
+                *(f"{100 * g:.1f}" if not math.isnan(g) else "–" for g in groups),
+                f"{weight_norm_slope(study, label):+.3f}"]) + " |")
+    return "\n".join(lines)
+
+
+def longtail_sentences(experiment: Experiment) -> list[str]:
+    """What the long-tail experiment shows, one sentence per β, every number read from the file: how much lower
+    the long-tailed set scores than the balanced subset of the same size, and where the loss falls."""
+    from .longtail_effect import BALANCED_SUBSET, LONG_TAILED
+
+    sentences = []
+    for key in _beta_keys(experiment):
+        study, beta = experiment.study(key), float(key.removeprefix("beta"))
+        lt, balanced = row_accuracy(study, LONG_TAILED), row_accuracy(study, BALANCED_SUBSET)
+        if lt is None or balanced is None:
+            sentences.append(f"At β = {beta:g}: not recorded yet.")
+            continue
+        per_class_lt = study.per_class(LONG_TAILED)
+        per_class_balanced = study.per_class(BALANCED_SUBSET)
+        counts = study.settings["counts"]
+        head, tail = counts.index(max(counts)), counts.index(min(counts))
+        sentences.append(
+            f"At β = {beta:g} the long-tailed set scores {lt[0]:.1f} % against {balanced[0]:.1f} % for a balanced "
+            f"subset of the same {study.rows[0]['size']['images']:,} images ({lt[0] - balanced[0]:+.1f} points); "
+            f"its largest class ({counts[head]:,} images) reaches {100 * per_class_lt[head]:.1f} % "
+            f"(balanced: {100 * per_class_balanced[head]:.1f} %) and its smallest ({counts[tail]:,} images) "
+            f"{100 * per_class_lt[tail]:.1f} % (balanced: {100 * per_class_balanced[tail]:.1f} %).")
+    return sentences

@@ -137,3 +137,32 @@ def test_restore_study_writes_it_back_and_never_overwrites(recorded, tmp_path):
     assert RebalanceStudy.load(out).mean_std("DM")[0] == pytest.approx(0.45)
     with pytest.raises(ValueError, match="never overwrites"):
         restore_study("dm-family", "ipc10", out, recorded)
+
+
+def longtail_rows(label, accuracy, per_class, norms, seed=0):
+    return {"label": label, "plan": label, "seed": seed, "accuracy": accuracy, "network_std": 0.0,
+            "per_class": per_class, "weight_norms": norms, "size": {"images": 1000, "stored": 1000},
+            "groups": {"shots": {"many": 0.9, "medium": 0.5, "few": 0.1}}, "seconds": {"train": 10.0}}
+
+
+def test_longtail_panel_and_sentences(tmp_path, archive):
+    from ltdd.longtail_effect import BALANCED_SUBSET, LONG_TAILED
+    from ltdd.recorded import longtail_panel, longtail_sentences
+
+    counts = [500, 250, 125, 60, 30, 15, 8, 5, 4, 3]
+    lt = longtail_rows(LONG_TAILED, 0.40, [0.95, 0.9, 0.8, 0.5, 0.3, 0.2, 0.1, 0.05, 0.1, 0.0],
+                       [5.0, 4.5, 4.0, 3.5, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5])
+    balanced = longtail_rows(BALANCED_SUBSET, 0.55, [0.6] * 9 + [0.5], [3.0] * 10)
+    path = tmp_path / "beta100.json"
+    RebalanceStudy([lt, balanced], {"counts": counts, "imbalance": 100.0}).save(path)
+    out = record_experiment("longtail-effect", {"beta100": path}, archive[0], tmp_path / "lt.json",
+                            expected_md5=archive[1])
+    experiment = load_experiment("longtail-effect", out)
+    panel = longtail_panel(experiment).splitlines()
+    assert "51.20" in panel[2]  # CRLT-DD Table III, CIFAR-10-LT β = 100, vanilla (typed from the paper)
+    assert "40.0 ± 0.0" in panel[2] and "55.0 ± 0.0" in panel[3]
+    slope_lt, slope_balanced = panel[2].split(" | ")[-1], panel[3].split(" | ")[-1]
+    assert slope_lt.startswith("+") and slope_balanced.startswith("+0.000")  # norms grow with the class size
+    (sentence,) = longtail_sentences(experiment)
+    assert "40.0 % against 55.0 %" in sentence and "-15.0 points" in sentence
+    assert "largest class (500 images) reaches 95.0 %" in sentence and "smallest (3 images) 0.0 %" in sentence
