@@ -270,12 +270,45 @@ def test_idm_untrained_network_gives_the_regulariser_zero_weight(digits):
     assert float(queue.accuracy_percent(0)) == 75.0
 
 
-def test_idm_command_settings():
-    assert command_settings("cifar10", 10) == {"ce_weight": 0.5}
-    assert command_settings("cifar10", 1)["batch_real"] == 5000
-    assert command_settings("cifar100", 10)["net_train_steps"] == 50
+def test_idm_command_settings_are_the_lines_of_command_txt():
+    # typed from uitrbn/IDM command.txt (commit 9acccfd): --ce_weight, --batch_real, --net_generate_interval,
+    # --model_train_steps, --eval_interval of each line (fields at IDMConfig's defaults are left out)
+    typed = {
+        ("cifar10", 1): {"ce_weight": 0.5, "batch_real": 5000, "push_interval": 5},
+        ("cifar10", 10): {"ce_weight": 0.5},
+        ("cifar10", 50): {"ce_weight": 0.1, "meter_reset_interval": 500},
+        ("cifar100", 1): {"ce_weight": 0.5, "batch_real": 5000, "push_interval": 5},
+        ("cifar100", 10): {"ce_weight": 0.1, "net_train_steps": 50},
+        ("cifar100", 50): {"ce_weight": 0.1, "meter_reset_interval": 500},
+        ("tinyimagenet", 1): {"ce_weight": 0.5},
+        ("tinyimagenet", 10): {"ce_weight": 0.5, "meter_reset_interval": 500},
+        ("tinyimagenet", 50): {"ce_weight": 0.8, "meter_reset_interval": 1000, "net_train_steps": 50},
+    }
+    for (name, ipc), settings in typed.items():
+        assert command_settings(name, ipc) == settings, (name, ipc)
+    assert command_settings("cifar100-lt", 1) == typed[("cifar100", 1)]
+    # the lines share these, which are IDMConfig's defaults
+    config = IDMConfig()
+    assert (config.lr_img, config.queue_size, config.push_interval, config.net_train_steps, config.batch_real,
+            config.meter_reset_interval) == (0.2, 100, 30, 10, 256, 100)
     with pytest.raises(ValueError, match="ipc"):
         command_settings("cifar10", 20)
+
+
+def test_idm_trains_distinct_queue_networks(digits):
+    idm = IDM(digits, IDMConfig(ipc=1, **{**IDM_SMALL, "queue_size": 5, "initial_nets": 5, "train_nets": 4,
+                                          "net_train_steps": 1}), seed=3)
+    idm.init()
+    for _ in range(5):  # every draw must pick 4 different networks of 5: each is seen once per draw
+        for k in range(len(idm.queue)):
+            idm.queue.seen[k].zero_()
+        idm.train_queue()
+        assert sorted(int(s > 0) for s in idm.queue.seen) == [0, 1, 1, 1, 1]
+        assert {int(s) for s in idm.queue.seen if s > 0} == {IDM_SMALL["net_batch"]}
+    idm_all = IDM(digits, IDMConfig(ipc=1, **{**IDM_SMALL, "initial_nets": 2, "train_nets": 4}), seed=0)
+    idm_all.init()
+    idm_all.train_queue()  # more networks asked for than the queue holds: each trains once
+    assert [int(s) for s in idm_all.queue.seen] == [IDM_SMALL["net_batch"] * IDM_SMALL["net_train_steps"]] * 2
 
 
 # ------------------------------------------------------------------------------------- DSDM
