@@ -60,7 +60,8 @@ from . import __version__
 from .config import available_profiles, default_data_root, download_allowed, get_device, get_profile
 from .data import available_datasets, counts_only, dataset_options, load_dataset
 from .data.longtail import DEFAULT_IMBALANCE
-from .distill import SyntheticSet, atomic_save, available_methods, make_distiller, method_config
+from .distill import (PAPER_ITERATIONS, SyntheticSet, atomic_save, available_methods, make_distiller, method_config,
+                      paper_settings)
 from .models import available_models
 from .train import TrainConfig, evaluate_synthetic
 
@@ -137,9 +138,16 @@ def cmd_distill(args: argparse.Namespace) -> int:
         preset = tm_preset(args.method, dataset.name, settings["ipc"], dataset.info.get("imbalance"))
         settings.update(preset.settings)
         print(f"preset: {preset.source}" + (f" (corrected: {preset.flag})" if preset.flag else ""), file=sys.stderr)
+    elif profile.name == "paper":  # each method's own setting, not one profile-wide iteration count
+        settings.update(paper_settings(args.method, dataset.name, settings["ipc"]))
     settings.update(parse_options(args.option, method_config(args.method)))
-    target = args.iterations if args.iterations is not None else (
-        preset.iterations if args.preset else profile.iterations)
+    if args.preset:
+        default_iterations = preset.iterations
+    elif profile.name == "paper":
+        default_iterations = PAPER_ITERATIONS.get(args.method.lower(), profile.iterations)
+    else:
+        default_iterations = profile.iterations
+    target = args.iterations if args.iterations is not None else default_iterations
     if target < 1:
         raise ValueError(f"--iterations must be a positive int, got {target}")
     distiller = make_distiller(args.method, dataset, seed=args.seed, profile=profile, **settings)

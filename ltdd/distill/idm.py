@@ -95,7 +95,7 @@ and ``--eval_interval`` (``meter_reset_interval``: the code resets the accuracy 
 
 def command_settings(dataset: str, ipc: int) -> dict:
     """The settings of IDM's ``command.txt`` for ``dataset`` (cifar10, cifar100, tinyimagenet; a ``-lt`` suffix
-    is ignored) and ``ipc`` that differ from :class:`IDMConfig`'s defaults (:data:`COMMAND_TXT`)."""
+    is ignored) and ``ipc`` that differ from :class:`IDMConfig`'s defaults (``COMMAND_TXT``)."""
     name = str(dataset).lower().removesuffix("-lt")
     if (name, ipc) not in COMMAND_TXT:
         raise ValueError(f"command.txt has no setting for dataset={dataset!r}, ipc={ipc}; "
