@@ -42,20 +42,57 @@ SOURCES = {
 CRLT_DD_TABLE_III: dict[str, dict[str, dict[int, float]]] = {
     "cifar10-lt": {
         "vanilla": {10: 71.63, 50: 57.29, 100: 51.20},
+        "sample all": {10: 72.45, 50: 66.25, 100: 49.94},
         "distill all": {10: 73.15, 50: 68.36, 100: 58.46},
+        "distill all + aug": {10: 74.87, 50: 63.10, 100: 59.54},
+        "sample head": {10: 77.89, 50: 67.50, 100: 62.03},
         "distill head": {10: 78.26, 50: 68.08, 100: 62.45},
+        "sample all + SimCLR": {10: 72.78, 50: 67.31, 100: 52.01},
         "distill all + SimCLR": {10: 73.6, 50: 68.74, 100: 59.32},
     },
     "cifar100-lt": {
         "vanilla": {10: 39.26, 50: 29.91, 100: 26.75},
+        "sample all": {10: 33.40, 50: 26.07, 100: 12.10},
         "distill all": {10: 38.89, 50: 34.16, 100: 19.77},
+        "distill all + aug": {10: 39.76, 50: 23.77, 100: 19.34},
+        "sample head": {10: 41.58, 50: 30.29, 100: 28.32},
         "distill head": {10: 43.31, 50: 33.65, 100: 30.48},
+        "sample all + SimCLR": {10: 35.35, 50: 28.82, 100: 14.33},
         "distill all + SimCLR": {10: 39.98, 50: 35.12, 100: 18.2},
     },
 }
-"""CRLT-DD (Hu & Guo, 2023) Table III: test accuracy in % (ConvNet-3) by imbalance factor β. Only the rows
-recorded in this book's reference notes are here; the paper's other rows (the sample baselines, + aug) are
-not, and no number was filled in for them."""
+"""CRLT-DD (Hu & Guo, 2023) Table III "Results with different distilling strategies": test accuracy in %
+(ConvNet-3) by imbalance factor β (the paper's "IF"), every row of the table, under the book's row labels."""
+
+CRLT_DD_TABLE_IV_PRINTED: list[tuple[str, str, float, float, float]] = [
+    ("CIFAR10-LT", "IF=10", 100.00, 36.52, 25.55),
+    ("CIFAR10-LT", "50", 100.00, 33.65, 15.72),
+    ("CIFAR10-LT", "100", 100.00, 31.77, 4.61),
+    ("CIFAR100-LT", "10", 100.00, 34.00, 24.47),
+    ("CIFAR100-LT", "50", 100.00, 30.59, 14.69),
+    ("CIFAR100-LT", "100", 100.00, 27.33, 4.03),
+]
+"""CRLT-DD Table IV "The percentage of the distilled data size compared to the original data size", exactly as
+printed: (dataset label, "Method" column, Baseline, Distill Head, Distill All), in % of the long-tailed set."""
+
+
+def decode_crlt_dd_table_iv(dataset_label: str, method_label: str) -> tuple[str, int]:
+    """The ``(dataset, β)`` a printed row of CRLT-DD's Table IV describes.
+
+    Three readings make every printed size follow from the class counts (the book's chapter 9 checks them
+    with :func:`ltdd.rebalance.plan_budget`): the CIFAR-10-LT and CIFAR-100-LT rows are swapped; the column
+    printed "50" is β = 20; distill head condenses the head to a fixed IPC (500 for CIFAR-10-LT, 50 for
+    CIFAR-100-LT, ``ltdd.rebalance.PAPER_HEAD_IPC``) at every β.
+    """
+    swapped = {"CIFAR10-LT": "cifar100-lt", "CIFAR100-LT": "cifar10-lt"}
+    if dataset_label not in swapped:
+        raise ValueError(f"dataset_label must be one of {sorted(swapped)}, got {dataset_label!r}")
+    printed = method_label.removeprefix("IF=")
+    betas = {"10": 10, "50": 20, "100": 100}
+    if printed not in betas:
+        raise ValueError(f"method_label must be one of {sorted(betas)} (optionally 'IF='), got {method_label!r}")
+    return swapped[dataset_label], betas[printed]
+
 
 CRLT_DD_TABLE_I = {"dd (performance matching)": 50.35, "dc": 47.66, "dm": 52.37}
 """CRLT-DD Table I: distill all on CIFAR-10-LT β = 100 (IPC 50) with three condensing methods, accuracy in %."""
