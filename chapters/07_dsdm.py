@@ -528,11 +528,10 @@ Markdown("In the papers, on CIFAR-10, DSDM's accuracy minus DM's is "
 #     print(w, evaluate(s.synthetic, dataset, RUN), f"cov gap {gap['cov_gap']:.3g}")
 # ```
 #
-# In one `cpu`-profile run (IPC 1, 100 iterations) the accuracies were 91.5 ± 0.2 %, 92.3 ± 0.3 % and
-# 81.9 ± 2.5 % for the weights 0, 50 and 500, and the covariance gaps 0.10, 0.019 and 0.040. From 0 to 50
-# the gap falls, as it should: that is what the term optimises. At 500 it is *larger* again, the
-# prototype gap grew about fourfold, the accuracy fell by ten points, and more pixels sat at the clamping
-# bounds 0 and 1. The likely reason: the weight multiplies the term's gradient, so with the same image
+# From 0 to 50 expect the covariance gap to fall, as it should: that is what the term optimises. At 500 it
+# can be *larger* again, with a larger prototype gap, a lower accuracy and more pixels at the clamping bounds
+# 0 and 1 (count them with `(pixels == 0) | (pixels == 1)` on `dataset.denormalize(s.synthetic.images)`).
+# The likely reason: the weight multiplies the term's gradient, so with the same image
 # learning rate the steps become too large for the optimisation to settle, and the clamping to $[0, 1]$
 # saturates the images it overshoots. (A `smoke` run, 10 iterations, is too short to show this.) A weight is a learning rate too: the paper's 50 balances the two terms for its
 # setting, and the best value depends on $d$, the number of synthetic views and the dataset.
@@ -560,8 +559,7 @@ Markdown("In the papers, on CIFAR-10, DSDM's accuracy minus DM's is "
 # 20th iteration and $0.99^{100} \approx 0.37$ at the 100th. In the short runs of the `smoke` and `cpu`
 # profiles the 0.99 history therefore mostly pulls the prototype back towards where it started, a mild
 # regulariser rather than an average over networks; with a weight of $\lambda_h / d$, expect the two
-# settings to differ by less than the ± of the evaluation (in one `cpu`-profile run at IPC 1: 92.4 ± 0.4 %
-# with 0.9 against 92.3 ± 0.3 % with 0.99). The averaging the paper describes needs the long runs (10,000
+# settings to differ by less than the ± of the evaluation. The averaging the paper describes needs the long runs (10,000
 # iterations) it was designed for.
 # ```
 #
@@ -586,9 +584,8 @@ Markdown("In the papers, on CIFAR-10, DSDM's accuracy minus DM's is "
 #
 # With random networks the features carry little class semantics, so matching their covariance matches
 # the spread of low-level image statistics rather than of meaningful variation: the "semantic" in DSDM's
-# name is the pre-trained networks. On the digits that matters less than one might think: in one
-# `cpu`-profile run at IPC 1, random networks gave 91.8 ± 0.6 % against 92.3 ± 0.3 % with the pre-trained
-# ones, a difference of about one standard deviation. The digits are simple enough that random features
+# name is the pre-trained networks. On the digits expect that to matter less than one might think, a
+# difference of the order of the evaluation's ±. The digits are simple enough that random features
 # already separate them fairly well; the papers' argument is made on CIFAR-scale images, where random
 # features carry much less of the classes' semantics. Pre-training costs $N \cdot E$ epochs of training
 # once, which is small next to thousands of distillation iterations. In the second part, expect the
