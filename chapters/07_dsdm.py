@@ -119,7 +119,7 @@ if "google.colab" in sys.modules:
 # | $[0,1]$ pixels and clamping | {meth}`DSDM.normalized <ltdd.distill.dsdm.DSDM.normalized>`, `DSDM.after_update` | |
 # | learning rate $0.1\cdot\mathrm{IPC}/10$, one step per class | `DSDM.image_lr`, {func}`matching.apply_per_class_steps <ltdd.distill.matching.apply_per_class_steps>` | `lr_img`, `scale_lr_by_ipc`, `step_per_class` |
 #
-### Where the paper's equations differ from the code
+# ### Where the paper's equations differ from the code
 #
 # The book follows DSDM's **code**, which produced the paper's numbers; the paper's equations differ from it
 # in four places, and `form="paper"` in {class}`DSDMConfig <ltdd.distill.dsdm.DSDMConfig>` switches to them:
