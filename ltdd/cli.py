@@ -360,7 +360,7 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     out = Path(args.out)
     study = rebalance_study(dataset, rows, profile, _number_list(args.seeds, int, "--seeds"), args.method,
                             args.iterations, args.ipc, args.simclr_epochs, args.networks, out / "study.json",
-                            args.resume, record, progress=not args.quiet)
+                            args.resume, record, progress=not args.quiet, vanilla_protocol=args.vanilla_protocol)
     table = study_table(study)
     (out / "table.md").write_text(table + "\n")
     print(table, file=sys.stderr)
@@ -557,11 +557,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default=None, help="a long-tailed dataset (default: digits-lt)")
     p.add_argument("--method", default="dm", help=f"condensing method, one of {available_methods()} (default: dm)")
     p.add_argument("--simclr", action="store_true", help="start every classifier from a SimCLR encoder")
-    p.add_argument("--simclr-epochs", type=int, default=None, help="SimCLR epochs (default: the profile's full_epochs)")
+    p.add_argument("--simclr-epochs", type=int, default=None,
+                   help="SimCLR epochs (default: the profile's full_epochs; 100 under --profile paper)")
     p.add_argument("--seeds", default="0", help="seeds, comma-separated; each builds and evaluates its own set")
     p.add_argument("--ipc", type=int, default=None,
-                   help="images per head class of the head plans (default: the median class size)")
-    p.add_argument("--iterations", type=int, default=None, help="distillation iterations (default: the profile's)")
+                   help="images per head class of the head plans (default: the median class size; under --profile "
+                        "paper the paper's 500 for cifar10-lt, 50 for cifar100-lt)")
+    p.add_argument("--iterations", type=int, default=None,
+                   help="distillation iterations (default: the profile's; 4000 under --profile paper)")
+    p.add_argument("--vanilla-protocol", choices=("crlt", "baseline.py"), default="crlt",
+                   help="how the vanilla row trains: crlt, the evaluation of every row (default); baseline.py, the "
+                        "code's baseline script (300 epochs, batch 256, no augmentation)")
     p.add_argument("--networks", type=int, default=None,
                    help="evaluation networks per set (default: the profile's eval_seeds)")
     p.add_argument("--out", required=True, help="output folder (study.json, table.md)")
