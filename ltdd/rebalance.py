@@ -326,11 +326,16 @@ def distill_classes(dataset: ImageDataset, classes: Sequence[int], ipc: int, met
                     iterations: int | None = None, profile: Profile | None = None, seed: int = 0,
                     progress: bool = True, **settings) -> tuple[Tensor, Tensor, dict]:
     """Condense ``classes`` of the training set to ``ipc`` images each with ``method``; returns images,
-    labels (the original class labels) and the distiller's record."""
+    labels (the original class labels) and the distiller's record. Under the ``paper`` profile DM runs
+    CRLT-DD's setting unless told otherwise (:func:`crlt_settings`: 4000 iterations, lr 1.0, 128 real images
+    per class, a step per class)."""
     from .distill import make_distiller
 
     profile = profile or get_profile()
-    iterations = profile.iterations if iterations is None else iterations
+    crlt = crlt_settings(profile)
+    iterations = crlt.iterations if iterations is None else iterations
+    if method == "dm" and crlt.dm_settings:
+        settings = {**dict(crlt.dm_settings), "batch_real": crlt.batch_real, **settings}
     part = dataset if list(classes) == list(range(dataset.num_classes)) else restrict_classes(dataset, classes)
     distiller = make_distiller(method, part, seed=seed, profile=profile, ipc=ipc, **settings)
     if getattr(distiller, "factor", 1) > 1:

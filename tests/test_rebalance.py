@@ -331,3 +331,27 @@ def test_study_trains_the_vanilla_row_with_the_chosen_protocol(digits_lt, monkey
     assert study.settings["vanilla_protocol"] == "baseline.py"
     assert (used["vanilla"].epochs, used["vanilla"].batch_size, used["vanilla"].dsa) == (300, 256, False)
     assert used["sample-all"] is None  # every other row: the CRLT-DD evaluation
+
+
+def test_distill_classes_runs_crlt_dds_dm_under_the_paper_profile(digits_lt, monkeypatch):
+    import ltdd.distill as distill_module
+    from ltdd.rebalance import distill_classes
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def recording(method, dataset, seed=0, profile=None, **settings):
+        seen.update(settings)
+        raise Stop
+
+    monkeypatch.setattr(distill_module, "make_distiller", recording)
+    with pytest.raises(Stop):
+        distill_classes(digits_lt, [0, 1], 2, "dm", profile=get_profile("paper"), progress=False)
+    # CRLT-DD Sec. IV-C: lr 1.0, batch 128; main_DM.py: a step after every class
+    assert (seen["lr_img"], seen["batch_real"], seen["step_per_class"]) == (1.0, 128, True)
+    seen.clear()
+    with pytest.raises(Stop):
+        distill_classes(digits_lt, [0, 1], 2, "dm", profile=SMOKE, progress=False)
+    assert "step_per_class" not in seen
