@@ -236,15 +236,20 @@ for name in ("cifar10", "cifar100", "tinyimagenet"):
         print(f"{name:12s} IPC {k:2d}: {command_settings(name, k)}")
 
 # %% [markdown]
-# Here we take $\lambda$ from CIFAR-10's line for each IPC where there is one (0.5 at IPC 1 and 10, 0.1
-# at IPC 50); the real batch per class is the profile's, and the queue's push interval is the scaled one
-# of the settings cell rather than the line's 5 (IPC 1) or 30.
+# Here we take $\lambda$ from CIFAR-10's line for each IPC where there is one; the real batch per class is
+# the profile's, and the queue's push interval is the scaled one of the settings cell rather than the line's
+# 5 (IPC 1) or 30. At the `paper` profile the whole line applies instead (as it does for
+# `python -m ltdd distill idm --profile paper`): the real batch of 5000 and the push interval of 5 at IPC 1,
+# and the accuracy meters reset every 500 iterations at IPC 50.
 
 # %%
 def idm_settings(ipc: int) -> dict:
     """The live settings of IDM at ``ipc``: the scaled queue and command.txt's CIFAR-10 λ where it has one."""
     weight = command_settings("cifar10", ipc)["ce_weight"] if ipc in (1, 10, 50) else OFFICIAL.ce_weight
-    return {"method": "idm", **IDM_SETTINGS, "ce_weight": weight}
+    settings = {"method": "idm", **IDM_SETTINGS, "ce_weight": weight}
+    if profile.name == "paper" and ipc in (1, 10, 50):
+        settings.update(command_settings(DATASET, ipc))  # the whole command.txt line
+    return settings
 
 
 print(idm_settings(IPC))
