@@ -221,18 +221,22 @@ plot_accuracy_vs_ipc({"random selection": {k: curve[k] for k in ipcs}}, full=ful
 # The numbers above come from a short live run on the profile's dataset; without a GPU (the `smoke` and
 # `cpu` profiles) that is 16×16 digits, a narrow ConvNet and a shortened protocol. They are **not** the
 # papers' numbers and should not be compared with them. For reference, this is what the papers report
-# for random selection on CIFAR-10 with the 128-channel ConvNet and the full protocol:
-#
-# | IPC | random selection, CIFAR-10, ConvNet (papers' numbers, %) |
-# |---:|---:|
-# | 1 | 14.4 ± 2.0 |
-# | 10 | 26.0 ± 1.2 |
-# | 50 | 43.4 ± 1.0 |
-#
-# (Random selection rows of the DC {cite}`dc` and DM {cite}`dm` papers; the whole training set gives
-# about 84.8 % in the same setting.) Run this chapter with the `gpu` profile to see where your own
-# CIFAR-10 numbers land: with 500 instead of 1000 epochs and 3 networks, expect them close to, not
-# exactly on, these values.
+# for random selection on CIFAR-10 with the 128-channel ConvNet and the full protocol (the random selection
+# rows of the DC {cite}`dc` and DM {cite}`dm` papers, from {mod}`ltdd.reference`):
+
+# %%
+from IPython.display import Markdown
+
+from ltdd.reference import FULL_DATA, PAPER_RESULTS, PAPER_STD
+
+random_rows = [f"| {k} | {PAPER_RESULTS['cifar10']['random'][k]:.1f} ± {PAPER_STD['cifar10']['random'][k]:.1f} |"
+               for k in (1, 10, 50)]
+Markdown("| IPC | random selection, CIFAR-10, ConvNet (papers' numbers, %) |\n|---:|---:|\n" + "\n".join(random_rows)
+         + f"\n\nThe whole training set gives about {FULL_DATA['cifar10']:.1f} % in the same setting.")
+
+# %% [markdown]
+# Run this chapter with the `gpu` profile to see where your own CIFAR-10 numbers land: with 500 instead of
+# 1000 epochs and 3 networks, expect them close to, not exactly on, these values.
 #
 # ## Exercises
 #
@@ -266,9 +270,15 @@ plot_accuracy_vs_ipc({"random selection": {k: curve[k] for k in ipcs}}, full=ful
 # ```{solution} ex-01-budget
 # :class: dropdown
 #
-# IPC = 1, 10, 50 means 10, 100 and 500 images: 0.02 %, 0.2 % and 1 % of CIFAR-10. At IPC = 10 random
-# selection reaches 26.0 % against about 84.8 % for the whole set, i.e. roughly 31 % of the full-data
-# accuracy with 0.2 % of the data. On the small digits set the same IPC is a much larger fraction
+# IPC = 1, 10, 50 means 10, 100 and 500 images: 0.02 %, 0.2 % and 1 % of CIFAR-10. The fraction of the
+# full-data accuracy is the ratio of two numbers of the table above:
+#
+# ```python
+# from ltdd.reference import FULL_DATA, PAPER_RESULTS
+# print(f"{PAPER_RESULTS['cifar10']['random'][10] / FULL_DATA['cifar10']:.0%}")
+# ```
+#
+# about a third of the full-data accuracy with 0.2 % of the data. On the small digits set the same IPC is a much larger fraction
 # (IPC 10 is 100 of about 1,260 training images, 8 %), one reason the live numbers are far higher.
 # ```
 #

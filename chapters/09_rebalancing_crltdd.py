@@ -139,25 +139,35 @@ if "google.colab" in sys.modules:
 # `digits-lt` at $\beta = 10$ without a GPU, `cifar10-lt` at $\beta = 100$ with one. Without a GPU the
 # live evaluation trains one network per set (the recorded run at the end uses more); with the `gpu`
 # profile the live distillation is shortened, because the head of CIFAR-10-LT is condensed to 500 images
-# per class.
+# per class. On CIFAR the head IPC is the paper's (500 for CIFAR-10-LT, 50 for CIFAR-100-LT, at every
+# $\beta$; `PAPER_HEAD_IPC`, read off the paper's Table IV below). The `paper` profile runs CRLT-DD's own
+# setting ({func}`crlt_settings <ltdd.rebalance.crlt_settings>`): DM for 4000 iterations with an image learning
+# rate of 1.0, 128 real images per class and one image step per class (the code's `main_DM.py`), evaluation
+# for 500 epochs at batch 128, and SimCLR for 100 epochs. The vanilla row trains like every other row there;
+# `rebalance_study(..., vanilla_protocol="baseline.py")` trains it as the code's `baseline.py` did instead
+# (300 epochs, batch 256, no augmentation), which the paper does not say it used.
 
 # %%
 from ltdd.config import get_profile
 from ltdd.data.longtail import DEFAULT_IMBALANCE
+from ltdd.rebalance import PAPER_HEAD_IPC, crlt_settings, evaluation_config
 
 profile = get_profile()
 LT_DATASET = profile.dataset + "-lt"  # digits-lt without a GPU, cifar10-lt with one
 IMBALANCE = DEFAULT_IMBALANCE[LT_DATASET]  # β: largest class / smallest class
-IPC_HEAD = 500 if (LT_DATASET, IMBALANCE) == ("cifar10-lt", 100) else None  # None: the median (the paper: 500 here)
-ITERATIONS = {"gpu": 1000}.get(profile.name, profile.iterations)  # DM iterations of the live plans
+CRLT = crlt_settings(profile, LT_DATASET)  # CRLT-DD's own setting under `paper`, the profile's scale elsewhere
+IPC_HEAD = PAPER_HEAD_IPC.get(LT_DATASET)  # the paper's head IPC on CIFAR; None: the median class size
+ITERATIONS = {"gpu": 1000}.get(profile.name, CRLT.iterations)  # DM iterations of the live plans
+DM_SETTINGS = {**dict(CRLT.dm_settings), "batch_real": CRLT.batch_real} if CRLT.dm_settings else {}
 LIVE = profile.replace(eval_seeds=1) if profile.name in ("smoke", "cpu") else profile  # the live evaluation
-SIMCLR_EPOCHS = 3 if profile.name == "smoke" else profile.full_epochs  # the live SimCLR run
+SIMCLR_EPOCHS = 3 if profile.name == "smoke" else CRLT.simclr_epochs  # the live SimCLR run
 LIVE_ROWS = ["vanilla", "distill all", "distill head", "distill all + SimCLR"]  # evaluated live
 
 print(f"profile {profile.name!r}: {LT_DATASET} with β = {IMBALANCE}, ConvNet width {profile.net_width}\n"
-      f"live plans: DM for {ITERATIONS} iterations, {profile.batch_real} real images per class per iteration, "
+      f"live plans: DM for {ITERATIONS} iterations, {CRLT.batch_real} real images per class per iteration, "
       f"head IPC {IPC_HEAD or 'the median class size'}\n"
-      f"live evaluation of {LIVE_ROWS}: {LIVE.eval_epochs} epochs x {LIVE.eval_seeds} network(s) per set\n"
+      f"live evaluation of {LIVE_ROWS}: {evaluation_config(LIVE).epochs} epochs x {LIVE.eval_seeds} network(s) "
+      f"per set, batch {evaluation_config(LIVE).batch_size}\n"
       f"live SimCLR: {SIMCLR_EPOCHS} epochs")
 
 # %% [markdown]
@@ -209,28 +219,47 @@ Markdown("**Training-set sizes of CRLT-DD's plans, recomputed from the class cou
 # real. And its last column is close to $\sqrt{\beta}$: distill head reduces the imbalance, it does not
 # remove it.
 #
-# A caution about the paper's own table. CRLT-DD's Table IV is not among this book's reference notes (its
-# PDF could not be read when the notes were made), so the table above is recomputed from the definitions
-# and quotes none of the paper's sizes. It still tells you how to check a printed version, and how to spot
-# the row swap that {doc}`02_long_tailed_data` warns about: distill all has the same size for CIFAR-10-LT
-# and CIFAR-100-LT at every $\beta$, but the vanilla sizes differ (12,406 against 10,847 images at
-# $\beta = 100$), and so do the distill-head sizes. A row labelled CIFAR-10-LT whose vanilla or
-# distill-head size is CIFAR-100-LT's (or the reverse) has been swapped with the other dataset's. The
-# cell below puts the two datasets' rows at $\beta = 100$ side by side, which is what such a swap
-# exchanges:
+# ### The paper's Table IV, as printed and decoded
+#
+# CRLT-DD's Table IV gives the size of the distill-head and distill-all sets in percent of the long-tailed
+# set. As printed, it cannot be recomputed from the definitions: not one of its twelve non-trivial cells
+# matches the sizes above. Three readings make every cell follow from the class counts:
+#
+# 1. the rows labelled CIFAR10-LT are CIFAR-100-LT's and the reverse (the two blocks are swapped);
+# 2. the column printed "50" is $\beta = 20$, not 50;
+# 3. distill head condenses the head to a fixed IPC, 500 for CIFAR-10-LT and 50 for CIFAR-100-LT, at every
+#    $\beta$, not to the median.
+#
+# The cell below prints the table as the paper does (from `ltdd.reference`, typed from the paper), and next to
+# every cell the size {func}`plan_budget <ltdd.rebalance.plan_budget>` computes under the three readings
+# ({func}`decode_crlt_dd_table_iv <ltdd.reference.decode_crlt_dd_table_iv>`). The book's tests check all twelve.
 
 # %%
-def size_cells(name: str) -> list[str]:
-    counts = counts_only(name, 100)
-    return [f"{sum(counts):,}", *(f"{row['images']:,}" for row in budget_table(counts, ["distill-all", "distill-head"]))]
+from ltdd.rebalance import plan_budget
+from ltdd.reference import CRLT_DD_TABLE_IV_PRINTED, decode_crlt_dd_table_iv
 
+printed_rows, decoded_rows, matches = [], [], 0
+for label, column, baseline, head_percent, all_percent in CRLT_DD_TABLE_IV_PRINTED:
+    name, beta = decode_crlt_dd_table_iv(label, column)
+    counts_of_row = counts_only(name, beta)
+    head_size = plan_budget("distill-head", counts_of_row, ipc=PAPER_HEAD_IPC[name]).percent
+    all_size = plan_budget("distill-all", counts_of_row).percent
+    matches += (round(head_size, 2) == head_percent) + (round(all_size, 2) == all_percent)
+    printed_rows.append([label, column, f"{baseline:.2f}", f"{head_percent:.2f}", f"{all_percent:.2f}"])
+    decoded_rows.append([f"{name}, β = {beta}", f"IPC {PAPER_HEAD_IPC[name]}: {head_size:.2f}", f"{all_size:.2f}"])
+display(Markdown("**CRLT-DD Table IV, as printed** (% of the long-tailed set)\n\n" + markdown_table(
+    ["dataset (printed)", "Method (printed)", "Baseline", "Distill Head", "Distill All"], printed_rows)))
+Markdown(f"**Decoded**: the same rows, with the sizes `plan_budget` computes under the three readings "
+         f"({matches} of {2 * len(decoded_rows)} cells equal the printed ones to two decimals)\n\n"
+         + markdown_table(["row describes", "distill head", "distill all"], decoded_rows))
 
-right = {"CIFAR-10-LT": size_cells("cifar10-lt"), "CIFAR-100-LT": size_cells("cifar100-lt")}
-swapped = {"CIFAR-10-LT": right["CIFAR-100-LT"], "CIFAR-100-LT": right["CIFAR-10-LT"]}
-Markdown("**The rows a swap exchanges (β = 100, head at the median)**\n\n" + markdown_table(
-    ["row label", "vanilla", "distill all", "distill head", "as"],
-    [[label, *cells, "recomputed"] for label, cells in right.items()]
-    + [[label, *cells, "a swapped table would print"] for label, cells in swapped.items()]))
+# %% [markdown]
+# The readings matter for the rest of the paper too. Its text says that distill all leaves "less than 25 %"
+# of CIFAR-100-LT and "less than 30 %" of CIFAR-10-LT, which fits the printed, swapped rows; and its
+# Table III and text speak of $\beta = 50$, while the sizes printed under "50" in Table IV belong to
+# $\beta = 20$ (whether Table III's column is $\beta = 20$ too, the report does not say). Distill head's IPC of
+# 500 for CIFAR-10-LT is the one Sec. IV-C names; 50 for CIFAR-100-LT is read off this table alone. This is
+# why the book's `paper` profile condenses the head to `PAPER_HEAD_IPC` rather than to the median.
 
 # %% [markdown]
 # ## Every plan, live
@@ -262,7 +291,7 @@ for plan in PLANS:
     started = time.perf_counter()
     ipc = IPC_HEAD if plan in ("sample-head", "distill-head") else None
     sets[plan] = rebalance(dataset, plan, ipc=ipc, iterations=ITERATIONS, profile=profile, seed=0, progress=False,
-                           cache=cache)
+                           cache=cache, **DM_SETTINGS)
     size = sets[plan].size_report()
     print(f"{plan:16s} {size['images']:6,} images ({size['percent']:5.1f} %): {size['real']:,} real, "
           f"{size['synthetic']:,} distilled, {size['augmented']:,} augmented copies; "
@@ -661,8 +690,7 @@ if harsh is not None:
 # ## What the paper reports
 #
 # CRLT-DD's Table III, on CIFAR-10-LT and CIFAR-100-LT with a ConvNet-3 (these are **the paper's numbers**,
-# copied from its report; only the rows recorded in this book's reference notes are listed, so the
-# sample baselines and + aug are missing, and no number was filled in for them):
+# every row of its table, typed from the paper into `ltdd.reference`), and its Table I:
 
 # %%
 from ltdd.reference import CRLT_DD_TABLE_I, crlt_dd_table
@@ -818,21 +846,30 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # ```{exercise}
 # :label: ex-09-table-iv
 #
-# Find CRLT-DD's Table IV (the data sizes of its plans) in the report, and compare every size in it with
-# the recomputed table of this chapter. For each row, which dataset and head IPC do its vanilla and
-# distill-head sizes belong to? If a row disagrees, is it a different definition (for instance another
-# median, or the + aug target), or a row of the other dataset?
+# Take the first printed row of CRLT-DD's Table IV (CIFAR10-LT, "IF=10": distill head 36.52 %, distill all
+# 25.55 %, both in `CRLT_DD_TABLE_IV_PRINTED`). Compute with `plan_budget` the distill-all and distill-head
+# sizes of CIFAR-10-LT at $\beta = 10$ as printed (head at the median), then try the other dataset, and then
+# the head IPCs 500 and 50. Which combination gives both printed numbers? Why can distill all alone not tell
+# the datasets apart at $\beta = 100$, but can at $\beta = 10$?
 # ```
 #
 # ```{solution} ex-09-table-iv
 # :class: dropdown
 #
-# The recomputed sizes are what the definitions and the public long-tailed splits give, so they are the
-# check: the vanilla size alone identifies the dataset at every $\beta$ (for instance 12,406 images for
-# CIFAR-10-LT and 10,847 for CIFAR-100-LT at $\beta = 100$), while distill all cannot tell the two apart
-# (5,000, 1,000 and 500 images for both). A row whose vanilla size is the other dataset's was placed
-# under the wrong heading. A distill-head size that matches neither the median column nor IPC 500 points
-# to another head IPC; a + aug size that is not $C\,n_{\min} \lfloor n_{\text{med}}/n_{\min} \rfloor$
-# points to another augmentation target. This book has not been able to read the table, so it makes no
-# claim about which, if any, of these applies.
+# ```python
+# from ltdd.reference import CRLT_DD_TABLE_IV_PRINTED
+# for name in ("cifar10-lt", "cifar100-lt"):
+#     counts = counts_only(name, 10)
+#     print(name, [round(plan_budget(plan, counts, ipc=ipc).percent, 2)
+#                  for plan, ipc in (("distill-all", None), ("distill-head", None), ("distill-head", 500),
+#                                    ("distill-head", 50))])
+# print(CRLT_DD_TABLE_IV_PRINTED[0])
+# ```
+#
+# Only CIFAR-100-LT with the head at IPC 50 gives both printed numbers of the row labelled CIFAR10-LT: the
+# blocks are swapped, and the head IPC is fixed rather than the median. Distill all has $C\,n_{\min}$ images,
+# and $C\,n_{\min} = C\,n_{\max}/\beta$ is the same 50,000/$\beta$ for both datasets; what differs is the
+# denominator, the size of the long-tailed set, which at $\beta = 100$ is 12,406 against 10,847 images. So
+# distill all's *percentage* does tell them apart at every $\beta$, but only by the size of the whole set;
+# the head column, with IPC 500 against 50, separates them far more clearly.
 # ```

@@ -42,6 +42,27 @@ from .distill.base import atomic_write_text, settings_mismatch
 from .train import TrainConfig
 from .viz import _finish, _markdown_table, _palette
 
+BIASED_DD_IPC = 50
+"""Biased-DD's IPC for every method and dataset (its Sec. 4.3 and the captions of Tables 1-2)."""
+
+FULL_SET_CONTROL = TrainConfig(epochs=150, lr=0.01, momentum=0.9, weight_decay=5e-4, batch_size=256, dsa=False,
+                               schedule="multistep", milestones=(50, 100))
+"""Biased-DD's full-set control (Sec. 4.2): SGD at 0.01, momentum 0.9, weight decay 5e-4, batch 256, 150 epochs,
+the learning rate ×0.1 at epochs 50 and 100. The paper names no augmentation, so none is used."""
+
+
+def own_protocol(method: str, digit_data: bool) -> TrainConfig:
+    """How Biased-DD evaluates a set distilled with ``method``: "the default settings of DC, DSA and DM", i.e. the
+    evaluation of DC's ``main.py`` and ``main_DM.py``. DC: DC's own augmentation (``get_daparam``), which is
+    ``crop_scale_rotate`` for 1000 epochs on MNIST-type (digit) data and none for 300 epochs otherwise; DSA and
+    DM: DSA for 1000 epochs. (DC's ``crop_scale_rotate`` is drawn here with DSA's magnitudes, one family per
+    batch, where DC's ``augment`` picks one per image with a 4-pixel crop, ±20 % scale and ±45° rotation.)"""
+    if str(method).lower() == "dc":
+        return (TrainConfig(epochs=1000, dsa_strategy="crop_scale_rotate") if digit_data
+                else TrainConfig(epochs=300, dsa=False))
+    return TrainConfig(epochs=1000)
+
+
 ROW_FIELDS = ("label", "method", "bias_ratio", "severity", "seed", "conflicting_test", "lff_aligned",
               "lff_conflicting", "seconds")
 
@@ -155,12 +176,13 @@ def _lff_test(name: str, options: dict, device) -> LabeledImages:
 
 
 def evaluate_on_bias_splits(synthetic: SyntheticSet, dataset: ImageDataset, lff_test: LabeledImages,
-                            profile: Profile) -> dict:
-    """Train the profile's evaluation networks on ``synthetic``; their accuracy on the all-conflicting test
-    set and on the aligned and conflicting images of LfF's split (fractions)."""
+                            profile: Profile, config: TrainConfig | None = None) -> dict:
+    """Train the profile's evaluation networks on ``synthetic`` (with ``config``, default the profile's epochs);
+    their accuracy on the all-conflicting test set and on the aligned and conflicting images of LfF's split
+    (fractions)."""
     images, labels = synthetic.training_pairs()
     as_training_set = dataclasses.replace(dataset, train=LabeledImages(images.detach(), labels.detach()))
-    report = train_full(as_training_set, TrainConfig(epochs=profile.eval_epochs), profile.eval_seeds,
+    report = train_full(as_training_set, config or TrainConfig(epochs=profile.eval_epochs), profile.eval_seeds,
                         model=profile.model, model_options=profile.model_options(), tests={"lff": lff_test})
     lff = report.on("lff")
     return {"conflicting_test": report.mean, "lff_aligned": lff.aligned, "lff_conflicting": lff.conflicting}
@@ -181,13 +203,20 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
     With ``out``, the sweep is written there (atomically) after every distilled set, so a long sweep can
     stop; ``resume=True`` reads ``out`` back and runs only what is missing, refusing a file written with
     other settings. ``record`` adds facts to the settings that do not take part in that check (provenance).
+
+    Under the ``paper`` profile the defaults are Biased-DD's: IPC 50 (:data:`BIASED_DD_IPC`), each method's own
+    iterations (:data:`ltdd.distill.PAPER_ITERATIONS`) and evaluation (:func:`own_protocol`), and the full-set
+    control of :data:`FULL_SET_CONTROL` with the profile's ``full_seeds`` networks.
     """
     from .config import get_profile
+    from .distill import PAPER_ITERATIONS
 
     profile = profile or get_profile()
+    paper = profile.name == "paper"
     ratios, severities = check_bias_ratios(ratios), check_severities(severities)
     name = DEFAULT_NAMES.get(base_name, base_name)
-    ipc = profile.ipc if ipc is None else ipc
+    ipc = (BIASED_DD_IPC if paper else profile.ipc) if ipc is None else ipc
+    given_iterations = iterations
     iterations = profile.iterations if iterations is None else iterations
     methods = {label: dict(settings) for label, settings in methods.items()}
     for label, settings in methods.items():
@@ -197,7 +226,8 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
                                     "seeds": list(seeds), "eval_epochs": profile.eval_epochs,
                                     "eval_seeds": profile.eval_seeds, "model": profile.model,
                                     "net_width": profile.net_width, "batch_real": profile.batch_real,
-                                    "data_seed": data_seed, "methods": methods})
+                                    "data_seed": data_seed, "methods": methods,
+                                    "evaluation": "each method's own (Biased-DD)" if paper else "the profile's"})
     if out is not None and resume and Path(out).is_file():
         sweep = _resumed(BiasSweep.load(out), sweep, out)
     sweep.settings.update(record or {})
@@ -216,9 +246,11 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
             method = settings.pop("method")
             started = time.perf_counter()
             distiller = make_distiller(method, dataset, seed=seed, profile=profile, ipc=ipc, **settings)
-            synthetic = distiller.run(iterations, progress=False)
+            steps = PAPER_ITERATIONS.get(method, iterations) if paper and given_iterations is None else iterations
+            synthetic = distiller.run(steps, progress=False)
             seconds = time.perf_counter() - started
-            accuracy = evaluate_on_bias_splits(synthetic, dataset, lff_test, profile)
+            config = own_protocol(method, not dataset.hflip_safe) if paper else None
+            accuracy = evaluate_on_bias_splits(synthetic, dataset, lff_test, profile, config)
             sweep.rows.append({"label": label, "method": method, "bias_ratio": ratio, "severity": severity,
                                "seed": seed, **accuracy, "seconds": round(seconds, 2)})
             sweep.synthetic[(label, ratio, severity, seed)] = synthetic.to("cpu")
@@ -230,7 +262,9 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
         for severity in severities:
             if any(row["severity"] == severity for row in sweep.full):
                 continue
-            points = bias_ratio_sweep(name, ratios, severity, profile, data_seed=data_seed, device=device)
+            control = (FULL_SET_CONTROL, profile.full_seeds) if paper else (profile, None)
+            points = bias_ratio_sweep(name, ratios, severity, control[0], control[1], model=profile.model,
+                                      model_options=profile.model_options(), data_seed=data_seed, device=device)
             for ratio, point in points.items():
                 sweep.full.append({"bias_ratio": ratio, "severity": severity, "conflicting_test": point.accuracy,
                                    "lff_aligned": point.aligned, "lff_conflicting": point.conflicting})

@@ -62,7 +62,8 @@ from . import __version__
 from .config import available_profiles, default_data_root, download_allowed, get_device, get_profile
 from .data import available_datasets, counts_only, dataset_options, load_dataset
 from .data.longtail import DEFAULT_IMBALANCE
-from .distill import SyntheticSet, atomic_save, available_methods, make_distiller, method_config
+from .distill import (PAPER_ITERATIONS, SyntheticSet, atomic_save, available_methods, make_distiller, method_config,
+                      paper_settings)
 from .models import available_models
 from .train import TrainConfig, evaluate_synthetic
 
@@ -159,9 +160,16 @@ def cmd_distill(args: argparse.Namespace) -> int:
     if preset is not None:
         settings.update(preset.settings)
         print(f"preset: {preset.source}" + (f" (corrected: {preset.flag})" if preset.flag else ""), file=sys.stderr)
+    elif profile.name == "paper":  # each method's own setting, not one profile-wide iteration count
+        settings.update(paper_settings(args.method, dataset.name, settings["ipc"]))
     settings.update(parse_options(args.option, method_config(args.method)))
-    target = args.iterations if args.iterations is not None else (
-        preset.iterations if preset is not None else profile.iterations)
+    if preset is not None:
+        default_iterations = preset.iterations
+    elif profile.name == "paper":
+        default_iterations = PAPER_ITERATIONS.get(args.method.lower(), profile.iterations)
+    else:
+        default_iterations = profile.iterations
+    target = args.iterations if args.iterations is not None else default_iterations
     if target < 1:
         raise ValueError(f"--iterations must be a positive int, got {target}")
     distiller = make_distiller(args.method, dataset, seed=args.seed, profile=profile, **settings)
@@ -374,7 +382,7 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     out = Path(args.out)
     study = rebalance_study(dataset, rows, profile, _number_list(args.seeds, int, "--seeds"), args.method,
                             args.iterations, args.ipc, args.simclr_epochs, args.networks, out / "study.json",
-                            args.resume, record, progress=not args.quiet)
+                            args.resume, record, progress=not args.quiet, vanilla_protocol=args.vanilla_protocol)
     table = study_table(study)
     (out / "table.md").write_text(table + "\n")
     print(table, file=sys.stderr)
@@ -592,11 +600,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default=None, help="a long-tailed dataset (default: digits-lt)")
     p.add_argument("--method", default="dm", help=f"condensing method, one of {available_methods()} (default: dm)")
     p.add_argument("--simclr", action="store_true", help="start every classifier from a SimCLR encoder")
-    p.add_argument("--simclr-epochs", type=int, default=None, help="SimCLR epochs (default: the profile's full_epochs)")
+    p.add_argument("--simclr-epochs", type=int, default=None,
+                   help="SimCLR epochs (default: the profile's full_epochs; 100 under --profile paper)")
     p.add_argument("--seeds", default="0", help="seeds, comma-separated; each builds and evaluates its own set")
     p.add_argument("--ipc", type=int, default=None,
-                   help="images per head class of the head plans (default: the median class size)")
-    p.add_argument("--iterations", type=int, default=None, help="distillation iterations (default: the profile's)")
+                   help="images per head class of the head plans (default: the median class size; under --profile "
+                        "paper the paper's 500 for cifar10-lt, 50 for cifar100-lt)")
+    p.add_argument("--iterations", type=int, default=None,
+                   help="distillation iterations (default: the profile's; 4000 under --profile paper)")
+    p.add_argument("--vanilla-protocol", choices=("crlt", "baseline.py"), default="crlt",
+                   help="how the vanilla row trains: crlt, the evaluation of every row (default); baseline.py, the "
+                        "code's baseline script (300 epochs, batch 256, no augmentation)")
     p.add_argument("--networks", type=int, default=None,
                    help="evaluation networks per set (default: the profile's eval_seeds)")
     p.add_argument("--out", required=True, help="output folder (study.json, table.md)")

@@ -63,6 +63,58 @@ TABLE_III_ROWS: dict[str, dict] = {
 
 
 # ------------------------------------------------------------------------------------------- budgets
+PAPER_HEAD_IPC: dict[str, int] = {"cifar10-lt": 500, "cifar100-lt": 50}
+"""Distill head's IPC in CRLT-DD, the same at every β: 500 for CIFAR-10-LT (Sec. IV-C) and 50 for
+CIFAR-100-LT (the sizes of its Table IV, decoded: :func:`ltdd.reference.decode_crlt_dd_table_iv`)."""
+
+
+@dataclass(frozen=True)
+class CRLTSettings:
+    """The scale of a CRLT-DD study: distillation, evaluation, SimCLR and distill head's IPC."""
+
+    iterations: int
+    """DM iterations."""
+    batch_real: int
+    """Real images per class per DM iteration."""
+    eval_epochs: int
+    eval_batch: int
+    simclr_epochs: int
+    ipc_head: int | None
+    """Distill head's (and sample head's) IPC; ``None``: the median class size."""
+    dm_settings: tuple[tuple[str, object], ...] = ()
+    """Further DM settings (``(name, value)`` pairs)."""
+
+
+PAPER_CRLT = {"iterations": 4000, "lr_img": 1.0, "batch_real": 128, "step_per_class": True, "eval_epochs": 500,
+              "eval_batch": 128, "simclr_epochs": 100}
+"""CRLT-DD's setting: DM for 4000 iterations, image learning rate 1.0, real batch 128 (Sec. IV-C; the code's
+``main_DM.py`` defaults, which also step the images after every class); evaluation 500 epochs at batch 128
+(Sec. IV-A); SimCLR 100 epochs (the code's ``SimCLR/run.py``)."""
+
+VANILLA_PROTOCOLS = ("crlt", "baseline.py")
+
+
+def vanilla_config(protocol: str, settings: CRLTSettings) -> TrainConfig:
+    """How the vanilla row trains: ``"crlt"``, the evaluation of every other row (the paper's Sec. IV-A);
+    ``"baseline.py"``, the code's baseline script (300 epochs at lr 0.01, batch 256, no augmentation)."""
+    if protocol not in VANILLA_PROTOCOLS:
+        raise ValueError(f"vanilla_protocol={protocol!r} is not allowed; choose one of {VANILLA_PROTOCOLS}")
+    if protocol == "baseline.py":
+        return TrainConfig(epochs=300, lr=0.01, batch_size=256, dsa=False, schedule="constant")
+    return TrainConfig(epochs=settings.eval_epochs, batch_size=settings.eval_batch)
+
+
+def crlt_settings(profile: Profile, dataset: str | None = None) -> CRLTSettings:
+    """CRLT-DD's setting (:data:`PAPER_CRLT`, and the paper's head IPC for ``dataset``) under the ``paper``
+    profile; elsewhere the profile's scale with the evaluation batch 128 and the head at the median."""
+    if profile.name == "paper":
+        p = PAPER_CRLT
+        return CRLTSettings(p["iterations"], p["batch_real"], p["eval_epochs"], p["eval_batch"], p["simclr_epochs"],
+                            PAPER_HEAD_IPC.get(str(dataset).lower()),
+                            (("lr_img", p["lr_img"]), ("step_per_class", p["step_per_class"])))
+    return CRLTSettings(profile.iterations, profile.batch_real, profile.eval_epochs, 128, profile.full_epochs, None)
+
+
 def check_plan(plan: str) -> str:
     """The canonical name of a plan (case, spaces and underscores forgiven); an unknown plan is a
     ``ValueError``."""
@@ -274,11 +326,16 @@ def distill_classes(dataset: ImageDataset, classes: Sequence[int], ipc: int, met
                     iterations: int | None = None, profile: Profile | None = None, seed: int = 0,
                     progress: bool = True, **settings) -> tuple[Tensor, Tensor, dict]:
     """Condense ``classes`` of the training set to ``ipc`` images each with ``method``; returns images,
-    labels (the original class labels) and the distiller's record."""
+    labels (the original class labels) and the distiller's record. Under the ``paper`` profile DM runs
+    CRLT-DD's setting unless told otherwise (:func:`crlt_settings`: 4000 iterations, lr 1.0, 128 real images
+    per class, a step per class)."""
     from .distill import make_distiller
 
     profile = profile or get_profile()
-    iterations = profile.iterations if iterations is None else iterations
+    crlt = crlt_settings(profile)
+    iterations = crlt.iterations if iterations is None else iterations
+    if method == "dm" and crlt.dm_settings:
+        settings = {**dict(crlt.dm_settings), "batch_real": crlt.batch_real, **settings}
     part = dataset if list(classes) == list(range(dataset.num_classes)) else restrict_classes(dataset, classes)
     distiller = make_distiller(method, part, seed=seed, profile=profile, ipc=ipc, **settings)
     if getattr(distiller, "factor", 1) > 1:
@@ -380,8 +437,9 @@ class PlanResult:
 
 def evaluation_config(profile: Profile) -> TrainConfig:
     """CRLT-DD's evaluation (SGD 0.01, momentum 0.9, weight decay 5e-4, step decay at half, DSA on every
-    batch, batch 128) at the profile's number of epochs."""
-    return TrainConfig(epochs=profile.eval_epochs, batch_size=128)
+    batch, batch 128) for the profile's number of epochs (the paper's 500 under ``paper``)."""
+    settings = crlt_settings(profile)
+    return TrainConfig(epochs=settings.eval_epochs, batch_size=settings.eval_batch)
 
 
 def evaluate_rebalanced(rebalanced: RebalancedSet, dataset: ImageDataset, profile: Profile, base_seed: int = 0,
@@ -400,10 +458,10 @@ def evaluate_rebalanced(rebalanced: RebalancedSet, dataset: ImageDataset, profil
 def pretrain_encoder(dataset: ImageDataset, profile: Profile, seed: int = 0, epochs: int | None = None,
                      checkpoint: str | Path | None = None, progress: bool = False, **config):
     """SimCLR on the long-tailed training images (labels unused) with the profile's model and width; the
-    epochs default to the profile's ``full_epochs`` (the paper ran 100)."""
+    epochs default to the profile's ``full_epochs`` (the paper's 100 under ``paper``)."""
     from .ssl import SimCLRConfig, pretrain_simclr
 
-    settings = SimCLRConfig(epochs=epochs or profile.full_epochs, **config)
+    settings = SimCLRConfig(epochs=epochs or crlt_settings(profile).simclr_epochs, **config)
     return pretrain_simclr(dataset.train.images, dataset, settings, profile.model, profile.model_options(), seed,
                            checkpoint=checkpoint, progress=progress)
 
@@ -427,7 +485,7 @@ def run_plan(dataset: ImageDataset, plan: str, profile: Profile | None = None, s
 
 # --------------------------------------------------------------------------------------------- study
 STUDY_KEYS = ("dataset", "profile", "imbalance", "method", "iterations", "eval_epochs", "eval_seeds", "model",
-              "net_width", "batch_real", "simclr_epochs", "rows", "ipc_head", "networks")
+              "net_width", "batch_real", "simclr_epochs", "rows", "ipc_head", "networks", "vanilla_protocol")
 """Settings a resumed study must share with the file it continues (seeds may grow)."""
 
 
@@ -583,7 +641,8 @@ def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_I
                     profile: Profile | None = None, seeds: Sequence[int] = (0,), method: str = "dm",
                     iterations: int | None = None, ipc_head: int | None = None, simclr_epochs: int | None = None,
                     networks: int | None = None, out: str | Path | None = None, resume: bool = False,
-                    record: Mapping | None = None, progress: bool = True) -> RebalanceStudy:
+                    record: Mapping | None = None, progress: bool = True,
+                    vanilla_protocol: str = "crlt") -> RebalanceStudy:
     """Run every row (label → ``{"plan": ..., "simclr": bool}``) at every seed and evaluate it.
 
     For each seed, a distilled set is built once and shared by the rows that use it (distill all, + aug and
@@ -591,19 +650,32 @@ def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_I
     one. ``networks`` evaluation networks are trained per set (default: the profile's ``eval_seeds``); a row's
     mean ± std is taken over the seeds. With ``out`` the study is saved after every row (atomically) and ``resume=True`` runs only the rows
     the file lacks, refusing a file written with other settings. ``record`` adds provenance to the settings.
+
+    Under the ``paper`` profile the defaults are CRLT-DD's (:func:`crlt_settings`: DM for 4000 iterations at
+    lr 1.0 with 128 real images per class, 500 evaluation epochs at batch 128, SimCLR for 100 epochs, the
+    paper's head IPC). ``vanilla_protocol="baseline.py"`` trains the vanilla row as the code's baseline
+    script does (:func:`vanilla_config`).
     """
     profile = profile or get_profile()
-    iterations = profile.iterations if iterations is None else iterations
+    crlt = crlt_settings(profile, dataset.name)
+    vanilla = vanilla_config(vanilla_protocol, crlt)
+    iterations = crlt.iterations if iterations is None else iterations
+    ipc_head = crlt.ipc_head if ipc_head is None else ipc_head
+    simclr_epochs = simclr_epochs or crlt.simclr_epochs
+    dm_settings = {**dict(crlt.dm_settings), "batch_real": crlt.batch_real} if crlt.dm_settings and method == "dm" \
+        else {}  # CRLT-DD's own DM setting, under the paper profile
     rows = {label: {"plan": check_plan(spec["plan"]), "simclr": bool(spec.get("simclr", False))}
             for label, spec in rows.items()}
     study = RebalanceStudy([], {"dataset": dataset.name, "profile": profile.name,
                                 "imbalance": dataset.info.get("imbalance"), "method": method,
                                 "iterations": iterations, "eval_epochs": profile.eval_epochs,
                                 "eval_seeds": profile.eval_seeds, "model": profile.model,
-                                "net_width": profile.net_width, "batch_real": profile.batch_real,
-                                "simclr_epochs": simclr_epochs or profile.full_epochs, "rows": rows,
+                                "net_width": profile.net_width, "batch_real": crlt.batch_real,
+                                "simclr_epochs": simclr_epochs, "rows": rows,
                                 "ipc_head": ipc_head, "networks": networks or profile.eval_seeds,
-                                "seeds": list(seeds)})
+                                "seeds": list(seeds), "vanilla_protocol": vanilla_protocol})
+    if dm_settings:
+        study.settings["method_settings"] = dm_settings
     if out is not None and resume and Path(out).is_file():
         previous = RebalanceStudy.load(out)
         different = settings_mismatch(previous.settings, study.settings, STUDY_KEYS)
@@ -631,10 +703,12 @@ def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_I
             started = time.perf_counter()
             if plan not in built:
                 built[plan] = rebalance(dataset, plan, method, ipc, None, iterations, profile, seed, progress=False,
-                                        cache=distilled)
+                                        cache=distilled, **dm_settings)
             build_seconds = round(time.perf_counter() - started, 2)
+            config = vanilla if plan == "vanilla" else None
             report, groups = evaluate_rebalanced(built[plan], dataset, profile, seed,
-                                                 encoder if spec["simclr"] else None, networks=networks)
+                                                 encoder if spec["simclr"] else None, config=config,
+                                                 networks=networks)
             seconds = {"build": build_seconds, "evaluate": round(time.perf_counter() - started - build_seconds, 2)}
             if spec["simclr"]:
                 seconds["simclr"] = simclr_seconds
@@ -663,8 +737,9 @@ def study_table(study: RebalanceStudy, keys: Sequence[tuple[str, str]] = (("over
     return "\n".join(lines)
 
 
-__all__ = ["DISTILLING_PLANS", "PLANS", "PairedComparison", "PlanBudget", "PlanResult", "RebalanceStudy", "RebalancedSet",
+__all__ = ["CRLTSettings", "DISTILLING_PLANS", "PAPER_CRLT", "PAPER_HEAD_IPC", "PLANS", "VANILLA_PROTOCOLS",
+           "PairedComparison", "PlanBudget", "PlanResult", "RebalanceStudy", "RebalancedSet",
            "TABLE_III_ROWS", "augmentation_copies", "augmented_copies", "budget_table", "check_plan",
            "distill_classes", "evaluate_rebalanced", "evaluation_config", "head_classes", "head_tail_groups",
            "median_class_size", "plan_budget", "pretrain_encoder", "rebalance", "rebalance_study",
-           "restrict_classes", "run_plan", "sample_per_class", "study_table"]
+           "restrict_classes", "run_plan", "sample_per_class", "study_table", "crlt_settings", "vanilla_config"]

@@ -26,6 +26,14 @@ PAPER_RESULTS: dict[str, dict[str, dict[int, float]]] = {
     },
 }
 
+PAPER_STD: dict[str, dict[str, dict[int, float]]] = {
+    "cifar10": {"random": {1: 2.0, 10: 1.2, 50: 1.0}},
+}
+"""The ± (std over runs, %) the papers print beside ``PAPER_RESULTS``, where this book quotes it."""
+
+FULL_DATA: dict[str, float] = {"cifar10": 84.8}
+"""Test accuracy (%) of the ConvNet-3 trained on the whole training set, as the DC/DM papers report it."""
+
 SOURCES = {
     "random": "DC/DM papers' baseline tables",
     "herding": "DC/DM papers' baseline tables",
@@ -42,20 +50,57 @@ SOURCES = {
 CRLT_DD_TABLE_III: dict[str, dict[str, dict[int, float]]] = {
     "cifar10-lt": {
         "vanilla": {10: 71.63, 50: 57.29, 100: 51.20},
+        "sample all": {10: 72.45, 50: 66.25, 100: 49.94},
         "distill all": {10: 73.15, 50: 68.36, 100: 58.46},
+        "distill all + aug": {10: 74.87, 50: 63.10, 100: 59.54},
+        "sample head": {10: 77.89, 50: 67.50, 100: 62.03},
         "distill head": {10: 78.26, 50: 68.08, 100: 62.45},
+        "sample all + SimCLR": {10: 72.78, 50: 67.31, 100: 52.01},
         "distill all + SimCLR": {10: 73.6, 50: 68.74, 100: 59.32},
     },
     "cifar100-lt": {
         "vanilla": {10: 39.26, 50: 29.91, 100: 26.75},
+        "sample all": {10: 33.40, 50: 26.07, 100: 12.10},
         "distill all": {10: 38.89, 50: 34.16, 100: 19.77},
+        "distill all + aug": {10: 39.76, 50: 23.77, 100: 19.34},
+        "sample head": {10: 41.58, 50: 30.29, 100: 28.32},
         "distill head": {10: 43.31, 50: 33.65, 100: 30.48},
+        "sample all + SimCLR": {10: 35.35, 50: 28.82, 100: 14.33},
         "distill all + SimCLR": {10: 39.98, 50: 35.12, 100: 18.2},
     },
 }
-"""CRLT-DD (Hu & Guo, 2023) Table III: test accuracy in % (ConvNet-3) by imbalance factor β. Only the rows
-recorded in this book's reference notes are here; the paper's other rows (the sample baselines, + aug) are
-not, and no number was filled in for them."""
+"""CRLT-DD (Hu & Guo, 2023) Table III "Results with different distilling strategies": test accuracy in %
+(ConvNet-3) by imbalance factor β (the paper's "IF"), every row of the table, under the book's row labels."""
+
+CRLT_DD_TABLE_IV_PRINTED: list[tuple[str, str, float, float, float]] = [
+    ("CIFAR10-LT", "IF=10", 100.00, 36.52, 25.55),
+    ("CIFAR10-LT", "50", 100.00, 33.65, 15.72),
+    ("CIFAR10-LT", "100", 100.00, 31.77, 4.61),
+    ("CIFAR100-LT", "10", 100.00, 34.00, 24.47),
+    ("CIFAR100-LT", "50", 100.00, 30.59, 14.69),
+    ("CIFAR100-LT", "100", 100.00, 27.33, 4.03),
+]
+"""CRLT-DD Table IV "The percentage of the distilled data size compared to the original data size", exactly as
+printed: (dataset label, "Method" column, Baseline, Distill Head, Distill All), in % of the long-tailed set."""
+
+
+def decode_crlt_dd_table_iv(dataset_label: str, method_label: str) -> tuple[str, int]:
+    """The ``(dataset, β)`` a printed row of CRLT-DD's Table IV describes.
+
+    Three readings make every printed size follow from the class counts (the book's chapter 9 checks them
+    with :func:`ltdd.rebalance.plan_budget`): the CIFAR-10-LT and CIFAR-100-LT rows are swapped; the column
+    printed "50" is β = 20; distill head condenses the head to a fixed IPC (500 for CIFAR-10-LT, 50 for
+    CIFAR-100-LT, ``ltdd.rebalance.PAPER_HEAD_IPC``) at every β.
+    """
+    swapped = {"CIFAR10-LT": "cifar100-lt", "CIFAR100-LT": "cifar10-lt"}
+    if dataset_label not in swapped:
+        raise ValueError(f"dataset_label must be one of {sorted(swapped)}, got {dataset_label!r}")
+    printed = method_label.removeprefix("IF=")
+    betas = {"10": 10, "50": 20, "100": 100}
+    if printed not in betas:
+        raise ValueError(f"method_label must be one of {sorted(betas)} (optionally 'IF='), got {method_label!r}")
+    return swapped[dataset_label], betas[printed]
+
 
 CRLT_DD_TABLE_I = {"dd (performance matching)": 50.35, "dc": 47.66, "dm": 52.37}
 """CRLT-DD Table I: distill all on CIFAR-10-LT β = 100 (IPC 50) with three condensing methods, accuracy in %."""
@@ -74,6 +119,59 @@ def crlt_dd_table(dataset: str = "cifar10-lt", betas: Sequence[int] = (10, 50, 1
     for row, values in (ours or {}).items():
         cells = [f"{values[b]:.2f}" if b in values else "–" for b in betas]
         lines.append(f"| {row} ({ours_label}) | " + " | ".join(cells) + " | measured |")
+    return "\n".join(lines)
+
+
+BIASED_DD_RATIOS_PRINTED = (0.0, 0.1, 0.5, 0.8, 0.95, 1.0)
+"""The bias ratios (fractions of bias-aligned training images) of Biased-DD's Table 1, in its column order."""
+
+BIASED_DD_TABLE_1: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
+    "cmnist-dd": {
+        "full set": ((99.49, 0.02), (99.49, 0.02), (99.29, 0.01), (98.50, 0.05), (95.22, 0.11), (8.89, 0.50)),
+        "dc": ((97.33, 0.11), (97.72, 0.12), (93.77, 0.30), (86.87, 1.20), (65.10, 2.26), (0.23, 0.18)),
+        "dsa": ((98.08, 0.10), (98.18, 0.06), (97.26, 0.04), (95.34, 0.10), (84.29, 0.90), (1.44, 0.14)),
+        "dm": ((97.42, 0.02), (97.32, 0.04), (94.03, 0.32), (74.15, 0.09), (12.92, 0.53), (6.45, 0.91)),
+    },
+    "ccifar10-dd": {
+        "full set": ((73.77, 0.35), (72.86, 0.12), (67.13, 0.36), (55.02, 0.18), (37.34, 0.36), (24.55, 0.72)),
+        "dc": ((41.68, 0.17), (41.57, 0.47), (36.76, 0.43), (29.70, 0.11), (27.61, 0.36), (25.99, 0.48)),
+        "dsa": ((49.52, 0.29), (48.72, 0.50), (42.86, 0.35), (37.45, 0.44), (34.24, 0.61), (33.31, 0.46)),
+        "dm": ((52.29, 0.51), (52.54, 0.25), (47.47, 0.73), (42.13, 0.21), (38.23, 0.47), (36.68, 0.15)),
+    },
+}
+"""Biased-DD (Lu et al., 2024) Table 1: accuracy (%, mean ± std over 3 runs) on the unbiased test set of sets
+distilled at IPC 50 and severity 4, and of the full biased training set, at the ratios of
+:data:`BIASED_DD_RATIOS_PRINTED`."""
+
+BIASED_DD_TABLE_2: dict[tuple[str, float], tuple[tuple[float, float], ...]] = {
+    ("cmnist-dd", 0.0): ((97.28, 0.09), (97.46, 0.07), (97.41, 0.01), (97.42, 0.02)),
+    ("cmnist-dd", 1.0): ((8.65, 0.24), (7.78, 1.02), (6.60, 0.36), (6.45, 0.91)),
+    ("ccifar10-dd", 0.0): ((57.40, 0.45), (55.75, 0.37), (56.04, 0.15), (52.29, 0.51)),
+    ("ccifar10-dd", 1.0): ((49.92, 0.10), (50.06, 0.44), (45.10, 0.13), (36.68, 0.15)),
+}
+"""Biased-DD Table 2: DM at IPC 50, accuracy (%, mean ± std) by severity 1, 2, 3, 4, for bias ratio 0 and 1."""
+
+_BIASED_DD_NAMES = {"cmnist-dd": "CMNIST-DD", "ccifar10-dd": "CCIFAR10-DD", "full set": "Full set", "dc": "DC",
+                    "dsa": "DSA", "dm": "DM"}
+
+
+def biased_dd_table_1() -> str:
+    """Biased-DD's Table 1 as markdown, as the paper prints it."""
+    header = ["dataset", "method", *[f"{100 * r:g} %" for r in BIASED_DD_RATIOS_PRINTED]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for dataset, rows in BIASED_DD_TABLE_1.items():
+        for method, cells in rows.items():
+            lines.append(f"| {_BIASED_DD_NAMES[dataset]} | {_BIASED_DD_NAMES[method]} | "
+                         + " | ".join(f"{m:.2f} ± {s:.2f}" for m, s in cells) + " |")
+    return "\n".join(lines)
+
+
+def biased_dd_table_2() -> str:
+    """Biased-DD's Table 2 (DM, by severity) as markdown, as the paper prints it."""
+    lines = ["| dataset, bias ratio | severity 1 | 2 | 3 | 4 |", "|---|---|---|---|---|"]
+    for (dataset, ratio), cells in BIASED_DD_TABLE_2.items():
+        lines.append(f"| {_BIASED_DD_NAMES[dataset]}, BR = {100 * ratio:g} % | "
+                     + " | ".join(f"{m:.2f} ± {s:.2f}" for m, s in cells) + " |")
     return "\n".join(lines)
 
 

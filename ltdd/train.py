@@ -44,8 +44,26 @@ class TrainConfig:
     """``None``: the reference strategy, without flip for digit datasets."""
     cutmix_prob: float = 0.0
     """Probability that a batch is CutMixed (Yun et al. 2019, β = 1), as IDC/DSDM train their networks."""
+    schedule: str = "step"
+    """``"step"``: the DC/DSA/DM reference, ``epochs + 1`` passes with the learning rate ×0.1 after pass
+    ``epochs // 2 + 1`` (a new optimiser, as the reference); ``"constant"``: exactly ``epochs`` passes at ``lr``
+    (IDC's and DSDM's ``pre_train_model.py``); ``"multistep"``: exactly ``epochs`` passes, the learning rate
+    ×0.1 from each epoch of ``milestones`` on (``MultiStepLR``, momentum kept; Biased-DD's full-set control)."""
+    milestones: tuple[int, ...] = ()
+    """Epochs at which the ``"multistep"`` schedule multiplies the learning rate by 0.1."""
+    dsa_mode: str = "S"
+    """``"S"``: one augmentation family per batch (the DSA reference); ``"M"``: every family of the strategy on
+    every image, in order (IDC's ``DiffAug``, which DSDM pre-trains with: colour *and* crop)."""
 
     def __post_init__(self) -> None:
+        if self.schedule not in ("step", "constant", "multistep"):
+            raise ValueError(f"schedule={self.schedule!r} is not allowed; choose 'step', 'constant' or 'multistep'")
+        if self.milestones and self.schedule != "multistep":
+            raise ValueError(f"milestones={self.milestones!r} need schedule='multistep', got {self.schedule!r}")
+        if any(not isinstance(m, int) or not 0 < m < self.epochs for m in self.milestones):
+            raise ValueError(f"milestones must be ints in (0, epochs={self.epochs}), got {self.milestones!r}")
+        if self.dsa_mode not in ("S", "M"):
+            raise ValueError(f"dsa_mode={self.dsa_mode!r} is not allowed; choose 'S' or 'M'")
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"epochs must be a positive int, got {self.epochs!r}")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
@@ -56,9 +74,16 @@ class TrainConfig:
             raise ValueError(f"cutmix_prob must lie in [0, 1], got {self.cutmix_prob!r}")
 
     @property
-    def decay_after_pass(self) -> int:
-        """The 0-based pass after which the learning rate drops ×0.1 (the reference's ``E//2 + 1``)."""
-        return self.epochs // 2 + 1
+    def decay_after_pass(self) -> int | None:
+        """The 0-based pass after which the learning rate drops ×0.1 (the reference's ``E//2 + 1``); ``None``
+        with the constant schedule."""
+        return self.epochs // 2 + 1 if self.schedule == "step" else None
+
+    @property
+    def passes(self) -> int:
+        """Passes over the data: ``epochs + 1`` with the step schedule (the reference's ``range(E + 1)``),
+        ``epochs`` with the constant one."""
+        return self.epochs + 1 if self.schedule == "step" else self.epochs
 
 
 @dataclass
@@ -116,7 +141,7 @@ def train_classifier(model: nn.Module, images: Tensor, labels: Tensor, config: T
         raise ValueError(f"images ({len(images)}) and labels ({len(labels)}) differ in length")
     if len(images) == 0:
         raise ValueError("cannot train on an empty set of images")
-    dsa = DSA(config.dsa_strategy or strategy_for(hflip_safe)) if config.dsa else None
+    dsa = DSA(config.dsa_strategy or strategy_for(hflip_safe), mode=config.dsa_mode) if config.dsa else None
     model.train()
 
     def make_optimizer(lr: float) -> torch.optim.Optimizer:
@@ -125,7 +150,7 @@ def train_classifier(model: nn.Module, images: Tensor, labels: Tensor, config: T
 
     optimizer = make_optimizer(config.lr)
     losses = []
-    passes = range(config.epochs + 1)
+    passes = range(config.passes)
     for epoch in tqdm(passes, desc=description, leave=False, disable=not progress):
         order = torch.randperm(len(images), generator=generator, device=generator.device).to(images.device)
         total = torch.zeros((), device=images.device)  # summed on the device: no sync per batch
@@ -147,6 +172,9 @@ def train_classifier(model: nn.Module, images: Tensor, labels: Tensor, config: T
         losses.append(total.item() / len(images))
         if epoch == config.decay_after_pass:
             optimizer = make_optimizer(config.lr * 0.1)
+        if epoch + 1 in config.milestones:
+            for group in optimizer.param_groups:
+                group["lr"] *= 0.1
     return losses
 
 

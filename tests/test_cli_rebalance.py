@@ -45,3 +45,33 @@ def test_simclr_flag_labels_the_rows(smoke):
 def test_bad_input_is_a_clear_error(smoke, capsys, args, message):
     assert rebalance(*args, "--out", "E") == 2
     assert message in capsys.readouterr().err
+
+
+def test_vanilla_protocol_flag_reaches_the_study(smoke, monkeypatch):
+    import ltdd.rebalance as rebalance_module
+
+    seen = {}
+    real = rebalance_module.vanilla_config
+
+    def recording(protocol, settings):
+        seen["protocol"] = protocol
+        return real(protocol, settings)
+
+    monkeypatch.setattr(rebalance_module, "vanilla_config", recording)
+    monkeypatch.setattr(rebalance_module, "evaluate_rebalanced",
+                        lambda rebalanced, dataset, profile, seed, encoder, config=None, networks=None:
+                        (seen.setdefault("config", config) and None) or _fake_report(dataset))
+    assert rebalance("vanilla", "--vanilla-protocol", "baseline.py", "--out", "V") == 0
+    assert seen["protocol"] == "baseline.py" and seen["config"].epochs == 300
+    study = json.loads((smoke / "V" / "study.json").read_text())
+    assert study["settings"]["vanilla_protocol"] == "baseline.py"
+
+
+def _fake_report(dataset):
+    from ltdd.rebalance import long_tail_groups
+    from ltdd.train import EvaluationReport
+
+    counts = dataset.train.class_counts(dataset.num_classes)
+    per_class = [0.5] * dataset.num_classes
+    report = EvaluationReport("convnet", 1, [0], [0.5], [per_class], len(dataset.train))
+    return report, long_tail_groups(per_class, counts)

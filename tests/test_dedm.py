@@ -232,3 +232,79 @@ def test_sweeps_combine_and_select():
     assert both.select(ratios=[0.1]).ratios() == [0.1] and both.seconds_per_set("DC") == 4.0
     with pytest.raises(KeyError, match="DSA"):
         both.seconds_per_set("DSA")
+
+
+# ------------------------------------------------------------------------------ Biased-DD's own settings
+def test_reference_quotes_biased_dd_tables_1_and_2():
+    from ltdd.reference import BIASED_DD_RATIOS_PRINTED, BIASED_DD_TABLE_1, BIASED_DD_TABLE_2, biased_dd_table_1
+
+    # typed from Biased-DD (Lu et al., 2024) Table 1 (severity 4, IPC 50) and Table 2 (DM, IPC 50)
+    assert BIASED_DD_RATIOS_PRINTED == (0.0, 0.1, 0.5, 0.8, 0.95, 1.0)
+    assert BIASED_DD_TABLE_1["cmnist-dd"]["full set"][4] == (95.22, 0.11)
+    assert BIASED_DD_TABLE_1["cmnist-dd"]["dc"][5] == (0.23, 0.18)
+    assert BIASED_DD_TABLE_1["cmnist-dd"]["dm"] == ((97.42, 0.02), (97.32, 0.04), (94.03, 0.32), (74.15, 0.09),
+                                                    (12.92, 0.53), (6.45, 0.91))
+    assert BIASED_DD_TABLE_1["ccifar10-dd"]["dsa"] == ((49.52, 0.29), (48.72, 0.50), (42.86, 0.35), (37.45, 0.44),
+                                                       (34.24, 0.61), (33.31, 0.46))
+    assert BIASED_DD_TABLE_1["ccifar10-dd"]["full set"][0] == (73.77, 0.35)
+    assert BIASED_DD_TABLE_2[("ccifar10-dd", 1.0)] == ((49.92, 0.10), (50.06, 0.44), (45.10, 0.13), (36.68, 0.15))
+    assert BIASED_DD_TABLE_2[("cmnist-dd", 0.0)][3] == BIASED_DD_TABLE_1["cmnist-dd"]["dm"][0]  # the same run
+    assert "65.10 ± 2.26" in biased_dd_table_1()
+
+
+def test_biased_dd_protocols_are_the_sources():
+    from ltdd.biased import BIASED_DD_IPC, FULL_SET_CONTROL, own_protocol
+
+    assert BIASED_DD_IPC == 50  # Biased-DD Sec. 4.3
+    # Biased-DD Sec. 4.2: batch 256, weight decay 5e-4, 150 epochs, momentum 0.9, SGD 0.01, ×0.1 at 50 and 100
+    c = FULL_SET_CONTROL
+    assert (c.batch_size, c.weight_decay, c.epochs, c.momentum, c.lr) == (256, 5e-4, 150, 0.9, 0.01)
+    assert (c.schedule, c.milestones, c.passes) == ("multistep", (50, 100), 150)
+    # DC main.py: get_daparam gives crop_scale_rotate on MNIST (1000 epochs), none elsewhere (300 epochs);
+    # DSA (main.py with --method DSA) and DM (main_DM.py): DSA, 1000 epochs
+    mnist, cifar = own_protocol("dc", digit_data=True), own_protocol("dc", digit_data=False)
+    assert (mnist.epochs, mnist.dsa, mnist.dsa_strategy) == (1000, True, "crop_scale_rotate")
+    assert (cifar.epochs, cifar.dsa) == (300, False)
+    for method in ("dsa", "dm"):
+        config = own_protocol(method, digit_data=False)
+        assert (config.epochs, config.dsa, config.dsa_strategy) == (1000, True, None)
+
+
+def test_bias_sweep_under_the_paper_profile_runs_biased_dds_settings(monkeypatch):
+    import ltdd.biased as biased
+
+    seen = {"distilled": [], "evaluated": [], "full": []}
+
+    class Synthetic:
+        def to(self, device):
+            return self
+
+    class Tiny:
+        def run(self, iterations, progress=False):
+            seen["iterations"] = iterations
+            return Synthetic()
+
+    def distiller(method, dataset, seed=0, profile=None, ipc=None, **settings):
+        seen["distilled"].append((method, ipc))
+        return Tiny()
+
+    def evaluate(synthetic, dataset, lff_test, profile, config=None):
+        seen["evaluated"].append(config)
+        return {"conflicting_test": 0.5, "lff_aligned": 0.5, "lff_conflicting": 0.5}
+
+    def full(name, ratios, severity, settings, seeds=None, **_):
+        seen["full"].append((settings, seeds))
+        return {}
+
+    monkeypatch.setattr(biased, "make_distiller", distiller)
+    monkeypatch.setattr(biased, "evaluate_on_bias_splits", evaluate)
+    monkeypatch.setattr(biased, "bias_ratio_sweep", full)
+    monkeypatch.setattr(BiasSweep, "save", lambda self, path: path)
+    monkeypatch.setattr(biased, "_lff_test", lambda *a: None)
+    monkeypatch.setattr(biased, "load_dataset", lambda *a, **k: load_dataset("cdigits", bias_ratio=0.5))
+    sweep = biased.bias_sweep({"DC": {"method": "dc"}}, ratios=[0.5], profile=get_profile("paper"),
+                              progress=False)
+    assert seen["distilled"] == [("dc", 50)] and seen["iterations"] == 1000
+    assert (seen["evaluated"][0].epochs, seen["evaluated"][0].dsa_strategy) == (1000, "crop_scale_rotate")  # digits
+    assert seen["full"] == [(biased.FULL_SET_CONTROL, 3)]
+    assert sweep.settings["ipc"] == 50

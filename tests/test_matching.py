@@ -270,12 +270,45 @@ def test_idm_untrained_network_gives_the_regulariser_zero_weight(digits):
     assert float(queue.accuracy_percent(0)) == 75.0
 
 
-def test_idm_command_settings():
-    assert command_settings("cifar10", 10) == {"ce_weight": 0.5}
-    assert command_settings("cifar10", 1)["batch_real"] == 5000
-    assert command_settings("cifar100", 10)["net_train_steps"] == 50
+def test_idm_command_settings_are_the_lines_of_command_txt():
+    # typed from uitrbn/IDM command.txt (commit 9acccfd): --ce_weight, --batch_real, --net_generate_interval,
+    # --model_train_steps, --eval_interval of each line (fields at IDMConfig's defaults are left out)
+    typed = {
+        ("cifar10", 1): {"ce_weight": 0.5, "batch_real": 5000, "push_interval": 5},
+        ("cifar10", 10): {"ce_weight": 0.5},
+        ("cifar10", 50): {"ce_weight": 0.1, "meter_reset_interval": 500},
+        ("cifar100", 1): {"ce_weight": 0.5, "batch_real": 5000, "push_interval": 5},
+        ("cifar100", 10): {"ce_weight": 0.1, "net_train_steps": 50},
+        ("cifar100", 50): {"ce_weight": 0.1, "meter_reset_interval": 500},
+        ("tinyimagenet", 1): {"ce_weight": 0.5},
+        ("tinyimagenet", 10): {"ce_weight": 0.5, "meter_reset_interval": 500},
+        ("tinyimagenet", 50): {"ce_weight": 0.8, "meter_reset_interval": 1000, "net_train_steps": 50},
+    }
+    for (name, ipc), settings in typed.items():
+        assert command_settings(name, ipc) == settings, (name, ipc)
+    assert command_settings("cifar100-lt", 1) == typed[("cifar100", 1)]
+    # the lines share these, which are IDMConfig's defaults
+    config = IDMConfig()
+    assert (config.lr_img, config.queue_size, config.push_interval, config.net_train_steps, config.batch_real,
+            config.meter_reset_interval) == (0.2, 100, 30, 10, 256, 100)
     with pytest.raises(ValueError, match="ipc"):
         command_settings("cifar10", 20)
+
+
+def test_idm_trains_distinct_queue_networks(digits):
+    idm = IDM(digits, IDMConfig(ipc=1, **{**IDM_SMALL, "queue_size": 5, "initial_nets": 5, "train_nets": 4,
+                                          "net_train_steps": 1}), seed=3)
+    idm.init()
+    for _ in range(5):  # every draw must pick 4 different networks of 5: each is seen once per draw
+        for k in range(len(idm.queue)):
+            idm.queue.seen[k].zero_()
+        idm.train_queue()
+        assert sorted(int(s > 0) for s in idm.queue.seen) == [0, 1, 1, 1, 1]
+        assert {int(s) for s in idm.queue.seen if s > 0} == {IDM_SMALL["net_batch"]}
+    idm_all = IDM(digits, IDMConfig(ipc=1, **{**IDM_SMALL, "initial_nets": 2, "train_nets": 4}), seed=0)
+    idm_all.init()
+    idm_all.train_queue()  # more networks asked for than the queue holds: each trains once
+    assert [int(s) for s in idm_all.queue.seen] == [IDM_SMALL["net_batch"] * IDM_SMALL["net_train_steps"]] * 2
 
 
 # ------------------------------------------------------------------------------------- DSDM
@@ -318,6 +351,92 @@ def test_dsdm_history_term_switches_on_after_the_warm_up(digits):
     dsdm.iteration = 3
     on = dsdm.class_losses(*args)
     assert torch.allclose(off, torch.zeros(10)) and bool((on > 0).all())
+
+
+def test_dsdm_pretraining_is_pre_train_model_py():
+    from ltdd.distill.dsdm import pretrain_config
+
+    # typed from Li-Hongcheng/DSDM pre_train_model.py with --reproduce (argument.py / misc/reproduce.py):
+    # pretrained_epochs 20, SGD lr 0.01 momentum 0.9 wd 5e-4, batch 256, no scheduler, DiffAug('color_crop',
+    # batch=False) (cutout removed for mixup_net='cut'), CutMix p 0.5
+    config = pretrain_config()
+    assert (config.epochs, config.passes, config.decay_after_pass) == (20, 20, None)
+    assert (config.lr, config.momentum, config.weight_decay, config.batch_size) == (0.01, 0.9, 5e-4, 256)
+    assert (config.dsa_strategy, config.dsa_mode, config.cutmix_prob) == ("color_crop", "M", 0.5)
+
+
+def test_constant_schedule_trains_exactly_its_epochs_at_one_learning_rate(monkeypatch):
+    from ltdd.train import TrainConfig, train_classifier
+
+    made = []
+    sgd = torch.optim.SGD
+
+    def recording_sgd(params, lr, **kwargs):
+        made.append(lr)
+        return sgd(params, lr=lr, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "SGD", recording_sgd)
+    images, labels = torch.randn(8, 1, 8, 8), torch.arange(8) % 2
+    net = get_model("convnet", 1, 2, 8, generator=torch.Generator().manual_seed(0), width=4, depth=1)
+    losses = train_classifier(net, images, labels, TrainConfig(epochs=3, schedule="constant", dsa_mode="M",
+                                                               dsa_strategy="color_crop"), torch.Generator())
+    assert len(losses) == 3 and made == [0.01]
+    made.clear()
+    losses = train_classifier(net, images, labels, TrainConfig(epochs=3), torch.Generator())
+    assert len(losses) == 4 and made == [0.01, pytest.approx(0.001)]  # the reference: E+1 passes, ×0.1 after 2
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(schedule="cosine")
+    with pytest.raises(ValueError, match="dsa_mode"):
+        TrainConfig(dsa_mode="X")
+
+
+def test_dsa_mode_m_applies_colour_and_crop_to_every_image():
+    x = torch.ones(64, 3, 8, 8)
+    g = torch.Generator().manual_seed(0)
+    both = DSA("color_crop", mode="M")(x, g)
+    one = DSA("color_crop", mode="S")(x, torch.Generator().manual_seed(0))
+    shifted = lambda out: (out == 0).flatten(1).any(1)  # a crop shifts zeros in from the border
+    assert bool(shifted(both).float().mean() > 0.5)  # ±1 px per axis at 8 px: most images move
+    assert not bool((both == 1).flatten(1).all(1).any())  # and every image's colour changed
+    assert bool(shifted(one).all()) or not bool(shifted(one).any())  # mode S: one family for the whole batch
+
+
+def test_dsdm_paper_form_follows_eqs_5_6_8_and_a_fixed_learning_rate(digits):
+    code = DSDM(digits, DSDMConfig(ipc=2, **DSDM_SMALL), seed=0)
+    paper = DSDM(digits, DSDMConfig(ipc=2, form="paper", **DSDM_SMALL), seed=0)
+    assert code.image_lr == pytest.approx(0.02) and paper.image_lr == pytest.approx(0.1)  # η = 0.1 at every IPC
+    g = torch.Generator().manual_seed(2)
+    a, b = torch.randn(4, 6, generator=g, dtype=torch.float64), torch.randn(5, 6, generator=g, dtype=torch.float64)
+    by_n = (torch.cov(a.T, correction=0) - torch.cov(b.T, correction=0)).pow(2).sum()
+    assert float(covariance_distance(a, b, unbiased=False)) == pytest.approx(float(by_n), rel=1e-10)  # Eq. 5: /|B|
+    for dsdm in (code, paper):
+        dsdm.init()
+        dsdm.iteration = 5
+        dsdm.history = torch.zeros(10, 8)
+    features = torch.randn(20, 8, generator=torch.Generator().manual_seed(1))
+    args = (code.networks[0], features, [2] * 10, features, [2] * 10, list(range(10)))
+    history_code = code.class_losses(*args)  # identical real and synthetic: only the history term is left
+    history_paper = paper.class_losses(*args)
+    assert torch.allclose(history_paper, history_code * features.shape[1])  # Eq. 6 has no 1/d
+    paper.history = None
+    paper.update_history(paper.networks[0])
+    assert float(paper.history.abs().sum()) == 0.0  # Eq. 8: h = 0 after the first iteration
+    code.history = None
+    code.update_history(code.networks[0])
+    assert float(code.history.abs().sum()) > 0  # the code starts h at the first prototypes
+    with pytest.raises(ValueError, match="form"):
+        make_distiller("dsdm", digits, ipc=2, form="book")
+
+
+def test_dsdm_paper_iterations_and_warm_up_are_the_papers():
+    from ltdd.distill.dsdm import PAPER_ITERATIONS
+
+    # DSDM paper, Sec. 5 "Implementation Details": T = 10K; code: niter 10000, smooth_iter 2000, cov_weight 50,
+    # h_p_weight 0.2, smooth_factor 0.99, 10 pre-trained models of 20 epochs
+    config = DSDMConfig()
+    assert PAPER_ITERATIONS == 10_000 and config.history_warmup == 2000
+    assert (config.cov_weight, config.history_weight, config.history_ema) == (50.0, 0.2, 0.99)
+    assert (config.num_pretrained, config.pretrain_epochs, config.factor) == (10, 20, 2)
 
 
 # ------------------------------------------------------------------------------------- resume and errors

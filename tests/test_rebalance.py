@@ -229,3 +229,129 @@ def test_compare_pairs_rows_by_seed():
                            + [{"label": "b", "seed": s, "accuracy": v} for s, v in [(0, 0.5), (1, 0.5), (2, 0.7)]])
     assert mixed.compare("a", "b").mean_difference > 0.2 and not mixed.compare("a", "b").clear  # 2 of 3 seeds
     assert "no seed has both" in study.compare("a", "missing").sentence()
+
+
+# ----------------------------------------------------------------------------------- CRLT-DD's own tables
+# CRLT-DD Table IV "The percentage of the distilled data size compared to the original data size", typed from
+# the paper as printed: (dataset label, "Method" column, Baseline, Distill Head, Distill All)
+TABLE_IV_AS_PRINTED = [
+    ("CIFAR10-LT", "IF=10", 100.00, 36.52, 25.55),
+    ("CIFAR10-LT", "50", 100.00, 33.65, 15.72),
+    ("CIFAR10-LT", "100", 100.00, 31.77, 4.61),
+    ("CIFAR100-LT", "10", 100.00, 34.00, 24.47),
+    ("CIFAR100-LT", "50", 100.00, 30.59, 14.69),
+    ("CIFAR100-LT", "100", 100.00, 27.33, 4.03),
+]
+
+
+def test_reference_holds_table_iv_as_printed():
+    from ltdd.reference import CRLT_DD_TABLE_IV_PRINTED
+
+    assert CRLT_DD_TABLE_IV_PRINTED == TABLE_IV_AS_PRINTED
+
+
+def test_plan_budget_reproduces_all_of_table_iv_with_the_three_readings():
+    from ltdd.reference import decode_crlt_dd_table_iv
+    from ltdd.rebalance import PAPER_HEAD_IPC
+
+    # the readings: datasets swapped, the printed "50" is β = 20, distill head at IPC 500 / 50 for every β
+    assert PAPER_HEAD_IPC == {"cifar10-lt": 500, "cifar100-lt": 50}
+    expected_keys = {("CIFAR10-LT", "IF=10"): ("cifar100-lt", 10), ("CIFAR10-LT", "50"): ("cifar100-lt", 20),
+                     ("CIFAR10-LT", "100"): ("cifar100-lt", 100), ("CIFAR100-LT", "10"): ("cifar10-lt", 10),
+                     ("CIFAR100-LT", "50"): ("cifar10-lt", 20), ("CIFAR100-LT", "100"): ("cifar10-lt", 100)}
+    cells = 0
+    for label, column, baseline, head, everything in TABLE_IV_AS_PRINTED:
+        name, beta = decode_crlt_dd_table_iv(label, column)
+        assert (name, beta) == expected_keys[(label, column)]
+        counts = counts_only(name, beta)
+        assert round(plan_budget("vanilla", counts).percent, 2) == baseline
+        assert round(plan_budget("distill-head", counts, ipc=PAPER_HEAD_IPC[name]).percent, 2) == head
+        assert round(plan_budget("distill-all", counts).percent, 2) == everything
+        cells += 2
+    assert cells == 12
+    # read as printed (no swap, β = 50, the median head) not one non-trivial cell would match
+    for label, column, _, head, everything in TABLE_IV_AS_PRINTED:
+        counts = counts_only(label.lower(), int(column.removeprefix("IF=")))
+        assert round(plan_budget("distill-head", counts).percent, 2) != head
+        assert round(plan_budget("distill-all", counts).percent, 2) != everything
+    with pytest.raises(ValueError, match="method_label"):
+        decode_crlt_dd_table_iv("CIFAR10-LT", "20")
+
+
+def test_reference_holds_every_row_of_table_iii():
+    from ltdd.reference import CRLT_DD_TABLE_III
+
+    # CRLT-DD Table III, typed from the paper: rows sample all, + aug, sample head, sample all with SimCLR
+    assert CRLT_DD_TABLE_III["cifar10-lt"]["sample all"] == {10: 72.45, 50: 66.25, 100: 49.94}
+    assert CRLT_DD_TABLE_III["cifar10-lt"]["distill all + aug"] == {10: 74.87, 50: 63.10, 100: 59.54}
+    assert CRLT_DD_TABLE_III["cifar10-lt"]["sample head"] == {10: 77.89, 50: 67.50, 100: 62.03}
+    assert CRLT_DD_TABLE_III["cifar10-lt"]["sample all + SimCLR"] == {10: 72.78, 50: 67.31, 100: 52.01}
+    assert CRLT_DD_TABLE_III["cifar100-lt"]["sample all"] == {10: 33.40, 50: 26.07, 100: 12.10}
+    assert CRLT_DD_TABLE_III["cifar100-lt"]["distill all + aug"] == {10: 39.76, 50: 23.77, 100: 19.34}
+    assert CRLT_DD_TABLE_III["cifar100-lt"]["sample head"] == {10: 41.58, 50: 30.29, 100: 28.32}
+    assert CRLT_DD_TABLE_III["cifar100-lt"]["sample all + SimCLR"] == {10: 35.35, 50: 28.82, 100: 14.33}
+    assert set(CRLT_DD_TABLE_III["cifar10-lt"]) == set(TABLE_III_ROWS)
+
+
+def test_paper_profile_runs_crlt_dds_setting():
+    from ltdd.rebalance import crlt_settings, evaluation_config, vanilla_config
+
+    # CRLT-DD Sec. IV-C: DM for 4000 iterations, lr 1.0, batch 128; Sec. IV-A: evaluation 500 epochs, batch 128;
+    # code SimCLR/run.py: 100 epochs; head IPC 500 (Sec. IV-C) / 50 (Table IV decoded)
+    paper = get_profile("paper")
+    settings = crlt_settings(paper, "cifar10-lt")
+    assert (settings.iterations, settings.batch_real, settings.eval_epochs, settings.eval_batch,
+            settings.simclr_epochs, settings.ipc_head) == (4000, 128, 500, 128, 100, 500)
+    assert dict(settings.dm_settings)["lr_img"] == 1.0
+    assert crlt_settings(paper, "cifar100-lt").ipc_head == 50
+    assert (evaluation_config(paper).epochs, evaluation_config(paper).batch_size) == (500, 128)
+    # the code's baseline.py: 300 epochs, lr 0.01, batch 256, no augmentation
+    baseline = vanilla_config("baseline.py", settings)
+    assert (baseline.epochs, baseline.lr, baseline.batch_size, baseline.dsa) == (300, 0.01, 256, False)
+    assert vanilla_config("crlt", settings).epochs == 500
+    with pytest.raises(ValueError, match="vanilla_protocol"):
+        vanilla_config("lfF", settings)
+    assert crlt_settings(SMOKE).iterations == SMOKE.iterations and crlt_settings(SMOKE).ipc_head is None
+
+
+def test_study_trains_the_vanilla_row_with_the_chosen_protocol(digits_lt, monkeypatch):
+    import ltdd.rebalance as rebalance_module
+
+    used = {}
+    real = rebalance_module.evaluate_rebalanced
+
+    def recording(rebalanced, dataset, profile, seed, encoder, config=None, networks=None):
+        used[rebalanced.details["plan"]] = config
+        return real(rebalanced, dataset, profile.replace(eval_epochs=1), seed, encoder, networks=networks)
+
+    monkeypatch.setattr(rebalance_module, "evaluate_rebalanced", recording)
+    study = rebalance_study(digits_lt, {"vanilla": {"plan": "vanilla"}, "sample all": {"plan": "sample-all"}},
+                            SMOKE.replace(eval_seeds=1), seeds=(0,), iterations=1, progress=False,
+                            vanilla_protocol="baseline.py")
+    assert study.settings["vanilla_protocol"] == "baseline.py"
+    assert (used["vanilla"].epochs, used["vanilla"].batch_size, used["vanilla"].dsa) == (300, 256, False)
+    assert used["sample-all"] is None  # every other row: the CRLT-DD evaluation
+
+
+def test_distill_classes_runs_crlt_dds_dm_under_the_paper_profile(digits_lt, monkeypatch):
+    import ltdd.distill as distill_module
+    from ltdd.rebalance import distill_classes
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def recording(method, dataset, seed=0, profile=None, **settings):
+        seen.update(settings)
+        raise Stop
+
+    monkeypatch.setattr(distill_module, "make_distiller", recording)
+    with pytest.raises(Stop):
+        distill_classes(digits_lt, [0, 1], 2, "dm", profile=get_profile("paper"), progress=False)
+    # CRLT-DD Sec. IV-C: lr 1.0, batch 128; main_DM.py: a step after every class
+    assert (seen["lr_img"], seen["batch_real"], seen["step_per_class"]) == (1.0, 128, True)
+    seen.clear()
+    with pytest.raises(Stop):
+        distill_classes(digits_lt, [0, 1], 2, "dm", profile=SMOKE, progress=False)
+    assert "step_per_class" not in seen

@@ -560,7 +560,7 @@ def test_preset_table_prints_each_presets_schedule_and_gradient():
 
 
 def test_settings_page_lists_every_preset_and_names_the_departures():
-    from ltdd.settings_page import SECTIONS, SettingRow, settings_page, settings_table, tm_settings_rows
+    from ltdd.settings_page import settings_page_markdown, tm_settings_rows
 
     rows = tm_settings_rows()
     presets = [row for row in rows if row.setting.startswith(("cifar", "tiny"))]
@@ -578,9 +578,10 @@ def test_settings_page_lists_every_preset_and_names_the_departures():
     assert "batch_syn 1000" in row.value and "one expert's logits" in row.value and "gradient tesla" in row.value
     assert "CIFAR-100/ConvIN/imbrate005/IPC50.yaml" in row.source
     assert "weight decay 0.005" in next(r for r in rows if r.method == "LTDD" and r.setting == "experts").value
-    page = settings_page()
-    assert page.startswith("## " + next(iter(SECTIONS))) and page.count("\n| ") == len(rows) + 1
-    assert settings_table([SettingRow("m", "a|b", "v", "s", "why")]).splitlines()[-1] == "| m | a\\|b | v | s | ⚠ why |"
+    page = settings_page_markdown(rows)
+    assert "## LTDD" in page and "## DATM" in page and "## MTT" in page
+    assert page.count("\n| ") == len(rows) + len({row.method for row in rows})  # a row each, a header per method
+    assert f"- **LTDD, λ_rep, λ_cls at β = 200**: {lambdas.departure}" in page
 
 
 def test_recorded_memory_table_reads_back():

@@ -36,6 +36,23 @@ PROFILE_SETTINGS = {"batch_real": "batch_real", "net_width": "net_width", "model
 """Config fields a profile fills when the caller leaves them out (config field → profile field)."""
 
 
+PAPER_ITERATIONS: dict[str, int] = {"dc": 1000, "dsa": 1000, "dm": 20_000, "idm": 20_000, "dsdm": 10_000}
+"""Distillation iterations of each method's own setting (DC/DSA ``main.py --Iteration 1000``; DM
+``main_DM.py`` 20000; IDM ``command.txt``, which keeps the parser's 20000; DSDM's paper and ``niter``: 10K).
+The ``paper`` profile runs these; the trajectory-matching methods take theirs from their presets."""
+
+
+def paper_settings(method: str, dataset: str, ipc: int) -> dict:
+    """The settings beyond a config's defaults that a method's own source gives for ``dataset`` at ``ipc``:
+    IDM's ``command.txt`` line (:func:`ltdd.distill.idm.command_settings`) where it has one, else none."""
+    from .idm import COMMAND_TXT, command_settings
+
+    name = str(dataset).lower().removesuffix("-lt")
+    if str(method).lower() == "idm" and (name, ipc) in COMMAND_TXT:
+        return command_settings(name, ipc)
+    return {}
+
+
 def available_methods() -> list[str]:
     """The names in :data:`METHODS`, sorted."""
     return sorted(METHODS)
@@ -75,4 +92,4 @@ def make_distiller(method: str, dataset: ImageDataset, seed: int = 0, profile: P
 __all__ = ["DATM", "DATMConfig", "LTDD", "LTDDConfig", "MTT", "TMConfig", "TrajectoryMatcher", "DeDM", "DeDMConfig", "DC", "DSAConfig", "DSAMatcher", "GMConfig", "GradientMatcher", "ImageDistiller", "CoresetConfig", "HerdingConfig", "HerdingSelection", "KCenterSelection", "herding", "kcenter_greedy",
            "DM", "DMConfig", "DSDM", "DSDMConfig", "IDM", "IDMConfig", "METHODS", "Distiller", "RandomConfig", "RandomSelection", "SyntheticSet",
            "atomic_save", "available_methods", "check_ipc", "expand_partitions", "make_distiller",
-           "method_config", "sample_real_per_class", "tile_partitions"]
+           "method_config", "paper_settings", "PAPER_ITERATIONS", "sample_real_per_class", "tile_partitions"]

@@ -18,7 +18,22 @@ dimension (as in the code, ``DSDM.py: matchloss``):
     + [t > t_0]\\,\\frac{\\lambda_h}{d}\\,\\|\\mu^s_c - h_c\\|^2,
     \\qquad h_c \\leftarrow \\alpha h_c + (1-\\alpha)\\,\\mu^s_c
 
-with ``λ_Σ = 50``, ``λ_h = 0.2``, ``α = 0.99``, ``t₀ = 2000`` of 10,000 iterations.
+with ``λ_Σ = 50``, ``λ_h = 0.2``, ``α = 0.99``, ``t₀ = 2000`` of 10,000 iterations (``PAPER_ITERATIONS``).
+
+**The paper's equations differ from the code** in four places; ``form="paper"`` follows the paper, the default
+``form="code"`` the code (which produced the paper's numbers):
+
+===========================  ==========================================  =======================================
+step                         code (``DSDM.py``, the default)             paper (``form="paper"``)
+===========================  ==========================================  =======================================
+covariance (Eq. 5)           divided by ``n − 1``                        divided by ``|B|`` (= ``n``)
+history term (Eq. 6)         ``λ_h / d · ‖μ^s − h‖²``                    ``λ_h · ‖μ^s − h‖²`` (no ``1/d``: 2048×
+                                                                         the weight at ``d = 2048``)
+history start (Eq. 8)        ``h`` = the first prototypes                ``h`` = 0 after the first iteration
+image learning rate          ``0.1 · IPC/10`` (``tune_lr_img``)          η = 0.1 at every IPC
+===========================  ==========================================  =======================================
+
+The paper names no warm-up for the history term; ``history_warmup`` applies in both forms (0 switches it off).
 
 =====================  =====================================================  ========================
 part                   function                                               switch
@@ -56,6 +71,21 @@ from .matching import (DistributionMatcher, MatchingConfig, _check_positive_int,
                        mean_embedding_distance, split_by_class)
 
 
+PAPER_ITERATIONS = 10_000
+"""T: DSDM's matching iterations (the paper's Sec. 5 and the code's ``niter``)."""
+
+FORMS = ("code", "paper")
+
+
+def pretrain_config(epochs: int = 20, strategy: str = "color_crop", cutmix: float = 0.5) -> TrainConfig:
+    """How ``pre_train_model.py`` trains each network: ``epochs`` passes at a constant learning rate 0.01
+    (SGD, momentum 0.9, weight decay 5e-4, batch 256), every family of ``strategy`` on every image with its own
+    draw (IDC's ``DiffAug(batch=False)``: colour *and* crop), and CutMix on a batch with probability
+    ``cutmix``."""
+    return TrainConfig(epochs=epochs, lr=0.01, momentum=0.9, weight_decay=5e-4, batch_size=256,
+                       dsa_strategy=strategy, cutmix_prob=cutmix, schedule="constant", dsa_mode="M")
+
+
 @dataclass(frozen=True)
 class DSDMConfig(MatchingConfig):
     """DSDM's ``--reproduce -f 2`` setting (CIFAR)."""
@@ -83,6 +113,9 @@ class DSDMConfig(MatchingConfig):
     """The historical-prototype term counts from this iteration on (2000 of the paper's 10,000)."""
     init_order: str = "first"
     """``first``: the first 4·IPC images of each class, as the code; ``random``: random ones."""
+    form: str = "code"
+    """``"code"``: the loss and learning rate of ``DSDM.py``; ``"paper"``: the paper's Eqs. 5, 6, 8 and
+    η = 0.1 (the module docstring lists the differences)."""
 
 
 _PRETRAINED: dict[tuple, tuple[Tensor, list[nn.Module]]] = {}
@@ -93,8 +126,8 @@ changed, so runs with the same dataset and settings — an IPC sweep, an ablatio
 def pretrain_networks(dataset: ImageDataset, count: int, epochs: int, seed: int, model: str = "convnet",
                       net_width: int | None = None, strategy: str = "color_crop", cutmix: float = 0.5,
                       progress: bool = False) -> list[nn.Module]:
-    """``count`` networks trained ``epochs`` epochs on the real training set (``pre_train_model.py``):
-    SGD 0.01, momentum 0.9, weight decay 5e-4, batch 256, per-sample augmentation and CutMix.
+    """``count`` networks trained ``epochs`` epochs on the real training set as ``pre_train_model.py`` does
+    (:func:`~ltdd.distill.dsdm.pretrain_config`: constant SGD 0.01, colour and crop on every image, CutMix).
 
     Deterministic in its arguments, and cached in memory for the lifetime of the dataset's tensors."""
     key = (id(dataset.train.images), dataset.name, str(dataset.device), count, epochs, seed, model, net_width,
@@ -112,7 +145,7 @@ def _pretrain(dataset: ImageDataset, count: int, epochs: int, seed: int, model: 
     from ..models import get_model
 
     options = {} if net_width is None else {"width": net_width}
-    config = TrainConfig(epochs=epochs, dsa_strategy=strategy, cutmix_prob=cutmix)
+    config = pretrain_config(epochs, strategy, cutmix)
     nets = []
     for k in range(count):
         net = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
@@ -124,27 +157,29 @@ def _pretrain(dataset: ImageDataset, count: int, epochs: int, seed: int, model: 
     return nets
 
 
-def covariance(features: Tensor) -> Tensor:
-    """Sample covariance ``(d, d)`` with the ``n − 1`` normalisation; zero for a single sample (whose
-    covariance is undefined: the guard keeps one-image tail classes from turning the loss into NaN)."""
+def covariance(features: Tensor, unbiased: bool = True) -> Tensor:
+    """Sample covariance ``(d, d)``, divided by ``n − 1`` (``unbiased``, the code) or by ``n`` (the paper's
+    Eq. 5); zero for a single sample (whose covariance is undefined: the guard keeps one-image tail classes
+    from turning the loss into NaN)."""
     n = len(features)
     if n < 2:
         return features.new_zeros(features.shape[1], features.shape[1])
     centred = features - features.mean(dim=0, keepdim=True)
-    return centred.T @ centred / (n - 1)
+    return centred.T @ centred / (n - 1 if unbiased else n)
 
 
-def covariance_distance(a: Tensor, b: Tensor) -> Tensor:
-    """``‖Σ_a − Σ_b‖_F²`` for feature sets ``a (n_a, d)`` and ``b (n_b, d)``.
+def covariance_distance(a: Tensor, b: Tensor, unbiased: bool = True) -> Tensor:
+    """``‖Σ_a − Σ_b‖_F²`` for feature sets ``a (n_a, d)`` and ``b (n_b, d)`` (covariances divided by ``n − 1``,
+    or by ``n`` without ``unbiased``).
 
     When ``n_a + n_b < d`` it never forms a ``d × d`` matrix: with centred ``A`` and ``B``,
     ``‖Σ_a − Σ_b‖² = ‖AAᵀ‖²/(n_a−1)² + ‖BBᵀ‖²/(n_b−1)² − 2‖ABᵀ‖²/((n_a−1)(n_b−1))``
     (the same number; tested against the explicit form).
     """
     if len(a) < 2 or len(b) < 2 or len(a) + len(b) >= a.shape[1]:
-        return (covariance(a) - covariance(b)).pow(2).sum()
+        return (covariance(a, unbiased) - covariance(b, unbiased)).pow(2).sum()
     ca, cb = a - a.mean(0, keepdim=True), b - b.mean(0, keepdim=True)
-    na, nb = len(a) - 1, len(b) - 1
+    na, nb = (len(a) - 1, len(b) - 1) if unbiased else (len(a), len(b))
     return ((ca @ ca.T).pow(2).sum() / na ** 2 + (cb @ cb.T).pow(2).sum() / nb ** 2
             - 2 * (ca @ cb.T).pow(2).sum() / (na * nb))
 
@@ -187,15 +222,17 @@ class DSDM(DistributionMatcher):
                 raise ValueError(f"{name} must be >= 0, got {getattr(config, name)!r}")
         if config.init_order not in ("first", "random"):
             raise ValueError(f"init_order={config.init_order!r} is not allowed; choose 'first' or 'random'")
+        if config.form not in FORMS:
+            raise ValueError(f"form={config.form!r} is not allowed; choose one of {FORMS}")
         if not 0 <= config.pretrain_cutmix <= 1:
             raise ValueError(f"pretrain_cutmix must lie in [0, 1], got {config.pretrain_cutmix!r}")
 
     @property
     def image_lr(self) -> float:
-        """``lr_img · IPC/10`` with ``scale_lr_by_ipc`` (the code's ``tune_lr_img``: 0.01 / 0.1 / 0.5 at IPC
-        1 / 10 / 50), else ``lr_img``."""
+        """``lr_img · IPC/10`` with ``scale_lr_by_ipc`` in the code's form (its ``tune_lr_img``: 0.01 / 0.1 / 0.5
+        at IPC 1 / 10 / 50), else ``lr_img`` (the paper's η = 0.1 at every IPC)."""
         cfg = self.config
-        return cfg.lr_img * cfg.ipc / 10 if cfg.scale_lr_by_ipc else cfg.lr_img
+        return cfg.lr_img * cfg.ipc / 10 if cfg.scale_lr_by_ipc and cfg.form == "code" else cfg.lr_img
 
     # ------------------------------------------------------------------ pixel space
     def normalized(self, images: Tensor) -> Tensor:
@@ -258,17 +295,20 @@ class DSDM(DistributionMatcher):
         """DSDM's loss per class (module docstring; the code's ``matchloss``): the prototype distance, plus
         ``cov_weight / d`` times the covariance distance (:func:`~ltdd.distill.dsdm.covariance_distance`), plus,
         after ``history_warmup`` iterations, ``history_weight / d`` times the distance to the historical
-        prototype."""
+        prototype. With ``form="paper"``: covariances divided by ``n`` (Eq. 5) and no ``1/d`` on the history
+        term (Eq. 6)."""
         cfg, d = self.config, real.shape[1]
+        code = cfg.form == "code"
         synthetic_means = class_means(synthetic, synthetic_counts)
         losses = mean_embedding_distance(class_means(real, real_counts), synthetic_means)
         if cfg.cov_weight:
             losses = losses + cfg.cov_weight / d * torch.stack([
-                covariance_distance(s, r) for s, r in zip(split_by_class(synthetic, synthetic_counts),
-                                                          split_by_class(real, real_counts))])
+                covariance_distance(s, r, unbiased=code)
+                for s, r in zip(split_by_class(synthetic, synthetic_counts), split_by_class(real, real_counts))])
         if cfg.history_weight and self.history is not None and self.iteration > cfg.history_warmup:
             history = self.history[torch.tensor(classes, device=synthetic.device)]
-            losses = losses + cfg.history_weight / d * (synthetic_means - history).pow(2).sum(dim=1)
+            weight = cfg.history_weight / d if code else cfg.history_weight  # Eq. 6 has no 1/d
+            losses = losses + weight * (synthetic_means - history).pow(2).sum(dim=1)
         return losses
 
     def after_update(self, net: nn.Module) -> dict:
@@ -283,7 +323,8 @@ class DSDM(DistributionMatcher):
     @torch.no_grad()
     def update_history(self, net: nn.Module) -> None:
         """``h ← α h + (1 − α) μ^s`` with the prototypes of the updated images under a fresh augmentation
-        draw (``h`` starts at the first prototypes)."""
+        draw. ``h`` starts at the first prototypes (the code), or at 0 after the first iteration (the paper's
+        Eq. 8, ``form="paper"``)."""
         views = self.synthetic_views(self.images)
         counts = [len(views) // self.dataset.num_classes] * self.dataset.num_classes
         if self.augment is not None:
@@ -292,7 +333,10 @@ class DSDM(DistributionMatcher):
             views = self._augment(views, params, counts, list(range(self.dataset.num_classes)))
         prototypes = class_means(net.embed(views), counts)
         alpha = self.config.history_ema
-        self.history = prototypes if self.history is None else alpha * self.history + (1 - alpha) * prototypes
+        if self.history is None:
+            self.history = prototypes if self.config.form == "code" else torch.zeros_like(prototypes)
+        else:
+            self.history = alpha * self.history + (1 - alpha) * prototypes
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:

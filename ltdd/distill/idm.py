@@ -16,7 +16,8 @@ DM with three additions, each switchable for an ablation (the paper's Table 2):
    matching network: ``+ ce_weight · Acc_φ · CE(φ(A(s)), y)``, where ``Acc_φ`` is the network's running
    training accuracy in percent (0–100) since the meters were last reset — an untrained network gets weight 0.
 
-Per class ``c`` the loss is (the paper's Eq. 7 with the regulariser):
+Per class ``c`` the loss is DM's (the paper's Eq. 2) on the expanded images (Eq. 3) plus the regulariser (Eq. 4),
+summed as the paper's Eq. 5:
 
 .. math::
 
@@ -66,30 +67,40 @@ class IDMConfig(MatchingConfig):
     train_nets: int = 2
     """Queue networks trained after every image update (``fetch_net_num``)."""
     net_train_steps: int = 10
-    """SGD steps each of them takes (``model_train_steps``; 50 for CIFAR-100 IPC 10)."""
+    """SGD steps each of them takes (``model_train_steps``; 50 for CIFAR-100 IPC 10 and Tiny ImageNet IPC 50)."""
     net_batch: int = 256
     net_lr: float = 0.01
     net_momentum: float = 0.9
     net_weight_decay: float = 5e-4
     meter_reset_interval: int = 100
-    """The running accuracies restart every this many iterations (the code resets them at each evaluation)."""
+    """The running accuracies restart every this many iterations: the code resets them at each evaluation, every
+    ``--eval_interval`` iterations (100; 500 at CIFAR IPC 50 and Tiny ImageNet IPC 10, 1000 at Tiny IPC 50)."""
+
+
+COMMAND_TXT: dict[tuple[str, int], dict] = {
+    ("cifar10", 1): {"ce_weight": 0.5, "batch_real": 5000, "push_interval": 5},
+    ("cifar10", 10): {"ce_weight": 0.5},
+    ("cifar10", 50): {"ce_weight": 0.1, "meter_reset_interval": 500},
+    ("cifar100", 1): {"ce_weight": 0.5, "batch_real": 5000, "push_interval": 5},
+    ("cifar100", 10): {"ce_weight": 0.1, "net_train_steps": 50},
+    ("cifar100", 50): {"ce_weight": 0.1, "meter_reset_interval": 500},
+    ("tinyimagenet", 1): {"ce_weight": 0.5},
+    ("tinyimagenet", 10): {"ce_weight": 0.5, "meter_reset_interval": 500},
+    ("tinyimagenet", 50): {"ce_weight": 0.8, "meter_reset_interval": 1000, "net_train_steps": 50},
+}
+"""IDM's ``command.txt`` lines, as the :class:`IDMConfig` fields that differ from its defaults: ``--ce_weight``,
+``--batch_real``, ``--net_generate_interval`` (``push_interval``), ``--model_train_steps`` (``net_train_steps``)
+and ``--eval_interval`` (``meter_reset_interval``: the code resets the accuracy meters at every evaluation)."""
 
 
 def command_settings(dataset: str, ipc: int) -> dict:
-    """The settings of IDM's ``command.txt`` for ``dataset`` (cifar10, cifar100, tinyimagenet) and ``ipc``
-    that differ from :class:`IDMConfig`'s defaults."""
-    name = dataset.lower().removesuffix("-lt")
-    weights = {"cifar10": {1: 0.5, 10: 0.5, 50: 0.1}, "cifar100": {1: 0.5, 10: 0.1, 50: 0.1},
-               "tinyimagenet": {1: 0.5, 10: 0.5, 50: 0.8}}
-    if name not in weights or ipc not in weights[name]:
+    """The settings of IDM's ``command.txt`` for ``dataset`` (cifar10, cifar100, tinyimagenet; a ``-lt`` suffix
+    is ignored) and ``ipc`` that differ from :class:`IDMConfig`'s defaults (``COMMAND_TXT``)."""
+    name = str(dataset).lower().removesuffix("-lt")
+    if (name, ipc) not in COMMAND_TXT:
         raise ValueError(f"command.txt has no setting for dataset={dataset!r}, ipc={ipc}; "
-                         f"it covers {sorted(weights)} at ipc 1, 10, 50")
-    settings = {"ce_weight": weights[name][ipc]}
-    if ipc == 1 and name == "cifar10":
-        settings.update(batch_real=5000, push_interval=5)
-    if name == "cifar100" and ipc == 10:
-        settings["net_train_steps"] = 50
-    return settings
+                         f"it covers {sorted({n for n, _ in COMMAND_TXT})} at ipc 1, 10, 50")
+    return dict(COMMAND_TXT[(name, ipc)])
 
 
 class ModelQueue:
@@ -209,10 +220,11 @@ class IDM(DistributionMatcher):
         return self.queue.nets[self.matching_index]
 
     def train_queue(self) -> None:
-        """``train_nets`` random queue networks take ``net_train_steps`` steps on random real batches."""
+        """``train_nets`` distinct random queue networks (all of them when the queue is shorter) take
+        ``net_train_steps`` steps each on random real batches."""
         cfg, train = self.config, self.dataset.train
-        for _ in range(cfg.train_nets):
-            k = self._randint(len(self.queue))
+        order = torch.randperm(len(self.queue), generator=self.generator, device=self.generator.device)
+        for k in order[:cfg.train_nets].tolist():  # distinct networks, as the code's shuffled index list
             net, optimizer = self.queue.nets[k], self.queue.optimizers[k]
             for _ in range(cfg.net_train_steps):
                 order = torch.randperm(len(train), generator=self.generator, device=self.generator.device)
@@ -237,7 +249,7 @@ class IDM(DistributionMatcher):
     # ------------------------------------------------------------------ the loss
     def class_losses(self, net: nn.Module, real: Tensor, real_counts: list[int], synthetic: Tensor,
                      synthetic_counts: list[int], classes: list[int]) -> Tensor:
-        """IDM's loss per class (the paper's Eq. 7 with the regulariser; module docstring): DM's mean-embedding
+        """IDM's loss per class (the paper's Eq. 5; module docstring): DM's mean-embedding
         distance between the class's real images and its expanded synthetic parts, plus, with ``ce``,
         ``ce_weight · Acc_φ`` times the matching network's mean cross-entropy on those parts."""
         losses = mean_embedding_distance(class_means(real, real_counts), class_means(synthetic, synthetic_counts))
