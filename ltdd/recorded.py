@@ -169,11 +169,12 @@ def row_accuracy(study: RebalanceStudy, label: str) -> tuple[float, float, int] 
 
 
 def results_panel(rows: Sequence[tuple[str, str, int]], experiment: Experiment | None,
-                  live: Mapping[str, float] | None = None, live_label: str = "live run") -> str:
+                  live: Mapping[tuple[str, int], float] | None = None, live_label: str = "live run") -> str:
     """A Markdown table: the paper's CIFAR-10 number | ours on CIFAR-10 (JPEG mirror) | this notebook's run.
 
     ``rows`` are ``(row label in the recorded study, method name in ltdd.reference.PAPER_RESULTS, ipc)``;
-    ``live`` maps a row label to the live run's accuracy in % (its dataset and profile go in ``live_label``).
+    ``live`` maps ``(row label, ipc)`` to the live run's accuracy in % (its dataset and profile go in
+    ``live_label``).
     A row not recorded yet shows "not recorded yet", never a guess.
     """
     header = ["method", "IPC", "paper, CIFAR-10", f"ours, {CIFAR10_MIRROR_LABEL}"]
@@ -188,7 +189,7 @@ def results_panel(rows: Sequence[tuple[str, str, int]], experiment: Experiment |
         cells = [label, str(ipc), f"{paper:.1f}" if paper is not None else "–",
                  f"{recorded[0]:.1f} ± {recorded[1]:.1f}" if recorded else "not recorded yet"]
         if live is not None:
-            cells.append(f"{live[label]:.1f}" if label in live else "–")
+            cells.append(f"{live[label, ipc]:.1f}" if (label, ipc) in live else "–")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -327,3 +328,23 @@ def longtail_sentences(experiment: Experiment) -> list[str]:
             f"(balanced: {100 * per_class_balanced[head]:.1f} %) and its smallest ({counts[tail]:,} images) "
             f"{100 * per_class_lt[tail]:.1f} % (balanced: {100 * per_class_balanced[tail]:.1f} %).")
     return sentences
+
+
+def share_of_paper_gap(study: RebalanceStudy, label: str, baseline: str, paper_method: str,
+                       paper_baseline: str) -> str:
+    """What share of the papers' lead of ``paper_method`` over ``paper_baseline`` (at the study's IPC) the
+    recorded run reproduces, with the run's iterations beside the paper's, in words."""
+    ours, theirs = row_accuracy(study, label), row_accuracy(study, baseline)
+    ipc, papers = study.settings.get("ipc"), PAPER_RESULTS["cifar10"]
+    if ours is None or theirs is None or ipc not in papers.get(paper_method, {}) \
+            or ipc not in papers.get(paper_baseline, {}):
+        return f"{label} against {baseline} at IPC {ipc}: not recorded yet, or no paper number to compare with."
+    from .distill import PAPER_ITERATIONS
+
+    paper_gap = papers[paper_method][ipc] - papers[paper_baseline][ipc]
+    share = (ours[0] - theirs[0]) / paper_gap
+    paper_iterations = PAPER_ITERATIONS.get(paper_method)
+    return (f"At IPC {ipc} the recorded run reproduces {100 * share:.0f} % of the papers' lead of {label} over "
+            f"{baseline} ({ours[0] - theirs[0]:+.1f} against {paper_gap:+.1f} points), after "
+            f"{study.settings.get('iterations'):,} iterations"
+            + (f" (the paper: {paper_iterations:,})." if paper_iterations else "."))

@@ -9,7 +9,7 @@ from ltdd.data import load_dataset
 from ltdd.rebalance import RebalanceStudy
 from ltdd.recorded import (CIFAR10_MIRROR_LABEL, gap_sentence, load_experiment, plot_recorded_vs_paper,
                            record_experiment, restore_study, results_panel, row_accuracy, study_scale,
-                           study_seconds)
+                           share_of_paper_gap, study_seconds)
 
 from test_data import write_cifar
 
@@ -88,7 +88,7 @@ def test_row_accuracy_uses_network_spread_for_one_seed(recorded):
 def test_results_panel_puts_paper_recorded_and_live_side_by_side(recorded):
     experiment = load_experiment("dm-family", recorded)
     panel = results_panel([("random", "random", 10), ("DM", "dm", 10), ("IDM", "idm", 10)], experiment,
-                          live={"DM": 91.0}, live_label="live, digits, cpu")
+                          live={("DM", 10): 91.0, ("DM", 1): 80.0}, live_label="live, digits, cpu")
     lines = panel.splitlines()
     assert CIFAR10_MIRROR_LABEL in lines[0] and "live, digits, cpu" in lines[0]
     # paper numbers typed from the DM paper's Table 1 (random 26.0, DM 48.9) and IDM's Table 1 (58.6), CIFAR-10
@@ -104,6 +104,9 @@ def test_gap_sentence_is_computed_from_the_rows(recorded):
     assert "48.9 against 26.0, +22.9 points" in text
     assert "below" in gap_sentence(study, "random", "DM")
     assert "not recorded yet" in gap_sentence(study, "IDM", "random")
+    share = share_of_paper_gap(study, "DM", "random", "dm", "random")
+    # 16.0 of the paper's 22.9 points (DM paper, CIFAR-10 IPC 10: 48.9 - 26.0), after 200 of 20,000 iterations
+    assert "70 % of the papers' lead" in share and "+16.0 against +22.9" in share and "(the paper: 20,000)" in share
 
 
 def test_study_scale_and_seconds(recorded):
