@@ -169,3 +169,32 @@ def test_longtail_panel_and_sentences(tmp_path, archive):
     (sentence,) = longtail_sentences(experiment)
     assert "40.0 % against 55.0 %" in sentence and "-15.0 points" in sentence
     assert "largest class (500 images) reaches 95.0 %" in sentence and "smallest (3 images) 0.0 %" in sentence
+
+
+# ------------------------------------------------------------------ the committed files and the chapters' claims
+from ltdd.recorded import CIFAR10_MIRROR_MD5, RECORDED_EXPERIMENTS  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED_EXPERIMENTS))
+def test_committed_record_has_its_provenance(name):
+    experiment = load_experiment(name)
+    if experiment is None:
+        pytest.skip(f"{name} is not recorded yet")
+    assert experiment.provenance["dataset_label"] == "CIFAR-10 (JPEG mirror)"
+    assert experiment.provenance["archive_md5"] == CIFAR10_MIRROR_MD5 == "776f52f9e1e133769fe6ac6e76b30631"
+    for key, study in experiment.studies.items():
+        settings = study.settings
+        assert settings["command"].startswith("python -m ltdd ") and settings["commit"] and settings["torch"]
+        assert settings["dataset"].startswith("cifar10"), key
+        assert study.rows and all(isinstance(row["seed"], int) for row in study.rows)
+
+
+def test_chapters_01_and_05_claims_hold_in_the_dm_family_record():
+    """Chapters 01 and 05 say that on CIFAR-10, unlike the digits, DM clearly beats random selection."""
+    experiment = load_experiment("dm-family")
+    if experiment is None:
+        pytest.skip("dm-family is not recorded yet")
+    for key in ("ipc1", "ipc10"):
+        study = experiment.study(key)
+        dm, random = row_accuracy(study, "DM"), row_accuracy(study, "random")
+        assert dm[0] - random[0] > dm[1] + random[1], key  # by more than the spreads together
