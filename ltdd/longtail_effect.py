@@ -91,6 +91,7 @@ def longtail_effect(balanced: ImageDataset, imbalance: float, epochs: int, seeds
     settings = {"dataset": balanced.name, "imbalance": float(imbalance), "epochs": epochs,
                 "batch_size": batch_size, "model": model, "model_options": model_options, "networks": networks,
                 "counts": counts, "balanced_per_class": per_class, "seeds": seeds,
+                "class_names": list(balanced.class_names),
                 "dataset_source": balanced.info.get("source")}
     study = RebalanceStudy([], settings)
     if out is not None and resume and Path(out).is_file():

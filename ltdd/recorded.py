@@ -32,6 +32,9 @@ CIFAR10_MIRROR_LABEL = "CIFAR-10 (JPEG mirror)"
 """How every result measured on the JPEG mirror of CIFAR-10 is labelled in files, tables and figures."""
 
 CIFAR10_MIRROR_MD5 = "776f52f9e1e133769fe6ac6e76b30631"
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+"""CIFAR-10's class names in label order (``batches.meta``), for figures drawn from recorded files."""
 """MD5 of ``cifar10-jpeg.zip``, the mirror's archive the recorded CIFAR-10 results were measured on."""
 
 
@@ -277,6 +280,16 @@ def _beta_keys(experiment: Experiment) -> list[str]:
                   key=lambda key: float(key.removeprefix("beta")))
 
 
+def _size(study: RebalanceStudy, label: str) -> int:
+    return next(row["size"]["images"] for row in study.rows if row["label"] == label)
+
+
+def _accuracy_cell(study: RebalanceStudy, accuracy: tuple[float, float, int]) -> str:
+    """``mean ± spread``, or the mean alone when one network of one seed leaves no spread to show."""
+    single = accuracy[2] == 1 and study.settings.get("networks", 1) == 1
+    return f"{accuracy[0]:.1f}" + ("" if single else f" ± {accuracy[1]:.1f}")
+
+
 def longtail_panel(experiment: Experiment) -> str:
     """A Markdown table of the long-tail experiment: per β, the long-tailed set and the balanced subset of the same
     size, with overall and many/medium/few accuracy (%) and how the classifier's weight norms fall towards the tail;
@@ -299,7 +312,7 @@ def longtail_panel(experiment: Experiment) -> str:
             reported = paper.get(int(beta)) if label == LONG_TAILED else None
             lines.append("| " + " | ".join([
                 f"{beta:g}", label, f"{rows[0]['size']['images']:,}", f"{reported:.2f}" if reported else "–",
-                f"{overall[0]:.1f} ± {overall[1]:.1f}",
+                _accuracy_cell(study, overall),
                 *(f"{100 * g:.1f}" if not math.isnan(g) else "–" for g in groups),
                 f"{weight_norm_slope(study, label):+.3f}"]) + " |")
     return "\n".join(lines)
@@ -322,8 +335,9 @@ def longtail_sentences(experiment: Experiment) -> list[str]:
         counts = study.settings["counts"]
         head, tail = counts.index(max(counts)), counts.index(min(counts))
         sentences.append(
-            f"At β = {beta:g} the long-tailed set scores {lt[0]:.1f} % against {balanced[0]:.1f} % for a balanced "
-            f"subset of the same {study.rows[0]['size']['images']:,} images ({lt[0] - balanced[0]:+.1f} points); "
+            f"At β = {beta:g} the long-tailed set ({_size(study, LONG_TAILED):,} images) scores {lt[0]:.1f} % against "
+            f"{balanced[0]:.1f} % for a balanced subset of {_size(study, BALANCED_SUBSET):,} images "
+            f"({lt[0] - balanced[0]:+.1f} points); "
             f"its largest class ({counts[head]:,} images) reaches {100 * per_class_lt[head]:.1f} % "
             f"(balanced: {100 * per_class_balanced[head]:.1f} %) and its smallest ({counts[tail]:,} images) "
             f"{100 * per_class_lt[tail]:.1f} % (balanced: {100 * per_class_balanced[tail]:.1f} %).")

@@ -163,11 +163,11 @@ def test_longtail_panel_and_sentences(tmp_path, archive):
     experiment = load_experiment("longtail-effect", out)
     panel = longtail_panel(experiment).splitlines()
     assert "51.20" in panel[2]  # CRLT-DD Table III, CIFAR-10-LT β = 100, vanilla (typed from the paper)
-    assert "40.0 ± 0.0" in panel[2] and "55.0 ± 0.0" in panel[3]
+    assert "| 40.0 |" in panel[2] and "| 55.0 |" in panel[3]  # one network, one seed: no spread shown
     slope_lt, slope_balanced = panel[2].split(" | ")[-1], panel[3].split(" | ")[-1]
     assert slope_lt.startswith("+") and slope_balanced.startswith("+0.000")  # norms grow with the class size
     (sentence,) = longtail_sentences(experiment)
-    assert "40.0 % against 55.0 %" in sentence and "-15.0 points" in sentence
+    assert "(1,000 images) scores 40.0 % against 55.0 %" in sentence and "-15.0 points" in sentence
     assert "largest class (500 images) reaches 95.0 %" in sentence and "smallest (3 images) 0.0 %" in sentence
 
 
