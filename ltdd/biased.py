@@ -271,7 +271,7 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
                                    "lff_aligned": point.aligned, "lff_conflicting": point.conflicting})
             if out is not None:
                 sweep.save(out, SWEEP_KEYS)
-    if out is not None:
+    if out is not None and not Path(out).is_file():  # a resume with nothing to do leaves the file as it is
         sweep.save(out, SWEEP_KEYS)
     return sweep
 

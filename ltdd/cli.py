@@ -5,10 +5,11 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
 
 * ``info`` — profile, device, versions, data root.
 * ``data NAME`` — a JSON summary: counts per class, totals.
-* ``distill METHOD --dataset NAME --ipc K --seed S --out DIR [--iterations N] [--resume]
+* ``distill METHOD --dataset NAME --ipc K --seed S --out DIR [--iterations N] [--resume | --overwrite]
   [--option KEY=VALUE ...]`` — writes ``DIR/synthetic.pt`` and ``DIR/run.json`` (config, seed, iterations,
-  seconds, iterations per second, peak memory); checkpoints go to ``DIR/checkpoint.pt`` atomically every
-  ``--checkpoint-every`` iterations and at the end, and ``--resume`` continues from there to the same result.
+  seconds of every run segment, iterations per second, peak memory); checkpoints go to ``DIR/checkpoint.pt``
+  atomically every ``--checkpoint-every`` iterations, at the end and on Ctrl-C, and ``--resume`` continues from
+  there to the same result.
 * ``evaluate DIR [--model NAME] [--seeds N] [--profile P]`` — the last stdout line is a JSON object with
   ``mean``, ``std``, ``per_class`` and the per-run numbers.
 * ``bias-sweep METHOD|LABEL=METHOD[:KEY=VALUE,...] ... --dataset NAME --ratios R,... --severities S,...
@@ -42,6 +43,11 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
   (:mod:`ltdd.student`), in ``OUT/chapters``; prints the exercises per chapter as JSON.
 
 Every data-loading command takes ``--zca EPS`` (ZCA-whiten train and test images, as MTT/DATM's ``--zca``).
+
+Nothing finished is lost (:mod:`ltdd.files`): an ``--out`` that already holds results needs ``--resume`` or
+``--overwrite``; the output is checked before the first iteration; a diverging run stops with the iteration
+and its step sizes named; every error is one line (exit 2 for a bad request, 3 for a diverged run, 1 for a
+system error, 130 for Ctrl-C).
 """
 
 from __future__ import annotations
@@ -64,7 +70,8 @@ from .config import available_profiles, default_data_root, download_allowed, get
 from .data import available_datasets, counts_only, dataset_options, load_dataset
 from .data.longtail import DEFAULT_IMBALANCE
 from .distill import SyntheticSet, available_methods, make_distiller, method_config
-from .files import atomic_save, atomic_write_text, check_output_file, check_output_folder, refuse_to_replace
+from .files import (atomic_save, atomic_write_text, check_output_file, check_output_folder, read_json,
+                    refuse_to_replace)
 from .models import available_models
 from .train import TrainConfig, evaluate_synthetic
 
@@ -183,7 +190,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         target = 0
     if args.resume and _finished(distiller, target, out):
         print(f"{out} already holds this run at iteration {distiller.iteration}: nothing to do", file=sys.stderr)
-        _print_json(json.loads((out / "run.json").read_text()))
+        _print_json(read_json(out / "run.json"))
         return 0
     if args.overwrite:
         remove_outputs(outputs)
@@ -505,7 +512,8 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
                             args.iterations, args.ipc, args.simclr_epochs, args.networks, out / "study.json",
                             args.resume, record, progress=not args.quiet)
     table = study_table(study)
-    atomic_write_text(table + "\n", out / "table.md")
+    if not (out / "table.md").is_file() or (out / "table.md").read_text() != table + "\n":
+        atomic_write_text(table + "\n", out / "table.md")
     print(table, file=sys.stderr)
     _print_study_summary(out / "study.json", study)
     return 0

@@ -344,4 +344,5 @@ def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, confi
 
 
 __all__ = ["BUFFER_FORMAT", "ExpertBuffer", "ExpertConfig", "STAGES", "buffer_record", "class_balanced_order",
-           "classifier_slice", "expert_file_problem", "flat_parameters", "load_flat_parameters", "train_buffer", "train_expert"]
+           "classifier_slice", "expert_file_problem", "flat_parameters", "load_flat_parameters", "train_buffer",
+           "train_expert"]

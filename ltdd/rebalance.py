@@ -603,7 +603,7 @@ class RebalanceStudy:
             if not isinstance(rows, list) or not isinstance(settings, dict) or not isinstance(simclr, dict):
                 raise TypeError("rows must be a list, settings and simclr objects")
             for row in rows:
-                if not isinstance(row, dict) or not isinstance(row["label"], str) or not isinstance(row["seed"], int):
+                if not (isinstance(row, dict) and isinstance(row["label"], str) and isinstance(row["seed"], int)):
                     raise TypeError(f"every row needs a label and an int seed, got {row!r:.80}")
             return cls(rows, settings, {int(k): v for k, v in simclr.items()})
         except (KeyError, TypeError, ValueError, AttributeError) as error:
