@@ -163,7 +163,10 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_litter(tmp_path):
 
 def test_a_writer_killed_mid_write_leaves_the_last_complete_file(tmp_path):
     path = tmp_path / "study.json"
-    script = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from ltdd.files import atomic_write_text\n"
+    script = ("import importlib.util, json\n"  # ltdd/files.py alone: no torch import, the writes start at once
+              f"spec = importlib.util.spec_from_file_location('files', {str(ROOT / 'ltdd' / 'files.py')!r})\n"
+              "files = importlib.util.module_from_spec(spec); spec.loader.exec_module(files)\n"
+              "atomic_write_text = files.atomic_write_text\n"
               f"i = 0\nwhile True:\n    i += 1\n"
               f"    atomic_write_text(json.dumps({{'i': i, 'rows': ['x' * 100] * 20000}}), {str(path)!r})\n")
     process = subprocess.Popen([sys.executable, "-c", script])
@@ -392,6 +395,7 @@ def test_a_resumed_trajectory_run_uses_the_experts_it_started_with(smoke, capsys
     assert "expert_000.pt is missing or changed" in error_line(capsys)
 
 
+@pytest.mark.slow
 def test_torchrun_shards_the_experts_like_one_process(smoke, capsys, buffer):
     torchrun = Path(sys.executable).with_name("torchrun")
     if not torchrun.exists():
@@ -441,6 +445,7 @@ def test_ctrl_c_saves_the_last_finished_step(smoke, capsys, monkeypatch):
     (["distill", "dm", "--dataset", "digits", "--option", "lr_img=none", "--out", "D"], ["lr_img", "not none"]),
     (["distill", "dm", "--device", "nonsense", "--out", "D"], ["device must be"]),
     (["distill", "dm", "--device", "meta", "--out", "D"], ["device must be"]),
+    (["distill", "dm", "--device", "mps", "--out", "D"], ["mps", "not available"]),
     (["bias-sweep", "A=dm", "A=idm", "--out", "S.json"], ["labels must differ", "'A'"]),
     (["data", "cifar10", "--counts-only"], ["--counts-only", "long-tailed"]),
     (["data", "cifar10-lt", "--counts-only", "--bias-ratio", "0.5"], ["--bias-ratio", "ignored"]),
@@ -466,6 +471,22 @@ def test_hand_edited_files_are_named_in_one_line(smoke, capsys):
     (smoke / "S.json").write_text('{"rows": [{"label": "DM"}]}')
     assert main(["bias-sweep", "dm", "--out", "S.json", "--resume", "--quiet"]) == 2
     assert "S.json is not a bias-sweep file" in error_line(capsys)
+
+
+def test_bias_sweep_reads_its_data_where_it_is_told(smoke, capsys):
+    assert main(["bias-sweep", "dm", "--dataset", "cmnist-dd", "--data-root", "elsewhere", "--no-download",
+                 "--ratios", "0.5", "--out", "S.json", "--quiet"]) == 2
+    assert "elsewhere" in error_line(capsys)
+    assert not (smoke / "S.json").exists()
+
+
+def test_ctrl_c_outside_a_run_is_one_line(smoke, capsys, monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("ltdd.cli.load_dataset", interrupt)
+    assert main(["rebalance", "vanilla", "--out", "R", "--quiet"]) == 130
+    assert error_line(capsys) == "ltdd rebalance: interrupted"
 
 
 def test_garbage_cifar_batches_are_named(tmp_path):
