@@ -137,7 +137,7 @@ class BiasSweep:
     def save(self, path: str | Path, merge_keys: Sequence[str] | None = None) -> Path:
         """Write the rows, full-set rows and settings as JSON, atomically (a temporary file, then a rename),
         holding the folder's lock. With ``merge_keys``, rows another process has written to ``path`` meanwhile
-        are merged in first (:meth:`merge`)."""
+        are merged in first (:meth:`~ltdd.biased.BiasSweep.merge`)."""
         path = Path(path)
         with locked(path.parent):
             if merge_keys is not None and path.is_file():

@@ -422,7 +422,7 @@ def _positive(*flags: tuple[str, int | None]) -> None:
 
 
 def _study_outputs(args: argparse.Namespace, names: tuple[str, ...] = ("study.json",)) -> Path:
-    """A study's ``--out`` folder, checked before the first row (:func:`check_outputs`); ``--overwrite``
+    """A study's ``--out`` folder, checked before the first row (:func:`~ltdd.cli.check_outputs`); ``--overwrite``
     removes the earlier results."""
     out = Path(args.out)
     outputs = check_outputs(args, out, names)

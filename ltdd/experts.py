@@ -238,9 +238,9 @@ class ExpertBuffer:
                 "experts": [[file.name, file.stat().st_size] for file in self._files]}
 
     def pin(self, fingerprint: dict) -> None:
-        """Use exactly the experts of ``fingerprint`` (:meth:`fingerprint` of the run being resumed): experts
-        added since are left out, so the run goes on as before; a changed record or a missing or changed
-        expert is a ``ValueError``."""
+        """Use exactly the experts of ``fingerprint`` (:meth:`~ltdd.experts.ExpertBuffer.fingerprint` of the run
+        being resumed): experts added since are left out, so the run goes on as before; a changed record or a
+        missing or changed expert is a ``ValueError``."""
         if fingerprint.get("record") != json.dumps(self.record, sort_keys=True):
             raise ValueError(f"expert buffer {self.path} was retrained since the checkpoint (buffer.json differs)")
         present = {file.name: file for file in self._files}

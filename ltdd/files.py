@@ -1,15 +1,15 @@
 """Writing results so that nothing is lost: atomic writes, locks for shared files, output checks.
 
-* :func:`atomic_save` / :func:`atomic_write_text` write a uniquely named temporary file beside the target, then
-  rename it over the target: a reader, a crash or a second writer never sees half a file, and a failed write
-  leaves no temporary file behind. The result honours the umask (like any file the user creates), and
-  :func:`atomic_save` gives the same bytes for the same tensors.
-* :func:`locked` holds an exclusive lock on a folder while a process reads, merges and rewrites a file that
-  several processes update (a study's ``study.json``, an expert buffer's ``buffer.json``).
-* :func:`check_output_folder` and :func:`check_output_file` find an output that cannot be written *before* a
-  run starts; :func:`refuse_to_replace` keeps earlier results unless the user says ``--resume`` or
-  ``--overwrite``.
-* :func:`read_json` names the file when its JSON is broken.
+* :func:`~ltdd.files.atomic_save` / :func:`~ltdd.files.atomic_write_text` write a uniquely named temporary
+  file beside the target, then rename it over the target: a reader, a crash or a second writer never sees half
+  a file, and a failed write leaves no temporary file behind. The result honours the umask (like any file the
+  user creates), and :func:`~ltdd.files.atomic_save` gives the same bytes for the same tensors.
+* :func:`~ltdd.files.locked` holds an exclusive lock on a folder while a process reads, merges and rewrites a
+  file that several processes update (a study's ``study.json``, an expert buffer's ``buffer.json``).
+* :func:`~ltdd.files.check_output_folder` and :func:`~ltdd.files.check_output_file` find an output that
+  cannot be written *before* a run starts; :func:`~ltdd.files.refuse_to_replace` keeps earlier results unless
+  the user says ``--resume`` or ``--overwrite``.
+* :func:`~ltdd.files.read_json` names the file when its JSON is broken.
 
 This module imports :mod:`torch` only where it saves a tensor file, so a small process can use it.
 """

@@ -558,7 +558,7 @@ class RebalanceStudy:
         """Write the rows, settings and SimCLR losses as JSON, atomically, holding the folder's lock.
 
         With ``merge_keys`` (the settings that make two studies one), rows that another process has written to
-        ``path`` meanwhile are first merged into this study (:meth:`merge`), so processes that run seeds of one
+        ``path`` meanwhile are first merged into this study (:meth:`~ltdd.rebalance.RebalanceStudy.merge`), so processes that run seeds of one
         study side by side keep each other's rows."""
         path = Path(path)
         with locked(path.parent):

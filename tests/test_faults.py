@@ -22,7 +22,8 @@ import torch
 
 from ltdd.cli import main
 from ltdd.distill import SyntheticSet
-from ltdd.files import atomic_save, atomic_write_text, check_output_folder, read_json
+from ltdd.distill.base import atomic_save, atomic_write_text  # where the package's writers always lived
+from ltdd.files import check_output_folder, read_json
 from ltdd.rebalance import RebalanceStudy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -158,7 +159,11 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_litter(tmp_path):
     with pytest.raises(RuntimeError, match="cannot pickle"):
         atomic_save({"a": torch.zeros(10000), "b": Unpicklable()}, path)
     assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.pt"]
+    atomic_write_text("{}", tmp_path / "study.json")
+    with pytest.raises(UnicodeEncodeError):
+        atomic_write_text("a lone surrogate \ud800", tmp_path / "study.json")
+    assert (tmp_path / "study.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.pt", "study.json"]
 
 
 def test_a_writer_killed_mid_write_leaves_the_last_complete_file(tmp_path):
@@ -507,7 +512,8 @@ def test_evaluate_refuses_another_zca_than_the_set_was_made_in(smoke, capsys):
 def test_the_top_level_help_is_whole(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
-    assert "student-edition" in capsys.readouterr().out
+    description = capsys.readouterr().out.split("positional arguments")[0]
+    assert "compare | student-edition`` (also the ``ltdd`` console script)" in " ".join(description.split())
 
 
 def test_an_os_error_is_one_line(smoke, capsys, monkeypatch):
