@@ -280,7 +280,7 @@ def compare_methods(dataset: ImageDataset, profile: Profile | None = None, seeds
                     if context.simclr_losses is not None:
                         study.simclr[seed] = context.simclr_losses
                     if out is not None:
-                        study.save(out)
+                        study.save(out, COMPARISON_KEYS)
                 bar.update()
         bar.close()
     return study

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .config import PROFILES
+from .files import atomic_write_text
 from .rebalance import RebalanceStudy
 from .reference import CRLT_DD_TABLE_III, PAPER_RESULTS, REFERENCE_DIR
 
@@ -81,14 +82,15 @@ def machine_description() -> str:
 
 def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str | Path,
                       out: str | Path | None = None, notes: str = "",
-                      expected_md5: str = CIFAR10_MIRROR_MD5) -> Path:
+                      expected_md5: str = CIFAR10_MIRROR_MD5, overwrite: bool = False) -> Path:
     """Write the file of experiment ``name`` from its studies' ``study.json`` files.
 
     ``studies`` maps a setting's key (e.g. ``"ipc10"``) to a ``study.json`` written by ``python -m ltdd compare``
     (or another study command); ``archive`` is the mirror's zip, whose MD5 must be ``expected_md5`` (the mirror's,
     :data:`CIFAR10_MIRROR_MD5`).
     The file goes to ``out`` (default: its place in ``data/reference/``) and records the dataset label, the
-    archive's MD5, the machine, each study's seconds and their sum.
+    archive's MD5, the machine, each study's seconds and their sum. A file already there is only replaced when the
+    new studies keep all its rows (a study grows as its runs resume), unless ``overwrite=True``.
     """
     if name not in RECORDED_EXPERIMENTS:
         raise ValueError(f"name must be one of {sorted(RECORDED_EXPERIMENTS)}, got {name!r}")
@@ -109,9 +111,23 @@ def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str
                     for key, s in loaded.items()},
     }
     path = Path(out) if out is not None else REFERENCE_DIR / RECORDED_EXPERIMENTS[name].file
+    if path.is_file() and not overwrite:
+        lost = _rows_lost(load_experiment(name, path), loaded)
+        if lost:
+            raise ValueError(f"{path} holds rows the new studies lack ({', '.join(lost[:4])}"
+                             f"{', ...' if len(lost) > 4 else ''}); pass overwrite=True to drop them")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(content, indent=1) + "\n")
-    return path
+    return atomic_write_text(json.dumps(content, indent=1) + "\n", path)
+
+
+def _rows_lost(previous: "Experiment", studies: Mapping[str, RebalanceStudy]) -> list[str]:
+    """``key/label/seed`` of every row of ``previous`` that ``studies`` no longer have."""
+    lost = []
+    for key, study in previous.studies.items():
+        kept = {(row["label"], row["seed"]) for row in studies[key].rows} if key in studies else set()
+        lost += [f"{key}/{row['label']}/seed {row['seed']}" for row in study.rows
+                 if (row["label"], row["seed"]) not in kept]
+    return lost
 
 
 @dataclass

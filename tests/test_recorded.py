@@ -55,6 +55,21 @@ def test_record_experiment_carries_provenance_and_every_row(recorded, archive):
     assert len(content["studies"]["ipc10"]["rows"]) == 4
 
 
+def test_record_experiment_never_drops_recorded_rows(recorded, tmp_path, archive):
+    smaller = write_study(tmp_path / "smaller.json", 10, study_rows("DM", [0.44, 0.46]))  # random's rows gone
+    ipc1 = tmp_path / "ipc1.json"
+    with pytest.raises(ValueError, match="ipc10/random/seed 0"):
+        record_experiment("dm-family", {"ipc10": smaller, "ipc1": ipc1}, archive[0], recorded,
+                          expected_md5=archive[1])
+    assert len(load_experiment("dm-family", recorded).study("ipc10").rows) == 4
+    grown = write_study(tmp_path / "grown.json", 10, study_rows("random", [0.28, 0.30]) + study_rows("DM", [0.44, 0.46])
+                        + study_rows("IDM", [0.5]))
+    record_experiment("dm-family", {"ipc10": grown, "ipc1": ipc1}, archive[0], recorded, expected_md5=archive[1])
+    assert len(load_experiment("dm-family", recorded).study("ipc10").rows) == 5
+    record_experiment("dm-family", {"ipc10": smaller}, archive[0], recorded, expected_md5=archive[1], overwrite=True)
+    assert sorted(load_experiment("dm-family", recorded).studies) == ["ipc10"]
+
+
 def test_record_experiment_refuses_another_archive(tmp_path, archive):
     study = write_study(tmp_path / "s.json", 10, study_rows("DM", [0.4]))
     with pytest.raises(ValueError, match="MD5"):
