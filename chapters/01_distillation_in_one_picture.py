@@ -258,7 +258,8 @@ else:
     rows = [(label, method, k) for k in (1, 10) for label, method in (("random", "random"), ("DM", "dm"))]
     display(Markdown(results_panel(rows, recorded, live_points, f"live, {dataset.name}, {profile.name}")
                      + "\n\n" + gap_sentence(recorded.study("ipc10"), "DM", "random", "dm", "random")))
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}

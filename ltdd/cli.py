@@ -529,6 +529,11 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
 
     profile = get_profile(args.profile)
     device = get_device(args.device)
+    _positive(("--eval-epochs", args.eval_epochs))
+    if args.eval_epochs is not None:
+        if profile.name == "paper":
+            raise ValueError("--eval-epochs does not combine with --profile paper, whose evaluation is CRLT-DD's")
+        profile = profile.replace(eval_epochs=args.eval_epochs)
     rows = rebalance_rows(args.plans, args.simclr)
     name = _long_tailed_name(args)
     seeds = _number_list(args.seeds, int, "--seeds")
@@ -813,6 +818,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vanilla-protocol", choices=("crlt", "baseline.py"), default="crlt",
                    help="how the vanilla row trains: crlt, the evaluation of every row (default); baseline.py, the "
                         "code's baseline script (300 epochs, batch 256, no augmentation)")
+    p.add_argument("--eval-epochs", type=int, default=None,
+                   help="epochs of every evaluation network (default: the profile's; 500 under --profile paper)")
     p.add_argument("--networks", type=int, default=None,
                    help="evaluation networks per set (default: the profile's eval_seeds)")
     p.add_argument("--out", required=True, help="output folder (study.json, table.md)")
