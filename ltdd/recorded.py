@@ -378,3 +378,30 @@ def share_of_paper_gap(study: RebalanceStudy, label: str, baseline: str, paper_m
             f"{baseline} ({ours[0] - theirs[0]:+.1f} against {paper_gap:+.1f} points), after "
             f"{study.settings.get('iterations'):,} iterations"
             + (f" (the paper: {paper_iterations:,})." if paper_iterations else "."))
+
+
+def dm_family_panel(rows: Sequence[tuple[str, str]], live_curves: Mapping[str, Mapping[int, object]] | None = None,
+                    live_label: str = "live run", ipcs: Sequence[int] = (1, 10), baseline: str = "random",
+                    path: str | Path | None = None) -> str:
+    """A chapter's results panel for the distribution-matching experiment, as Markdown: the table of
+    :func:`results_panel` for ``rows`` (``(row label, paper method)``) at ``ipcs``, the recorded scale, and for
+    every recorded row but ``baseline`` its gap to ``baseline`` at each IPC (:func:`gap_sentence`).
+
+    ``live_curves`` maps a row label to ``{ipc: report or accuracy in [0, 1]}`` from the notebook's live run.
+    """
+    experiment = load_experiment("dm-family", path)
+    if experiment is None:
+        return f"The CIFAR-10 results are not recorded yet (`data/reference/{RECORDED_EXPERIMENTS['dm-family'].file}`)."
+    live = {(label, ipc): 100 * getattr(value, "mean", value)
+            for label, points in (live_curves or {}).items() for ipc, value in points.items()}
+    table = results_panel([(label, method, ipc) for ipc in ipcs for label, method in rows], experiment,
+                          live if live_curves is not None else None, live_label)
+    scales = "; ".join(f"{key}: {study_scale(study)}" for key, study in experiment.studies.items())
+    sentences = [gap_sentence(experiment.study(f"ipc{ipc}"), label, baseline, method, _paper_name(rows, baseline))
+                 for ipc in ipcs if f"ipc{ipc}" in experiment.studies for label, method in rows if label != baseline]
+    return (f"{table}\n\nRecorded scale ({experiment.provenance['machine']}): {scales}. With one seed, ± is the "
+            f"spread over its evaluation networks.\n\n" + "\n".join(f"- {sentence}" for sentence in sentences))
+
+
+def _paper_name(rows: Sequence[tuple[str, str]], label: str) -> str | None:
+    return next((method for row_label, method in rows if row_label == label), None)

@@ -213,3 +213,15 @@ def test_chapters_01_and_05_claims_hold_in_the_dm_family_record():
         study = experiment.study(key)
         dm, random = row_accuracy(study, "DM"), row_accuracy(study, "random")
         assert dm[0] - random[0] > dm[1] + random[1], key  # by more than the spreads together
+
+
+def test_dm_family_panel_has_table_scale_and_sentences(recorded, tmp_path):
+    from ltdd.recorded import dm_family_panel
+
+    text = dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm")], {"DM": {10: 0.9}},
+                           "live, digits, smoke", path=recorded)
+    assert "| DM | 10 | 48.9 | 45.0 ± 1.0 | 90.0 |" in text
+    assert "ipc10: IPC 10, 200 iterations" in text
+    assert "- At IPC 10 on CIFAR-10 (JPEG mirror), DM scores 45.0 % against 29.0 %" in text
+    assert "IDM against random at IPC 10: not recorded yet." in text
+    assert "not recorded yet" in dm_family_panel([("DM", "dm")], path=tmp_path / "absent.json")
