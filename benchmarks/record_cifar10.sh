@@ -46,7 +46,8 @@ from ltdd.recorded import record_experiment
 
 runs, mirror = Path(sys.argv[1]), sys.argv[2]
 plans = {"dm-family": {f"ipc{k}": runs / f"dm-family-ipc{k}" / "study.json" for k in (1, 10)},
-         "longtail-effect": {f"beta{b}": runs / f"longtail-effect-beta{b}" / "study.json" for b in (10, 100)}}
+         "longtail-effect": {f"beta{b}": runs / f"longtail-effect-beta{b}" / "study.json" for b in (10, 100)},
+         "tm-ablation": {"beta100": runs / "tm-ablation-beta100" / "study.json"}}
 for name, studies in plans.items():
     present = {key: path for key, path in studies.items() if path.is_file()}
     if present:

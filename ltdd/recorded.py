@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 from .config import PROFILES
 from .files import atomic_write_text
 from .rebalance import RebalanceStudy
-from .reference import CRLT_DD_TABLE_III, PAPER_RESULTS, REFERENCE_DIR
+from .reference import CRLT_DD_TABLE_III, LTDD_ABLATION, LTDD_TABLE, PAPER_RESULTS, REFERENCE_DIR
 
 CIFAR10_MIRROR_LABEL = "CIFAR-10 (JPEG mirror)"
 """How every result measured on the JPEG mirror of CIFAR-10 is labelled in files, tables and figures."""
@@ -57,6 +57,10 @@ RECORDED_EXPERIMENTS: dict[str, RecordedExperiment] = {
         "cifar10_longtail_effect_cpu.json",
         "a ConvNet on CIFAR-10-LT (JPEG mirror) at β = 10 and 100 against a balanced subset of the same size",
         ("02", "04")),
+    "tm-ablation": RecordedExperiment(
+        "cifar10_tm_ablation_cpu.json",
+        "LTDD's ablation (MTT, DATM base, +DAM, +DAM+ED) on CIFAR-10-LT (JPEG mirror) β = 100, IPC 10",
+        ("11",)),
 }
 """Name → the recorded experiment (issue 18's list grows here as runs finish)."""
 
@@ -405,3 +409,44 @@ def dm_family_panel(rows: Sequence[tuple[str, str]], live_curves: Mapping[str, M
 
 def _paper_name(rows: Sequence[tuple[str, str]], label: str) -> str | None:
     return next((method for row_label, method in rows if row_label == label), None)
+
+
+TM_ABLATION_PAPER_ROWS = {"MTT": "mtt", "base": "datm", "+DAM+ED": "ltdd"}
+"""Ablation row → its method in LTDD's Table 1 (CIFAR-10-LT β = 100); +DAM alone is only in the β = 200
+ablation (Fig. 6a)."""
+
+
+def tm_ablation_panel(experiment: Experiment, key: str = "beta100") -> str:
+    """The trajectory-matching ablation as Markdown: per row, LTDD's Table 1 number at β = 100 and IPC 10 where the
+    paper has the row, its Fig. 6a number at β = 200 and IPC 50, and ours on the mirror (overall and few-shot
+    accuracy, mean over seeds, with the spread)."""
+    study = experiment.study(key)
+    ipc = study.settings.get("scale", {}).get("ipc", 10)
+    header = ["row", f"paper, β = 100, IPC {ipc} (Table 1)", "paper, β = 200, IPC 50 (Fig. 6a)",
+              f"ours, {CIFAR10_MIRROR_LABEL}", "ours, few-shot classes"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label in ("MTT", "base", "+DAM", "+DAM+ED"):
+        table1 = LTDD_TABLE.get(TM_ABLATION_PAPER_ROWS.get(label, ""), {}).get(ipc)
+        ablation = LTDD_ABLATION.get(label)
+        ours = row_accuracy(study, label)
+        few = study.mean_std(label, "groups.shots.few")
+        lines.append("| " + " | ".join([
+            label, f"{table1:.1f}" if table1 is not None else "–", f"{ablation:.1f}" if ablation is not None else "–",
+            _accuracy_cell(study, ours) if ours else "not recorded yet",
+            f"{100 * few[0]:.1f}" if few[2] else "–"]) + " |")
+    return "\n".join(lines)
+
+
+def tm_ablation_sentences(experiment: Experiment, key: str = "beta100") -> list[str]:
+    """Each step of the ablation against the row before it, in words, every number from the file."""
+    study = experiment.study(key)
+    steps = [("base", "MTT"), ("+DAM", "base"), ("+DAM+ED", "+DAM")]
+    sentences = []
+    for label, before in steps:
+        ours, theirs = row_accuracy(study, label), row_accuracy(study, before)
+        if ours is None or theirs is None:
+            sentences.append(f"{label} against {before}: not recorded yet.")
+            continue
+        sentences.append(f"{label} scores {ours[0]:.1f} % against {theirs[0]:.1f} % for {before} "
+                         f"({ours[0] - theirs[0]:+.1f} points).")
+    return sentences

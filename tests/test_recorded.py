@@ -225,3 +225,27 @@ def test_dm_family_panel_has_table_scale_and_sentences(recorded, tmp_path):
     assert "- At IPC 10 on CIFAR-10 (JPEG mirror), DM scores 45.0 % against 29.0 %" in text
     assert "IDM against random at IPC 10: not recorded yet." in text
     assert "not recorded yet" in dm_family_panel([("DM", "dm")], path=tmp_path / "absent.json")
+
+
+def test_tm_ablation_panel_and_sentences(tmp_path, archive):
+    from ltdd.recorded import tm_ablation_panel, tm_ablation_sentences
+
+    rows = []
+    for label, accuracy in (("MTT", 0.30), ("base", 0.28), ("+DAM+ED", 0.40)):
+        row = study_rows(label, [accuracy])[0]
+        row["groups"] = {"shots": {"few": accuracy / 2}}
+        rows.append(row)
+    path = tmp_path / "tm.json"
+    RebalanceStudy(rows, {"scale": {"ipc": 10}, "networks": 2}).save(path)
+    out = record_experiment("tm-ablation", {"beta100": path}, archive[0], tmp_path / "tm_rec.json",
+                            expected_md5=archive[1])
+    experiment = load_experiment("tm-ablation", out)
+    panel = tm_ablation_panel(experiment).splitlines()
+    # LTDD Table 1 (β = 100, IPC 10): MTT 37.7, DATM 37.3, LTDD 53.4; Fig. 6a (β = 200, IPC 50): 43.8, 58.1, 62.6
+    assert panel[2].startswith("| MTT | 37.7 | – | 30.0 ± 1.0 | 15.0 |")
+    assert panel[3].startswith("| base | 37.3 | 43.8 | 28.0 ± 1.0 |")
+    assert panel[4].startswith("| +DAM | – | 58.1 | not recorded yet |")
+    assert panel[5].startswith("| +DAM+ED | 53.4 | 62.6 | 40.0 ± 1.0 |")
+    sentences = tm_ablation_sentences(experiment)
+    assert sentences[0] == "base scores 28.0 % against 30.0 % for MTT (-2.0 points)."
+    assert sentences[1] == "+DAM against base: not recorded yet."
