@@ -36,6 +36,8 @@ stage "package tests" python -m pytest tests -n 2 -q -p no:cacheprovider --junit
 # the package tests already import the checkout).
 stage "notebooks from the installed wheel (nbmake, smoke profile)" bash tests/run_installed_chapters.sh \
   --nbmake-timeout=300 -n 2 -q --junitxml="$reports/notebooks.xml"
+stage "widgets under ipywidgets 7.7 (Colab's)" bash tests/run_widgets_oldest.sh -q -n 0 \
+  --junitxml="$reports/widgets7.xml"
 student=$(mktemp -d)
 stage "student edition (no solutions; nbmake, smoke profile)" bash -c "python -m ltdd student-edition '$student' > /dev/null \
   && cd '$student' && python -m pytest chapters --nbmake --nbmake-kernel=python3 --nbmake-timeout=300 -n 2 -q \

@@ -1,0 +1,115 @@
+"""The Colab edition (ltdd.colab, colab/ in the repository): in sync with the chapters, and plain Markdown once
+Jupyter renders it (nbconvert's markdown export keeps no MyST directive, role or equation label)."""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ltdd.colab import book_index, colab_edition, colab_markdown, colab_url
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = ROOT / "colab"
+EDITIONS = sorted(COMMITTED.glob("*.ipynb")) + sorted((COMMITTED / "student").glob("*.ipynb"))
+LEFTOVER_MYST = re.compile(r"^(`{3,}|:{3,})\{[\w-]+\}|\{(func|class|meth|mod|data|attr|doc|numref|eq|ref|cite|term)\}`"
+                           r"|^\$\$\s*\([\w-]+\)|^\([\w-]+\)=\s*$|^:(label|class):", re.M)
+
+
+@pytest.fixture(scope="module")
+def index():
+    return book_index(ROOT)
+
+
+def test_every_chapter_and_its_student_edition_are_committed():
+    chapters = sorted(p.name for p in (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    assert [p.name for p in sorted(COMMITTED.glob("*.ipynb"))] == chapters
+    assert [p.name for p in sorted((COMMITTED / "student").glob("*.ipynb"))] == chapters
+
+
+def test_the_committed_edition_is_what_the_chapters_generate(tmp_path):
+    colab_edition(tmp_path, ROOT)
+    stale = [str(path.relative_to(tmp_path)) for path in sorted(tmp_path.rglob("*")) if path.is_file()
+             and path.read_bytes() != (COMMITTED / path.relative_to(tmp_path)).read_bytes()]
+    assert not stale, f"colab/ is out of date for {stale}: run `python -m ltdd colab-edition`"
+
+
+@pytest.mark.parametrize("notebook", EDITIONS, ids=lambda p: str(p.relative_to(COMMITTED)))
+def test_jupyter_renders_plain_markdown(notebook):
+    from nbconvert import MarkdownExporter
+
+    markdown, _ = MarkdownExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    outside_code = re.sub(r"^```[^\n{]*\n.*?^```\s*$", "", markdown, flags=re.M | re.S)
+    leftovers = sorted({m.group(0) for m in LEFTOVER_MYST.finditer(outside_code)})
+    assert not leftovers, f"{notebook.name} still shows MyST: {leftovers[:5]}"
+    assert "google.colab" in markdown and "ltdd @ git+" in markdown  # the set-up cell installs ltdd
+
+
+def test_solutions_are_folded_in_the_edition_and_absent_from_the_student_one():
+    book = (COMMITTED / "12_all_methods.ipynb").read_text()
+    student = (COMMITTED / "student" / "12_all_methods.ipynb").read_text()
+    assert "#### Exercise 12.1" in book and "<summary>Solution to Exercise 12.1</summary>" in book
+    assert "#### Exercise 12.1" in student and "<details>" not in student and "NotImplementedError" in student
+
+
+def test_numbers_are_per_chapter_in_order(index):
+    assert index.numbers["fig-01-training-images"] == "1.1"
+    assert index.numbers["ex-12-budgets"] == "12.1" and index.numbers["ex-12-protocol"] == "12.3"
+    assert index.numbers["eq-dm-objective"].startswith("5.")
+
+
+def test_roles_become_links_and_text(index):
+    text = ("{func}`ltdd.comparison.compare_methods`, {class}`set <ltdd.distill.base.SyntheticSet>`, "
+            "{class}`~ltdd.rebalance.RebalanceStudy`, {doc}`05_distribution_matching`, {cite}`dc,dm`, "
+            "{numref}`fig-01-training-images`, {eq}`eq-dm-objective`, {ref}`ex-12-budgets`, {class}`torch.Tensor`")
+    out = colab_markdown(text, index)
+    book = index.book_url
+    assert f"[`ltdd.comparison.compare_methods()`]({book}reference/api_studies.html#ltdd.comparison.compare_methods)" in out
+    assert f"[`set`]({book}reference/api_distill.html#ltdd.distill.base.SyntheticSet)" in out
+    assert "[`RebalanceStudy`](" in out
+    assert f"]({book}chapters/05_distribution_matching.html)" in out
+    assert "(Zhao et al., 2021; Zhao and Bilen, 2023)" in out
+    assert "Fig. 1.1" in out and f"({index.numbers['eq-dm-objective']})" in out and "Exercise 12.1" in out
+    assert "`torch.Tensor`" in out and "{" not in out
+
+
+def test_directives_equations_and_targets(index):
+    text = "\n".join(["(sec-x)=", "## Title", "", "```{admonition} Careful", ":class: warning", "", "Body line.",
+                      "```", "", "$$", "a = b", "$$ (eq-dm-objective)"])
+    out = colab_markdown(text, index)
+    assert out.split("\n")[0] == "## Title"
+    assert "> **Careful**\n>\n> Body line." in out
+    assert f"a = b\n\\tag{{{index.numbers['eq-dm-objective']}}}\n$$" in out
+
+
+def test_unknown_references_fail_loudly(index):
+    with pytest.raises(ValueError, match="no chapter labels"):
+        colab_markdown("{numref}`fig-nowhere`", index)
+    with pytest.raises(ValueError, match="references.bib lacks"):
+        colab_markdown("{cite}`nobody`", index)
+    with pytest.raises(ValueError, match="does not know the directive"):
+        colab_markdown("```{glossary}\nx\n```", index)
+
+
+def test_launch_address_opens_the_edition(index):
+    owner_repo = "/".join(index.repository_url.split("/")[-2:])
+    assert colab_url(index, "05_distribution_matching.ipynb") == (
+        f"https://colab.research.google.com/github/{owner_repo}/blob/main/colab/05_distribution_matching.ipynb")
+    assert "/colab/student/" in colab_url(index, "05_distribution_matching.ipynb", student=True)
+
+
+def test_the_book_launch_button_of_a_chapter_opens_its_colab_edition():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ltdd_sphinx_fixes", ROOT / "_ext" / "ltdd_sphinx_fixes.py")
+    fixes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixes)
+    # The structure sphinx-book-theme 1.x's add_launch_buttons puts in the page context.
+    url = "https://colab.research.google.com/github/o/r/blob/main/chapters/05_distribution_matching.ipynb"
+    context = {"header_buttons": [{"type": "group", "label": "launch-buttons",
+                                   "buttons": [{"type": "link", "text": "Colab", "url": url}]}]}
+    fixes._colab_opens_the_colab_edition(None, "chapters/05_distribution_matching", "page.html", context, None)
+    assert context["header_buttons"][0]["buttons"][0]["url"] == url.replace("/chapters/", "/colab/")
+    other = {"header_buttons": [{"label": "launch-buttons", "buttons": [{"text": "Colab", "url": url}]}]}
+    fixes._colab_opens_the_colab_edition(None, "reference/glossary", "page.html", other, None)
+    assert other["header_buttons"][0]["buttons"][0]["url"] == url  # only chapter pages have a Colab edition
