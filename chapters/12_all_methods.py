@@ -55,6 +55,12 @@ from ltdd.budget import chapter_budget
 
 budget = chapter_budget("12")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
 
+KEEP_RUNS_ON_DRIVE = False  # on Colab, True keeps runs/ (the resumable comparison) and the datasets on Google Drive
+if "google.colab" in sys.modules and KEEP_RUNS_ON_DRIVE:
+    from ltdd.colab import keep_on_drive
+
+    print(keep_on_drive())
+
 # %% [markdown]
 # ## Settings
 #

@@ -42,6 +42,8 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
   (:mod:`ltdd.student`), in ``OUT/chapters``; prints the exercises per chapter as JSON.
 * ``colab-edition [OUT]`` — every chapter (and its student edition, in ``OUT/student``) in the plain Markdown that
   Colab renders (:mod:`ltdd.colab`); OUT defaults to the checkout's ``colab/``, which the launch buttons open.
+* ``set-repository URL`` — a fork's repository (``https://github.com/OWNER/REPO``) in ``_config.yml`` and every
+  place that repeats it (install cells, ``pyproject.toml``, README), and the Colab edition again.
 
 Every data-loading command takes ``--zca EPS`` (ZCA-whiten train and test images, as MTT/DATM's ``--zca``).
 """
@@ -474,6 +476,14 @@ def cmd_colab_edition(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_repository(args: argparse.Namespace) -> int:
+    """``python -m ltdd set-repository URL``: make a fork's repository the book's (launch links, install cells)."""
+    from .colab import set_repository
+
+    _print_json({"repository": args.url, "changed": set_repository(args.url)})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``argparse`` parser of every subcommand (each sets ``func`` to its ``cmd_*`` function)."""
     parser = argparse.ArgumentParser(prog="ltdd", description=__doc__.split("\n")[0])
@@ -632,6 +642,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("colab-edition", help="the chapters in plain Markdown for Colab (and their student edition)")
     p.add_argument("out", nargs="?", default=None, help="output folder (default: colab/ of the checkout)")
     p.set_defaults(func=cmd_colab_edition)
+
+    p = sub.add_parser("set-repository", help="a fork's GitHub URL for the launch links, install cells and README")
+    p.add_argument("url", help="https://github.com/OWNER/REPO")
+    p.set_defaults(func=cmd_set_repository)
     return parser
 
 

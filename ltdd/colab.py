@@ -323,5 +323,68 @@ def colab_url(index: BookIndex, chapter_file: str, student: bool = False) -> str
     return f"https://colab.research.google.com/github/{owner}/{name}/blob/{index.branch}/{folder}/{chapter_file}"
 
 
-__all__ = ["BookIndex", "book_index", "colab_edition", "colab_markdown", "colab_notebook", "colab_url",
+REPOSITORY_URL = re.compile(r"https://github\.com/[\w.-]+/[\w-]+")
+REPOSITORY_FILES = ("_config.yml", "pyproject.toml", "README.md", "chapters/*.py", "chapters/*.ipynb")
+
+
+def set_repository(url: str, root: str | Path | None = None) -> list[str]:
+    """Make ``url`` (``https://github.com/OWNER/REPO``, a fork's) the book's repository: the one setting
+    ``repository.url`` of ``_config.yml``, and every place that repeats it (the chapters' install cells,
+    ``pyproject.toml``, the README), then the Colab edition again. Returns the files changed."""
+    from .config import repository_root
+
+    if not REPOSITORY_URL.fullmatch(url):
+        raise ValueError(f"url must look like https://github.com/OWNER/REPO, got {url!r}")
+    root = Path(root) if root is not None else repository_root()
+    if root is None:
+        raise FileNotFoundError("set_repository changes a checkout of the book (a folder with _config.yml)")
+    old, _, _ = _repository_settings(root)
+    changed = []
+    for pattern in REPOSITORY_FILES:
+        for path in sorted(root.glob(pattern)):
+            text = path.read_text()
+            if old in text:
+                path.write_text(text.replace(old, url))
+                changed.append(str(path.relative_to(root)))
+    colab_edition(root / "colab", root)
+    return changed
+
+
+DRIVE_MOUNT = Path("/content/drive")
+
+
+def keep_on_drive(folders: tuple[str, ...] = ("runs", "data/cache"), drive_folder: str = "ltdd",
+                  workdir: str | Path = ".", mount_point: str | Path = DRIVE_MOUNT, mount=None) -> dict[str, Path]:
+    """On Colab: keep ``folders`` (the chapters' resumable runs, the downloaded datasets) on Google Drive, so that a
+    new runtime continues a run and skips the download. Mounts Drive (Colab asks for permission) and makes each
+    folder under ``workdir`` a link to ``MyDrive/<drive_folder>/<folder>``; returns folder → its place on Drive.
+
+    A folder that already holds files is refused (move them first), never overwritten. ``mount`` replaces
+    ``google.colab.drive.mount`` (tests)."""
+    if mount is None:
+        from google.colab import drive  # only on Colab
+
+        mount = drive.mount
+    mount_point = Path(mount_point)
+    mount(str(mount_point))
+    places = {}
+    for folder in folders:
+        local, remote = Path(workdir) / folder, mount_point / "MyDrive" / drive_folder / folder
+        remote.mkdir(parents=True, exist_ok=True)
+        if local.is_symlink():
+            if local.resolve() == remote.resolve():
+                places[folder] = remote
+                continue
+            raise ValueError(f"{local} already links to {local.resolve()}, not {remote}; remove the link first")
+        if local.exists():
+            if any(local.iterdir()):
+                raise ValueError(f"{local} holds files: move them to {remote} first (nothing is overwritten)")
+            local.rmdir()
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.symlink_to(remote, target_is_directory=True)
+        places[folder] = remote
+    return places
+
+
+__all__ = ["BookIndex", "keep_on_drive", "set_repository", "book_index", "colab_edition", "colab_markdown", "colab_notebook", "colab_url",
            "convert_directives", "convert_math_and_targets", "convert_roles"]

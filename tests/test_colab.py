@@ -113,3 +113,46 @@ def test_the_book_launch_button_of_a_chapter_opens_its_colab_edition():
     other = {"header_buttons": [{"label": "launch-buttons", "buttons": [{"text": "Colab", "url": url}]}]}
     fixes._colab_opens_the_colab_edition(None, "reference/glossary", "page.html", other, None)
     assert other["header_buttons"][0]["buttons"][0]["url"] == url  # only chapter pages have a Colab edition
+
+
+def test_keep_on_drive_links_the_folders_and_refuses_to_overwrite(tmp_path):
+    from ltdd.colab import keep_on_drive
+
+    mounted = []
+    work, drive = tmp_path / "content", tmp_path / "drive"
+    (work / "runs").mkdir(parents=True)  # an empty runs/ is replaced by the link
+    places = keep_on_drive(workdir=work, mount_point=drive, mount=mounted.append)
+    assert mounted == [str(drive)]
+    for folder in ("runs", "data/cache"):
+        assert (work / folder).is_symlink() and (work / folder).resolve() == (drive / "MyDrive/ltdd" / folder).resolve()
+        assert places[folder] == drive / "MyDrive/ltdd" / folder
+    (work / "runs" / "compare-gpu.json").write_text("{}")  # lands on Drive, and a second call keeps it
+    keep_on_drive(workdir=work, mount_point=drive, mount=mounted.append)
+    assert (drive / "MyDrive/ltdd/runs/compare-gpu.json").is_file()
+    other = tmp_path / "other"
+    (other / "runs").mkdir(parents=True)
+    (other / "runs" / "mine.json").write_text("{}")
+    with pytest.raises(ValueError, match="holds files"):
+        keep_on_drive(folders=("runs",), workdir=other, mount_point=drive, mount=mounted.append)
+    assert (other / "runs" / "mine.json").is_file()
+
+
+def test_a_fork_sets_its_repository_in_one_command(tmp_path):
+    import shutil
+
+    from ltdd.colab import set_repository
+
+    book = tmp_path / "book"
+    book.mkdir()
+    for name in ("_config.yml", "pyproject.toml", "README.md", "references.bib"):
+        shutil.copy(ROOT / name, book / name)
+    shutil.copytree(ROOT / "chapters", book / "chapters", ignore=shutil.ignore_patterns("*.md"))
+    shutil.copytree(ROOT / "reference", book / "reference")
+    with pytest.raises(ValueError, match="url must look like"):
+        set_repository("github.com/someone/fork", book)
+    changed = set_repository("https://github.com/someone/fork", book)
+    assert {"_config.yml", "pyproject.toml", "README.md", "chapters/12_all_methods.py",
+            "chapters/12_all_methods.ipynb"} <= set(changed)
+    assert "https://github.com/someone/fork" in (book / "_config.yml").read_text()
+    edition = (book / "colab" / "05_distribution_matching.ipynb").read_text()
+    assert "ltdd @ git+https://github.com/someone/fork" in edition and "someone.github.io/fork/" in edition
