@@ -309,7 +309,7 @@ def colab_edition(out: str | Path, root: str | Path | None = None) -> dict[str, 
         for path in notebooks:
             notebook = nbformat.read(path, as_version=4)
             if edition == "student":
-                notebook, _ = student_notebook(notebook)
+                notebook, _ = student_notebook(notebook, int(path.name[:2]))
             nbformat.write(colab_notebook(notebook, index), folder / path.name)
             written[edition].append(path.name)
     (out / "README.md").write_text(COLAB_NOTE)

@@ -106,3 +106,12 @@ def test_checkers_accept_right_answers_and_refuse_wrong_ones(capsys):
 def test_every_checker_names_an_exercise_of_the_book():
     text = "\n".join(path.read_text() for path in CHAPTERS.glob("*.py"))
     assert all(f":label: {label}" in text for label in CHECKERS)
+
+
+def test_stubs_name_the_exercise_by_the_book_number_too(tmp_path):
+    from ltdd.student import student_edition
+
+    student_edition(tmp_path)
+    stubs = [cell.source for cell in nbformat.read(tmp_path / "chapters" / "12_all_methods.ipynb", as_version=4).cells
+             if cell.cell_type == "code" and "NotImplementedError" in cell.source]
+    assert stubs[0].startswith("# Exercise 12.1 (ex-12-budgets):") and stubs[2].startswith("# Exercise 12.3 (")
