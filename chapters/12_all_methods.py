@@ -201,8 +201,8 @@ summary = group_summary(recorded)
 for column in ("overall", "many", "medium", "few"):
     print(f"{column:>8}: {leaders(summary, column)}")
 for label, baseline in (("DM", "random"), ("LTDD (DAM+ED)", "DATM"), ("CRLT-DD distill head", "whole long-tailed set")):
-    for key in ("accuracy", "groups.shots.few"):
-        print(recorded.compare(label, baseline, key).sentence())
+    for key, name in (("accuracy", "overall accuracy"), ("groups.shots.few", "few-shot accuracy")):
+        display(Markdown(recorded.compare(label, baseline, key).sentence(name)))
 
 # %% [markdown]
 # {numref}`fig-12-recorded-comparison` and the paired comparisons above are the chapter's result, on the
