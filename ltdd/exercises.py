@@ -2,9 +2,9 @@
 whether an answer is right, without printing the solution.
 
     >>> from ltdd.exercises import check
-    >>> check("ex-05-steps", (2.0, 1.0))
-    ex-05-steps: right.
-    True
+    >>> check("ex-05-steps", (1.0, 1.0))
+    ex-05-steps: not yet; part(s) 1 of 2 are off (tolerance 1e-04 relative).
+    False
 
 The expected values are computed, not typed in: from the formula the exercise asks about, or from the recorded
 file it reads. :data:`CHECKERS` lists the exercises that have a checker and what answer each expects.
@@ -75,7 +75,7 @@ def _few_shot_gain() -> tuple[float]:
 
 CHECKERS: dict[str, Checker] = {
     "ex-05-steps": Checker("answer = (learning rates class 0 moves, learning rates class 9 moves), mu=0.5, C=10",
-                           _momentum_drift),
+                           _momentum_drift, rel_tol=1e-4),  # the infinite series' 2.0 is not the finite sum
     "ex-11-dam-cifar": Checker("answer = (raw head weight, raw tail weight, CE / code's DAM loss on a balanced "
                                "batch, head weight / tail weight)", _dam_cifar),
     "ex-12-budgets": Checker("answer = (images of distill all, images of distill head, % of the long-tailed set "

@@ -115,3 +115,9 @@ def test_stubs_name_the_exercise_by_the_book_number_too(tmp_path):
     stubs = [cell.source for cell in nbformat.read(tmp_path / "chapters" / "12_all_methods.ipynb", as_version=4).cells
              if cell.cell_type == "code" and "NotImplementedError" in cell.source]
     assert stubs[0].startswith("# Exercise 12.1 (ex-12-budgets):") and stubs[2].startswith("# Exercise 12.3 (")
+
+
+def test_the_momentum_checker_tells_the_finite_sum_from_the_infinite_series():
+    # sum_{k=0}^{9} 0.5^k = 1.998046875; the geometric series' limit 2.0 is the wrong answer (issue 19)
+    assert not check("ex-05-steps", (2.0, 1.0), verbose=False)
+    assert check("ex-05-steps", (1.998, 1.0), verbose=False)
