@@ -156,3 +156,22 @@ def test_a_fork_sets_its_repository_in_one_command(tmp_path):
     assert "https://github.com/someone/fork" in (book / "_config.yml").read_text()
     edition = (book / "colab" / "05_distribution_matching.ipynb").read_text()
     assert "ltdd @ git+https://github.com/someone/fork" in edition and "someone.github.io/fork/" in edition
+
+
+def test_bibliography_labels_are_the_citations_author_year_text(index):
+    """The book's bibliography labels (pybtex style ltdd_author_year, _ext) read as its author-year citations, and
+    as the Colab edition's; every label is unique."""
+    import importlib.util
+
+    from pybtex.database import parse_file
+    from pybtex.plugin import find_plugin
+
+    spec = importlib.util.spec_from_file_location("ltdd_sphinx_fixes", ROOT / "_ext" / "ltdd_sphinx_fixes.py")
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))  # registers the style
+    entries = parse_file(str(ROOT / "references.bib")).entries
+    style = find_plugin("pybtex.style.formatting", "ltdd_author_year")()
+    labels = {entry.key: entry.label for entry in style.format_entries(entries.values())}
+    assert len(set(labels.values())) == len(labels)
+    for key, label in labels.items():
+        assert label.rstrip("abc") == index.citations[key], key
+    assert labels["dm"] == "Zhao and Bilen, 2023"
