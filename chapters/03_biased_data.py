@@ -31,12 +31,12 @@
 # ```{admonition} In this chapter
 # :class: tip
 # **What you will learn.**
-# - What bias-aligned and bias-conflicting images are, and the rule that decides which image gets which
-#   attribute from one number, the bias ratio
+# - What {term}`bias-aligned` and {term}`bias-conflicting` images are, and the rule that decides which image gets which
+#   attribute from one number, the {term}`bias ratio`
 #   ({func}`attribute_milestones <ltdd.data.bias.attribute_milestones>`,
 #   {func}`assign_attributes <ltdd.data.bias.assign_attributes>`).
 # - How biased a dataset is, measured by its biased rate ({func}`biased_rate <ltdd.data.bias.biased_rate>`).
-# - How CMNIST-DD colours digits, and how CCIFAR10-DD's ten corruptions look at every severity
+# - How CMNIST-DD colours digits, and how CCIFAR10-DD's ten corruptions look at every {term}`severity`
 #   ({mod}`ltdd.data.corruptions`).
 # - Why Biased-DD's all-conflicting test set and LfF's 10 % aligned one rank networks differently.
 #

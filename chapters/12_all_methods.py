@@ -24,12 +24,12 @@
 # matching ({doc}`10_trajectory_matching`, {doc}`11_long_tailed_tm`) at the step size each set learned.
 # The papers do the same, on different datasets, imbalance factors and budgets, so their tables cannot be
 # set side by side. This chapter puts every method of the book on **one long-tailed training set** and
-# evaluates every set with **one recipe**: coresets (random, herding {cite}`herding`, k-center
-# {cite}`kcenter`), gradient matching (DC {cite}`dc`, DSA {cite}`dsa`), distribution matching
-# (DM {cite}`dm`, IDM {cite}`idm`, DSDM {cite}`dsdm`), trajectory matching (MTT {cite}`mtt`, DATM
-# {cite}`datm`, LTDD's DAM + Expert Decoupling {cite}`ltdd`) and CRLT-DD's rebalanced training sets
+# evaluates every set with **one recipe**: {term}`coresets <coreset>` (random, herding {cite}`herding`, k-center
+# {cite}`kcenter`), gradient matching ({term}`DC` {cite}`dc`, {term}`DSA` {cite}`dsa`), distribution matching
+# ({term}`DM` {cite}`dm`, {term}`IDM` {cite}`idm`, {term}`DSDM` {cite}`dsdm`), trajectory matching ({term}`MTT` {cite}`mtt`, {term}`DATM`
+# {cite}`datm`, {term}`LTDD`'s {term}`DAM` + {term}`Expert Decoupling <ED>` {cite}`ltdd`) and {term}`CRLT-DD`'s rebalanced training sets
 # {cite}`crltdd`, with the whole long-tailed set for reference. Every number is a mean ± standard
-# deviation over several seeds, overall and per shot group.
+# deviation over several seeds, overall and per {term}`shot group`.
 #
 # ```{admonition} In this chapter
 # :class: tip

@@ -15,6 +15,7 @@ MyST                                   Colab edition
 ``{doc}``                              a link to the chapter's page of the rendered book, titled as the chapter
 ``{numref}``/``{eq}``/``{ref}``        the number as text: "Fig. 5.2", "(5.1)", "Exercise 11.3"
 ``{cite}``                             author and year, e.g. "(Zhao and Bilen, 2023)"
+``{term}``                             a link to the term in the rendered book's glossary
 ``$$ ... $$ (label)``                  the equation with ``\\tag{5.1}``
 ``(label)=`` targets                   removed
 =====================================  ===========================================================================
@@ -64,6 +65,8 @@ class BookIndex:
     titles: dict[str, str] = field(default_factory=dict)
     api_pages: dict[str, str] = field(default_factory=dict)
     citations: dict[str, str] = field(default_factory=dict)
+    glossary: dict[str, str] = field(default_factory=dict)
+    """Lower-case term → the term as the glossary (``reference/glossary.md``) spells it."""
 
     def api_link(self, target: str) -> str | None:
         """The rendered book's URL of an ``ltdd`` object's entry, or ``None`` when no API page documents it."""
@@ -107,6 +110,11 @@ def book_index(root: str | Path, notebooks: list[Path] | None = None) -> BookInd
     for page in sorted((root / "reference").glob("api_*.md")):
         for module in re.findall(r"^\.\. automodule:: (\S+)$", page.read_text(), re.M):
             index.api_pages[module] = f"reference/{page.stem}"
+    glossary = root / "reference" / "glossary.md"
+    if glossary.is_file():
+        block = re.search(r"^```\{glossary\}\n(.*?)^```", glossary.read_text(), re.M | re.S)
+        for term in re.findall(r"^(\S.*?)\s*$", block.group(1) if block else "", re.M):
+            index.glossary[term.lower()] = term
     bib = (root / "references.bib").read_text()
     for key, entry in re.findall(r"^@\w+\s*\{\s*([^,\s]+)\s*,(.*?)^\}", bib, re.M | re.S):
         index.citations[key] = _citation_text(entry)
@@ -182,7 +190,10 @@ def convert_roles(text: str, index: BookIndex) -> str:
                 raise ValueError(f"{{cite}} names {missing}, which references.bib lacks")
             return "(" + "; ".join(index.citations[key] for key in keys) + ")"
         if name == "term":
-            return title or target
+            term = index.glossary.get(target.strip().lower())
+            if term is None:
+                raise ValueError(f"{{term}} names {target!r}, which the glossary lacks")
+            return f"[{title or target}]({index.book_url}reference/glossary.html#term-{term.replace(' ', '-')})"
         raise ValueError(f"the Colab edition does not know the role {{{role}}} (in {match.group(0)!r})")
 
     return ROLE.sub(replace, text)

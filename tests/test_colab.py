@@ -175,3 +175,17 @@ def test_bibliography_labels_are_the_citations_author_year_text(index):
     for key, label in labels.items():
         assert label.rstrip("abc") == index.citations[key], key
     assert labels["dm"] == "Zhao and Bilen, 2023"
+
+
+def test_terms_link_to_the_glossary_and_every_term_a_chapter_uses_exists(index):
+    assert len(index.glossary) >= 25 and {"dm", "dsa", "mtt", "datm", "dam", "ed", "zca whitening", "nt-xent",
+                                          "shot group"} <= set(index.glossary)
+    out = colab_markdown("{term}`shot groups <shot group>` and {term}`bias-conflicting`", index)
+    assert out == (f"[shot groups]({index.book_url}reference/glossary.html#term-Shot-group) and "
+                   f"[bias-conflicting]({index.book_url}reference/glossary.html#term-Bias-conflicting)")
+    used = {m.split("<")[-1].rstrip(">").strip().lower()
+            for path in sorted((ROOT / "chapters").glob("*.py"))
+            for m in re.findall(r"\{term\}`([^`]+)`", path.read_text())}
+    assert used and not used - set(index.glossary), used - set(index.glossary)
+    with pytest.raises(ValueError, match="glossary lacks"):
+        colab_markdown("{term}`nothing`", index)
