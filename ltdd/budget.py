@@ -28,6 +28,14 @@ CHAPTER_BUDGET_S: dict[str, float | None] = {"smoke": None, "cpu": 600.0, "gpu":
 """Profile → seconds a chapter may run (the issue's bar for the published ``cpu`` build: 10 minutes on 2 cores)."""
 
 
+def _duration(seconds: float) -> str:
+    """"45 s" under two minutes, "10 min" or "10 min 1 s" above."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min" + (f" {rest} s" if rest else "")
+
+
 class ChapterBudgetExceeded(RuntimeError):
     """A chapter ran, or is about to run, past its time budget."""
 
@@ -58,19 +66,19 @@ class ChapterBudget:
     def _fail(self, what: str, shorten: str) -> None:
         hint = f" To run it anyway, {shorten}, or" if shorten else " To run it anyway,"
         raise ChapterBudgetExceeded(
-            f"chapter {self.chapter} {what}, past its budget of {self.seconds / 60:.0f} minutes under the "
+            f"chapter {self.chapter} {what}, past its budget of {_duration(self.seconds)} under the "
             f"{self.profile!r} profile.{hint} set {BUDGET_ENV}=0 (no budget) or a number of seconds.")
 
     def check(self) -> None:
         """Raise :class:`ChapterBudgetExceeded` if the chapter has already run past its budget."""
         if self.remaining < 0:
-            self._fail(f"has run {self.elapsed / 60:.1f} minutes", "")
+            self._fail(f"has run {_duration(self.elapsed)}", "")
 
     def require(self, seconds: float, what: str, shorten: str = "") -> None:
         """Raise before a step expected to take ``seconds`` starts, if it would end past the budget."""
         if seconds > self.remaining:
-            self._fail(f"would need about {seconds / 60:.1f} more minutes for {what} "
-                       f"(after {self.elapsed / 60:.1f} minutes)", shorten)
+            self._fail(f"would need about {_duration(seconds)} more for {what} (after {_duration(self.elapsed)})",
+                       shorten)
 
     def watch(self, what: str, shorten: str = "") -> Callable[[int, int], None]:
         """A callback ``after(done, left)`` for a step made of similar parts: after ``done`` parts, with ``left``
