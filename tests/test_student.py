@@ -121,3 +121,16 @@ def test_the_momentum_checker_tells_the_finite_sum_from_the_infinite_series():
     # sum_{k=0}^{9} 0.5^k = 1.998046875; the geometric series' limit 2.0 is the wrong answer (issue 19)
     assert not check("ex-05-steps", (2.0, 1.0), verbose=False)
     assert check("ex-05-steps", (1.998, 1.0), verbose=False)
+
+
+@pytest.mark.parametrize("label, right, wrong", [
+    # typed from the chapters' worked solutions (chapters 02 and 03), themselves worked by hand
+    ("ex-02-count", (1357, 1546), (1357, 1547)),  # floor(5000 / 50^(1/3)), floor(5000 / 50^(3/10))
+    ("ex-02-ipc", 12.2, 12.0),
+    ("ex-02-groups", (69, 81), (69, 82)),
+    ("ex-03-milestones", (4000, 112, 111), (4000, 111, 111)),
+    ("ex-03-rate", (1195, 0), (1196, 0)),
+])
+def test_chapter_02_and_03_checkers(label, right, wrong):
+    assert check(label, right, verbose=False)
+    assert not check(label, wrong, verbose=False)
