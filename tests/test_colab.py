@@ -189,3 +189,16 @@ def test_terms_link_to_the_glossary_and_every_term_a_chapter_uses_exists(index):
     assert used and not used - set(index.glossary), used - set(index.glossary)
     with pytest.raises(ValueError, match="glossary lacks"):
         colab_markdown("{term}`nothing`", index)
+
+
+def test_cli_writes_the_edition_and_refuses_a_bad_repository(tmp_path, capsys):
+    import json
+
+    from ltdd.cli import main
+
+    assert main(["colab-edition", str(tmp_path / "out")]) == 0
+    written = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(written["colab"]) == len(written["student"]) == len(list((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")))
+    assert (tmp_path / "out" / "student" / "12_all_methods.ipynb").is_file()
+    assert main(["set-repository", "not-a-url"]) == 2
+    assert "url must look like" in capsys.readouterr().err
