@@ -34,6 +34,7 @@ The rendered book's address is ``html.baseurl`` of ``_config.yml`` if set, else 
 from __future__ import annotations
 
 import copy
+import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,10 +178,10 @@ def convert_roles(text: str, index: BookIndex) -> str:
                 shown += "()"
             url = index.api_link(target) if target.startswith("ltdd") else None
             return f"[`{shown}`]({url})" if url else f"`{shown}`"
-        if name == "doc":
-            stem = Path(target).name
-            shown = title or index.titles.get(stem, stem)
-            return f"[{shown}]({index.book_url}chapters/{stem}.html)"
+        if name == "doc":  # a document path relative to the chapter (chapters/), without suffix
+            page = posixpath.normpath(posixpath.join("chapters", target))
+            shown = title or index.titles.get(Path(page).name, Path(page).name)
+            return f"[{shown}]({index.book_url}{page}.html)"
         if name in {"numref", "eq", "ref"}:
             return _reference_text(index, target, title)
         if role.startswith("cite"):

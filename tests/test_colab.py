@@ -68,6 +68,8 @@ def test_roles_become_links_and_text(index):
     assert f"[`set`]({book}reference/api_distill.html#ltdd.distill.base.SyntheticSet)" in out
     assert "[`RebalanceStudy`](" in out
     assert f"]({book}chapters/05_distribution_matching.html)" in out
+    assert colab_markdown("{doc}`the glossary <../reference/glossary>`", index) == (
+        f"[the glossary]({book}reference/glossary.html)")
     assert "(Zhao et al., 2021; Zhao and Bilen, 2023)" in out
     assert "Fig. 1.1" in out and f"({index.numbers['eq-dm-objective']})" in out and "Exercise 12.1" in out
     assert "`torch.Tensor`" in out and "{" not in out
