@@ -188,6 +188,9 @@ ltdd_cli("data", "digits")
 #
 # ## Exercises and solutions
 #
-# Chapters end with exercises. Solutions are folded: click *Solution to Exercise N* to open one. The
-# exercises ask you to change a setting, run a cell again and explain what you see, so they work best in
-# a running notebook.
+# Chapters end with exercises. They ask you to change a setting, run a cell again and explain what you
+# see, so they work best in a running notebook.
+#
+# <!-- book-only: the student edition (ltdd.student) leaves this out -->
+# Solutions are folded: click *Solution to Exercise N* to open one.
+# <!-- /book-only -->

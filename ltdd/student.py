@@ -2,7 +2,7 @@
 exercise.
 
 Exercises are MyST ``{exercise}`` blocks with a ``:label:``; solutions are ``{solution}`` blocks (collapsed in the
-book). :func:`student_notebook` removes every solution block from the markdown cells, splits a cell after each
+book); text marked book-only (:data:`BOOK_ONLY`) is left out too. :func:`student_notebook` removes every solution block from the markdown cells, splits a cell after each
 exercise, and puts a code cell there that raises ``NotImplementedError``. The stub is tagged
 ``raises-exception``, so nbmake and the book build run the notebook to the end (the error is shown, not fatal).
 Where :mod:`ltdd.exercises` can check an answer, the stub says how. From the command line::
@@ -21,6 +21,9 @@ SOLUTION_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{solution\}")
 EXERCISE_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{exercise\}")
 LABEL = re.compile(r"^:label:\s*(?P<label>\S+)")
 STUB_TAG = "raises-exception"
+BOOK_ONLY = re.compile(r"^<!-- book-only\b.*?-->\n.*?^<!-- /book-only -->\n?", re.M | re.S)
+"""Text between ``<!-- book-only ... -->`` and ``<!-- /book-only -->`` lines (HTML comments, invisible in the book
+and in Jupyter): true of the book, not of the student edition (e.g. "Solutions are folded")."""
 
 
 def _blocks(lines: list[str], opener: re.Pattern) -> list[tuple[int, int, str]]:
@@ -89,6 +92,8 @@ def student_notebook(notebook: nbformat.NotebookNode, chapter: int | None = None
     student = nbformat.v4.new_notebook(metadata=notebook.metadata)
     labels: list[str] = []
     for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "markdown" and BOOK_ONLY.search(cell.source):
+            cell = nbformat.from_dict({**cell, "source": BOOK_ONLY.sub("", cell.source).rstrip("\n")})
         if cell.cell_type != "markdown" or ("{exercise}" not in cell.source and "{solution}" not in cell.source):
             student.cells.append(cell)
             continue

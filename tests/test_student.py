@@ -134,3 +134,14 @@ def test_the_momentum_checker_tells_the_finite_sum_from_the_infinite_series():
 def test_chapter_02_and_03_checkers(label, right, wrong):
     assert check(label, right, verbose=False)
     assert not check(label, wrong, verbose=False)
+
+
+def test_book_only_text_is_left_out_of_the_student_edition():
+    from ltdd.student import BOOK_ONLY
+
+    book = nbformat.read(Path(__file__).resolve().parent.parent / "chapters" / "00_how_to_use.ipynb", as_version=4)
+    assert any(BOOK_ONLY.search(cell.source) for cell in book.cells if cell.cell_type == "markdown")
+    student, _ = student_notebook(book)
+    text = "\n".join(cell.source for cell in student.cells if cell.cell_type == "markdown")
+    assert "Solutions are folded" not in text and "book-only" not in text
+    assert "Chapters end with exercises." in text  # only the marked lines go
