@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README "Run the tests"): install, package tests, notebooks (from the installed
-# wheel), the student edition, book build,
-# browser check of the built book.
+# wheel), widgets under ipywidgets 7.7, the student edition, book build, browser check of the built book.
 #
 #   bash tests/run_all.sh               # inside an activated virtual environment
 #   bash tests/run_all.sh --no-install  # skip `pip install -r requirements.txt`
