@@ -105,7 +105,11 @@ def _check_active() -> None:
 
 
 def _prepend_check(lines: list[str]) -> list[str]:
-    """IPython input transformer: every cell starts by checking the active chapter's budget."""
+    """IPython input transformer: every cell starts by checking the active chapter's budget (a cell that opens
+    with a ``from __future__`` import, which must come first, is left as it is)."""
+    first = next((line.strip() for line in lines if line.strip()), "")
+    if first.startswith("from __future__"):
+        return lines
     return ["__import__('ltdd.budget').budget._check_active()\n", *lines]
 
 

@@ -95,6 +95,9 @@ def test_every_later_cell_checks_the_budget_in_ipython(monkeypatch):
         result = shell.run_cell("x = 2")
         assert isinstance(result.error_in_exec, ChapterBudgetExceeded)
         assert "chapter 07" in str(result.error_in_exec) and shell.user_ns["x"] == 1  # the cell did not run
+        budget.started += 601  # back within the budget: cell magics and __future__ imports still work
+        assert shell.run_cell("%%capture\nx = 3").success and shell.user_ns["x"] == 3
+        assert shell.run_cell("from __future__ import annotations\nx = 4").success and shell.user_ns["x"] == 4
     finally:
         shell.input_transformers_post.remove(budget_module._prepend_check)
         budget_module._ACTIVE = None
