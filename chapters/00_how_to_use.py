@@ -37,11 +37,15 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the ltdd package (a no-op everywhere else).
+# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
 import sys, subprocess
 
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+
+from ltdd.budget import chapter_budget
+
+budget = chapter_budget("00")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
 
 # %% [markdown]
 # ## One notebook, four profiles
@@ -184,6 +188,9 @@ ltdd_cli("data", "digits")
 #
 # ## Exercises and solutions
 #
-# Chapters end with exercises. Solutions are folded: click *Solution to Exercise N* to open one. The
-# exercises ask you to change a setting, run a cell again and explain what you see, so they work best in
-# a running notebook.
+# Chapters end with exercises. They ask you to change a setting, run a cell again and explain what you
+# see, so they work best in a running notebook.
+#
+# <!-- book-only: the student edition (ltdd.student) leaves this out -->
+# Solutions are folded: click *Solution to Exercise N* to open one.
+# <!-- /book-only -->

@@ -31,12 +31,12 @@
 # ```{admonition} In this chapter
 # :class: tip
 # **What you will learn.**
-# - What bias-aligned and bias-conflicting images are, and the rule that decides which image gets which
-#   attribute from one number, the bias ratio
+# - What {term}`bias-aligned` and {term}`bias-conflicting` images are, and the rule that decides which image gets which
+#   attribute from one number, the {term}`bias ratio`
 #   ({func}`attribute_milestones <ltdd.data.bias.attribute_milestones>`,
 #   {func}`assign_attributes <ltdd.data.bias.assign_attributes>`).
 # - How biased a dataset is, measured by its biased rate ({func}`biased_rate <ltdd.data.bias.biased_rate>`).
-# - How CMNIST-DD colours digits, and how CCIFAR10-DD's ten corruptions look at every severity
+# - How CMNIST-DD colours digits, and how CCIFAR10-DD's ten corruptions look at every {term}`severity`
 #   ({mod}`ltdd.data.corruptions`).
 # - Why Biased-DD's all-conflicting test set and LfF's 10 % aligned one rank networks differently.
 #
@@ -47,11 +47,15 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the ltdd package (a no-op everywhere else).
+# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
 import sys, subprocess
 
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+
+from ltdd.budget import chapter_budget
+
+budget = chapter_budget("03")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
 
 # %% [markdown]
 # ## Settings

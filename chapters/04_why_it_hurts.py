@@ -19,13 +19,13 @@
 # %% [markdown]
 # # Why it hurts
 #
-# Every distillation method learns from the real training set, usually through networks trained on it:
+# Every {term}`distillation <dataset distillation>` method learns from the real training set, usually through networks trained on it:
 # experts whose training trajectories are matched, networks whose gradients or features are compared,
-# classifiers whose predictions become soft labels. If the training set is long-tailed or biased, those
+# classifiers whose predictions become soft labels. If the training set is {term}`long-tailed <long-tailed data>` or biased, those
 # networks are skewed, and whatever a distilled set copies from them is skewed too. This chapter looks at
 # the skew directly, before any distillation: a ConvNet trained on a **long-tailed** set (per-class and
 # shot-group accuracy, and the norm of each class's classifier weights, the picture behind LTDD
-# {cite}`ltdd`), and a ConvNet trained on a **biased** set as the bias ratio grows (the "full set"
+# {cite}`ltdd`), and a ConvNet trained on a **biased** set as the {term}`bias ratio` grows (the "full set"
 # reference of Biased-DD {cite}`biaseddd`).
 #
 # ```{admonition} In this chapter
@@ -47,11 +47,15 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the ltdd package (a no-op everywhere else).
+# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
 import sys, subprocess
 
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+
+from ltdd.budget import chapter_budget
+
+budget = chapter_budget("04")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
 
 # %% [markdown]
 # ## Settings
@@ -239,7 +243,7 @@ plot_bias_sweep(sweep, title=f"{BIASED_DATASET}: the full biased training set, s
 #   class-balanced sampling. (LTDD's code also trains its long-tailed experts with weight decay 5e-3, ten
 #   times the protocol's, under the name "weight balancing", a remedy aimed at unequal classifier norms;
 #   an exercise below tries it.)
-# - **Distribution matching** (DM {cite}`dm`) uses randomly initialised networks, so the trained
+# - **Distribution matching** ({term}`DM` {cite}`dm`) uses randomly initialised networks, so the trained
 #   classifier's skew does not enter, but the tail's mean embedding is estimated from its few images. CRLT-DD
 #   {cite}`crltdd` turns distillation into a rebalancing tool instead.
 # - **Biased data** passes its shortcut on: a synthetic set that matches a colour-biased training set

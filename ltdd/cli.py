@@ -1,5 +1,5 @@
 """Command line: ``python -m ltdd info | data | distill | evaluate | bias-sweep | rebalance | experts | tm-ablation |
-compare | student-edition`` (also the ``ltdd`` console script).
+compare | student-edition | colab-edition`` (also the ``ltdd`` console script).
 
 The contract (DESIGN.md) is stable: tests and users rely on it.
 
@@ -42,6 +42,10 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
 
 * ``student-edition OUT`` — every chapter without its solutions, a stub cell after each exercise
   (:mod:`ltdd.student`), in ``OUT/chapters``; prints the exercises per chapter as JSON.
+* ``colab-edition [OUT]`` — every chapter (and its student edition, in ``OUT/student``) in the plain Markdown that
+  Colab renders (:mod:`ltdd.colab`); OUT defaults to the checkout's ``colab/``, which the launch buttons open.
+* ``set-repository URL`` — a fork's repository (``https://github.com/OWNER/REPO``) in ``_config.yml`` and every
+  place that repeats it (install cells, ``pyproject.toml``, README), and the Colab edition again.
 
 Every data-loading command takes ``--zca EPS`` (ZCA-whiten train and test images, as MTT/DATM's ``--zca``).
 
@@ -710,6 +714,27 @@ def cmd_student_edition(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_colab_edition(args: argparse.Namespace) -> int:
+    """``python -m ltdd colab-edition [OUT]``: write the Colab edition (plain Markdown) of every chapter."""
+    from .colab import colab_edition
+    from .config import repository_root
+
+    root = repository_root()
+    if root is None:
+        raise ValueError("colab-edition runs from a checkout of the book (a folder with _config.yml)")
+    out = Path(args.out) if args.out else root / "colab"
+    _print_json({"out": str(out), **colab_edition(out, root)})
+    return 0
+
+
+def cmd_set_repository(args: argparse.Namespace) -> int:
+    """``python -m ltdd set-repository URL``: make a fork's repository the book's (launch links, install cells)."""
+    from .colab import set_repository
+
+    _print_json({"repository": args.url, "changed": set_repository(args.url)})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``argparse`` parser of every subcommand (each sets ``func`` to its ``cmd_*`` function)."""
     parser = argparse.ArgumentParser(prog="ltdd", description=" ".join(__doc__.split("\n\n")[0].split()))
@@ -900,6 +925,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="output folder (OUT/chapters/*.ipynb)")
     p.add_argument("--chapters", default=None, help="the chapter notebooks' folder (default: the book's)")
     p.set_defaults(func=cmd_student_edition)
+
+    p = sub.add_parser("colab-edition", help="the chapters in plain Markdown for Colab (and their student edition)")
+    p.add_argument("out", nargs="?", default=None, help="output folder (default: colab/ of the checkout)")
+    p.set_defaults(func=cmd_colab_edition)
+
+    p = sub.add_parser("set-repository", help="a fork's GitHub URL for the launch links, install cells and README")
+    p.add_argument("url", help="https://github.com/OWNER/REPO")
+    p.set_defaults(func=cmd_set_repository)
     return parser
 
 

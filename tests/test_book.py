@@ -308,3 +308,18 @@ def test_show_images_handles_colour_and_soft_labels():
     fig = show_images(images, soft, colour, per_class=5)
     assert fig.axes[0].get_gridspec().get_geometry() == (3, 2)
     assert fig.axes[0].get_images()[0].get_array().shape == (8, 8, 3)
+
+
+def test_figures_equations_and_exercises_are_numbered_per_chapter():
+    """Issue 19: "Fig. 5.2", not a count across the book. Only the chapters' part is numbered (01 is chapter 1, so
+    the numbers agree with the file names and with the Colab edition's), one level deep, and Sphinx puts the
+    chapter's number before every figure, equation and exercise number."""
+    toc = _toc()
+    numbered = [part for part in toc["parts"] if part.get("numbered")]
+    assert len(numbered) == 1 and numbered[0]["numbered"] == 1
+    files = [entry["file"] for entry in numbered[0]["chapters"]]
+    assert [int(Path(f).name[:2]) for f in files] == list(range(1, len(files) + 1))
+    assert all(Path(entry).name[:2] == "00" or entry.startswith("reference/") or entry == toc["root"]
+               for entry in toc_files(toc) if entry not in files)
+    config = _config()["sphinx"]["config"]
+    assert config["numfig_secnum_depth"] == 1 and config["math_numfig"] is True

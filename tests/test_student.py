@@ -106,3 +106,42 @@ def test_checkers_accept_right_answers_and_refuse_wrong_ones(capsys):
 def test_every_checker_names_an_exercise_of_the_book():
     text = "\n".join(path.read_text() for path in CHAPTERS.glob("*.py"))
     assert all(f":label: {label}" in text for label in CHECKERS)
+
+
+def test_stubs_name_the_exercise_by_the_book_number_too(tmp_path):
+    from ltdd.student import student_edition
+
+    student_edition(tmp_path)
+    stubs = [cell.source for cell in nbformat.read(tmp_path / "chapters" / "12_all_methods.ipynb", as_version=4).cells
+             if cell.cell_type == "code" and "NotImplementedError" in cell.source]
+    assert stubs[0].startswith("# Exercise 12.1 (ex-12-budgets):") and stubs[2].startswith("# Exercise 12.3 (")
+
+
+def test_the_momentum_checker_tells_the_finite_sum_from_the_infinite_series():
+    # sum_{k=0}^{9} 0.5^k = 1.998046875; the geometric series' limit 2.0 is the wrong answer (issue 19)
+    assert not check("ex-05-steps", (2.0, 1.0), verbose=False)
+    assert check("ex-05-steps", (1.998, 1.0), verbose=False)
+
+
+@pytest.mark.parametrize("label, right, wrong", [
+    # typed from the chapters' worked solutions (chapters 02 and 03), themselves worked by hand
+    ("ex-02-count", (1357, 1546), (1357, 1547)),  # floor(5000 / 50^(1/3)), floor(5000 / 50^(3/10))
+    ("ex-02-ipc", 12.2, 12.0),
+    ("ex-02-groups", (69, 81), (69, 82)),
+    ("ex-03-milestones", (4000, 112, 111), (4000, 111, 111)),
+    ("ex-03-rate", (1195, 0), (1196, 0)),
+])
+def test_chapter_02_and_03_checkers(label, right, wrong):
+    assert check(label, right, verbose=False)
+    assert not check(label, wrong, verbose=False)
+
+
+def test_book_only_text_is_left_out_of_the_student_edition():
+    from ltdd.student import BOOK_ONLY
+
+    book = nbformat.read(Path(__file__).resolve().parent.parent / "chapters" / "00_how_to_use.ipynb", as_version=4)
+    assert any(BOOK_ONLY.search(cell.source) for cell in book.cells if cell.cell_type == "markdown")
+    student, _ = student_notebook(book)
+    text = "\n".join(cell.source for cell in student.cells if cell.cell_type == "markdown")
+    assert "Solutions are folded" not in text and "book-only" not in text
+    assert "Chapters end with exercises." in text  # only the marked lines go
