@@ -1,7 +1,7 @@
 """Command line: ``python -m ltdd info | data | distill | evaluate | bias-sweep | rebalance | experts | tm-ablation |
-compare | student-edition | colab-edition`` (also the ``ltdd`` console script).
+compare | longtail-effect | student-edition | colab-edition | set-repository`` (also the ``ltdd`` console script).
 
-The contract (DESIGN.md) is stable: tests and users rely on it.
+The contract (the README's "Command line" section) is stable: tests and users rely on it.
 
 * ``info`` — profile, device, versions, data root.
 * ``data NAME`` — a JSON summary: counts per class, totals.
@@ -735,9 +735,20 @@ def cmd_set_repository(args: argparse.Namespace) -> int:
     return 0
 
 
+class _UnbrokenNamesFormatter(argparse.HelpFormatter):
+    """Help text wrapped at spaces only, so a command name such as ``colab-edition`` is never split at its hyphen."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
+                             break_on_hyphens=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``argparse`` parser of every subcommand (each sets ``func`` to its ``cmd_*`` function)."""
-    parser = argparse.ArgumentParser(prog="ltdd", description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser = argparse.ArgumentParser(prog="ltdd", description=" ".join(__doc__.split("\n\n")[0].split()),
+                                     formatter_class=_UnbrokenNamesFormatter)
     parser.add_argument("--version", action="version", version=f"ltdd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

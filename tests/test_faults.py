@@ -513,7 +513,8 @@ def test_the_top_level_help_is_whole(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     description = capsys.readouterr().out.split("positional arguments")[0]
-    assert "compare | student-edition`` (also the ``ltdd`` console script)" in " ".join(description.split())
+    assert ("compare | longtail-effect | student-edition | colab-edition | set-repository`` (also the ``ltdd`` "
+            "console script)") in " ".join(description.split())
 
 
 def test_an_os_error_is_one_line(smoke, capsys, monkeypatch):
