@@ -258,7 +258,8 @@ else:
     rows = [(label, method, k) for k in (1, 10) for label, method in (("random", "random"), ("DM", "dm"))]
     display(Markdown(results_panel(rows, recorded, live_points, f"live, {dataset.name}, {profile.name}")
                      + "\n\n" + gap_sentence(recorded.study("ipc10"), "DM", "random", "dm", "random")))
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # ```{exercise}
@@ -286,6 +287,8 @@ else:
 # Express the budgets as a fraction of the training set: how many images, and what percentage of the
 # training set, are IPC = 1, 10 and 50 on CIFAR-10 (50,000 training images, 10 classes)? Which fraction
 # of the full-data accuracy does random selection keep at IPC = 10 according to the papers' table?
+# Give the percentages to two decimals and the kept fraction in percent to one decimal and check with `from
+# ltdd.exercises import check` and `check("ex-01-budget", (pct_1, pct_10, pct_50, kept))`.
 # ```
 #
 # ```{solution} ex-01-budget

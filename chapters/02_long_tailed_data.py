@@ -345,6 +345,8 @@ Markdown("\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|"
 #
 # Compute by hand how many images class 3 of CIFAR-10-LT keeps at $\beta = 50$, under each of the two
 # formulas. Check your answers with `counts_only("cifar10-lt", 50)` and `rule="paper"`.
+# Give whole numbers and check with `from ltdd.exercises import check` and `check("ex-02-count", (code_rule,
+# printed_rule))`.
 # ```
 #
 # ```{solution} ex-02-count
@@ -363,7 +365,9 @@ Markdown("\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|"
 # The later chapters distill 10 images per class, and a class cannot be initialised from more real
 # images than it has. What is the largest $\beta$ for which the smallest class of `digits-lt`
 # ($n_{\max} = 122$) still holds 10 images? Check it with
-# `longtail_counts(122, 10, beta)` from `ltdd.data.longtail` ({func}`ltdd.data.longtail.longtail_counts`).
+# `longtail_counts(122, 10, beta)` ({func}`ltdd.data.longtail.longtail_counts`; first
+# `from ltdd.data.longtail import longtail_counts`).
+# Give $\beta$ to one decimal and check with `from ltdd.exercises import check` and `check("ex-02-ipc", beta)`.
 # ```
 #
 # ```{solution} ex-02-ipc
@@ -402,6 +406,8 @@ Markdown("\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|"
 # On CIFAR-100-LT with $\beta = 10$ (500 … 50 images), which class changes group between
 # `shot_groups(counts)` and `shot_groups(counts, inclusive=True)`, and between which groups? Which class
 # changes at $\beta = 50$?
+# Give the two class indices and check with `from ltdd.exercises import check` and `check("ex-02-groups",
+# (class_at_10, class_at_50))`.
 # ```
 #
 # ```{solution} ex-02-groups
@@ -419,6 +425,8 @@ Markdown("\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|"
 # Why is *distill all* exactly as large for CIFAR-10-LT as for CIFAR-100-LT at $\beta$ = 10, 50 and 100,
 # but not at $\beta = 200$? Find a printed table of CRLT-DD's data sizes and decide, with the
 # recomputed table, which dataset each of its rows belongs to.
+# How many images does distill all keep at $\beta = 200$ for each dataset? Give whole numbers and check with
+# `from ltdd.exercises import check` and `check("ex-02-plans", (images_cifar10, images_cifar100))`.
 # ```
 #
 # ```{solution} ex-02-plans

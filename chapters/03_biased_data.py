@@ -438,6 +438,8 @@ plot_attribute_counts({f"training set, r = {BIAS_RATIO}": (train_labels, biased.
 # Compute by hand the milestones $M_{0,k}$ of a CIFAR-10 class (5,000 images) at $r = 0.8$ and the
 # block sizes they give. Why does attribute 5 get 112 images and the other conflicting attributes 111?
 # Check with `attribute_milestones([5000] * 10, 0.8, 10)[0]`.
+# Give the ten block sizes (attributes 0 to 9) as whole numbers and check with `from ltdd.exercises import
+# check` and `check("ex-03-milestones", blocks)`.
 # ```
 #
 # ```{solution} ex-03-milestones
@@ -458,6 +460,9 @@ plot_attribute_counts({f"training set, r = {BIAS_RATIO}": (train_labels, biased.
 # A classifier ignores the digit and predicts the class whose colour it sees (it reads the colour
 # perfectly). What is its accuracy on a training set with bias ratio $r$, on Biased-DD's test set and on
 # LfF's? What does that say about how the two test sets rank a network that partly relies on colour?
+# For the numbers at $r = 0.95$, give the training-set and Biased-DD test accuracies as fractions to two
+# decimals and check with `from ltdd.exercises import check` and `check("ex-03-shortcut", (train_accuracy,
+# biased_dd_accuracy))`.
 # ```
 #
 # ```{solution} ex-03-shortcut
@@ -477,6 +482,8 @@ plot_attribute_counts({f"training set, r = {BIAS_RATIO}": (train_labels, biased.
 #
 # With $C$ classes, which bias ratio makes the attribute independent of the label? Is $r = 0$ unbiased?
 # How well can a classifier that only sees the attribute do at $r = 0$ with ten classes?
+# Give the ratio and the accuracy as fractions to three decimals and check with `from ltdd.exercises import
+# check` and `check("ex-03-unbiased", (ratio, accuracy))`.
 # ```
 #
 # ```{solution} ex-03-unbiased

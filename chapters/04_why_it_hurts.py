@@ -318,7 +318,7 @@ if recorded is not None:
 # :label: ex-04-size
 #
 # Is it the *imbalance* or just the *smaller training set* that hurts the tail? Build a balanced subset of
-# the balanced set with as many images in all as the long-tailed set (49 per class on digits):
+# the balanced set with as many images in all as the long-tailed set (49 per class on digits), after `import dataclasses`:
 # `index = torch.cat([balanced.train.class_indices(c)[:len(lt.train) // lt.num_classes] for c in range(10)])`
 # and `subset = dataclasses.replace(balanced, train=balanced.train.subset(index))`. Train on it with
 # `train_full(subset, full_protocol, FULL_SEEDS, model=MODEL, model_options=MODEL_OPTIONS)` and compare its
@@ -340,7 +340,7 @@ if recorded is not None:
 # :label: ex-04-tau
 #
 # If long rows favour the head, equalise them. `lt_report.networks` holds the trained long-tailed
-# networks. Copy one (`copy.deepcopy`), divide each row of its `classifier.weight` by the row's norm
+# networks. Copy one (`import copy`, then `copy.deepcopy`), divide each row of its `classifier.weight` by the row's norm
 # (inside `torch.no_grad()`) and evaluate the copy with `ltdd.train.evaluate(net, lt.test, lt.num_classes)`
 # ({func}`ltdd.train.evaluate`).
 # Which classes gain? Why does this need no retraining, and why can it not rescue every class?
@@ -376,6 +376,8 @@ if recorded is not None:
 # head/tail norm ratio with the run above. Then compute by how much the decay alone shrinks a weight over
 # the whole run: each SGD step multiplies it by $1 - \eta\lambda$ (learning rate $\eta = 0.01$, decay
 # $\lambda$), and the run takes (epochs + 1) × ⌈images / 256⌉ steps.
+# For the `cpu` profile's run (its `full_epochs` on the 494 images of digits-LT), give the factor to four
+# decimals and check with `from ltdd.exercises import check` and `check("ex-04-decay", factor)`.
 # ```
 #
 # ```{solution} ex-04-decay

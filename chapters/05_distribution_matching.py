@@ -400,7 +400,8 @@ if recorded is not None:
 # ```{exercise}
 # :label: ex-05-init
 #
-# DM starts from real images. Run it from Gaussian noise instead, with the same number of iterations:
+# DM starts from real images. Run it from Gaussian noise instead, with the same number of iterations
+# (`from ltdd.experiments import distill` and `from ltdd.viz import show_images` first):
 # `run = distill("dm", dataset, IPC, ITERATIONS, profile, init="noise")` ({func}`ltdd.experiments.distill`),
 # then look at `show_images(run.synthetic.images, run.synthetic.labels, dataset, per_class=5)`, plot
 # `run.losses` next to `losses` with `plot_loss_curves`, and evaluate with
@@ -527,6 +528,8 @@ if recorded is not None:
 # drift with the momentum through the remaining $C-1-c$ steps. Starting from zero velocity, how far does
 # class $c$ move along $g_c$ within the iteration, in units of the learning rate? Evaluate it for $c = 0$
 # and $c = 9$ with momentum $\mu = 0.5$ and $C = 10$, and compare with `step_per_class=False`.
+# Give both in learning rates to three decimals and check with `from ltdd.exercises import check` and
+# `check("ex-05-steps", (class_0, class_9))`.
 # ```
 #
 # ```{solution} ex-05-steps

@@ -511,7 +511,7 @@ Markdown(table.replace("(paper)", "(paper, CIFAR-10)"))
 #
 # The solutions say what to expect and why; they quote no run, so compare with your own numbers, and with
 # the ablation's last row above (IDM with this page's settings) as the reference point. At the `cpu` profile
-# they run with this page's settings: IPC 1 (`ABLATION_IPC`), 50 iterations, the scaled queue, 100 epochs ×
+# the exercises run with this page's settings: IPC 1 (`ABLATION_IPC`), 50 iterations, the scaled queue, 100 epochs ×
 # 2 evaluation networks.
 #
 # ```{exercise}
@@ -580,6 +580,8 @@ Markdown(table.replace("(paper)", "(paper, CIFAR-10)"))
 # one step per class. First predict from the composed update in the section on the equations: with
 # momentum $\mu = 0.5$ and $C = 10$ classes, how far does class 0's gradient move its images *within* the
 # iteration in which it is taken, and how far does class 9's? Where does the rest of class 9's step go?
+# Give both moves in units of the learning rate to three decimals and check with `from ltdd.exercises import
+# check` and `check("ex-06-step-per-class", (class_0, class_9))`.
 # ```
 #
 # ```{solution} ex-06-step-per-class

@@ -545,6 +545,8 @@ Markdown("In the papers, on CIFAR-10, DSDM's accuracy minus DM's is "
 # different pre-trained networks does that window contain with `NUM_PRETRAINED` networks, and what do you
 # expect for the accuracy? With the chapter's number of iterations, is the window of 0.99 even filled
 # after the warm-up?
+# Give the two windows as whole numbers of iterations and check with `from ltdd.exercises import check` and
+# `check("ex-07-ema", (window_09, window_099))`.
 # ```
 #
 # ```{solution} ex-07-ema

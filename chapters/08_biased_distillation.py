@@ -609,6 +609,9 @@ Markdown(f"**Unbiased CIFAR-10, ConvNet-3, test accuracy (%)**\n\n{paper_table([
 # Before running, at ratio 0.95: how strong is the push $\lambda_c$ for $\lambda = 0.5$ and $\lambda = 0.9$
 # (with $\rho = 0.1$), and where does the minimum of the loss lie? What is the target of the last variant?
 # Then at ratio 0.1: what do the constant push and the last variant do there?
+# Give the two pushes $\lambda_c$ and the two distances (in units of $\mu_g - \mu_a$) to two decimals and check
+# with `from ltdd.exercises import check` and `check("ex-08-lambda", (push_05, push_09, distance_05,
+# distance_09))`.
 # ````
 #
 # ```{solution} ex-08-lambda
@@ -706,6 +709,8 @@ Markdown(f"**Unbiased CIFAR-10, ConvNet-3, test accuracy (%)**\n\n{paper_table([
 # ```
 #
 # why the reference cannot simply apply its per-channel rule to them, and what `match_1d=True` does instead.
+# Give the two counts and check with `from ltdd.exercises import check` and `check("ex-08-match1d", (one_d,
+# all_tensors))`.
 # ````
 #
 # ```{solution} ex-08-match1d

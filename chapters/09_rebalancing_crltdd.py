@@ -728,6 +728,8 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # \rfloor$), the sizes of distill all, distill all + aug and distill head (the long-tailed set has 12,608
 # images, its tail half 1,516), and the imbalance left by distill head. Check with
 # `budget_table(counts_only("cifar100-lt", 50))`.
+# Give the sizes as whole numbers and the imbalance to one decimal and check with `from ltdd.exercises import
+# check` and `check("ex-09-budgets", (n_min, n_med, images_all, images_all_aug, images_head, imbalance))`.
 # ```
 #
 # ```{solution} ex-09-budgets
@@ -772,7 +774,8 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # to keep, and DM (or DSA) against herding measures what synthesis adds over real images chosen by a
 # rule, at the same budget. Expect the differences at the
 # small profiles to be within the noise of one network; the `cpu` profile and several seeds
-# (`rebalance_study(dataset, rows={...}, method="herding", seeds=(0, 1, 2))`) are needed to separate them.
+# (`from ltdd.rebalance import rebalance_study`, then
+# `rebalance_study(dataset, rows={...}, method="herding", seeds=(0, 1, 2))`) are needed to separate them.
 #
 # IDM ({doc}`06_idm`) stores each synthetic image as a 2×2 mosaic of four smaller ones and trains on the
 # four parts, upsampled. The budgets of CRLT-DD count images that a network trains on, so 12 stored IDM
@@ -825,6 +828,8 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # $\beta = 100$, and adding SimCLR makes it lower still, while distill head stays above vanilla. Using the
 # size table of this chapter, explain why. What is $n_{\min}$ there, and what does distill head keep
 # instead?
+# Give whole numbers and check with `from ltdd.exercises import check` and `check("ex-09-cifar100", (n_min,
+# images_head))`.
 # ```
 #
 # ```{solution} ex-09-cifar100
@@ -851,6 +856,8 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # sizes of CIFAR-10-LT at $\beta = 10$ as printed (head at the median), then try the other dataset, and then
 # the head IPCs 500 and 50. Which combination gives both printed numbers? Why can distill all alone not tell
 # the datasets apart at $\beta = 100$, but can at $\beta = 10$?
+# Give the number of classes of the dataset and the head IPC that give both printed numbers and check with `from
+# ltdd.exercises import check` and `check("ex-09-table-iv", (classes, head_ipc))`.
 # ```
 #
 # ```{solution} ex-09-table-iv

@@ -667,6 +667,8 @@ Markdown(f"**MTT**\n\n{preset_table('mtt')}\n\n**DATM**\n\n{preset_table('datm')
 # bptt peaks against $N$ (`np.polyfit`), extrapolate, and compare with the exact mode's peaks. Then check
 # the linear growth live with `saved_memory("bptt", n, ipc=2, image_size=16, width=8)` for a few more
 # values of `n`. Which part of the growth per step would halve with `batch_syn=50`?
+# Give the slope in MB per step as a whole number and check with `from ltdd.exercises import check` and
+# `check("ex-10-memory", mb_per_step)`.
 # ````
 #
 # ````{solution} ex-10-memory

@@ -807,8 +807,8 @@ Markdown(markdown_table(
 # print(dam_weights(cifar, normalize=False), dam_weights(cifar))
 # ```
 #
-# and check your four numbers (head weight, tail weight, the factor, the head/tail ratio) with
-# `ltdd.exercises.check("ex-11-dam-cifar", (head, tail, factor, ratio))`.
+# and check your four numbers (head weight, tail weight, the factor, the head/tail ratio), each to three significant
+# figures, with `from ltdd.exercises import check` and `check("ex-11-dam-cifar", (head, tail, factor, ratio))`.
 # ````
 #
 # ```{solution} ex-11-dam-cifar

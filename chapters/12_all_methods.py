@@ -249,7 +249,7 @@ display(Markdown("**The methods' own papers**, balanced CIFAR-10, test accuracy 
 # :label: ex-12-budgets
 #
 # How many images do CRLT-DD's *distill all* and *distill head* store on digits-LT at $\beta = 10$, and
-# what percentage of the long-tailed set is each? Work it out from the class counts printed in the
+# what percentage of the long-tailed set is each (whole numbers of images, percentages to one decimal)? Work it out from the class counts printed in the
 # settings cell and the rules of {doc}`09_rebalancing_crltdd`, then check with
 # {func}`ltdd.rebalance.plan_budget` and
 #
@@ -274,7 +274,8 @@ display(Markdown("**The methods' own papers**, balanced CIFAR-10, test accuracy 
 # From the recorded study, compute the mean gain in few-shot accuracy (in percentage points) of *CRLT-DD
 # distill head* over the whole long-tailed set, pairing the two rows seed by seed. Use
 # `recorded.values(label, "groups.shots.few")` (one value per seed, in the order of `recorded.rows`) or
-# `recorded.compare`. Check with `check("ex-12-few-gain", gain)`. Then: where does the gain come from,
+# `recorded.compare`. Give it to one decimal and check with `from ltdd.exercises import check` and
+# `check("ex-12-few-gain", gain)`. Then: where does the gain come from,
 # given that the tail classes of *distill head* are the same real images as in the whole set?
 # ````
 #

@@ -50,6 +50,45 @@ def remove_solutions(text: str) -> str:
     return "\n".join(lines).rstrip("\n")
 
 
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*`(])")
+MENTIONS_SOLUTIONS = re.compile(r"\bsolutions?\b", re.IGNORECASE)
+
+
+def without_solution_sentences(text: str) -> str:
+    """Markdown without the sentences that speak of the solutions ("Solutions are folded: ...", "The solutions
+    say ..."), which the student edition does not have; a heading "Exercises and solutions" becomes
+    "Exercises". Code fences, directives and headings are left as they are otherwise."""
+    lines, out, paragraph, fence = text.split("\n"), [], [], None
+
+    def flush():
+        if paragraph:
+            sentences = SENTENCE_END.split(" ".join(line.strip() for line in paragraph))
+            kept = [s for s in sentences if not MENTIONS_SOLUTIONS.search(s)]
+            if len(kept) == len(sentences):
+                out.extend(paragraph)
+            elif kept:
+                out.append(" ".join(kept))
+            paragraph.clear()
+
+    for line in lines:
+        opener = re.match(r"^\s*(`{3,}|:{3,})", line)
+        if fence is None and opener:
+            flush()
+            fence = opener.group(1)
+            out.append(line)
+        elif fence is not None:
+            out.append(line)
+            if line.strip() == fence:
+                fence = None
+        elif not line.strip() or line.lstrip().startswith(("#", "|", "-", "*", ">", "$$")) or re.match(r"^\s*\d+\.", line):
+            flush()
+            out.append(re.sub(r"^(#+ Exercises) and solutions\s*$", r"\1", line))
+        else:
+            paragraph.append(line)
+    flush()
+    return "\n".join(out)
+
+
 def stub_source(label: str) -> str:
     """The code cell placed after exercise ``label``: a comment, how to check an answer when the exercise has a
     checker (:func:`~ltdd.exercises.check`), and a ``NotImplementedError``."""
@@ -84,6 +123,8 @@ def student_notebook(notebook: nbformat.NotebookNode) -> tuple[nbformat.Notebook
     student = nbformat.v4.new_notebook(metadata=notebook.metadata)
     labels: list[str] = []
     for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "markdown" and MENTIONS_SOLUTIONS.search(cell.source):
+            cell = nbformat.from_dict({**cell, "source": without_solution_sentences(cell.source)})
         if cell.cell_type != "markdown" or ("{exercise}" not in cell.source and "{solution}" not in cell.source):
             student.cells.append(cell)
             continue
@@ -120,4 +161,4 @@ def student_edition(out: str | Path, chapters: str | Path | None = None) -> dict
     return written
 
 
-__all__ = ["remove_solutions", "student_edition", "student_notebook", "stub_source"]
+__all__ = ["remove_solutions", "student_edition", "student_notebook", "stub_source", "without_solution_sentences"]
