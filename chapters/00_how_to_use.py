@@ -19,9 +19,9 @@
 # %% [markdown]
 # # How to use this book
 #
-# This book teaches dataset distillation on long-tailed and biased data through notebooks you can run.
+# This book teaches {term}`dataset distillation` on {term}`long-tailed` and biased data through notebooks you can run.
 # Every chapter is a Jupyter notebook that imports the Python package `ltdd`, which holds the tested
-# implementations (datasets, networks, the evaluation protocol, the distillation methods, the figures).
+# implementations (datasets, networks, the {term}`evaluation protocol`, the distillation methods, the figures).
 # The notebooks explain, set a few numbers, call `ltdd` and plot. This page shows how to run them: on
 # Colab, on your own machine, or from the command line.
 #

@@ -21,11 +21,11 @@
 #
 # How well can a network do if it may see only a few images of every class? This chapter answers the
 # question for the simplest possible choice of those images, a random sample, and sets up the yardstick
-# (the *evaluation protocol*) that every distillation method in this book is measured with.
+# (the *{term}`evaluation protocol`*) that every distillation method in this book is measured with.
 #
 # ```{admonition} In this chapter
 # :class: tip
-# **What you will learn.** What dataset distillation asks for, written as a two-level optimisation
+# **What you will learn.** What {term}`dataset distillation` asks for, written as a two-level optimisation
 # problem; the evaluation protocol that judges every small training set in this book, and how `ltdd`
 # runs it ({func}`evaluate_synthetic <ltdd.train.evaluate_synthetic>`,
 # {func}`evaluate_training_set <ltdd.train.evaluate_training_set>`); how far a random sample of a few
@@ -150,7 +150,7 @@ show_images(subset.images, subset.labels, dataset, per_class=IPC,
 #
 # A small training set is judged by what it teaches: train fresh networks on it, test them on the real
 # test set. The numbers in the papers are only comparable because they all follow the protocol of the
-# DC/DSA/DM reference code {cite}`dc,dsa,dm`, which {mod}`ltdd.train` reproduces (its settings are a
+# {term}`DC`/{term}`DSA`/{term}`DM` reference code {cite}`dc,dsa,dm`, which {mod}`ltdd.train` reproduces (its settings are a
 # {class}`TrainConfig <ltdd.train.TrainConfig>`):
 #
 # - a ConvNet (3 blocks of convolution, instance norm, ReLU and average pooling; 128 channels in the
@@ -191,7 +191,7 @@ plot_per_class_accuracy(reports, dataset.class_names,
 
 # %% [markdown]
 # On a balanced dataset the random subset is balanced too, and the per-class bars mostly follow how hard
-# each class is. Later chapters make the training set long-tailed or biased; then this per-class view
+# each class is. Later chapters make the training set {term}`long-tailed` or biased; then this per-class view
 # becomes the main figure, because the overall accuracy can look fine while the rare classes collapse.
 #
 # ## More images per class
@@ -274,7 +274,7 @@ else:
 # ```{solution} ex-01-seeds
 # :class: dropdown
 #
-# At small IPC the choice of images matters a lot: with one image per class a badly written digit can
+# At small {term}`IPC` the choice of images matters a lot: with one image per class a badly written digit can
 # cost a whole class, so the accuracy usually varies **more between subsets than between networks**
 # trained on the same subset. The reported ± then understates the real uncertainty of "random
 # selection". To compare methods fairly, repeat the whole pipeline (selection or distillation *and*

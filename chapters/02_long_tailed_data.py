@@ -20,11 +20,11 @@
 # # Long-tailed data
 #
 # Real training sets are rarely balanced: a few *head* classes hold most of the images, and a long
-# *tail* of classes has only a handful each. The long-tailed benchmarks of the literature make this
+# *tail* of classes has only a handful each. The {term}`long-tailed` benchmarks of the literature make this
 # imbalance controllable by subsampling a balanced dataset (CIFAR-10, CIFAR-100) class by class. This
 # chapter builds those benchmarks exactly as the public code does: how many images each class keeps,
-# which images they are, how results are reported by *shot group*, and how large the training sets of
-# CRLT-DD's rebalancing plans are {cite}`crltdd`. Nothing here trains a network: every number on this
+# which images they are, how results are reported by *{term}`shot group`*, and how large the training sets of
+# {term}`CRLT-DD`'s rebalancing plans are {cite}`crltdd`. Nothing here trains a network: every number on this
 # page is a count, computed live from the definitions.
 #
 # ```{admonition} In this chapter
@@ -39,7 +39,7 @@
 #   ({func}`shot_groups <ltdd.data.longtail.shot_groups>`).
 # - The training-set sizes of CRLT-DD's rebalancing plans ({func}`plan_budget <ltdd.rebalance.plan_budget>`).
 #
-# **Before you start.** {doc}`01_distillation_in_one_picture` (what images per class, IPC, means); nothing
+# **Before you start.** {doc}`01_distillation_in_one_picture` (what images per class, {term}`IPC`, means); nothing
 # else.
 #
 # **How long.** About 15 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and under a minute with `cpu`; on a Colab T4 GPU: not measured yet.
@@ -75,11 +75,11 @@ print(f"profile {profile.name!r}: live dataset {LT_DATASET} with β = {IMBALANCE
 #
 # A long-tailed split keeps all $n_{\max}$ images of class 0 and fewer and fewer of the classes after
 # it, so that the counts fall geometrically from $n_{\max}$ to $n_{\max}/\beta$. The ratio $\beta$ of the
-# largest to the smallest class is the *imbalance factor* (IF); $\beta = 100$ on CIFAR-10 keeps 5,000
+# largest to the smallest class is the *{term}`imbalance factor`* (IF); $\beta = 100$ on CIFAR-10 keeps 5,000
 # images of class 0 and 50 of class 9. Two formulas for the count of class $i$ (of $C$) are in
 # circulation:
 #
-# | | the public code: LDAM-DRW {cite}`ldam`, MiSLAS, CRLT-DD {cite}`crltdd`, LTDD {cite}`ltdd` | a form that appears in print |
+# | | the public code: LDAM-DRW {cite}`ldam`, MiSLAS, CRLT-DD {cite}`crltdd`, {term}`LTDD` {cite}`ltdd` | a form that appears in print |
 # |---|---|---|
 # | class $i = 0, \dots, C-1$ keeps | $n_i = \big\lfloor n_{\max}\,\beta^{-i/(C-1)} \big\rfloor$ | $n_i = \big\lfloor n_{\max}\,\beta^{-i/C} \big\rfloor$ |
 # | smallest class, $i = C-1$ | $\lfloor n_{\max}/\beta \rfloor$: the stated imbalance | $\lfloor n_{\max}\,\beta^{-(C-1)/C} \rfloor$: less imbalanced |
@@ -282,7 +282,7 @@ plot_shot_groups(train_counts, live_groupings, class_names=lt.class_names, title
 # %% [markdown]
 # ## Rebalancing by distillation: the data sizes of CRLT-DD's plans
 #
-# CRLT-DD {cite}`crltdd` turns the imbalance around with distillation (distribution matching, DM
+# CRLT-DD {cite}`crltdd` turns the imbalance around with distillation (distribution matching, {term}`DM`
 # {cite}`dm`): instead of training on the long-tailed set, train on a smaller, *balanced* one. Its
 # report compares the sizes of the training sets its plans produce (its Table IV). The plans, as its
 # code runs them:
@@ -296,7 +296,7 @@ plot_shot_groups(train_counts, live_groupings, class_names=lt.class_names, title
 #   Below $\mathrm{IPC}_{\text{head}}$ is the median, rounded down; the report's CIFAR-10-LT
 #   $\beta = 100$ run uses 500 where the median is 516.
 #
-# (The *+Aug* variant appends DSA-augmented copies of every synthetic image, and *+SimCLR* only changes
+# (The *+Aug* variant appends DSA-augmented copies of every synthetic image, and *+{term}`SimCLR`* only changes
 # how the evaluation network is initialised.) All of these sizes follow from the class counts alone, and
 # {func}`ltdd.rebalance.plan_budget` computes them ({doc}`09_rebalancing_crltdd` builds the sets themselves):
 
@@ -318,7 +318,7 @@ rows = [f"| {split} | " + " | ".join(f"{v:,}" for v in sizes.values()) + " |" fo
 Markdown("\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|", *rows]))
 
 # %% [markdown]
-# Two things in this table matter when it is read next to the report's. First, *distill all* cannot tell
+# Two things in this table matter when it is read next to the report's. First, *{term}`distill all <CRLT-DD plans>`* cannot tell
 # the two datasets apart: $C \cdot n_{C-1} = C \cdot n_{\max}/\beta$, and $C \cdot n_{\max}$ is 50,000 for
 # CIFAR-10 ($10 \times 5{,}000$) and CIFAR-100 ($100 \times 500$) alike, so both give 5,000, 1,000 and
 # 500 images at $\beta$ = 10, 50 and 100. Second, the *vanilla* sizes do differ (12,406 against 10,847

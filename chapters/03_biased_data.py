@@ -21,8 +21,8 @@
 #
 # A training set can be perfectly balanced over its classes and still mislead a network: if nearly every
 # image of class 3 is green, "green" predicts "3" as well as the shape of the digit does, and it is far
-# easier to learn. This chapter builds the two biased benchmarks that dataset distillation has been
-# studied on, coloured MNIST and corrupted CIFAR-10 in the form Biased-DD released them
+# easier to learn. This chapter builds the two biased benchmarks that {term}`dataset distillation` has been
+# studied on, coloured MNIST and corrupted CIFAR-10 in the form {term}`Biased-DD` released them
 # {cite}`biaseddd`, exactly as their code constructs them: which images get which colour or corruption,
 # how strong the colour noise and the corruptions are, and which test sets measure the damage. Nothing
 # here trains a network: every number on this page is a count or an image computed live from the
@@ -31,12 +31,12 @@
 # ```{admonition} In this chapter
 # :class: tip
 # **What you will learn.**
-# - What bias-aligned and bias-conflicting images are, and the rule that decides which image gets which
-#   attribute from one number, the bias ratio
+# - What {term}`bias-aligned` and bias-conflicting images are, and the rule that decides which image gets which
+#   attribute from one number, the {term}`bias ratio`
 #   ({func}`attribute_milestones <ltdd.data.bias.attribute_milestones>`,
 #   {func}`assign_attributes <ltdd.data.bias.assign_attributes>`).
 # - How biased a dataset is, measured by its biased rate ({func}`biased_rate <ltdd.data.bias.biased_rate>`).
-# - How CMNIST-DD colours digits, and how CCIFAR10-DD's ten corruptions look at every severity
+# - How CMNIST-DD colours digits, and how CCIFAR10-DD's ten corruptions look at every {term}`severity`
 #   ({mod}`ltdd.data.corruptions`).
 # - Why Biased-DD's all-conflicting test set and LfF's 10 % aligned one rank networks differently.
 #
@@ -97,7 +97,7 @@ print(f"profile {profile.name!r}: biased dataset {BIASED} (bias ratio {BIAS_RATI
 # class on images from anywhere else. Learning from Failure (LfF) {cite}`lff` built coloured MNIST and
 # corrupted CIFAR-10 this way, to study (and counter) networks that take the shortcut. Biased-DD
 # {cite}`biaseddd` asks the same question of dataset distillation: when the real training set is
-# biased, what happens to a synthetic set distilled from it, and to the networks trained on that
+# biased, what happens to a {term}`synthetic set` distilled from it, and to the networks trained on that
 # synthetic set? It reuses LfF's construction for its CMNIST-DD and CCIFAR10-DD, and this chapter follows
 # their code.
 #

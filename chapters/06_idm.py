@@ -19,16 +19,16 @@
 # %% [markdown]
 # # IDM: improved distribution matching
 #
-# Distribution matching (DM {cite}`dm`, {doc}`05_distribution_matching`) makes the mean embedding of every
+# Distribution matching ({term}`DM` {cite}`dm`, {doc}`05_distribution_matching`) makes the mean embedding of every
 # class's synthetic images equal to that of its real images, under networks drawn at random. It is fast,
-# but it trails the gradient- and trajectory-matching methods. IDM {cite}`idm` (Zhao, Li, Qin & Yu,
+# but it trails the gradient- and trajectory-matching methods. {term}`IDM` {cite}`idm` (Zhao, Li, Qin & Yu,
 # CVPR 2023) names two shortcomings of this naive matching: **imbalanced feature numbers** (a handful of
 # synthetic images against hundreds of real ones, so the synthetic mean is a poor estimate) and
 # **unvalidated embeddings** (random networks, whose features nobody checked to mean anything). It answers
 # with three additions, each of which can be switched off:
 #
 # 1. **partition and expansion**: every stored image holds four half-resolution images, so a budget of
-#    IPC stored images trains on 4·IPC;
+#    {term}`IPC` stored images trains on 4·IPC;
 # 2. a **model queue** of partly trained networks instead of a fresh random network per iteration;
 # 3. a **class-aware regulariser**: the synthetic images must also be classified correctly by the network
 #    that embeds them, weighted by how accurate that network is.
@@ -131,7 +131,7 @@ print(f"profile {profile.name!r}: {dataset.name} ({len(dataset.train)} training 
 # DM draws a network $\psi_\vartheta$ with random weights $\vartheta$ at every iteration and, for every
 # class $c$, compares the mean embedding of a batch of real images $\mathcal{T}_c$ with that of the
 # class's synthetic images $\mathcal{S}_c$, both under the same differentiable Siamese augmentation
-# $\mathcal{A}$ (one draw per class, DSA {cite}`dsa`):
+# $\mathcal{A}$ (one draw per class, {term}`DSA` {cite}`dsa`):
 #
 # $$
 # \mathcal{L}_{\mathrm{DM}} = \sum_c \Big\lVert \tfrac{1}{|\mathcal{T}_c|}\textstyle\sum_{x\in\mathcal{T}_c}
@@ -397,7 +397,7 @@ show_images(train_images, train_labels, dataset, per_class=min(8, 4 * IPC),
             title="the expanded parts of the first two stored images of every class")
 
 # %% [markdown]
-# The evaluation protocol (see {doc}`01_distillation_in_one_picture`) trains fresh networks on those
+# The {term}`evaluation protocol` (see {doc}`01_distillation_in_one_picture`) trains fresh networks on those
 # expanded images and tests them on the real test set:
 
 # %%
@@ -409,7 +409,7 @@ print(f"IDM, IPC {IPC}: {live_report}")
 # %% [markdown]
 # ## Accuracy against IPC
 #
-# IDM next to DM and the selection baselines: random real images, herding and k-center greedy on the
+# IDM next to DM and the selection baselines: random real images, {term}`herding` and {term}`k-center` greedy on the
 # features of a briefly trained network {cite}`herding,kcenter`, in {numref}`fig-06-accuracy-vs-ipc`.
 # Every distillation runs `ITERATIONS` iterations; IDM's point at the live run's IPC is the live run.
 #

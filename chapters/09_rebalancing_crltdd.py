@@ -19,13 +19,13 @@
 # %% [markdown]
 # # Rebalancing with distillation (CRLT-DD)
 #
-# The chapters so far used distillation to make a training set *smaller*. CRLT-DD, "Condense and
-# Rebalance" {cite}`crltdd`, uses it to make a long-tailed training set *balanced*. The usual cures for a
+# The chapters so far used distillation to make a training set *smaller*. {term}`CRLT-DD`, "Condense and
+# Rebalance" {cite}`crltdd`, uses it to make a {term}`long-tailed` training set *balanced*. The usual cures for a
 # long tail either throw images of the big classes away (undersampling) or repeat the small ones
-# (oversampling). CRLT-DD condenses the big classes instead: distribution matching (DM {cite}`dm`, see
+# (oversampling). CRLT-DD condenses the big classes instead: distribution matching ({term}`DM` {cite}`dm`, see
 # {doc}`05_distribution_matching`) turns the thousands of images of a head class into as few synthetic
 # images as the tail classes have, so that every class ends up the same size without a real image being
-# discarded unseen. It adds self-supervised pre-training with SimCLR {cite}`simclr` on the long-tailed
+# discarded unseen. It adds self-supervised pre-training with {term}`SimCLR` {cite}`simclr` on the long-tailed
 # images before the classifier is fine-tuned on the rebalanced set.
 #
 # This chapter writes CRLT-DD's plans down as equations and maps every part to {mod}`ltdd.rebalance`,
@@ -37,15 +37,15 @@
 # %% [markdown]
 # ```{admonition} In this chapter
 # :class: tip
-# **What you will learn.** CRLT-DD's plans (distill all, distill head, their sample baselines, + aug) as
+# **What you will learn.** CRLT-DD's plans ({term}`distill all <CRLT-DD plans>`, distill head, their sample baselines, + aug) as
 # equations, and the size of the training set each one produces ({func}`budget_table <ltdd.rebalance.budget_table>`).
 # How to build every plan on a long-tailed set ({func}`rebalance <ltdd.rebalance.rebalance>`) and evaluate it
 # per class group ({func}`evaluate_rebalanced <ltdd.rebalance.evaluate_rebalanced>`). SimCLR's views and its
-# NT-Xent loss ({class}`SimCLRTrainer <ltdd.ssl.SimCLRTrainer>`, {func}`nt_xent <ltdd.ssl.nt_xent>`), and three
+# {term}`NT-Xent` loss ({class}`SimCLRTrainer <ltdd.ssl.SimCLRTrainer>`, {func}`nt_xent <ltdd.ssl.nt_xent>`), and three
 # defects of CRLT-DD's SimCLR code. How to read a longer recorded run of CRLT-DD's Table III seed by seed
 # ({func}`rebalance_study <ltdd.rebalance.rebalance_study>`).
 #
-# **Before you start.** {doc}`02_long_tailed_data` (imbalance factor, the plans' budgets worked by hand),
+# **Before you start.** {doc}`02_long_tailed_data` ({term}`imbalance factor`, the plans' budgets worked by hand),
 # {doc}`04_why_it_hurts` (what a long tail does to a network) and {doc}`05_distribution_matching` (DM, the
 # condensing method).
 #
@@ -139,7 +139,7 @@ if "google.colab" in sys.modules:
 # `digits-lt` at $\beta = 10$ without a GPU, `cifar10-lt` at $\beta = 100$ with one. Without a GPU the
 # live evaluation trains one network per set (the recorded run at the end uses more); with the `gpu`
 # profile the live distillation is shortened, because the head of CIFAR-10-LT is condensed to 500 images
-# per class. On CIFAR the head IPC is the paper's (500 for CIFAR-10-LT, 50 for CIFAR-100-LT, at every
+# per class. On CIFAR the head {term}`IPC` is the paper's (500 for CIFAR-10-LT, 50 for CIFAR-100-LT, at every
 # $\beta$; `PAPER_HEAD_IPC`, read off the paper's Table IV below). The `paper` profile runs CRLT-DD's own
 # setting ({func}`crlt_settings <ltdd.rebalance.crlt_settings>`): DM for 4000 iterations with an image learning
 # rate of 1.0, 128 real images per class and one image step per class (the code's `main_DM.py`), evaluation
@@ -343,7 +343,7 @@ show_image_rows(rows, dataset, per_row=10,
 #
 # Now a few of the sets are evaluated: every network is trained on a plan's set and tested on the
 # **balanced** test set. Besides the overall accuracy, `evaluate_rebalanced` reports the accuracy of the
-# head half and the tail half of the classes (by training counts) and of OLTR's shot groups (many: more
+# head half and the tail half of the classes (by training counts) and of OLTR's {term}`shot groups <Shot group>` (many: more
 # than 100 training images, few: fewer than 20, medium: the rest). The "+ SimCLR" row needs an encoder,
 # which the next section pre-trains; its row is added there.
 
@@ -747,8 +747,8 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # :label: ex-09-method
 #
 # CRLT-DD's Table I (above) condenses with three methods. `rebalance` takes any method of `ltdd.distill`
-# through `method=` and passes further keywords to it. Build distill head with herding (a selection of
-# real images, no synthesis) and with DSA (gradient matching, short loops as in
+# through `method=` and passes further keywords to it. Build distill head with {term}`herding` (a selection of
+# real images, no synthesis) and with {term}`DSA` (gradient matching, short loops as in
 # {doc}`08_biased_distillation`), evaluate them next to the DM set, and compare with sample head:
 #
 # ```python
@@ -777,12 +777,12 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # (`from ltdd.rebalance import rebalance_study`, then
 # `rebalance_study(dataset, rows={...}, method="herding", seeds=(0, 1, 2))`) are needed to separate them.
 #
-# IDM ({doc}`06_idm`) stores each synthetic image as a 2×2 mosaic of four smaller ones and trains on the
+# {term}`IDM` ({doc}`06_idm`) stores each synthetic image as a 2×2 mosaic of four smaller ones and trains on the
 # four parts, upsampled. The budgets of CRLT-DD count images that a network trains on, so 12 stored IDM
 # images per class would train as 48 and the plan would no longer be the plan: `rebalance` refuses a
 # partitioning method with a message that names the switch (`partition=False` for IDM, `factor=1` for
-# DSDM), which keeps IDM's other parts within the budget.
-# (A method that gives soft labels is refused outright: a rebalanced set mixes its images with real,
+# {term}`DSDM`), which keeps IDM's other parts within the budget.
+# (A method that gives {term}`soft labels <Soft label>` is refused outright: a rebalanced set mixes its images with real,
 # hard-labelled ones.)
 # ````
 #

@@ -20,16 +20,16 @@
 # # All methods under one protocol
 #
 # Every chapter so far measured its methods its own way: chapter {doc}`05_distribution_matching` trained
-# the evaluation networks with batch 256, {doc}`09_rebalancing_crltdd` with batch 128, and trajectory
+# the evaluation networks with batch 256, {doc}`09_rebalancing_crltdd` with batch 128, and {term}`trajectory`
 # matching ({doc}`10_trajectory_matching`, {doc}`11_long_tailed_tm`) at the step size each set learned.
-# The papers do the same, on different datasets, imbalance factors and budgets, so their tables cannot be
-# set side by side. This chapter puts every method of the book on **one long-tailed training set** and
-# evaluates every set with **one recipe**: coresets (random, herding {cite}`herding`, k-center
-# {cite}`kcenter`), gradient matching (DC {cite}`dc`, DSA {cite}`dsa`), distribution matching
-# (DM {cite}`dm`, IDM {cite}`idm`, DSDM {cite}`dsdm`), trajectory matching (MTT {cite}`mtt`, DATM
-# {cite}`datm`, LTDD's DAM + Expert Decoupling {cite}`ltdd`) and CRLT-DD's rebalanced training sets
+# The papers do the same, on different datasets, {term}`imbalance factors <Imbalance factor>` and budgets, so their tables cannot be
+# set side by side. This chapter puts every method of the book on **one {term}`long-tailed` training set** and
+# evaluates every set with **one recipe**: {term}`coresets <Coreset>` (random, {term}`herding` {cite}`herding`, {term}`k-center`
+# {cite}`kcenter`), gradient matching ({term}`DC` {cite}`dc`, {term}`DSA` {cite}`dsa`), distribution matching
+# ({term}`DM` {cite}`dm`, {term}`IDM` {cite}`idm`, {term}`DSDM` {cite}`dsdm`), trajectory matching ({term}`MTT` {cite}`mtt`, {term}`DATM`
+# {cite}`datm`, {term}`LTDD`'s {term}`DAM` + {term}`Expert Decoupling` {cite}`ltdd`) and {term}`CRLT-DD`'s rebalanced training sets
 # {cite}`crltdd`, with the whole long-tailed set for reference. Every number is a mean ± standard
-# deviation over several seeds, overall and per shot group.
+# deviation over several seeds, overall and per {term}`shot group`.
 #
 # ```{admonition} In this chapter
 # :class: tip
@@ -108,7 +108,7 @@ print(f"profile {profile.name!r}: {dataset.name} beta={IMBALANCE}, class counts 
 # method and a seed. Then, for each seed, `NETWORKS` fresh ConvNets are trained on $\mathcal{S}$ with the
 # same recipe for every row (SGD with step 0.01, momentum 0.9, weight decay 5 × 10⁻⁴, batch 128, DSA
 # augmentation, the step divided by ten at half of the epochs), and tested on the *balanced* test set.
-# The accuracy after the last epoch is reported, never the best one seen during training. Soft labels
+# The accuracy after the last epoch is reported, never the best one seen during training. {term}`Soft labels <Soft label>`
 # (DATM, LTDD) and the partitioned images of IDM and DSDM are used as their sets define them; nothing else
 # differs between rows.
 #
@@ -194,13 +194,13 @@ for label, baseline in (("DM", "random"), ("LTDD (DAM+ED)", "DATM"), ("CRLT-DD d
 # Three things to look for. First, how far the coresets and the matching methods are from each other once
 # the budget and the evaluation are the same; second, whether the long-tail fixes (LTDD against DATM,
 # CRLT-DD against the whole set) help the *few*-shot classes, which is what they were designed for; third,
-# how much CRLT-DD's rows owe to their size: they train on more images than any other row, distill head on
+# how much CRLT-DD's rows owe to their size: they train on more images than any other row, {term}`distill head <CRLT-DD plans>` on
 # about three times as many.
 #
 # ## Next to the papers
 #
 # The papers' numbers come from other datasets and settings, so they belong next to ours, not in the same
-# table. LTDD's table {cite}`ltdd` is the closest: CIFAR-10-LT at $\beta = 100$, the same IPC for every
+# table. LTDD's table {cite}`ltdd` is the closest: CIFAR-10-LT at $\beta = 100$, the same {term}`IPC` for every
 # method, each evaluated with its own protocol.
 
 # %%
@@ -293,7 +293,7 @@ display(Markdown("**The methods' own papers**, balanced CIFAR-10, test accuracy 
 # :label: ex-12-protocol
 #
 # Run the code of *Rerunning it* above, which evaluates the trajectory-matching rows with the `papers`
-# protocol: the step size each set learned and the experts' (narrower) network. Before running: which
+# protocol: the step size each set learned and the {term}`experts <Expert>`' (narrower) network. Before running: which
 # of the two changes should matter more at this scale, and why?
 # ````
 #

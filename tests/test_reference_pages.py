@@ -38,3 +38,34 @@ def test_glossary_defines_the_terms_of_the_book():
     for term in ("IPC", "Imbalance factor", "Bias ratio", "Severity", "Expert", "Trajectory", "Soft label",
                  "Shot group"):
         assert term in terms, term
+
+
+def _glossary_terms() -> list[str]:
+    text = (ROOT / "reference" / "glossary.md").read_text()
+    return re.findall(r"^(\S[^\n]*)\n  ", text.split("```{glossary}")[1], re.M)
+
+
+def test_glossary_covers_the_vocabulary_the_issue_lists():
+    terms = _glossary_terms()
+    for term in ("DM", "DSA", "MTT", "DATM", "DAM", "Expert Decoupling", "ZCA", "NT-Xent", "Shot group", "IPC",
+                 "Imbalance factor", "Bias ratio", "Soft label", "Expert", "Trajectory", "Herding", "K-center",
+                 "CRLT-DD plans", "IDM", "DSDM", "DC", "SimCLR", "LTDD", "CRLT-DD", "Biased-DD"):
+        assert term in terms, term
+    assert len(terms) == len({t.lower() for t in terms})
+
+
+TERM_ROLE = re.compile(r"\{term\}`([^`]+)`")
+
+
+def test_chapters_link_terms_to_the_glossary_and_every_link_resolves():
+    known = {t.lower() for t in _glossary_terms()}
+    for path in sorted((ROOT / "chapters").glob("[01][0-9]_*.py")):
+        roles = TERM_ROLE.findall(path.read_text())
+        if path.name.startswith("00"):
+            continue
+        assert len(roles) >= 3, f"{path.name} links {len(roles)} glossary terms"
+        for role in roles:
+            target = re.search(r"<([^>]+)>$", role)
+            assert (target.group(1) if target else role).lower() in known, (path.name, role)
+        targets = [(re.search(r"<([^>]+)>$", r).group(1) if "<" in r else r).lower() for r in roles]
+        assert len(targets) == len(set(targets)), f"{path.name}: a term is linked more than once"
