@@ -199,7 +199,7 @@ plot_per_class_accuracy(reports, dataset.class_names,
 # How fast does random selection approach the full training set as the budget grows? Each point of
 # {numref}`fig-01-accuracy-vs-ipc` trains the protocol's networks on a fresh random subset of that size.
 
-# %% mystnb={"figure": {"caption": "Test accuracy of random selection against the number of images per class (whiskers: standard deviation over networks); the dashed line and grey band are the whole training set. Notice how quickly the gap to the dashed line closes as the budget grows.", "name": "fig-01-accuracy-vs-ipc"}}
+# %% mystnb={"figure": {"caption": "Test accuracy of random selection against the number of images per class (whiskers: standard deviation over networks); the dashed line is the whole training set, with a grey band of one standard deviation either side when more than one network was trained on it. Notice how quickly the gap to the dashed line closes as the budget grows.", "name": "fig-01-accuracy-vs-ipc"}}
 from ltdd.viz import plot_accuracy_vs_ipc
 
 smallest_class = min(train_counts)
@@ -291,7 +291,7 @@ else:
 # ltdd.exercises import check` and `check("ex-01-budget", (pct_1, pct_10, pct_50, kept))`.
 # ```
 #
-# ```{solution} ex-01-budget
+# ````{solution} ex-01-budget
 # :class: dropdown
 #
 # IPC = 1, 10, 50 means 10, 100 and 500 images: 0.02 %, 0.2 % and 1 % of CIFAR-10. The fraction of the
@@ -304,7 +304,7 @@ else:
 #
 # about a third of the full-data accuracy with 0.2 % of the data. On the small digits set the same IPC is a much larger fraction
 # (IPC 10 is 100 of about 1,260 training images, 8 %), one reason the live numbers are far higher.
-# ```
+# ````
 #
 # ```{exercise}
 # :label: ex-01-protocol

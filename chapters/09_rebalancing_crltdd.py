@@ -860,7 +860,7 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # ltdd.exercises import check` and `check("ex-09-table-iv", (classes, head_ipc))`.
 # ```
 #
-# ```{solution} ex-09-table-iv
+# ````{solution} ex-09-table-iv
 # :class: dropdown
 #
 # ```python
@@ -879,4 +879,4 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # denominator, the size of the long-tailed set, which at $\beta = 100$ is 12,406 against 10,847 images. So
 # distill all's *percentage* does tell them apart at every $\beta$, but only by the size of the whole set;
 # the head column, with IPC 500 against 50, separates them far more clearly.
-# ```
+# ````

@@ -130,7 +130,7 @@ print(f"profile {profile.name!r}: {dataset.name} beta={IMBALANCE}, class counts 
 
 # %%
 study = compare_methods(dataset, RUN, SEEDS, protocol=PROTOCOL, networks=NETWORKS, simclr_epochs=SIMCLR_EPOCHS,
-                        out=OUT, resume=True)
+                        out=OUT, resume=True, progress=False)
 display(Markdown(f"**Live, test accuracy (%)** on {dataset.name} β = {IMBALANCE}, mean ± std over "
                  f"{len(SEEDS)} seeds ({PROTOCOL!r} protocol, `{profile.name}` profile: embedded digits, "
                  f"not the papers' scale)\n\n{comparison_table(study)}"))
@@ -184,9 +184,9 @@ plot_method_comparison(group_summary(recorded), families=row_families(recorded))
 summary = group_summary(recorded)
 for column in ("overall", "many", "medium", "few"):
     print(f"{column:>8}: {leaders(summary, column)}")
-for label, baseline in (("DM", "random"), ("LTDD (DAM+ED)", "DATM"), ("CRLT-DD distill head", "whole long-tailed set")):
-    for key in ("accuracy", "groups.shots.few"):
-        print(recorded.compare(label, baseline, key).sentence())
+pairs = (("DM", "random"), ("LTDD (DAM+ED)", "DATM"), ("CRLT-DD distill head", "whole long-tailed set"))
+display(Markdown("\n".join(f"- {recorded.compare(label, baseline, key).sentence()}"
+                           for label, baseline in pairs for key in ("accuracy", "groups.shots.few"))))
 
 # %% [markdown]
 # {numref}`fig-12-recorded-comparison` and the paired comparisons above are the chapter's result, on the

@@ -32,10 +32,10 @@ CIFAR10_MIRROR_LABEL = "CIFAR-10 (JPEG mirror)"
 """How every result measured on the JPEG mirror of CIFAR-10 is labelled in files, tables and figures."""
 
 CIFAR10_MIRROR_MD5 = "776f52f9e1e133769fe6ac6e76b30631"
+"""MD5 of ``cifar10-jpeg.zip``, the mirror's archive the recorded CIFAR-10 results were measured on."""
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 """CIFAR-10's class names in label order (``batches.meta``), for figures drawn from recorded files."""
-"""MD5 of ``cifar10-jpeg.zip``, the mirror's archive the recorded CIFAR-10 results were measured on."""
 
 
 @dataclass(frozen=True)

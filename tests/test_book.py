@@ -292,6 +292,10 @@ def test_profile_and_accuracy_tables():
         profile_table(fields=["epochs"])
     rows = accuracy_table({"random": _report([0.5, 0.6])}).splitlines()
     assert rows[2] == "| random | 55.0 ± 5.0 | 2 | 2 | 50 |"
+    one = _report([0.5])  # one network has no spread: no "± 0.0", and the report says so in words
+    assert accuracy_table({"random": one}).splitlines()[2] == "| random | 50.0 | 1 | 2 | 50 |"
+    assert "±" not in str(one) and "one network" in str(one) and "1 networks" not in str(one)
+    assert str(_report([0.5, 0.6])).startswith("convnet: 55.00 ± 5.00 % over 2 networks")
 
 
 def test_show_images_handles_colour_and_soft_labels():
@@ -308,3 +312,32 @@ def test_show_images_handles_colour_and_soft_labels():
     fig = show_images(images, soft, colour, per_class=5)
     assert fig.axes[0].get_gridspec().get_geometry() == (3, 2)
     assert fig.axes[0].get_images()[0].get_array().shape == (8, 8, 3)
+
+
+def test_bibliography_labels_read_like_the_author_year_citations():
+    import sys
+
+    pybtex_database = pytest.importorskip("pybtex.database")
+    sys.path.insert(0, str(ROOT / "_ext"))
+    try:
+        from ltdd_bibliography import STYLE_NAME, AuthorYearStyle
+    finally:
+        sys.path.remove(str(ROOT / "_ext"))
+    sphinx = _config()["sphinx"]["config"]
+    assert sphinx["bibtex_reference_style"] == "author_year" and sphinx["bibtex_default_style"] == STYLE_NAME
+    assert "ltdd_bibliography" in _config()["sphinx"]["local_extensions"]
+    entries = pybtex_database.parse_file(ROOT / "references.bib").entries
+    labels = {entry.key: entry.label for entry in AuthorYearStyle().format_entries(entries.values())}
+    # as sphinxcontrib-bibtex's author_year citations write them: one name, two joined by "and", else "et al."
+    assert labels["dm"] == "Zhao and Bilen, 2023" and labels["herding"] == "Welling, 2009"
+    assert labels["mtt"] == "Cazenavette et al., 2022"
+    assert len(set(labels.values())) == len(labels)
+
+
+def test_reader_details_of_the_theme_and_the_api_pages():
+    sphinx = _config()["sphinx"]["config"]
+    assert sphinx["python_use_unqualified_type_names"] is True and sphinx["autodoc_typehints_format"] == "short"
+    sidebar = sphinx["html_sidebars"]["**"]
+    assert "sbt-sidebar-nav.html" in sidebar and not any("search" in item for item in sidebar)  # one search box
+    css = (ROOT / "_static" / "ltdd.css").read_text()
+    assert re.search(r"div\.math[^{]*\{[^}]*overflow-x:\s*auto", css, re.S)

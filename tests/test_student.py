@@ -202,3 +202,17 @@ def test_the_student_edition_drops_sentences_about_solutions():
 def test_every_checker_names_an_exercise_of_the_book():
     text = "\n".join(path.read_text() for path in CHAPTERS.glob("*.py"))
     assert all(f":label: {label}" in text for label in CHECKERS)
+
+
+@pytest.mark.parametrize("path", sorted(CHAPTERS.glob("*.py")), ids=lambda p: p.stem)
+def test_exercise_and_solution_blocks_hold_their_code_in_a_longer_fence(path):
+    # a ``` block holding a ```python block ends at the inner fence: the rest of it, and the next exercise,
+    # would render as code (chapter 01's ex-01-protocol vanished that way)
+    lines = [line[2:] if line.startswith("# ") else line.lstrip("#") for line in path.read_text().splitlines()]
+    for start, line in enumerate(lines):
+        opener = re.match(r"^(`{3,}|:{3,})\{(exercise|solution)\}", line)
+        if opener:
+            fence = opener.group(1)
+            end = next(i for i in range(start + 1, len(lines)) if lines[i].strip() == fence)
+            inner = [l for l in lines[start + 1:end] if re.match(rf"^{re.escape(fence)}\w", l.strip())]
+            assert not inner, f"{path.name}:{start + 1}: the block needs a longer fence than its code: {inner}"
