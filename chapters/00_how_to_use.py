@@ -186,4 +186,6 @@ ltdd_cli("data", "digits")
 #
 # Chapters end with exercises. Solutions are folded: click *Solution to Exercise N* to open one. The
 # exercises ask you to change a setting, run a cell again and explain what you see, so they work best in
-# a running notebook.
+# a running notebook. An exercise whose answer is a number (or a few) says to which precision it wants it
+# and ends with a call such as `check("ex-05-steps", (class_0, class_9))` from {mod}`ltdd.exercises`: it says
+# whether each part is right to that precision, and never prints the answer.

@@ -338,6 +338,7 @@ def test_reader_details_of_the_theme_and_the_api_pages():
     sphinx = _config()["sphinx"]["config"]
     assert sphinx["python_use_unqualified_type_names"] is True and sphinx["autodoc_typehints_format"] == "short"
     sidebar = sphinx["html_sidebars"]["**"]
-    assert "sbt-sidebar-nav.html" in sidebar and not any("search" in item for item in sidebar)  # one search box
+    assert "sbt-sidebar-nav.html" in sidebar and not any("search" in item for item in sidebar)  # one search box:
+    assert sphinx["html_theme_options"]["navbar_persistent"] == []  # the article header's button
     css = (ROOT / "_static" / "ltdd.css").read_text()
     assert re.search(r"div\.math[^{]*\{[^}]*overflow-x:\s*auto", css, re.S)
