@@ -504,6 +504,8 @@ plot_attribute_counts({f"training set, r = {BIAS_RATIO}": (train_labels, biased.
 # $1195/1258 \approx 0.9499$. Find, with `attribute_milestones`, the aligned count of every class and
 # explain why the total is not $\operatorname{round}(0.95 \cdot 1258) = 1195$ by construction but
 # happens to equal it. Would a class of 10 images at $r = 0.95$ have any conflicting image?
+# Give the ten aligned counts (classes 0 to 9) as whole numbers and check with `from ltdd.exercises import check`
+# and `check("ex-03-rate", aligned)`.
 # ```
 #
 # ```{solution} ex-03-rate

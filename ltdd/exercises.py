@@ -143,6 +143,21 @@ def _shortcut_accuracies() -> tuple[float, float]:
     return 0.95, 0.0
 
 
+def _live_aligned_counts() -> tuple[int, ...]:
+    """ex-03-rate: the aligned images of every class of the live coloured digits at r = 0.95, by LfF's rule: the
+    milestones ``round(n_c · cumsum(R[c]))`` in float64, rounded half to even, R[c, c] = r and (1 − r)/(C − 1)
+    elsewhere; the aligned block of class c is M[c, c] − M[c, c − 1]."""
+    import numpy as np
+
+    from .data import load_dataset
+
+    counts = load_dataset("digits").train.class_counts(10)
+    ratios = np.full((10, 10), (1 - 0.95) / 9)
+    np.fill_diagonal(ratios, 0.95)
+    milestones = np.rint(np.asarray(counts, dtype=np.float64)[:, None] * np.cumsum(ratios, axis=1))
+    return tuple(int(milestones[c, c] - (milestones[c, c - 1] if c else 0)) for c in range(10))
+
+
 def _unbiased_ratio() -> tuple[float, float]:
     """ex-03-unbiased: the bias ratio 1/C that makes the attribute independent of the label, and the best
     attribute-only accuracy 1/(C−1) at r = 0, for C = 10."""
@@ -288,6 +303,8 @@ CHECKERS: dict[str, Checker] = {
                                 _milestone_blocks),
     "ex-03-shortcut": Checker("answer = (accuracy on the training set at r = 0.95, on Biased-DD's test set), "
                               "as fractions to 2 decimals", _at(2), _shortcut_accuracies),
+    "ex-03-rate": Checker("answer = the aligned images of classes 0 to 9 of the live training set at r = 0.95, whole "
+                          "numbers", _at(0), _live_aligned_counts),
     "ex-03-unbiased": Checker("answer = (the unbiased bias ratio, the best attribute-only accuracy at r = 0), "
                               "as fractions to 3 decimals, for ten classes", _at(3), _unbiased_ratio),
     "ex-04-decay": Checker("answer = the factor weight decay 5e-3 alone applies over the `cpu` run, to 4 decimals",
