@@ -7,16 +7,46 @@ sphinx-doc/sphinx#13402, in Sphinx 8; Jupyter Book 1.x requires sphinx~=7.0). sp
 already been declared". Renaming the ``None`` entries to ``''`` in place, before writing, keeps one copy in
 its original position.
 
-A default that Python shows as ``<factory>`` (a dataclass field with a ``default_factory``) or
-``<function name at ...>`` is not an expression, so Sphinx cannot parse such a signature and prints it as
-raw text, with its ``~ltdd.distill.base.SyntheticSet``-style type names unlinked and the ``~`` visible. The
-signature is rewritten before it is parsed: ``<factory>`` becomes ``...`` and a function becomes its name.
+The launch button "Colab" of a chapter opens the chapter's Colab edition (``colab/NN_name.ipynb``, plain Markdown
+made by ``python -m ltdd colab-edition``), not the MyST notebook in ``chapters/``, which Colab shows as raw text.
+
+The bibliography's labels match the author-year citations of the text ("Zhao and Bilen, 2023", not "[ZB23]"):
+the pybtex style ``ltdd_author_year`` (``bibtex_default_style`` in ``_config.yml``) is pybtex's ``plain`` with
+author-year labels, a letter added when two entries would share one.
 """
 
 import re
 
-_FUNCTION_REPR = re.compile(r"<function (?P<name>[\w.]+)(?: at 0x[0-9a-f]+)?>")
-_OTHER_REPR = re.compile(r"<[^<>()]*>")
+from pybtex.plugin import register_plugin
+from pybtex.style.formatting.plain import Style as PlainStyle
+from pybtex.style.labels import BaseLabelStyle
+
+
+def author_year(entry) -> str:
+    """"Zhao, 2021", "Zhao and Bilen, 2023", "Zhao et al., 2021": as sphinxcontrib-bibtex's author_year citations."""
+    last = [" ".join(person.last_names).replace("{", "").replace("}", "")
+            for person in entry.persons.get("author", [])]
+    who = last[0] if len(last) == 1 else f"{last[0]} and {last[1]}" if len(last) == 2 else f"{last[0]} et al."
+    return f"{who}, {entry.fields.get('year', 'n.d.')}"
+
+
+class AuthorYearLabels(BaseLabelStyle):
+    def format_labels(self, sorted_entries):
+        seen = {}
+        for entry in sorted_entries:
+            label = author_year(entry)
+            seen[label] = seen.get(label, 0) + 1
+            yield label if seen[label] == 1 else f"{label}{'abcdefghijklmnopqrstuvwxyz'[seen[label] - 1]}"
+
+
+class AuthorYearStyle(PlainStyle):
+    default_label_style = "ltdd_author_year"
+
+
+register_plugin("pybtex.style.labels", "ltdd_author_year", AuthorYearLabels)
+register_plugin("pybtex.style.formatting", "ltdd_author_year", AuthorYearStyle)
+
+CHAPTER_PAGE = re.compile(r"^chapters/\d\d_[\w-]+$")
 
 
 def _one_copy_of_inline_scripts(app, env):
@@ -26,19 +56,17 @@ def _one_copy_of_inline_scripts(app, env):
         scripts[:] = list(dict.fromkeys(renamed))
 
 
-def parsable_signature(signature: str) -> str:
-    """``signature`` with the reprs that are not Python expressions replaced: functions by their name,
-    anything else in angle brackets (``<factory>``) by ``...``."""
-    return _OTHER_REPR.sub("...", _FUNCTION_REPR.sub(lambda m: m.group("name"), signature))
-
-
-def _parsable_defaults(app, what, name, obj, options, signature, return_annotation):
-    if signature and "<" in signature:
-        return parsable_signature(signature), return_annotation
-    return None
+def _colab_opens_the_colab_edition(app, pagename, templatename, context, doctree):
+    if not CHAPTER_PAGE.match(pagename):
+        return
+    for group in context.get("header_buttons", []):
+        for button in group.get("buttons", []) if group.get("label") == "launch-buttons" else []:
+            if button.get("text") == "Colab":
+                button["url"] = re.sub(r"/blob/([^/]+)/chapters/", r"/blob/\1/colab/", button["url"])
 
 
 def setup(app):
     app.connect("env-updated", _one_copy_of_inline_scripts)
-    app.connect("autodoc-process-signature", _parsable_defaults)
+    # after sphinx-book-theme's add_launch_buttons (priority 501)
+    app.connect("html-page-context", _colab_opens_the_colab_edition, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

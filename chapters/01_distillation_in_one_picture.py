@@ -37,11 +37,15 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the ltdd package (a no-op everywhere else).
+# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
 import sys, subprocess
 
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+
+from ltdd.budget import chapter_budget
+
+budget = chapter_budget("01")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
 
 # %% [markdown]
 # ## The idea
@@ -191,7 +195,7 @@ plot_per_class_accuracy(reports, dataset.class_names,
 
 # %% [markdown]
 # On a balanced dataset the random subset is balanced too, and the per-class bars mostly follow how hard
-# each class is. Later chapters make the training set {term}`long-tailed` or biased; then this per-class view
+# each class is. Later chapters make the training set {term}`long-tailed <long-tailed data>` or biased; then this per-class view
 # becomes the main figure, because the overall accuracy can look fine while the rare classes collapse.
 #
 # ## More images per class

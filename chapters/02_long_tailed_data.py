@@ -20,10 +20,10 @@
 # # Long-tailed data
 #
 # Real training sets are rarely balanced: a few *head* classes hold most of the images, and a long
-# *tail* of classes has only a handful each. The {term}`long-tailed` benchmarks of the literature make this
+# *tail* of classes has only a handful each. The {term}`long-tailed <long-tailed data>` benchmarks of the literature make this
 # imbalance controllable by subsampling a balanced dataset (CIFAR-10, CIFAR-100) class by class. This
 # chapter builds those benchmarks exactly as the public code does: how many images each class keeps,
-# which images they are, how results are reported by *{term}`shot group`*, and how large the training sets of
+# which images they are, how results are reported by {term}`shot group`, and how large the training sets of
 # {term}`CRLT-DD`'s rebalancing plans are {cite}`crltdd`. Nothing here trains a network: every number on this
 # page is a count, computed live from the definitions.
 #
@@ -46,11 +46,15 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the ltdd package (a no-op everywhere else).
+# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
 import sys, subprocess
 
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+
+from ltdd.budget import chapter_budget
+
+budget = chapter_budget("02")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
 
 # %% [markdown]
 # ## Settings
@@ -75,7 +79,7 @@ print(f"profile {profile.name!r}: live dataset {LT_DATASET} with β = {IMBALANCE
 #
 # A long-tailed split keeps all $n_{\max}$ images of class 0 and fewer and fewer of the classes after
 # it, so that the counts fall geometrically from $n_{\max}$ to $n_{\max}/\beta$. The ratio $\beta$ of the
-# largest to the smallest class is the *{term}`imbalance factor`* (IF); $\beta = 100$ on CIFAR-10 keeps 5,000
+# largest to the smallest class is the {term}`imbalance factor` (IF); $\beta = 100$ on CIFAR-10 keeps 5,000
 # images of class 0 and 50 of class 9. Two formulas for the count of class $i$ (of $C$) are in
 # circulation:
 #

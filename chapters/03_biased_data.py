@@ -31,7 +31,7 @@
 # ```{admonition} In this chapter
 # :class: tip
 # **What you will learn.**
-# - What {term}`bias-aligned` and bias-conflicting images are, and the rule that decides which image gets which
+# - What {term}`bias-aligned` and {term}`bias-conflicting` images are, and the rule that decides which image gets which
 #   attribute from one number, the {term}`bias ratio`
 #   ({func}`attribute_milestones <ltdd.data.bias.attribute_milestones>`,
 #   {func}`assign_attributes <ltdd.data.bias.assign_attributes>`).
@@ -47,11 +47,15 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the ltdd package (a no-op everywhere else).
+# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
 import sys, subprocess
 
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+
+from ltdd.budget import chapter_budget
+
+budget = chapter_budget("03")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
 
 # %% [markdown]
 # ## Settings

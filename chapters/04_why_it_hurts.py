@@ -19,9 +19,9 @@
 # %% [markdown]
 # # Why it hurts
 #
-# Every distillation method learns from the real training set, usually through networks trained on it:
+# Every {term}`distillation <dataset distillation>` method learns from the real training set, usually through networks trained on it:
 # {term}`experts <Expert>` whose training {term}`trajectories <Trajectory>` are matched, networks whose gradients or features are compared,
-# classifiers whose predictions become {term}`soft labels <Soft label>`. If the training set is {term}`long-tailed` or biased, those
+# classifiers whose predictions become {term}`soft labels <Soft label>`. If the training set is {term}`long-tailed <long-tailed data>` or biased, those
 # networks are skewed, and whatever a distilled set copies from them is skewed too. This chapter looks at
 # the skew directly, before any distillation: a ConvNet trained on a **long-tailed** set (per-class and
 # shot-group accuracy, and the norm of each class's classifier weights, the picture behind {term}`LTDD`
@@ -47,11 +47,15 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the ltdd package (a no-op everywhere else).
+# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
 import sys, subprocess
 
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+
+from ltdd.budget import chapter_budget
+
+budget = chapter_budget("04")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
 
 # %% [markdown]
 # ## Settings
@@ -189,7 +193,7 @@ plot_weight_norms(lt_norms, lt_counts, thirds, reference=balanced_norms, class_n
 #
 # In a biased training set every image carries a second attribute, here its colour, and attribute $c$
 # belongs to class $c$: an image is *{term}`bias-aligned`* when its colour is its class's colour and
-# *bias-conflicting* otherwise. The **bias ratio** is the fraction of aligned training images (see
+# *{term}`bias-conflicting`* otherwise. The **bias ratio** is the fraction of aligned training images (see
 # {doc}`03_biased_data` for the construction and the two test splits). At 0.1,
 # with 10 classes, the colours are spread uniformly and say nothing about the class; at 1.0 the colour alone
 # predicts the training label perfectly.
@@ -234,7 +238,7 @@ plot_bias_sweep(sweep, title=f"{BIASED_DATASET}: the full biased training set, s
 #   least reliable exactly on the tail. LTDD's two remedies address these two inheritances:
 #   *distribution-agnostic matching*, which re-weights the student's loss per class by the real class
 #   frequencies so that a student trained on balanced synthetic data can follow the long-tailed expert
-#   without the images having to encode the imbalance, and *{term}`expert decoupling`*, which matches the backbone
+#   without the images having to encode the imbalance, and *{term}`expert decoupling <ED>`*, which matches the backbone
 #   against the long-tailed experts but the classifier against experts whose classifier was retrained with
 #   class-balanced sampling. (LTDD's code also trains its long-tailed experts with weight decay 5e-3, ten
 #   times the protocol's, under the name "weight balancing", a remedy aimed at unequal classifier norms;

@@ -20,7 +20,7 @@
 # # Rebalancing with distillation (CRLT-DD)
 #
 # The chapters so far used distillation to make a training set *smaller*. {term}`CRLT-DD`, "Condense and
-# Rebalance" {cite}`crltdd`, uses it to make a {term}`long-tailed` training set *balanced*. The usual cures for a
+# Rebalance" {cite}`crltdd`, uses it to make a {term}`long-tailed <long-tailed data>` training set *balanced*. The usual cures for a
 # long tail either throw images of the big classes away (undersampling) or repeat the small ones
 # (oversampling). CRLT-DD condenses the big classes instead: distribution matching ({term}`DM` {cite}`dm`, see
 # {doc}`05_distribution_matching`) turns the thousands of images of a head class into as few synthetic
@@ -55,11 +55,15 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the ltdd package (a no-op everywhere else).
+# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
 import sys, subprocess
 
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+
+from ltdd.budget import chapter_budget
+
+budget = chapter_budget("09")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
 
 # %% [markdown]
 # ## The idea

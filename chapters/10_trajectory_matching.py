@@ -25,7 +25,7 @@
 # on the real data and records their weights after every epoch. It then asks that a network trained for a
 # few steps on the {term}`synthetic set`, started from one of these recorded points, land where the real-data
 # network was some epochs later. {term}`DATM` {cite}`datm` keeps this objective and changes what is matched when,
-# and which labels the synthetic images carry. The {term}`long-tailed` method {term}`LTDD` {cite}`ltdd` of the next
+# and which labels the synthetic images carry. The {term}`long-tailed <long-tailed data>` method {term}`LTDD` {cite}`ltdd` of the next
 # chapter, {doc}`11_long_tailed_tm`, is built on DATM, so everything here is groundwork for it.
 
 # %% [markdown]
@@ -50,11 +50,15 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the ltdd package (a no-op everywhere else).
+# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
 import sys, subprocess
 
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+
+from ltdd.budget import chapter_budget
+
+budget = chapter_budget("10")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
 
 # %% [markdown]
 # ## The idea
@@ -238,7 +242,7 @@ fig
 # {class}`ExpertConfig(optimizer="gsam") <ltdd.experts.ExpertConfig>` (with `gsam_rho`, `gsam_alpha`); it
 # doubles the cost of every expert, so this chapter does not run it.
 #
-# **{term}`ZCA` whitening.** MTT and DATM distil CIFAR images after ZCA whitening, a linear map fitted on the training
+# **{term}`ZCA <ZCA whitening>` whitening.** MTT and DATM distil CIFAR images after ZCA whitening, a linear map fitted on the training
 # set that decorrelates neighbouring pixels (it sharpens edges):
 # {func}`load_dataset(name, zca=0.1) <ltdd.data.load_dataset>`, with 0.1 the regulariser of the references
 # (`ltdd/data/zca.py`). It is part of the dataset's options, so a buffer trained on unwhitened images refuses

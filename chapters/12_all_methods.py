@@ -23,11 +23,11 @@
 # the evaluation networks with batch 256, {doc}`09_rebalancing_crltdd` with batch 128, and {term}`trajectory`
 # matching ({doc}`10_trajectory_matching`, {doc}`11_long_tailed_tm`) at the step size each set learned.
 # The papers do the same, on different datasets, {term}`imbalance factors <Imbalance factor>` and budgets, so their tables cannot be
-# set side by side. This chapter puts every method of the book on **one {term}`long-tailed` training set** and
-# evaluates every set with **one recipe**: {term}`coresets <Coreset>` (random, {term}`herding` {cite}`herding`, {term}`k-center`
+# set side by side. This chapter puts every method of the book on **one {term}`long-tailed <Long-tailed data>` training set** and
+# evaluates every set with **one recipe**: {term}`coresets <coreset>` (random, {term}`herding` {cite}`herding`, {term}`k-center`
 # {cite}`kcenter`), gradient matching ({term}`DC` {cite}`dc`, {term}`DSA` {cite}`dsa`), distribution matching
 # ({term}`DM` {cite}`dm`, {term}`IDM` {cite}`idm`, {term}`DSDM` {cite}`dsdm`), trajectory matching ({term}`MTT` {cite}`mtt`, {term}`DATM`
-# {cite}`datm`, {term}`LTDD`'s {term}`DAM` + {term}`Expert Decoupling` {cite}`ltdd`) and {term}`CRLT-DD`'s rebalanced training sets
+# {cite}`datm`, {term}`LTDD`'s {term}`DAM` + {term}`Expert Decoupling <ED>` {cite}`ltdd`) and {term}`CRLT-DD`'s rebalanced training sets
 # {cite}`crltdd`, with the whole long-tailed set for reference. Every number is a mean ± standard
 # deviation over several seeds, overall and per {term}`shot group`.
 #
@@ -41,15 +41,25 @@
 # **Before you start.** The methods themselves are introduced in chapters {doc}`05_distribution_matching`
 # to {doc}`11_long_tailed_tm`; the shot groups in {doc}`02_long_tailed_data`.
 #
-# **How long.** About 20 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and hours with `cpu`: the recorded run below, with the same settings, took 84 minutes with its three seeds as three processes side by side, where this notebook runs them one after another; on a Colab T4 GPU: not measured yet.
+# **How long.** About 20 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and about 4 minutes with `cpu` (measured: 3.6 minutes under nbmake, one thread, on 2 busy cores), which runs four of the rows live and shows the whole comparison from its recorded run (84 minutes with three processes side by side; rerun it with the command line, see *Rerunning it*); on a Colab T4 GPU: not measured yet.
 # ```
 
 # %% tags=["remove-cell"]
-# Colab set-up: install the ltdd package (a no-op everywhere else).
+# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
 import sys, subprocess
 
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+
+from ltdd.budget import chapter_budget
+
+budget = chapter_budget("12")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+
+KEEP_RUNS_ON_DRIVE = False  # on Colab, True keeps runs/ (the resumable comparison) and the datasets on Google Drive
+if "google.colab" in sys.modules and KEEP_RUNS_ON_DRIVE:
+    from ltdd.colab import keep_on_drive
+
+    print(keep_on_drive())
 
 # %% [markdown]
 # ## Settings
@@ -60,9 +70,11 @@ if "google.colab" in sys.modules:
 # distillation and the evaluation (the settings cell prints what runs), and on a GPU the distillation is
 # capped at 1,000 iterations per set. Gradient matching, IDM's model queue and DSDM's pre-trained networks
 # are scaled down as in their chapters ({data}`ltdd.comparison.SCALED_SETTINGS`); trajectory matching runs
-# at its chapter's scale ({func}`ltdd.tm_study.scale_for`). Outside `smoke` the comparison takes hours
-# on a CPU, so it saves every finished row to `runs/compare-<profile>.json`: run the cell again after an
-# interruption and it continues where it stopped (with other settings it refuses the file and says why).
+# at its chapter's scale ({func}`ltdd.tm_study.scale_for`). The whole comparison takes hours on a CPU, so the
+# `cpu` profile runs only four rows live (a coreset, DM, CRLT-DD's {term}`distill head <CRLT-DD plans>`, the whole set) and leaves
+# the rest to the recorded run below. On a GPU the comparison saves every finished row to
+# `runs/compare-<profile>.json`: run the cell again after an interruption and it continues where it stopped
+# (with other settings it refuses the file and says why).
 
 # %%
 from pathlib import Path
@@ -78,18 +90,21 @@ from ltdd.viz import plot_method_comparison
 
 profile = get_profile()
 DATASET, IMBALANCE = "digits-lt", 10  # the one long-tailed training set of every row, on every profile
-SEEDS = (0, 1) if profile.name == "smoke" else (0, 1, 2)  # each seed builds every set anew
-NETWORKS = 1 if profile.name == "smoke" else 2  # evaluation networks trained per set and seed
+SEEDS = (0, 1) if profile.name in ("smoke", "cpu") else (0, 1, 2)  # each seed builds every set anew
+NETWORKS = 1 if profile.name in ("smoke", "cpu") else 2  # evaluation networks trained per set and seed
 SIMCLR_EPOCHS = 2 if profile.name == "smoke" else profile.full_epochs  # pre-training of the + SimCLR row
+LIVE_ROWS = COMPARISON_ROWS  # every row; the `cpu` profile's 10-minute budget affords four (the rest is recorded)
 if profile.name == "cpu":
-    RUN = profile.replace(iterations=100, eval_epochs=100)
+    RUN = profile.replace(iterations=100, eval_epochs=50)
+    LIVE_ROWS = {label: COMPARISON_ROWS[label]
+                 for label in ("random", "DM", "CRLT-DD distill head", "whole long-tailed set")}
 elif profile.name == "smoke":
     RUN = profile.replace(iterations=5)  # CI: fifteen rows twice in well under a minute
 else:
     RUN = profile.replace(iterations=min(profile.iterations, 1000))
 PROTOCOL = "ours"  # one recipe for every set; "papers": each family's own evaluation
-# Saved after every row; running the cell again continues an interrupted run (smoke: nothing saved).
-OUT = None if profile.name == "smoke" else Path("runs") / f"compare-{profile.name}.json"
+# Saved after every row; running the cell again continues an interrupted run (smoke, cpu: minutes, not saved).
+OUT = None if profile.name in ("smoke", "cpu") else Path("runs") / f"compare-{profile.name}.json"
 
 dataset = load_dataset(DATASET, imbalance=IMBALANCE)
 counts = dataset.train.class_counts(dataset.num_classes)
@@ -98,7 +113,7 @@ print(f"profile {profile.name!r}: {dataset.name} beta={IMBALANCE}, class counts 
       f"IPC {RUN.ipc}; {RUN.iterations} iterations per matching method; trajectory matching: "
       f"{scale_for(RUN).iterations} iterations from {scale_for(RUN).experts} experts per seed\n"
       f"evaluation ({PROTOCOL!r}): {RUN.eval_epochs} epochs x {NETWORKS} network(s), seeds {list(SEEDS)}; "
-      f"SimCLR: {SIMCLR_EPOCHS} epochs\n"
+      f"SimCLR: {SIMCLR_EPOCHS} epochs; live rows: {len(LIVE_ROWS)} of {len(COMPARISON_ROWS)}\n"
       f"scaled down: { {m: scaled_settings(m, RUN) for m in ('dc', 'idm', 'dsdm') if scaled_settings(m, RUN)} }")
 
 # %% [markdown]
@@ -129,8 +144,9 @@ print(f"profile {profile.name!r}: {dataset.name} beta={IMBALANCE}, class counts 
 # prints the number of images each set stores next to its accuracy.
 
 # %%
-study = compare_methods(dataset, RUN, SEEDS, protocol=PROTOCOL, networks=NETWORKS, simclr_epochs=SIMCLR_EPOCHS,
-                        out=OUT, resume=True, progress=False)
+study = compare_methods(dataset, RUN, SEEDS, rows=LIVE_ROWS, protocol=PROTOCOL, networks=NETWORKS,
+                        simclr_epochs=SIMCLR_EPOCHS, out=OUT, resume=True, progress=False,
+                        after_row=budget.watch("the live comparison", "run fewer rows or seeds (LIVE_ROWS, SEEDS)"))
 display(Markdown(f"**Live, test accuracy (%)** on {dataset.name} β = {IMBALANCE}, mean ± std over "
                  f"{len(SEEDS)} seeds ({PROTOCOL!r} protocol, `{profile.name}` profile: embedded digits, "
                  f"not the papers' scale)\n\n{comparison_table(study)}"))
@@ -160,8 +176,8 @@ for column in ("overall", "many", "medium", "few"):
 #
 # ## The comparison, recorded
 #
-# The same comparison was recorded with the `cpu` settings of this chapter (three seeds, each in its own
-# process, combined). The file keeps the command, the commit, the date and the machine it ran on.
+# The whole comparison was recorded at the `cpu` scale with the command line: every row, three seeds (each
+# in its own process, combined), a longer evaluation than the live run's, as the next cell prints. The file keeps the command, the commit, the date and the machine it ran on.
 
 # %%
 from ltdd.reference import REFERENCE_DIR
@@ -177,16 +193,16 @@ print(f"{info['dataset']} beta={info['imbalance']}, protocol {info['protocol']!r
       f"({info.get('threads')} thread(s) per process): {info.get('command')}")
 display(Markdown(f"**Recorded, test accuracy (%)**, mean ± std over seeds\n\n{comparison_table(recorded)}"))
 
-# %% mystnb={"figure": {"caption": "The recorded comparison (cpu settings of this chapter, three seeds): test accuracy overall and per shot group, mean with the standard deviation over seeds as whiskers.", "name": "fig-12-recorded-comparison"}}
+# %% mystnb={"figure": {"caption": "The recorded comparison (every row at the cpu scale, three seeds): test accuracy overall and per shot group, mean with the standard deviation over seeds as whiskers.", "name": "fig-12-recorded-comparison"}}
 plot_method_comparison(group_summary(recorded), families=row_families(recorded))
 
 # %%
 summary = group_summary(recorded)
 for column in ("overall", "many", "medium", "few"):
     print(f"{column:>8}: {leaders(summary, column)}")
-pairs = (("DM", "random"), ("LTDD (DAM+ED)", "DATM"), ("CRLT-DD distill head", "whole long-tailed set"))
-display(Markdown("\n".join(f"- {recorded.compare(label, baseline, key).sentence()}"
-                           for label, baseline in pairs for key in ("accuracy", "groups.shots.few"))))
+for label, baseline in (("DM", "random"), ("LTDD (DAM+ED)", "DATM"), ("CRLT-DD distill head", "whole long-tailed set")):
+    for key, name in (("accuracy", "overall accuracy"), ("groups.shots.few", "few-shot accuracy")):
+        display(Markdown(recorded.compare(label, baseline, key).sentence(name)))
 
 # %% [markdown]
 # {numref}`fig-12-recorded-comparison` and the paired comparisons above are the chapter's result, on the
@@ -194,7 +210,7 @@ display(Markdown("\n".join(f"- {recorded.compare(label, baseline, key).sentence(
 # Three things to look for. First, how far the coresets and the matching methods are from each other once
 # the budget and the evaluation are the same; second, whether the long-tail fixes (LTDD against DATM,
 # CRLT-DD against the whole set) help the *few*-shot classes, which is what they were designed for; third,
-# how much CRLT-DD's rows owe to their size: they train on more images than any other row, {term}`distill head <CRLT-DD plans>` on
+# how much CRLT-DD's rows owe to their size: they train on more images than any other row, distill head on
 # about three times as many.
 #
 # ## Next to the papers

@@ -39,6 +39,7 @@ from .data.bias import (BIAS_COLOURS, BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_NAM
 from .diagnostics import bias_ratio_sweep, train_full
 from .distill import SyntheticSet, make_distiller
 from .distill.base import atomic_write_text, settings_mismatch
+from .files import locked, read_json
 from .train import TrainConfig
 from .viz import _finish, _markdown_table, _palette
 
@@ -154,10 +155,28 @@ class BiasSweep:
             raise KeyError(f"no rows for {label!r}; the sweep has {self.labels()}")
         return sum(seconds) / len(seconds)
 
-    def save(self, path: str | Path) -> Path:
-        """Write the rows, full-set rows and settings as JSON, atomically (a temporary file, then a rename)."""
-        return atomic_write_text(json.dumps({"settings": self.settings, "rows": self.rows, "full": self.full},
-                                            indent=1), path)
+    def save(self, path: str | Path, merge_keys: Sequence[str] | None = None) -> Path:
+        """Write the rows, full-set rows and settings as JSON, atomically (a temporary file, then a rename),
+        holding the folder's lock. With ``merge_keys``, rows another process has written to ``path`` meanwhile
+        are merged in first (:meth:`~ltdd.biased.BiasSweep.merge`)."""
+        path = Path(path)
+        with locked(path.parent):
+            if merge_keys is not None and path.is_file():
+                self.merge(BiasSweep.load(path), merge_keys, path)
+            return atomic_write_text(json.dumps({"settings": self.settings, "rows": self.rows, "full": self.full},
+                                                indent=1), path)
+
+    def merge(self, other: "BiasSweep", keys: Sequence[str], source: str | Path = "the other sweep") -> None:
+        """Add ``other``'s rows and full-set rows that this sweep lacks, and its seeds; a sweep with other
+        ``keys`` settings is a ``ValueError``."""
+        different = settings_mismatch(other.settings, self.settings, keys)
+        if different:
+            raise ValueError(f"{source} was written by another run with other settings: {different}")
+        self.rows += [row for row in other.rows
+                      if not self.done(row["label"], row["bias_ratio"], row["severity"], row["seed"])]
+        cells = {(row["bias_ratio"], row["severity"]) for row in self.full}
+        self.full += [row for row in other.full if (row["bias_ratio"], row["severity"]) not in cells]
+        self.settings["seeds"] = sorted(set(self.settings.get("seeds", [])) | set(other.settings.get("seeds", [])))
 
     def done(self, label: str, ratio: float, severity: int, seed: int) -> bool:
         """Whether a row for this method, ratio, severity and seed exists (``--resume`` skips it)."""
@@ -166,9 +185,22 @@ class BiasSweep:
 
     @classmethod
     def load(cls, path: str | Path) -> "BiasSweep":
-        """Read a sweep written by :meth:`save` (the distilled sets are not in the file)."""
-        data = json.loads(Path(path).read_text())
-        return cls(data["rows"], data.get("full", []), data.get("settings", {}))
+        """Read a sweep written by :meth:`save` (the distilled sets are not in the file); a file of another shape
+        is a ``ValueError`` naming it."""
+        data = read_json(path)
+        try:
+            rows, full, settings = data["rows"], data.get("full", []), data.get("settings", {})
+            if not isinstance(rows, list) or not isinstance(full, list) or not isinstance(settings, dict):
+                raise TypeError("rows and full must be lists, settings an object")
+            for row in rows:
+                if not all(key in row for key in ("label", "bias_ratio", "severity", "seed")):
+                    raise TypeError(f"every row needs label, bias_ratio, severity and seed, got {row!r:.80}")
+            for row in full:
+                if not all(key in row for key in ("bias_ratio", "severity")):
+                    raise TypeError(f"every full-set row needs bias_ratio and severity, got {row!r:.80}")
+            return cls(rows, full, settings)
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"{path} is not a bias-sweep file (hand-edited?): {error!s:.200}") from error
 
 
 def _lff_test(name: str, options: dict, device) -> LabeledImages:
@@ -193,7 +225,7 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
                profile: Profile | None = None, ipc: int | None = None, iterations: int | None = None,
                seeds: Sequence[int] = (0,), full_set: bool = True, data_seed: int = 0, device=None,
                progress: bool = True, out: str | Path | None = None, resume: bool = False,
-               record: Mapping | None = None) -> BiasSweep:
+               record: Mapping | None = None, load_options: Mapping | None = None) -> BiasSweep:
     """Distil and evaluate every method at every bias ratio, severity and seed (see the module docstring).
 
     ``methods`` maps a label to the method's settings with its name under ``"method"``, e.g.
@@ -207,6 +239,7 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
     Under the ``paper`` profile the defaults are Biased-DD's: IPC 50 (:data:`BIASED_DD_IPC`), each method's own
     iterations (:data:`ltdd.distill.PAPER_ITERATIONS`) and evaluation (:func:`own_protocol`), and the full-set
     control of :data:`FULL_SET_CONTROL` with the profile's ``full_seeds`` networks.
+    ``load_options`` go to every :func:`ltdd.data.load_dataset` call (``data_root``, ``download``, ``zca``).
     """
     from .config import get_profile
     from .distill import PAPER_ITERATIONS
@@ -227,7 +260,8 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
                                     "eval_seeds": profile.eval_seeds, "model": profile.model,
                                     "net_width": profile.net_width, "batch_real": profile.batch_real,
                                     "data_seed": data_seed, "methods": methods,
-                                    "evaluation": "each method's own (Biased-DD)" if paper else "the profile's"})
+                                    "evaluation": "each method's own (Biased-DD)" if paper else "the profile's",
+                                    "zca": (load_options or {}).get("zca")})
     if out is not None and resume and Path(out).is_file():
         sweep = _resumed(BiasSweep.load(out), sweep, out)
     sweep.settings.update(record or {})
@@ -238,7 +272,7 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
         bar.update(len(methods) - len(todo))
         if not todo:
             continue
-        options = {"bias_ratio": ratio, "severity": severity, "seed": data_seed}
+        options = {"bias_ratio": ratio, "severity": severity, "seed": data_seed, **(load_options or {})}
         dataset = load_dataset(name, device=device, **options)
         lff_test = _lff_test(name, options, device)
         for label in todo:
@@ -255,7 +289,7 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
                                "seed": seed, **accuracy, "seconds": round(seconds, 2)})
             sweep.synthetic[(label, ratio, severity, seed)] = synthetic.to("cpu")
             if out is not None:
-                sweep.save(out)
+                sweep.save(out, SWEEP_KEYS)
             bar.update()
     bar.close()
     if full_set:
@@ -264,19 +298,20 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
                 continue
             control = (FULL_SET_CONTROL, profile.full_seeds) if paper else (profile, None)
             points = bias_ratio_sweep(name, ratios, severity, control[0], control[1], model=profile.model,
-                                      model_options=profile.model_options(), data_seed=data_seed, device=device)
+                                      model_options=profile.model_options(), data_seed=data_seed, device=device,
+                                      load_options=load_options)
             for ratio, point in points.items():
                 sweep.full.append({"bias_ratio": ratio, "severity": severity, "conflicting_test": point.accuracy,
                                    "lff_aligned": point.aligned, "lff_conflicting": point.conflicting})
             if out is not None:
-                sweep.save(out)
-    if out is not None:
-        sweep.save(out)
+                sweep.save(out, SWEEP_KEYS)
+    if out is not None and not Path(out).is_file():  # a resume with nothing to do leaves the file as it is
+        sweep.save(out, SWEEP_KEYS)
     return sweep
 
 
 SWEEP_KEYS = ("dataset", "profile", "ipc", "iterations", "eval_epochs", "eval_seeds", "model", "net_width",
-              "batch_real", "data_seed", "methods")
+              "batch_real", "data_seed", "methods", "zca")
 """The settings a resumed sweep must share with the file it continues (seeds, ratios and severities may grow)."""
 
 

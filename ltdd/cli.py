@@ -1,14 +1,15 @@
 """Command line: ``python -m ltdd info | data | distill | evaluate | bias-sweep | rebalance | experts | tm-ablation |
-compare | student-edition`` (also the ``ltdd`` console script).
+compare | student-edition | colab-edition`` (also the ``ltdd`` console script).
 
 The contract (DESIGN.md) is stable: tests and users rely on it.
 
 * ``info`` — profile, device, versions, data root.
 * ``data NAME`` — a JSON summary: counts per class, totals.
-* ``distill METHOD --dataset NAME --ipc K --seed S --out DIR [--iterations N] [--resume]
+* ``distill METHOD --dataset NAME --ipc K --seed S --out DIR [--iterations N] [--resume | --overwrite]
   [--option KEY=VALUE ...]`` — writes ``DIR/synthetic.pt`` and ``DIR/run.json`` (config, seed, iterations,
-  seconds, iterations per second, peak memory); checkpoints go to ``DIR/checkpoint.pt`` atomically every
-  ``--checkpoint-every`` iterations and at the end, and ``--resume`` continues from there to the same result.
+  seconds of every run segment, iterations per second, peak memory); checkpoints go to ``DIR/checkpoint.pt``
+  atomically every ``--checkpoint-every`` iterations, at the end and on Ctrl-C, and ``--resume`` continues from
+  there to the same result.
 * ``evaluate DIR [--model NAME] [--seeds N] [--profile P]`` — the last stdout line is a JSON object with
   ``mean``, ``std``, ``per_class`` and the per-run numbers.
 * ``bias-sweep METHOD|LABEL=METHOD[:KEY=VALUE,...] ... --dataset NAME --ratios R,... --severities S,...
@@ -41,8 +42,17 @@ The contract (DESIGN.md) is stable: tests and users rely on it.
 
 * ``student-edition OUT`` — every chapter without its solutions, a stub cell after each exercise
   (:mod:`ltdd.student`), in ``OUT/chapters``; prints the exercises per chapter as JSON.
+* ``colab-edition [OUT]`` — every chapter (and its student edition, in ``OUT/student``) in the plain Markdown that
+  Colab renders (:mod:`ltdd.colab`); OUT defaults to the checkout's ``colab/``, which the launch buttons open.
+* ``set-repository URL`` — a fork's repository (``https://github.com/OWNER/REPO``) in ``_config.yml`` and every
+  place that repeats it (install cells, ``pyproject.toml``, README), and the Colab edition again.
 
 Every data-loading command takes ``--zca EPS`` (ZCA-whiten train and test images, as MTT/DATM's ``--zca``).
+
+Nothing finished is lost (:mod:`ltdd.files`): an ``--out`` that already holds results needs ``--resume`` or
+``--overwrite``; the output is checked before the first iteration; a diverging run stops with the iteration
+and its step sizes named; every error is one line (exit 2 for a bad request, 3 for a diverged run, 1 for a
+system error, 130 for Ctrl-C).
 """
 
 from __future__ import annotations
@@ -50,8 +60,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -62,8 +75,10 @@ from . import __version__
 from .config import available_profiles, default_data_root, download_allowed, get_device, get_profile
 from .data import available_datasets, counts_only, dataset_options, load_dataset
 from .data.longtail import DEFAULT_IMBALANCE
-from .distill import (PAPER_ITERATIONS, SyntheticSet, atomic_save, available_methods, make_distiller, method_config,
+from .distill import (PAPER_ITERATIONS, SyntheticSet, available_methods, make_distiller, method_config,
                       paper_settings)
+from .files import (atomic_save, atomic_write_text, check_output_file, check_output_folder, read_json,
+                    refuse_to_replace)
 from .models import available_models
 from .train import TrainConfig, evaluate_synthetic
 
@@ -114,6 +129,12 @@ def _print_study_summary(path: Path, study) -> None:
 def cmd_data(args: argparse.Namespace) -> int:
     """``python -m ltdd data NAME``: print a dataset's counts per class and totals as JSON."""
     if args.counts_only:
+        if not args.name.lower().endswith("-lt"):
+            raise ValueError(f"--counts-only is for a long-tailed set (a name ending in -lt), got {args.name!r}")
+        ignored = [flag for flag, value in (("--bias-ratio", args.bias_ratio), ("--severity", args.severity),
+                                            ("--zca", args.zca)) if value is not None]
+        if ignored:
+            raise ValueError(f"--counts-only prints class counts only; {', '.join(ignored)} would be ignored")
         counts = counts_only(args.name, args.imbalance)
         lt_name = args.name.lower().removesuffix("-lt") + "-lt"
         imbalance = args.imbalance if args.imbalance is not None else DEFAULT_IMBALANCE.get(lt_name)
@@ -149,10 +170,27 @@ def _tm_preset(args: argparse.Namespace, profile, dataset, ipc: int):
     return preset
 
 
+DISTILL_OUTPUTS = ("synthetic.pt", "checkpoint.pt", "run.json")
+"""The files ``distill`` writes into ``--out``; an existing one needs ``--resume`` or ``--overwrite``."""
+
+
+def check_outputs(args: argparse.Namespace, folder: Path, names: tuple[str, ...]) -> list[Path]:
+    """Before a long run: ``folder`` is a writable folder where none of ``names`` is a folder, and the results
+    already there are kept unless ``--resume`` or ``--overwrite`` says otherwise (``ValueError``)."""
+    check_output_folder(folder, "--out", names)
+    outputs = [folder / name for name in names]
+    refuse_to_replace(outputs, args.resume, args.overwrite)
+    return outputs
+
+
 def cmd_distill(args: argparse.Namespace) -> int:
     """``python -m ltdd distill METHOD``: distil a set (resumable); write ``synthetic.pt`` and ``run.json``."""
     profile = get_profile(args.profile)
     device = get_device(args.device)
+    if args.checkpoint_every < 0:
+        raise ValueError(f"--checkpoint-every must be an int >= 0 (0: only at the end), got {args.checkpoint_every}")
+    out = Path(args.out)
+    outputs = check_outputs(args, out, DISTILL_OUTPUTS)
     dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
                            download=_download_flag(args, profile), device=device, **_options(args))
     settings = {"ipc": args.ipc if args.ipc is not None else profile.ipc}
@@ -162,7 +200,10 @@ def cmd_distill(args: argparse.Namespace) -> int:
         print(f"preset: {preset.source}" + (f" (corrected: {preset.flag})" if preset.flag else ""), file=sys.stderr)
     elif profile.name == "paper":  # each method's own setting, not one profile-wide iteration count
         settings.update(paper_settings(args.method, dataset.name, settings["ipc"]))
-    settings.update(parse_options(args.option, method_config(args.method)))
+    options = parse_options(args.option, method_config(args.method))
+    if "ipc" in options and args.ipc is not None and options["ipc"] != args.ipc:
+        raise ValueError(f"--option ipc={options['ipc']} contradicts --ipc {args.ipc}; give one of them")
+    settings.update(options)
     if preset is not None:
         default_iterations = preset.iterations
     elif profile.name == "paper":
@@ -173,40 +214,112 @@ def cmd_distill(args: argparse.Namespace) -> int:
     if target < 1:
         raise ValueError(f"--iterations must be a positive int, got {target}")
     distiller = make_distiller(args.method, dataset, seed=args.seed, profile=profile, **settings)
-    out = Path(args.out)
     checkpoint = out / "checkpoint.pt"
+    segments: list[dict] = []
     if args.resume:
-        resume(distiller, checkpoint)
+        segments = resume(distiller, checkpoint, out)
     if distiller.iteration > target:
         raise ValueError(f"--iterations={target} is fewer than the {distiller.iteration} the checkpoint has run")
     if not distiller.iterative:
         target = 0
+    if args.resume and _finished(distiller, target, out):
+        print(f"{out} already holds this run at iteration {distiller.iteration}: nothing to do", file=sys.stderr)
+        _print_json(read_json(out / "run.json"))
+        return 0
+    if args.overwrite:
+        remove_outputs(outputs)
 
-    def save_checkpoint(d, _metrics) -> None:
-        if args.checkpoint_every and d.iteration % args.checkpoint_every == 0:
-            atomic_save(d.state_dict(), checkpoint)
-
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
     started = time.perf_counter()
     done_before = distiller.iteration
-    synthetic = distiller.run(max(0, target - distiller.iteration), callbacks=(save_checkpoint,),
-                              progress=not args.quiet)
+
+    def record_segments(seconds: float | None = None) -> list[dict]:
+        """The earlier runs' segments and this one's so far (``seconds``: its time, default until now)."""
+        seconds = time.perf_counter() - started if seconds is None else seconds
+        return segments + [{"from_iteration": done_before, "to_iteration": distiller.iteration,
+                            "seconds": seconds, "device": str(device)}]
+
+    def save(d, seconds: float | None = None) -> None:
+        atomic_save({**d.state_dict(), "run_segments": record_segments(seconds)}, checkpoint)
+
+    with InterruptAfterStep() as interrupt:
+        def save_checkpoint(d, _metrics) -> None:
+            if interrupt.requested:
+                save(d)
+                raise RunInterrupted(f"interrupted: iteration {d.iteration} is saved in {checkpoint}; "
+                                     f"--resume continues from there")
+            if args.checkpoint_every and d.iteration % args.checkpoint_every == 0:
+                save(d)
+
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        synthetic = distiller.run(max(0, target - distiller.iteration), callbacks=(save_checkpoint,),
+                                  progress=not args.quiet)
     seconds = time.perf_counter() - started
     if distiller.iterative:
-        atomic_save(distiller.state_dict(), checkpoint)  # the final state: --resume with more iterations goes on
+        save(distiller, seconds)  # the final state: --resume with more iterations goes on
+    segments = record_segments(seconds)
     synthetic.config = distiller.describe()
     synthetic.save(out / "synthetic.pt")
     ran = distiller.iteration - done_before
     record = {"method": args.method, "dataset": dataset.name, "seed": args.seed, "profile": profile.name,
               "config": synthetic.config, "iterations": distiller.iteration, "iterations_this_run": ran,
-              "seconds": seconds, "iterations_per_second": ran / seconds if ran and seconds > 0 else None,
+              "seconds": sum(segment["seconds"] for segment in segments), "seconds_this_run": seconds,
+              "iterations_per_second": ran / seconds if ran and seconds > 0 else None, "segments": segments,
               "device": str(device), "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
               "synthetic": str(out / "synthetic.pt"), "num_images": len(synthetic),
               "class_counts": synthetic.class_counts(), **peak_memory(device)}
-    (out / "run.json").write_text(json.dumps(record, indent=2, default=float))
+    atomic_write_text(json.dumps(record, indent=2, default=float), out / "run.json")
     _print_json(record)
     return 0
+
+
+def _finished(distiller, target: int, out: Path) -> bool:
+    """Whether ``out`` already holds this run's results at ``target`` iterations (a ``--resume`` with nothing to
+    do, which leaves the files as they are)."""
+    if distiller.iteration != target or not (out / "run.json").is_file() or not (out / "synthetic.pt").is_file():
+        return False
+    if distiller.iterative:
+        return True
+    saved = SyntheticSet.load(out / "synthetic.pt")
+    if distiller.synthetic is None:
+        distiller.init()
+    if saved.config != distiller.describe():
+        raise ValueError(f"--resume: {out / 'synthetic.pt'} was made with other settings; pass --overwrite to "
+                         f"replace it")
+    return True
+
+
+def remove_outputs(outputs: list[Path]) -> None:
+    """``--overwrite``: remove the earlier results, so that no stale file outlives the new run."""
+    for path in outputs:
+        if path.is_file():
+            path.unlink()
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, after the state of the last finished step was saved (the message says where)."""
+
+
+class InterruptAfterStep:
+    """A ``with`` block in which Ctrl-C (SIGINT) only sets ``requested``: the run finishes its step, saves a
+    checkpoint and stops (a callback checks the flag). A second Ctrl-C stops at once."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self.previous)
+
+    def __enter__(self) -> "InterruptAfterStep":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def parse_options(pairs: list[str] | None, config_class) -> dict:
@@ -218,12 +331,14 @@ def parse_options(pairs: list[str] | None, config_class) -> dict:
         key = key.strip().replace("-", "_")
         if not sep or key not in fields:
             raise ValueError(f"--option {pair!r} must be KEY=VALUE with KEY one of {sorted(fields)}")
-        settings[key] = _typed(key, text.strip(), fields[key].default)
+        settings[key] = _typed(key, text.strip(), fields[key].default, "None" in str(fields[key].type))
     return settings
 
 
-def _typed(key: str, text: str, default):
+def _typed(key: str, text: str, default, optional: bool = True):
     if text.lower() in {"none", "null"}:
+        if not optional and default is not None:
+            raise ValueError(f"--option {key}={text!r}: {key} needs a value (default {default!r}), not none")
         return None
     if isinstance(default, bool):
         if text.lower() not in {"true", "false", "1", "0", "yes", "no"}:
@@ -239,12 +354,16 @@ def _typed(key: str, text: str, default):
     return text
 
 
-def resume(distiller, checkpoint: Path) -> None:
-    """Load ``checkpoint`` into ``distiller`` (a missing file starts afresh); any other method, dataset or
-    setting is a ``ValueError`` naming the difference."""
+def resume(distiller, checkpoint: Path, out: Path | None = None) -> list[dict]:
+    """Load ``checkpoint`` into ``distiller`` (a missing file starts afresh, unless ``out`` holds a set of an
+    iterative method without it); any other method, dataset or setting is a ``ValueError`` naming the
+    difference. Returns the run segments the checkpoint records (iterations and seconds of each earlier run)."""
     if not checkpoint.is_file():
+        if distiller.iterative and out is not None and (out / "synthetic.pt").is_file():
+            raise ValueError(f"--resume: {out} holds a synthetic set but no checkpoint.pt to continue; pass "
+                             f"--overwrite to replace it")
         print(f"no checkpoint at {checkpoint}: starting from iteration 0", file=sys.stderr)
-        return
+        return []
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as error:
@@ -253,9 +372,10 @@ def resume(distiller, checkpoint: Path) -> None:
         raise ValueError(f"--resume: {checkpoint} is not an ltdd checkpoint")
     try:
         distiller.load_state_dict(state)
-    except (KeyError, RuntimeError) as error:
+    except (KeyError, RuntimeError, TypeError, AttributeError) as error:
         raise ValueError(f"--resume: {checkpoint} does not fit this run: {error}") from error
     print(f"resumed {distiller.name} at iteration {distiller.iteration} from {checkpoint}", file=sys.stderr)
+    return list(state.get("run_segments", []))
 
 
 def peak_memory(device: torch.device) -> dict:
@@ -281,7 +401,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     name = args.dataset or synthetic.config.get("dataset")
     if not name:
         raise ValueError(f"{path} does not record its dataset; pass --dataset NAME")
-    options = {**synthetic.config.get("dataset_options", {}), **_options(args)}
+    recorded = synthetic.config.get("dataset_options", {})
+    if args.zca is not None and recorded.get("zca") != args.zca and "dataset_options" in synthetic.config:
+        raise ValueError(f"--zca {args.zca} differs from the set's own zca={recorded.get('zca')} (its images live "
+                         f"in that space); leave --zca out")
+    options = {**recorded, **_options(args)}
     dataset = load_dataset(name, data_root=args.data_root, download=_download_flag(args, profile), device=device,
                            **options)
     lr = args.lr if args.lr is not None else (synthetic.learned_lr or TrainConfig.lr)
@@ -309,9 +433,36 @@ def parse_method_spec(spec: str) -> tuple[str, dict]:
 
 def _number_list(text: str, kind, flag: str) -> list:
     try:
-        return [kind(part) for part in text.split(",") if part.strip()]
+        values = [kind(part) for part in text.split(",") if part.strip()]
     except ValueError as error:
         raise ValueError(f"{flag} must be a comma-separated list of {kind.__name__}s, got {text!r}") from error
+    if not values:
+        raise ValueError(f"{flag} must name at least one value, got {text!r}")
+    return values
+
+
+def _long_tailed_name(args: argparse.Namespace) -> str:
+    """``--dataset`` of a long-tailed study (default ``digits-lt``); a balanced set is refused."""
+    name = args.dataset or "digits-lt"
+    if not name.endswith("-lt"):
+        raise ValueError(f"--dataset must be a long-tailed set (a name ending in -lt), got {name!r}")
+    return name
+
+
+def _positive(*flags: tuple[str, int | None]) -> None:
+    for flag, value in flags:
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be a positive int, got {value}")
+
+
+def _study_outputs(args: argparse.Namespace, names: tuple[str, ...] = ("study.json",)) -> Path:
+    """A study's ``--out`` folder, checked before the first row (:func:`~ltdd.cli.check_outputs`); ``--overwrite``
+    removes the earlier results."""
+    out = Path(args.out)
+    outputs = check_outputs(args, out, names)
+    if args.overwrite:
+        remove_outputs(outputs)
+    return out
 
 
 def _provenance(argv: list[str]) -> dict:
@@ -333,13 +484,27 @@ def cmd_bias_sweep(args: argparse.Namespace) -> int:
 
     profile = get_profile(args.profile)
     device = get_device(args.device)
-    methods = dict(parse_method_spec(spec) for spec in args.methods)
+    specs = [parse_method_spec(spec) for spec in args.methods]
+    labels = [label for label, _ in specs]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ValueError(f"METHOD labels must differ, {repeated} given more than once; name them LABEL=METHOD")
+    methods = dict(specs)
     ratios = check_bias_ratios(_number_list(args.ratios, float, "--ratios"))
+    severities, seeds = _number_list(args.severities, int, "--severities"), _number_list(args.seeds, int, "--seeds")
+    _positive(("--ipc", args.ipc), ("--iterations", args.iterations))
+    out = Path(args.out)
+    check_output_file(out)
+    refuse_to_replace([out], args.resume, args.overwrite)
+    if args.overwrite:
+        remove_outputs([out])
     record = _run_record(args, device)
-    sweep = bias_sweep(methods, args.dataset, ratios, _number_list(args.severities, int, "--severities"),
-                       profile, args.ipc, args.iterations, _number_list(args.seeds, int, "--seeds"),
-                       full_set=not args.no_full_set, device=device, progress=not args.quiet, out=args.out,
-                       resume=args.resume, record=record)
+    load_options = {"data_root": args.data_root, "download": _download_flag(args, profile)}
+    if args.zca is not None:
+        load_options["zca"] = args.zca
+    sweep = bias_sweep(methods, args.dataset, ratios, severities, profile, args.ipc, args.iterations, seeds,
+                       full_set=not args.no_full_set, device=device, progress=not args.quiet, out=out,
+                       resume=args.resume, record=record, load_options=load_options)
     for severity in sweep.severities():
         print(f"severity {severity}: accuracy (%) on the all-conflicting test set", file=sys.stderr)
         print(sweep_table(sweep, severity), file=sys.stderr)
@@ -368,23 +533,26 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
 
     profile = get_profile(args.profile)
     device = get_device(args.device)
+    _positive(("--eval-epochs", args.eval_epochs))
+    if args.eval_epochs is not None:
+        if profile.name == "paper":
+            raise ValueError("--eval-epochs does not combine with --profile paper, whose evaluation is CRLT-DD's")
+        profile = profile.replace(eval_epochs=args.eval_epochs)
     rows = rebalance_rows(args.plans, args.simclr)
-    name = args.dataset or "digits-lt"
-    if not name.endswith("-lt"):
-        raise ValueError(f"--dataset must be a long-tailed set (a name ending in -lt), got {name!r}")
+    name = _long_tailed_name(args)
+    seeds = _number_list(args.seeds, int, "--seeds")
+    _positive(("--iterations", args.iterations), ("--networks", args.networks),
+              ("--simclr-epochs", args.simclr_epochs), ("--ipc", args.ipc))
+    out = _study_outputs(args, ("study.json", "table.md"))
     dataset = load_dataset(name, data_root=args.data_root, download=_download_flag(args, profile), device=device,
                            **_options(args))
-    for flag, value in (("--iterations", args.iterations), ("--networks", args.networks),
-                        ("--simclr-epochs", args.simclr_epochs)):
-        if value is not None and value < 1:
-            raise ValueError(f"{flag} must be a positive int, got {value}")
     record = _run_record(args, device)
-    out = Path(args.out)
-    study = rebalance_study(dataset, rows, profile, _number_list(args.seeds, int, "--seeds"), args.method,
+    study = rebalance_study(dataset, rows, profile, seeds, args.method,
                             args.iterations, args.ipc, args.simclr_epochs, args.networks, out / "study.json",
                             args.resume, record, progress=not args.quiet, vanilla_protocol=args.vanilla_protocol)
     table = study_table(study)
-    (out / "table.md").write_text(table + "\n")
+    if not (out / "table.md").is_file() or (out / "table.md").read_text() != table + "\n":
+        atomic_write_text(table + "\n", out / "table.md")
     print(table, file=sys.stderr)
     _print_study_summary(out / "study.json", study)
     return 0
@@ -397,13 +565,36 @@ def _shard(text: str) -> tuple[int, int]:
     return int(index), int(count)
 
 
+def launcher_shard() -> tuple[int, int]:
+    """The shard of a process started by ``torchrun`` (``RANK`` of ``WORLD_SIZE``); ``(0, 1)`` otherwise."""
+    if "WORLD_SIZE" not in os.environ:
+        return 0, 1
+    try:
+        rank, world = int(os.environ.get("RANK", "0")), int(os.environ["WORLD_SIZE"])
+    except ValueError as error:
+        raise ValueError(f"RANK and WORLD_SIZE must be ints (torchrun sets them): {error}") from error
+    if not 0 <= rank < world:
+        raise ValueError(f"RANK={rank} must lie in [0, WORLD_SIZE={world})")
+    return rank, world
+
+
+def launcher_device(requested: str | None) -> str | None:
+    """``--device``, else under ``torchrun`` on a machine with GPUs the process's own: ``cuda:LOCAL_RANK``."""
+    if requested is None and "LOCAL_RANK" in os.environ and torch.cuda.is_available():
+        return f"cuda:{int(os.environ['LOCAL_RANK'])}"
+    return requested
+
+
 def cmd_experts(args: argparse.Namespace) -> int:
-    """``python -m ltdd experts``: train expert trajectories for trajectory matching into a buffer folder."""
+    """``python -m ltdd experts``: train expert trajectories for trajectory matching into a buffer folder.
+
+    Started by ``torchrun`` (one process per GPU or CPU, on one host or several), each process trains its shard
+    (``RANK`` of ``WORLD_SIZE``) on its own GPU (``LOCAL_RANK``), unless ``--shard``/``--device`` say otherwise."""
     from .distill.tm_presets import tm_preset
     from .experts import ExpertConfig, train_buffer
 
     profile = get_profile(args.profile)
-    device = get_device(args.device)
+    device = get_device(launcher_device(args.device))
     dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
                            download=_download_flag(args, profile), device=device, **_options(args))
     settings = {"stage": args.stage}
@@ -423,15 +614,20 @@ def cmd_experts(args: argparse.Namespace) -> int:
     config = ExpertConfig(**settings)
     if args.experts < 1:
         raise ValueError(f"--experts must be a positive int, got {args.experts}")
+    if args.stage == "representation" and args.representation is not None:
+        raise ValueError("--representation is for --stage classifier (the buffer its experts start from); "
+                         "representation experts start from random weights")
     model = args.model or (preset.model if preset is not None else profile.model)
     options = profile.replace(model=model).model_options()
     started = time.perf_counter()
-    shard = _shard(args.shard)
+    shard = _shard(args.shard) if args.shard is not None else launcher_shard()
+    check_output_folder(args.out, "--out", ("buffer.json",))
     buffer = train_buffer(dataset, args.out, args.experts, config, model, options, args.seed,
                           representation=args.representation, progress=not args.quiet, shard=shard)
     record = {"out": str(buffer.path), "experts": len(buffer), "epochs": buffer.epochs, "stage": config.stage,
               "dataset": dataset.name, "dataset_options": dict(dataset.options), "model": model,
-              "model_options": options, "seconds": time.perf_counter() - started, "device": str(device)}
+              "model_options": options, "seed": args.seed, "shard": list(shard),
+              "seconds": time.perf_counter() - started, "device": str(device)}
     _print_json(record)
     return 0
 
@@ -442,11 +638,13 @@ def cmd_tm_ablation(args: argparse.Namespace) -> int:
 
     profile = get_profile(args.profile)
     device = get_device(args.device)
-    dataset = load_dataset(args.dataset or "digits-lt", data_root=args.data_root,
+    name = _long_tailed_name(args)
+    seeds = _number_list(args.seeds, int, "--seeds")
+    out = _study_outputs(args)
+    dataset = load_dataset(name, data_root=args.data_root,
                            download=_download_flag(args, profile), device=device, **_options(args))
     record = _run_record(args, device)
-    out = Path(args.out)
-    study = tm_ablation(dataset, profile, _number_list(args.seeds, int, "--seeds"), workdir=out / "buffers",
+    study = tm_ablation(dataset, profile, seeds, workdir=out / "buffers",
                         out=out / "study.json", resume=args.resume, record=record, progress=not args.quiet)
     table = ablation_table(study)
     print(table, file=sys.stderr)
@@ -467,12 +665,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"--rows names unknown rows {unknown}; choose from {list(COMPARISON_ROWS)}")
         rows = {label: COMPARISON_ROWS[label] for label in labels}
-    dataset = load_dataset(args.dataset or "digits-lt", data_root=args.data_root,
+    name = _long_tailed_name(args)
+    seeds = _number_list(args.seeds, int, "--seeds")
+    _positive(("--ipc", args.ipc), ("--iterations", args.iterations), ("--eval-epochs", args.eval_epochs),
+              ("--networks", args.networks))
+    out = _study_outputs(args)
+    dataset = load_dataset(name, data_root=args.data_root,
                            download=_download_flag(args, profile), device=device, **_options(args))
     if args.eval_epochs is not None:
         profile = profile.replace(eval_epochs=args.eval_epochs)
-    out = Path(args.out)
-    study = compare_methods(dataset, profile, _number_list(args.seeds, int, "--seeds"), rows, args.protocol,
+    study = compare_methods(dataset, profile, seeds, rows, args.protocol,
                             args.ipc, args.iterations, args.networks, workdir=out / "buffers",
                             out=out / "study.json", resume=args.resume,
                             record=_run_record(args, device), progress=not args.quiet)
@@ -487,11 +689,13 @@ def cmd_longtail_effect(args: argparse.Namespace) -> int:
 
     profile = get_profile(args.profile)
     device = get_device(args.device)
+    _positive(("--epochs", args.epochs), ("--networks", args.networks))
+    seeds = _number_list(args.seeds, int, "--seeds")
+    out = _study_outputs(args)
     balanced = load_dataset(args.dataset, data_root=args.data_root, download=_download_flag(args, profile),
                             device=device)
-    out = Path(args.out)
-    study = longtail_effect(balanced, args.imbalance, args.epochs or profile.full_epochs,
-                            _number_list(args.seeds, int, "--seeds"), args.networks, profile.model,
+    study = longtail_effect(balanced, args.imbalance, args.epochs or profile.full_epochs, seeds, args.networks,
+                            profile.model,
                             profile.model_options(), out=out / "study.json", resume=args.resume,
                             record=_run_record(args, device), progress=not args.quiet)
     for label in study.labels():
@@ -510,9 +714,30 @@ def cmd_student_edition(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_colab_edition(args: argparse.Namespace) -> int:
+    """``python -m ltdd colab-edition [OUT]``: write the Colab edition (plain Markdown) of every chapter."""
+    from .colab import colab_edition
+    from .config import repository_root
+
+    root = repository_root()
+    if root is None:
+        raise ValueError("colab-edition runs from a checkout of the book (a folder with _config.yml)")
+    out = Path(args.out) if args.out else root / "colab"
+    _print_json({"out": str(out), **colab_edition(out, root)})
+    return 0
+
+
+def cmd_set_repository(args: argparse.Namespace) -> int:
+    """``python -m ltdd set-repository URL``: make a fork's repository the book's (launch links, install cells)."""
+    from .colab import set_repository
+
+    _print_json({"repository": args.url, "changed": set_repository(args.url)})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``argparse`` parser of every subcommand (each sets ``func`` to its ``cmd_*`` function)."""
-    parser = argparse.ArgumentParser(prog="ltdd", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="ltdd", description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--version", action="version", version=f"ltdd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -552,6 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, default=None, help="(default: the profile's)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
+    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT (default: refuse)")
     p.add_argument("--checkpoint-every", type=int, default=100, help="iterations between checkpoints")
     p.add_argument("--preset", action="store_const", const=True, default=False,
                    help="mtt/datm/ltdd: the published settings for this dataset, IPC and imbalance, and "
@@ -587,10 +813,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True,
                    help="JSON file for the rows and their provenance, rewritten after every distilled set")
     p.add_argument("--resume", action="store_true", help="continue the sweep in OUT: run only what is missing")
+    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT (default: refuse)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--profile", choices=available_profiles(), default=None,
                    help="settings profile (default: $LTDD_PROFILE, else gpu with CUDA, else cpu)")
+    p.add_argument("--data-root", default=None, help="dataset folder (default: data/cache)")
+    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
+                   help="allow downloading missing datasets (default: the profile's setting)")
+    p.add_argument("--zca", type=float, default=None, metavar="EPS",
+                   help="ZCA-whiten train and test images with regulariser EPS")
     p.set_defaults(func=cmd_bias_sweep)
 
     p = sub.add_parser("rebalance", help="CRLT-DD: rebalance a long-tailed set by distillation and evaluate it")
@@ -611,10 +843,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vanilla-protocol", choices=("crlt", "baseline.py"), default="crlt",
                    help="how the vanilla row trains: crlt, the evaluation of every row (default); baseline.py, the "
                         "code's baseline script (300 epochs, batch 256, no augmentation)")
+    p.add_argument("--eval-epochs", type=int, default=None,
+                   help="epochs of every evaluation network (default: the profile's; 500 under --profile paper)")
     p.add_argument("--networks", type=int, default=None,
                    help="evaluation networks per set (default: the profile's eval_seeds)")
     p.add_argument("--out", required=True, help="output folder (study.json, table.md)")
     p.add_argument("--resume", action="store_true", help="continue OUT/study.json: run only what is missing")
+    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT (default: refuse)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_rebalance)
@@ -628,8 +863,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--representation", default=None, help="the representation buffer classifier experts start from")
     p.add_argument("--seed", type=int, default=0, help="expert k uses seed SEED + k")
     p.add_argument("--model", default=None, help=f"one of {available_models()} (default: the profile's)")
-    p.add_argument("--shard", default="0/1", metavar="I/N",
-                   help="train only experts k with k %% N == I (N processes fill one folder side by side)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="train only experts k with k %% N == I (N processes fill one folder side by side; "
+                        "default: torchrun's RANK/WORLD_SIZE, else 0/1)")
     p.add_argument("--preset", default=None, metavar="METHOD:IPC",
                    help="the published expert settings of a preset, e.g. ltdd:10 (--option overrides them)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
@@ -643,6 +879,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0", help="seeds, comma-separated; each trains its own experts")
     p.add_argument("--out", required=True, help="output folder (study.json, buffers/)")
     p.add_argument("--resume", action="store_true", help="continue OUT/study.json: run only what is missing")
+    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT (default: refuse)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_tm_ablation)
@@ -662,6 +899,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", default=None, help="comma-separated row labels (default: every row)")
     p.add_argument("--out", required=True, help="output folder (study.json, buffers/)")
     p.add_argument("--resume", action="store_true", help="continue OUT/study.json: run only what is missing")
+    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT (default: refuse)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_compare)
@@ -675,6 +913,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0", help="seeds, comma-separated")
     p.add_argument("--out", required=True, help="output folder (study.json)")
     p.add_argument("--resume", action="store_true", help="continue OUT/study.json: run only what is missing")
+    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT (default: refuse)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p, data=False)
     p.add_argument("--data-root", default=None, help="dataset folder (default: data/cache)")
@@ -686,6 +925,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="output folder (OUT/chapters/*.ipynb)")
     p.add_argument("--chapters", default=None, help="the chapter notebooks' folder (default: the book's)")
     p.set_defaults(func=cmd_student_edition)
+
+    p = sub.add_parser("colab-edition", help="the chapters in plain Markdown for Colab (and their student edition)")
+    p.add_argument("out", nargs="?", default=None, help="output folder (default: colab/ of the checkout)")
+    p.set_defaults(func=cmd_colab_edition)
+
+    p = sub.add_parser("set-repository", help="a fork's GitHub URL for the launch links, install cells and README")
+    p.add_argument("url", help="https://github.com/OWNER/REPO")
+    p.set_defaults(func=cmd_set_repository)
     return parser
 
 
@@ -697,5 +944,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as error:
-        print(f"ltdd {args.command}: error: {error}", file=sys.stderr)
+        print(f"ltdd {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except FloatingPointError as error:
+        print(f"ltdd {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 3
+    except OSError as error:
+        where = f" ({error.filename})" if getattr(error, "filename", None) else ""
+        print(f"ltdd {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as error:
+        print(f"ltdd {args.command}: {_one_line(error) or 'interrupted'}", file=sys.stderr)
+        return 130
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())

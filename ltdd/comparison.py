@@ -29,7 +29,7 @@ import math
 import tempfile
 import time
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
@@ -227,7 +227,7 @@ def compare_methods(dataset: ImageDataset, profile: Profile | None = None, seeds
                     iterations: int | None = None, networks: int | None = None, scale: TMScale | None = None,
                     simclr_epochs: int | None = None, workdir: str | Path | None = None,
                     out: str | Path | None = None, resume: bool = False, record: Mapping | None = None,
-                    progress: bool = True) -> RebalanceStudy:
+                    progress: bool = True, after_row: Callable[[int, int], None] | None = None) -> RebalanceStudy:
     """Build and evaluate every row at every seed on ``dataset`` (a long-tailed set, e.g. ``digits-lt``).
 
     ``ipc`` (default: the profile's) sizes coresets, distilled and trajectory-matching sets; ``iterations``
@@ -236,7 +236,8 @@ def compare_methods(dataset: ImageDataset, profile: Profile | None = None, seeds
     ``networks`` networks (default: the profile's ``eval_seeds``) are trained per set; mean ± std is taken over
     ``seeds``. Expert buffers go to ``workdir`` (default: beside ``out``, else a temporary folder). With ``out``
     the study is saved after every row and ``resume=True`` runs only what the file lacks, refusing a file written
-    with other settings.
+    with other settings. ``after_row(done, left)``, if given, is called after every row this call runs, with the
+    number run so far and the number still to run (a chapter's budget watch, :meth:`ltdd.budget.ChapterBudget.watch`).
     """
     profile = profile or get_profile()
     rows = check_rows(rows)
@@ -270,6 +271,8 @@ def compare_methods(dataset: ImageDataset, profile: Profile | None = None, seeds
         if workdir is None:
             workdir = Path(out).with_name(Path(out).stem + "_experts") if out is not None else Path(scratch)
         bar = tqdm(total=len(rows) * len(seeds), desc="comparison", disable=not progress)
+        to_run = sum(not study.done(label, seed) for seed in seeds for label in rows)
+        run = 0
         for seed in seeds:
             context = _SeedContext(dataset, profile, scale, seed, Path(workdir), simclr_epochs)
             for label, spec in rows.items():
@@ -280,7 +283,10 @@ def compare_methods(dataset: ImageDataset, profile: Profile | None = None, seeds
                     if context.simclr_losses is not None:
                         study.simclr[seed] = context.simclr_losses
                     if out is not None:
-                        study.save(out)
+                        study.save(out, COMPARISON_KEYS)
+                    run += 1
+                    if after_row is not None:
+                        after_row(run, to_run - run)
                 bar.update()
         bar.close()
     return study

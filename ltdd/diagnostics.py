@@ -160,14 +160,16 @@ class BiasSweepPoint:
 def bias_ratio_sweep(base_name: str, ratios: Sequence[float], severity: int = DEFAULT_SEVERITY,
                      settings: Profile | TrainConfig = TrainConfig(), seeds: int | list[int] | None = None, *,
                      model: str | None = None, model_options: dict | None = None, data_seed: int = 0,
-                     device=None, progress: bool = False) -> dict[float, BiasSweepPoint]:
+                     device=None, progress: bool = False,
+                     load_options: dict | None = None) -> dict[float, BiasSweepPoint]:
     """Train on the FULL biased training set at every bias ratio: the shape of Biased-DD's Table 1 "Full set" row.
 
     ``base_name`` is a biased dataset (``cdigits``, ``cmnist-dd``, ``ccifar10-dd``) or its grey source
     (``digits``, ``mnist``). For each ratio the dataset is loaded with Biased-DD's test set (every test
     image bias-conflicting) and again with LfF's test split (``test_split="lff"``: 10 % aligned, the same
     training set), and :func:`train_full` trains the networks once and tests them on both. Returns
-    ``{ratio: BiasSweepPoint}`` in the order given.
+    ``{ratio: BiasSweepPoint}`` in the order given. ``load_options`` go to every load (``data_root``,
+    ``download``, ``zca``).
     """
     name = DEFAULT_NAMES.get(base_name, base_name)
     ratios = [float(r) for r in ratios]
@@ -175,7 +177,7 @@ def bias_ratio_sweep(base_name: str, ratios: Sequence[float], severity: int = DE
         raise ValueError(f"ratios must be a non-empty list of distinct bias ratios, got {ratios!r}")
     sweep = {}
     for ratio in ratios:
-        options = {"bias_ratio": ratio, "severity": severity, "seed": data_seed}
+        options = {"bias_ratio": ratio, "severity": severity, "seed": data_seed, **(load_options or {})}
         dataset = load_dataset(name, device=device, **options)
         lff = load_dataset(name, device=device, test_split="lff", **options)
         if (lff.mean, lff.std, len(lff.train)) != (dataset.mean, dataset.std, len(dataset.train)):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from .data import ImageDataset
 from .distill.base import atomic_save, atomic_write_text, settings_mismatch
 from .distill.matching import _check_positive_int
 from .distill.unroll import FlatParameters
+from .files import locked, read_json
 from .models import get_model
 from .optim import GSAMConfig, gsam_step
 
@@ -198,6 +200,21 @@ def train_expert(dataset: ImageDataset, config: ExpertConfig = ExpertConfig(), m
 
 
 # ------------------------------------------------------------------------------------------- buffers
+def expert_file_problem(path: Path, epochs: int, num_parameters: int | None = None) -> str | None:
+    """What is wrong with an expert file (``None``: nothing): unreadable (e.g. cut short by a crash or a full
+    disk), or not a float ``[epochs + 1, num_parameters]`` trajectory. Reads only the header (memory-mapped)."""
+    try:
+        trajectory = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+    except Exception as error:  # torch raises many kinds for a damaged archive
+        return f"damaged or incomplete ({type(error).__name__}: {' '.join(str(error).split())[:120]})"
+    expected = (epochs + 1, num_parameters) if num_parameters is not None else None
+    if not isinstance(trajectory, Tensor) or not trajectory.is_floating_point() or trajectory.ndim != 2:
+        return "not an expert trajectory (a float [epochs + 1, parameters] tensor)"
+    if trajectory.shape[0] != epochs + 1 or (expected and tuple(trajectory.shape) != expected):
+        return f"of shape {tuple(trajectory.shape)}, not the buffer's ({epochs + 1}, {num_parameters})"
+    return None
+
+
 def buffer_record(dataset: ImageDataset, config: ExpertConfig, model: str, model_options: dict | None) -> dict:
     """What a buffer was trained on and how: compared by :meth:`ExpertBuffer.check_compatible`."""
     probe = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size, **(model_options or {}))
@@ -217,8 +234,35 @@ class ExpertBuffer:
         record = self.path / "buffer.json"
         if not record.is_file():
             raise FileNotFoundError(f"{self.path} is not an expert buffer (no buffer.json)")
-        self.record = json.loads(record.read_text())
+        self.record = read_json(record)
+        if not isinstance(self.record, dict) or not isinstance(self.record.get("config"), dict):
+            raise ValueError(f"{record} is not an expert buffer record (hand-edited?)")
         self._files = sorted(self.path.glob("expert_*.pt"))  # listed once: a distiller reads experts every step
+        for file in self._files:
+            problem = expert_file_problem(file, self.epochs, self.record.get("num_parameters"))
+            if problem:
+                raise ValueError(f"expert file {file} is {problem}; delete it and rerun `experts` (with the same "
+                                 f"settings) to train it again")
+
+    def fingerprint(self) -> dict:
+        """What pins the buffer's content for a resumed run: its record and every expert file's name and size
+        (files are written once, atomically, from a seed the record holds)."""
+        return {"record": json.dumps(self.record, sort_keys=True),
+                "experts": [[file.name, file.stat().st_size] for file in self._files]}
+
+    def pin(self, fingerprint: dict) -> None:
+        """Use exactly the experts of ``fingerprint`` (:meth:`~ltdd.experts.ExpertBuffer.fingerprint` of the run
+        being resumed): experts added since are left out, so the run goes on as before; a changed record or a
+        missing or changed expert is a ``ValueError``."""
+        if fingerprint.get("record") != json.dumps(self.record, sort_keys=True):
+            raise ValueError(f"expert buffer {self.path} was retrained since the checkpoint (buffer.json differs)")
+        present = {file.name: file for file in self._files}
+        files = []
+        for name, size in fingerprint.get("experts", []):
+            if name not in present or present[name].stat().st_size != size:
+                raise ValueError(f"expert buffer {self.path}: {name} is missing or changed since the checkpoint")
+            files.append(present[name])
+        self._files = files
 
     @property
     def epochs(self) -> int:
@@ -291,21 +335,27 @@ def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, confi
         if len(source) < num_experts:
             raise ValueError(f"{representation} holds {len(source)} experts, {num_experts} classifier experts asked")
         record["representation"] = str(representation)
+    record["seed"] = first_seed
     existing = out / "buffer.json"
-    if existing.is_file():
-        different = settings_mismatch(json.loads(existing.read_text()), record)
-        if different:
-            raise ValueError(f"{out} holds experts trained with other settings: {different}")
-    else:
-        atomic_write_text(json.dumps(record, indent=1), existing)
+    with locked(out):  # shards started together: one writes the record, the others read it
+        if existing.is_file():
+            different = settings_mismatch(read_json(existing), record)
+            if different:
+                raise ValueError(f"{out} holds experts trained with other settings: {different}")
+        else:
+            atomic_write_text(json.dumps(record, indent=1), existing)
     for k in tqdm(range(index, num_experts, shards), desc=f"{config.stage} experts", disable=not progress):
         path = out / f"expert_{k:03d}.pt"
         if path.is_file():
-            continue
+            problem = expert_file_problem(path, config.epochs, record["num_parameters"])
+            if not problem:
+                continue
+            print(f"{path} is {problem}: training it again", file=sys.stderr)
         initial = None if source is None else source[k][-1]
         atomic_save(train_expert(dataset, config, model, model_options, first_seed + k, initial), path)
     return ExpertBuffer(out)
 
 
 __all__ = ["BUFFER_FORMAT", "ExpertBuffer", "ExpertConfig", "STAGES", "buffer_record", "class_balanced_order",
-           "classifier_slice", "flat_parameters", "load_flat_parameters", "train_buffer", "train_expert"]
+           "classifier_slice", "expert_file_problem", "flat_parameters", "load_flat_parameters", "train_buffer",
+           "train_expert"]

@@ -112,7 +112,7 @@ def longtail_effect(balanced: ImageDataset, imbalance: float, epochs: int, seeds
                 study.rows.append(_row(label, plan, seed, build(), config, networks, model, model_options,
                                        counts, progress=False))
                 if out is not None:
-                    study.save(out)
+                    study.save(out, LONGTAIL_EFFECT_KEYS)
             bar.update()
     bar.close()
     return study

@@ -44,6 +44,7 @@ from .config import Profile, get_profile, make_generator
 from .data import ImageDataset, LabeledImages
 from .data.longtail import group_accuracy, shot_groups
 from .distill.base import atomic_save, atomic_write_text, settings_mismatch
+from .files import locked, read_json
 from .train import EvaluationReport, TrainConfig, evaluate_training_set
 
 PLANS = ("vanilla", "sample-all", "distill-all", "distill-all-aug", "sample-head", "distill-head")
@@ -633,10 +634,31 @@ class RebalanceStudy:
             raise KeyError(f"no rows for {label!r}; the study has {self.labels()}")
         return [sum(run[c] for run in runs) / len(runs) for c in range(len(runs[0]))]
 
-    def save(self, path: str | Path) -> Path:
-        """Write the rows, settings and SimCLR losses as JSON, atomically."""
-        return atomic_write_text(json.dumps({"settings": self.settings, "rows": self.rows,
-                                             "simclr": {str(k): v for k, v in self.simclr.items()}}, indent=1), path)
+    def save(self, path: str | Path, merge_keys: Sequence[str] | None = None) -> Path:
+        """Write the rows, settings and SimCLR losses as JSON, atomically, holding the folder's lock.
+
+        With ``merge_keys`` (the settings that make two studies one), rows that another process has written to
+        ``path`` meanwhile are first merged into this study (:meth:`~ltdd.rebalance.RebalanceStudy.merge`), so processes that run seeds of one
+        study side by side keep each other's rows."""
+        path = Path(path)
+        with locked(path.parent):
+            if merge_keys is not None and path.is_file():
+                self.merge(RebalanceStudy.load(path), merge_keys, path)
+            return atomic_write_text(json.dumps({"settings": self.settings, "rows": self.rows,
+                                                 "simclr": {str(k): v for k, v in self.simclr.items()}}, indent=1),
+                                     path)
+
+    def merge(self, other: "RebalanceStudy", keys: Sequence[str], source: str | Path = "the other study") -> None:
+        """Add ``other``'s rows that this study lacks (by label and seed), its seeds and its SimCLR losses; a study
+        with other ``keys`` settings is a ``ValueError``."""
+        different = settings_mismatch(other.settings, self.settings, keys)
+        if different:
+            raise ValueError(f"{source} was written by another run with other settings: {different}")
+        mine = {(row["label"], row["seed"]) for row in self.rows}
+        self.rows += [row for row in other.rows if (row["label"], row["seed"]) not in mine]
+        self.settings["seeds"] = sorted(set(self.settings.get("seeds", [])) | set(other.settings.get("seeds", [])))
+        for seed, losses in other.simclr.items():
+            self.simclr.setdefault(seed, losses)
 
     @classmethod
     def combine(cls, *studies: "RebalanceStudy") -> "RebalanceStudy":
@@ -654,9 +676,18 @@ class RebalanceStudy:
 
     @classmethod
     def load(cls, path: str | Path) -> "RebalanceStudy":
-        """Read a study written by :meth:`save`."""
-        data = json.loads(Path(path).read_text())
-        return cls(data["rows"], data.get("settings", {}), {int(k): v for k, v in data.get("simclr", {}).items()})
+        """Read a study written by :meth:`save`; a file of another shape is a ``ValueError`` naming it."""
+        data = read_json(path)
+        try:
+            rows, settings, simclr = data["rows"], data.get("settings", {}), data.get("simclr", {})
+            if not isinstance(rows, list) or not isinstance(settings, dict) or not isinstance(simclr, dict):
+                raise TypeError("rows must be a list, settings and simclr objects")
+            for row in rows:
+                if not (isinstance(row, dict) and isinstance(row["label"], str) and isinstance(row["seed"], int)):
+                    raise TypeError(f"every row needs a label and an int seed, got {row!r:.80}")
+            return cls(rows, settings, {int(k): v for k, v in simclr.items()})
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ValueError(f"{path} is not a study file (hand-edited?): {error!s:.200}") from error
 
 
 def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_III_ROWS,
@@ -737,7 +768,7 @@ def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_I
             result = PlanResult(label, plan, seed, built[plan].size_report(), report, groups, seconds)
             study.rows.append(result.as_row())
             if out is not None:
-                study.save(out)
+                study.save(out, STUDY_KEYS)
             bar.update()
     bar.close()
     return study

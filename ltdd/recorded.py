@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .config import PROFILES
+from .files import atomic_write_text
 from .rebalance import RebalanceStudy
-from .reference import CRLT_DD_TABLE_III, PAPER_RESULTS, REFERENCE_DIR
+from .reference import CRLT_DD_TABLE_III, LTDD_ABLATION, LTDD_TABLE, PAPER_RESULTS, REFERENCE_DIR
 
 CIFAR10_MIRROR_LABEL = "CIFAR-10 (JPEG mirror)"
 """How every result measured on the JPEG mirror of CIFAR-10 is labelled in files, tables and figures."""
@@ -56,6 +57,10 @@ RECORDED_EXPERIMENTS: dict[str, RecordedExperiment] = {
         "cifar10_longtail_effect_cpu.json",
         "a ConvNet on CIFAR-10-LT (JPEG mirror) at β = 10 and 100 against a balanced subset of the same size",
         ("02", "04")),
+    "tm-ablation": RecordedExperiment(
+        "cifar10_tm_ablation_cpu.json",
+        "LTDD's ablation (MTT, DATM base, +DAM, +DAM+ED) on CIFAR-10-LT (JPEG mirror) β = 100, IPC 10",
+        ("11",)),
 }
 """Name → the recorded experiment (issue 18's list grows here as runs finish)."""
 
@@ -81,14 +86,15 @@ def machine_description() -> str:
 
 def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str | Path,
                       out: str | Path | None = None, notes: str = "",
-                      expected_md5: str = CIFAR10_MIRROR_MD5) -> Path:
+                      expected_md5: str = CIFAR10_MIRROR_MD5, overwrite: bool = False) -> Path:
     """Write the file of experiment ``name`` from its studies' ``study.json`` files.
 
     ``studies`` maps a setting's key (e.g. ``"ipc10"``) to a ``study.json`` written by ``python -m ltdd compare``
     (or another study command); ``archive`` is the mirror's zip, whose MD5 must be ``expected_md5`` (the mirror's,
     :data:`CIFAR10_MIRROR_MD5`).
     The file goes to ``out`` (default: its place in ``data/reference/``) and records the dataset label, the
-    archive's MD5, the machine, each study's seconds and their sum.
+    archive's MD5, the machine, each study's seconds and their sum. A file already there is only replaced when the
+    new studies keep all its rows (a study grows as its runs resume), unless ``overwrite=True``.
     """
     if name not in RECORDED_EXPERIMENTS:
         raise ValueError(f"name must be one of {sorted(RECORDED_EXPERIMENTS)}, got {name!r}")
@@ -109,9 +115,23 @@ def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str
                     for key, s in loaded.items()},
     }
     path = Path(out) if out is not None else REFERENCE_DIR / RECORDED_EXPERIMENTS[name].file
+    if path.is_file() and not overwrite:
+        lost = _rows_lost(load_experiment(name, path), loaded)
+        if lost:
+            raise ValueError(f"{path} holds rows the new studies lack ({', '.join(lost[:4])}"
+                             f"{', ...' if len(lost) > 4 else ''}); pass overwrite=True to drop them")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(content, indent=1) + "\n")
-    return path
+    return atomic_write_text(json.dumps(content, indent=1) + "\n", path)
+
+
+def _rows_lost(previous: "Experiment", studies: Mapping[str, RebalanceStudy]) -> list[str]:
+    """``key/label/seed`` of every row of ``previous`` that ``studies`` no longer have."""
+    lost = []
+    for key, study in previous.studies.items():
+        kept = {(row["label"], row["seed"]) for row in studies[key].rows} if key in studies else set()
+        lost += [f"{key}/{row['label']}/seed {row['seed']}" for row in study.rows
+                 if (row["label"], row["seed"]) not in kept]
+    return lost
 
 
 @dataclass
@@ -362,3 +382,71 @@ def share_of_paper_gap(study: RebalanceStudy, label: str, baseline: str, paper_m
             f"{baseline} ({ours[0] - theirs[0]:+.1f} against {paper_gap:+.1f} points), after "
             f"{study.settings.get('iterations'):,} iterations"
             + (f" (the paper: {paper_iterations:,})." if paper_iterations else "."))
+
+
+def dm_family_panel(rows: Sequence[tuple[str, str]], live_curves: Mapping[str, Mapping[int, object]] | None = None,
+                    live_label: str = "live run", ipcs: Sequence[int] = (1, 10), baseline: str = "random",
+                    path: str | Path | None = None) -> str:
+    """A chapter's results panel for the distribution-matching experiment, as Markdown: the table of
+    :func:`results_panel` for ``rows`` (``(row label, paper method)``) at ``ipcs``, the recorded scale, and for
+    every recorded row but ``baseline`` its gap to ``baseline`` at each IPC (:func:`gap_sentence`).
+
+    ``live_curves`` maps a row label to ``{ipc: report or accuracy in [0, 1]}`` from the notebook's live run.
+    """
+    experiment = load_experiment("dm-family", path)
+    if experiment is None:
+        return f"The CIFAR-10 results are not recorded yet (`data/reference/{RECORDED_EXPERIMENTS['dm-family'].file}`)."
+    live = {(label, ipc): 100 * getattr(value, "mean", value)
+            for label, points in (live_curves or {}).items() for ipc, value in points.items()}
+    table = results_panel([(label, method, ipc) for ipc in ipcs for label, method in rows], experiment,
+                          live if live_curves is not None else None, live_label)
+    scales = "; ".join(f"{key}: {study_scale(study)}" for key, study in experiment.studies.items())
+    sentences = [gap_sentence(experiment.study(f"ipc{ipc}"), label, baseline, method, _paper_name(rows, baseline))
+                 for ipc in ipcs if f"ipc{ipc}" in experiment.studies for label, method in rows if label != baseline]
+    return (f"{table}\n\nRecorded scale ({experiment.provenance['machine']}): {scales}. With one seed, ± is the "
+            f"spread over its evaluation networks.\n\n" + "\n".join(f"- {sentence}" for sentence in sentences))
+
+
+def _paper_name(rows: Sequence[tuple[str, str]], label: str) -> str | None:
+    return next((method for row_label, method in rows if row_label == label), None)
+
+
+TM_ABLATION_PAPER_ROWS = {"MTT": "mtt", "base": "datm", "+DAM+ED": "ltdd"}
+"""Ablation row → its method in LTDD's Table 1 (CIFAR-10-LT β = 100); +DAM alone is only in the β = 200
+ablation (Fig. 6a)."""
+
+
+def tm_ablation_panel(experiment: Experiment, key: str = "beta100") -> str:
+    """The trajectory-matching ablation as Markdown: per row, LTDD's Table 1 number at β = 100 and IPC 10 where the
+    paper has the row, its Fig. 6a number at β = 200 and IPC 50, and ours on the mirror (overall and few-shot
+    accuracy, mean over seeds, with the spread)."""
+    study = experiment.study(key)
+    ipc = study.settings.get("scale", {}).get("ipc", 10)
+    header = ["row", f"paper, β = 100, IPC {ipc} (Table 1)", "paper, β = 200, IPC 50 (Fig. 6a)",
+              f"ours, {CIFAR10_MIRROR_LABEL}", "ours, few-shot classes"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label in ("MTT", "base", "+DAM", "+DAM+ED"):
+        table1 = LTDD_TABLE.get(TM_ABLATION_PAPER_ROWS.get(label, ""), {}).get(ipc)
+        ablation = LTDD_ABLATION.get(label)
+        ours = row_accuracy(study, label)
+        few = study.mean_std(label, "groups.shots.few")
+        lines.append("| " + " | ".join([
+            label, f"{table1:.1f}" if table1 is not None else "–", f"{ablation:.1f}" if ablation is not None else "–",
+            _accuracy_cell(study, ours) if ours else "not recorded yet",
+            f"{100 * few[0]:.1f}" if few[2] else "–"]) + " |")
+    return "\n".join(lines)
+
+
+def tm_ablation_sentences(experiment: Experiment, key: str = "beta100") -> list[str]:
+    """Each step of the ablation against the row before it, in words, every number from the file."""
+    study = experiment.study(key)
+    steps = [("base", "MTT"), ("+DAM", "base"), ("+DAM+ED", "+DAM")]
+    sentences = []
+    for label, before in steps:
+        ours, theirs = row_accuracy(study, label), row_accuracy(study, before)
+        if ours is None or theirs is None:
+            sentences.append(f"{label} against {before}: not recorded yet.")
+            continue
+        sentences.append(f"{label} scores {ours[0]:.1f} % against {theirs[0]:.1f} % for {before} "
+                         f"({ours[0] - theirs[0]:+.1f} points).")
+    return sentences

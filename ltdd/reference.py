@@ -177,7 +177,17 @@ def biased_dd_table_2() -> str:
     return "\n".join(lines)
 
 
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data" / "reference"
+def reference_dir() -> Path:
+    """Where the recorded runs are: ``data/reference/`` of the book's checkout when ``ltdd`` runs from one, else
+    ``ltdd/reference_data/`` inside the installed package (a wheel, or ``pip install git+...`` on Colab, carries a
+    copy made by ``setup.py``). When neither holds files, the checkout's path (whose absence the readers report)."""
+    package = Path(__file__).resolve().parent
+    checkout, installed = package.parent / "data" / "reference", package / "reference_data"
+    return next((folder for folder in (checkout, installed) if folder.is_dir() and any(folder.iterdir())), checkout)
+
+
+REFERENCE_DIR = reference_dir()
+"""The folder of the recorded runs (:func:`reference_dir`), read by the chapters and :mod:`ltdd.exercises`."""
 
 
 def paper_table(methods: Sequence[str], dataset: str = "cifar10", ipcs: Sequence[int] = (1, 10, 50),

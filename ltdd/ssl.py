@@ -427,7 +427,11 @@ class SimCLRTrainer:
         """Load ``checkpoint`` if it exists; returns whether it did."""
         if not Path(checkpoint).is_file():
             return False
-        self.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False))
+        try:  # weights_only: a checkpoint someone sent cannot run code
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise ValueError(f"{checkpoint} is not a readable SimCLR checkpoint: {error}") from error
+        self.load_state_dict(state)
         return True
 
     def run(self, checkpoint: str | Path | None = None, progress: bool = True) -> SimCLRResult:

@@ -2,7 +2,7 @@
 exercise.
 
 Exercises are MyST ``{exercise}`` blocks with a ``:label:``; solutions are ``{solution}`` blocks (collapsed in the
-book). :func:`student_notebook` removes every solution block from the markdown cells, splits a cell after each
+book); text marked book-only (:data:`BOOK_ONLY`) is left out too. :func:`student_notebook` removes every solution block from the markdown cells, splits a cell after each
 exercise, and puts a code cell there that raises ``NotImplementedError``. The stub is tagged
 ``raises-exception``, so nbmake and the book build run the notebook to the end (the error is shown, not fatal).
 Where :mod:`ltdd.exercises` can check an answer, the stub says how. From the command line::
@@ -21,6 +21,9 @@ SOLUTION_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{solution\}")
 EXERCISE_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{exercise\}")
 LABEL = re.compile(r"^:label:\s*(?P<label>\S+)")
 STUB_TAG = "raises-exception"
+BOOK_ONLY = re.compile(r"^<!-- book-only\b.*?-->\n.*?^<!-- /book-only -->\n?", re.M | re.S)
+"""Text between ``<!-- book-only ... -->`` and ``<!-- /book-only -->`` lines (HTML comments, invisible in the book
+and in Jupyter): true of the book, not of the student edition (e.g. "Solutions are folded")."""
 
 
 def _blocks(lines: list[str], opener: re.Pattern) -> list[tuple[int, int, str]]:
@@ -50,51 +53,14 @@ def remove_solutions(text: str) -> str:
     return "\n".join(lines).rstrip("\n")
 
 
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*`(])")
-MENTIONS_SOLUTIONS = re.compile(r"\bsolutions?\b", re.IGNORECASE)
-
-
-def without_solution_sentences(text: str) -> str:
-    """Markdown without the sentences that speak of the solutions ("Solutions are folded: ...", "The solutions
-    say ..."), which the student edition does not have; a heading "Exercises and solutions" becomes
-    "Exercises". Code fences, directives and headings are left as they are otherwise."""
-    lines, out, paragraph, fence = text.split("\n"), [], [], None
-
-    def flush():
-        if paragraph:
-            sentences = SENTENCE_END.split(" ".join(line.strip() for line in paragraph))
-            kept = [s for s in sentences if not MENTIONS_SOLUTIONS.search(s)]
-            if len(kept) == len(sentences):
-                out.extend(paragraph)
-            elif kept:
-                out.append(" ".join(kept))
-            paragraph.clear()
-
-    for line in lines:
-        opener = re.match(r"^\s*(`{3,}|:{3,})", line)
-        if fence is None and opener:
-            flush()
-            fence = opener.group(1)
-            out.append(line)
-        elif fence is not None:
-            out.append(line)
-            if line.strip() == fence:
-                fence = None
-        elif not line.strip() or line.lstrip().startswith(("#", "|", "-", "*", ">", "$$")) or re.match(r"^\s*\d+\.", line):
-            flush()
-            out.append(re.sub(r"^(#+ Exercises) and solutions\s*$", r"\1", line))
-        else:
-            paragraph.append(line)
-    flush()
-    return "\n".join(out)
-
-
-def stub_source(label: str) -> str:
-    """The code cell placed after exercise ``label``: a comment, how to check an answer when the exercise has a
-    checker (:func:`~ltdd.exercises.check`), and a ``NotImplementedError``."""
+def stub_source(label: str, number: str | None = None) -> str:
+    """The code cell placed after exercise ``label`` (the book's ``number`` for it, e.g. "12.1", if known): a
+    comment, how to check an answer when the exercise has a checker (:func:`~ltdd.exercises.check`), and a
+    ``NotImplementedError``."""
     from .exercises import CHECKERS
 
-    lines = [f"# Exercise {label}: your answer here (replace this cell)."]
+    name = f"{number} ({label})" if number else label
+    lines = [f"# Exercise {name}: your answer here (replace this cell)."]
     if label in CHECKERS:
         lines.append(f"# Check a result with: from ltdd.exercises import check; check({label!r}, answer)")
         lines.append(f"#   ({CHECKERS[label].expects})")
@@ -118,13 +84,16 @@ def _split_after_exercises(text: str) -> list[tuple[str, str | None]]:
     return pieces
 
 
-def student_notebook(notebook: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
-    """A copy of ``notebook`` without solutions, with a stub cell after every exercise; and the exercise labels."""
+def student_notebook(notebook: nbformat.NotebookNode, chapter: int | None = None
+                     ) -> tuple[nbformat.NotebookNode, list[str]]:
+    """A copy of ``notebook`` without solutions, with a stub cell after every exercise; and the exercise labels.
+    With the ``chapter``'s number, the stubs name each exercise by the book's number too (chapter 12's second
+    exercise is 12.2, as the book numbers it)."""
     student = nbformat.v4.new_notebook(metadata=notebook.metadata)
     labels: list[str] = []
     for index, cell in enumerate(notebook.cells):
-        if cell.cell_type == "markdown" and MENTIONS_SOLUTIONS.search(cell.source):
-            cell = nbformat.from_dict({**cell, "source": without_solution_sentences(cell.source)})
+        if cell.cell_type == "markdown" and BOOK_ONLY.search(cell.source):
+            cell = nbformat.from_dict({**cell, "source": BOOK_ONLY.sub("", cell.source).rstrip("\n")})
         if cell.cell_type != "markdown" or ("{exercise}" not in cell.source and "{solution}" not in cell.source):
             student.cells.append(cell)
             continue
@@ -133,7 +102,8 @@ def student_notebook(notebook: nbformat.NotebookNode) -> tuple[nbformat.Notebook
                 student.cells.append(nbformat.v4.new_markdown_cell(text.strip("\n"), id=f"{cell.get('id', index)}-{part}"))
             if label is not None:
                 labels.append(label)
-                student.cells.append(nbformat.v4.new_code_cell(stub_source(label), id=f"stub-{label}",
+                number = f"{chapter}.{len(labels)}" if chapter is not None else None
+                student.cells.append(nbformat.v4.new_code_cell(stub_source(label, number), id=f"stub-{label}",
                                                                metadata={"tags": [STUB_TAG]}))
     return student, labels
 
@@ -151,7 +121,8 @@ def student_edition(out: str | Path, chapters: str | Path | None = None) -> dict
     target.mkdir(parents=True, exist_ok=True)
     written = {}
     for path in notebooks:
-        student, labels = student_notebook(nbformat.read(path, as_version=4))
+        chapter = int(path.name[:2]) if path.name[:2].isdigit() else None
+        student, labels = student_notebook(nbformat.read(path, as_version=4), chapter)
         nbformat.write(student, target / path.name)
         written[path.stem] = labels
     (Path(out) / "README.md").write_text(
@@ -161,4 +132,4 @@ def student_edition(out: str | Path, chapters: str | Path | None = None) -> dict
     return written
 
 
-__all__ = ["remove_solutions", "student_edition", "student_notebook", "stub_source", "without_solution_sentences"]
+__all__ = ["remove_solutions", "student_edition", "student_notebook", "stub_source"]

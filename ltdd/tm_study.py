@@ -249,7 +249,7 @@ def tm_ablation(dataset: ImageDataset, profile: Profile | None = None, seeds: Se
                                                                                    - experts_seconds, 2),
                             "evaluate": round(time.perf_counter() - distilled, 2)}})
             if out is not None:
-                study.save(out)
+                study.save(out, ABLATION_KEYS)
             bar.update()
     bar.close()
     return study

@@ -30,6 +30,14 @@ MAX_IMBALANCE = 1000.0
 """Upper end of the β slider (further capped so that the smallest class keeps at least one image)."""
 
 
+def _drawn(explorer):
+    """``explorer`` with its figure drawn: ipywidgets 8 draws an ``interactive`` when it is made, 7.7 (Colab's)
+    only when it is first displayed; drawing it here gives ``explorer.result`` under both."""
+    if explorer.result is None:
+        explorer.update()
+    return explorer
+
+
 def ipywidgets_available() -> bool:
     """Whether ``ipywidgets`` can be imported."""
     try:
@@ -111,7 +119,7 @@ def imbalance_explorer(num_classes: int = 10, n_max: int = 5000, imbalance: floa
     def draw(imbalance: float, rule: str, log: bool) -> Figure:
         return class_size_figure(num_classes, n_max, imbalance, rule, log)
 
-    return widgets.interactive(draw, {"auto_display": True}, imbalance=slider, rule=choice, log=switch)
+    return _drawn(widgets.interactive(draw, {"auto_display": True}, imbalance=slider, rule=choice, log=switch))
 
 
 __all__ = ["MAX_IMBALANCE", "RULE_LABELS", "class_size_figure", "imbalance_explorer", "in_kernel",
@@ -191,7 +199,7 @@ def bias_ratio_explorer(class_counts=(5000,) * 10, bias_ratio: float = 0.95, cla
     def draw(bias_ratio: float) -> Figure:  # slider floats such as 0.9500000000000001 back to 0.95
         return bias_counts_figure(counts, round(bias_ratio, 10), class_names)
 
-    return widgets.interactive(draw, {"auto_display": True}, bias_ratio=slider)
+    return _drawn(widgets.interactive(draw, {"auto_display": True}, bias_ratio=slider))
 
 
 __all__ += ["aligned_conflicting_counts", "bias_counts_figure", "bias_ratio_explorer"]

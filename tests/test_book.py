@@ -314,31 +314,16 @@ def test_show_images_handles_colour_and_soft_labels():
     assert fig.axes[0].get_images()[0].get_array().shape == (8, 8, 3)
 
 
-def test_bibliography_labels_read_like_the_author_year_citations():
-    import sys
-
-    pybtex_database = pytest.importorskip("pybtex.database")
-    sys.path.insert(0, str(ROOT / "_ext"))
-    try:
-        from ltdd_bibliography import STYLE_NAME, AuthorYearStyle
-    finally:
-        sys.path.remove(str(ROOT / "_ext"))
-    sphinx = _config()["sphinx"]["config"]
-    assert sphinx["bibtex_reference_style"] == "author_year" and sphinx["bibtex_default_style"] == STYLE_NAME
-    assert "ltdd_bibliography" in _config()["sphinx"]["local_extensions"]
-    entries = pybtex_database.parse_file(ROOT / "references.bib").entries
-    labels = {entry.key: entry.label for entry in AuthorYearStyle().format_entries(entries.values())}
-    # as sphinxcontrib-bibtex's author_year citations write them: one name, two joined by "and", else "et al."
-    assert labels["dm"] == "Zhao and Bilen, 2023" and labels["herding"] == "Welling, 2009"
-    assert labels["mtt"] == "Cazenavette et al., 2022"
-    assert len(set(labels.values())) == len(labels)
-
-
-def test_reader_details_of_the_theme_and_the_api_pages():
-    sphinx = _config()["sphinx"]["config"]
-    assert sphinx["python_use_unqualified_type_names"] is True and sphinx["autodoc_typehints_format"] == "short"
-    sidebar = sphinx["html_sidebars"]["**"]
-    assert "sbt-sidebar-nav.html" in sidebar and not any("search" in item for item in sidebar)  # one search box:
-    assert sphinx["html_theme_options"]["navbar_persistent"] == []  # the article header's button
-    css = (ROOT / "_static" / "ltdd.css").read_text()
-    assert re.search(r"div\.math[^{]*\{[^}]*overflow-x:\s*auto", css, re.S)
+def test_figures_equations_and_exercises_are_numbered_per_chapter():
+    """Issue 19: "Fig. 5.2", not a count across the book. Only the chapters' part is numbered (01 is chapter 1, so
+    the numbers agree with the file names and with the Colab edition's), one level deep, and Sphinx puts the
+    chapter's number before every figure, equation and exercise number."""
+    toc = _toc()
+    numbered = [part for part in toc["parts"] if part.get("numbered")]
+    assert len(numbered) == 1 and numbered[0]["numbered"] == 1
+    files = [entry["file"] for entry in numbered[0]["chapters"]]
+    assert [int(Path(f).name[:2]) for f in files] == list(range(1, len(files) + 1))
+    assert all(Path(entry).name[:2] == "00" or entry.startswith("reference/") or entry == toc["root"]
+               for entry in toc_files(toc) if entry not in files)
+    config = _config()["sphinx"]["config"]
+    assert config["numfig_secnum_depth"] == 1 and config["math_numfig"] is True

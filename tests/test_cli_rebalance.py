@@ -75,3 +75,11 @@ def _fake_report(dataset):
     per_class = [0.5] * dataset.num_classes
     report = EvaluationReport("convnet", 1, [0], [0.5], [per_class], len(dataset.train))
     return report, long_tail_groups(per_class, counts)
+
+
+def test_eval_epochs_flag_sets_every_evaluation(smoke):
+    assert rebalance("sample-all", "--eval-epochs", "3", "--out", "T") == 0
+    study = json.loads((smoke / "T" / "study.json").read_text())
+    assert study["settings"]["eval_epochs"] == 3
+    assert rebalance("sample-all", "--eval-epochs", "0", "--out", "U") == 2
+    assert rebalance("sample-all", "--eval-epochs", "3", "--profile", "paper", "--out", "V") == 2

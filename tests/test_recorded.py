@@ -55,6 +55,21 @@ def test_record_experiment_carries_provenance_and_every_row(recorded, archive):
     assert len(content["studies"]["ipc10"]["rows"]) == 4
 
 
+def test_record_experiment_never_drops_recorded_rows(recorded, tmp_path, archive):
+    smaller = write_study(tmp_path / "smaller.json", 10, study_rows("DM", [0.44, 0.46]))  # random's rows gone
+    ipc1 = tmp_path / "ipc1.json"
+    with pytest.raises(ValueError, match="ipc10/random/seed 0"):
+        record_experiment("dm-family", {"ipc10": smaller, "ipc1": ipc1}, archive[0], recorded,
+                          expected_md5=archive[1])
+    assert len(load_experiment("dm-family", recorded).study("ipc10").rows) == 4
+    grown = write_study(tmp_path / "grown.json", 10, study_rows("random", [0.28, 0.30]) + study_rows("DM", [0.44, 0.46])
+                        + study_rows("IDM", [0.5]))
+    record_experiment("dm-family", {"ipc10": grown, "ipc1": ipc1}, archive[0], recorded, expected_md5=archive[1])
+    assert len(load_experiment("dm-family", recorded).study("ipc10").rows) == 5
+    record_experiment("dm-family", {"ipc10": smaller}, archive[0], recorded, expected_md5=archive[1], overwrite=True)
+    assert sorted(load_experiment("dm-family", recorded).studies) == ["ipc10"]
+
+
 def test_record_experiment_refuses_another_archive(tmp_path, archive):
     study = write_study(tmp_path / "s.json", 10, study_rows("DM", [0.4]))
     with pytest.raises(ValueError, match="MD5"):
@@ -198,3 +213,39 @@ def test_chapters_01_and_05_claims_hold_in_the_dm_family_record():
         study = experiment.study(key)
         dm, random = row_accuracy(study, "DM"), row_accuracy(study, "random")
         assert dm[0] - random[0] > dm[1] + random[1], key  # by more than the spreads together
+
+
+def test_dm_family_panel_has_table_scale_and_sentences(recorded, tmp_path):
+    from ltdd.recorded import dm_family_panel
+
+    text = dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm")], {"DM": {10: 0.9}},
+                           "live, digits, smoke", path=recorded)
+    assert "| DM | 10 | 48.9 | 45.0 ± 1.0 | 90.0 |" in text
+    assert "ipc10: IPC 10, 200 iterations" in text
+    assert "- At IPC 10 on CIFAR-10 (JPEG mirror), DM scores 45.0 % against 29.0 %" in text
+    assert "IDM against random at IPC 10: not recorded yet." in text
+    assert "not recorded yet" in dm_family_panel([("DM", "dm")], path=tmp_path / "absent.json")
+
+
+def test_tm_ablation_panel_and_sentences(tmp_path, archive):
+    from ltdd.recorded import tm_ablation_panel, tm_ablation_sentences
+
+    rows = []
+    for label, accuracy in (("MTT", 0.30), ("base", 0.28), ("+DAM+ED", 0.40)):
+        row = study_rows(label, [accuracy])[0]
+        row["groups"] = {"shots": {"few": accuracy / 2}}
+        rows.append(row)
+    path = tmp_path / "tm.json"
+    RebalanceStudy(rows, {"scale": {"ipc": 10}, "networks": 2}).save(path)
+    out = record_experiment("tm-ablation", {"beta100": path}, archive[0], tmp_path / "tm_rec.json",
+                            expected_md5=archive[1])
+    experiment = load_experiment("tm-ablation", out)
+    panel = tm_ablation_panel(experiment).splitlines()
+    # LTDD Table 1 (β = 100, IPC 10): MTT 37.7, DATM 37.3, LTDD 53.4; Fig. 6a (β = 200, IPC 50): 43.8, 58.1, 62.6
+    assert panel[2].startswith("| MTT | 37.7 | – | 30.0 ± 1.0 | 15.0 |")
+    assert panel[3].startswith("| base | 37.3 | 43.8 | 28.0 ± 1.0 |")
+    assert panel[4].startswith("| +DAM | – | 58.1 | not recorded yet |")
+    assert panel[5].startswith("| +DAM+ED | 53.4 | 62.6 | 40.0 ± 1.0 |")
+    sentences = tm_ablation_sentences(experiment)
+    assert sentences[0] == "base scores 28.0 % against 30.0 % for MTT (-2.0 points)."
+    assert sentences[1] == "+DAM against base: not recorded yet."

@@ -144,10 +144,30 @@ def load_mnist(data_root: Path, download: bool, device: torch.device | str = "cp
 
 
 # ---------------------------------------------------------------------------------------------- CIFAR
+class _ArraysOnly(pickle.Unpickler):
+    """An unpickler for CIFAR's python batches that builds dicts, lists, strings and numpy arrays and nothing
+    else: a crafted batch file cannot run code."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays are expected")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path) -> dict:
-    with open(path, "rb") as handle:
-        entry = pickle.load(handle, encoding="latin1")
-    return {key.decode() if isinstance(key, bytes) else key: value for key, value in entry.items()}
+    try:
+        with open(path, "rb") as handle:
+            entry = _ArraysOnly(handle, encoding="latin1").load()
+        if not isinstance(entry, dict):
+            raise TypeError(f"a batch is a dict, got {type(entry).__name__}")
+        return {key.decode() if isinstance(key, bytes) else key: value for key, value in entry.items()}
+    except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError, KeyError, IndexError) as error:
+        raise ValueError(f"{path} is not a CIFAR python batch (damaged or of another kind: {error}); remove it "
+                         f"and download the dataset again") from error
 
 
 def load_cifar(name: str, data_root: Path, download: bool, device: torch.device | str = "cpu") -> ImageDataset:
@@ -161,8 +181,14 @@ def load_cifar(name: str, data_root: Path, download: bool, device: torch.device 
     splits = {}
     for split in ("train", "test"):
         batches = [_unpickle(folder / file) for file in layout[split]]
-        data = np.concatenate([np.asarray(b["data"], dtype=np.uint8).reshape(-1, 3, 32, 32) for b in batches])
-        labels = torch.tensor(np.concatenate([b[layout["label_key"]] for b in batches]), dtype=torch.long)
+        try:
+            data = np.concatenate([np.asarray(b["data"], dtype=np.uint8).reshape(-1, 3, 32, 32) for b in batches])
+            labels = torch.tensor(np.concatenate([b[layout["label_key"]] for b in batches]), dtype=torch.long)
+        except (KeyError, ValueError, TypeError) as error:
+            raise ValueError(f"the {split} batches in {folder} are not CIFAR batches ({error}); remove them and "
+                             f"download the dataset again") from error
+        if len(data) != len(labels):
+            raise ValueError(f"the {split} batches in {folder} hold {len(data)} images but {len(labels)} labels")
         pixels = torch.from_numpy(data).float().div_(255)
         splits[split] = LabeledImages(normalize(pixels, mean, std), labels).to(device)
     class_names = [n.decode() if isinstance(n, bytes) else str(n)

@@ -14,8 +14,7 @@ Methods never read global state or the clock: all randomness comes from the dist
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from tqdm.auto import tqdm
 
 from ..config import make_generator
 from ..data import ImageDataset
+from ..files import atomic_save, atomic_write_text  # noqa: F401 (re-exported: the package's atomic writers)
 
 FORMAT_VERSION = 1
 
@@ -61,6 +61,10 @@ class SyntheticSet:
         if not isinstance(self.images, Tensor) or self.images.ndim != 4:
             shape = tuple(self.images.shape) if isinstance(self.images, Tensor) else type(self.images).__name__
             raise ValueError(f"images must be a tensor of shape (N, C, H, W), got {shape}")
+        if not self.images.is_floating_point():
+            raise ValueError(f"images must be floating point, got {self.images.dtype}")
+        if not bool(torch.isfinite(self.images).all()):
+            raise ValueError("images hold non-finite values (nan or inf): the run that made them diverged")
         if not isinstance(self.num_classes, int) or self.num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {self.num_classes!r}")
         check_factor(self.factor, self.images.shape[-1])
@@ -78,8 +82,16 @@ class SyntheticSet:
             if tuple(self.labels.shape) != (n, self.num_classes):
                 raise ValueError(f"soft labels must have shape ({n}, {self.num_classes}), "
                                  f"got {tuple(self.labels.shape)}")
+            if not self.labels.is_floating_point() or not bool(torch.isfinite(self.labels).all()):
+                raise ValueError("soft labels must be finite floating-point probabilities")
         else:
             raise ValueError(f"labels must be (N,) or (N, num_classes), got {tuple(self.labels.shape)}")
+        lr = self.learned_lr
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr)
+                               or lr <= 0):
+            raise ValueError(f"learned_lr must be None or a positive finite number, got {lr!r}")
+        if not isinstance(self.config, dict):
+            raise ValueError(f"config must be a dict, got {type(self.config).__name__}")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -141,7 +153,7 @@ class SyntheticSet:
         try:
             return cls(payload["images"], payload["labels"], payload["num_classes"], payload.get("learned_lr"),
                        payload.get("config", {}), payload.get("factor", 1))
-        except (KeyError, ValueError) as error:
+        except (KeyError, ValueError, TypeError) as error:
             raise ValueError(f"path={str(path)!r} holds an invalid synthetic set: {error}") from error
 
 
@@ -186,31 +198,6 @@ def tile_partitions(images: Tensor, factor: int, mode: str = "bilinear") -> Tens
                                                                    else {}))
     small = small.reshape(n // factor ** 2, factor, factor, c, ph, pw)  # col, row
     return small.permute(0, 3, 2, 4, 1, 5).reshape(n // factor ** 2, c, h, w)
-
-
-def atomic_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file in the same folder, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        torch.save(obj, temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return path
-
-
-def atomic_write_text(text: str, path: str | Path) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, then rename (a reader never sees half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
-    return path
 
 
 def settings_mismatch(theirs: Mapping, mine: Mapping, keys: Sequence | None = None) -> str:
@@ -273,11 +260,40 @@ class Distiller(ABC):
         for _ in bar:
             metrics = self.step()
             self.iteration += 1
+            self.check_finite(metrics)
             if metrics:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if isinstance(v, float)})
             for callback in callbacks:
                 callback(self, metrics)
         return self.synthetic
+
+    def nonfinite_state(self) -> str | None:
+        """What in the run's state is no longer finite (``None``: all is finite): the synthetic images and soft
+        labels."""
+        synthetic = self.synthetic
+        if synthetic is None:
+            return None
+        if not bool(torch.isfinite(synthetic.images).all()):
+            return "the synthetic images"
+        if synthetic.labels.is_floating_point() and not bool(torch.isfinite(synthetic.labels).all()):
+            return "the soft labels"
+        return None
+
+    def check_finite(self, metrics: Mapping | None, iteration: int | None = None) -> None:
+        """Stop a diverged run at its first non-finite loss or state: a ``FloatingPointError`` naming the
+        iteration (default: the last finished one), what went non-finite and the step sizes (the likely cause).
+        Called after every step, before the callbacks, so no checkpoint of the diverged state is written."""
+        bad = [f"{key}={value}" for key, value in (metrics or {}).items()
+               if isinstance(value, float) and not math.isfinite(value)]
+        what = ", ".join(bad) or self.nonfinite_state()
+        if not what:
+            return
+        config = dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
+        rates = ", ".join(f"{k}={v}" for k, v in config.items() if k.startswith("lr") and v is not None)
+        iteration = self.iteration if iteration is None else iteration
+        raise FloatingPointError(f"{self.name} diverged at iteration {iteration} ({what} not finite); likely "
+                                 f"cause: a step size too large" + (f" ({rates})" if rates else "")
+                                 + "; the last checkpoint is kept")
 
     def describe(self) -> dict:
         """The record saved with the synthetic set: method, config, seed, iterations, dataset."""
@@ -372,12 +388,22 @@ class ImageDistiller(Distiller):
         self._synthetic_stale = True  # built on first access: an iteration does not pay for it
         return self.synthetic
 
+    def nonfinite_state(self) -> str | None:
+        """Checks the optimised images and their labels without building the set."""
+        if getattr(self, "images", None) is not None and not bool(torch.isfinite(self.images).all()):
+            return "the synthetic images"
+        labels = self._labels() if getattr(self, "images", None) is not None else None
+        if labels is not None and labels.is_floating_point() and not bool(torch.isfinite(labels).all()):
+            return "the soft labels"
+        return None
+
     @property
     def synthetic(self) -> SyntheticSet | None:
         """The current synthetic set (normalised images, class-major labels), built from ``self.images``."""
         if getattr(self, "images", None) is None:
             return None
         if self._synthetic_stale or self._synthetic_cache is None:
+            self.check_finite(None, self.iteration + 1)  # built during a step: the one that diverged
             self._synthetic_cache = SyntheticSet(self.normalized(self.images).detach().clone(), self._labels(),
                                                  self.dataset.num_classes, config=self.describe(),
                                                  factor=self.factor)

@@ -554,6 +554,8 @@ class TrajectoryMatcher(ImageDistiller):
             value = getattr(self, name)
             state[name] = None if value is None else value.detach().cpu().clone()
         state["noise_per_class"] = list(self.noise_per_class)
+        state["buffers"] = {name: getattr(self, name).fingerprint() for name in ("buffer", "classifier_buffer")
+                            if getattr(self, name) is not None}  # a resumed run uses exactly these experts
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -563,6 +565,8 @@ class TrajectoryMatcher(ImageDistiller):
             setattr(self, name, None if state.get(name) is None else state[name].to(device).clone())
         self.noise_per_class = list(state.get("noise_per_class", [0] * self.dataset.num_classes))
         super().load_state_dict(state)
+        for name, fingerprint in state.get("buffers", {}).items():
+            getattr(self, name).pin(fingerprint)
 
 
 class MTT(TrajectoryMatcher):

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The book's recorded results on natural images: every CIFAR-10 experiment of issue 18 at the scale two CPU cores
+# can finish, each resumable (rerun the same line after an interruption: finished rows are kept), then the
+# data/reference/ files the chapters read.
+#
+#   bash benchmarks/record_cifar10.sh prepare            # CIFAR-10 (JPEG mirror) in torchvision's layout
+#   bash benchmarks/record_cifar10.sh dm-family 10       # experiment 1 at IPC 10 (and 1)
+#   bash benchmarks/record_cifar10.sh longtail-effect 100  # experiment 2 at beta 100 (and 10)
+#   bash benchmarks/record_cifar10.sh tm-ablation        # experiment 5
+#   bash benchmarks/record_cifar10.sh crlt-dd            # experiment 4
+#   bash benchmarks/record_cifar10.sh record             # write data/reference/cifar10_*.json from the runs
+#
+# Environment: RUNS (default ~/ltdd-runs: outputs, outside the work tree), DATA (default ~/ltdd-data),
+# MIRROR (default ../shared/data/cifar10-jpeg.zip), SEEDS (default 0). Each run uses one thread at nice 19, so
+# two of them share a 2-core machine with interactive work.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-$HOME/ltdd-runs}
+DATA=${DATA:-$HOME/ltdd-data}
+MIRROR=${MIRROR:-../shared/data/cifar10-jpeg.zip}
+SEEDS=${SEEDS:-0}
+ltdd() { nice -n 19 env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m ltdd "$@"; }
+common=(--profile cpu --device cpu --data-root "$DATA" --no-download --seeds "$SEEDS" --resume)
+
+case "${1:-}" in
+  prepare)
+    python "$(dirname "$MIRROR")/make_cifar10.py" "$DATA" ;;
+  dm-family)  # random, herding, k-center, DM, IDM, DSDM; 200 iterations, 128 real/class, width 64, 3 x 300 epochs
+    ltdd compare --dataset cifar10 --ipc "${2:?IPC}" --iterations 200 --eval-epochs 300 --networks 3 \
+      --protocol ours --rows random,DM,herding,k-center,IDM,DSDM --out "$RUNS/dm-family-ipc$2" "${common[@]}" ;;
+  longtail-effect)  # CIFAR-10-LT at beta against a balanced subset of the same size; 30 epochs, width 64
+    ltdd longtail-effect --dataset cifar10 --imbalance "${2:?BETA}" --epochs 30 --networks 1 \
+      --out "$RUNS/longtail-effect-beta$2" "${common[@]}" ;;
+  tm-ablation)  # MTT, DATM base, +DAM, +DAM+ED on CIFAR-10-LT beta 100, IPC 10: the cpu scale, ZCA 0.1
+    ltdd tm-ablation --dataset cifar10-lt --imbalance 100 --zca 0.1 --out "$RUNS/tm-ablation-beta100" \
+      "${common[@]}" ;;
+  crlt-dd)  # CRLT-DD's Table III plans on CIFAR-10-LT beta 100: 200 DM iterations, 30 evaluation epochs
+    ltdd rebalance table-iii --dataset cifar10-lt --imbalance 100 --iterations 200 --eval-epochs 30 \
+      --networks 1 --out "$RUNS/crlt-dd-beta100" "${common[@]}" ;;
+  record)
+    python - "$RUNS" "$MIRROR" <<'PY'
+import sys
+from pathlib import Path
+
+from ltdd.recorded import record_experiment
+
+runs, mirror = Path(sys.argv[1]), sys.argv[2]
+plans = {"dm-family": {f"ipc{k}": runs / f"dm-family-ipc{k}" / "study.json" for k in (1, 10)},
+         "longtail-effect": {f"beta{b}": runs / f"longtail-effect-beta{b}" / "study.json" for b in (10, 100)},
+         "tm-ablation": {"beta100": runs / "tm-ablation-beta100" / "study.json"}}
+for name, studies in plans.items():
+    present = {key: path for key, path in studies.items() if path.is_file()}
+    if present:
+        print(record_experiment(name, present, mirror))
+PY
+    ;;
+  *)
+    sed -n '2,16p' "$0"; exit 2 ;;
+esac
