@@ -19,9 +19,9 @@
 # %% [markdown]
 # # How to use this book
 #
-# This book teaches dataset distillation on long-tailed and biased data through notebooks you can run.
+# This book teaches {term}`dataset distillation` on {term}`long-tailed <Long-tailed data>` and biased data through notebooks you can run.
 # Every chapter is a Jupyter notebook that imports the Python package `ltdd`, which holds the tested
-# implementations (datasets, networks, the evaluation protocol, the distillation methods, the figures).
+# implementations (datasets, networks, the {term}`evaluation protocol`, the distillation methods, the figures).
 # The notebooks explain, set a few numbers, call `ltdd` and plot. This page shows how to run them: on
 # Colab, on your own machine, or from the command line.
 #
@@ -189,7 +189,9 @@ ltdd_cli("data", "digits")
 # ## Exercises and solutions
 #
 # Chapters end with exercises. They ask you to change a setting, run a cell again and explain what you
-# see, so they work best in a running notebook.
+# see, so they work best in a running notebook. An exercise whose answer is a number (or a few) says to which
+# precision it wants it and ends with a call such as `check("ex-05-steps", (class_0, class_9))` from
+# {mod}`ltdd.exercises`: it says whether each part is right to that precision, and never prints the answer.
 #
 # <!-- book-only: the student edition (ltdd.student) leaves this out -->
 # Solutions are folded: click *Solution to Exercise N* to open one.

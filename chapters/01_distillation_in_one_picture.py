@@ -21,11 +21,11 @@
 #
 # How well can a network do if it may see only a few images of every class? This chapter answers the
 # question for the simplest possible choice of those images, a random sample, and sets up the yardstick
-# (the *evaluation protocol*) that every distillation method in this book is measured with.
+# (the *{term}`evaluation protocol`*) that every distillation method in this book is measured with.
 #
 # ```{admonition} In this chapter
 # :class: tip
-# **What you will learn.** What dataset distillation asks for, written as a two-level optimisation
+# **What you will learn.** What {term}`dataset distillation` asks for, written as a two-level optimisation
 # problem; the evaluation protocol that judges every small training set in this book, and how `ltdd`
 # runs it ({func}`evaluate_synthetic <ltdd.train.evaluate_synthetic>`,
 # {func}`evaluate_training_set <ltdd.train.evaluate_training_set>`); how far a random sample of a few
@@ -154,7 +154,7 @@ show_images(subset.images, subset.labels, dataset, per_class=IPC,
 #
 # A small training set is judged by what it teaches: train fresh networks on it, test them on the real
 # test set. The numbers in the papers are only comparable because they all follow the protocol of the
-# DC/DSA/DM reference code {cite}`dc,dsa,dm`, which {mod}`ltdd.train` reproduces (its settings are a
+# {term}`DC`/{term}`DSA`/{term}`DM` reference code {cite}`dc,dsa,dm`, which {mod}`ltdd.train` reproduces (its settings are a
 # {class}`TrainConfig <ltdd.train.TrainConfig>`):
 #
 # - a ConvNet (3 blocks of convolution, instance norm, ReLU and average pooling; 128 channels in the
@@ -195,7 +195,7 @@ plot_per_class_accuracy(reports, dataset.class_names,
 
 # %% [markdown]
 # On a balanced dataset the random subset is balanced too, and the per-class bars mostly follow how hard
-# each class is. Later chapters make the training set long-tailed or biased; then this per-class view
+# each class is. Later chapters make the training set {term}`long-tailed <long-tailed data>` or biased; then this per-class view
 # becomes the main figure, because the overall accuracy can look fine while the rare classes collapse.
 #
 # ## More images per class
@@ -203,7 +203,7 @@ plot_per_class_accuracy(reports, dataset.class_names,
 # How fast does random selection approach the full training set as the budget grows? Each point of
 # {numref}`fig-01-accuracy-vs-ipc` trains the protocol's networks on a fresh random subset of that size.
 
-# %% mystnb={"figure": {"caption": "Test accuracy of random selection against the number of images per class (whiskers: standard deviation over networks); the dashed line and grey band are the whole training set. Notice how quickly the gap to the dashed line closes as the budget grows.", "name": "fig-01-accuracy-vs-ipc"}}
+# %% mystnb={"figure": {"caption": "Test accuracy of random selection against the number of images per class (whiskers: standard deviation over networks); the dashed line is the whole training set, with a grey band of one standard deviation either side when more than one network was trained on it. Notice how quickly the gap to the dashed line closes as the budget grows.", "name": "fig-01-accuracy-vs-ipc"}}
 from ltdd.viz import plot_accuracy_vs_ipc
 
 smallest_class = min(train_counts)
@@ -278,7 +278,7 @@ else:
 # ```{solution} ex-01-seeds
 # :class: dropdown
 #
-# At small IPC the choice of images matters a lot: with one image per class a badly written digit can
+# At small {term}`IPC` the choice of images matters a lot: with one image per class a badly written digit can
 # cost a whole class, so the accuracy usually varies **more between subsets than between networks**
 # trained on the same subset. The reported ± then understates the real uncertainty of "random
 # selection". To compare methods fairly, repeat the whole pipeline (selection or distillation *and*
@@ -291,9 +291,11 @@ else:
 # Express the budgets as a fraction of the training set: how many images, and what percentage of the
 # training set, are IPC = 1, 10 and 50 on CIFAR-10 (50,000 training images, 10 classes)? Which fraction
 # of the full-data accuracy does random selection keep at IPC = 10 according to the papers' table?
+# Give the percentages to two decimals and the kept fraction in percent to one decimal and check with `from
+# ltdd.exercises import check` and `check("ex-01-budget", (pct_1, pct_10, pct_50, kept))`.
 # ```
 #
-# ```{solution} ex-01-budget
+# ````{solution} ex-01-budget
 # :class: dropdown
 #
 # IPC = 1, 10, 50 means 10, 100 and 500 images: 0.02 %, 0.2 % and 1 % of CIFAR-10. The fraction of the
@@ -306,7 +308,7 @@ else:
 #
 # about a third of the full-data accuracy with 0.2 % of the data. On the small digits set the same IPC is a much larger fraction
 # (IPC 10 is 100 of about 1,260 training images, 8 %), one reason the live numbers are far higher.
-# ```
+# ````
 #
 # ```{exercise}
 # :label: ex-01-protocol

@@ -24,7 +24,7 @@
 # imbalance controllable by subsampling a balanced dataset (CIFAR-10, CIFAR-100) class by class. This
 # chapter builds those benchmarks exactly as the public code does: how many images each class keeps,
 # which images they are, how results are reported by {term}`shot group`, and how large the training sets of
-# CRLT-DD's rebalancing plans are {cite}`crltdd`. Nothing here trains a network: every number on this
+# {term}`CRLT-DD`'s rebalancing plans are {cite}`crltdd`. Nothing here trains a network: every number on this
 # page is a count, computed live from the definitions.
 #
 # ```{admonition} In this chapter
@@ -39,7 +39,7 @@
 #   ({func}`shot_groups <ltdd.data.longtail.shot_groups>`).
 # - The training-set sizes of CRLT-DD's rebalancing plans ({func}`plan_budget <ltdd.rebalance.plan_budget>`).
 #
-# **Before you start.** {doc}`01_distillation_in_one_picture` (what images per class, IPC, means); nothing
+# **Before you start.** {doc}`01_distillation_in_one_picture` (what images per class, {term}`IPC`, means); nothing
 # else.
 #
 # **How long.** About 15 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and under a minute with `cpu`; on a Colab T4 GPU: not measured yet.
@@ -83,7 +83,7 @@ print(f"profile {profile.name!r}: live dataset {LT_DATASET} with β = {IMBALANCE
 # images of class 0 and 50 of class 9. Two formulas for the count of class $i$ (of $C$) are in
 # circulation:
 #
-# | | the public code: LDAM-DRW {cite}`ldam`, MiSLAS, CRLT-DD {cite}`crltdd`, LTDD {cite}`ltdd` | a form that appears in print |
+# | | the public code: LDAM-DRW {cite}`ldam`, MiSLAS, CRLT-DD {cite}`crltdd`, {term}`LTDD` {cite}`ltdd` | a form that appears in print |
 # |---|---|---|
 # | class $i = 0, \dots, C-1$ keeps | $n_i = \big\lfloor n_{\max}\,\beta^{-i/(C-1)} \big\rfloor$ | $n_i = \big\lfloor n_{\max}\,\beta^{-i/C} \big\rfloor$ |
 # | smallest class, $i = C-1$ | $\lfloor n_{\max}/\beta \rfloor$: the stated imbalance | $\lfloor n_{\max}\,\beta^{-(C-1)/C} \rfloor$: less imbalanced |
@@ -286,7 +286,7 @@ plot_shot_groups(train_counts, live_groupings, class_names=lt.class_names, title
 # %% [markdown]
 # ## Rebalancing by distillation: the data sizes of CRLT-DD's plans
 #
-# CRLT-DD {cite}`crltdd` turns the imbalance around with distillation (distribution matching, DM
+# CRLT-DD {cite}`crltdd` turns the imbalance around with distillation (distribution matching, {term}`DM`
 # {cite}`dm`): instead of training on the long-tailed set, train on a smaller, *balanced* one. Its
 # report compares the sizes of the training sets its plans produce (its Table IV). The plans, as its
 # code runs them:
@@ -300,7 +300,7 @@ plot_shot_groups(train_counts, live_groupings, class_names=lt.class_names, title
 #   Below $\mathrm{IPC}_{\text{head}}$ is the median, rounded down; the report's CIFAR-10-LT
 #   $\beta = 100$ run uses 500 where the median is 516.
 #
-# (The *+Aug* variant appends DSA-augmented copies of every synthetic image, and *+SimCLR* only changes
+# (The *+Aug* variant appends DSA-augmented copies of every synthetic image, and *+{term}`SimCLR`* only changes
 # how the evaluation network is initialised.) All of these sizes follow from the class counts alone, and
 # {func}`ltdd.rebalance.plan_budget` computes them ({doc}`09_rebalancing_crltdd` builds the sets themselves):
 
@@ -322,7 +322,7 @@ rows = [f"| {split} | " + " | ".join(f"{v:,}" for v in sizes.values()) + " |" fo
 Markdown("\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|", *rows]))
 
 # %% [markdown]
-# Two things in this table matter when it is read next to the report's. First, *distill all* cannot tell
+# Two things in this table matter when it is read next to the report's. First, *{term}`distill all <CRLT-DD plans>`* cannot tell
 # the two datasets apart: $C \cdot n_{C-1} = C \cdot n_{\max}/\beta$, and $C \cdot n_{\max}$ is 50,000 for
 # CIFAR-10 ($10 \times 5{,}000$) and CIFAR-100 ($100 \times 500$) alike, so both give 5,000, 1,000 and
 # 500 images at $\beta$ = 10, 50 and 100. Second, the *vanilla* sizes do differ (12,406 against 10,847
@@ -349,6 +349,8 @@ Markdown("\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|"
 #
 # Compute by hand how many images class 3 of CIFAR-10-LT keeps at $\beta = 50$, under each of the two
 # formulas. Check your answers with `counts_only("cifar10-lt", 50)` and `rule="paper"`.
+# Give whole numbers and check with `from ltdd.exercises import check` and `check("ex-02-count", (code_rule,
+# printed_rule))`.
 # ```
 #
 # ```{solution} ex-02-count
@@ -367,7 +369,9 @@ Markdown("\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|"
 # The later chapters distill 10 images per class, and a class cannot be initialised from more real
 # images than it has. What is the largest $\beta$ for which the smallest class of `digits-lt`
 # ($n_{\max} = 122$) still holds 10 images? Check it with
-# `longtail_counts(122, 10, beta)` from `ltdd.data.longtail` ({func}`ltdd.data.longtail.longtail_counts`).
+# `longtail_counts(122, 10, beta)` ({func}`ltdd.data.longtail.longtail_counts`; first
+# `from ltdd.data.longtail import longtail_counts`).
+# Give $\beta$ to one decimal and check with `from ltdd.exercises import check` and `check("ex-02-ipc", beta)`.
 # ```
 #
 # ```{solution} ex-02-ipc
@@ -406,6 +410,8 @@ Markdown("\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|"
 # On CIFAR-100-LT with $\beta = 10$ (500 … 50 images), which class changes group between
 # `shot_groups(counts)` and `shot_groups(counts, inclusive=True)`, and between which groups? Which class
 # changes at $\beta = 50$?
+# Give the two class indices and check with `from ltdd.exercises import check` and `check("ex-02-groups",
+# (class_at_10, class_at_50))`.
 # ```
 #
 # ```{solution} ex-02-groups
@@ -423,6 +429,8 @@ Markdown("\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|"
 # Why is *distill all* exactly as large for CIFAR-10-LT as for CIFAR-100-LT at $\beta$ = 10, 50 and 100,
 # but not at $\beta = 200$? Find a printed table of CRLT-DD's data sizes and decide, with the
 # recomputed table, which dataset each of its rows belongs to.
+# How many images does distill all keep at $\beta = 200$ for each dataset? Give whole numbers and check with
+# `from ltdd.exercises import check` and `check("ex-02-plans", (images_cifar10, images_cifar100))`.
 # ```
 #
 # ```{solution} ex-02-plans

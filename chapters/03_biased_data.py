@@ -21,8 +21,8 @@
 #
 # A training set can be perfectly balanced over its classes and still mislead a network: if nearly every
 # image of class 3 is green, "green" predicts "3" as well as the shape of the digit does, and it is far
-# easier to learn. This chapter builds the two biased benchmarks that dataset distillation has been
-# studied on, coloured MNIST and corrupted CIFAR-10 in the form Biased-DD released them
+# easier to learn. This chapter builds the two biased benchmarks that {term}`dataset distillation` has been
+# studied on, coloured MNIST and corrupted CIFAR-10 in the form {term}`Biased-DD` released them
 # {cite}`biaseddd`, exactly as their code constructs them: which images get which colour or corruption,
 # how strong the colour noise and the corruptions are, and which test sets measure the damage. Nothing
 # here trains a network: every number on this page is a count or an image computed live from the
@@ -101,7 +101,7 @@ print(f"profile {profile.name!r}: biased dataset {BIASED} (bias ratio {BIAS_RATI
 # class on images from anywhere else. Learning from Failure (LfF) {cite}`lff` built coloured MNIST and
 # corrupted CIFAR-10 this way, to study (and counter) networks that take the shortcut. Biased-DD
 # {cite}`biaseddd` asks the same question of dataset distillation: when the real training set is
-# biased, what happens to a synthetic set distilled from it, and to the networks trained on that
+# biased, what happens to a {term}`synthetic set` distilled from it, and to the networks trained on that
 # synthetic set? It reuses LfF's construction for its CMNIST-DD and CCIFAR10-DD, and this chapter follows
 # their code.
 #
@@ -442,6 +442,8 @@ plot_attribute_counts({f"training set, r = {BIAS_RATIO}": (train_labels, biased.
 # Compute by hand the milestones $M_{0,k}$ of a CIFAR-10 class (5,000 images) at $r = 0.8$ and the
 # block sizes they give. Why does attribute 5 get 112 images and the other conflicting attributes 111?
 # Check with `attribute_milestones([5000] * 10, 0.8, 10)[0]`.
+# Give the ten block sizes (attributes 0 to 9) as whole numbers and check with `from ltdd.exercises import
+# check` and `check("ex-03-milestones", blocks)`.
 # ```
 #
 # ```{solution} ex-03-milestones
@@ -462,6 +464,9 @@ plot_attribute_counts({f"training set, r = {BIAS_RATIO}": (train_labels, biased.
 # A classifier ignores the digit and predicts the class whose colour it sees (it reads the colour
 # perfectly). What is its accuracy on a training set with bias ratio $r$, on Biased-DD's test set and on
 # LfF's? What does that say about how the two test sets rank a network that partly relies on colour?
+# For the numbers at $r = 0.95$, give the training-set and Biased-DD test accuracies as fractions to two
+# decimals and check with `from ltdd.exercises import check` and `check("ex-03-shortcut", (train_accuracy,
+# biased_dd_accuracy))`.
 # ```
 #
 # ```{solution} ex-03-shortcut
@@ -481,6 +486,8 @@ plot_attribute_counts({f"training set, r = {BIAS_RATIO}": (train_labels, biased.
 #
 # With $C$ classes, which bias ratio makes the attribute independent of the label? Is $r = 0$ unbiased?
 # How well can a classifier that only sees the attribute do at $r = 0$ with ten classes?
+# Give the ratio and the accuracy as fractions to three decimals and check with `from ltdd.exercises import
+# check` and `check("ex-03-unbiased", (ratio, accuracy))`.
 # ```
 #
 # ```{solution} ex-03-unbiased
@@ -501,6 +508,8 @@ plot_attribute_counts({f"training set, r = {BIAS_RATIO}": (train_labels, biased.
 # $1195/1258 \approx 0.9499$. Find, with `attribute_milestones`, the aligned count of every class and
 # explain why the total is not $\operatorname{round}(0.95 \cdot 1258) = 1195$ by construction but
 # happens to equal it. Would a class of 10 images at $r = 0.95$ have any conflicting image?
+# Give the ten aligned counts (classes 0 to 9) as whole numbers and check with `from ltdd.exercises import check`
+# and `check("ex-03-rate", aligned)`.
 # ```
 #
 # ```{solution} ex-03-rate

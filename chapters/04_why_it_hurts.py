@@ -20,26 +20,26 @@
 # # Why it hurts
 #
 # Every {term}`distillation <dataset distillation>` method learns from the real training set, usually through networks trained on it:
-# experts whose training trajectories are matched, networks whose gradients or features are compared,
-# classifiers whose predictions become soft labels. If the training set is {term}`long-tailed <long-tailed data>` or biased, those
+# {term}`experts <Expert>` whose training {term}`trajectories <Trajectory>` are matched, networks whose gradients or features are compared,
+# classifiers whose predictions become {term}`soft labels <Soft label>`. If the training set is {term}`long-tailed <long-tailed data>` or biased, those
 # networks are skewed, and whatever a distilled set copies from them is skewed too. This chapter looks at
 # the skew directly, before any distillation: a ConvNet trained on a **long-tailed** set (per-class and
-# shot-group accuracy, and the norm of each class's classifier weights, the picture behind LTDD
+# shot-group accuracy, and the norm of each class's classifier weights, the picture behind {term}`LTDD`
 # {cite}`ltdd`), and a ConvNet trained on a **biased** set as the {term}`bias ratio` grows (the "full set"
-# reference of Biased-DD {cite}`biaseddd`).
+# reference of {term}`Biased-DD` {cite}`biaseddd`).
 #
 # ```{admonition} In this chapter
 # :class: tip
 # **What you will learn.**
 # - Where a network trained on a long-tailed set loses accuracy: per class, against class size and per
-#   shot group ({func}`train_full <ltdd.diagnostics.train_full>`).
+#   {term}`shot group` ({func}`train_full <ltdd.diagnostics.train_full>`).
 # - Why its classifier favours the head, seen in the norms of the classifier's weight rows
 #   ({func}`classifier_weight_norms <ltdd.diagnostics.classifier_weight_norms>`).
 # - How a network trained on a colour-biased set takes the colour shortcut as the bias ratio grows
 #   ({func}`bias_ratio_sweep <ltdd.diagnostics.bias_ratio_sweep>`).
 # - What each distillation family inherits from these skewed networks.
 #
-# **Before you start.** {doc}`01_distillation_in_one_picture` (the evaluation protocol),
+# **Before you start.** {doc}`01_distillation_in_one_picture` (the {term}`evaluation protocol`),
 # {doc}`02_long_tailed_data` (long-tailed splits, shot groups) and {doc}`03_biased_data` (bias ratio,
 # aligned and conflicting images, the two test splits).
 #
@@ -192,8 +192,8 @@ plot_weight_norms(lt_norms, lt_counts, thirds, reference=balanced_norms, class_n
 # ## A network trained on a biased set
 #
 # In a biased training set every image carries a second attribute, here its colour, and attribute $c$
-# belongs to class $c$: an image is *bias-aligned* when its colour is its class's colour and
-# *bias-conflicting* otherwise. The **bias ratio** is the fraction of aligned training images (see
+# belongs to class $c$: an image is *{term}`bias-aligned`* when its colour is its class's colour and
+# *{term}`bias-conflicting`* otherwise. The **bias ratio** is the fraction of aligned training images (see
 # {doc}`03_biased_data` for the construction and the two test splits). At 0.1,
 # with 10 classes, the colours are spread uniformly and say nothing about the class; at 1.0 the colour alone
 # predicts the training label perfectly.
@@ -231,20 +231,20 @@ plot_bias_sweep(sweep, title=f"{BIASED_DATASET}: the full biased training set, s
 # A distilled set is made to reproduce what training on the real set does, so it inherits what these
 # networks show:
 #
-# - **Trajectory matching** (MTT {cite}`mtt`, DATM {cite}`datm`) matches the training trajectories of
+# - **Trajectory matching** ({term}`MTT` {cite}`mtt`, {term}`DATM` {cite}`datm`) matches the training trajectories of
 #   *experts* trained on the full set. On a long-tailed set those experts are the network above: their
-#   classifier rows grow unequally and their tail predictions are poor. A balanced synthetic set pushed to
+#   classifier rows grow unequally and their tail predictions are poor. A balanced {term}`synthetic set` pushed to
 #   reproduce that trajectory must reproduce the imbalance, and soft labels taken from such an expert are
 #   least reliable exactly on the tail. LTDD's two remedies address these two inheritances:
 #   *distribution-agnostic matching*, which re-weights the student's loss per class by the real class
 #   frequencies so that a student trained on balanced synthetic data can follow the long-tailed expert
-#   without the images having to encode the imbalance, and *expert decoupling*, which matches the backbone
+#   without the images having to encode the imbalance, and *{term}`expert decoupling <ED>`*, which matches the backbone
 #   against the long-tailed experts but the classifier against experts whose classifier was retrained with
 #   class-balanced sampling. (LTDD's code also trains its long-tailed experts with weight decay 5e-3, ten
 #   times the protocol's, under the name "weight balancing", a remedy aimed at unequal classifier norms;
 #   an exercise below tries it.)
 # - **Distribution matching** ({term}`DM` {cite}`dm`) uses randomly initialised networks, so the trained
-#   classifier's skew does not enter, but the tail's mean embedding is estimated from its few images. CRLT-DD
+#   classifier's skew does not enter, but the tail's mean embedding is estimated from its few images. {term}`CRLT-DD`
 #   {cite}`crltdd` turns distillation into a rebalancing tool instead.
 # - **Biased data** passes its shortcut on: a synthetic set that matches a colour-biased training set
 #   encodes the colour, and Biased-DD {cite}`biaseddd` finds that the bias of the original set degrades
@@ -264,7 +264,7 @@ plot_bias_sweep(sweep, title=f"{BIASED_DATASET}: the full biased training set, s
 #
 # LTDD {cite}`ltdd` shows the falling weight norms as a figure (its Fig. 2), without a table of values.
 # Biased-DD {cite}`biaseddd` reports the full biased training set's accuracy on the all-conflicting test set
-# in the "Full set" row of its Table 1 (severity 4; from {mod}`ltdd.reference`):
+# in the "Full set" row of its Table 1 ({term}`severity` 4; from {mod}`ltdd.reference`):
 
 # %%
 from ltdd.reference import BIASED_DD_RATIOS_PRINTED, BIASED_DD_TABLE_1
@@ -322,7 +322,7 @@ if recorded is not None:
 # :label: ex-04-size
 #
 # Is it the *imbalance* or just the *smaller training set* that hurts the tail? Build a balanced subset of
-# the balanced set with as many images in all as the long-tailed set (49 per class on digits):
+# the balanced set with as many images in all as the long-tailed set (49 per class on digits), after `import dataclasses`:
 # `index = torch.cat([balanced.train.class_indices(c)[:len(lt.train) // lt.num_classes] for c in range(10)])`
 # and `subset = dataclasses.replace(balanced, train=balanced.train.subset(index))`. Train on it with
 # `train_full(subset, full_protocol, FULL_SEEDS, model=MODEL, model_options=MODEL_OPTIONS)` and compare its
@@ -344,7 +344,7 @@ if recorded is not None:
 # :label: ex-04-tau
 #
 # If long rows favour the head, equalise them. `lt_report.networks` holds the trained long-tailed
-# networks. Copy one (`copy.deepcopy`), divide each row of its `classifier.weight` by the row's norm
+# networks. Copy one (`import copy`, then `copy.deepcopy`), divide each row of its `classifier.weight` by the row's norm
 # (inside `torch.no_grad()`) and evaluate the copy with `ltdd.train.evaluate(net, lt.test, lt.num_classes)`
 # ({func}`ltdd.train.evaluate`).
 # Which classes gain? Why does this need no retraining, and why can it not rescue every class?
@@ -380,6 +380,8 @@ if recorded is not None:
 # head/tail norm ratio with the run above. Then compute by how much the decay alone shrinks a weight over
 # the whole run: each SGD step multiplies it by $1 - \eta\lambda$ (learning rate $\eta = 0.01$, decay
 # $\lambda$), and the run takes (epochs + 1) × ⌈images / 256⌉ steps.
+# For the `cpu` profile's run (its `full_epochs` on the 494 images of digits-LT), give the factor to four
+# decimals and check with `from ltdd.exercises import check` and `check("ex-04-decay", factor)`.
 # ```
 #
 # ```{solution} ex-04-decay

@@ -19,13 +19,13 @@
 # %% [markdown]
 # # Distribution matching
 #
-# The first distillation method of this book, and the simplest one that works: DM, "Dataset Condensation
+# The first distillation method of this book, and the simplest one that works: {term}`DM`, "Dataset Condensation
 # with Distribution Matching" {cite}`dm`. It learns synthetic images whose *features*, under randomly
 # initialised networks, have the same class means as the real images' features. No network is trained
 # while the images are learned, which makes DM cheap enough to run on a laptop, and it is the skeleton
-# that IDM {cite}`idm` and DSDM {cite}`dsdm` (the next two chapters) build on. This chapter writes down
+# that {term}`IDM` {cite}`idm` and {term}`DSDM` {cite}`dsdm` (the next two chapters) build on. This chapter writes down
 # DM's objective, maps every part of it to the function of `ltdd` that computes it, runs DM live, and
-# compares it with the real-image baselines it has to beat: random selection, herding and k-center.
+# compares it with the real-image baselines it has to beat: random selection, {term}`herding` and {term}`k-center`.
 #
 # ```{admonition} In this chapter
 # :class: tip
@@ -60,7 +60,7 @@ budget = chapter_budget("05")  # `cpu` profile: 10 minutes; past them the next c
 # %% [markdown]
 # ## The idea
 #
-# The gradient-matching methods DC {cite}`dc` and DSA {cite}`dsa` replace the two-level problem of
+# The gradient-matching methods {term}`DC` {cite}`dc` and {term}`DSA` {cite}`dsa` replace the two-level problem of
 # {doc}`01_distillation_in_one_picture` by asking that a network's gradients on $\mathcal{S}$ and on
 # $\mathcal{T}$ agree, step by step *while the network trains*. That still needs an inner training loop and
 # second-order gradients. DM drops both. If the synthetic images of class $c$ are distributed like the real
@@ -121,9 +121,9 @@ budget = chapter_budget("05")  # `cpu` profile: 10 minutes; past them the next c
 # ## Settings
 #
 # Everything that depends on your machine comes from the active profile (see {doc}`00_how_to_use`). The
-# accuracy-versus-IPC sweep distils and evaluates four methods at every IPC of the grid; without a GPU
+# accuracy-versus-IPC sweep distils and evaluates four methods at every {term}`IPC` of the grid; without a GPU
 # (the `cpu` profile) it would take the better part of an hour at the profile's full scale, so there it
-# runs DM for fewer iterations, evaluates with fewer epochs and networks, and trains the coreset methods'
+# runs DM for fewer iterations, evaluates with fewer epochs and networks, and trains the {term}`coreset` methods'
 # feature network more briefly, and says so in its output. The live run and
 # its evaluation always use the profile's full settings.
 
@@ -215,7 +215,7 @@ show_image_panels(panels, synthetic.labels, dataset, per_class=shown,
 #
 # ## How well does the set teach?
 #
-# The evaluation protocol of {doc}`01_distillation_in_one_picture`: train fresh ConvNets on the synthetic
+# The {term}`evaluation protocol` of {doc}`01_distillation_in_one_picture`: train fresh ConvNets on the synthetic
 # set (with DSA), report the **final** test accuracy after the last epoch (no best-epoch selection), as the
 # mean ± standard deviation over the profile's networks ({func}`ltdd.experiments.evaluate` runs it with the
 # profile's settings). The DM paper reports the same quantity, over 1000 epochs.
@@ -404,7 +404,8 @@ if recorded is not None:
 # ```{exercise}
 # :label: ex-05-init
 #
-# DM starts from real images. Run it from Gaussian noise instead, with the same number of iterations:
+# DM starts from real images. Run it from Gaussian noise instead, with the same number of iterations
+# (`from ltdd.experiments import distill` and `from ltdd.viz import show_images` first):
 # `run = distill("dm", dataset, IPC, ITERATIONS, profile, init="noise")` ({func}`ltdd.experiments.distill`),
 # then look at `show_images(run.synthetic.images, run.synthetic.labels, dataset, per_class=5)`, plot
 # `run.losses` next to `losses` with `plot_loss_curves`, and evaluate with
@@ -531,6 +532,8 @@ if recorded is not None:
 # drift with the momentum through the remaining $C-1-c$ steps. Starting from zero velocity, how far does
 # class $c$ move along $g_c$ within the iteration, in units of the learning rate? Evaluate it for $c = 0$
 # and $c = 9$ with momentum $\mu = 0.5$ and $C = 10$, and compare with `step_per_class=False`.
+# Give both in learning rates to three decimals and check with `from ltdd.exercises import check` and
+# `check("ex-05-steps", (class_0, class_9))`.
 # ```
 #
 # ```{solution} ex-05-steps

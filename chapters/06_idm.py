@@ -19,16 +19,16 @@
 # %% [markdown]
 # # IDM: improved distribution matching
 #
-# Distribution matching (DM {cite}`dm`, {doc}`05_distribution_matching`) makes the mean embedding of every
+# Distribution matching ({term}`DM` {cite}`dm`, {doc}`05_distribution_matching`) makes the mean embedding of every
 # class's synthetic images equal to that of its real images, under networks drawn at random. It is fast,
-# but it trails the gradient- and trajectory-matching methods. IDM {cite}`idm` (Zhao, Li, Qin & Yu,
+# but it trails the gradient- and trajectory-matching methods. {term}`IDM` {cite}`idm` (Zhao, Li, Qin & Yu,
 # CVPR 2023) names two shortcomings of this naive matching: **imbalanced feature numbers** (a handful of
 # synthetic images against hundreds of real ones, so the synthetic mean is a poor estimate) and
 # **unvalidated embeddings** (random networks, whose features nobody checked to mean anything). It answers
 # with three additions, each of which can be switched off:
 #
 # 1. **partition and expansion**: every stored image holds four half-resolution images, so a budget of
-#    IPC stored images trains on 4·IPC;
+#    {term}`IPC` stored images trains on 4·IPC;
 # 2. a **model queue** of partly trained networks instead of a fresh random network per iteration;
 # 3. a **class-aware regulariser**: the synthetic images must also be classified correctly by the network
 #    that embeds them, weighted by how accurate that network is.
@@ -135,7 +135,7 @@ print(f"profile {profile.name!r}: {dataset.name} ({len(dataset.train)} training 
 # DM draws a network $\psi_\vartheta$ with random weights $\vartheta$ at every iteration and, for every
 # class $c$, compares the mean embedding of a batch of real images $\mathcal{T}_c$ with that of the
 # class's synthetic images $\mathcal{S}_c$, both under the same differentiable Siamese augmentation
-# $\mathcal{A}$ (one draw per class, DSA {cite}`dsa`):
+# $\mathcal{A}$ (one draw per class, {term}`DSA` {cite}`dsa`):
 #
 # $$
 # \mathcal{L}_{\mathrm{DM}} = \sum_c \Big\lVert \tfrac{1}{|\mathcal{T}_c|}\textstyle\sum_{x\in\mathcal{T}_c}
@@ -401,7 +401,7 @@ show_images(train_images, train_labels, dataset, per_class=min(8, 4 * IPC),
             title="the expanded parts of the first two stored images of every class")
 
 # %% [markdown]
-# The evaluation protocol (see {doc}`01_distillation_in_one_picture`) trains fresh networks on those
+# The {term}`evaluation protocol` (see {doc}`01_distillation_in_one_picture`) trains fresh networks on those
 # expanded images and tests them on the real test set:
 
 # %%
@@ -413,7 +413,7 @@ print(f"IDM, IPC {IPC}: {live_report}")
 # %% [markdown]
 # ## Accuracy against IPC
 #
-# IDM next to DM and the selection baselines: random real images, herding and k-center greedy on the
+# IDM next to DM and the selection baselines: random real images, {term}`herding` and {term}`k-center` greedy on the
 # features of a briefly trained network {cite}`herding,kcenter`, in {numref}`fig-06-accuracy-vs-ipc`.
 # Every distillation runs `ITERATIONS` iterations; IDM's point at the live run's IPC is the live run.
 #
@@ -525,10 +525,12 @@ Markdown(dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm")], c
 # %% [markdown]
 # ## Exercises
 #
-# The solutions say what to expect and why; they quote no run, so compare with your own numbers, and with
-# the ablation's last row above (IDM with this page's settings) as the reference point. At the `cpu` profile
-# they run with this page's settings: IPC 1 (`ABLATION_IPC`), 50 iterations, the scaled queue, 100 epochs ×
-# 2 evaluation networks.
+# <!-- book-only: the student edition (ltdd.student) leaves this out -->
+# The solutions say what to expect and why; they quote no run, so compare with your own numbers.
+# <!-- /book-only -->
+# Compare with the ablation's last row above (IDM with this page's settings) as the reference point. At the
+# `cpu` profile the exercises run with this page's settings: IPC 1 (`ABLATION_IPC`), 50 iterations, the scaled
+# queue, 100 epochs × 2 evaluation networks.
 #
 # ```{exercise}
 # :label: ex-06-ce-weight
@@ -596,6 +598,8 @@ Markdown(dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm")], c
 # one step per class. First predict from the composed update in the section on the equations: with
 # momentum $\mu = 0.5$ and $C = 10$ classes, how far does class 0's gradient move its images *within* the
 # iteration in which it is taken, and how far does class 9's? Where does the rest of class 9's step go?
+# Give both moves in units of the learning rate to three decimals and check with `from ltdd.exercises import
+# check` and `check("ex-06-step-per-class", (class_0, class_9))`.
 # ```
 #
 # ```{solution} ex-06-step-per-class

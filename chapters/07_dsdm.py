@@ -19,11 +19,11 @@
 # %% [markdown]
 # # DSDM: matching more than the mean
 #
-# DM ({doc}`05_distribution_matching`) makes the synthetic images of a class have the same *mean* feature
+# {term}`DM` ({doc}`05_distribution_matching`) makes the synthetic images of a class have the same *mean* feature
 # as the real ones, under randomly initialised networks. Two sets can share their mean and still look
 # nothing alike: the real features of a class form a cloud with a shape, and a handful of synthetic
 # images that all sit near its centre match the mean perfectly while covering none of the cloud.
-# **DSDM**, *Diversified Semantic Distribution Matching* {cite}`dsdm`, adds what the mean leaves out:
+# **{term}`DSDM`**, *Diversified Semantic Distribution Matching* {cite}`dsdm`, adds what the mean leaves out:
 #
 # - **semantic features**: the features come from networks *pre-trained* on the real data, whose
 #   features separate the classes, instead of random ones;
@@ -35,7 +35,7 @@
 # DSDM is built on the code of IDC {cite}`idc`, from which it takes *multi-formation* (every stored image
 # holds four smaller images) and a few habits of optimisation. This chapter writes the loss down, maps
 # every part of it to the function that computes it, runs DSDM live next to DM, looks at the features of
-# both synthetic sets, and switches DSDM's parts on one at a time.
+# both {term}`synthetic sets <Synthetic set>`, and switches DSDM's parts on one at a time.
 
 # %% [markdown]
 # ```{admonition} In this chapter
@@ -48,7 +48,7 @@
 # live ablation, and why DSDM's published numbers come from a different protocol than DM's.
 #
 # **Before you start.** {doc}`05_distribution_matching` (DM and its per-class image steps);
-# {doc}`06_idm` helps with the 2×2 mosaics, which IDM calls partition and expansion.
+# {doc}`06_idm` helps with the 2×2 mosaics, which {term}`IDM` calls partition and expansion.
 #
 # **How long.** About 40 minutes to read. Running it on 2 CPU cores:
 # under a minute with the `smoke` profile (CI checks this), and about 6 minutes with `cpu`;
@@ -72,7 +72,7 @@ budget = chapter_budget("07")  # `cpu` profile: 10 minutes; past them the next c
 # Let $\psi_1, \dots, \psi_N$ be $N$ networks trained for $E$ epochs on the real training set and then
 # frozen. At every iteration DSDM draws one of them, $\psi_j$, and for every class $c$ a real batch
 # $B_c$ and one augmentation $\mathcal{A}$ shared by the real and the synthetic images of the class (the
-# Siamese rule of DSA {cite}`dsa`). With $f = \psi_j(\mathcal{A}(x))$ the features, $d$ their dimension,
+# Siamese rule of {term}`DSA` {cite}`dsa`). With $f = \psi_j(\mathcal{A}(x))$ the features, $d$ their dimension,
 # $\mu^r_c, \mu^s_c$ the mean real and synthetic features (the prototypes) and
 # $\Sigma^r_c, \Sigma^s_c$ their covariances,
 #
@@ -167,7 +167,7 @@ budget = chapter_budget("07")  # `cpu` profile: 10 minutes; past them the next c
 # this chapter would take well over an hour there, so every run of it uses shorter settings at `cpu`
 # (100 iterations and a 100-epoch evaluation with 2 networks, printed below, as the sweep of
 # {doc}`05_distribution_matching`). The `smoke` and `gpu` profiles run at their own scale. The
-# accuracy-versus-IPC sweep has two points, the smallest IPC of the profile's grid and the live run's (add
+# accuracy-versus-IPC sweep has two points, the smallest {term}`IPC` of the profile's grid and the live run's (add
 # more to `IPC_GRID` if you have the time), and the ablation runs at IPC 1, the smallest and cheapest
 # budget.
 
@@ -396,7 +396,7 @@ Markdown(feature_gap_table(gaps))
 #
 # ## Accuracy against IPC
 #
-# The real-image baselines of {doc}`05_distribution_matching` (random, herding {cite}`herding`, k-center
+# The real-image baselines of {doc}`05_distribution_matching` (random, {term}`herding` {cite}`herding`, {term}`k-center`
 # {cite}`kcenter`), DM and DSDM at every IPC of the sweep ({numref}`fig-07-accuracy-vs-ipc`). DSDM keeps its
 # pre-trained networks across the sweep. The points at the live IPC are the live runs above: same seed,
 # settings and evaluation, hence the same result.
@@ -561,6 +561,8 @@ Markdown(dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm"), ("
 # different pre-trained networks does that window contain with `NUM_PRETRAINED` networks, and what do you
 # expect for the accuracy? With the chapter's number of iterations, is the window of 0.99 even filled
 # after the warm-up?
+# Give the two windows as whole numbers of iterations and check with `from ltdd.exercises import check` and
+# `check("ex-07-ema", (window_09, window_099))`.
 # ```
 #
 # ```{solution} ex-07-ema

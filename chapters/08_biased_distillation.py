@@ -20,12 +20,12 @@
 # # Distilling biased data
 #
 # {doc}`04_why_it_hurts` trained networks on whole biased training sets and watched them learn the colour
-# instead of the digit. This chapter asks the question of Biased-DD {cite}`biaseddd`: what happens when
+# instead of the digit. This chapter asks the question of {term}`Biased-DD` {cite}`biaseddd`: what happens when
 # the set we *distil* is biased? It distils the coloured digits with three methods, the distribution
-# matching of {doc}`05_distribution_matching` (DM {cite}`dm`) and the two gradient-matching methods DC
-# {cite}`dc` and DSA {cite}`dsa`, at several bias ratios and severities, tests the distilled sets on
+# matching of {doc}`05_distribution_matching` ({term}`DM` {cite}`dm`) and the two gradient-matching methods {term}`DC`
+# {cite}`dc` and {term}`DSA` {cite}`dsa`, at several {term}`bias ratios <Bias ratio>` and severities, tests the distilled sets on
 # images whose colour always lies, and looks at how much of the colour ends up in the synthetic images.
-# It then builds **DeDM**, a debiased DM: this book's implementation of the objective that Biased-DD
+# It then builds **{term}`DeDM`**, a debiased DM: this book's implementation of the objective that Biased-DD
 # proposes, with attribute labels (an oracle) and without them (a bias network trained with the
 # generalized cross-entropy of LfF {cite}`lff`).
 
@@ -40,7 +40,7 @@
 # {class}`DeDMConfig <ltdd.distill.dedm.DeDMConfig>`), with attribute labels and with a bias network trained
 # with GCE ({func}`estimate_aligned <ltdd.debias.estimate_aligned>`): what it can and cannot remove.
 #
-# **Before you start.** {doc}`03_biased_data` (bias ratio, severity, the coloured digits),
+# **Before you start.** {doc}`03_biased_data` (bias ratio, {term}`severity`, the coloured digits),
 # {doc}`04_why_it_hurts` (the full-set control) and {doc}`05_distribution_matching` (DM).
 #
 # **How long.** About 50 minutes to read. Running it on 2 CPU cores:
@@ -63,8 +63,8 @@ budget = chapter_budget("08")  # `cpu` profile: 10 minutes; past them the next c
 # ## The question
 #
 # A biased training set pairs every image with a second attribute, here a colour, and colour $c$ belongs
-# to class $c$ (see {doc}`03_biased_data`). An image is **bias-aligned** when it wears its class's colour
-# and **bias-conflicting** otherwise. Two numbers describe the set:
+# to class $c$ (see {doc}`03_biased_data`). An image is **{term}`bias-aligned`** when it wears its class's colour
+# and **{term}`bias-conflicting`** otherwise. Two numbers describe the set:
 #
 # - the **bias ratio** $r$, the fraction of aligned training images. With ten classes, $r = 0.1$ spreads
 #   the colours uniformly (the colour says nothing about the class), $r = 0.95$ gives 95 % of the
@@ -84,9 +84,9 @@ budget = chapter_budget("08")  # `cpu` profile: 10 minutes; past them the next c
 # ## Gradient matching in brief
 #
 # DM matches *features* under random networks. DC and DSA match *gradients*: a network trained on the
-# synthetic set $\mathcal{S}$ should take the same steps as one trained on the real set $\mathcal{T}$.
+# {term}`synthetic set` $\mathcal{S}$ should take the same steps as one trained on the real set $\mathcal{T}$.
 # Since the whole training run cannot be differentiated cheaply, they ask for it step by step, class by
-# class, along the trajectory of a network that trains on $\mathcal{S}$ (DC Eq. 9):
+# class, along the {term}`trajectory` of a network that trains on $\mathcal{S}$ (DC Eq. 9):
 #
 # $$
 # \min_{\mathcal{S}}\;
@@ -146,7 +146,7 @@ budget = chapter_budget("08")  # `cpu` profile: 10 minutes; past them the next c
 # sweeps three bias ratios (0.1, 0.95 and 1.0; DeDM the last two), and runs DC and DSA for a handful of iterations with much shorter loops than the
 # reference's (10, 50); the `smoke` profile evaluates each set with a single network and trains the full
 # set for 3 epochs. The `gpu` and `paper` profiles sweep all six ratios and use the reference loops.
-# The `paper` profile runs Biased-DD's own settings ({mod}`ltdd.biased` applies them): IPC 50
+# The `paper` profile runs Biased-DD's own settings ({mod}`ltdd.biased` applies them): {term}`IPC` 50
 # (`BIASED_DD_IPC`), each method's reference iterations, every set evaluated with its method's own protocol
 # ({func}`own_protocol <ltdd.biased.own_protocol>`: DC with DC's augmentation, which on digits is
 # `crop_scale_rotate` for 1000 epochs and elsewhere none for 300; DSA and DM with DSA for 1000 epochs) and the
@@ -613,6 +613,9 @@ Markdown(f"**Unbiased CIFAR-10, ConvNet-3, test accuracy (%)**\n\n{paper_table([
 # Before running, at ratio 0.95: how strong is the push $\lambda_c$ for $\lambda = 0.5$ and $\lambda = 0.9$
 # (with $\rho = 0.1$), and where does the minimum of the loss lie? What is the target of the last variant?
 # Then at ratio 0.1: what do the constant push and the last variant do there?
+# Give the two pushes $\lambda_c$ and the two distances (in units of $\mu_g - \mu_a$) to two decimals and check
+# with `from ltdd.exercises import check` and `check("ex-08-lambda", (push_05, push_09, distance_05,
+# distance_09))`.
 # ````
 #
 # ```{solution} ex-08-lambda
@@ -710,6 +713,8 @@ Markdown(f"**Unbiased CIFAR-10, ConvNet-3, test accuracy (%)**\n\n{paper_table([
 # ```
 #
 # why the reference cannot simply apply its per-channel rule to them, and what `match_1d=True` does instead.
+# Give the two counts and check with `from ltdd.exercises import check` and `check("ex-08-match1d", (one_d,
+# all_tensors))`.
 # ````
 #
 # ```{solution} ex-08-match1d

@@ -19,13 +19,13 @@
 # %% [markdown]
 # # Rebalancing with distillation (CRLT-DD)
 #
-# The chapters so far used distillation to make a training set *smaller*. CRLT-DD, "Condense and
-# Rebalance" {cite}`crltdd`, uses it to make a long-tailed training set *balanced*. The usual cures for a
+# The chapters so far used distillation to make a training set *smaller*. {term}`CRLT-DD`, "Condense and
+# Rebalance" {cite}`crltdd`, uses it to make a {term}`long-tailed <long-tailed data>` training set *balanced*. The usual cures for a
 # long tail either throw images of the big classes away (undersampling) or repeat the small ones
-# (oversampling). CRLT-DD condenses the big classes instead: distribution matching (DM {cite}`dm`, see
+# (oversampling). CRLT-DD condenses the big classes instead: distribution matching ({term}`DM` {cite}`dm`, see
 # {doc}`05_distribution_matching`) turns the thousands of images of a head class into as few synthetic
 # images as the tail classes have, so that every class ends up the same size without a real image being
-# discarded unseen. It adds self-supervised pre-training with SimCLR {cite}`simclr` on the long-tailed
+# discarded unseen. It adds self-supervised pre-training with {term}`SimCLR` {cite}`simclr` on the long-tailed
 # images before the classifier is fine-tuned on the rebalanced set.
 #
 # This chapter writes CRLT-DD's plans down as equations and maps every part to {mod}`ltdd.rebalance`,
@@ -37,15 +37,15 @@
 # %% [markdown]
 # ```{admonition} In this chapter
 # :class: tip
-# **What you will learn.** CRLT-DD's plans (distill all, distill head, their sample baselines, + aug) as
+# **What you will learn.** CRLT-DD's plans ({term}`distill all <CRLT-DD plans>`, distill head, their sample baselines, + aug) as
 # equations, and the size of the training set each one produces ({func}`budget_table <ltdd.rebalance.budget_table>`).
 # How to build every plan on a long-tailed set ({func}`rebalance <ltdd.rebalance.rebalance>`) and evaluate it
 # per class group ({func}`evaluate_rebalanced <ltdd.rebalance.evaluate_rebalanced>`). SimCLR's views and its
-# NT-Xent loss ({class}`SimCLRTrainer <ltdd.ssl.SimCLRTrainer>`, {func}`nt_xent <ltdd.ssl.nt_xent>`), and three
+# {term}`NT-Xent` loss ({class}`SimCLRTrainer <ltdd.ssl.SimCLRTrainer>`, {func}`nt_xent <ltdd.ssl.nt_xent>`), and three
 # defects of CRLT-DD's SimCLR code. How to read a longer recorded run of CRLT-DD's Table III seed by seed
 # ({func}`rebalance_study <ltdd.rebalance.rebalance_study>`).
 #
-# **Before you start.** {doc}`02_long_tailed_data` (imbalance factor, the plans' budgets worked by hand),
+# **Before you start.** {doc}`02_long_tailed_data` ({term}`imbalance factor`, the plans' budgets worked by hand),
 # {doc}`04_why_it_hurts` (what a long tail does to a network) and {doc}`05_distribution_matching` (DM, the
 # condensing method).
 #
@@ -143,7 +143,7 @@ budget = chapter_budget("09")  # `cpu` profile: 10 minutes; past them the next c
 # `digits-lt` at $\beta = 10$ without a GPU, `cifar10-lt` at $\beta = 100$ with one. Without a GPU the
 # live evaluation trains one network per set (the recorded run at the end uses more); with the `gpu`
 # profile the live distillation is shortened, because the head of CIFAR-10-LT is condensed to 500 images
-# per class. On CIFAR the head IPC is the paper's (500 for CIFAR-10-LT, 50 for CIFAR-100-LT, at every
+# per class. On CIFAR the head {term}`IPC` is the paper's (500 for CIFAR-10-LT, 50 for CIFAR-100-LT, at every
 # $\beta$; `PAPER_HEAD_IPC`, read off the paper's Table IV below). The `paper` profile runs CRLT-DD's own
 # setting ({func}`crlt_settings <ltdd.rebalance.crlt_settings>`): DM for 4000 iterations with an image learning
 # rate of 1.0, 128 real images per class and one image step per class (the code's `main_DM.py`), evaluation
@@ -347,7 +347,7 @@ show_image_rows(rows, dataset, per_row=10,
 #
 # Now a few of the sets are evaluated: every network is trained on a plan's set and tested on the
 # **balanced** test set. Besides the overall accuracy, `evaluate_rebalanced` reports the accuracy of the
-# head half and the tail half of the classes (by training counts) and of OLTR's shot groups (many: more
+# head half and the tail half of the classes (by training counts) and of OLTR's {term}`shot groups <Shot group>` (many: more
 # than 100 training images, few: fewer than 20, medium: the rest). The "+ SimCLR" row needs an encoder,
 # which the next section pre-trains; its row is added there.
 
@@ -732,6 +732,8 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # \rfloor$), the sizes of distill all, distill all + aug and distill head (the long-tailed set has 12,608
 # images, its tail half 1,516), and the imbalance left by distill head. Check with
 # `budget_table(counts_only("cifar100-lt", 50))`.
+# Give the sizes as whole numbers and the imbalance to one decimal and check with `from ltdd.exercises import
+# check` and `check("ex-09-budgets", (n_min, n_med, images_all, images_all_aug, images_head, imbalance))`.
 # ```
 #
 # ```{solution} ex-09-budgets
@@ -749,8 +751,8 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # :label: ex-09-method
 #
 # CRLT-DD's Table I (above) condenses with three methods. `rebalance` takes any method of `ltdd.distill`
-# through `method=` and passes further keywords to it. Build distill head with herding (a selection of
-# real images, no synthesis) and with DSA (gradient matching, short loops as in
+# through `method=` and passes further keywords to it. Build distill head with {term}`herding` (a selection of
+# real images, no synthesis) and with {term}`DSA` (gradient matching, short loops as in
 # {doc}`08_biased_distillation`), evaluate them next to the DM set, and compare with sample head:
 #
 # ```python
@@ -776,14 +778,15 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # to keep, and DM (or DSA) against herding measures what synthesis adds over real images chosen by a
 # rule, at the same budget. Expect the differences at the
 # small profiles to be within the noise of one network; the `cpu` profile and several seeds
-# (`rebalance_study(dataset, rows={...}, method="herding", seeds=(0, 1, 2))`) are needed to separate them.
+# (`from ltdd.rebalance import rebalance_study`, then
+# `rebalance_study(dataset, rows={...}, method="herding", seeds=(0, 1, 2))`) are needed to separate them.
 #
-# IDM ({doc}`06_idm`) stores each synthetic image as a 2×2 mosaic of four smaller ones and trains on the
+# {term}`IDM` ({doc}`06_idm`) stores each synthetic image as a 2×2 mosaic of four smaller ones and trains on the
 # four parts, upsampled. The budgets of CRLT-DD count images that a network trains on, so 12 stored IDM
 # images per class would train as 48 and the plan would no longer be the plan: `rebalance` refuses a
 # partitioning method with a message that names the switch (`partition=False` for IDM, `factor=1` for
-# DSDM), which keeps IDM's other parts within the budget.
-# (A method that gives soft labels is refused outright: a rebalanced set mixes its images with real,
+# {term}`DSDM`), which keeps IDM's other parts within the budget.
+# (A method that gives {term}`soft labels <Soft label>` is refused outright: a rebalanced set mixes its images with real,
 # hard-labelled ones.)
 # ````
 #
@@ -829,6 +832,8 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # $\beta = 100$, and adding SimCLR makes it lower still, while distill head stays above vanilla. Using the
 # size table of this chapter, explain why. What is $n_{\min}$ there, and what does distill head keep
 # instead?
+# Give whole numbers and check with `from ltdd.exercises import check` and `check("ex-09-cifar100", (n_min,
+# images_head))`.
 # ```
 #
 # ```{solution} ex-09-cifar100
@@ -855,9 +860,11 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # sizes of CIFAR-10-LT at $\beta = 10$ as printed (head at the median), then try the other dataset, and then
 # the head IPCs 500 and 50. Which combination gives both printed numbers? Why can distill all alone not tell
 # the datasets apart at $\beta = 100$, but can at $\beta = 10$?
+# Give the number of classes of the dataset and the head IPC that give both printed numbers and check with `from
+# ltdd.exercises import check` and `check("ex-09-table-iv", (classes, head_ipc))`.
 # ```
 #
-# ```{solution} ex-09-table-iv
+# ````{solution} ex-09-table-iv
 # :class: dropdown
 #
 # ```python
@@ -876,4 +883,4 @@ Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100
 # denominator, the size of the long-tailed set, which at $\beta = 100$ is 12,406 against 10,847 images. So
 # distill all's *percentage* does tell them apart at every $\beta$, but only by the size of the whole set;
 # the head column, with IPC 500 against 50, separates them far more clearly.
-# ```
+# ````

@@ -20,12 +20,12 @@
 # # Trajectory matching
 #
 # Distribution matching ({doc}`05_distribution_matching`) compares *features* of real and synthetic
-# images under networks that never learn anything. Trajectory matching compares what networks *learn*.
-# MTT, "Dataset Distillation by Matching Training Trajectories" {cite}`mtt`, first trains ordinary networks
+# images under networks that never learn anything. {term}`Trajectory` matching compares what networks *learn*.
+# {term}`MTT`, "Dataset Distillation by Matching Training Trajectories" {cite}`mtt`, first trains ordinary networks
 # on the real data and records their weights after every epoch. It then asks that a network trained for a
-# few steps on the synthetic set, started from one of these recorded points, land where the real-data
-# network was some epochs later. DATM {cite}`datm` keeps this objective and changes what is matched when,
-# and which labels the synthetic images carry. The long-tailed method LTDD {cite}`ltdd` of the next
+# few steps on the {term}`synthetic set`, started from one of these recorded points, land where the real-data
+# network was some epochs later. {term}`DATM` {cite}`datm` keeps this objective and changes what is matched when,
+# and which labels the synthetic images carry. The {term}`long-tailed <long-tailed data>` method {term}`LTDD` {cite}`ltdd` of the next
 # chapter, {doc}`11_long_tailed_tm`, is built on DATM, so everything here is groundwork for it.
 
 # %% [markdown]
@@ -33,9 +33,9 @@
 # :class: tip
 # **What you will learn.** How MTT's objective is defined and where each symbol lives in `ltdd`
 # ({func}`unrolled_matching <ltdd.distill.unroll.unrolled_matching>`,
-# {class}`TrajectoryMatcher <ltdd.distill.tm.TrajectoryMatcher>`); what expert trajectories look like
+# {class}`TrajectoryMatcher <ltdd.distill.tm.TrajectoryMatcher>`); what {term}`expert` trajectories look like
 # ({func}`train_buffer <ltdd.experts.train_buffer>`); why backpropagating through the unrolled student takes
-# so much memory, and how `ltdd` gets the same gradient in constant memory (and how TESLA's shortcut
+# so much memory, and how `ltdd` gets the same gradient in constant memory (and how {term}`TESLA`'s shortcut
 # {cite}`tesla` differs); DATM's four changes; the published settings, and how to run them on a GPU. The
 # code runs on the embedded long-tailed digits at the active profile's scale: everything it distils is a
 # small-scale illustration, not a reproduction of the papers.
@@ -128,7 +128,7 @@ budget = chapter_budget("10")  # `cpu` profile: 10 minutes; past them the next c
 #
 # The scale of every trajectory-matching experiment in the book comes from
 # {func}`scale_for(profile) <ltdd.tm_study.scale_for>`: how many experts, how many epochs each, the network
-# width, IPC, iterations, and the distiller's settings. Without
+# width, {term}`IPC`, iterations, and the distiller's settings. Without
 # a GPU it is a handful of short experts on the embedded long-tailed digits; on a GPU the settings are
 # those of the published long-tailed CIFAR-10 setting, with fewer (and, for the `gpu` profile, shorter)
 # experts and the profile's iterations. This chapter always distils the long-tailed digits (`digits-lt`),
@@ -167,7 +167,7 @@ print(f"{dataset.name}: {len(dataset.train)} training images, {counts[0]} in the
 #
 # `train_buffer` trains `num_experts` networks into a folder, one file per expert holding its `[E + 1, P]`
 # trajectory, and writes a `buffer.json` that records the dataset, its options and the model, so that a
-# distiller refuses experts of other data. MTT's experts are plain SGD with DSA on every batch and a
+# distiller refuses experts of other data. MTT's experts are plain SGD with {term}`DSA` on every batch and a
 # constant learning rate: a trajectory should be what ordinary training does. The buffer here goes to a
 # temporary folder.
 
@@ -242,7 +242,7 @@ fig
 # {class}`ExpertConfig(optimizer="gsam") <ltdd.experts.ExpertConfig>` (with `gsam_rho`, `gsam_alpha`); it
 # doubles the cost of every expert, so this chapter does not run it.
 #
-# **ZCA whitening.** MTT and DATM distil CIFAR images after ZCA whitening, a linear map fitted on the training
+# **{term}`ZCA <ZCA whitening>` whitening.** MTT and DATM distil CIFAR images after ZCA whitening, a linear map fitted on the training
 # set that decorrelates neighbouring pixels (it sharpens edges):
 # {func}`load_dataset(name, zca=0.1) <ltdd.data.load_dataset>`, with 0.1 the regulariser of the references
 # (`ltdd/data/zca.py`). It is part of the dataset's options, so a buffer trained on unwhitened images refuses
@@ -410,7 +410,7 @@ fig
 # ### Live: the exact mode is exact, TESLA's is not
 #
 # The three modes compute the same loss. Do they compute the same gradient? On a tiny problem in double
-# precision (a two-layer ConvNet, twelve 8×8 images, soft labels, DSA, 5 images per step) the relative
+# precision (a two-layer ConvNet, twelve 8×8 images, {term}`soft labels <Soft label>`, DSA, 5 images per step) the relative
 # difference to backpropagation should be at the level of rounding for the exact mode, and visibly not
 # for TESLA's, except with a single step, where there are no earlier steps to ignore.
 
@@ -671,6 +671,8 @@ Markdown(f"**MTT**\n\n{preset_table('mtt')}\n\n**DATM**\n\n{preset_table('datm')
 # bptt peaks against $N$ (`np.polyfit`), extrapolate, and compare with the exact mode's peaks. Then check
 # the linear growth live with `saved_memory("bptt", n, ipc=2, image_size=16, width=8)` for a few more
 # values of `n`. Which part of the growth per step would halve with `batch_syn=50`?
+# Give the slope in MB per step as a whole number and check with `from ltdd.exercises import check` and
+# `check("ex-10-memory", mb_per_step)`.
 # ````
 #
 # ````{solution} ex-10-memory

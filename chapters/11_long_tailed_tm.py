@@ -19,25 +19,25 @@
 # %% [markdown]
 # # Long-tailed trajectory matching: DAM and Expert Decoupling
 #
-# Trajectory matching ({doc}`10_trajectory_matching`) distils a training set by asking a student network,
+# {term}`Trajectory` matching ({doc}`10_trajectory_matching`) distils a training set by asking a student network,
 # trained for a few steps on the synthetic images, to follow the recorded training trajectory of an
-# *expert* trained on the real images. On a balanced benchmark that is one of the strongest families of
-# dataset distillation. On a long-tailed training set it goes wrong in a particular way, and LTDD,
+# *{term}`expert`* trained on the real images. On a balanced benchmark that is one of the strongest families of
+# {term}`dataset distillation`. On a {term}`long-tailed <long-tailed data>` training set it goes wrong in a particular way, and {term}`LTDD`,
 # "Distilling Long-tailed Datasets" {cite}`ltdd`, traces the failure to the experts. Experts trained on
-# long-tailed data have learned the imbalance, and MTT {cite}`mtt` and DATM {cite}`datm` copy whatever
-# the experts know, the imbalance included, into the synthetic set. LTDD names two causes and a fix for
+# long-tailed data have learned the imbalance, and {term}`MTT` {cite}`mtt` and {term}`DATM` {cite}`datm` copy whatever
+# the experts know, the imbalance included, into the {term}`synthetic set`. LTDD names two causes and a fix for
 # each:
 #
 # 1. **The trajectories themselves are biased.** An expert's weights moved under gradients in which the
 #    head classes dominate, because most of its training images belong to them. A student trained on a
 #    *balanced* synthetic set sees another class distribution, so following the expert forces the
-#    synthetic images to reproduce the imbalance. *Distribution-agnostic Matching* (DAM) weights the
+#    synthetic images to reproduce the imbalance. *Distribution-agnostic Matching* ({term}`DAM`) weights the
 #    student's loss by the long-tailed class frequencies, so that the student's steps resemble the
 #    expert's whatever the distribution of the synthetic set.
 # 2. **The experts' classifiers are biased.** A network trained on long-tailed data favours the head
 #    classes, is unsure about the tail, and often gets tail images wrong. DATM takes its initial images
-#    and its soft labels from these experts, and matching pulls the student's classifier towards theirs.
-#    *Expert Decoupling* (ED) trains a second set of experts whose classifier is retrained with
+#    and its {term}`soft labels <Soft label>` from these experts, and matching pulls the student's classifier towards theirs.
+#    *{term}`Expert Decoupling <ED>`* (ED) trains a second set of experts whose classifier is retrained with
 #    class-balanced sampling, and matches the backbone and the classifier separately, each against the
 #    experts that are good at it.
 
@@ -78,7 +78,7 @@ budget = chapter_budget("11")  # `cpu` profile: 10 minutes; past them the next c
 #
 # As in {doc}`10_trajectory_matching`, the scale of every trajectory-matching experiment comes from
 # {func}`scale_for(profile) <ltdd.tm_study.scale_for>`: the number of experts and their epochs, the network
-# width, IPC, the iterations and the distiller's shared settings. Without a GPU that is a handful of short
+# width, {term}`IPC`, the iterations and the distiller's shared settings. Without a GPU that is a handful of short
 # experts on the embedded long-tailed digits; with the `gpu` profile it takes LTDD's published CIFAR-10-LT
 # hyperparameters, for the distillation and for both kinds of experts (GSAM, and LTDD's weight decay for the
 # representation experts; {func}`expert_config <ltdd.tm_study.expert_config>`). This chapter always works on `digits-lt`, at every profile. The live ablation distils four
@@ -571,7 +571,7 @@ else:
 
 # %% [markdown]
 # The columns: overall accuracy on the balanced test set; the head and tail halves of the classes; OLTR's
-# shot groups (many: more than 100 training images, few: fewer than 20, medium: the rest), which on the
+# {term}`shot groups <Shot group>` (many: more than 100 training images, few: fewer than 20, medium: the rest), which on the
 # digits hold very few classes each; and the step size $\alpha$ the sets learned (they start at
 # $\alpha_0$, and the evaluation trains with the learned value).
 #
@@ -712,7 +712,7 @@ Markdown("**The three corrected presets**\n\n" + "\n".join(
 # $\lambda_g = 0$, column weighting.
 #
 # Four more things come from the code rather than from the numbers of a config file. **The gradient**: LTDD's
-# only distillation script differentiates with TESLA's truncation ({doc}`10_trajectory_matching`), so every LTDD
+# only distillation script differentiates with {term}`TESLA`'s truncation ({doc}`10_trajectory_matching`), so every LTDD
 # preset has `grad_mode="tesla"`; the exact gradient of the same loss is one option away
 # (`grad_mode="exact"`, below). **The soft labels** of the CIFAR-100-LT and Tiny-ImageNet-LT configs, which
 # start from random real images: the code takes the logits of the first classifier expert, right or wrong,
@@ -785,7 +785,7 @@ Markdown(markdown_table(
 #
 # A GPU run of LTDD at CIFAR-10-LT $\beta = 100$, IPC 10, in three commands: the representation experts,
 # the classifier experts from them, and the distillation (`--preset` takes each stage's published expert
-# settings, `--zca 0.1` is the ZCA whitening the published runs use; the papers train 100 experts of each
+# settings, `--zca 0.1` is the {term}`ZCA <ZCA whitening>` whitening the published runs use; the papers train 100 experts of each
 # kind):
 #
 # ```
@@ -829,8 +829,8 @@ Markdown(markdown_table(
 # print(dam_weights(cifar, normalize=False), dam_weights(cifar))
 # ```
 #
-# and check your four numbers (head weight, tail weight, the factor, the head/tail ratio) with
-# `ltdd.exercises.check("ex-11-dam-cifar", (head, tail, factor, ratio))`.
+# and check your four numbers (head weight, tail weight, the factor, the head/tail ratio), each to three significant
+# figures, with `from ltdd.exercises import check` and `check("ex-11-dam-cifar", (head, tail, factor, ratio))`.
 # ````
 #
 # ```{solution} ex-11-dam-cifar
@@ -839,7 +839,7 @@ Markdown(markdown_table(
 # The raw frequencies are $s_c / 12{,}406$: $5000/12406 \approx 0.403$ for the head class and $50/12406
 # \approx 0.0040$ for the tail; they sum to 1. Normalised to mean 1 they are $10$ times larger: about
 # $4.03$ and $0.040$. Either way the head class weighs $5000/50 = 100 = \beta$ times the tail class: with
-# $\lambda_g = 0$ the weights are proportional to the counts, so their ratio is the imbalance factor.
+# $\lambda_g = 0$ the weights are proportional to the counts, so their ratio is the {term}`imbalance factor`.
 # On a balanced batch with hard labels and the same cross-entropy $\ell$ for every class, the code's loss
 # is $\frac{1}{C} \sum_c g(s_c)\, \ell = \ell / C$, ten times smaller than the plain cross-entropy (the
 # normalised loss is exactly $\ell$). So the representation phase's student, at the same $\alpha$, takes
@@ -945,7 +945,7 @@ Markdown(markdown_table(
 #
 # Both policies first take the images the classifier experts classify correctly. When a class has fewer
 # than IPC of them, *duplicate* repeats them cyclically, so the class holds only real images, some twice
-# (a copy adds no information at first, but the copies receive different DSA augmentations in every
+# (a copy adds no information at first, but the copies receive different {term}`DSA` augmentations in every
 # student step and may drift apart as they are distilled); *noise* pads the class with Gaussian noise
 # images, which the distillation must turn into something useful from nothing. After a few iterations the
 # noise images are still close to noise, with soft labels that the experts chose for noise, so

@@ -20,11 +20,11 @@
 # # All methods under one protocol
 #
 # Every chapter so far measured its methods its own way: chapter {doc}`05_distribution_matching` trained
-# the evaluation networks with batch 256, {doc}`09_rebalancing_crltdd` with batch 128, and trajectory
+# the evaluation networks with batch 256, {doc}`09_rebalancing_crltdd` with batch 128, and {term}`trajectory`
 # matching ({doc}`10_trajectory_matching`, {doc}`11_long_tailed_tm`) at the step size each set learned.
-# The papers do the same, on different datasets, imbalance factors and budgets, so their tables cannot be
-# set side by side. This chapter puts every method of the book on **one long-tailed training set** and
-# evaluates every set with **one recipe**: {term}`coresets <coreset>` (random, herding {cite}`herding`, k-center
+# The papers do the same, on different datasets, {term}`imbalance factors <Imbalance factor>` and budgets, so their tables cannot be
+# set side by side. This chapter puts every method of the book on **one {term}`long-tailed <Long-tailed data>` training set** and
+# evaluates every set with **one recipe**: {term}`coresets <coreset>` (random, {term}`herding` {cite}`herding`, {term}`k-center`
 # {cite}`kcenter`), gradient matching ({term}`DC` {cite}`dc`, {term}`DSA` {cite}`dsa`), distribution matching
 # ({term}`DM` {cite}`dm`, {term}`IDM` {cite}`idm`, {term}`DSDM` {cite}`dsdm`), trajectory matching ({term}`MTT` {cite}`mtt`, {term}`DATM`
 # {cite}`datm`, {term}`LTDD`'s {term}`DAM` + {term}`Expert Decoupling <ED>` {cite}`ltdd`) and {term}`CRLT-DD`'s rebalanced training sets
@@ -71,7 +71,7 @@ if "google.colab" in sys.modules and KEEP_RUNS_ON_DRIVE:
 # capped at 1,000 iterations per set. Gradient matching, IDM's model queue and DSDM's pre-trained networks
 # are scaled down as in their chapters ({data}`ltdd.comparison.SCALED_SETTINGS`); trajectory matching runs
 # at its chapter's scale ({func}`ltdd.tm_study.scale_for`). The whole comparison takes hours on a CPU, so the
-# `cpu` profile runs only four rows live (a coreset, DM, CRLT-DD's distill head, the whole set) and leaves
+# `cpu` profile runs only four rows live (a coreset, DM, CRLT-DD's {term}`distill head <CRLT-DD plans>`, the whole set) and leaves
 # the rest to the recorded run below. On a GPU the comparison saves every finished row to
 # `runs/compare-<profile>.json`: run the cell again after an interruption and it continues where it stopped
 # (with other settings it refuses the file and says why).
@@ -123,7 +123,7 @@ print(f"profile {profile.name!r}: {dataset.name} beta={IMBALANCE}, class counts 
 # method and a seed. Then, for each seed, `NETWORKS` fresh ConvNets are trained on $\mathcal{S}$ with the
 # same recipe for every row (SGD with step 0.01, momentum 0.9, weight decay 5 × 10⁻⁴, batch 128, DSA
 # augmentation, the step divided by ten at half of the epochs), and tested on the *balanced* test set.
-# The accuracy after the last epoch is reported, never the best one seen during training. Soft labels
+# The accuracy after the last epoch is reported, never the best one seen during training. {term}`Soft labels <Soft label>`
 # (DATM, LTDD) and the partitioned images of IDM and DSDM are used as their sets define them; nothing else
 # differs between rows.
 #
@@ -216,7 +216,7 @@ for label, baseline in (("DM", "random"), ("LTDD (DAM+ED)", "DATM"), ("CRLT-DD d
 # ## Next to the papers
 #
 # The papers' numbers come from other datasets and settings, so they belong next to ours, not in the same
-# table. LTDD's table {cite}`ltdd` is the closest: CIFAR-10-LT at $\beta = 100$, the same IPC for every
+# table. LTDD's table {cite}`ltdd` is the closest: CIFAR-10-LT at $\beta = 100$, the same {term}`IPC` for every
 # method, each evaluated with its own protocol.
 
 # %%
@@ -265,7 +265,7 @@ display(Markdown("**The methods' own papers**, balanced CIFAR-10, test accuracy 
 # :label: ex-12-budgets
 #
 # How many images do CRLT-DD's *distill all* and *distill head* store on digits-LT at $\beta = 10$, and
-# what percentage of the long-tailed set is each? Work it out from the class counts printed in the
+# what percentage of the long-tailed set is each (whole numbers of images, percentages to one decimal)? Work it out from the class counts printed in the
 # settings cell and the rules of {doc}`09_rebalancing_crltdd`, then check with
 # {func}`ltdd.rebalance.plan_budget` and
 #
@@ -290,7 +290,8 @@ display(Markdown("**The methods' own papers**, balanced CIFAR-10, test accuracy 
 # From the recorded study, compute the mean gain in few-shot accuracy (in percentage points) of *CRLT-DD
 # distill head* over the whole long-tailed set, pairing the two rows seed by seed. Use
 # `recorded.values(label, "groups.shots.few")` (one value per seed, in the order of `recorded.rows`) or
-# `recorded.compare`. Check with `check("ex-12-few-gain", gain)`. Then: where does the gain come from,
+# `recorded.compare`. Give it to one decimal and check with `from ltdd.exercises import check` and
+# `check("ex-12-few-gain", gain)`. Then: where does the gain come from,
 # given that the tail classes of *distill head* are the same real images as in the whole set?
 # ````
 #
@@ -308,7 +309,7 @@ display(Markdown("**The methods' own papers**, balanced CIFAR-10, test accuracy 
 # :label: ex-12-protocol
 #
 # Run the code of *Rerunning it* above, which evaluates the trajectory-matching rows with the `papers`
-# protocol: the step size each set learned and the experts' (narrower) network. Before running: which
+# protocol: the step size each set learned and the {term}`experts <Expert>`' (narrower) network. Before running: which
 # of the two changes should matter more at this scale, and why?
 # ````
 #

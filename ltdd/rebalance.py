@@ -501,6 +501,23 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
 
 
+GROUP_NAMES = {"shots": "{group}-shot accuracy", "halves": "{group}-half accuracy"}
+"""How :func:`key_name` words a ``groups.<grouping>.<group>`` key, per grouping."""
+
+
+def key_name(key: str) -> str:
+    """The words for a result key in a sentence: ``"accuracy"`` → "overall accuracy", ``"groups.shots.few"`` →
+    "few-shot accuracy", ``"groups.halves.tail"`` → "tail-half accuracy"; another ``groups.<grouping>.<group>``
+    key → "<group> accuracy (<grouping>)"; any other key is returned as it is."""
+    if key == "accuracy":
+        return "overall accuracy"
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "groups" and all(parts[1:]):
+        grouping, group = parts[1:]
+        return GROUP_NAMES[grouping].format(group=group) if grouping in GROUP_NAMES else f"{group} accuracy ({grouping})"
+    return key
+
+
 @dataclass
 class PairedComparison:
     """Two rows of a study on one key, paired by seed (fractions in [0, 1])."""
@@ -537,8 +554,10 @@ class PairedComparison:
         return abs(self.mean_difference) > spread
 
     def sentence(self, name: str | None = None) -> str:
-        """The comparison in words, every number taken from the rows (for a chapter's prose)."""
-        name = name or self.key
+        """The comparison in words, every number taken from the rows, as Markdown (the row in bold) for a
+        chapter's prose: show it with ``IPython.display.Markdown``, or display the comparison itself, which
+        renders as this sentence. ``name`` words the key (default: :func:`key_name`)."""
+        name = name or key_name(self.key)
         if not self.seeds:
             return f"**{self.label}**, {name}: no seed has both this row and {self.baseline}."
         (m, s), (bm, bs) = _mean_std(self.values), _mean_std(self.baseline_values)
@@ -553,6 +572,9 @@ class PairedComparison:
         return (f"**{self.label}**, {name}: {100 * m:.1f} ± {100 * s:.1f} % against {100 * bm:.1f} ± {100 * bs:.1f} % "
                 f"for {self.baseline}, a difference of {diff:+.1f} points on average, positive in {self.wins} of "
                 f"{len(self.seeds)} seeds: the {name} {outcome}{caveat}.")
+
+    def _repr_markdown_(self) -> str:
+        return self.sentence()
 
 
 @dataclass
@@ -772,5 +794,5 @@ __all__ = ["CRLTSettings", "DISTILLING_PLANS", "PAPER_CRLT", "PAPER_HEAD_IPC", "
            "PairedComparison", "PlanBudget", "PlanResult", "RebalanceStudy", "RebalancedSet",
            "TABLE_III_ROWS", "augmentation_copies", "augmented_copies", "budget_table", "check_plan",
            "distill_classes", "evaluate_rebalanced", "evaluation_config", "head_classes", "head_tail_groups",
-           "median_class_size", "plan_budget", "pretrain_encoder", "rebalance", "rebalance_study",
+           "key_name", "median_class_size", "plan_budget", "pretrain_encoder", "rebalance", "rebalance_study",
            "restrict_classes", "run_plan", "sample_per_class", "study_table", "crlt_settings", "vanilla_config"]

@@ -25,6 +25,8 @@ PAPER_RESULTS: dict[str, dict[str, dict[int, float]]] = {
         "datm": {1: 46.9, 10: 66.8, 50: 76.1},
     },
 }
+"""``PAPER_RESULTS[dataset][method][ipc]``: test accuracy (%) of the ConvNet-3 on balanced data, each method
+with its own protocol, as printed in its paper (``SOURCES`` names the table where it is another paper's)."""
 
 PAPER_STD: dict[str, dict[str, dict[int, float]]] = {
     "cifar10": {"random": {1: 2.0, 10: 1.2, 50: 1.0}},

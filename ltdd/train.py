@@ -266,8 +266,11 @@ class EvaluationReport:
                 **self.extra}
 
     def __str__(self) -> str:
+        details = f"({self.epochs} epochs, {self.train_size} training images)"
+        if len(self.seeds) == 1:  # one network has no spread: say so rather than print "± 0.00"
+            return f"{self.model}: {100 * self.mean:.2f} % from one network, so no spread {details}"
         return (f"{self.model}: {100 * self.mean:.2f} ± {100 * self.std:.2f} % over {len(self.seeds)} "
-                f"networks ({self.epochs} epochs, {self.train_size} training images)")
+                f"networks {details}")
 
 
 def evaluate_training_set(images: Tensor, labels: Tensor, dataset: ImageDataset, model: str = "convnet",

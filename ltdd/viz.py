@@ -204,8 +204,10 @@ def profile_table(profiles: Mapping[str, Profile] | None = None, fields: Sequenc
 
 
 def accuracy_table(reports: Mapping[str, EvaluationReport]) -> str:
-    """A Markdown table: one row per report with mean ± std (%), networks, epochs and training images."""
-    rows = [[label, f"{100 * r.mean:.1f} ± {100 * r.std:.1f}", len(r.accuracies), r.epochs, r.train_size]
+    """A Markdown table: one row per report with mean ± std (%), networks, epochs and training images (a
+    report of one network shows its accuracy without a ±: one network has no spread)."""
+    rows = [[label, f"{100 * r.mean:.1f} ± {100 * r.std:.1f}" if len(r.accuracies) > 1 else f"{100 * r.mean:.1f}",
+             len(r.accuracies), r.epochs, r.train_size]
             for label, r in reports.items()]
     return _markdown_table(["training set", "test accuracy (%)", "networks", "epochs", "training images"],
                            rows)

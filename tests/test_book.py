@@ -292,6 +292,10 @@ def test_profile_and_accuracy_tables():
         profile_table(fields=["epochs"])
     rows = accuracy_table({"random": _report([0.5, 0.6])}).splitlines()
     assert rows[2] == "| random | 55.0 ± 5.0 | 2 | 2 | 50 |"
+    one = _report([0.5])  # one network has no spread: no "± 0.0", and the report says so in words
+    assert accuracy_table({"random": one}).splitlines()[2] == "| random | 50.0 | 1 | 2 | 50 |"
+    assert "±" not in str(one) and "one network" in str(one) and "1 networks" not in str(one)
+    assert str(_report([0.5, 0.6])).startswith("convnet: 55.00 ± 5.00 % over 2 networks")
 
 
 def test_show_images_handles_colour_and_soft_labels():

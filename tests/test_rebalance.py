@@ -231,6 +231,21 @@ def test_compare_pairs_rows_by_seed():
     assert "no seed has both" in study.compare("a", "missing").sentence()
 
 
+def test_sentences_name_their_keys_in_words_and_render_as_markdown():
+    from ltdd.rebalance import key_name
+
+    assert key_name("accuracy") == "overall accuracy"
+    assert key_name("groups.shots.few") == "few-shot accuracy"
+    assert key_name("groups.halves.tail") == "tail-half accuracy"
+    assert key_name("groups.bias.conflicting") == "conflicting accuracy (bias)"
+    rows = [{"label": label, "seed": seed, "accuracy": v, "groups": {"shots": {"few": v / 2}}}
+            for label, seed, v in [("DM", 0, 0.8), ("DM", 1, 0.9), ("random", 0, 0.5), ("random", 1, 0.6)]]
+    paired = RebalanceStudy(rows).compare("DM", "random", "groups.shots.few")
+    sentence = paired.sentence()
+    assert sentence.startswith("**DM**, few-shot accuracy:") and "the few-shot accuracy improved" in sentence
+    assert "groups.shots" not in sentence and paired._repr_markdown_() == sentence
+
+
 # ----------------------------------------------------------------------------------- CRLT-DD's own tables
 # CRLT-DD Table IV "The percentage of the distilled data size compared to the original data size", typed from
 # the paper as printed: (dataset label, "Method" column, Baseline, Distill Head, Distill All)

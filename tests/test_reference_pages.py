@@ -38,3 +38,35 @@ def test_glossary_defines_the_terms_of_the_book():
     for term in ("IPC", "Imbalance factor", "Bias ratio", "Severity", "Expert", "Trajectory", "Soft label",
                  "Shot group"):
         assert term in terms, term
+
+
+def _glossary_terms() -> list[str]:
+    """Every term of the glossary (several terms may share one definition: consecutive unindented lines)."""
+    text = (ROOT / "reference" / "glossary.md").read_text()
+    body = text.split("```{glossary}")[1].split("\n```")[0]
+    return [line for line in body.splitlines() if line.strip() and not line.startswith(" ")]
+
+
+def test_glossary_covers_the_vocabulary_the_issue_lists():
+    terms = _glossary_terms()
+    for term in ("DM", "DSA", "MTT", "DATM", "DAM", "ED", "ZCA whitening", "NT-Xent", "Shot group", "IPC",
+                 "Imbalance factor", "Bias ratio", "Soft label", "Expert", "Trajectory", "Herding", "K-center",
+                 "CRLT-DD plans", "IDM", "DSDM", "DC", "SimCLR", "LTDD", "CRLT-DD", "TESLA", "Synthetic set",
+                 "Evaluation protocol", "Coreset", "Long-tailed data", "Bias-aligned", "Bias-conflicting"):
+        assert term in terms, term
+    assert len(terms) == len({t.lower() for t in terms})
+
+
+TERM_ROLE = re.compile(r"\{term\}`([^`]+)`")
+
+
+def test_chapters_link_terms_to_the_glossary_and_every_link_resolves():
+    known = {t.lower() for t in _glossary_terms()}
+    for path in sorted((ROOT / "chapters").glob("[01][0-9]_*.py")):
+        roles = TERM_ROLE.findall(path.read_text())
+        if path.name.startswith("00"):
+            continue
+        assert len(roles) >= 3, f"{path.name} links {len(roles)} glossary terms"
+        for role in roles:
+            target = re.search(r"<([^>]+)>$", role)
+            assert (target.group(1) if target else role).lower() in known, (path.name, role)
