@@ -44,7 +44,9 @@
 # {doc}`04_why_it_hurts` (the full-set control) and {doc}`05_distribution_matching` (DM).
 #
 # **How long.** About 50 minutes to read. Running it on 2 CPU cores:
-# under a minute with the `smoke` profile (CI checks this), and about 14 minutes with `cpu`;
+# under a minute with the `smoke` profile (CI checks this); with `cpu`, 13 minutes were measured on one thread of a
+# busy machine with settings since cut again (fewer DC/DSA iterations, shorter evaluations) to fit the `cpu`
+# profile's 10-minute budget, not re-measured yet;
 # on a Colab T4 GPU: not measured yet.
 # ```
 
@@ -142,7 +144,7 @@ budget = chapter_budget("08")  # `cpu` profile: 10 minutes; past them the next c
 # Everything that depends on your machine comes from the active profile (see {doc}`00_how_to_use`).
 # Without a GPU the biased set is `cdigits` (the embedded 16×16 digits, coloured by the CMNIST-DD recipe);
 # with one it is `cmnist-dd`. Without a GPU this chapter also shortens the runs: the `cpu` profile
-# distils DM for a fifth of its iterations, evaluates with 60 epochs × 2 networks instead of 300 × 3,
+# distils DM for a fifth of its iterations, evaluates with 40 epochs × 2 networks instead of 300 × 3,
 # sweeps three bias ratios (0.1, 0.95 and 1.0; DeDM the last two), and runs DC and DSA for a handful of iterations with much shorter loops than the
 # reference's (10, 50); the `smoke` profile evaluates each set with a single network and trains the full
 # set for 3 epochs. The `gpu` and `paper` profiles sweep all six ratios and use the reference loops.
@@ -170,11 +172,11 @@ RATIOS = {"smoke": (0.1, 0.95), "cpu": (0.1, 0.95, 1.0)}.get(profile.name, BIASE
 SEEDS = (0, 1, 2) if profile.name == "paper" else (0,)  # distillation seeds per cell
 # the sweeps' settings: without a GPU a shorter evaluation than the profile's
 SWEEP = {"smoke": profile.replace(eval_seeds=1, full_epochs=3),
-         "cpu": profile.replace(eval_epochs=60, eval_seeds=2)}.get(profile.name, profile)
+         "cpu": profile.replace(eval_epochs=40, eval_seeds=2)}.get(profile.name, profile)
 DM_ITERATIONS = profile.iterations // 5 if profile.name == "cpu" else profile.iterations  # DM and DeDM
 GM_LOOPS = {"smoke": {"outer_loop": 2, "inner_loop": 2},  # DC and DSA; {}: the reference's table
             "cpu": {"outer_loop": 5, "inner_loop": 10}}.get(profile.name, {})
-GM_ITERATIONS = {"smoke": 2, "cpu": 6, "gpu": 100}.get(profile.name, 1000)
+GM_ITERATIONS = {"smoke": 2, "cpu": 3, "gpu": 100}.get(profile.name, 1000)
 SEVERITY_RATIO = DEFAULT_BIAS_RATIO  # 0.95: the ratio of the severity sweep and of the DeDM images
 SEVERITIES = (1, SEVERITY) if NO_GPU else tuple(sorted(COLOUR_STDS))
 SEVERITY_METHODS = ["DM"] if NO_GPU else ["DM", "DC", "DSA"]
