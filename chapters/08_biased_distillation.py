@@ -44,9 +44,9 @@
 # {doc}`04_why_it_hurts` (the full-set control) and {doc}`05_distribution_matching` (DM).
 #
 # **How long.** About 50 minutes to read. Running it on 2 CPU cores:
-# under a minute with the `smoke` profile (CI checks this); with `cpu`, 13 minutes were measured on one thread of a
-# busy machine with settings since cut again (fewer DC/DSA iterations, shorter evaluations) to fit the `cpu`
-# profile's 10-minute budget, not re-measured yet;
+# under a minute with the `smoke` profile (CI checks this). With `cpu` it does not yet fit the profile's
+# 10-minute budget: measured on 2 cores, it was still in its first sweep (DC and DSA) after 15 minutes, so set
+# `LTDD_CHAPTER_BUDGET=0` to run it to the end;
 # on a Colab T4 GPU: not measured yet.
 # ```
 
