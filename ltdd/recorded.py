@@ -28,6 +28,7 @@ from .config import PROFILES
 from .files import atomic_write_text
 from .rebalance import RebalanceStudy
 from .reference import CRLT_DD_TABLE_III, LTDD_ABLATION, LTDD_TABLE, PAPER_RESULTS, REFERENCE_DIR
+from .viz import markdown_table
 
 CIFAR10_MIRROR_LABEL = "CIFAR-10 (JPEG mirror)"
 """How every result measured on the JPEG mirror of CIFAR-10 is labelled in files, tables and figures."""
@@ -203,7 +204,7 @@ def results_panel(rows: Sequence[tuple[str, str, int]], experiment: Experiment |
     header = ["method", "IPC", "paper, CIFAR-10", f"ours, {CIFAR10_MIRROR_LABEL}"]
     if live is not None:
         header.append(live_label)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    table = []
     for label, method, ipc in rows:
         paper = PAPER_RESULTS["cifar10"].get(method, {}).get(ipc)
         recorded = None
@@ -213,8 +214,8 @@ def results_panel(rows: Sequence[tuple[str, str, int]], experiment: Experiment |
                  f"{recorded[0]:.1f} ± {recorded[1]:.1f}" if recorded else "not recorded yet"]
         if live is not None:
             cells.append(f"{live[label, ipc]:.1f}" if (label, ipc) in live else "–")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        table.append(cells)
+    return markdown_table(header, table)
 
 
 def gap_sentence(study: RebalanceStudy, label: str, baseline: str, paper_method: str | None = None,
@@ -318,24 +319,24 @@ def longtail_panel(experiment: Experiment) -> str:
 
     header = ["β", "training set", "images", "paper (CRLT-DD Table III, vanilla)",
               f"overall, {CIFAR10_MIRROR_LABEL}", "many", "medium", "few", "weight-norm slope"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    table = []
     paper = CRLT_DD_TABLE_III["cifar10-lt"]["vanilla"]
     for key in _beta_keys(experiment):
         study, beta = experiment.study(key), float(key.removeprefix("beta"))
         for label in (LONG_TAILED, BALANCED_SUBSET):
             rows = [row for row in study.rows if row["label"] == label]
             if not rows:
-                lines.append(f"| {beta:g} | {label} | – | – | not recorded yet | | | | |")
+                table.append([f"{beta:g}", label, "–", "–", "not recorded yet", "", "", "", ""])
                 continue
             overall = row_accuracy(study, label)
             groups = [study.mean_std(label, f"groups.shots.{g}")[0] for g in ("many", "medium", "few")]
             reported = paper.get(int(beta)) if label == LONG_TAILED else None
-            lines.append("| " + " | ".join([
+            table.append([
                 f"{beta:g}", label, f"{rows[0]['size']['images']:,}", f"{reported:.2f}" if reported else "–",
                 _accuracy_cell(study, overall),
                 *(f"{100 * g:.1f}" if not math.isnan(g) else "–" for g in groups),
-                f"{weight_norm_slope(study, label):+.3f}"]) + " |")
-    return "\n".join(lines)
+                f"{weight_norm_slope(study, label):+.3f}"])
+    return markdown_table(header, table)
 
 
 def longtail_sentences(experiment: Experiment) -> list[str]:
@@ -424,17 +425,17 @@ def tm_ablation_panel(experiment: Experiment, key: str = "beta100") -> str:
     ipc = study.settings.get("scale", {}).get("ipc", 10)
     header = ["row", f"paper, β = 100, IPC {ipc} (Table 1)", "paper, β = 200, IPC 50 (Fig. 6a)",
               f"ours, {CIFAR10_MIRROR_LABEL}", "ours, few-shot classes"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    table = []
     for label in ("MTT", "base", "+DAM", "+DAM+ED"):
         table1 = LTDD_TABLE.get(TM_ABLATION_PAPER_ROWS.get(label, ""), {}).get(ipc)
         ablation = LTDD_ABLATION.get(label)
         ours = row_accuracy(study, label)
         few = study.mean_std(label, "groups.shots.few")
-        lines.append("| " + " | ".join([
+        table.append([
             label, f"{table1:.1f}" if table1 is not None else "–", f"{ablation:.1f}" if ablation is not None else "–",
             _accuracy_cell(study, ours) if ours else "not recorded yet",
-            f"{100 * few[0]:.1f}" if few[2] else "–"]) + " |")
-    return "\n".join(lines)
+            f"{100 * few[0]:.1f}" if few[2] else "–"])
+    return markdown_table(header, table)
 
 
 def tm_ablation_sentences(experiment: Experiment, key: str = "beta100") -> list[str]:
