@@ -449,6 +449,12 @@ def _long_tailed_name(args: argparse.Namespace) -> str:
     return name
 
 
+def _comparison_name(args: argparse.Namespace) -> str:
+    """``--dataset`` of ``compare`` (default ``digits-lt``): a long-tailed set, or a balanced one such as
+    ``cifar10``, where the distribution-matching papers compare their methods with the coresets."""
+    return args.dataset or "digits-lt"
+
+
 def _positive(*flags: tuple[str, int | None]) -> None:
     for flag, value in flags:
         if value is not None and value < 1:
@@ -665,7 +671,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"--rows names unknown rows {unknown}; choose from {list(COMPARISON_ROWS)}")
         rows = {label: COMPARISON_ROWS[label] for label in labels}
-    name = _long_tailed_name(args)
+    name = _comparison_name(args)
     seeds = _number_list(args.seeds, int, "--seeds")
     _positive(("--ipc", args.ipc), ("--iterations", args.iterations), ("--eval-epochs", args.eval_epochs),
               ("--networks", args.networks))
@@ -896,7 +902,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tm_ablation)
 
     p = sub.add_parser("compare", help="every method on one long-tailed set under one evaluation protocol")
-    p.add_argument("--dataset", default=None, help="a long-tailed dataset (default: digits-lt)")
+    p.add_argument("--dataset", default=None,
+                   help="a long-tailed dataset, or a balanced one such as cifar10 (default: digits-lt)")
     p.add_argument("--seeds", default="0", help="seeds, comma-separated; each builds every set anew")
     p.add_argument("--protocol", choices=("ours", "papers"), default="ours",
                    help="ours: one recipe for every set; papers: each family's own evaluation")

@@ -190,6 +190,16 @@ def test_cli_refuses_an_unknown_row(tmp_path, capsys):
     assert "Nope" in capsys.readouterr().err
 
 
+def test_cli_compares_on_a_balanced_set(tmp_path):
+    """The distribution-matching papers compare DM with the coresets on balanced CIFAR-10; compare allows it."""
+    out = tmp_path / "balanced"
+    assert main(["compare", "--profile", "smoke", "--dataset", "digits", "--rows", "random", "--ipc", "1",
+                 "--quiet", "--out", str(out)]) == 0
+    study = json.loads((out / "study.json").read_text())
+    assert study["settings"]["dataset"] == "digits" and study["settings"]["imbalance"] is None
+    assert [row["label"] for row in study["rows"]] == ["random"]
+
+
 def test_figure_has_a_panel_per_group_and_a_bar_per_method(tiny_study):
     study, _ = tiny_study
     summary = group_summary(study)

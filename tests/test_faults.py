@@ -443,7 +443,6 @@ def test_ctrl_c_saves_the_last_finished_step(smoke, capsys, monkeypatch):
 @pytest.mark.parametrize("argv, words", [
     (["rebalance", "vanilla", "--seeds", "", "--out", "R"], ["--seeds", "at least one"]),
     (["compare", "--networks", "0", "--out", "C"], ["--networks", "positive"]),
-    (["compare", "--dataset", "digits", "--out", "C"], ["--dataset", "long-tailed"]),
     (["tm-ablation", "--dataset", "digits", "--out", "C"], ["--dataset", "long-tailed"]),
     (["distill", "dm", "--checkpoint-every", "-1", "--out", "D"], ["--checkpoint-every", ">= 0"]),
     (["distill", "dm", "--dataset", "digits", "--ipc", "2", "--option", "ipc=3", "--out", "D"], ["contradicts"]),
