@@ -561,11 +561,12 @@ print(f"encoder of {len(simclr.encoder)} tensors loaded into a {hundred.classifi
 # %%
 from IPython.display import display
 
-from ltdd.rebalance import RebalanceStudy, study_table
+from ltdd.rebalance import study_table
 from ltdd.reference import REFERENCE_DIR
+from ltdd.studies import Study
 
 RECORDED = REFERENCE_DIR / "rebalance_digits_lt_cpu.json"
-study = RebalanceStudy.load(RECORDED) if RECORDED.exists() else None
+study = Study.load(RECORDED) if RECORDED.exists() else None
 if study is None:
     print(f"no recorded study at {RECORDED} yet")
 else:
@@ -619,7 +620,7 @@ if study is not None:
 
 # %% [markdown]
 # How to read the sentences above (they are computed from the file by
-# {meth}`RebalanceStudy.compare <ltdd.rebalance.RebalanceStudy.compare>`; "not
+# {meth}`Study.compare <ltdd.studies.study.Study.compare>`; "not
 # clearly" means that the difference does not have the same sign on every seed, or is on average no larger
 # than the standard deviation over seeds of one of the two rows). Where
 # the tail improves, the mechanism is the one CRLT-DD intends: the head classes lost most of their
@@ -655,7 +656,7 @@ if study is not None and study.simclr:
 
 # %%
 HARSH = REFERENCE_DIR / "rebalance_digits_lt50_cpu.json"
-harsh = RebalanceStudy.load(HARSH) if HARSH.exists() else None
+harsh = Study.load(HARSH) if HARSH.exists() else None
 if harsh is None:
     print(f"no recorded study at {HARSH} yet")
 else:

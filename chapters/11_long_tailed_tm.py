@@ -543,17 +543,17 @@ Markdown(f"**Live, test accuracy (%)** on {dataset.name} ({LIVE_SCALE.iterations
 # python -m ltdd tm-ablation --profile cpu --dataset digits-lt --imbalance 10 --seeds 0,1,2 --out DIR
 # ```
 #
-# and kept in `data/reference/`. The file is a study ({class}`RebalanceStudy <ltdd.rebalance.RebalanceStudy>`,
+# and kept in `data/reference/`. The file is a study ({class}`Study <ltdd.studies.study.Study>`,
 # the same as in {doc}`09_rebalancing_crltdd`): one row per ablation row and seed, with the settings it was
 # run with and its provenance. This is the main result of the chapter, and it is still the digits: the
 # verdicts below are computed from the file.
 
 # %%
-from ltdd.rebalance import RebalanceStudy
+from ltdd.studies import Study
 from ltdd.reference import REFERENCE_DIR
 
 RECORDED = REFERENCE_DIR / "tm_ablation_digits_lt_cpu.json"
-study = RebalanceStudy.load(RECORDED) if RECORDED.exists() else None
+study = Study.load(RECORDED) if RECORDED.exists() else None
 if study is None:
     print(f"no recorded study at {RECORDED} yet")
 else:
@@ -615,11 +615,11 @@ if study is not None:
 
 # %% [markdown]
 # Now the ablation's steps, each against the row before it and the whole method against its baselines, seed by
-# seed. {meth}`study.compare(label, baseline, key) <ltdd.rebalance.RebalanceStudy.compare>` pairs the two rows
-# on the seeds both have and returns a {class}`PairedComparison <ltdd.rebalance.PairedComparison>`: its
+# seed. {meth}`study.compare(label, baseline, key) <ltdd.studies.study.Study.compare>` pairs the two rows
+# on the seeds both have and returns a {class}`PairedComparison <ltdd.studies.study.PairedComparison>`: its
 # `differences` (one per seed), `mean_difference`, `wins` (seeds on which the row is higher) and `clear` (two
 # or more seeds, every difference of one sign, and a mean difference larger than the spread over seeds of
-# either row). Its {meth}`sentence() <ltdd.rebalance.PairedComparison.sentence>` puts that into words.
+# either row). Its {meth}`sentence() <ltdd.studies.study.PairedComparison.sentence>` puts that into words.
 
 # %%
 STEPS = [("+DAM", "base"), ("+DAM+ED", "+DAM"), ("+DAM+ED", "base"), ("+DAM+ED", "MTT")]

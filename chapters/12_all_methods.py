@@ -181,10 +181,10 @@ for column in ("overall", "many", "medium", "few"):
 
 # %%
 from ltdd.reference import REFERENCE_DIR
-from ltdd.rebalance import RebalanceStudy
+from ltdd.studies import Study
 
 RECORDED = REFERENCE_DIR / "comparison_digits_lt_cpu.json"
-recorded = RebalanceStudy.load(RECORDED)
+recorded = Study.load(RECORDED)
 info = recorded.settings
 print(f"{info['dataset']} beta={info['imbalance']}, protocol {info['protocol']!r}, profile {info['profile']!r}: "
       f"IPC {info['ipc']}, {info['iterations']} iterations, {info['eval_epochs']} evaluation epochs x "

@@ -19,7 +19,6 @@ recorded runs) and feeds :func:`sweep_table`, :func:`severity_table` and :func:`
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import numbers
 import time
@@ -30,7 +29,6 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm
 
 from .config import Profile
 from .data import ImageDataset, LabeledImages, load_dataset
@@ -38,8 +36,7 @@ from .data.bias import (BIAS_COLOURS, BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_NAM
                         _check_severity)
 from .diagnostics import bias_ratio_sweep, train_full
 from .distill import SyntheticSet, make_distiller
-from .distill.base import atomic_write_text, settings_mismatch
-from .files import locked, read_json
+from .studies import StudyFile, eval_config, run_study
 from .train import TrainConfig
 from .viz import _finish, _markdown_table, _palette
 
@@ -57,11 +54,12 @@ def own_protocol(method: str, digit_data: bool) -> TrainConfig:
     evaluation of DC's ``main.py`` and ``main_DM.py``. DC: DC's own augmentation (``get_daparam``), which is
     ``crop_scale_rotate`` for 1000 epochs on MNIST-type (digit) data and none for 300 epochs otherwise; DSA and
     DM: DSA for 1000 epochs. (DC's ``crop_scale_rotate`` is drawn here with DSA's magnitudes, one family per
-    batch, where DC's ``augment`` picks one per image with a 4-pixel crop, ±20 % scale and ±45° rotation.)"""
+    batch, where DC's ``augment`` picks one per image with a 4-pixel crop, ±20 % scale and ±45° rotation.)
+    The recipes are ``EVAL_PROTOCOLS["dc"]`` and ``["dm"]`` of :data:`ltdd.studies.protocols.EVAL_PROTOCOLS`."""
     if str(method).lower() == "dc":
-        return (TrainConfig(epochs=1000, dsa_strategy="crop_scale_rotate") if digit_data
-                else TrainConfig(epochs=300, dsa=False))
-    return TrainConfig(epochs=1000)
+        return (dataclasses.replace(eval_config("dm"), dsa_strategy="crop_scale_rotate") if digit_data
+                else eval_config("dc"))
+    return eval_config("dm")
 
 
 ROW_FIELDS = ("label", "method", "bias_ratio", "severity", "seed", "conflicting_test", "lff_aligned",
@@ -90,12 +88,16 @@ def check_severities(severities: Sequence[int]) -> list[int]:
 
 
 @dataclass
-class BiasSweep:
+class BiasSweep(StudyFile):
     """The rows of a :func:`bias_sweep` (one per distilled set), the full-set control rows, the settings.
 
     Accuracies are fractions in [0, 1], each the mean over the profile's evaluation networks.
-    ``synthetic`` keeps the distilled sets of this session (not saved).
+    ``synthetic`` keeps the distilled sets of this session (not saved). The file is a study file
+    (:class:`ltdd.studies.study.StudyFile`) whose rows are identified by method label, bias ratio, severity and seed.
     """
+
+    ROW_ID = ("label", "bias_ratio", "severity", "seed")
+    KIND = "bias-sweep"
 
     rows: list[dict]
     full: list[dict] = field(default_factory=list)
@@ -155,52 +157,32 @@ class BiasSweep:
             raise KeyError(f"no rows for {label!r}; the sweep has {self.labels()}")
         return sum(seconds) / len(seconds)
 
-    def save(self, path: str | Path, merge_keys: Sequence[str] | None = None) -> Path:
-        """Write the rows, full-set rows and settings as JSON, atomically (a temporary file, then a rename),
-        holding the folder's lock. With ``merge_keys``, rows another process has written to ``path`` meanwhile
-        are merged in first (:meth:`~ltdd.biased.BiasSweep.merge`)."""
-        path = Path(path)
-        with locked(path.parent):
-            if merge_keys is not None and path.is_file():
-                self.merge(BiasSweep.load(path), merge_keys, path)
-            return atomic_write_text(json.dumps({"settings": self.settings, "rows": self.rows, "full": self.full},
-                                                indent=1), path)
-
-    def merge(self, other: "BiasSweep", keys: Sequence[str], source: str | Path = "the other sweep") -> None:
-        """Add ``other``'s rows and full-set rows that this sweep lacks, and its seeds; a sweep with other
-        ``keys`` settings is a ``ValueError``."""
-        different = settings_mismatch(other.settings, self.settings, keys)
-        if different:
-            raise ValueError(f"{source} was written by another run with other settings: {different}")
-        self.rows += [row for row in other.rows
-                      if not self.done(row["label"], row["bias_ratio"], row["severity"], row["seed"])]
-        cells = {(row["bias_ratio"], row["severity"]) for row in self.full}
-        self.full += [row for row in other.full if (row["bias_ratio"], row["severity"]) not in cells]
-        self.settings["seeds"] = sorted(set(self.settings.get("seeds", [])) | set(other.settings.get("seeds", [])))
-
     def done(self, label: str, ratio: float, severity: int, seed: int) -> bool:
         """Whether a row for this method, ratio, severity and seed exists (``--resume`` skips it)."""
-        return any((row["label"], row["bias_ratio"], row["severity"], row["seed"]) == (label, ratio, severity, seed)
-                   for row in self.rows)
+        return self.has((label, ratio, severity, seed))
+
+    def payload(self) -> dict:
+        """``{"settings", "rows", "full"}`` (the distilled sets are not saved)."""
+        return {"settings": self.settings, "rows": self.rows, "full": self.full}
 
     @classmethod
-    def load(cls, path: str | Path) -> "BiasSweep":
-        """Read a sweep written by :meth:`save` (the distilled sets are not in the file); a file of another shape
-        is a ``ValueError`` naming it."""
-        data = read_json(path)
-        try:
-            rows, full, settings = data["rows"], data.get("full", []), data.get("settings", {})
-            if not isinstance(rows, list) or not isinstance(full, list) or not isinstance(settings, dict):
-                raise TypeError("rows and full must be lists, settings an object")
-            for row in rows:
-                if not all(key in row for key in ("label", "bias_ratio", "severity", "seed")):
-                    raise TypeError(f"every row needs label, bias_ratio, severity and seed, got {row!r:.80}")
-            for row in full:
-                if not all(key in row for key in ("bias_ratio", "severity")):
-                    raise TypeError(f"every full-set row needs bias_ratio and severity, got {row!r:.80}")
-            return cls(rows, full, settings)
-        except (KeyError, TypeError, AttributeError) as error:
-            raise ValueError(f"{path} is not a bias-sweep file (hand-edited?): {error!s:.200}") from error
+    def from_payload(cls, data: dict) -> "BiasSweep":
+        """A sweep from its file's JSON object; every row needs label, bias_ratio, severity and seed."""
+        rows, full, settings = data["rows"], data.get("full", []), data.get("settings", {})
+        if not isinstance(rows, list) or not isinstance(full, list) or not isinstance(settings, dict):
+            raise TypeError("rows and full must be lists, settings an object")
+        for row in rows:
+            if not all(key in row for key in ("label", "bias_ratio", "severity", "seed")):
+                raise TypeError(f"every row needs label, bias_ratio, severity and seed, got {row!r:.80}")
+        for row in full:
+            if not all(key in row for key in ("bias_ratio", "severity")):
+                raise TypeError(f"every full-set row needs bias_ratio and severity, got {row!r:.80}")
+        return cls(rows, full, settings)
+
+    def merge_extras(self, other: "BiasSweep") -> None:
+        """Add ``other``'s full-set rows of the (ratio, severity) cells this sweep has none for."""
+        cells = {(row["bias_ratio"], row["severity"]) for row in self.full}
+        self.full += [row for row in other.full if (row["bias_ratio"], row["severity"]) not in cells]
 
 
 def _lff_test(name: str, options: dict, device) -> LabeledImages:
@@ -262,36 +244,35 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
                                     "data_seed": data_seed, "methods": methods,
                                     "evaluation": "each method's own (Biased-DD)" if paper else "the profile's",
                                     "zca": (load_options or {}).get("zca")})
-    if out is not None and resume and Path(out).is_file():
-        sweep = _resumed(BiasSweep.load(out), sweep, out)
-    sweep.settings.update(record or {})
-    grid = [(s, r, seed) for s in severities for r in ratios for seed in seeds]
-    bar = tqdm(total=len(grid) * len(methods), desc="bias sweep", disable=not progress)
-    for severity, ratio, seed in grid:
-        todo = [label for label in methods if not sweep.done(label, ratio, severity, seed)]
-        bar.update(len(methods) - len(todo))
-        if not todo:
-            continue
-        options = {"bias_ratio": ratio, "severity": severity, "seed": data_seed, **(load_options or {})}
-        dataset = load_dataset(name, device=device, **options)
-        lff_test = _lff_test(name, options, device)
-        for label in todo:
-            settings = dict(methods[label])
-            method = settings.pop("method")
-            started = time.perf_counter()
-            distiller = make_distiller(method, dataset, seed=seed, profile=profile, ipc=ipc, **settings)
-            steps = PAPER_ITERATIONS.get(method, iterations) if paper and given_iterations is None else iterations
-            synthetic = distiller.run(steps, progress=False)
-            seconds = time.perf_counter() - started
-            config = own_protocol(method, not dataset.hflip_safe) if paper else None
-            accuracy = evaluate_on_bias_splits(synthetic, dataset, lff_test, profile, config)
-            sweep.rows.append({"label": label, "method": method, "bias_ratio": ratio, "severity": severity,
-                               "seed": seed, **accuracy, "seconds": round(seconds, 2)})
-            sweep.synthetic[(label, ratio, severity, seed)] = synthetic.to("cpu")
-            if out is not None:
-                sweep.save(out, SWEEP_KEYS)
-            bar.update()
-    bar.close()
+    loaded: dict[tuple[float, int], tuple[ImageDataset, LabeledImages]] = {}
+
+    def data(ratio: float, severity: int) -> tuple[ImageDataset, LabeledImages]:
+        """The biased set of one cell and its LfF test split (the last cell's only: a cell's rows come together)."""
+        if (ratio, severity) not in loaded:
+            loaded.clear()
+            options = {"bias_ratio": ratio, "severity": severity, "seed": data_seed, **(load_options or {})}
+            loaded[ratio, severity] = load_dataset(name, device=device, **options), _lff_test(name, options, device)
+        return loaded[ratio, severity]
+
+    def build_row(cell: tuple[int, float, str], seed: int, _context) -> dict:
+        severity, ratio, label = cell
+        dataset, lff_test = data(ratio, severity)
+        settings = dict(methods[label])
+        method = settings.pop("method")
+        started = time.perf_counter()
+        distiller = make_distiller(method, dataset, seed=seed, profile=profile, ipc=ipc, **settings)
+        steps = PAPER_ITERATIONS.get(method, iterations) if paper and given_iterations is None else iterations
+        synthetic = distiller.run(steps, progress=False)
+        seconds = time.perf_counter() - started
+        config = own_protocol(method, not dataset.hflip_safe) if paper else None
+        accuracy = evaluate_on_bias_splits(synthetic, dataset, lff_test, profile, config)
+        sweep.synthetic[(label, ratio, severity, seed)] = synthetic.to("cpu")
+        return {"label": label, "method": method, "bias_ratio": ratio, "severity": severity, "seed": seed,
+                **accuracy, "seconds": round(seconds, 2)}
+
+    cells = [(severity, ratio, label) for severity in severities for ratio in ratios for label in methods]
+    run_study(cells, seeds, build_row, out, resume, study=sweep, keys=SWEEP_KEYS, record=record, progress=progress,
+              desc="bias sweep", order="row", row_id=lambda cell, seed: (cell[2], cell[1], cell[0], seed))
     if full_set:
         for severity in severities:
             if any(row["severity"] == severity for row in sweep.full):
@@ -313,15 +294,6 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
 SWEEP_KEYS = ("dataset", "profile", "ipc", "iterations", "eval_epochs", "eval_seeds", "model", "net_width",
               "batch_real", "data_seed", "methods", "zca")
 """The settings a resumed sweep must share with the file it continues (seeds, ratios and severities may grow)."""
-
-
-def _resumed(previous: BiasSweep, fresh: BiasSweep, out) -> BiasSweep:
-    different = settings_mismatch(previous.settings, fresh.settings, SWEEP_KEYS)
-    if different:
-        raise ValueError(f"{out} was written with other settings: {different}")
-    fresh.rows, fresh.full = previous.rows, previous.full
-    fresh.settings["seeds"] = sorted(set(previous.settings.get("seeds", [])) | set(fresh.settings["seeds"]))
-    return fresh
 
 
 # ------------------------------------------------------------------------------------------ tables

@@ -80,7 +80,7 @@ from .distill import (PAPER_ITERATIONS, SyntheticSet, available_methods, make_di
 from .files import (atomic_save, atomic_write_text, check_output_file, check_output_folder, read_json,
                     refuse_to_replace)
 from .models import available_models
-from .train import TrainConfig, evaluate_synthetic
+from .train import evaluate_synthetic
 
 
 def _print_json(payload: dict) -> None:
@@ -408,8 +408,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     options = {**recorded, **_options(args)}
     dataset = load_dataset(name, data_root=args.data_root, download=_download_flag(args, profile), device=device,
                            **options)
-    lr = args.lr if args.lr is not None else (synthetic.learned_lr or TrainConfig.lr)
-    config = TrainConfig(epochs=args.epochs if args.epochs is not None else profile.eval_epochs, lr=lr)
+    from .studies import eval_config
+
+    # DM's recipe (EVAL_PROTOCOLS["dm"]); a set that learned its step size trains at it (MTT's, ["mtt"])
+    config = eval_config("mtt" if synthetic.learned_lr else "dm", profile, args.epochs, synthetic.learned_lr)
+    if args.lr is not None:
+        config = dataclasses.replace(config, lr=args.lr)
     model = args.model or profile.model
     options = profile.replace(model=model).model_options()
     report = evaluate_synthetic(synthetic, dataset, model=model,

@@ -4,7 +4,7 @@
 (random, herding, k-center), a distilled set (DC, DSA, DM, IDM, DSDM), a trajectory-matching set (MTT, DATM,
 LTDD = DAM + Expert Decoupling, from one buffer of experts per seed), or a CRLT-DD rebalanced training set
 (distill all, distill head, distill all + SimCLR, and the long-tailed set itself for reference). Every set is
-then evaluated the same way and the result is a :class:`~ltdd.rebalance.RebalanceStudy` (rows × seeds, saved
+then evaluated the same way and the result is a :class:`~ltdd.studies.study.Study` (rows × seeds, saved
 atomically after every row, resumable), with the accuracy per OLTR shot group and per head/tail half.
 
 Protocols (``protocol=``):
@@ -25,21 +25,17 @@ prints the number of images next to the accuracy.
 from __future__ import annotations
 
 import dataclasses
-import math
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from tqdm.auto import tqdm
-
 from .config import Profile, get_profile
 from .data import ImageDataset
 from .distill import SyntheticSet
-from .distill.base import settings_mismatch
-from .experiments import distill, evaluation_protocol
-from .rebalance import (RebalanceStudy, check_plan, evaluation_config, long_tail_groups, pretrain_encoder,
-                        rebalance)
+from .experiments import distill
+from .rebalance import check_plan, evaluation_config, long_tail_groups, pretrain_encoder, rebalance
+from .studies import Study, check_seeds, eval_config, run_study, seed_count, study_table
 from .tm_study import TMScale, distill_row, scale_for, train_ablation_buffers
 from .train import EvaluationReport, TrainConfig, evaluate_training_set
 
@@ -130,18 +126,17 @@ def check_rows(rows: Mapping[str, Mapping]) -> dict[str, dict]:
 def protocol_config(protocol: str, row_family: str, profile: Profile, synthetic: SyntheticSet | None = None,
                     scale: TMScale | None = None) -> tuple[TrainConfig, dict]:
     """The training recipe and network options that evaluate a set of ``row_family`` (see the module
-    docstring for the two protocols)."""
+    docstring for the two protocols), from :data:`ltdd.studies.protocols.EVAL_PROTOCOLS`: ``"ours"`` and the
+    rebalanced sets ``"crlt_dd"``, trajectory matching ``"datm"``, the other families ``"dm"``."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    if protocol == "ours":
+    if protocol == "ours" or row_family == "rebalancing":
         return evaluation_config(profile), profile.model_options()
     if row_family == "trajectory":
         options = profile.model_options() if scale is None or scale.net_width is None else {"width": scale.net_width}
         learned = synthetic.learned_lr if synthetic is not None else None
-        return TrainConfig(epochs=profile.eval_epochs, lr=learned or 0.01, batch_size=128), options
-    if row_family == "rebalancing":
-        return evaluation_config(profile), profile.model_options()
-    return evaluation_protocol(profile), profile.model_options()
+        return eval_config("datm", profile, learned_lr=learned), options
+    return eval_config("dm", profile), profile.model_options()
 
 
 def _evaluate(images, labels, dataset: ImageDataset, profile: Profile, config: TrainConfig, options: dict,
@@ -227,7 +222,7 @@ def compare_methods(dataset: ImageDataset, profile: Profile | None = None, seeds
                     iterations: int | None = None, networks: int | None = None, scale: TMScale | None = None,
                     simclr_epochs: int | None = None, workdir: str | Path | None = None,
                     out: str | Path | None = None, resume: bool = False, record: Mapping | None = None,
-                    progress: bool = True, after_row: Callable[[int, int], None] | None = None) -> RebalanceStudy:
+                    progress: bool = True, after_row: Callable[[int, int], None] | None = None) -> Study:
     """Build and evaluate every row at every seed on ``dataset`` (a long-tailed set, e.g. ``digits-lt``).
 
     ``ipc`` (default: the profile's) sizes coresets, distilled and trajectory-matching sets; ``iterations``
@@ -243,9 +238,7 @@ def compare_methods(dataset: ImageDataset, profile: Profile | None = None, seeds
     rows = check_rows(rows)
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    seeds = list(seeds)
-    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
-        raise ValueError(f"seeds must be a non-empty list of non-negative ints, got {seeds!r}")
+    seeds = check_seeds(seeds)
     ipc = profile.ipc if ipc is None else ipc
     iterations = profile.iterations if iterations is None else iterations
     networks = profile.eval_seeds if networks is None else networks
@@ -258,38 +251,21 @@ def compare_methods(dataset: ImageDataset, profile: Profile | None = None, seeds
                 "tm_scale": dataclasses.asdict(scale), "simclr_epochs": simclr_epochs, "seeds": seeds,
                 "imbalance": dataset.info.get("imbalance"), "dataset_source": dataset.info.get("source"),
                 "counts": dataset.train.class_counts(dataset.num_classes)}
-    study = RebalanceStudy([], settings)
-    if out is not None and resume and Path(out).is_file():
-        previous = RebalanceStudy.load(out)
-        different = settings_mismatch(previous.settings, settings, COMPARISON_KEYS)
-        if different:
-            raise ValueError(f"{out} was written with other settings: {different}")
-        study.rows, study.simclr = previous.rows, previous.simclr
-        study.settings["seeds"] = sorted(set(previous.settings.get("seeds", [])) | set(seeds))
-    study.settings.update(record or {})
+    study = Study([], settings)
+
+    def build_row(label: str, seed: int, context: _SeedContext) -> dict:
+        row = _build_and_evaluate(label, rows[label], context, protocol, ipc, iterations, networks)
+        if context.simclr_losses is not None:
+            study.simclr[seed] = context.simclr_losses
+        return row
+
     with tempfile.TemporaryDirectory(prefix="ltdd-compare-") as scratch:
         if workdir is None:
             workdir = Path(out).with_name(Path(out).stem + "_experts") if out is not None else Path(scratch)
-        bar = tqdm(total=len(rows) * len(seeds), desc="comparison", disable=not progress)
-        to_run = sum(not study.done(label, seed) for seed in seeds for label in rows)
-        run = 0
-        for seed in seeds:
-            context = _SeedContext(dataset, profile, scale, seed, Path(workdir), simclr_epochs)
-            for label, spec in rows.items():
-                bar.set_postfix_str(f"seed {seed}: {label}")
-                if not study.done(label, seed):
-                    study.rows.append(_build_and_evaluate(label, spec, context, protocol, ipc, iterations,
-                                                          networks))
-                    if context.simclr_losses is not None:
-                        study.simclr[seed] = context.simclr_losses
-                    if out is not None:
-                        study.save(out, COMPARISON_KEYS)
-                    run += 1
-                    if after_row is not None:
-                        after_row(run, to_run - run)
-                bar.update()
-        bar.close()
-    return study
+        return run_study(rows, seeds, build_row, out, resume, study=study, keys=COMPARISON_KEYS, record=record,
+                         progress=progress, desc="comparison", after_row=after_row,
+                         start_seed=lambda seed: _SeedContext(dataset, profile, scale, seed, Path(workdir),
+                                                              simclr_epochs))
 
 
 SHOT_COLUMNS = (("overall", "accuracy"), ("many", "groups.shots.many"), ("medium", "groups.shots.medium"),
@@ -297,25 +273,25 @@ SHOT_COLUMNS = (("overall", "accuracy"), ("many", "groups.shots.many"), ("medium
 """The table's accuracy columns: overall, then the OLTR shot groups (classes with > 100, 20–100, < 20 images)."""
 
 
-def comparison_table(study: RebalanceStudy, columns: Sequence[tuple[str, str]] = SHOT_COLUMNS) -> str:
+def _family_of(study: Study, label: str) -> str:
+    return next(row for row in study.rows if row["label"] == label).get("family", "")
+
+
+def _stored(study: Study, label: str) -> str:
+    return str(next(row for row in study.rows if row["label"] == label)["size"]["stored"])
+
+
+def comparison_table(study: Study, columns: Sequence[tuple[str, str]] = SHOT_COLUMNS) -> str:
     """A markdown table: one line per row, mean ± std over seeds (in %) for every column, and the number of images
     the set stores (IDM and DSDM decode each stored image into four training images).
 
-    A shot group the long-tailed set does not have (e.g. no class with more than 100 images) shows "–"."""
-    header = ["method", "family", *[name for name, _ in columns], "images stored", "seeds"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label in study.labels():
-        first = next(row for row in study.rows if row["label"] == label)
-        cells = []
-        for _, key in columns:
-            mean, std, count = study.mean_std(label, key)
-            cells.append("–" if count == 0 or math.isnan(mean) else f"{100 * mean:.1f} ± {100 * std:.1f}")
-        lines.append(f"| {label} | {first.get('family', '')} | " + " | ".join(cells)
-                     + f" | {first['size']['stored']} | {study.mean_std(label)[2]} |")
-    return "\n".join(lines)
+    A shot group the long-tailed set does not have (e.g. no class with more than 100 images) shows "–"
+    (:func:`ltdd.studies.study.study_table` with these columns)."""
+    return study_table(study, [("family", _family_of), *columns, ("images stored", _stored), ("seeds", seed_count)],
+                       decimals=1, header="method")
 
 
-def group_summary(study: RebalanceStudy, columns: Sequence[tuple[str, str]] = SHOT_COLUMNS
+def group_summary(study: Study, columns: Sequence[tuple[str, str]] = SHOT_COLUMNS
                   ) -> dict[str, dict[str, tuple[float, float]]]:
     """``{label: {column: (mean, std)}}`` in fractions, the numbers behind :func:`comparison_table` (columns a
     row has no value for are left out)."""
@@ -329,7 +305,7 @@ def group_summary(study: RebalanceStudy, columns: Sequence[tuple[str, str]] = SH
     return summary
 
 
-def row_families(study: RebalanceStudy) -> dict[str, str]:
+def row_families(study: Study) -> dict[str, str]:
     """``{label: family}`` of a comparison's rows (to colour :func:`ltdd.viz.plot_method_comparison`)."""
     return {row["label"]: row.get("family", "") for row in study.rows}
 

@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 from .config import Profile
 from .data import ImageDataset
 from .distill import SyntheticSet, make_distiller
+from .studies.protocols import eval_config
 from .train import EvaluationReport, TrainConfig, evaluate_synthetic
 
 
@@ -42,8 +43,9 @@ def distill(method: str, dataset: ImageDataset, ipc: int, iterations: int, profi
 
 
 def evaluation_protocol(profile: Profile) -> TrainConfig:
-    """The evaluation protocol at the profile's scale (epochs; the rest is the literature's)."""
-    return TrainConfig(epochs=profile.eval_epochs)
+    """The evaluation protocol at the profile's scale (epochs; the rest is the literature's: DSA and DM's,
+    ``EVAL_PROTOCOLS["dm"]`` of :data:`ltdd.studies.protocols.EVAL_PROTOCOLS`)."""
+    return eval_config("dm", profile)
 
 
 def evaluate(synthetic: SyntheticSet, dataset: ImageDataset, profile: Profile, progress: bool = False,

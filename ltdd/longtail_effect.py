@@ -7,7 +7,7 @@ training set and on a balanced subset with the same number of images (``len(long
 with an explicit generator), tests both on the balanced test set, and keeps the overall, per-class and shot-group
 accuracy and the norm of each class's classifier weights (LTDD's diagnosis: the norms fall from head to tail).
 
-The result is a :class:`~ltdd.rebalance.RebalanceStudy` (rows × seeds), saved atomically after every row and
+The result is a :class:`~ltdd.studies.study.Study` (rows × seeds), saved atomically after every row and
 resumable, as the other studies of the book; ``python -m ltdd longtail-effect`` runs it from the command line.
 """
 
@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from tqdm.auto import tqdm
 
 from .config import make_generator
 from .data import ImageDataset
 from .data.longtail import make_longtail
 from .diagnostics import train_full
-from .distill.base import settings_mismatch
-from .rebalance import RebalanceStudy, long_tail_groups
+from .rebalance import long_tail_groups
+from .studies import Study, check_seeds, eval_config, run_study
 from .train import TrainConfig
 
 LONGTAIL_EFFECT_KEYS = ("dataset", "imbalance", "epochs", "batch_size", "model", "model_options", "networks",
@@ -71,19 +70,18 @@ def _row(label: str, plan: str, seed: int, dataset: ImageDataset, config: TrainC
 def longtail_effect(balanced: ImageDataset, imbalance: float, epochs: int, seeds: Sequence[int] = (0,),
                     networks: int = 1, model: str = "convnet", model_options: dict | None = None,
                     batch_size: int = 256, out: str | Path | None = None, resume: bool = False,
-                    record: dict | None = None, progress: bool = True) -> RebalanceStudy:
+                    record: dict | None = None, progress: bool = True) -> Study:
     """Train ``networks`` networks per seed on the long-tailed version of ``balanced`` (imbalance factor
     ``imbalance``, the book's count rule and selection) and on a balanced subset of the same size, each for
     ``epochs`` epochs of the evaluation recipe (SGD 0.01, momentum 0.9, DSA, batch ``batch_size``, a ×0.1 step
-    at half), and return both rows per seed. With ``out`` the study is saved after every row; ``resume=True``
-    runs only the rows the file lacks and refuses a file written with other settings.
+    at half: ``EVAL_PROTOCOLS["dm"]`` of :data:`ltdd.studies.protocols.EVAL_PROTOCOLS`), and return both rows per seed.
+    Chapter 04 shows the recorded run. With ``out`` the study is saved after every row; ``resume=True`` runs only
+    the rows the file lacks and refuses a file written with other settings (:func:`ltdd.studies.runner.run_study`).
     """
-    seeds = list(seeds)
-    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
-        raise ValueError(f"seeds must be a non-empty list of non-negative ints, got {seeds!r}")
+    seeds = check_seeds(seeds)
     if not isinstance(networks, int) or isinstance(networks, bool) or networks < 1:
         raise ValueError(f"networks must be a positive int, got {networks!r}")
-    config = TrainConfig(epochs=epochs, batch_size=batch_size)
+    config = dataclasses.replace(eval_config("dm", epochs=epochs), batch_size=batch_size)
     longtailed = make_longtail(balanced, imbalance)
     counts = longtailed.train.class_counts(balanced.num_classes)
     per_class = len(longtailed.train) // balanced.num_classes
@@ -93,32 +91,18 @@ def longtail_effect(balanced: ImageDataset, imbalance: float, epochs: int, seeds
                 "counts": counts, "balanced_per_class": per_class, "seeds": seeds,
                 "class_names": list(balanced.class_names),
                 "dataset_source": balanced.info.get("source")}
-    study = RebalanceStudy([], settings)
-    if out is not None and resume and Path(out).is_file():
-        previous = RebalanceStudy.load(out)
-        different = settings_mismatch(previous.settings, settings, LONGTAIL_EFFECT_KEYS)
-        if different:
-            raise ValueError(f"{out} was written with other settings: {different}")
-        study.rows = previous.rows
-        study.settings["seeds"] = sorted(set(previous.settings.get("seeds", [])) | set(seeds))
-    study.settings.update(record or {})
-    bar = tqdm(total=2 * len(seeds), desc="long-tail effect", disable=not progress)
-    for seed in seeds:
-        sets = ((LONG_TAILED, "long-tailed", lambda: longtailed),
-                (BALANCED_SUBSET, "balanced-subset", lambda: balanced_subset(balanced, per_class, seed)))
-        for label, plan, build in sets:
-            bar.set_postfix_str(f"seed {seed}: {label}")
-            if not study.done(label, seed):
-                study.rows.append(_row(label, plan, seed, build(), config, networks, model, model_options,
-                                       counts, progress=False))
-                if out is not None:
-                    study.save(out, LONGTAIL_EFFECT_KEYS)
-            bar.update()
-    bar.close()
-    return study
+    sets = {LONG_TAILED: ("long-tailed", lambda seed: longtailed),
+            BALANCED_SUBSET: ("balanced-subset", lambda seed: balanced_subset(balanced, per_class, seed))}
+
+    def build_row(label: str, seed: int, _context) -> dict:
+        plan, build = sets[label]
+        return _row(label, plan, seed, build(seed), config, networks, model, model_options, counts, progress=False)
+
+    return run_study(sets, seeds, build_row, out, resume, study=Study([], settings), keys=LONGTAIL_EFFECT_KEYS,
+                     record=record, progress=progress, desc="long-tail effect")
 
 
-def weight_norm_slope(study: RebalanceStudy, label: str) -> float:
+def weight_norm_slope(study: Study, label: str) -> float:
     """How the classifier's weight norms fall from head to tail in a row: the least-squares slope of the
     seed-averaged norm of each class against the logarithm of its long-tailed count (negative: the tail's
     rows are shorter)."""

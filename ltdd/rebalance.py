@@ -27,7 +27,6 @@ from a generator derived from the run's seed.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import statistics
 import time
@@ -37,14 +36,15 @@ from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from .augment import DSA, strategy_for
 from .config import Profile, get_profile, make_generator
 from .data import ImageDataset, LabeledImages
 from .data.longtail import group_accuracy, shot_groups
-from .distill.base import atomic_save, atomic_write_text, settings_mismatch
-from .files import locked, read_json
+from .distill.base import atomic_save
+from . import studies
+from .studies import RebalanceStudy, Study, eval_config, run_study, seed_count
+from .studies.study import GROUP_NAMES, PairedComparison, key_name  # noqa: F401 (their home before ltdd.studies)
 from .train import EvaluationReport, TrainConfig, evaluate_training_set
 
 PLANS = ("vanilla", "sample-all", "distill-all", "distill-all-aug", "sample-head", "distill-head")
@@ -101,8 +101,8 @@ def vanilla_config(protocol: str, settings: CRLTSettings) -> TrainConfig:
     if protocol not in VANILLA_PROTOCOLS:
         raise ValueError(f"vanilla_protocol={protocol!r} is not allowed; choose one of {VANILLA_PROTOCOLS}")
     if protocol == "baseline.py":
-        return TrainConfig(epochs=300, lr=0.01, batch_size=256, dsa=False, schedule="constant")
-    return TrainConfig(epochs=settings.eval_epochs, batch_size=settings.eval_batch)
+        return eval_config("crlt_dd_baseline")
+    return dataclasses.replace(eval_config("crlt_dd", epochs=settings.eval_epochs), batch_size=settings.eval_batch)
 
 
 def crlt_settings(profile: Profile, dataset: str | None = None) -> CRLTSettings:
@@ -438,9 +438,9 @@ class PlanResult:
 
 def evaluation_config(profile: Profile) -> TrainConfig:
     """CRLT-DD's evaluation (SGD 0.01, momentum 0.9, weight decay 5e-4, step decay at half, DSA on every
-    batch, batch 128) for the profile's number of epochs (the paper's 500 under ``paper``)."""
-    settings = crlt_settings(profile)
-    return TrainConfig(epochs=settings.eval_epochs, batch_size=settings.eval_batch)
+    batch, batch 128) for the profile's number of epochs (the paper's 500 under ``paper``):
+    ``EVAL_PROTOCOLS["crlt_dd"]`` (:data:`ltdd.studies.protocols.EVAL_PROTOCOLS`)."""
+    return vanilla_config("crlt", crlt_settings(profile))
 
 
 def evaluate_rebalanced(rebalanced: RebalancedSet, dataset: ImageDataset, profile: Profile, base_seed: int = 0,
@@ -490,213 +490,14 @@ STUDY_KEYS = ("dataset", "profile", "imbalance", "method", "iterations", "eval_e
 """Settings a resumed study must share with the file it continues (seeds may grow)."""
 
 
-def _value_at(row: dict, key: str):
-    for part in key.split("."):
-        row = row.get(part) if isinstance(row, dict) else None
-    return row
-
-
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    mean = sum(values) / len(values)
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
-
-
-GROUP_NAMES = {"shots": "{group}-shot accuracy", "halves": "{group}-half accuracy"}
-"""How :func:`key_name` words a ``groups.<grouping>.<group>`` key, per grouping."""
-
-
-def key_name(key: str) -> str:
-    """The words for a result key in a sentence: ``"accuracy"`` → "overall accuracy", ``"groups.shots.few"`` →
-    "few-shot accuracy", ``"groups.halves.tail"`` → "tail-half accuracy"; another ``groups.<grouping>.<group>``
-    key → "<group> accuracy (<grouping>)"; any other key is returned as it is."""
-    if key == "accuracy":
-        return "overall accuracy"
-    parts = key.split(".")
-    if len(parts) == 3 and parts[0] == "groups" and all(parts[1:]):
-        grouping, group = parts[1:]
-        return GROUP_NAMES[grouping].format(group=group) if grouping in GROUP_NAMES else f"{group} accuracy ({grouping})"
-    return key
-
-
-@dataclass
-class PairedComparison:
-    """Two rows of a study on one key, paired by seed (fractions in [0, 1])."""
-
-    label: str
-    baseline: str
-    key: str
-    seeds: list[int]
-    values: list[float]
-    baseline_values: list[float]
-
-    @property
-    def differences(self) -> list[float]:
-        """Row minus baseline, seed by seed."""
-        return [a - b for a, b in zip(self.values, self.baseline_values)]
-
-    @property
-    def mean_difference(self) -> float:
-        """Mean of the differences (``nan`` when no seed has both rows)."""
-        return sum(self.differences) / len(self.differences) if self.seeds else math.nan
-
-    @property
-    def wins(self) -> int:
-        """Seeds on which ``label`` is higher than ``baseline``."""
-        return sum(d > 0 for d in self.differences)
-
-    @property
-    def clear(self) -> bool:
-        """Whether the difference is clear: two or more seeds, all differences of one sign, and a mean
-        difference larger than the spread over seeds of either row."""
-        if len(self.seeds) < 2 or not (all(d > 0 for d in self.differences) or all(d < 0 for d in self.differences)):
-            return False
-        spread = max(_mean_std(self.values)[1], _mean_std(self.baseline_values)[1])
-        return abs(self.mean_difference) > spread
-
-    def sentence(self, name: str | None = None) -> str:
-        """The comparison in words, every number taken from the rows, as Markdown (the row in bold) for a
-        chapter's prose: show it with ``IPython.display.Markdown``, or display the comparison itself, which
-        renders as this sentence. ``name`` words the key (default: :func:`key_name`)."""
-        name = name or key_name(self.key)
-        if not self.seeds:
-            return f"**{self.label}**, {name}: no seed has both this row and {self.baseline}."
-        (m, s), (bm, bs) = _mean_std(self.values), _mean_std(self.baseline_values)
-        diff = 100 * self.mean_difference
-        outcome = "improved" if diff > 0 else "got worse" if diff < 0 else "did not change"
-        if len(self.seeds) == 1:
-            caveat = " (a single seed: there is no spread to judge the difference by)"
-        elif diff != 0 and not self.clear:
-            caveat = ", but not clearly (not on every seed, or by no more than the spread over seeds)"
-        else:
-            caveat = ""
-        return (f"**{self.label}**, {name}: {100 * m:.1f} ± {100 * s:.1f} % against {100 * bm:.1f} ± {100 * bs:.1f} % "
-                f"for {self.baseline}, a difference of {diff:+.1f} points on average, positive in {self.wins} of "
-                f"{len(self.seeds)} seeds: the {name} {outcome}{caveat}.")
-
-    def _repr_markdown_(self) -> str:
-        return self.sentence()
-
-
-@dataclass
-class RebalanceStudy:
-    """Results of :func:`rebalance_study`: one row per (table row, seed), the settings, the SimCLR losses."""
-
-    rows: list[dict]
-    settings: dict = field(default_factory=dict)
-    simclr: dict = field(default_factory=dict)
-    """Seed → the pre-training loss of every epoch."""
-
-    def labels(self) -> list[str]:
-        """Row labels, in order of first appearance."""
-        return list(dict.fromkeys(row["label"] for row in self.rows))
-
-    def done(self, label: str, seed: int) -> bool:
-        """Whether the study has row ``label`` at ``seed`` (``resume`` skips it)."""
-        return any((row["label"], row["seed"]) == (label, seed) for row in self.rows)
-
-    def values(self, label: str, key: str = "accuracy") -> list[float]:
-        """``key`` of every seed of a row (``"accuracy"``, or ``"groups.halves.tail"``-style paths)."""
-        return [float(value) for row in self.rows if row["label"] == label
-                for value in [_value_at(row, key)] if value is not None]
-
-    def mean_std(self, label: str, key: str = "accuracy") -> tuple[float, float, int]:
-        """Mean, population std and count of ``key`` over the seeds of a row (``nan`` when it has none)."""
-        values = self.values(label, key)
-        if not values:
-            return math.nan, math.nan, 0
-        mean = sum(values) / len(values)
-        return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)), len(values)
-
-    def report(self, label: str) -> EvaluationReport:
-        """A row as an :class:`~ltdd.train.EvaluationReport` with one "run" per seed (for
-        :func:`ltdd.viz.plot_per_class_accuracy` and friends)."""
-        rows = [row for row in self.rows if row["label"] == label]
-        if not rows:
-            raise KeyError(f"no rows for {label!r}; the study has {self.labels()}")
-        return EvaluationReport(self.settings.get("model", "convnet"), self.settings.get("eval_epochs", 0),
-                                [row["seed"] for row in rows], [row["accuracy"] for row in rows],
-                                [row["per_class"] for row in rows], rows[0]["size"]["images"],
-                                extra={"label": label, "plan": rows[0]["plan"]})
-
-    def compare(self, label: str, baseline: str, key: str = "accuracy") -> "PairedComparison":
-        """Row ``label`` against row ``baseline`` on ``key``, seed by seed (the seeds both rows have)."""
-        ours = {row["seed"]: value for row in self.rows if row["label"] == label
-                for value in [_value_at(row, key)] if value is not None}
-        theirs = {row["seed"]: value for row in self.rows if row["label"] == baseline
-                  for value in [_value_at(row, key)] if value is not None}
-        seeds = sorted(set(ours) & set(theirs))
-        return PairedComparison(label, baseline, key, seeds, [ours[s] for s in seeds], [theirs[s] for s in seeds])
-
-    def per_class(self, label: str, key: str = "per_class") -> list[float]:
-        """Per-class accuracy of a row (or another per-class list of its rows, ``key``), averaged over seeds."""
-        runs = [row[key] for row in self.rows if row["label"] == label]
-        if not runs:
-            raise KeyError(f"no rows for {label!r}; the study has {self.labels()}")
-        return [sum(run[c] for run in runs) / len(runs) for c in range(len(runs[0]))]
-
-    def save(self, path: str | Path, merge_keys: Sequence[str] | None = None) -> Path:
-        """Write the rows, settings and SimCLR losses as JSON, atomically, holding the folder's lock.
-
-        With ``merge_keys`` (the settings that make two studies one), rows that another process has written to
-        ``path`` meanwhile are first merged into this study (:meth:`~ltdd.rebalance.RebalanceStudy.merge`), so processes that run seeds of one
-        study side by side keep each other's rows."""
-        path = Path(path)
-        with locked(path.parent):
-            if merge_keys is not None and path.is_file():
-                self.merge(RebalanceStudy.load(path), merge_keys, path)
-            return atomic_write_text(json.dumps({"settings": self.settings, "rows": self.rows,
-                                                 "simclr": {str(k): v for k, v in self.simclr.items()}}, indent=1),
-                                     path)
-
-    def merge(self, other: "RebalanceStudy", keys: Sequence[str], source: str | Path = "the other study") -> None:
-        """Add ``other``'s rows that this study lacks (by label and seed), its seeds and its SimCLR losses; a study
-        with other ``keys`` settings is a ``ValueError``."""
-        different = settings_mismatch(other.settings, self.settings, keys)
-        if different:
-            raise ValueError(f"{source} was written by another run with other settings: {different}")
-        mine = {(row["label"], row["seed"]) for row in self.rows}
-        self.rows += [row for row in other.rows if (row["label"], row["seed"]) not in mine]
-        self.settings["seeds"] = sorted(set(self.settings.get("seeds", [])) | set(other.settings.get("seeds", [])))
-        for seed, losses in other.simclr.items():
-            self.simclr.setdefault(seed, losses)
-
-    @classmethod
-    def combine(cls, *studies: "RebalanceStudy") -> "RebalanceStudy":
-        """One study from several run side by side (e.g. seeds split over processes): all rows (a (row, seed)
-        measured twice is kept once), the first one's settings with the seeds of all."""
-        if not studies:
-            raise ValueError("combine needs at least one study")
-        rows = []
-        for study in studies:
-            rows += [row for row in study.rows if not any((r["label"], r["seed"]) == (row["label"], row["seed"])
-                                                          for r in rows)]
-        settings = dict(studies[0].settings)
-        settings["seeds"] = sorted({seed for study in studies for seed in study.settings.get("seeds", [])})
-        return cls(rows, settings, {k: v for study in studies for k, v in study.simclr.items()})
-
-    @classmethod
-    def load(cls, path: str | Path) -> "RebalanceStudy":
-        """Read a study written by :meth:`save`; a file of another shape is a ``ValueError`` naming it."""
-        data = read_json(path)
-        try:
-            rows, settings, simclr = data["rows"], data.get("settings", {}), data.get("simclr", {})
-            if not isinstance(rows, list) or not isinstance(settings, dict) or not isinstance(simclr, dict):
-                raise TypeError("rows must be a list, settings and simclr objects")
-            for row in rows:
-                if not (isinstance(row, dict) and isinstance(row["label"], str) and isinstance(row["seed"], int)):
-                    raise TypeError(f"every row needs a label and an int seed, got {row!r:.80}")
-            return cls(rows, settings, {int(k): v for k, v in simclr.items()})
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise ValueError(f"{path} is not a study file (hand-edited?): {error!s:.200}") from error
-
-
 def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_III_ROWS,
                     profile: Profile | None = None, seeds: Sequence[int] = (0,), method: str = "dm",
                     iterations: int | None = None, ipc_head: int | None = None, simclr_epochs: int | None = None,
                     networks: int | None = None, out: str | Path | None = None, resume: bool = False,
                     record: Mapping | None = None, progress: bool = True,
-                    vanilla_protocol: str = "crlt") -> RebalanceStudy:
-    """Run every row (label → ``{"plan": ..., "simclr": bool}``) at every seed and evaluate it.
+                    vanilla_protocol: str = "crlt") -> Study:
+    """Run every row (label → ``{"plan": ..., "simclr": bool}``) at every seed and evaluate it: chapter 09's
+    CRLT-DD Table III, a row builder over :func:`ltdd.studies.runner.run_study`.
 
     For each seed, a distilled set is built once and shared by the rows that use it (distill all, + aug and
     + SimCLR see the same distilled images), and one SimCLR encoder is pre-trained for the rows that ask for
@@ -719,75 +520,61 @@ def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_I
         else {}  # CRLT-DD's own DM setting, under the paper profile
     rows = {label: {"plan": check_plan(spec["plan"]), "simclr": bool(spec.get("simclr", False))}
             for label, spec in rows.items()}
-    study = RebalanceStudy([], {"dataset": dataset.name, "profile": profile.name,
-                                "imbalance": dataset.info.get("imbalance"), "method": method,
-                                "iterations": iterations, "eval_epochs": profile.eval_epochs,
-                                "eval_seeds": profile.eval_seeds, "model": profile.model,
-                                "net_width": profile.net_width, "batch_real": crlt.batch_real,
-                                "simclr_epochs": simclr_epochs, "rows": rows,
-                                "ipc_head": ipc_head, "networks": networks or profile.eval_seeds,
-                                "seeds": list(seeds), "vanilla_protocol": vanilla_protocol})
+    study = Study([], {"dataset": dataset.name, "profile": profile.name,
+                       "imbalance": dataset.info.get("imbalance"), "method": method,
+                       "iterations": iterations, "eval_epochs": profile.eval_epochs,
+                       "eval_seeds": profile.eval_seeds, "model": profile.model,
+                       "net_width": profile.net_width, "batch_real": crlt.batch_real,
+                       "simclr_epochs": simclr_epochs, "rows": rows,
+                       "ipc_head": ipc_head, "networks": networks or profile.eval_seeds,
+                       "seeds": list(seeds), "vanilla_protocol": vanilla_protocol})
     if dm_settings:
         study.settings["method_settings"] = dm_settings
-    if out is not None and resume and Path(out).is_file():
-        previous = RebalanceStudy.load(out)
-        different = settings_mismatch(previous.settings, study.settings, STUDY_KEYS)
-        if different:
-            raise ValueError(f"{out} was written with other settings: {different}")
-        study.rows, study.simclr = previous.rows, previous.simclr
-        study.settings["seeds"] = sorted(set(previous.settings.get("seeds", [])) | set(seeds))
-    study.settings.update(record or {})
-    bar = tqdm(total=len(rows) * len(seeds), desc="rebalance study", disable=not progress)
-    for seed in seeds:
-        built: dict[str, RebalancedSet] = {}
-        distilled: dict = {}
-        encoder = None
-        for label, spec in rows.items():
-            if study.done(label, seed):
-                bar.update()
-                continue
-            if spec["simclr"] and encoder is None:
-                started = time.perf_counter()
-                pretrained = pretrain_encoder(dataset, profile, seed, study.settings["simclr_epochs"])
-                encoder, study.simclr[seed] = pretrained.encoder, pretrained.losses
-                simclr_seconds = round(time.perf_counter() - started, 2)
-            plan = spec["plan"]
-            ipc = ipc_head if plan in ("sample-head", "distill-head") else None
+
+    def build_row(label: str, seed: int, shared: dict) -> dict:
+        """One row at one seed; ``shared`` keeps the seed's built sets, distilled sets and SimCLR encoder."""
+        spec, seconds = rows[label], {}
+        if spec["simclr"] and "encoder" not in shared:
             started = time.perf_counter()
-            if plan not in built:
-                built[plan] = rebalance(dataset, plan, method, ipc, None, iterations, profile, seed, progress=False,
-                                        cache=distilled, **dm_settings)
-            build_seconds = round(time.perf_counter() - started, 2)
-            config = vanilla if plan == "vanilla" else None
-            report, groups = evaluate_rebalanced(built[plan], dataset, profile, seed,
-                                                 encoder if spec["simclr"] else None, config=config,
-                                                 networks=networks)
-            seconds = {"build": build_seconds, "evaluate": round(time.perf_counter() - started - build_seconds, 2)}
-            if spec["simclr"]:
-                seconds["simclr"] = simclr_seconds
-            result = PlanResult(label, plan, seed, built[plan].size_report(), report, groups, seconds)
-            study.rows.append(result.as_row())
-            if out is not None:
-                study.save(out, STUDY_KEYS)
-            bar.update()
-    bar.close()
-    return study
+            pretrained = pretrain_encoder(dataset, profile, seed, study.settings["simclr_epochs"])
+            shared["encoder"], study.simclr[seed] = pretrained.encoder, pretrained.losses
+            shared["simclr_seconds"] = round(time.perf_counter() - started, 2)
+        plan = spec["plan"]
+        ipc = ipc_head if plan in ("sample-head", "distill-head") else None
+        started = time.perf_counter()
+        if plan not in shared["built"]:
+            shared["built"][plan] = rebalance(dataset, plan, method, ipc, None, iterations, profile, seed,
+                                              progress=False, cache=shared["distilled"], **dm_settings)
+        seconds["build"] = round(time.perf_counter() - started, 2)
+        report, groups = evaluate_rebalanced(shared["built"][plan], dataset, profile, seed,
+                                             shared["encoder"] if spec["simclr"] else None,
+                                             config=vanilla if plan == "vanilla" else None, networks=networks)
+        seconds["evaluate"] = round(time.perf_counter() - started - seconds["build"], 2)
+        if spec["simclr"]:
+            seconds["simclr"] = shared["simclr_seconds"]
+        return PlanResult(label, plan, seed, shared["built"][plan].size_report(), report, groups, seconds).as_row()
+
+    return run_study(rows, seeds, build_row, out, resume, study=study, keys=STUDY_KEYS, record=record,
+                     progress=progress, desc="rebalance study", start_seed=lambda seed: {"built": {}, "distilled": {}})
 
 
-def study_table(study: RebalanceStudy, keys: Sequence[tuple[str, str]] = (("overall", "accuracy"),
-                ("head half", "groups.halves.head"), ("tail half", "groups.halves.tail"))) -> str:
-    """A markdown table: one line per row, mean ± std over seeds (in %) of each ``(column, key)``, and size."""
-    header = ["row", *[name for name, _ in keys], "images", "% of LT set", "seeds"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label in study.labels():
-        cells = []
-        for _, key in keys:
-            mean, std, count = study.mean_std(label, key)
-            cells.append("–" if count == 0 else f"{100 * mean:.2f} ± {100 * std:.2f}")
-        size = next(row["size"] for row in study.rows if row["label"] == label)
-        count = study.mean_std(label)[2]
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {size['images']} | {size['percent']:.1f} | {count} |")
-    return "\n".join(lines)
+HALF_COLUMNS = (("overall", "accuracy"), ("head half", "groups.halves.head"), ("tail half", "groups.halves.tail"))
+"""The accuracy columns of :func:`study_table`: overall, then the head and tail halves of the classes."""
+
+
+def _images(study: Study, label: str) -> str:
+    return str(next(row["size"] for row in study.rows if row["label"] == label)["images"])
+
+
+def _percent_of_set(study: Study, label: str) -> str:
+    return f"{next(row['size'] for row in study.rows if row['label'] == label)['percent']:.1f}"
+
+
+def study_table(study: Study, keys: Sequence[tuple[str, str]] = HALF_COLUMNS) -> str:
+    """A markdown table: one line per row, mean ± std over seeds (in %) of each ``(column, key)``, and size
+    (:func:`ltdd.studies.study.study_table` with CRLT-DD's size columns)."""
+    return studies.study_table(study, [*keys, ("images", _images), ("% of LT set", _percent_of_set),
+                                       ("seeds", seed_count)])
 
 
 __all__ = ["CRLTSettings", "DISTILLING_PLANS", "PAPER_CRLT", "PAPER_HEAD_IPC", "PLANS", "VANILLA_PROTOCOLS",

@@ -5,7 +5,7 @@ gradient against the exact one (:func:`compare_grad_modes`).
 :func:`tm_ablation` trains, for every seed, one buffer of representation experts on the long-tailed set and
 one of classifier experts from them, distils every row of :data:`ABLATION_ROWS` from those buffers, and
 evaluates each set with networks trained at the step size the set learned. The result is a
-:class:`~ltdd.rebalance.RebalanceStudy` (rows × seeds, saved atomically after every row, resumable), so its
+:class:`~ltdd.studies.study.Study` (rows × seeds, saved atomically after every row, resumable), so its
 tables, paired comparisons and per-class reports work here too.
 
 The scale of every profile is in :data:`TM_SCALE`; the ``gpu`` and ``paper`` profiles use a published
@@ -24,17 +24,16 @@ from typing import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .config import Profile, get_profile
 from .data import ImageDataset
 from .diagnostics import classifier_weight_norms
 from .distill import SyntheticSet, make_distiller
-from .distill.base import settings_mismatch
 from .distill.unroll import GRAD_MODES, SavedTensorMeter
 from .experts import ExpertBuffer, ExpertConfig, train_buffer
-from .rebalance import RebalanceStudy, long_tail_groups
-from .train import TrainConfig, evaluate_training_set
+from .rebalance import long_tail_groups
+from .studies import Study, eval_config, run_study, seed_count, study_table
+from .train import evaluate_training_set
 
 ABLATION_ROWS: dict[str, dict] = {
     "MTT": {"method": "mtt"},
@@ -152,9 +151,9 @@ def distill_row(dataset: ImageDataset, spec: Mapping, scale: TMScale, buffers: t
 
 def evaluate_tm(synthetic: SyntheticSet, dataset: ImageDataset, profile: Profile, scale: TMScale, seed: int,
                 networks: int | None = None, progress: bool = False):
-    """Train networks on a trajectory-matching set at the step size it learned (MTT's evaluation; batch 128
-    as DATM/LTDD) for the profile's epochs; returns the report and its shot-group and head/tail accuracies."""
-    config = TrainConfig(epochs=profile.eval_epochs, lr=synthetic.learned_lr or 0.01, batch_size=128)
+    """Train networks on a trajectory-matching set at the step size it learned (``EVAL_PROTOCOLS["datm"]``: MTT's
+    evaluation at batch 128, as DATM/LTDD) for the profile's epochs; returns the report and its shot-group and head/tail accuracies."""
+    config = eval_config("datm", profile, learned_lr=synthetic.learned_lr)
     options = {} if scale.net_width is None else {"width": scale.net_width}
     images, labels = synthetic.training_pairs()
     report = evaluate_training_set(images, labels.detach(), dataset, profile.model, networks or profile.eval_seeds,
@@ -205,70 +204,53 @@ ABLATION_KEYS = ("dataset", "dataset_options", "profile", "scale", "eval_epochs"
 def tm_ablation(dataset: ImageDataset, profile: Profile | None = None, seeds: Sequence[int] = (0,),
                 rows: Mapping[str, Mapping] = ABLATION_ROWS, scale: TMScale | None = None,
                 workdir: str | Path = "tm_ablation", out: str | Path | None = None, resume: bool = False,
-                networks: int | None = None, record: Mapping | None = None, progress: bool = True) -> RebalanceStudy:
-    """Run every row at every seed (see the module docstring). Buffers go to ``workdir/seed_<s>``; with ``out``
-    the study is saved after every row and ``resume=True`` runs only what the file lacks (refusing a file
-    written with other settings)."""
+                networks: int | None = None, record: Mapping | None = None, progress: bool = True) -> Study:
+    """Run every row at every seed (see the module docstring); chapter 11 runs it live and records it with
+    ``python -m ltdd tm-ablation``. Buffers go to ``workdir/seed_<s>``; with ``out`` the study is saved after every
+    row and ``resume=True`` runs only what the file lacks, refusing a file written with other settings
+    (:func:`ltdd.studies.runner.run_study`)."""
     profile = profile or get_profile()
     scale = scale or scale_for(profile)
     settings = {"dataset": dataset.name, "dataset_options": dict(dataset.options), "profile": profile.name,
                 "scale": dataclasses.asdict(scale), "eval_epochs": profile.eval_epochs, "model": profile.model,
                 "rows": {k: dict(v) for k, v in rows.items()}, "networks": networks or profile.eval_seeds,
                 "seeds": list(seeds), "imbalance": dataset.info.get("imbalance")}
-    study = RebalanceStudy([], settings)
-    if out is not None and resume and Path(out).is_file():
-        previous = RebalanceStudy.load(out)
-        different = settings_mismatch(previous.settings, settings, ABLATION_KEYS)
-        if different:
-            raise ValueError(f"{out} was written with other settings: {different}")
-        study.rows = previous.rows
-        study.settings["seeds"] = sorted(set(previous.settings.get("seeds", [])) | set(seeds))
-    study.settings.update(record or {})
-    bar = tqdm(total=len(rows) * len(seeds), desc="trajectory-matching ablation", disable=not progress)
-    for seed in seeds:
-        buffers = None
-        for label, spec in rows.items():
-            if study.done(label, seed):
-                bar.update()
-                continue
-            started = time.perf_counter()
-            buffers = buffers or train_ablation_buffers(dataset, scale, seed, Path(workdir) / f"seed_{seed}",
-                                                        profile.model)
-            experts_seconds = time.perf_counter() - started
-            distiller = distill_row(dataset, spec, scale, buffers, seed, profile.model)
-            synthetic = distiller.synthetic
-            distilled = time.perf_counter()
-            report, groups = evaluate_tm(synthetic, dataset, profile, scale, seed, networks)
-            study.rows.append({
-                "label": label, "plan": spec["method"], "seed": seed, "accuracy": report.mean,
+
+    def build_row(label: str, seed: int, shared: dict) -> dict:
+        """One row at one seed; the seed's expert buffers are trained by its first row and shared."""
+        spec = rows[label]
+        started = time.perf_counter()
+        if "buffers" not in shared:
+            shared["buffers"] = train_ablation_buffers(dataset, scale, seed, Path(workdir) / f"seed_{seed}",
+                                                       profile.model)
+        experts_seconds = time.perf_counter() - started
+        distiller = distill_row(dataset, spec, scale, shared["buffers"], seed, profile.model)
+        synthetic = distiller.synthetic
+        distilled = time.perf_counter()
+        report, groups = evaluate_tm(synthetic, dataset, profile, scale, seed, networks)
+        return {"label": label, "plan": spec["method"], "seed": seed, "accuracy": report.mean,
                 "network_std": report.std, "per_class": report.per_class, "groups": groups,
                 "size": {"images": len(synthetic)}, "learned_lr": synthetic.learned_lr,
                 "losses": [round(v, 5) for v in distiller.losses],
                 "label_confidence": soft_label_confidence(synthetic),
-                "seconds": {"experts": round(experts_seconds, 2), "distill": round(distilled - started
-                                                                                   - experts_seconds, 2),
-                            "evaluate": round(time.perf_counter() - distilled, 2)}})
-            if out is not None:
-                study.save(out, ABLATION_KEYS)
-            bar.update()
-    bar.close()
-    return study
+                "seconds": {"experts": round(experts_seconds, 2),
+                            "distill": round(distilled - started - experts_seconds, 2),
+                            "evaluate": round(time.perf_counter() - distilled, 2)}}
+
+    return run_study(rows, seeds, build_row, out, resume, study=Study([], settings), keys=ABLATION_KEYS,
+                     record=record, progress=progress, desc="trajectory-matching ablation",
+                     start_seed=lambda seed: {})
 
 
-def ablation_table(study: RebalanceStudy, keys: Sequence[tuple[str, str]] = (
+def _learned_lr(study: Study, label: str) -> str:
+    return f"{study.mean_std(label, 'learned_lr')[0]:.3g}"
+
+
+def ablation_table(study: Study, keys: Sequence[tuple[str, str]] = (
         ("overall", "accuracy"), ("head half", "groups.halves.head"), ("tail half", "groups.halves.tail"))) -> str:
     """A markdown table of an ablation: mean ± std over seeds (in %) of each ``(column, key)``, and the step
-    size the sets learned."""
-    lines = ["| row | " + " | ".join(column for column, _ in keys) + " | learned α | seeds |",
-             "|---|" + "---|" * (len(keys) + 2)]
-    for label in study.labels():
-        cells = []
-        for _, key in keys:
-            mean, std, _ = study.mean_std(label, key)
-            cells.append(f"{100 * mean:.1f} ± {100 * std:.1f}")
-        lr, _, count = study.mean_std(label, "learned_lr")
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {lr:.3g} | {count} |")
-    return "\n".join(lines)
+    size the sets learned (:func:`ltdd.studies.study.study_table` with those columns)."""
+    return study_table(study, [*keys, ("learned α", _learned_lr), ("seeds", seed_count)], decimals=1)
 
 
 # ---------------------------------------------------------------------------------------- diagnostics

@@ -1,0 +1,25 @@
+"""Experiments over rows and seeds, and the evaluation protocols they use.
+
+* :class:`~ltdd.studies.study.Study` (also importable as ``RebalanceStudy``), its rows' seed-by-seed
+  :class:`~ltdd.studies.study.PairedComparison` and :func:`~ltdd.studies.study.study_table`, in
+  :mod:`ltdd.studies.study`;
+* :func:`~ltdd.studies.runner.run_study`, the one loop (settings check, seeds, atomic save after every row,
+  resume, progress), in :mod:`ltdd.studies.runner`; chapter 09's CRLT-DD plans
+  (:func:`ltdd.rebalance.rebalance_study`), chapter 11's ablation (:func:`ltdd.tm_study.tm_ablation`), chapter
+  12's comparison (:func:`ltdd.comparison.compare_methods`), chapter 08's bias sweep (:func:`ltdd.biased.bias_sweep`)
+  and chapter 04's long-tail effect (:func:`ltdd.longtail_effect.longtail_effect`) are row builders over it;
+* :data:`~ltdd.studies.protocols.EVAL_PROTOCOLS`, the papers' evaluation recipes by name, in
+  :mod:`ltdd.studies.protocols`.
+"""
+
+from .protocols import EVAL_PROTOCOLS, EvalProtocol, check_protocol, eval_config
+from .runner import check_seeds, resume_from, run_study
+from .study import PairedComparison, Study, StudyFile, key_name, mean_std, seed_count, study_table, value_at
+
+RebalanceStudy = Study
+"""The name :class:`~ltdd.studies.study.Study` had when CRLT-DD's runner was the only one (recorded files load
+under either)."""
+
+__all__ = ["EVAL_PROTOCOLS", "EvalProtocol", "PairedComparison", "RebalanceStudy", "Study", "StudyFile",
+           "check_protocol", "check_seeds", "eval_config", "key_name", "mean_std", "resume_from", "run_study",
+           "seed_count", "study_table", "value_at"]

@@ -1,0 +1,127 @@
+"""ltdd.studies: the one study loop (run_study), the Study file, the table, and the named evaluation protocols."""
+
+import json
+
+import pytest
+
+from ltdd.config import get_profile
+from ltdd.studies import EVAL_PROTOCOLS, RebalanceStudy, Study, eval_config, run_study, study_table
+from ltdd.train import TrainConfig
+
+
+def _builder(calls):
+    def build(label, seed, context):
+        calls.append((label, seed, context))
+        return {"label": label, "seed": seed, "accuracy": 0.1 * seed + (0.5 if label == "b" else 0.2)}
+    return build
+
+
+def test_run_study_runs_every_row_and_seed_saves_after_each_and_shares_one_context_per_seed(tmp_path):
+    calls, saved, started = [], [], []
+    out = tmp_path / "study.json"
+
+    def build(label, seed, context):
+        saved.append(len(json.loads(out.read_text())["rows"]) if out.exists() else 0)
+        return _builder(calls)(label, seed, context)
+
+    def start(seed):
+        started.append(seed)
+        return f"context {seed}"
+
+    study = run_study({"a": {}, "b": {}}, [0, 1], build, out, study=Study([], {"x": 1, "seeds": [0, 1]}),
+                      keys=("x",), record={"commit": "abc"}, progress=False, start_seed=start)
+    assert [(label, seed) for label, seed, _ in calls] == [("a", 0), ("b", 0), ("a", 1), ("b", 1)]
+    assert [context for _, _, context in calls] == ["context 0", "context 0", "context 1", "context 1"]
+    assert started == [0, 1] and saved == [0, 1, 2, 3]  # the file had every earlier row before each new one
+    assert json.loads(out.read_text())["rows"] == study.rows and study.settings["commit"] == "abc"
+    # order="row": every seed of a row, then the next row
+    calls.clear()
+    run_study(["a", "b"], [0, 1], _builder(calls), study=Study([], {}), keys=(), progress=False, order="row")
+    assert [(label, seed) for label, seed, _ in calls] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
+
+
+def test_run_study_resume_runs_only_what_the_file_lacks_and_refuses_other_settings(tmp_path):
+    out = tmp_path / "study.json"
+    first = run_study(["a", "b"], [0], _builder([]), out, study=Study([], {"x": 1, "seeds": [0]}), keys=("x",),
+                      progress=False)
+    calls, left, started = [], [], []
+    resumed = run_study(["a", "b"], [0, 1], _builder(calls), out, resume=True,
+                        study=Study([], {"x": 1, "seeds": [0, 1]}), keys=("x",), progress=False,
+                        start_seed=started.append, after_row=lambda done, todo: left.append((done, todo)))
+    assert [(label, seed) for label, seed, _ in calls] == [("a", 1), ("b", 1)]
+    assert started == [1]  # nothing is built for a seed whose rows are all in the file
+    assert resumed.rows[:2] == first.rows and left == [(1, 1), (2, 0)] and resumed.settings["seeds"] == [0, 1]
+    with pytest.raises(ValueError, match=r"written with other settings: x=1 there, 2 now"):
+        run_study(["a"], [2], _builder([]), out, resume=True, study=Study([], {"x": 2}), keys=("x",),
+                  progress=False)
+    # without resume the rows already there are not read (the command line refuses such an --out first)
+    calls.clear()
+    run_study(["a"], [0], _builder(calls), None, resume=True, study=Study([], {}), keys=(), progress=False)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("seeds, order", [([], "seed"), ([-1], "seed"), ([True], "seed"), ([0], "diagonal")])
+def test_run_study_refuses_bad_seeds_and_orders(seeds, order):
+    with pytest.raises(ValueError, match="seeds must be|order must be"):
+        run_study(["a"], seeds, _builder([]), study=Study([], {}), keys=(), progress=False, order=order)
+
+
+def test_study_is_rebalance_study_and_its_file_round_trips(tmp_path):
+    assert RebalanceStudy is Study
+    from ltdd.rebalance import RebalanceStudy as old_name
+    assert old_name is Study
+    study = Study([{"label": "a", "seed": 0, "accuracy": 0.5}], {"x": 1, "seeds": [0]}, {0: [1.0, 0.5]})
+    study.save(tmp_path / "s.json")
+    again = Study.load(tmp_path / "s.json")
+    assert (again.rows, again.settings, again.simclr) == (study.rows, study.settings, study.simclr)
+    (tmp_path / "bad.json").write_text('{"rows": [{"label": 3}]}')
+    with pytest.raises(ValueError, match="is not a study file"):
+        Study.load(tmp_path / "bad.json")
+
+
+def test_study_table_columns_and_missing_values():
+    rows = [{"label": "a", "seed": s, "accuracy": v, "n": 7} for s, v in ((0, 0.5), (1, 0.7))]
+    rows.append({"label": "b", "seed": 0, "accuracy": 0.25})
+    table = study_table(Study(rows), [("overall", "accuracy"), ("tail", "groups.halves.tail"),
+                                      ("n", lambda study, label: str(study.values(label, "n")))], decimals=1)
+    assert table.splitlines() == ["| row | overall | tail | n |", "|---|---|---|---|",
+                                  "| a | 60.0 ± 10.0 | – | [7.0, 7.0] |", "| b | 25.0 ± 0.0 | – | [] |"]
+
+
+# -------------------------------------------------------------------------------------- protocols
+# Values typed from the sources (see /work/shared/reference/: dm_family.md §7, tm_family.md "Evaluation",
+# datasets_ssl.md CRLT-DD), as (epochs, lr, momentum, weight decay, batch, DSA, schedule).
+TYPED = {
+    # DC main.py + utils.evaluate_synset on CIFAR: epoch_eval_train 300 without augmentation, batch_train 256
+    "dc": (300, 0.01, 0.9, 5e-4, 256, False, "step"),
+    # DSA / DM utils.evaluate_synset: epoch_eval_train 1000, SGD 0.01, momentum 0.9, wd 5e-4, batch 256, DSA
+    "dm": (1000, 0.01, 0.9, 5e-4, 256, True, "step"),
+    # MTT utils.evaluate_synset: 1000 epochs at the learned syn_lr, momentum 0.9, wd 5e-4, batch 256, DSA
+    "mtt": (1000, 0.01, 0.9, 5e-4, 256, True, "step"),
+    # DATM / LTDD utils/utils_baseline.evaluate_synset: as MTT but batch_train 128
+    "datm": (1000, 0.01, 0.9, 5e-4, 128, True, "step"),
+    # CRLT-DD Sec. IV-A / utils.evaluate_synset: 500 epochs, lr 0.01, momentum 0.9, wd 5e-4, batch 128, DSA
+    "crlt_dd": (500, 0.01, 0.9, 5e-4, 128, True, "step"),
+    # CRLT-DD baseline.py: 300 epochs, lr 0.01, batch 256, no augmentation, a constant rate
+    "crlt_dd_baseline": (300, 0.01, 0.9, 5e-4, 256, False, "constant"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TYPED))
+def test_each_protocol_matches_its_source(name):
+    protocol = EVAL_PROTOCOLS[name]
+    c = protocol.config
+    assert (c.epochs, c.lr, c.momentum, c.weight_decay, c.batch_size, c.dsa, c.schedule) == TYPED[name]
+    assert protocol.learned_lr == (name in ("mtt", "datm"))
+    assert "code" in protocol.source or ".py" in protocol.source  # each names the code file it comes from
+
+
+def test_every_protocol_is_checked_and_eval_config_scales_it():
+    assert set(EVAL_PROTOCOLS) == set(TYPED)
+    smoke = get_profile("smoke")
+    assert eval_config("dm", smoke) == TrainConfig(epochs=smoke.eval_epochs)
+    assert eval_config("datm", smoke, learned_lr=0.03).lr == 0.03 and eval_config("datm", smoke).lr == 0.01
+    assert eval_config("dm", smoke, learned_lr=0.03).lr == 0.01  # a fixed-rate protocol ignores a learned rate
+    assert eval_config("crlt_dd", epochs=7).epochs == 7 and eval_config("crlt_dd").epochs == 500
+    with pytest.raises(ValueError, match="protocol 'dsdm' is unknown"):
+        eval_config("dsdm")
