@@ -276,10 +276,10 @@ def _crlt_budgets() -> tuple[float, float, float, float]:
 def _few_shot_gain() -> tuple[float]:
     """ex-12-few-gain: the recorded comparison's mean few-shot gain (percentage points) of CRLT-DD distill head over
     the whole long-tailed set, paired by seed."""
-    from .rebalance import RebalanceStudy
     from .reference import REFERENCE_DIR
+    from .studies import Study
 
-    study = RebalanceStudy.load(REFERENCE_DIR / "comparison_digits_lt_cpu.json")
+    study = Study.load(REFERENCE_DIR / "comparison_digits_lt_cpu.json")
     return (100 * study.compare("CRLT-DD distill head", "whole long-tailed set", "groups.shots.few").mean_difference,)
 
 

@@ -26,8 +26,8 @@ from typing import Mapping, Sequence
 
 from .config import PROFILES
 from .files import atomic_write_text
-from .rebalance import RebalanceStudy
 from .reference import CRLT_DD_TABLE_III, LTDD_ABLATION, LTDD_TABLE, PAPER_RESULTS, REFERENCE_DIR
+from .studies import Study
 from .viz import markdown_table
 
 CIFAR10_MIRROR_LABEL = "CIFAR-10 (JPEG mirror)"
@@ -75,7 +75,7 @@ def file_md5(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def study_seconds(study: RebalanceStudy) -> float:
+def study_seconds(study: Study) -> float:
     """The seconds a study's rows took, summed over every row and phase (build, evaluate, experts, ...)."""
     return float(sum(sum(row.get("seconds", {}).values()) for row in study.rows))
 
@@ -104,7 +104,7 @@ def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str
     md5 = file_md5(archive)
     if md5 != expected_md5:
         raise ValueError(f"archive {archive} has MD5 {md5}, not the mirror's {expected_md5}")
-    loaded = {key: RebalanceStudy.load(path) for key, path in studies.items()}
+    loaded = {key: Study.load(path) for key, path in studies.items()}
     for study in loaded.values():  # files from before compare recorded it: the named profile's real batch
         if "batch_real" not in study.settings and study.settings.get("profile") in PROFILES:
             study.settings["batch_real"] = PROFILES[study.settings["profile"]].batch_real
@@ -125,7 +125,7 @@ def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str
     return atomic_write_text(json.dumps(content, indent=1) + "\n", path)
 
 
-def _rows_lost(previous: "Experiment", studies: Mapping[str, RebalanceStudy]) -> list[str]:
+def _rows_lost(previous: "Experiment", studies: Mapping[str, Study]) -> list[str]:
     """``key/label/seed`` of every row of ``previous`` that ``studies`` no longer have."""
     lost = []
     for key, study in previous.studies.items():
@@ -140,10 +140,10 @@ class Experiment:
     """A recorded experiment read back: its studies by setting key, and the file's provenance."""
 
     name: str
-    studies: dict[str, RebalanceStudy]
+    studies: dict[str, Study]
     provenance: dict
 
-    def study(self, key: str) -> RebalanceStudy:
+    def study(self, key: str) -> Study:
         """The study recorded under ``key`` (e.g. ``"ipc10"``)."""
         if key not in self.studies:
             raise KeyError(f"experiment {self.name!r} has no study {key!r}; it has {sorted(self.studies)}")
@@ -159,7 +159,7 @@ def load_experiment(name: str, path: str | Path | None = None) -> Experiment | N
         return None
     try:
         content = json.loads(path.read_text())
-        studies = {key: RebalanceStudy(value["rows"], value["settings"])
+        studies = {key: Study(value["rows"], value["settings"])
                    for key, value in content["studies"].items()}
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise ValueError(f"{path} is not a recorded experiment file: {error!r}") from error
@@ -167,7 +167,7 @@ def load_experiment(name: str, path: str | Path | None = None) -> Experiment | N
     return Experiment(name, studies, provenance)
 
 
-def study_scale(study: RebalanceStudy) -> str:
+def study_scale(study: Study) -> str:
     """A study's scale in words: iterations, real batch, network width, evaluation and seeds."""
     s = study.settings
     seeds = sorted({row["seed"] for row in study.rows})
@@ -180,7 +180,7 @@ def study_scale(study: RebalanceStudy) -> str:
     return ", ".join(parts)
 
 
-def row_accuracy(study: RebalanceStudy, label: str) -> tuple[float, float, int] | None:
+def row_accuracy(study: Study, label: str) -> tuple[float, float, int] | None:
     """Mean and spread (%) of a row over its seeds, and the number of seeds; with one seed the spread is over
     its evaluation networks. ``None`` when the study has no such row."""
     rows = [row for row in study.rows if row["label"] == label]
@@ -218,7 +218,7 @@ def results_panel(rows: Sequence[tuple[str, str, int]], experiment: Experiment |
     return markdown_table(header, table)
 
 
-def gap_sentence(study: RebalanceStudy, label: str, baseline: str, paper_method: str | None = None,
+def gap_sentence(study: Study, label: str, baseline: str, paper_method: str | None = None,
                  paper_baseline: str | None = None) -> str:
     """How far ``label`` is above (or below) ``baseline`` in a recorded study, in words, beside the papers' gap
     at the same IPC when both methods are in :data:`ltdd.reference.PAPER_RESULTS`."""
@@ -286,7 +286,7 @@ def restore_study(name: str, key: str, out: str | Path, path: str | Path | None 
     return experiment.study(key).save(out)
 
 
-def longtail_scale(study: RebalanceStudy) -> str:
+def longtail_scale(study: Study) -> str:
     """The long-tail experiment's scale in words: epochs, network, networks per seed and seeds."""
     s = study.settings
     seeds = sorted({row["seed"] for row in study.rows})
@@ -301,11 +301,11 @@ def _beta_keys(experiment: Experiment) -> list[str]:
                   key=lambda key: float(key.removeprefix("beta")))
 
 
-def _size(study: RebalanceStudy, label: str) -> int:
+def _size(study: Study, label: str) -> int:
     return next(row["size"]["images"] for row in study.rows if row["label"] == label)
 
 
-def _accuracy_cell(study: RebalanceStudy, accuracy: tuple[float, float, int]) -> str:
+def _accuracy_cell(study: Study, accuracy: tuple[float, float, int]) -> str:
     """``mean ± spread``, or the mean alone when one network of one seed leaves no spread to show."""
     single = accuracy[2] == 1 and study.settings.get("networks", 1) == 1
     return f"{accuracy[0]:.1f}" + ("" if single else f" ± {accuracy[1]:.1f}")
@@ -365,7 +365,7 @@ def longtail_sentences(experiment: Experiment) -> list[str]:
     return sentences
 
 
-def share_of_paper_gap(study: RebalanceStudy, label: str, baseline: str, paper_method: str,
+def share_of_paper_gap(study: Study, label: str, baseline: str, paper_method: str,
                        paper_baseline: str) -> str:
     """What share of the papers' lead of ``paper_method`` over ``paper_baseline`` (at the study's IPC) the
     recorded run reproduces, with the run's iterations beside the paper's, in words."""
