@@ -37,12 +37,12 @@ from typing import Mapping, Sequence
 import torch
 from torch import Tensor
 
+from . import studies
 from .augment import DSA, strategy_for
 from .config import Profile, get_profile, make_generator
 from .data import ImageDataset, LabeledImages
 from .data.longtail import group_accuracy, shot_groups
 from .distill.base import atomic_save
-from . import studies
 from .studies import RebalanceStudy, Study, eval_config, run_study, seed_count
 from .studies.study import GROUP_NAMES, PairedComparison, key_name  # noqa: F401 (their home before ltdd.studies)
 from .train import EvaluationReport, TrainConfig, evaluate_training_set
@@ -102,6 +102,12 @@ def vanilla_config(protocol: str, settings: CRLTSettings) -> TrainConfig:
         raise ValueError(f"vanilla_protocol={protocol!r} is not allowed; choose one of {VANILLA_PROTOCOLS}")
     if protocol == "baseline.py":
         return eval_config("crlt_dd_baseline")
+    return crlt_evaluation(settings)
+
+
+def crlt_evaluation(settings: CRLTSettings) -> TrainConfig:
+    """CRLT-DD's evaluation (``EVAL_PROTOCOLS["crlt_dd"]``, :data:`ltdd.studies.protocols.EVAL_PROTOCOLS`) at the
+    epochs and batch of ``settings``; chapter 09 evaluates every plan with it."""
     return dataclasses.replace(eval_config("crlt_dd", epochs=settings.eval_epochs), batch_size=settings.eval_batch)
 
 
@@ -439,8 +445,8 @@ class PlanResult:
 def evaluation_config(profile: Profile) -> TrainConfig:
     """CRLT-DD's evaluation (SGD 0.01, momentum 0.9, weight decay 5e-4, step decay at half, DSA on every
     batch, batch 128) for the profile's number of epochs (the paper's 500 under ``paper``):
-    ``EVAL_PROTOCOLS["crlt_dd"]`` (:data:`ltdd.studies.protocols.EVAL_PROTOCOLS`)."""
-    return vanilla_config("crlt", crlt_settings(profile))
+    :func:`crlt_evaluation`."""
+    return crlt_evaluation(crlt_settings(profile))
 
 
 def evaluate_rebalanced(rebalanced: RebalancedSet, dataset: ImageDataset, profile: Profile, base_seed: int = 0,
@@ -579,7 +585,7 @@ def study_table(study: Study, keys: Sequence[tuple[str, str]] = HALF_COLUMNS) ->
 
 __all__ = ["CRLTSettings", "DISTILLING_PLANS", "PAPER_CRLT", "PAPER_HEAD_IPC", "PLANS", "VANILLA_PROTOCOLS",
            "PairedComparison", "PlanBudget", "PlanResult", "RebalanceStudy", "RebalancedSet",
-           "TABLE_III_ROWS", "augmentation_copies", "augmented_copies", "budget_table", "check_plan",
+           "TABLE_III_ROWS", "augmentation_copies", "crlt_evaluation", "augmented_copies", "budget_table", "check_plan",
            "distill_classes", "evaluate_rebalanced", "evaluation_config", "head_classes", "head_tail_groups",
            "key_name", "median_class_size", "plan_budget", "pretrain_encoder", "rebalance", "rebalance_study",
            "restrict_classes", "run_plan", "sample_per_class", "study_table", "crlt_settings", "vanilla_config"]

@@ -125,3 +125,26 @@ def test_every_protocol_is_checked_and_eval_config_scales_it():
     assert eval_config("crlt_dd", epochs=7).epochs == 7 and eval_config("crlt_dd").epochs == 500
     with pytest.raises(ValueError, match="protocol 'dsdm' is unknown"):
         eval_config("dsdm")
+
+
+@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "paper"])
+def test_the_old_recipe_helpers_give_the_recipes_they_gave_before(name):
+    """The four helpers that each built a recipe now read EVAL_PROTOCOLS; their configs are the ones typed here."""
+    from types import SimpleNamespace
+
+    from ltdd.comparison import protocol_config
+    from ltdd.experiments import evaluation_protocol
+    from ltdd.rebalance import crlt_settings, evaluation_config, vanilla_config
+
+    profile = get_profile(name)
+    crlt_epochs = 500 if name == "paper" else profile.eval_epochs  # CRLT-DD's 500 epochs under paper
+    assert evaluation_protocol(profile) == TrainConfig(epochs=profile.eval_epochs)
+    assert evaluation_config(profile) == TrainConfig(epochs=crlt_epochs, batch_size=128)
+    assert vanilla_config("baseline.py", crlt_settings(profile)) == TrainConfig(
+        epochs=300, lr=0.01, batch_size=256, dsa=False, schedule="constant")
+    learned = SimpleNamespace(learned_lr=0.02)
+    assert protocol_config("papers", "trajectory", profile, learned)[0] == TrainConfig(
+        epochs=profile.eval_epochs, lr=0.02, batch_size=128)
+    assert protocol_config("papers", "matching", profile)[0] == TrainConfig(epochs=profile.eval_epochs)
+    assert protocol_config("ours", "trajectory", profile, learned)[0] == TrainConfig(epochs=crlt_epochs,
+                                                                                     batch_size=128)

@@ -63,7 +63,8 @@ size."""
 
 
 def check_protocol(name: str) -> EvalProtocol:
-    """The protocol called ``name``; an unknown name is a ``ValueError`` listing the known ones."""
+    """The protocol called ``name`` (chapter 05 names the first, DM's); an unknown name is a ``ValueError`` listing
+    the known ones."""
     if name not in EVAL_PROTOCOLS:
         raise ValueError(f"protocol {name!r} is unknown; choose one of {sorted(EVAL_PROTOCOLS)}")
     return EVAL_PROTOCOLS[name]

@@ -14,7 +14,8 @@ ORDERS = ("seed", "row")
 
 
 def check_seeds(seeds: Sequence[int]) -> list[int]:
-    """The seeds as a list; they must be a non-empty list of non-negative ints (``ValueError`` otherwise)."""
+    """The seeds as a list; they must be a non-empty list of non-negative ints (``ValueError`` otherwise). Every
+    study's seeds pass through it, from chapter 04's long-tail effect on."""
     seeds = list(seeds)
     if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of non-negative ints, got {seeds!r}")
@@ -23,7 +24,8 @@ def check_seeds(seeds: Sequence[int]) -> list[int]:
 
 def resume_from(study: StudyFile, out: str | Path, keys: Sequence[str]) -> None:
     """Make ``study`` continue the file ``out`` (its rows, extras and seeds); a file written with other ``keys``
-    settings is a ``ValueError`` that names them."""
+    settings is a ``ValueError`` that names them. :func:`run_study` calls it for ``resume=True`` (chapter 09's
+    recorded runs were resumed this way)."""
     previous = type(study).load(out)
     different = settings_mismatch(previous.settings, study.settings, keys)
     if different:

@@ -21,14 +21,16 @@ from ..train import EvaluationReport
 
 
 def value_at(row: dict, key: str):
-    """The value of a dotted ``key`` in a row (``"groups.halves.tail"``); ``None`` where the row has none."""
+    """The value of a dotted ``key`` in a row (``"groups.halves.tail"``, chapter 09's head/tail halves); ``None``
+    where the row has none."""
     for part in key.split("."):
         row = row.get(part) if isinstance(row, dict) else None
     return row
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and population standard deviation of a non-empty list."""
+    """Mean and population standard deviation of a non-empty list (the ± over seeds of every table from chapter 09
+    on)."""
     mean = sum(values) / len(values)
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
 
@@ -286,7 +288,7 @@ Column = tuple[str, "str | Callable[[Study, str], str]"]
 
 
 def seed_count(study: Study, label: str) -> str:
-    """The number of seeds with an accuracy for a row (a table column)."""
+    """The number of seeds with an accuracy for a row (the last column of chapters 09, 11 and 12's tables)."""
     return str(study.mean_std(label)[2])
 
 
