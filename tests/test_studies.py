@@ -148,3 +148,14 @@ def test_the_old_recipe_helpers_give_the_recipes_they_gave_before(name):
     assert protocol_config("papers", "matching", profile)[0] == TrainConfig(epochs=profile.eval_epochs)
     assert protocol_config("ours", "trajectory", profile, learned)[0] == TrainConfig(epochs=crlt_epochs,
                                                                                      batch_size=128)
+
+
+def test_combine_and_merge_keep_one_row_per_label_and_seed():
+    a = Study([{"label": "x", "seed": 0, "accuracy": 0.1}], {"k": 1, "seeds": [0]}, {0: [1.0]})
+    b = Study([{"label": "x", "seed": 0, "accuracy": 0.9}, {"label": "x", "seed": 1, "accuracy": 0.3}],
+              {"k": 1, "seeds": [0, 1]}, {1: [2.0]})
+    combined = Study.combine(a, b)
+    assert [(r["seed"], r["accuracy"]) for r in combined.rows] == [(0, 0.1), (1, 0.3)]  # the first one kept
+    assert combined.settings == {"k": 1, "seeds": [0, 1]} and combined.simclr == {0: [1.0], 1: [2.0]}
+    with pytest.raises(ValueError, match="other settings: k=2 there, 1 now"):
+        a.merge(Study([], {"k": 2}), ("k",))

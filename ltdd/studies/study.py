@@ -280,6 +280,7 @@ class Study(StudyFile):
         for study in studies:
             combined.merge(study, ())
         combined.settings["seeds"] = sorted({seed for study in studies for seed in study.settings.get("seeds", [])})
+        combined.simclr = {seed: losses for study in studies for seed, losses in study.simclr.items()}
         return combined
 
 
