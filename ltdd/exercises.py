@@ -211,6 +211,24 @@ def _excess_push() -> tuple[float, float, float, float]:
     return pushes[0], pushes[1], pushes[0] / (1 - pushes[0]), pushes[1] / (1 - pushes[1])
 
 
+def _real_image_alignment() -> tuple[float, float, float, float]:
+    """ex-08-sanity: :func:`~ltdd.biased.colour_alignment` of the real aligned and the real conflicting
+    training images of chapter 08's coloured digits (``cdigits`` under a digits profile, else ``cmnist-dd``)
+    at bias ratio 0.95, at severity 4 and at severity 1, the datasets loaded afresh here."""
+    from .biased import colour_alignment
+    from .config import get_profile
+    from .data import load_dataset
+
+    biased = "cdigits" if get_profile().dataset == "digits" else "cmnist-dd"
+    shares = []
+    for severity in (4, 1):
+        data = load_dataset(biased, bias_ratio=0.95, severity=severity, device="cpu")
+        aligned = data.train.attributes == data.train.labels
+        shares += [colour_alignment(data.train.images[rows], data.train.labels[rows], data)
+                   for rows in (aligned, ~aligned)]
+    return tuple(shares)
+
+
 def _one_dimensional_tensors() -> tuple[int, int]:
     """ex-08-match1d: 1-D parameter tensors and all parameter tensors of the default-depth ConvNet: per block a
     kernel, a bias and the norm's two affine vectors; then the classifier's weight and bias."""
@@ -341,6 +359,8 @@ CHECKERS: dict[str, Checker] = {
                             "mu_g - mu_a for each), to 2 decimals", _at(2), _excess_push),
     "ex-08-match1d": Checker("answer = (1-D parameter tensors, all parameter tensors)", _at(0),
                              _one_dimensional_tensors),
+    "ex-08-sanity": Checker("answer = (aligned, conflicting at severity 4, aligned, conflicting at severity 1), "
+                            "fractions to 2 decimals", _at(2), _real_image_alignment),
     "ex-09-budgets": Checker("answer = (n_min, n_med, distill all, distill all + aug, distill head, imbalance left "
                              "by distill head); whole numbers, the imbalance to 1 decimal", _at(0, 0, 0, 0, 0, 1),
                              _cifar100_budgets),

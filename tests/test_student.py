@@ -169,6 +169,14 @@ def test_the_paper_form_checker_follows_the_chapters_network(monkeypatch, profil
     assert not check("ex-07-paper-form", (feature_length, 0.01, 0.01), verbose=False)  # the paper does not
 
 
+def test_the_colour_alignment_checker_wants_zero_for_the_conflicting_images(monkeypatch):
+    # chapter 08's worked solution on the digits: 1.0 and 0.0 at severity 4, 0.98 and 0.0 at severity 1
+    monkeypatch.setenv("LTDD_PROFILE", "smoke")
+    assert check("ex-08-sanity", (1.00, 0.00, 0.98, 0.00), verbose=False)
+    assert not check("ex-08-sanity", (1.0, 0.1, 0.98, 0.1), verbose=False)  # colours unrelated to the class
+    assert not check("ex-08-sanity", (1.0, 0.0, 1.0, 0.0), verbose=False)  # the jitter of severity 1 costs 2 %
+
+
 def test_checkers_do_not_reveal_the_right_answers(capsys):
     import ltdd.exercises as exercises
 
