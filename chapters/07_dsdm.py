@@ -658,8 +658,10 @@ Markdown(dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm"), ("
 # Before running, work out from the table in "Where the paper's equations differ from the code" how much
 # larger the history term's weight is with the paper's form for this chapter's network (its `d` is the
 # length of one feature vector), what the history pulls the prototypes towards in the first iterations after
-# the warm-up, and which image learning rate each form uses at `ABLATION_IPC`. Then compare the two
-# accuracies and the loss curves (`run.losses`).
+# the warm-up, and which image learning rate each form uses at `ABLATION_IPC`. Give the factor as a whole
+# number and the two learning rates (code, paper) to two decimals, and check with
+# `from ltdd.exercises import check` and `check("ex-07-paper-form", (factor, lr_code, lr_paper))`.
+# Then compare the two accuracies and the loss curves (`run.losses`).
 # ```
 #
 # ````{solution} ex-07-paper-form

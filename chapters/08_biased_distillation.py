@@ -747,7 +747,9 @@ Markdown(f"**Unbiased CIFAR-10, ConvNet-3, test accuracy (%)**\n\n{paper_table([
 #           colour_alignment(data.train.images[~aligned], data.train.labels[~aligned], data))
 # ```
 #
-# Before running: why should the conflicting images give 0 and not 0.1?
+# Before running: why should the conflicting images give 0 and not 0.1? Give the four values as fractions to
+# two decimals and check with `from ltdd.exercises import check` and
+# `check("ex-08-sanity", (aligned_4, conflicting_4, aligned_1, conflicting_1))` (the number is the severity).
 # ````
 #
 # ```{solution} ex-08-sanity

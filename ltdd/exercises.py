@@ -185,11 +185,48 @@ def _ema_windows() -> tuple[float, float]:
     return 1 / (1 - 0.9), 1 / (1 - 0.99)
 
 
+def _paper_form_differences() -> tuple[float, float, float]:
+    """ex-07-paper-form: how many times the paper's history weight λ_h is the code's λ_h / d for chapter 07's
+    network under the active profile (``d``, the length of one feature vector, measured on a network built as
+    the chapter builds its pre-trained ones), and the image learning rate at the chapter's ablation IPC (1)
+    of the code (``lr_img · IPC/10``) and of the paper (``lr_img`` at every IPC), from
+    :class:`~ltdd.distill.dsdm.DSDMConfig`'s default ``lr_img``."""
+    from .config import get_profile
+    from .data import load_dataset
+    from .distill.dsdm import DSDMConfig
+    from .models import get_model
+
+    profile = get_profile()
+    dataset = load_dataset(profile.dataset, device="cpu")
+    network = get_model(profile.model, dataset.channels, dataset.num_classes, dataset.image_size,
+                        **profile.model_options())
+    ablation_ipc, lr_img = 1, DSDMConfig.lr_img
+    return float(network.feature_dim), lr_img * ablation_ipc / 10, lr_img
+
+
 def _excess_push() -> tuple[float, float, float, float]:
     """ex-08-lambda: λ_c = λ · (n_a/n − ρ)/(1 − ρ) at an aligned share 0.95 with ρ = 0.1, for λ = 0.5 and 0.9,
     and how far beyond the unbiased target the minimum lies, λ_c/(1 − λ_c) times μ_g − μ_a."""
     pushes = [lam * (0.95 - 0.1) / (1 - 0.1) for lam in (0.5, 0.9)]
     return pushes[0], pushes[1], pushes[0] / (1 - pushes[0]), pushes[1] / (1 - pushes[1])
+
+
+def _real_image_alignment() -> tuple[float, float, float, float]:
+    """ex-08-sanity: :func:`~ltdd.biased.colour_alignment` of the real aligned and the real conflicting
+    training images of chapter 08's coloured digits (``cdigits`` under a digits profile, else ``cmnist-dd``)
+    at bias ratio 0.95, at severity 4 and at severity 1, the datasets loaded afresh here."""
+    from .biased import colour_alignment
+    from .config import get_profile
+    from .data import load_dataset
+
+    biased = "cdigits" if get_profile().dataset == "digits" else "cmnist-dd"
+    shares = []
+    for severity in (4, 1):
+        data = load_dataset(biased, bias_ratio=0.95, severity=severity, device="cpu")
+        aligned = data.train.attributes == data.train.labels
+        shares += [colour_alignment(data.train.images[rows], data.train.labels[rows], data)
+                   for rows in (aligned, ~aligned)]
+    return tuple(shares)
 
 
 def _one_dimensional_tensors() -> tuple[int, int]:
@@ -314,10 +351,16 @@ CHECKERS: dict[str, Checker] = {
     "ex-06-step-per-class": Checker("answer = (class 0's move, class 9's move) within the iteration, in units of "
                                     "the learning rate, to 3 decimals", _at(3), _momentum_drift),
     "ex-07-ema": Checker("answer = (iterations averaged by 0.9, by 0.99), whole numbers", _at(0), _ema_windows),
+    "ex-07-paper-form": Checker("answer = (how many times the paper's history weight is the code's for the "
+                                "chapter's network under the active profile, the code's image learning rate at "
+                                "ABLATION_IPC, the paper's); the factor a whole number, the rates to 2 decimals",
+                                _at(0, 2, 2), _paper_form_differences),
     "ex-08-lambda": Checker("answer = (lambda_c for lambda = 0.5, for 0.9, the minimum's distance in units of "
                             "mu_g - mu_a for each), to 2 decimals", _at(2), _excess_push),
     "ex-08-match1d": Checker("answer = (1-D parameter tensors, all parameter tensors)", _at(0),
                              _one_dimensional_tensors),
+    "ex-08-sanity": Checker("answer = (aligned, conflicting at severity 4, aligned, conflicting at severity 1), "
+                            "fractions to 2 decimals", _at(2), _real_image_alignment),
     "ex-09-budgets": Checker("answer = (n_min, n_med, distill all, distill all + aug, distill head, imbalance left "
                              "by distill head); whole numbers, the imbalance to 1 decimal", _at(0, 0, 0, 0, 0, 1),
                              _cifar100_budgets),
