@@ -634,8 +634,11 @@ Markdown(dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm")], c
 # ```
 #
 # then distil at `ABLATION_IPC` as in the first exercise, and restore the method with
-# `ModelQueue.accuracy_percent = honest`. When does the quirk fire, what does it do to the loss, and to the
-# accuracy?
+# `ModelQueue.accuracy_percent = honest`. Before you run it: what weight $\lambda\,\mathrm{Acc}_\phi$ does
+# the cross-entropy term give a never-trained network with the faulty meter, and with the honest one? Give
+# both to one decimal and check with `from ltdd.exercises import check` and
+# `check("ex-06-meter", (faulty, honest))`. Then: when does the quirk fire, what does it do to the loss, and
+# to the accuracy?
 # ````
 #
 # ```{solution} ex-06-meter

@@ -180,6 +180,19 @@ def _momentum_drift(momentum: float = 0.5, classes: int = 10) -> tuple[float, fl
     return tuple(sum(momentum ** k for k in range(classes - c)) for c in (0, classes - 1))
 
 
+def _meter_weights() -> tuple[float, float]:
+    """ex-06-meter: the cross-entropy weight λ · Acc_φ of a never-trained network at chapter 06's ablation IPC
+    (1 on the digits, else the profile's), with a meter that reports 100 % for an empty count and with the honest
+    one (0 %); λ is command.txt's CIFAR-10 value at that IPC, as the chapter's ``idm_settings`` takes it."""
+    from .config import get_profile
+    from .distill.idm import IDMConfig, command_settings
+
+    profile = get_profile()
+    ipc = 1 if profile.dataset == "digits" else profile.ipc
+    weight = command_settings("cifar10", ipc)["ce_weight"] if ipc in (1, 10, 50) else IDMConfig.ce_weight
+    return weight * 100.0, 0.0
+
+
 def _ema_windows() -> tuple[float, float]:
     """ex-07-ema: the number of iterations an EMA with factor α averages over, 1/(1 − α), for 0.9 and 0.99."""
     return 1 / (1 - 0.9), 1 / (1 - 0.99)
@@ -350,6 +363,8 @@ CHECKERS: dict[str, Checker] = {
                            "to 3 decimals", _at(3), _momentum_drift),
     "ex-06-step-per-class": Checker("answer = (class 0's move, class 9's move) within the iteration, in units of "
                                     "the learning rate, to 3 decimals", _at(3), _momentum_drift),
+    "ex-06-meter": Checker("answer = (cross-entropy weight of a never-trained network with the faulty meter, "
+                           "with the honest one), to 1 decimal", _at(1), _meter_weights),
     "ex-07-ema": Checker("answer = (iterations averaged by 0.9, by 0.99), whole numbers", _at(0), _ema_windows),
     "ex-07-paper-form": Checker("answer = (how many times the paper's history weight is the code's for the "
                                 "chapter's network under the active profile, the code's image learning rate at "

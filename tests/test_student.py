@@ -169,6 +169,16 @@ def test_the_paper_form_checker_follows_the_chapters_network(monkeypatch, profil
     assert not check("ex-07-paper-form", (feature_length, 0.01, 0.01), verbose=False)  # the paper does not
 
 
+@pytest.mark.parametrize("profile", ["smoke", "cpu"])
+def test_the_meter_checker_weighs_a_never_trained_network(monkeypatch, profile):
+    # chapter 06's ablation IPC on the digits is 1; IDM's command.txt, CIFAR-10 IPC 1: --ce_weight 0.5, so the
+    # faulty meter's 100 % gives 0.5 · 100 = 50 and the honest meter's 0 % gives 0
+    monkeypatch.setenv("LTDD_PROFILE", profile)
+    assert check("ex-06-meter", (50.0, 0.0), verbose=False)
+    assert not check("ex-06-meter", (0.5, 0.0), verbose=False)  # Acc_phi is a percentage, not a fraction
+    assert not check("ex-06-meter", (50.0, 50.0), verbose=False)  # the honest meter reads 0 for no count
+
+
 def test_the_colour_alignment_checker_wants_zero_for_the_conflicting_images(monkeypatch):
     # chapter 08's worked solution on the digits: 1.0 and 0.0 at severity 4, 0.98 and 0.0 at severity 1
     monkeypatch.setenv("LTDD_PROFILE", "smoke")
