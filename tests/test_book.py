@@ -315,15 +315,28 @@ def test_show_images_handles_colour_and_soft_labels():
 
 
 def test_figures_equations_and_exercises_are_numbered_per_chapter():
-    """Issue 19: "Fig. 5.2", not a count across the book. Only the chapters' part is numbered (01 is chapter 1, so
-    the numbers agree with the file names and with the Colab edition's), one level deep, and Sphinx puts the
-    chapter's number before every figure, equation and exercise number."""
+    """Issue 19: "Fig. 5.2", not a count across the book. Only the chapters' parts are numbered, one level deep,
+    and the count runs on from part to part (Jupyter Book's use_multitoc_numbering), so 01 is chapter 1 and 12 is
+    chapter 12, the numbers of the file names and of the Colab edition; Sphinx puts the chapter's number before
+    every figure, equation and exercise number."""
     toc = _toc()
     numbered = [part for part in toc["parts"] if part.get("numbered")]
-    assert len(numbered) == 1 and numbered[0]["numbered"] == 1
-    files = [entry["file"] for entry in numbered[0]["chapters"]]
+    assert numbered and all(part["numbered"] == 1 for part in numbered)
+    files = [entry["file"] for part in numbered for entry in part["chapters"]]
     assert [int(Path(f).name[:2]) for f in files] == list(range(1, len(files) + 1))
     assert all(Path(entry).name[:2] == "00" or entry.startswith("reference/") or entry == toc["root"]
                for entry in toc_files(toc) if entry not in files)
+    assert _config()["html"].get("use_multitoc_numbering", True) is True, (
+        "without use_multitoc_numbering every numbered part would start again at chapter 1")
     config = _config()["sphinx"]["config"]
     assert config["numfig_secnum_depth"] == 1 and config["math_numfig"] is True
+
+
+def test_chapters_are_grouped_in_captioned_parts():
+    """Issue 21: the chapters in parts by subject, between the unnumbered Start and Reference parts."""
+    captions = [part["caption"] for part in _toc()["parts"]]
+    assert captions == ["Start", "Foundations", "Distribution matching", "Bias", "Long tails",
+                        "Trajectory matching", "Comparison", "Reference"]
+    reference = _toc()["parts"][-1]
+    assert not reference.get("numbered")
+    assert {"reference/settings", "reference/api"} <= set(toc_files(reference))
