@@ -75,7 +75,8 @@ BALANCED_DATASET = profile.dataset  # the balanced original
 LT_DATASET = profile.dataset + "-lt"  # its long-tailed version
 IMBALANCE = DEFAULT_IMBALANCE[LT_DATASET]  # β = largest class / smallest class
 BIASED_DATASET = "cdigits" if profile.dataset == "digits" else "cmnist-dd"  # coloured digits
-BIAS_RATIOS = (0.1, 0.95, 1.0) if profile.name == "smoke" else BIASED_DD_RATIOS  # fraction of aligned images
+# fractions of bias-aligned images
+BIAS_RATIOS = profile.pick(smoke=(0.1, 0.95, 1.0), default=BIASED_DD_RATIOS)
 SEVERITY = DEFAULT_SEVERITY  # 4: the purest colour cue
 MODEL, MODEL_OPTIONS = profile.model, profile.model_options()  # the ConvNet and its width
 FULL_EPOCHS, FULL_SEEDS = profile.full_epochs, profile.full_seeds  # training on a whole training set

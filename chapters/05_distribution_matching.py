@@ -136,12 +136,12 @@ IPC, ITERATIONS = profile.ipc, profile.iterations  # the live DM run
 BATCH_REAL, NET_WIDTH = profile.batch_real, profile.net_width  # real images per class per iteration; ConvNet width
 EVAL_EPOCHS, EVAL_SEEDS = profile.eval_epochs, profile.eval_seeds  # the evaluation protocol
 IPC_GRID = list(profile.ipc_grid)  # the accuracy-vs-IPC sweep
-FEATURE_EPOCHS = {"smoke": 2, "cpu": 3}.get(profile.name, 10)  # herding/k-center: epochs of the feature network
+# herding/k-center: epochs of the feature network
+FEATURE_EPOCHS = profile.pick(smoke=2, cpu=3, default=10)
 # the sweep's settings: the profile's, except on a CPU, where DM runs fewer iterations and the evaluation
 # is shorter and uses fewer networks
-SWEEP = profile
-if profile.name == "cpu":
-    SWEEP = profile.replace(iterations=100, eval_epochs=50, eval_seeds=2)
+SWEEP = profile.pick(cpu=profile.replace(iterations=100, eval_epochs=50, eval_seeds=2),
+                     default=profile)
 
 print(f"profile {profile.name!r}: dataset={DATASET}, ConvNet width {NET_WIDTH}\n"
       f"live DM run: IPC={IPC}, {ITERATIONS} iterations, {BATCH_REAL} real images per class per iteration\n"

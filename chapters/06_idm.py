@@ -98,14 +98,15 @@ from ltdd.data import load_dataset
 from ltdd.distill import IDMConfig
 
 profile = get_profile()
-if profile.name == "cpu":  # over a dozen sets to evaluate: a shorter protocol than 300 epochs x 3 networks
-    profile = profile.replace(eval_epochs=100, eval_seeds=2)
+# over a dozen sets to evaluate: under `cpu` a shorter protocol than 300 epochs x 3 networks
+profile = profile.pick(cpu=profile.replace(eval_epochs=100, eval_seeds=2), default=profile)
 DATASET = profile.dataset
 IPC = profile.ipc  # stored images per class of the live run
-ITERATIONS = round(profile.iterations * {"cpu": 0.1, "gpu": 0.2}.get(profile.name, 1))  # every run here
-IPCS = sorted({1, IPC}) if profile.name == "cpu" else list(profile.ipc_grid)  # the accuracy-vs-IPC sweep
+ITERATIONS = round(profile.iterations * profile.pick(cpu=0.1, gpu=0.2, default=1))  # every run
+IPCS = profile.pick(cpu=sorted({1, IPC}), default=list(profile.ipc_grid))  # accuracy vs IPC
 ABLATION_IPC = 1 if DATASET == "digits" else IPC
-CORESET = {"train_epochs": 1} if profile.name == "smoke" else {}  # herding/k-center's feature network
+CORESET = profile.pick(smoke={"train_epochs": 1}, default={})  # herding/k-center's features
+WHOLE_COMMAND_LINE = profile.pick(paper=True, default=False)  # `paper`: command.txt's settings
 
 dataset = load_dataset(DATASET)
 
@@ -114,8 +115,10 @@ OFFICIAL, OFFICIAL_ITERATIONS, CIFAR10_IMAGES = IDMConfig(), 20_000, 50_000
 TURNOVER = OFFICIAL_ITERATIONS / (OFFICIAL.queue_size * OFFICIAL.push_interval)  # ≈ 6.7 generations per run
 LIFE_EPOCHS = (OFFICIAL.train_nets * OFFICIAL.net_train_steps * OFFICIAL.push_interval * OFFICIAL.net_batch
                / CIFAR10_IMAGES)  # ≈ 3.1 passes over the training set per queue network
-NET_TRAIN_STEPS = {"smoke": 2, "cpu": 1}.get(profile.name, OFFICIAL.net_train_steps)  # per trained network
-NET_BATCH = 64 if profile.name == "smoke" else OFFICIAL.net_batch  # real images per queue training step
+# per trained network
+NET_TRAIN_STEPS = profile.pick(smoke=2, cpu=1, default=OFFICIAL.net_train_steps)
+# real images per queue training step
+NET_BATCH = profile.pick(smoke=64, default=OFFICIAL.net_batch)
 PUSH_INTERVAL = max(1, round(LIFE_EPOCHS * len(dataset.train)
                              / (OFFICIAL.train_nets * NET_TRAIN_STEPS * NET_BATCH)))
 QUEUE_SIZE = max(OFFICIAL.initial_nets, round(ITERATIONS / (TURNOVER * PUSH_INTERVAL)))
@@ -251,7 +254,7 @@ def idm_settings(ipc: int) -> dict:
     """The live settings of IDM at ``ipc``: the scaled queue and command.txt's CIFAR-10 λ where it has one."""
     weight = command_settings("cifar10", ipc)["ce_weight"] if ipc in (1, 10, 50) else OFFICIAL.ce_weight
     settings = {"method": "idm", **IDM_SETTINGS, "ce_weight": weight}
-    if profile.name == "paper" and ipc in (1, 10, 50):
+    if WHOLE_COMMAND_LINE and ipc in (1, 10, 50):
         settings.update(command_settings(DATASET, ipc))  # the whole command.txt line
     return settings
 

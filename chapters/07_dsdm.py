@@ -176,26 +176,24 @@ from ltdd import get_profile
 from ltdd.distill.dsdm import PAPER_ITERATIONS, DSDMConfig
 
 profile = get_profile()
-RUN = profile.replace(iterations=100, eval_epochs=100, eval_seeds=2) if profile.name == "cpu" else profile
+RUN = profile.pick(cpu=profile.replace(iterations=100, eval_epochs=100, eval_seeds=2),
+                   default=profile)
 DATASET, MODEL, NET_WIDTH = profile.dataset, profile.model, profile.net_width  # data and ConvNet
-PAPER = profile.name == "paper"
+PAPER = profile.pick(paper=True, default=False)
 IPC = profile.ipc  # the live run
 ITERATIONS = PAPER_ITERATIONS if PAPER else RUN.iterations  # DSDM's T = 10,000 under `paper`
 HISTORY_WARMUP = DSDMConfig.history_warmup if PAPER else ITERATIONS // 5  # t0: the code's 2000 of 10,000
-if profile.name == "smoke":
-    NUM_PRETRAINED, PRETRAIN_EPOCHS = 2, 1
-elif profile.name == "cpu":
-    NUM_PRETRAINED, PRETRAIN_EPOCHS = 5, 5
-elif profile.name == "gpu":
-    NUM_PRETRAINED, PRETRAIN_EPOCHS = 5, 10  # 50 epochs of CIFAR-10 in all: minutes on a T4
-else:
-    NUM_PRETRAINED, PRETRAIN_EPOCHS = 10, 20  # the paper's
+# gpu: 50 epochs of CIFAR-10 in all, minutes on a T4; default (paper): the paper's
+NUM_PRETRAINED, PRETRAIN_EPOCHS = profile.pick(smoke=(2, 1), cpu=(5, 5), gpu=(5, 10),
+                                               default=(10, 20))
 DSDM = {"method": "dsdm", "num_pretrained": NUM_PRETRAINED, "pretrain_epochs": PRETRAIN_EPOCHS,
         "history_warmup": HISTORY_WARMUP}  # everything else: DSDMConfig's defaults (the code's setting)
 IPC_GRID = sorted({min(profile.ipc_grid), IPC})  # the accuracy-vs-IPC sweep: the grid's smallest IPC and the live one
 ABLATION_IPC = 1
-FEATURE_EPOCHS = 1 if profile.name == "smoke" else 10  # training of the herding/k-center feature network
-TSNE_PER_CLASS = 20 if profile.name == "smoke" else 60  # real images per class in the t-SNE picture
+# training of the herding/k-center feature network
+FEATURE_EPOCHS = profile.pick(smoke=1, default=10)
+# real images per class in the t-SNE picture
+TSNE_PER_CLASS = profile.pick(smoke=20, default=60)
 STATS_PER_CLASS = 500  # at most this many real images per class for the feature statistics
 
 print(f"profile {profile.name!r}: dataset={DATASET}, model={MODEL} width {NET_WIDTH}, "

@@ -164,24 +164,29 @@ from ltdd.distill import DeDMConfig
 from ltdd.distill.gm import loops_for
 
 profile = get_profile()
-NO_GPU = profile.name in ("smoke", "cpu")
+NO_GPU = profile.pick(smoke=True, cpu=True, default=False)
 BIASED = "cdigits" if profile.dataset == "digits" else "cmnist-dd"  # the coloured digits
-IPC = BIASED_DD_IPC if profile.name == "paper" else profile.ipc  # Biased-DD: 50 for every method
+# Biased-DD: 50 for every method
+IPC = profile.pick(paper=BIASED_DD_IPC, default=profile.ipc)
 SEVERITY = DEFAULT_SEVERITY  # 4: the purest colour cue
-RATIOS = {"smoke": (0.1, 0.95), "cpu": (0.1, 0.95, 1.0)}.get(profile.name, BIASED_DD_RATIOS)
-SEEDS = (0, 1, 2) if profile.name == "paper" else (0,)  # distillation seeds per cell
+RATIOS = profile.pick(smoke=(0.1, 0.95), cpu=(0.1, 0.95, 1.0), default=BIASED_DD_RATIOS)
+SEEDS = profile.pick(paper=(0, 1, 2), default=(0,))  # distillation seeds per cell
 # the sweeps' settings: without a GPU a shorter evaluation than the profile's
-SWEEP = {"smoke": profile.replace(eval_seeds=1, full_epochs=3),
-         "cpu": profile.replace(eval_epochs=40, eval_seeds=2)}.get(profile.name, profile)
-DM_ITERATIONS = profile.iterations // 5 if profile.name == "cpu" else profile.iterations  # DM and DeDM
-GM_LOOPS = {"smoke": {"outer_loop": 2, "inner_loop": 2},  # DC and DSA; {}: the reference's table
-            "cpu": {"outer_loop": 5, "inner_loop": 10}}.get(profile.name, {})
-GM_ITERATIONS = {"smoke": 2, "cpu": 3, "gpu": 100}.get(profile.name, 1000)
+SWEEP = profile.pick(smoke=profile.replace(eval_seeds=1, full_epochs=3),
+                     cpu=profile.replace(eval_epochs=40, eval_seeds=2),
+                     default=profile)
+# DM and DeDM
+DM_ITERATIONS = profile.pick(cpu=profile.iterations // 5, default=profile.iterations)
+GM_LOOPS = profile.pick(smoke={"outer_loop": 2, "inner_loop": 2},  # DC and DSA
+                        cpu={"outer_loop": 5, "inner_loop": 10},
+                        default={})  # {}: the reference's table
+GM_ITERATIONS = profile.pick(smoke=2, cpu=3, gpu=100, default=1000)
 SEVERITY_RATIO = DEFAULT_BIAS_RATIO  # 0.95: the ratio of the severity sweep and of the DeDM images
 SEVERITIES = (1, SEVERITY) if NO_GPU else tuple(sorted(COLOUR_STDS))
 SEVERITY_METHODS = ["DM"] if NO_GPU else ["DM", "DC", "DSA"]
-DEDM_RATIOS = {"smoke": (0.95,), "cpu": (0.95, 1.0)}.get(profile.name, BIASED_DD_RATIOS)
-BIAS_EPOCHS = 10 if profile.name == "smoke" else DeDMConfig.bias_epochs  # DeDM (GCE): the bias network
+DEDM_RATIOS = profile.pick(smoke=(0.95,), cpu=(0.95, 1.0), default=BIASED_DD_RATIOS)
+# DeDM (GCE): the bias network
+BIAS_EPOCHS = profile.pick(smoke=10, default=DeDMConfig.bias_epochs)
 
 loops = GM_LOOPS or f"the reference's {loops_for(IPC)} at IPC {IPC}"
 print(f"profile {profile.name!r}: {BIASED}, IPC {IPC}, ConvNet width {profile.net_width}, "

@@ -161,10 +161,12 @@ LT_DATASET = profile.dataset + "-lt"  # digits-lt without a GPU, cifar10-lt with
 IMBALANCE = DEFAULT_IMBALANCE[LT_DATASET]  # β: largest class / smallest class
 CRLT = crlt_settings(profile, LT_DATASET)  # CRLT-DD's own setting under `paper`, the profile's scale elsewhere
 IPC_HEAD = PAPER_HEAD_IPC.get(LT_DATASET)  # the paper's head IPC on CIFAR; None: the median class size
-ITERATIONS = {"gpu": 1000}.get(profile.name, CRLT.iterations)  # DM iterations of the live plans
+# DM iterations of the live plans
+ITERATIONS = profile.pick(gpu=1000, default=CRLT.iterations)
 DM_SETTINGS = {**dict(CRLT.dm_settings), "batch_real": CRLT.batch_real} if CRLT.dm_settings else {}
-LIVE = profile.replace(eval_seeds=1) if profile.name in ("smoke", "cpu") else profile  # the live evaluation
-SIMCLR_EPOCHS = 3 if profile.name == "smoke" else CRLT.simclr_epochs  # the live SimCLR run
+LIVE = profile.pick(smoke=profile.replace(eval_seeds=1), cpu=profile.replace(eval_seeds=1),
+                    default=profile)  # the live evaluation
+SIMCLR_EPOCHS = profile.pick(smoke=3, default=CRLT.simclr_epochs)  # the live SimCLR run
 LIVE_ROWS = ["vanilla", "distill all", "distill head", "distill all + SimCLR"]  # evaluated live
 
 print(f"profile {profile.name!r}: {LT_DATASET} with β = {IMBALANCE}, ConvNet width {profile.net_width}\n"

@@ -94,7 +94,8 @@ profile = get_profile()
 scale = scale_for(profile)
 DATASET = "digits-lt"  # the embedded long-tailed digits, at every profile
 SEED = 0  # the seed of the live experts and sets
-LIVE_SCALE = dataclasses.replace(scale, iterations=min(scale.iterations, 1000)) if profile.name == "gpu" else scale
+LIVE_SCALE = profile.pick(gpu=dataclasses.replace(scale, iterations=min(scale.iterations, 1000)),
+                          default=scale)
 DISTILL = dict(scale.distill)  # N, M, T+, learning rates: shared by every row of the ablation
 
 print(f"profile {profile.name!r}: {DATASET}, {profile.model} of width {scale.net_width}\n"

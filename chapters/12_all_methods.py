@@ -90,21 +90,20 @@ from ltdd.viz import plot_method_comparison
 
 profile = get_profile()
 DATASET, IMBALANCE = "digits-lt", 10  # the one long-tailed training set of every row, on every profile
-SEEDS = (0, 1) if profile.name in ("smoke", "cpu") else (0, 1, 2)  # each seed builds every set anew
-NETWORKS = 1 if profile.name in ("smoke", "cpu") else 2  # evaluation networks trained per set and seed
-SIMCLR_EPOCHS = 2 if profile.name == "smoke" else profile.full_epochs  # pre-training of the + SimCLR row
-LIVE_ROWS = COMPARISON_ROWS  # every row; the `cpu` profile's 10-minute budget affords four (the rest is recorded)
-if profile.name == "cpu":
-    RUN = profile.replace(iterations=100, eval_epochs=50)
-    LIVE_ROWS = {label: COMPARISON_ROWS[label]
-                 for label in ("random", "DM", "CRLT-DD distill head", "whole long-tailed set")}
-elif profile.name == "smoke":
-    RUN = profile.replace(iterations=5)  # CI: fifteen rows twice in well under a minute
-else:
-    RUN = profile.replace(iterations=min(profile.iterations, 1000))
+SEEDS = profile.pick(smoke=(0, 1), cpu=(0, 1), default=(0, 1, 2))  # each builds every set anew
+NETWORKS = profile.pick(smoke=1, cpu=1, default=2)  # evaluation networks per set and seed
+# pre-training of the + SimCLR row
+SIMCLR_EPOCHS = profile.pick(smoke=2, default=profile.full_epochs)
+# every row, except under `cpu`, whose 10-minute budget affords four (the rest is recorded)
+CPU_ROWS = ("random", "DM", "CRLT-DD distill head", "whole long-tailed set")
+LIVE_ROWS = profile.pick(cpu={label: COMPARISON_ROWS[label] for label in CPU_ROWS},
+                         default=COMPARISON_ROWS)
+RUN = profile.pick(cpu=profile.replace(iterations=100, eval_epochs=50),
+                   smoke=profile.replace(iterations=5),  # CI: 15 rows twice in well under a minute
+                   default=profile.replace(iterations=min(profile.iterations, 1000)))
 PROTOCOL = "ours"  # one recipe for every set; "papers": each family's own evaluation
 # Saved after every row; running the cell again continues an interrupted run (smoke, cpu: minutes, not saved).
-OUT = None if profile.name in ("smoke", "cpu") else Path("runs") / f"compare-{profile.name}.json"
+OUT = profile.pick(smoke=None, cpu=None, default=Path("runs") / f"compare-{profile.name}.json")
 
 dataset = load_dataset(DATASET, imbalance=IMBALANCE)
 counts = dataset.train.class_counts(dataset.num_classes)
