@@ -232,10 +232,12 @@ plot_accuracy_vs_ipc({"random selection": {k: curve[k] for k in ipcs}}, full=ful
 from IPython.display import Markdown
 
 from ltdd.reference import FULL_DATA, PAPER_RESULTS, PAPER_STD
+from ltdd.viz import markdown_table
 
-random_rows = [f"| {k} | {PAPER_RESULTS['cifar10']['random'][k]:.1f} ± {PAPER_STD['cifar10']['random'][k]:.1f} |"
+random_rows = [[k, f"{PAPER_RESULTS['cifar10']['random'][k]:.1f} ± {PAPER_STD['cifar10']['random'][k]:.1f}"]
                for k in (1, 10, 50)]
-Markdown("| IPC | random selection, CIFAR-10, ConvNet (papers' numbers, %) |\n|---:|---:|\n" + "\n".join(random_rows)
+Markdown(markdown_table(["IPC", "random selection, CIFAR-10, ConvNet (papers' numbers, %)"], random_rows,
+                        align=["right", "right"])
          + f"\n\nThe whole training set gives about {FULL_DATA['cifar10']:.1f} % in the same setting.")
 
 # %% [markdown]

@@ -306,6 +306,7 @@ plot_shot_groups(train_counts, live_groupings, class_names=lt.class_names, title
 
 # %%
 from ltdd.rebalance import plan_budget
+from ltdd.viz import markdown_table
 
 
 def crlt_plan_sizes(counts: list[int]) -> dict[str, int]:
@@ -318,8 +319,8 @@ def crlt_plan_sizes(counts: list[int]) -> dict[str, int]:
 plans = {f"{title}, β = {b}": crlt_plan_sizes(counts_only(name, b))
          for name, title in (("cifar10-lt", "CIFAR-10-LT"), ("cifar100-lt", "CIFAR-100-LT")) for b in (10, 50, 100)}
 header = ["split", *next(iter(plans.values()))]
-rows = [f"| {split} | " + " | ".join(f"{v:,}" for v in sizes.values()) + " |" for split, sizes in plans.items()]
-Markdown("\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|", *rows]))
+rows = [[split, *(f"{v:,}" for v in sizes.values())] for split, sizes in plans.items()]
+Markdown(markdown_table(header, rows))
 
 # %% [markdown]
 # Two things in this table matter when it is read next to the report's. First, *{term}`distill all <CRLT-DD plans>`* cannot tell

@@ -133,6 +133,7 @@ import numpy as np
 from IPython.display import Markdown
 
 from ltdd.data.bias import BIASED_DD_RATIOS, attribute_milestones, bias_ratio_matrix
+from ltdd.viz import markdown_table
 
 print("ratio matrix R for r = 0.8 (rows: classes, columns: attributes), first four rows and columns:")
 print(np.array2string(bias_ratio_matrix(0.8, 10)[:4, :4], precision=4))
@@ -145,12 +146,12 @@ REFERENCE_CLASS0 = {  # CIFAR-10 training class 0 (5,000 images): images per att
     0.95: [4750, 28, 28, 27, 28, 28, 28, 27, 28, 28],
     1.0: [5000] + [0] * 9,
 }
-rows = ["| r | images with attribute 0, 1, …, 9 | equal to the released code's |", "|---|---|---|"]
+rows = []
 for r in BIASED_DD_RATIOS:
     blocks = np.diff(attribute_milestones([5000] * 10, r, 10)[0], prepend=0).tolist()
     equal = "yes" if blocks == REFERENCE_CLASS0[r] else "**no**"
-    rows.append(f"| {r} | {', '.join(f'{n:,}' for n in blocks)} | {equal} |")
-Markdown("\n".join(rows))
+    rows.append([r, ", ".join(f"{n:,}" for n in blocks), equal])
+Markdown(markdown_table(["r", "images with attribute 0, 1, …, 9", "equal to the released code's"], rows))
 
 # %% [markdown]
 # The rounding is visible: at $r = 0.8$ the other 1,000 images cannot be split into nine equal blocks,
@@ -180,15 +181,16 @@ biased = load_dataset(BIASED, bias_ratio=BIAS_RATIO, severity=SEVERITY)
 train_labels, test_labels = biased.train.labels.cpu(), biased.test.labels.cpu()
 train_counts = biased.train.class_counts(biased.num_classes)
 
-rows = ["| bias ratio r | aligned | conflicting | biased rate | aligned per class |", "|---|---|---|---|---|"]
+rows = []
 for r in BIASED_DD_RATIOS:
     attributes = assign_attributes(train_labels, r, biased.num_classes)
     aligned, conflicting = aligned_counts(train_labels, attributes)
     per_class = [int(((train_labels == c) & (attributes == c)).sum()) for c in range(biased.num_classes)]
-    rows.append(f"| {r} | {aligned:,} | {conflicting:,} | {biased_rate(train_labels, attributes):.4f} | "
-                f"{min(per_class):,} to {max(per_class):,} |")
+    rows.append([r, f"{aligned:,}", f"{conflicting:,}", f"{biased_rate(train_labels, attributes):.4f}",
+                 f"{min(per_class):,} to {max(per_class):,}"])
 print(f"{biased.name}: {len(train_labels):,} training images, per class {train_counts}")
-Markdown("\n".join(rows))
+Markdown(markdown_table(["bias ratio r", "aligned", "conflicting", "biased rate", "aligned per class"],
+                        rows))
 
 # %% [markdown]
 # Without a GPU these are the 1,258 embedded training digits (122 to 128 per class): at $r = 0.95$,
@@ -363,17 +365,17 @@ from ltdd.data.bias import TEST_SPLITS
 from ltdd.widgets import aligned_conflicting_counts
 
 test_counts = biased.test.class_counts(biased.num_classes)
-rows = ["| test split | rule | r | aligned | conflicting | accuracy of an attribute-only classifier |",
-        "|---|---|---|---|---|---|"]
+rows = []
 for split_name, counts in ((biased.name, test_counts), ("CIFAR-10", [1000] * 10)):
     for rule, r in TEST_SPLITS.items():
         aligned, conflicting = aligned_conflicting_counts(counts, r)
         who = "Biased-DD: all conflicting" if rule == "conflicting" else "LfF: 10 % aligned"
-        rows.append(f"| {split_name} | {who} | {r} | {sum(aligned):,} | {sum(conflicting):,} | "
-                    f"{sum(aligned) / sum(counts):.4f} |")
+        rows.append([split_name, who, r, f"{sum(aligned):,}", f"{sum(conflicting):,}",
+                     f"{sum(aligned) / sum(counts):.4f}"])
 blocks = np.diff(attribute_milestones([1000] * 10, 0.0, 10)[0], prepend=0).tolist()
 print(f"CIFAR-10 test class 0 at r = 0 has, per attribute 0..9: {blocks}")
-Markdown("\n".join(rows))
+Markdown(markdown_table(["test split", "rule", "r", "aligned", "conflicting",
+                         "accuracy of an attribute-only classifier"], rows))
 
 # %% [markdown]
 # The heat maps of {numref}`fig-03-attribute-counts` show the whole class-by-attribute table of the live

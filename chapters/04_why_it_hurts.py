@@ -269,13 +269,14 @@ plot_bias_sweep(sweep, title=f"{BIASED_DATASET}: the full biased training set, s
 
 # %%
 from ltdd.reference import BIASED_DD_RATIOS_PRINTED, BIASED_DD_TABLE_1
+from ltdd.viz import markdown_table
 
-header = "| dataset | " + " | ".join(f"BR {100 * r:g} %" for r in BIASED_DD_RATIOS_PRINTED) + " |"
-lines = [header, "|---" * (len(BIASED_DD_RATIOS_PRINTED) + 1) + "|"]
+header = ["dataset", *(f"BR {100 * r:g} %" for r in BIASED_DD_RATIOS_PRINTED)]
+rows = []
 for name, label in (("cmnist-dd", "CMNIST-DD"), ("ccifar10-dd", "CCIFAR10-DD")):
     cells = [f"{mean:.1f} ± {std:.1f}" for mean, std in BIASED_DD_TABLE_1[name]["full set"]]
-    lines.append(f"| {label} | " + " | ".join(cells) + " |")
-Markdown("\n".join(lines))
+    rows.append([label, *cells])
+Markdown(markdown_table(header, rows))
 
 # %% [markdown]
 # ## The long tail on natural images

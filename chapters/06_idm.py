@@ -463,6 +463,7 @@ plot_accuracy_vs_ipc(curves, title=f"{dataset.name}: accuracy vs stored images p
 from IPython.display import Markdown
 
 from ltdd.experiments import ablation
+from ltdd.viz import markdown_table
 
 PARTS = {  # variant: (partition and expansion, model queue, class-aware CE)
     "DM baseline": (False, False, False),
@@ -477,15 +478,17 @@ reuse = {"IDM (all three)": curves["IDM"][ABLATION_IPC]} if ABLATION_IPC in curv
 reports = ablation({k: v for k, v in variants.items() if k not in reuse}, dataset, ABLATION_IPC, profile,
                    iterations=ITERATIONS, progress=False) | reuse
 
-rows = ["| variant | partition & expansion | model queue | class-aware CE | test accuracy (%) | training images |",
-        "|---|:-:|:-:|:-:|---:|---:|"]
+rows = []
 for label, flags in PARTS.items():
-    marks = " | ".join("✓" if on else "" for on in flags)
+    marks = ["✓" if on else "" for on in flags]
     report = reports[label]
-    rows.append(f"| {label} | {marks} | {100 * report.mean:.1f} ± {100 * report.std:.1f} | {report.train_size} |")
+    rows.append([label, *marks, f"{100 * report.mean:.1f} ± {100 * report.std:.1f}", report.train_size])
+table = markdown_table(["variant", "partition & expansion", "model queue", "class-aware CE",
+                        "test accuracy (%)", "training images"], rows,
+                       align=["", "center", "center", "center", "right", "right"])
 Markdown(f"**Live ablation**, {dataset.name} at IPC {ABLATION_IPC}, profile `{profile.name}` "
          f"({ITERATIONS} iterations; {profile.eval_epochs} epochs × {profile.eval_seeds} networks):\n\n"
-         + "\n".join(rows))
+         + table)
 
 # %% [markdown]
 # Read the table from the top. Partition and expansion changes the most visible quantity, the number of

@@ -434,6 +434,7 @@ plot_accuracy_vs_ipc(curves, title=f"{dataset.name}: DSDM, DM and real-image bas
 
 # %%
 from ltdd.experiments import ablation
+from ltdd.viz import markdown_table
 
 components = {  # label: (covariance, history)
     "prototype only": (False, False), "+ covariance": (True, False), "+ history": (False, True), "all": (True, True)}
@@ -441,13 +442,15 @@ variants = {label: {**DSDM, **({} if cov else {"cov_weight": 0.0}), **({} if his
             for label, (cov, hist) in components.items() if label != "all"}
 reports = ablation(variants, dataset, ABLATION_IPC, RUN, progress=False)
 reports["all"] = curves["DSDM"][ABLATION_IPC]
-rows = ["| prototype | covariance | history | test accuracy (%) |", "|:---:|:---:|:---:|---:|"]
+rows = []
 for label, (cov, hist) in components.items():
     report = reports[label]
-    rows.append(f"| ✓ | {'✓' if cov else ''} | {'✓' if hist else ''} | "
-                f"{100 * report.mean:.1f} ± {100 * report.std:.1f} |")
+    rows.append(["✓", "✓" if cov else "", "✓" if hist else "",
+                 f"{100 * report.mean:.1f} ± {100 * report.std:.1f}"])
+table = markdown_table(["prototype", "covariance", "history", "test accuracy (%)"], rows,
+                       align=["center", "center", "center", "right"])
 Markdown(f"**Live run, {dataset.name} at profile {profile.name}, IPC {ABLATION_IPC}** "
-         f"(pre-trained networks and factor 2 in every row)\n\n" + "\n".join(rows))
+         f"(pre-trained networks and factor 2 in every row)\n\n" + table)
 
 # %% [markdown]
 # DSDM's argument predicts the order of the rows: the covariance term should matter most, because it is

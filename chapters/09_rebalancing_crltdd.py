@@ -563,19 +563,15 @@ print(f"encoder of {len(simclr.encoder)} tensors loaded into a {hundred.classifi
 # %%
 from IPython.display import display
 
-from ltdd.rebalance import RebalanceStudy, study_table
-from ltdd.reference import REFERENCE_DIR
+from ltdd.rebalance import study_table
+from ltdd.recorded import recorded_study
 
-RECORDED = REFERENCE_DIR / "rebalance_digits_lt_cpu.json"
-study = RebalanceStudy.load(RECORDED) if RECORDED.exists() else None
-if study is None:
-    print(f"no recorded study at {RECORDED} yet")
-else:
+study = recorded_study("rebalance_digits_lt_cpu.json")
+if study is not None:
     info = study.settings
-    print(f"{RECORDED.name}: {info.get('command')}\n  commit {info.get('commit')}, {info.get('date')}, "
-          f"{info.get('device')}, {info.get('threads')} threads; profile {info.get('profile')}, "
-          f"{info.get('dataset')} (β = {info.get('imbalance')}), {info.get('method')} for {info.get('iterations')} "
-          f"iterations, evaluation {info.get('eval_epochs')} epochs x {info.get('networks')} network(s), "
+    print(f"  profile {info.get('profile')}, {info.get('dataset')} (β = {info.get('imbalance')}), "
+          f"{info.get('method')} for {info.get('iterations')} iterations, evaluation "
+          f"{info.get('eval_epochs')} epochs x {info.get('networks')} network(s), "
           f"SimCLR {info.get('simclr_epochs')} epochs, seeds {info.get('seeds')}")
     display(Markdown(f"**Recorded: test accuracy (%)**, mean ± std over seeds\n\n{study_table(study)}"))
 
@@ -656,13 +652,9 @@ if study is not None and study.simclr:
 # vanilla. The recorded run, same settings otherwise:
 
 # %%
-HARSH = REFERENCE_DIR / "rebalance_digits_lt50_cpu.json"
-harsh = RebalanceStudy.load(HARSH) if HARSH.exists() else None
-if harsh is None:
-    print(f"no recorded study at {HARSH} yet")
-else:
-    print(f"{HARSH.name}: {harsh.settings.get('command')}\n  commit {harsh.settings.get('commit')}, "
-          f"{harsh.settings.get('date')}, seeds {harsh.settings.get('seeds')}")
+harsh = recorded_study("rebalance_digits_lt50_cpu.json")
+if harsh is not None:
+    print(f"  seeds {harsh.settings.get('seeds')}")
     display(Markdown(f"**Recorded at β = 50: test accuracy (%)**, mean ± std over seeds\n\n{study_table(harsh)}"))
     lines = [harsh.compare(label, "vanilla", key).sentence(name) for label in ("distill all", "distill head")
              for key, name in (("accuracy", "overall accuracy"), ("groups.halves.tail", "tail half"))

@@ -550,18 +550,12 @@ Markdown(f"**Live, test accuracy (%)** on {dataset.name} ({LIVE_SCALE.iterations
 # verdicts below are computed from the file.
 
 # %%
-from ltdd.rebalance import RebalanceStudy
-from ltdd.reference import REFERENCE_DIR
+from ltdd.recorded import recorded_study
 
-RECORDED = REFERENCE_DIR / "tm_ablation_digits_lt_cpu.json"
-study = RebalanceStudy.load(RECORDED) if RECORDED.exists() else None
-if study is None:
-    print(f"no recorded study at {RECORDED} yet")
-else:
+study = recorded_study("tm_ablation_digits_lt_cpu.json")
+if study is not None:
     info, recorded_scale = study.settings, study.settings.get("scale", {})
-    print(f"{RECORDED.name}: {info.get('command')}\n  commit {info.get('commit')}, {info.get('date')}, "
-          f"{info.get('device')}, {info.get('threads')} thread(s), torch {info.get('torch')}\n"
-          f"  profile {info.get('profile')}: {info.get('dataset')} (β = {info.get('imbalance')}), IPC "
+    print(f"  profile {info.get('profile')}: {info.get('dataset')} (β = {info.get('imbalance')}), IPC "
           f"{recorded_scale.get('ipc')}, {recorded_scale.get('experts')} experts x {recorded_scale.get('expert_epochs')} "
           f"+ {recorded_scale.get('classifier_epochs')} epochs, {recorded_scale.get('iterations')} iterations of N = "
           f"{recorded_scale.get('distill', {}).get('syn_steps')} steps, width {recorded_scale.get('net_width')}; "
