@@ -37,15 +37,17 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("00")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("00")
 
 # %% [markdown]
 # ## One notebook, four profiles
@@ -158,8 +160,13 @@ import sys
 
 
 def ltdd_cli(*args: str) -> None:
-    """Run `python -m ltdd ARGS` as in a terminal and print its JSON answer, one key per line."""
-    result = subprocess.run([sys.executable, "-m", "ltdd", *args], capture_output=True, text=True, check=True)
+    """Run `python -m ltdd ARGS` as in a terminal; print its JSON answer by key."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ltdd", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     for key, value in json.loads(result.stdout.splitlines()[-1]).items():
         print(f"{key}: {json.dumps(value)}")
 

@@ -340,3 +340,61 @@ def test_chapters_are_grouped_in_captioned_parts():
     reference = _toc()["parts"][-1]
     assert not reference.get("numbered")
     assert {"reference/settings", "reference/api"} <= set(toc_files(reference))
+
+
+# ------------------------------------------------------------------------------- code line length
+CODE_LINE_LIMIT = 88  # issue 21: longer lines overflow the rendered page and the PDF
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=lambda p: p.name)
+def test_chapter_code_lines_fit_the_page(twin: Path):
+    """Every line of every code cell at most 88 characters (markdown cells are prose and wrap by themselves)."""
+    notebook = jupytext.read(twin)
+    long_lines = [f"cell {index}: {line[:60]}... ({len(line)} characters)"
+                  for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+                  for line in cell.source.split("\n") if len(line) > CODE_LINE_LIMIT]
+    assert not long_lines, f"{twin.name} has code lines over {CODE_LINE_LIMIT} characters: {long_lines}"
+
+
+def test_chapters_pick_settings_instead_of_branching_on_the_profile_name():
+    """Issue 21: profile.pick(...) or a scale table, not ``if profile.name == ...`` in the chapters."""
+    branch = re.compile(r"profile\.name\s*(==|!=|in\b)|\.get\(profile\.name")
+    found = {twin.name: [line.strip() for line in twin.read_text().splitlines() if branch.search(line)]
+             for twin in TWINS}
+    assert not {name: lines for name, lines in found.items() if lines}
+
+
+SET_UP_CELL = '''# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
+
+if "google.colab" in sys.modules:
+    PACKAGE = "ltdd @ git+{url}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
+
+from ltdd.budget import chapter_budget
+
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("{chapter}")'''
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=lambda p: p.name)
+def test_set_up_cell_is_the_one_template(twin: Path):
+    """The set-up cell cannot live in ltdd (on Colab it installs ltdd before anything imports it), so every
+    chapter opens it with the same lines, its number the only difference (a chapter may add its own set-up
+    after them, as chapter 12 does): a copy that drifts fails here."""
+    first = next(cell for cell in jupytext.read(twin).cells if cell.cell_type == "code").source
+    expected = SET_UP_CELL.format(url=_repository_url(), chapter=twin.name[:2])
+    assert first == expected or first.startswith(expected + "\n"), (
+        f"{twin.name}: the set-up cell does not open with the template in tests/test_book.py")
+
+
+def test_markdown_table_alignment():
+    from ltdd.viz import markdown_table
+
+    assert markdown_table(["a", "b"], [[1, "x|y"]]).splitlines() == ["| a | b |", "|---|---|", "| 1 | x\\|y |"]
+    table = markdown_table(["a", "b", "c"], [], align=["", "right", "center"])
+    assert table.splitlines()[1] == "|---|---:|:---:|"
+    with pytest.raises(ValueError, match="align must give one of"):
+        markdown_table(["a", "b"], [], align=["right"])
+    with pytest.raises(ValueError, match="align must give one of"):
+        markdown_table(["a"], [], align=["middle"])
