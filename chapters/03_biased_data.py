@@ -150,8 +150,8 @@ print(
 )
 print(np.array2string(bias_ratio_matrix(0.8, 10)[:4, :4], precision=4))
 
-# CIFAR-10 training class 0 (5,000 images): images per attribute 0..9 in the released
-# code
+# CIFAR-10 training class 0 (5,000 images): images per attribute 0..9 in the
+# released code
 REFERENCE_CLASS0 = {
     0.0: [0, 556, 555, 556, 555, 556, 555, 556, 555, 556],
     0.1: [500] * 10,
@@ -368,9 +368,9 @@ from ltdd.viz import plot_corruption_gallery
 if GALLERY == "cifar10":
     cifar = load_dataset("cifar10")
     photos = cifar.denormalize(cifar.test.images[:3]).clamp(0, 1).cpu()
-# three crops of scikit-learn's two bundled photos, box-downscaled to 32×32 (no
-# download)
 else:
+    # three crops of scikit-learn's two bundled photos, box-downscaled to 32×32
+    # (no download)
     from PIL import Image
     from sklearn.datasets import load_sample_images
 

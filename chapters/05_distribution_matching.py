@@ -143,8 +143,7 @@ IPC_GRID = list(profile.ipc_grid)  # the accuracy-vs-IPC sweep
 # herding/k-center: epochs of the feature network
 FEATURE_EPOCHS = profile.pick(smoke=2, cpu=3, default=10)
 # the sweep's settings: the profile's, except on a CPU, where DM runs fewer iterations
-# and the evaluation
-# is shorter and uses fewer networks
+# and the evaluation is shorter and uses fewer networks
 SWEEP = profile.pick(cpu=profile.replace(iterations=100, eval_epochs=50, eval_seeds=2),
                      default=profile)
 

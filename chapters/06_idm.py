@@ -100,8 +100,8 @@ from ltdd.data import load_dataset
 from ltdd.distill import IDMConfig
 
 profile = get_profile()
-# over a dozen sets to evaluate: under `cpu` a shorter protocol than 300 epochs x 3
-# networks
+# over a dozen sets to evaluate: under `cpu` a shorter protocol than 300 epochs
+# x 3 networks
 profile = profile.pick(
     cpu=profile.replace(eval_epochs=100, eval_seeds=2), default=profile
 )
