@@ -95,6 +95,10 @@ Markdown(profile_table(highlight=profile.name))
 # length of the evaluation protocol and how many freshly trained networks it averages, `full_epochs` the
 # training length of the full-data baseline, `iterations` and `batch_real` the length and real batch
 # size of distillation, and `allow_download` whether missing datasets may be downloaded.
+#
+# A chapter that needs a setting of its own reads it the same way, in its settings cell, with
+# {meth}`profile.pick <ltdd.config.Profile.pick>`: `profile.pick(smoke=2, cpu=3, default=10)` is 2 under
+# `smoke`, 3 under `cpu` and 10 under every other profile.
 
 # %% [markdown]
 # ## Running a chapter on Colab
