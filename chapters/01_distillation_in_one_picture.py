@@ -98,9 +98,10 @@ FULL_SEEDS = profile.full_seeds  # networks trained on the whole training set
 IPC_GRID = list(profile.ipc_grid)  # for the accuracy-vs-IPC curve
 
 print(
-    f"profile {profile.name!r}: dataset={DATASET}, model={MODEL} {MODEL_OPTIONS},"
-    f" IPC={IPC}\nevaluation: {EVAL_EPOCHS} epochs x {EVAL_SEEDS} networks; full data:"
-    f" {FULL_EPOCHS} epochs x {FULL_SEEDS} networks; IPC grid: {IPC_GRID}"
+    f"profile {profile.name!r}: dataset={DATASET}, model={MODEL} {MODEL_OPTIONS}, "
+    f"IPC={IPC}\n"
+    f"evaluation: {EVAL_EPOCHS} epochs x {EVAL_SEEDS} networks; full data: "
+    f"{FULL_EPOCHS} epochs x {FULL_SEEDS} networks; IPC grid: {IPC_GRID}"
 )
 
 # %% [markdown]

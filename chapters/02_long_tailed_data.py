@@ -203,10 +203,10 @@ lt = load_dataset(LT_DATASET, imbalance=IMBALANCE)
 train_counts = lt.train.class_counts(lt.num_classes)
 test_counts = lt.test.class_counts(lt.num_classes)
 print(
-    f"{lt.name}: β = {lt.info['imbalance']}, n_max = {lt.info['n_max']},"
-    f" {lt.num_classes} classes, image shape {lt.image_shape}\ntraining images per"
-    f" class: {train_counts} (total {sum(train_counts):,})\ntest images per class:    "
-    f" {test_counts} (total {sum(test_counts):,})"
+    f"{lt.name}: β = {lt.info['imbalance']}, n_max = {lt.info['n_max']}, "
+    f"{lt.num_classes} classes, image shape {lt.image_shape}\n"
+    f"training images per class: {train_counts} (total {sum(train_counts):,})\n"
+    f"test images per class:     {test_counts} (total {sum(test_counts):,})"
 )
 plot_class_counts(
     {

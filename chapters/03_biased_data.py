@@ -268,12 +268,14 @@ for r in (0.5, BIAS_RATIO):
 # %%
 info = biased.info
 print(
-    f"{biased.name}: {info['protocol']}; bias ratio {info['bias_ratio']}, severity"
-    f" {info['severity']} (colour std {info['colour_std']}), image shape"
-    f" {biased.image_shape}\ntraining set: {info['train']['aligned']:,} aligned,"
-    f" {info['train']['conflicting']:,} conflicting (biased rate"
-    f" {info['biased_rate']})\ntest set:     {info['test']['aligned']:,} aligned,"
-    f" {info['test']['conflicting']:,} conflicting"
+    f"{biased.name}: {info['protocol']}; bias ratio {info['bias_ratio']}, severity "
+    f"{info['severity']} (colour std {info['colour_std']}), image shape "
+    f"{biased.image_shape}\n"
+    f"training set: {info['train']['aligned']:,} aligned, "
+    f"{info['train']['conflicting']:,} conflicting (biased rate "
+    f"{info['biased_rate']})\n"
+    f"test set:     {info['test']['aligned']:,} aligned, "
+    f"{info['test']['conflicting']:,} conflicting"
 )
 
 # %% [markdown]

@@ -87,10 +87,11 @@ MODEL, MODEL_OPTIONS = profile.model, profile.model_options()
 FULL_EPOCHS, FULL_SEEDS = profile.full_epochs, profile.full_seeds
 
 print(
-    f"profile {profile.name!r}: {LT_DATASET} (β = {IMBALANCE}) against"
-    f" {BALANCED_DATASET}; {BIASED_DATASET} at bias ratios {list(BIAS_RATIOS)},"
-    f" severity {SEVERITY}\nmodel={MODEL} {MODEL_OPTIONS}, {FULL_EPOCHS} epochs x"
-    f" {FULL_SEEDS} networks per training set"
+    f"profile {profile.name!r}: {LT_DATASET} (β = {IMBALANCE}) against "
+    f"{BALANCED_DATASET}; {BIASED_DATASET} at bias ratios {list(BIAS_RATIOS)}, "
+    f"severity {SEVERITY}\n"
+    f"model={MODEL} {MODEL_OPTIONS}, {FULL_EPOCHS} epochs x {FULL_SEEDS} networks per "
+    "training set"
 )
 
 # %% [markdown]
@@ -127,8 +128,8 @@ balanced_report = train_full(
     balanced, full_protocol, FULL_SEEDS, model=MODEL, model_options=MODEL_OPTIONS
 )
 print(
-    f"long-tailed training set: {lt_report}\nbalanced training set:   "
-    f" {balanced_report}"
+    f"long-tailed training set: {lt_report}\n"
+    f"balanced training set:    {balanced_report}"
 )
 
 # %% [markdown]
@@ -366,9 +367,8 @@ else:
         Markdown(
             longtail_panel(recorded)
             + f"\n\nRecorded scale ({recorded.provenance['machine']}): {scale}. The"
-            " slope is that of the classifier weight norms against the logarithm of"
-            " the long-tailed class size: positive when the head's rows are"
-            " longer.\n\n"
+            " slope is that of the classifier weight norms against the logarithm of "
+            "the long-tailed class size: positive when the head's rows are longer.\n\n"
             + "\n".join(f"- {sentence}" for sentence in longtail_sentences(recorded))
         )
     )

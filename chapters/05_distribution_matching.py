@@ -148,13 +148,15 @@ SWEEP = profile.pick(cpu=profile.replace(iterations=100, eval_epochs=50, eval_se
                      default=profile)
 
 print(
-    f"profile {profile.name!r}: dataset={DATASET}, ConvNet width {NET_WIDTH}\nlive DM"
-    f" run: IPC={IPC}, {ITERATIONS} iterations, {BATCH_REAL} real images per class per"
-    f" iteration\nevaluation: final test accuracy after {EVAL_EPOCHS} epochs, mean ±"
-    f" std over {EVAL_SEEDS} networks\nsweep: IPC {IPC_GRID}, DM {SWEEP.iterations}"
-    f" iterations with {SWEEP.batch_real} real images per class, evaluation"
-    f" {SWEEP.eval_epochs} epochs x {SWEEP.eval_seeds} networks; herding/k-center"
-    f" features from a ConvNet trained {FEATURE_EPOCHS} epochs"
+    f"profile {profile.name!r}: dataset={DATASET}, ConvNet width {NET_WIDTH}\n"
+    f"live DM run: IPC={IPC}, {ITERATIONS} iterations, {BATCH_REAL} real images per "
+    "class per iteration\n"
+    f"evaluation: final test accuracy after {EVAL_EPOCHS} epochs, mean ± std over "
+    f"{EVAL_SEEDS} networks\n"
+    f"sweep: IPC {IPC_GRID}, DM {SWEEP.iterations} iterations with {SWEEP.batch_real} "
+    f"real images per class, evaluation {SWEEP.eval_epochs} epochs x "
+    f"{SWEEP.eval_seeds} networks; herding/k-center features from a ConvNet trained "
+    f"{FEATURE_EPOCHS} epochs"
 )
 
 # %%

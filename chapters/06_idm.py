@@ -146,13 +146,15 @@ IDM_SETTINGS = {
 }
 
 print(
-    f"profile {profile.name!r}: {dataset.name} ({len(dataset.train)} training images),"
-    f" model={profile.model} {profile.model_options()},"
-    f" batch_real={profile.batch_real}\nlive run at IPC {IPC}; sweep over IPC {IPCS};"
-    f" ablation at IPC {ABLATION_IPC}; {ITERATIONS} iterations each\nevaluation:"
-    f" {profile.eval_epochs} epochs x {profile.eval_seeds} networks\nqueue:"
-    f" {IDM_SETTINGS} -> a network lives {QUEUE_SIZE * PUSH_INTERVAL} iterations, the"
-    f" queue turns over {ITERATIONS / (QUEUE_SIZE * PUSH_INTERVAL):.1f} times"
+    f"profile {profile.name!r}: {dataset.name} ({len(dataset.train)} training images), "
+    f"model={profile.model} {profile.model_options()}, "
+    f"batch_real={profile.batch_real}\n"
+    f"live run at IPC {IPC}; sweep over IPC {IPCS}; ablation at IPC {ABLATION_IPC}; "
+    f"{ITERATIONS} iterations each\n"
+    f"evaluation: {profile.eval_epochs} epochs x {profile.eval_seeds} networks\n"
+    f"queue: {IDM_SETTINGS} -> a network lives {QUEUE_SIZE * PUSH_INTERVAL} "
+    f"iterations, the queue turns over {ITERATIONS / (QUEUE_SIZE * PUSH_INTERVAL):.1f} "
+    "times"
 )
 
 # %% [markdown]
@@ -633,9 +635,9 @@ table = markdown_table(
     align=["", "center", "center", "center", "right", "right"],
 )
 Markdown(
-    f"**Live ablation**, {dataset.name} at IPC {ABLATION_IPC}, profile `{profile.name}`"
-    f" ({ITERATIONS} iterations; {profile.eval_epochs} epochs × {profile.eval_seeds}"
-    " networks):\n\n"
+    f"**Live ablation**, {dataset.name} at IPC {ABLATION_IPC}, profile "
+    f"`{profile.name}` ({ITERATIONS} iterations; {profile.eval_epochs} epochs × "
+    f"{profile.eval_seeds} networks):\n\n"
     + table
 )
 

@@ -209,12 +209,13 @@ TSNE_PER_CLASS = profile.pick(smoke=20, default=60)
 STATS_PER_CLASS = 500
 
 print(
-    f"profile {profile.name!r}: dataset={DATASET}, model={MODEL} width {NET_WIDTH},"
-    f" {profile.batch_real} real images per class per iteration\nDSDM: {NUM_PRETRAINED}"
-    f" networks pre-trained {PRETRAIN_EPOCHS} epochs, IPC={IPC}, {ITERATIONS}"
-    f" iterations, history term from iteration {HISTORY_WARMUP}\nevaluation: final test"
-    f" accuracy after {RUN.eval_epochs} epochs, mean ± std over {RUN.eval_seeds}"
-    f" networks\nsweep: IPC {IPC_GRID}; ablation at IPC {ABLATION_IPC}"
+    f"profile {profile.name!r}: dataset={DATASET}, model={MODEL} width {NET_WIDTH}, "
+    f"{profile.batch_real} real images per class per iteration\n"
+    f"DSDM: {NUM_PRETRAINED} networks pre-trained {PRETRAIN_EPOCHS} epochs, IPC={IPC}, "
+    f"{ITERATIONS} iterations, history term from iteration {HISTORY_WARMUP}\n"
+    f"evaluation: final test accuracy after {RUN.eval_epochs} epochs, mean ± std over "
+    f"{RUN.eval_seeds} networks\n"
+    f"sweep: IPC {IPC_GRID}; ablation at IPC {ABLATION_IPC}"
 )
 
 # %%
@@ -586,9 +587,9 @@ live = {
 }
 ipcs = sorted({1, 10, 50} | set(IPC_GRID))
 Markdown(
-    f"Rows marked *paper* are CIFAR-10; rows marked *live run* are {dataset.name} at"
-    f" profile {profile.name} (final accuracy, {RUN.eval_epochs} epochs,"
-    f" {RUN.eval_seeds} networks).\n\n"
+    f"Rows marked *paper* are CIFAR-10; rows marked *live run* are {dataset.name} at "
+    f"profile {profile.name} (final accuracy, {RUN.eval_epochs} epochs, "
+    f"{RUN.eval_seeds} networks).\n\n"
     + paper_table(
         ["random", "herding", "kcenter", "dm", "idm", "dsdm"],
         ipcs=ipcs,

@@ -199,14 +199,15 @@ BIAS_EPOCHS = profile.pick(smoke=10, default=DeDMConfig.bias_epochs)
 
 loops = GM_LOOPS or f"the reference's {loops_for(IPC)} at IPC {IPC}"
 print(
-    f"profile {profile.name!r}: {BIASED}, IPC {IPC}, ConvNet width {profile.net_width},"
-    f" {profile.batch_real} real images per class per iteration\nbias ratios"
-    f" {list(RATIOS)} at severity {SEVERITY}; severities {list(SEVERITIES)} at ratio"
-    f" {SEVERITY_RATIO}; distillation seeds {list(SEEDS)}\nDM and DeDM: {DM_ITERATIONS}"
-    f" iterations; DC and DSA: {GM_ITERATIONS} iterations, loops {loops}\nevaluation:"
-    f" {SWEEP.eval_epochs} epochs x {SWEEP.eval_seeds} networks per set; full set:"
-    f" {SWEEP.full_epochs} epochs x {SWEEP.full_seeds} networks\nDeDM at ratios"
-    f" {list(DEDM_RATIOS)}, GCE bias network {BIAS_EPOCHS} epochs"
+    f"profile {profile.name!r}: {BIASED}, IPC {IPC}, ConvNet width "
+    f"{profile.net_width}, {profile.batch_real} real images per class per iteration\n"
+    f"bias ratios {list(RATIOS)} at severity {SEVERITY}; severities {list(SEVERITIES)} "
+    f"at ratio {SEVERITY_RATIO}; distillation seeds {list(SEEDS)}\n"
+    f"DM and DeDM: {DM_ITERATIONS} iterations; DC and DSA: {GM_ITERATIONS} iterations, "
+    f"loops {loops}\n"
+    f"evaluation: {SWEEP.eval_epochs} epochs x {SWEEP.eval_seeds} networks per set; "
+    f"full set: {SWEEP.full_epochs} epochs x {SWEEP.full_seeds} networks\n"
+    f"DeDM at ratios {list(DEDM_RATIOS)}, GCE bias network {BIAS_EPOCHS} epochs"
 )
 
 # %% [markdown]
@@ -251,8 +252,9 @@ print(
     f" {time.perf_counter() - started:.0f} s"
 )
 Markdown(
-    f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, severity {SEVERITY},"
-    f" IPC {IPC}\n\n{sweep_table(sweep)}"
+    f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, severity {SEVERITY}, "
+    f"IPC {IPC}\n\n"
+    f"{sweep_table(sweep)}"
 )
 
 # %% mystnb={"figure": {"caption": "Accuracy on the all-conflicting test set against the bias ratio, for the sets distilled by DM, DC and DSA and for the full biased training set, at the profile's scale. The dotted line is chance.", "name": "fig-08-bias-sweep"}}
@@ -282,9 +284,10 @@ plot_bias_sweep_curves(
 
 # %%
 Markdown(
-    "**Aligned images of LfF's split"
-    f" (%)**\n\n{sweep_table(sweep, key='lff_aligned')}\n\n**Conflicting images of"
-    f" LfF's split (%)**\n\n{sweep_table(sweep, key='lff_conflicting')}"
+    "**Aligned images of LfF's split (%)**\n\n"
+    f"{sweep_table(sweep, key='lff_aligned')}\n\n"
+    "**Conflicting images of LfF's split (%)**\n\n"
+    f"{sweep_table(sweep, key='lff_conflicting')}"
 )
 
 # %% [markdown]
@@ -310,8 +313,9 @@ by_severity = BiasSweep.combine(
     sweep.select(labels=SEVERITY_METHODS, ratios=[SEVERITY_RATIO]), extra
 )
 Markdown(
-    f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, bias ratio"
-    f" {SEVERITY_RATIO}\n\n{severity_table(by_severity, SEVERITY_RATIO)}"
+    f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, bias ratio "
+    f"{SEVERITY_RATIO}\n\n"
+    f"{severity_table(by_severity, SEVERITY_RATIO)}"
 )
 
 # %% [markdown]
@@ -364,8 +368,8 @@ for label, settings in METHODS.items():
             ]
         )
 Markdown(
-    "**Colour alignment**: fraction of images whose colour is nearest their own class's"
-    " colour\n\n"
+    "**Colour alignment**: fraction of images whose colour is nearest their own "
+    "class's colour\n\n"
     + markdown_table(["set", *(f"ratio {r:g}" for r in RATIOS)], rows)
 )
 
@@ -490,9 +494,10 @@ estimate = estimate_aligned(
     model_options=SWEEP.model_options(),
 )
 print(
-    f"bias network: {BIAS_EPOCHS} epochs of GCE, loss {estimate.losses[0]:.3f} ->"
-    f" {estimate.losses[-1]:.3f}\naligned training images: {truth.float().mean():.3f}"
-    f" (attributes), {estimate.aligned_fraction:.3f} (estimate)"
+    f"bias network: {BIAS_EPOCHS} epochs of GCE, loss {estimate.losses[0]:.3f} -> "
+    f"{estimate.losses[-1]:.3f}\n"
+    f"aligned training images: {truth.float().mean():.3f} (attributes), "
+    f"{estimate.aligned_fraction:.3f} (estimate)"
 )
 if estimate.precision is None:
     print(
@@ -530,8 +535,9 @@ dedm_sweep = bias_sweep(
 )
 versus = BiasSweep.combine(sweep.select(labels=["DM"], ratios=DEDM_RATIOS), dedm_sweep)
 Markdown(
-    f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, severity {SEVERITY},"
-    f" IPC {IPC}, {DM_ITERATIONS} iterations\n\n{sweep_table(versus)}"
+    f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, severity {SEVERITY}, "
+    f"IPC {IPC}, {DM_ITERATIONS} iterations\n\n"
+    f"{sweep_table(versus)}"
 )
 
 # %% mystnb={"figure": {"caption": "Accuracy on the all-conflicting test set against the bias ratio for DM, the two DeDM variants (oracle and GCE) and the full set, at the profile's scale.", "name": "fig-08-dedm-sweep"}}
@@ -619,11 +625,12 @@ recorded_sweeps = {
 for name, recorded_sweep in recorded_sweeps.items():
     info = recorded_sweep.settings
     print(
-        f"{name}: {info.get('command')}\n  commit {info.get('commit')},"
-        f" {info.get('date')}, {info.get('device')}, {info.get('threads')} threads;"
-        f" profile {info.get('profile')}, IPC {info.get('ipc')},"
-        f" {info.get('iterations')} iterations, seeds {info.get('seeds')}, evaluation"
-        f" {info.get('eval_epochs')} epochs x {info.get('eval_seeds')} networks"
+        f"{name}: {info.get('command')}\n"
+        f"  commit {info.get('commit')}, {info.get('date')}, {info.get('device')}, "
+        f"{info.get('threads')} threads; profile {info.get('profile')}, IPC "
+        f"{info.get('ipc')}, {info.get('iterations')} iterations, seeds "
+        f"{info.get('seeds')}, evaluation {info.get('eval_epochs')} epochs x "
+        f"{info.get('eval_seeds')} networks"
     )
     for label in recorded_sweep.labels():
         sets = len(recorded_sweep.select(labels=[label]).rows)
@@ -635,9 +642,10 @@ if recorded_sweeps:
     recorded = BiasSweep.combine(*recorded_sweeps.values())
     display(
         Markdown(
-            "**Recorded: accuracy (%) on the all-conflicting test set**,"
-            f" {recorded.settings.get('dataset')}, severity"
-            f" {recorded.severities()[-1]}\n\n{sweep_table(recorded)}"
+            "**Recorded: accuracy (%) on the all-conflicting test set**, "
+            f"{recorded.settings.get('dataset')}, severity "
+            f"{recorded.severities()[-1]}\n\n"
+            f"{sweep_table(recorded)}"
         )
     )
 else:
@@ -676,8 +684,8 @@ from ltdd.reference import (
 
 display(
     Markdown(
-        "**Biased-DD, Table 1**: accuracy (%) on the unbiased test set, IPC 50,"
-        " severity 4, by the ratio of bias-aligned training images\n\n"
+        "**Biased-DD, Table 1**: accuracy (%) on the unbiased test set, IPC 50, "
+        "severity 4, by the ratio of bias-aligned training images\n\n"
         + biased_dd_table_1()
     )
 )
@@ -722,8 +730,8 @@ for method in ("dc", "dsa", "dm"):
 from ltdd.reference import paper_table
 
 Markdown(
-    "**Unbiased CIFAR-10, ConvNet-3, test accuracy"
-    f" (%)**\n\n{paper_table(['dc', 'dsa', 'dm'])}"
+    "**Unbiased CIFAR-10, ConvNet-3, test accuracy (%)**\n\n"
+    f"{paper_table(['dc', 'dsa', 'dm'])}"
 )
 
 # %% [markdown]

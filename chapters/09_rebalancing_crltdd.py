@@ -182,12 +182,14 @@ SIMCLR_EPOCHS = profile.pick(smoke=3, default=CRLT.simclr_epochs)  # the live Si
 LIVE_ROWS = ["vanilla", "distill all", "distill head", "distill all + SimCLR"]
 
 print(
-    f"profile {profile.name!r}: {LT_DATASET} with β = {IMBALANCE}, ConvNet width"
-    f" {profile.net_width}\nlive plans: DM for {ITERATIONS} iterations,"
-    f" {CRLT.batch_real} real images per class per iteration, head IPC"
-    f" {IPC_HEAD or 'the median class size'}\nlive evaluation of {LIVE_ROWS}:"
-    f" {evaluation_config(LIVE).epochs} epochs x {LIVE.eval_seeds} network(s) per set,"
-    f" batch {evaluation_config(LIVE).batch_size}\nlive SimCLR: {SIMCLR_EPOCHS} epochs"
+    f"profile {profile.name!r}: {LT_DATASET} with β = {IMBALANCE}, ConvNet width "
+    f"{profile.net_width}\n"
+    f"live plans: DM for {ITERATIONS} iterations, {CRLT.batch_real} real images per "
+    f"class per iteration, head IPC {IPC_HEAD or 'the median class size'}\n"
+    f"live evaluation of {LIVE_ROWS}: {evaluation_config(LIVE).epochs} epochs x "
+    f"{LIVE.eval_seeds} network(s) per set, batch "
+    f"{evaluation_config(LIVE).batch_size}\n"
+    f"live SimCLR: {SIMCLR_EPOCHS} epochs"
 )
 
 # %% [markdown]
@@ -322,9 +324,9 @@ display(
     )
 )
 Markdown(
-    "**Decoded**: the same rows, with the sizes `plan_budget` computes under the three"
-    f" readings ({matches} of {2 * len(decoded_rows)} cells equal the printed ones to"
-    " two decimals)\n\n"
+    "**Decoded**: the same rows, with the sizes `plan_budget` computes under the "
+    f"three readings ({matches} of {2 * len(decoded_rows)} cells equal the printed "
+    "ones to two decimals)\n\n"
     + markdown_table(["row describes", "distill head", "distill all"], decoded_rows)
 )
 
@@ -357,9 +359,9 @@ C = dataset.num_classes
 counts = dataset.train.class_counts(C)
 head = head_classes(counts)
 print(
-    f"{dataset.name}: {len(dataset.train)} training images, counts {counts[0]} …"
-    f" {counts[-1]}, {len(dataset.test)} balanced test images\nn_min = {min(counts)},"
-    f" n_med = {median_class_size(counts)}, head classes {head}"
+    f"{dataset.name}: {len(dataset.train)} training images, counts {counts[0]} … "
+    f"{counts[-1]}, {len(dataset.test)} balanced test images\n"
+    f"n_min = {min(counts)}, n_med = {median_class_size(counts)}, head classes {head}"
 )
 
 cache: dict = {}
@@ -503,8 +505,9 @@ def live_table(results: dict) -> str:
 
 
 Markdown(
-    f"**Live run, test accuracy (%)** on {dataset.name}, {LIVE.eval_epochs} epochs ×"
-    f" {LIVE.eval_seeds} network(s) per set\n\n{live_table(live)}"
+    f"**Live run, test accuracy (%)** on {dataset.name}, {LIVE.eval_epochs} epochs × "
+    f"{LIVE.eval_seeds} network(s) per set\n\n"
+    f"{live_table(live)}"
 )
 
 # %% [markdown]
@@ -659,8 +662,8 @@ live["distill all + SimCLR"] = evaluate_rebalanced(
 )
 print(f"distill all + SimCLR: evaluated in {time.perf_counter() - started:.1f} s")
 Markdown(
-    "**Live run, test accuracy (%)**, with the SimCLR"
-    f" row\n\n{live_table({k: live[k] for k in LIVE_ROWS})}"
+    "**Live run, test accuracy (%)**, with the SimCLR row\n\n"
+    f"{live_table({k: live[k] for k in LIVE_ROWS})}"
 )
 
 # %% [markdown]
@@ -744,8 +747,8 @@ if study is not None:
     )
     display(
         Markdown(
-            "**Recorded: test accuracy (%)**, mean ± std over"
-            f" seeds\n\n{study_table(study)}"
+            "**Recorded: test accuracy (%)**, mean ± std over seeds\n\n"
+            f"{study_table(study)}"
         )
     )
 
@@ -821,8 +824,8 @@ if study is not None:
     ]
     display(
         Markdown(
-            "**What distillation adds: against the sample baseline of the same"
-            " budget**\n\n"
+            "**What distillation adds: against the sample baseline of the same "
+            "budget**\n\n"
             + "\n".join(f"- {line}" for line in lines)
         )
     )
@@ -875,8 +878,8 @@ if harsh is not None:
     print(f"  seeds {harsh.settings.get('seeds')}")
     display(
         Markdown(
-            "**Recorded at β = 50: test accuracy (%)**, mean ± std over"
-            f" seeds\n\n{study_table(harsh)}"
+            "**Recorded at β = 50: test accuracy (%)**, mean ± std over seeds\n\n"
+            f"{study_table(harsh)}"
         )
     )
     lines = [
@@ -897,8 +900,8 @@ if harsh is not None:
     ]
     display(
         Markdown(
-            "**At β = 50, against vanilla and against the sample baseline of the same"
-            " budget**\n\n"
+            "**At β = 50, against vanilla and against the sample baseline of the same "
+            "budget**\n\n"
             + "\n".join(f"- {line}" for line in lines)
         )
     )
@@ -938,19 +941,19 @@ from ltdd.reference import CRLT_DD_TABLE_I, crlt_dd_table
 
 display(
     Markdown(
-        "**CIFAR-10-LT, test accuracy (%), the"
-        f" paper's**\n\n{crlt_dd_table('cifar10-lt')}"
+        "**CIFAR-10-LT, test accuracy (%), the paper's**\n\n"
+        f"{crlt_dd_table('cifar10-lt')}"
     )
 )
 display(
     Markdown(
-        "**CIFAR-100-LT, test accuracy (%), the"
-        f" paper's**\n\n{crlt_dd_table('cifar100-lt')}"
+        "**CIFAR-100-LT, test accuracy (%), the paper's**\n\n"
+        f"{crlt_dd_table('cifar100-lt')}"
     )
 )
 Markdown(
-    "**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100 (IPC 50),"
-    " with three condensing methods\n\n"
+    "**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100 (IPC 50), "
+    "with three condensing methods\n\n"
     + markdown_table(
         ["condensing method", "accuracy (%)"],
         [[k, f"{v:.2f}"] for k, v in CRLT_DD_TABLE_I.items()],

@@ -150,14 +150,14 @@ DISTILL = dict(scale.distill)
 MEMORY_STEPS = (2, 4, 8)  # unrolled steps of the live memory measurement
 
 print(
-    f"profile {profile.name!r}: {DATASET}, ConvNet width {NET_WIDTH}\nexperts:"
-    f" {EXPERTS} x {EXPERT_EPOCHS} epochs, lr {scale.expert_lr}, batch"
-    f" {scale.expert_batch}, optimizer {scale.experts_optimizer}\ndistillation: IPC"
-    f" {IPC}, {ITERATIONS} iterations, N = {DISTILL['syn_steps']} steps, M ="
-    f" {DISTILL['expert_epochs']} epochs, start epochs in [0,"
-    f" {DISTILL['max_start_epoch']}), alpha_0 = {DISTILL['lr_teacher']}, gradient mode"
-    f" {DISTILL['grad_mode']!r}\nevaluation: {profile.eval_epochs} epochs x"
-    f" {profile.eval_seeds} networks"
+    f"profile {profile.name!r}: {DATASET}, ConvNet width {NET_WIDTH}\n"
+    f"experts: {EXPERTS} x {EXPERT_EPOCHS} epochs, lr {scale.expert_lr}, batch "
+    f"{scale.expert_batch}, optimizer {scale.experts_optimizer}\n"
+    f"distillation: IPC {IPC}, {ITERATIONS} iterations, N = {DISTILL['syn_steps']} "
+    f"steps, M = {DISTILL['expert_epochs']} epochs, start epochs in [0, "
+    f"{DISTILL['max_start_epoch']}), alpha_0 = {DISTILL['lr_teacher']}, gradient mode "
+    f"{DISTILL['grad_mode']!r}\n"
+    f"evaluation: {profile.eval_epochs} epochs x {profile.eval_seeds} networks"
 )
 
 # %%
@@ -330,11 +330,11 @@ result = unrolled_matching(
     mode="exact",
 )
 print(
-    f"loss {result.loss.item():.4f} (1 = no better than not moving), normaliser"
-    f" ||theta*_0 - theta*_M||^2 = {result.param_distance.item():.4f}\nimages_grad"
-    f" {tuple(result.images_grad.shape)}, norm {result.images_grad.norm().item():.3g};"
-    f" lr_grad {result.lr_grad.item():.3g}; labels_grad {result.labels_grad} (hard"
-    " labels)"
+    f"loss {result.loss.item():.4f} (1 = no better than not moving), normaliser "
+    f"||theta*_0 - theta*_M||^2 = {result.param_distance.item():.4f}\n"
+    f"images_grad {tuple(result.images_grad.shape)}, norm "
+    f"{result.images_grad.norm().item():.3g}; lr_grad {result.lr_grad.item():.3g}; "
+    f"labels_grad {result.labels_grad} (hard labels)"
 )
 
 # %% [markdown]
@@ -759,9 +759,10 @@ rows = [
     for label in candidates
 ]
 Markdown(
-    f"**Live, {dataset.name} at profile {profile.name}, IPC {IPC}** (test accuracy"
-    f" %)\n\n{accuracy_table(reports)}\n\n**Head and tail halves of the classes** (mean"
-    " over networks, %)\n\n"
+    f"**Live, {dataset.name} at profile {profile.name}, IPC {IPC}** (test accuracy "
+    "%)\n\n"
+    f"{accuracy_table(reports)}\n\n"
+    "**Head and tail halves of the classes** (mean over networks, %)\n\n"
     + markdown_table(["set", "head half", "tail half"], rows)
 )
 

@@ -104,18 +104,17 @@ LIVE_SCALE = profile.pick(
 DISTILL = dict(scale.distill)
 
 print(
-    f"profile {profile.name!r}: {DATASET}, {profile.model} of width"
-    f" {scale.net_width}\nexperts: {scale.experts} representation experts x"
-    f" {scale.expert_epochs} epochs, then {scale.experts} classifier experts x"
-    f" {scale.classifier_epochs} epochs (lr {scale.expert_lr}, batch"
-    f" {scale.expert_batch}, {scale.experts_optimizer}, weight decay"
-    f" {expert_config(scale, 'representation').weight_decay:g} /"
-    f" {expert_config(scale, 'classifier').weight_decay:g})\ndistillation: IPC"
-    f" {scale.ipc}, N = {DISTILL['syn_steps']} steps, M = {DISTILL['expert_epochs']}"
-    f" epochs, start epochs in [0, {DISTILL['max_start_epoch']}), alpha_0 ="
-    f" {DISTILL['lr_teacher']}; live ablation: {LIVE_SCALE.iterations} iterations per"
-    f" set\nevaluation: {profile.eval_epochs} epochs x {profile.eval_seeds} networks"
-    " per set"
+    f"profile {profile.name!r}: {DATASET}, {profile.model} of width {scale.net_width}\n"
+    f"experts: {scale.experts} representation experts x {scale.expert_epochs} epochs, "
+    f"then {scale.experts} classifier experts x {scale.classifier_epochs} epochs (lr "
+    f"{scale.expert_lr}, batch {scale.expert_batch}, {scale.experts_optimizer}, weight "
+    f"decay {expert_config(scale, 'representation').weight_decay:g} / "
+    f"{expert_config(scale, 'classifier').weight_decay:g})\n"
+    f"distillation: IPC {scale.ipc}, N = {DISTILL['syn_steps']} steps, M = "
+    f"{DISTILL['expert_epochs']} epochs, start epochs in [0, "
+    f"{DISTILL['max_start_epoch']}), alpha_0 = {DISTILL['lr_teacher']}; live ablation: "
+    f"{LIVE_SCALE.iterations} iterations per set\n"
+    f"evaluation: {profile.eval_epochs} epochs x {profile.eval_seeds} networks per set"
 )
 
 # %%
@@ -368,10 +367,10 @@ weights = {
     f"λ_g = {total} (= Σ s)": dam_weights(counts, total),
 }
 print(
-    "raw frequencies g(s_c) (dam_normalize=False), head to tail:"
-    f" {[round(float(raw[c]), 4) for c in ORDER]}, sum"
-    f" {float(raw.sum()):.3f}\nnormalised weights (mean 1), head to tail:"
-    f" {[round(float(normalised[c]), 3) for c in ORDER]}"
+    "raw frequencies g(s_c) (dam_normalize=False), head to tail: "
+    f"{[round(float(raw[c]), 4) for c in ORDER]}, sum {float(raw.sum()):.3f}\n"
+    "normalised weights (mean 1), head to tail: "
+    f"{[round(float(normalised[c]), 3) for c in ORDER]}"
 )
 
 fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
@@ -536,11 +535,11 @@ backbone_fixed = torch.equal(
     cls_trajectory[:1, : block.start].expand_as(cls_trajectory[:, : block.start]),
 )
 print(
-    f"{P} parameters: backbone [0, {block.start}), classifier [{block.start},"
-    f" {block.stop}) ({block.stop - block.start} parameters, the final Linear"
-    " layer)\nclassifier expert 0 starts at representation expert 0's final weights:"
-    f" {torch.equal(cls_trajectory[0], rep_trajectory[-1])}\nits backbone never moves"
-    f" over its {cls_buffer.epochs} epochs: {backbone_fixed}"
+    f"{P} parameters: backbone [0, {block.start}), classifier [{block.start}, "
+    f"{block.stop}) ({block.stop - block.start} parameters, the final Linear layer)\n"
+    "classifier expert 0 starts at representation expert 0's final weights: "
+    f"{torch.equal(cls_trajectory[0], rep_trajectory[-1])}\n"
+    f"its backbone never moves over its {cls_buffer.epochs} epochs: {backbone_fixed}"
 )
 
 # %% [markdown]
@@ -661,9 +660,10 @@ print(
     f" {time.perf_counter() - started:.1f} s"
 )
 Markdown(
-    f"**Live, test accuracy (%)** on {dataset.name} ({LIVE_SCALE.iterations} iterations"
-    f" per set, one seed, {profile.eval_epochs} epochs x {profile.eval_seeds}"
-    f" networks)\n\n{ablation_table(live)}"
+    f"**Live, test accuracy (%)** on {dataset.name} ({LIVE_SCALE.iterations} "
+    f"iterations per set, one seed, {profile.eval_epochs} epochs x "
+    f"{profile.eval_seeds} networks)\n\n"
+    f"{ablation_table(live)}"
 )
 
 # %% [markdown]
@@ -712,8 +712,8 @@ if study is not None:
     )
     display(
         Markdown(
-            "**Recorded, test accuracy (%)**, mean ± std over"
-            f" seeds\n\n{ablation_table(study, SHOT_KEYS)}"
+            "**Recorded, test accuracy (%)**, mean ± std over seeds\n\n"
+            f"{ablation_table(study, SHOT_KEYS)}"
         )
     )
 
@@ -838,8 +838,8 @@ if study is not None:
 from ltdd.reference import ltdd_table
 
 Markdown(
-    "**LTDD paper, CIFAR-10-LT, test accuracy (%)**, β = 100 (and the full long-tailed"
-    " set), then the ablation (Fig. 6a) at β = 200, IPC 50\n\n"
+    "**LTDD paper, CIFAR-10-LT, test accuracy (%)**, β = 100 (and the full "
+    "long-tailed set), then the ablation (Fig. 6a) at β = 200, IPC 50\n\n"
     + ltdd_table()
 )
 
@@ -893,8 +893,8 @@ from ltdd.distill.tm_presets import PRESETS, preset_table
 
 display(
     Markdown(
-        "**LTDD presets** (N / N₂: steps of the two phases; window: the start epochs of"
-        " phase 1)\n\n"
+        "**LTDD presets** (N / N₂: steps of the two phases; window: the start epochs "
+        "of phase 1)\n\n"
         + preset_table("ltdd")
     )
 )

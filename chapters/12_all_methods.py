@@ -128,17 +128,14 @@ SCALED_DOWN = {  # the methods whose settings RUN scales down
     m: scaled_settings(m, RUN) for m in ("dc", "idm", "dsdm") if scaled_settings(m, RUN)
 }
 print(
-    f"profile {profile.name!r}: {dataset.name} beta={IMBALANCE}, class counts"
-    f" {counts}, "
-    f"test set {len(dataset.test)} images\n"
-    f"IPC {RUN.ipc}; {RUN.iterations} iterations per matching method; trajectory"
-    " matching: "
-    f"{scale_for(RUN).iterations} iterations from {scale_for(RUN).experts} experts per"
-    " seed\n"
-    f"evaluation ({PROTOCOL!r}): {RUN.eval_epochs} epochs x {NETWORKS} network(s),"
-    f" seeds {list(SEEDS)}; "
-    f"SimCLR: {SIMCLR_EPOCHS} epochs; live rows: {len(LIVE_ROWS)} of"
-    f" {len(COMPARISON_ROWS)}\n"
+    f"profile {profile.name!r}: {dataset.name} beta={IMBALANCE}, class counts "
+    f"{counts}, test set {len(dataset.test)} images\n"
+    f"IPC {RUN.ipc}; {RUN.iterations} iterations per matching method; trajectory "
+    f"matching: {scale_for(RUN).iterations} iterations from {scale_for(RUN).experts} "
+    "experts per seed\n"
+    f"evaluation ({PROTOCOL!r}): {RUN.eval_epochs} epochs x {NETWORKS} network(s), "
+    f"seeds {list(SEEDS)}; SimCLR: {SIMCLR_EPOCHS} epochs; live rows: {len(LIVE_ROWS)} "
+    f"of {len(COMPARISON_ROWS)}\n"
     f"scaled down: {SCALED_DOWN}"
 )
 
@@ -187,9 +184,10 @@ study = compare_methods(
 )
 display(
     Markdown(
-        f"**Live, test accuracy (%)** on {dataset.name} β = {IMBALANCE}, mean ± std"
-        f" over {len(SEEDS)} seeds ({PROTOCOL!r} protocol, `{profile.name}` profile:"
-        f" embedded digits, not the papers' scale)\n\n{comparison_table(study)}"
+        f"**Live, test accuracy (%)** on {dataset.name} β = {IMBALANCE}, mean ± std "
+        f"over {len(SEEDS)} seeds ({PROTOCOL!r} protocol, `{profile.name}` profile: "
+        "embedded digits, not the papers' scale)\n\n"
+        f"{comparison_table(study)}"
     )
 )
 
@@ -231,17 +229,18 @@ RECORDED = REFERENCE_DIR / "comparison_digits_lt_cpu.json"
 recorded = RebalanceStudy.load(RECORDED)
 info = recorded.settings
 print(
-    f"{info['dataset']} beta={info['imbalance']}, protocol {info['protocol']!r},"
-    f" profile {info['profile']!r}: IPC {info['ipc']}, {info['iterations']} iterations,"
-    f" {info['eval_epochs']} evaluation epochs x {info['networks']} networks, seeds"
-    f" {info['seeds']}\nrecorded {info.get('date')} at commit {info.get('commit')} on"
-    f" {info.get('machine')} ({info.get('threads')} thread(s) per process):"
-    f" {info.get('command')}"
+    f"{info['dataset']} beta={info['imbalance']}, protocol {info['protocol']!r}, "
+    f"profile {info['profile']!r}: IPC {info['ipc']}, {info['iterations']} iterations, "
+    f"{info['eval_epochs']} evaluation epochs x {info['networks']} networks, seeds "
+    f"{info['seeds']}\n"
+    f"recorded {info.get('date')} at commit {info.get('commit')} on "
+    f"{info.get('machine')} ({info.get('threads')} thread(s) per process): "
+    f"{info.get('command')}"
 )
 display(
     Markdown(
-        "**Recorded, test accuracy (%)**, mean ± std over"
-        f" seeds\n\n{comparison_table(recorded)}"
+        "**Recorded, test accuracy (%)**, mean ± std over seeds\n\n"
+        f"{comparison_table(recorded)}"
     )
 )
 
