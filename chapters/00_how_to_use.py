@@ -166,10 +166,8 @@ import sys
 def ltdd_cli(*args: str) -> None:
     """Run `python -m ltdd ARGS` as in a terminal; print its JSON answer by key."""
     result = subprocess.run(
-        [sys.executable, "-m", "ltdd", *args],
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, "-m", "ltdd", *args], capture_output=True, text=True,
+        check=True
     )
     for key, value in json.loads(result.stdout.splitlines()[-1]).items():
         print(f"{key}: {json.dumps(value)}")

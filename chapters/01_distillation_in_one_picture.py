@@ -136,14 +136,8 @@ show_images(dataset.train.images, dataset.train.labels, dataset, per_class=10,
 from ltdd.train import TrainConfig, evaluate_training_set
 
 full = evaluate_training_set(
-    dataset.train.images,
-    dataset.train.labels,
-    dataset,
-    model=MODEL,
-    seeds=FULL_SEEDS,
-    config=TrainConfig(epochs=FULL_EPOCHS),
-    progress=False,
-    model_options=MODEL_OPTIONS,
+    dataset.train.images, dataset.train.labels, dataset, model=MODEL, seeds=FULL_SEEDS,
+    config=TrainConfig(epochs=FULL_EPOCHS), progress=False, model_options=MODEL_OPTIONS
 )
 print(full)
 
@@ -192,13 +186,8 @@ from ltdd.train import evaluate_synthetic
 protocol = TrainConfig(epochs=EVAL_EPOCHS)
 print(protocol)
 random_report = evaluate_synthetic(
-    subset,
-    dataset,
-    model=MODEL,
-    seeds=EVAL_SEEDS,
-    config=protocol,
-    progress=False,
-    model_options=MODEL_OPTIONS,
+    subset, dataset, model=MODEL, seeds=EVAL_SEEDS, config=protocol, progress=False,
+    model_options=MODEL_OPTIONS
 )
 print(random_report)
 
@@ -216,9 +205,8 @@ Markdown(accuracy_table(reports))
 
 # %% mystnb={"figure": {"caption": "Per-class test accuracy of networks trained on the whole training set and on the random subset (bars: mean over the networks; whiskers: standard deviation). Look for the classes where the random subset loses most.", "name": "fig-01-per-class"}}
 plot_per_class_accuracy(
-    reports,
-    dataset.class_names,
-    title=f"{dataset.name}: per-class test accuracy, full data vs random IPC {IPC}",
+    reports, dataset.class_names,
+    title=f"{dataset.name}: per-class test accuracy, full data vs random IPC {IPC}"
 )
 
 # %% [markdown]
@@ -242,13 +230,8 @@ for k in ipcs:
     if k not in curve:
         chosen = make_distiller("random", dataset, seed=0, ipc=k).run(0, progress=False)
         curve[k] = evaluate_synthetic(
-            chosen,
-            dataset,
-            model=MODEL,
-            seeds=EVAL_SEEDS,
-            config=protocol,
-            progress=False,
-            model_options=MODEL_OPTIONS,
+            chosen, dataset, model=MODEL, seeds=EVAL_SEEDS, config=protocol,
+            progress=False, model_options=MODEL_OPTIONS
         )
 for k in ipcs:
     print(f"IPC {k:3d}: {curve[k]}")
@@ -283,8 +266,7 @@ random_rows = [
 Markdown(
     markdown_table(
         ["IPC", "random selection, CIFAR-10, ConvNet (papers' numbers, %)"],
-        random_rows,
-        align=["right", "right"],
+        random_rows, align=["right", "right"]
     )
     + f"\n\nThe whole training set gives about {FULL_DATA['cifar10']:.1f} % in the same"
     " setting."

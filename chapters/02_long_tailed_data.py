@@ -128,7 +128,7 @@ from ltdd.viz import counts_table
 # the public splits (LDAM-DRW's IMBALANCECIFAR10/100): β → training images
 REFERENCE_TOTALS = {
     "cifar10-lt": {10: 20431, 50: 13996, 100: 12406, 200: 11203},
-    "cifar100-lt": {10: 19573, 20: 15907, 50: 12608, 100: 10847, 200: 9502},
+    "cifar100-lt": {10: 19573, 20: 15907, 50: 12608, 100: 10847, 200: 9502}
 }
 cifar10_lt = {
     f"CIFAR-10-LT, β = {b}": counts_only("cifar10-lt", b)
@@ -137,7 +137,7 @@ cifar10_lt = {
 Markdown(
     counts_table(
         cifar10_lt,
-        {f"CIFAR-10-LT, β = {b}": t for b, t in REFERENCE_TOTALS["cifar10-lt"].items()},
+        {f"CIFAR-10-LT, β = {b}": t for b, t in REFERENCE_TOTALS["cifar10-lt"].items()}
     )
 )
 
@@ -171,9 +171,8 @@ Markdown(
 
 # %% mystnb={"figure": {"caption": "CIFAR-10-LT training images per class for the imbalance factors 10, 50, 100 and 200, on a logarithmic axis. Class 0 keeps all its images at every factor; the larger the factor, the steeper the staircase.", "name": "fig-02-cifar10-lt-betas"}}
 plot_class_counts(
-    {f"β = {b}": counts_only("cifar10-lt", b) for b in (10, 50, 100, 200)},
-    log=True,
-    title="CIFAR-10-LT: training images per class for four imbalance factors",
+    {f"β = {b}": counts_only("cifar10-lt", b) for b in (10, 50, 100, 200)}, log=True,
+    title="CIFAR-10-LT: training images per class for four imbalance factors"
 )
 
 # %% [markdown]
@@ -211,7 +210,7 @@ print(
 plot_class_counts(
     {
         "training split (long-tailed)": train_counts,
-        "test split (kept as it was)": test_counts,
+        "test split (kept as it was)": test_counts
     },
     class_names=lt.class_names,
     ylabel="images",
@@ -323,7 +322,7 @@ counts100 = counts_only("cifar100-lt", 100)
 groupings = {
     "OLTR paper: > 100 / < 20": shot_groups(counts100),
     "OLTR code: ≥ 100 / ≤ 20": shot_groups(counts100, inclusive=True),
-    "MiSLAS: index ranges": index_range_groups(100, MISLAS_INDEX_SPLITS["cifar100"]),
+    "MiSLAS: index ranges": index_range_groups(100, MISLAS_INDEX_SPLITS["cifar100"])
 }
 for name, groups in groupings.items():
     sizes = Counter(groups)
@@ -361,10 +360,8 @@ for name, groups in live_groupings.items():
         f"{name:36s} many {sizes['many']}, medium {sizes['medium']}, few {sizes['few']}"
     )
 plot_shot_groups(
-    train_counts,
-    live_groupings,
-    class_names=lt.class_names,
-    title=f"{lt.name}: classes by group",
+    train_counts, live_groupings, class_names=lt.class_names,
+    title=f"{lt.name}: classes by group"
 )
 
 # %% [markdown]
@@ -400,12 +397,9 @@ def crlt_plan_sizes(counts: list[int]) -> dict[str, int]:
         "distill-head", counts
     )
     return {
-        "C": len(counts),
-        "vanilla": sum(counts),
-        "distill all: IPC": every.ipc,
-        "distill all": every.total,
-        "distill head: IPC": head.ipc,
-        "distill head": head.total,
+        "C": len(counts), "vanilla": sum(counts), "distill all: IPC": every.ipc,
+        "distill all": every.total, "distill head: IPC": head.ipc,
+        "distill head": head.total
     }
 
 

@@ -153,12 +153,10 @@ print(np.array2string(bias_ratio_matrix(0.8, 10)[:4, :4], precision=4))
 # CIFAR-10 training class 0 (5,000 images): images per attribute 0..9 in the
 # released code
 REFERENCE_CLASS0 = {
-    0.0: [0, 556, 555, 556, 555, 556, 555, 556, 555, 556],
-    0.1: [500] * 10,
+    0.0: [0, 556, 555, 556, 555, 556, 555, 556, 555, 556], 0.1: [500] * 10,
     0.5: [2500, 278, 278, 277, 278, 278, 278, 277, 278, 278],
     0.8: [4000, 111, 111, 111, 111, 112, 111, 111, 111, 111],
-    0.95: [4750, 28, 28, 27, 28, 28, 28, 27, 28, 28],
-    1.0: [5000] + [0] * 9,
+    0.95: [4750, 28, 28, 27, 28, 28, 28, 27, 28, 28], 1.0: [5000] + [0] * 9
 }
 rows = []
 for r in BIASED_DD_RATIOS:
@@ -209,18 +207,16 @@ for r in BIASED_DD_RATIOS:
     ]
     rows.append(
         [
-            r,
-            f"{aligned:,}",
-            f"{conflicting:,}",
+            r, f"{aligned:,}", f"{conflicting:,}",
             f"{biased_rate(train_labels, attributes):.4f}",
-            f"{min(per_class):,} to {max(per_class):,}",
+            f"{min(per_class):,} to {max(per_class):,}"
         ]
     )
 print(f"{biased.name}: {len(train_labels):,} training images, per class {train_counts}")
 Markdown(
     markdown_table(
         ["bias ratio r", "aligned", "conflicting", "biased rate", "aligned per class"],
-        rows,
+        rows
     )
 )
 
@@ -286,12 +282,8 @@ print(
 from ltdd.viz import show_aligned_conflicting
 
 show_aligned_conflicting(
-    biased.train.images,
-    biased.train.labels,
-    biased.train.attributes,
-    biased,
-    per_group=4,
-    title=f"{biased.name}, r = {BIAS_RATIO}: training images",
+    biased.train.images, biased.train.labels, biased.train.attributes, biased,
+    per_group=4, title=f"{biased.name}, r = {BIAS_RATIO}: training images"
 )
 
 # %% [markdown]
@@ -306,10 +298,8 @@ show_aligned_conflicting(
 from ltdd.viz import plot_colour_noise
 
 plot_colour_noise(
-    severities=(1, 2, 3, 4),
-    samples=16,
-    seed=0,
-    title="the colour of a full-intensity stroke, 16 images per attribute",
+    severities=(1, 2, 3, 4), samples=16, seed=0,
+    title="the colour of a full-intensity stroke, 16 images per attribute"
 )
 
 # %% [markdown]
@@ -442,12 +432,8 @@ for split_name, counts in ((biased.name, test_counts), ("CIFAR-10", [1000] * 10)
         )
         rows.append(
             [
-                split_name,
-                who,
-                r,
-                f"{sum(aligned):,}",
-                f"{sum(conflicting):,}",
-                f"{sum(aligned) / sum(counts):.4f}",
+                split_name, who, r, f"{sum(aligned):,}", f"{sum(conflicting):,}",
+                f"{sum(aligned) / sum(counts):.4f}"
             ]
         )
 blocks = np.diff(attribute_milestones([1000] * 10, 0.0, 10)[0], prepend=0).tolist()
@@ -474,7 +460,7 @@ plot_attribute_counts(
     {
         f"training set, r = {BIAS_RATIO}": (train_labels, biased.train.attributes),
         "test set, Biased-DD (r = 0)": (test_labels, biased.test.attributes),
-        "test set, LfF (r = 0.1)": (test_labels, lff_attributes),
+        "test set, LfF (r = 0.1)": (test_labels, lff_attributes)
     },
     biased.num_classes,
     title=f"{biased.name}: images per class and attribute",

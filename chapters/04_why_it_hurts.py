@@ -117,12 +117,8 @@ print(f"{lt.name}: {lt_counts} training images per class ({len(lt.train):,} in a
       f"{balanced.name}: {len(balanced.train):,} images")
 
 lt_report = train_full(
-    lt,
-    full_protocol,
-    FULL_SEEDS,
-    model=MODEL,
-    model_options=MODEL_OPTIONS,
-    keep_networks=True,
+    lt, full_protocol, FULL_SEEDS, model=MODEL, model_options=MODEL_OPTIONS,
+    keep_networks=True
 )
 balanced_report = train_full(
     balanced, full_protocol, FULL_SEEDS, model=MODEL, model_options=MODEL_OPTIONS
@@ -145,12 +141,8 @@ from ltdd.diagnostics import plot_accuracy_vs_class_size
 
 thirds = index_range_groups(lt.num_classes, MISLAS_INDEX_SPLITS["cifar10"])
 plot_accuracy_vs_class_size(
-    lt_report,
-    lt_counts,
-    thirds,
-    reference=balanced_report,
-    class_names=lt.class_names,
-    title=f"{lt.name}: per-class test accuracy against class size",
+    lt_report, lt_counts, thirds, reference=balanced_report, class_names=lt.class_names,
+    title=f"{lt.name}: per-class test accuracy against class size"
 )
 
 # %% [markdown]
@@ -174,7 +166,7 @@ groupings = {"> 100 / < 20 images": shot_groups(lt_counts), "index thirds": thir
 for name, groups in groupings.items():
     print(
         f"{name:20s}",
-        {g: [c for c, x in enumerate(groups) if x == g] for g in dict.fromkeys(groups)},
+        {g: [c for c, x in enumerate(groups) if x == g] for g in dict.fromkeys(groups)}
     )
 Markdown(
     group_accuracy_table(
@@ -218,12 +210,8 @@ for label, norms in (("long-tailed", lt_norms), ("balanced", balanced_norms)):
         f" sizes = {rho:+.2f}"
     )
 plot_weight_norms(
-    lt_norms,
-    lt_counts,
-    thirds,
-    reference=balanced_norms,
-    class_names=lt.class_names,
-    title=f"{lt.name}: classifier weight norm per class",
+    lt_norms, lt_counts, thirds, reference=balanced_norms, class_names=lt.class_names,
+    title=f"{lt.name}: classifier weight norm per class"
 )
 
 # %% [markdown]
@@ -252,13 +240,8 @@ plot_weight_norms(
 from ltdd.diagnostics import bias_ratio_sweep, bias_sweep_table
 
 sweep = bias_ratio_sweep(
-    BIASED_DATASET,
-    BIAS_RATIOS,
-    SEVERITY,
-    full_protocol,
-    FULL_SEEDS,
-    model=MODEL,
-    model_options=MODEL_OPTIONS,
+    BIASED_DATASET, BIAS_RATIOS, SEVERITY, full_protocol, FULL_SEEDS, model=MODEL,
+    model_options=MODEL_OPTIONS
 )
 Markdown(bias_sweep_table(sweep))
 
@@ -344,11 +327,7 @@ Markdown(markdown_table(header, rows))
 
 # %%
 from ltdd.recorded import (
-    CIFAR10_CLASSES,
-    load_experiment,
-    longtail_panel,
-    longtail_scale,
-    longtail_sentences,
+    CIFAR10_CLASSES, load_experiment, longtail_panel, longtail_scale, longtail_sentences
 )
 
 recorded = load_experiment("longtail-effect")

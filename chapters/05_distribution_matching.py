@@ -188,9 +188,8 @@ initial = dm.init()  # IPC random real images per class: where DM starts
 losses = []
 started = time.perf_counter()
 synthetic = dm.run(
-    ITERATIONS,
-    callbacks=(lambda _distiller, metrics: losses.append(metrics["loss"]),),
-    progress=False,
+    ITERATIONS, callbacks=(lambda _distiller, metrics: losses.append(metrics["loss"]),),
+    progress=False
 )
 seconds = time.perf_counter() - started
 moved = (synthetic.images - initial.images).flatten(1).norm(
@@ -223,14 +222,11 @@ from ltdd.viz import show_image_panels
 shown = min(IPC, 5)
 panels = {
     "real initialisation": initial.images,
-    f"after {ITERATIONS} DM iterations": synthetic.images,
+    f"after {ITERATIONS} DM iterations": synthetic.images
 }
 show_image_panels(
-    panels,
-    synthetic.labels,
-    dataset,
-    per_class=shown,
-    title=f"{dataset.name}: the first {shown} synthetic images of every class",
+    panels, synthetic.labels, dataset, per_class=shown,
+    title=f"{dataset.name}: the first {shown} synthetic images of every class"
 )
 
 # %% [markdown]
@@ -317,9 +313,8 @@ if reuse_live:
     curves["DM"][IPC] = dm_report
 coreset = {"train_epochs": FEATURE_EPOCHS}
 baselines = {
-    "random": {"method": "random"},
-    "herding": {"method": "herding", **coreset},
-    "k-center": {"method": "kcenter", **coreset},
+    "random": {"method": "random"}, "herding": {"method": "herding", **coreset},
+    "k-center": {"method": "kcenter", **coreset}
 }
 curves.update(accuracy_vs_ipc(baselines, dataset, IPC_GRID, SWEEP, progress=False))
 for label, points in curves.items():
@@ -416,10 +411,8 @@ panel_rows = [
     (label, method, ipc)
     for ipc in (1, 10)
     for label, method in (
-        ("random", "random"),
-        ("herding", "herding"),
-        ("k-center", "kcenter"),
-        ("DM", "dm"),
+        ("random", "random"), ("herding", "herding"), ("k-center", "kcenter"),
+        ("DM", "dm")
     )
 ]
 live_points = {
@@ -467,10 +460,8 @@ if recorded is not None:
         plot_recorded_vs_paper(
             recorded,
             [
-                ("random", "random"),
-                ("herding", "herding"),
-                ("k-center", "kcenter"),
-                ("DM", "dm"),
+                ("random", "random"), ("herding", "herding"), ("k-center", "kcenter"),
+                ("DM", "dm")
             ],
         )
     )

@@ -139,10 +139,8 @@ PUSH_INTERVAL = max(1, round(LIFE_EPOCHS * len(dataset.train)
                              / (OFFICIAL.train_nets * NET_TRAIN_STEPS * NET_BATCH)))
 QUEUE_SIZE = max(OFFICIAL.initial_nets, round(ITERATIONS / (TURNOVER * PUSH_INTERVAL)))
 IDM_SETTINGS = {
-    "queue_size": QUEUE_SIZE,
-    "push_interval": PUSH_INTERVAL,
-    "net_train_steps": NET_TRAIN_STEPS,
-    "net_batch": NET_BATCH,
+    "queue_size": QUEUE_SIZE, "push_interval": PUSH_INTERVAL,
+    "net_train_steps": NET_TRAIN_STEPS, "net_batch": NET_BATCH
 }
 
 print(
@@ -331,10 +329,8 @@ def _pixels(images):
 
 
 fig, axes = plt.subplots(
-    len(SHOWN),
-    11,
-    figsize=(11 * 0.9, len(SHOWN) * 0.95 + 0.4),
-    gridspec_kw={"width_ratios": [1] * 4 + [0.4, 1, 0.4] + [1] * 4},
+    len(SHOWN), 11, figsize=(11 * 0.9, len(SHOWN) * 0.95 + 0.4),
+    gridspec_kw={"width_ratios": [1] * 4 + [0.4, 1, 0.4] + [1] * 4}
 )
 for row, c in enumerate(SHOWN):
     panels = (
@@ -348,24 +344,15 @@ for row, c in enumerate(SHOWN):
         ax.axis("off")
         if image is not None:
             ax.imshow(
-                image,
-                cmap="gray" if image.ndim == 2 else None,
-                vmin=0,
-                vmax=1,
-                interpolation="nearest",
+                image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1,
+                interpolation="nearest"
             )
     axes[row, 0].text(
-        -0.15,
-        0.5,
-        dataset.class_names[c],
-        transform=axes[row, 0].transAxes,
-        ha="right",
-        va="center",
+        -0.15, 0.5, dataset.class_names[c], transform=axes[row, 0].transAxes,
+        ha="right", va="center"
     )
 for column, heading in (
-    (1.5, "four real images"),
-    (5, "stored image"),
-    (8.5, "its four expanded parts"),
+    (1.5, "four real images"), (5, "stored image"), (8.5, "its four expanded parts")
 ):
     axes[0, int(column)].set_title(heading, fontsize=9, x=1.0 if column % 1 else 0.5)
 fig.suptitle(
@@ -387,11 +374,7 @@ from ltdd.distill import make_distiller
 
 live_settings = idm_settings(IPC)
 idm = make_distiller(
-    live_settings.pop("method"),
-    dataset,
-    seed=0,
-    profile=profile,
-    ipc=IPC,
+    live_settings.pop("method"), dataset, seed=0, profile=profile, ipc=IPC,
     **live_settings
 )
 initial = idm.init().images.clone()  # the 2×2 tiles of real images it starts from
@@ -428,10 +411,9 @@ plot_loss_curves(
 
 # %% mystnb={"figure": {"caption": "The running training accuracy of the queue network matched at each iteration of the live run, the factor by which the class-aware cross-entropy is weighted.", "name": "fig-06-queue-accuracy"}}
 plot_loss_curves(
-    {"Acc_φ of the matched network": history["net_accuracy"]},
-    log=False,
+    {"Acc_φ of the matched network": history["net_accuracy"]}, log=False,
     ylabel="running training accuracy (%)",
-    title=f"the cross-entropy weight is λ · Acc_φ (λ = {idm.config.ce_weight})",
+    title=f"the cross-entropy weight is λ · Acc_φ (λ = {idm.config.ce_weight})"
 )
 
 # %% [markdown]
@@ -483,7 +465,7 @@ PER_CLASS = min(IPC, 5)
 show_image_panels(
     {
         "initial (4 real images each)": initial,
-        f"after {ITERATIONS} iterations": synthetic.images,
+        f"after {ITERATIONS} iterations": synthetic.images
     },
     synthetic.labels,
     dataset,
@@ -528,10 +510,8 @@ from ltdd.experiments import accuracy_vs_ipc
 from ltdd.viz import plot_accuracy_vs_ipc
 
 baselines = {
-    "random": {"method": "random"},
-    "herding": {"method": "herding", **CORESET},
-    "k-center": {"method": "kcenter", **CORESET},
-    "DM": {"method": "dm"},
+    "random": {"method": "random"}, "herding": {"method": "herding", **CORESET},
+    "k-center": {"method": "kcenter", **CORESET}, "DM": {"method": "dm"}
 }
 curves = accuracy_vs_ipc(
     baselines, dataset, IPCS, profile, iterations=ITERATIONS, progress=False
@@ -540,12 +520,8 @@ curves["IDM"] = {IPC: live_report} if IPC in IPCS else {}
 for k in IPCS:
     if k not in curves["IDM"]:
         sweep = accuracy_vs_ipc(
-            {"IDM": idm_settings(k)},
-            dataset,
-            [k],
-            profile,
-            iterations=ITERATIONS,
-            progress=False,
+            {"IDM": idm_settings(k)}, dataset, [k], profile, iterations=ITERATIONS,
+            progress=False
         )
         curves["IDM"][k] = sweep["IDM"][k]
 curves["IDM"] = dict(sorted(curves["IDM"].items()))
@@ -600,12 +576,8 @@ reuse = (
 )
 reports = (
     ablation(
-        {k: v for k, v in variants.items() if k not in reuse},
-        dataset,
-        ABLATION_IPC,
-        profile,
-        iterations=ITERATIONS,
-        progress=False,
+        {k: v for k, v in variants.items() if k not in reuse}, dataset, ABLATION_IPC,
+        profile, iterations=ITERATIONS, progress=False
     )
     | reuse
 )
@@ -616,20 +588,14 @@ for label, flags in PARTS.items():
     report = reports[label]
     rows.append(
         [
-            label,
-            *marks,
-            f"{100 * report.mean:.1f} ± {100 * report.std:.1f}",
-            report.train_size,
+            label, *marks, f"{100 * report.mean:.1f} ± {100 * report.std:.1f}",
+            report.train_size
         ]
     )
 table = markdown_table(
     [
-        "variant",
-        "partition & expansion",
-        "model queue",
-        "class-aware CE",
-        "test accuracy (%)",
-        "training images",
+        "variant", "partition & expansion", "model queue", "class-aware CE",
+        "test accuracy (%)", "training images"
     ],
     rows,
     align=["", "center", "center", "center", "right", "right"],
@@ -666,10 +632,8 @@ live_percent = {
     m: {k: 100 * r.mean for k, r in points.items()} for m, points in live.items()
 }
 table = paper_table(
-    ["random", "dm", "idm"],
-    ipcs=sorted({1, 10, 50} | set(IPCS)),
-    ours=live_percent,
-    ours_label=f"live run, {dataset.name} at profile {profile.name}",
+    ["random", "dm", "idm"], ipcs=sorted({1, 10, 50} | set(IPCS)), ours=live_percent,
+    ours_label=f"live run, {dataset.name} at profile {profile.name}"
 )
 Markdown(table.replace("(paper)", "(paper, CIFAR-10)"))
 

@@ -288,7 +288,7 @@ from ltdd.viz import plot_loss_curves
 
 loss_figure = plot_loss_curves(
     {f"DSDM, IPC {IPC}": dsdm_run.losses},
-    title=f"{dataset.name}: DSDM loss (summed over classes) per iteration",
+    title=f"{dataset.name}: DSDM loss (summed over classes) per iteration"
 )
 loss_figure.axes[0].axvline(HISTORY_WARMUP, color="black", linestyle="--", linewidth=1)
 loss_figure
@@ -373,14 +373,14 @@ def first_per_class(k: int) -> torch.Tensor:
 real_index = first_per_class(TSNE_PER_CLASS)
 features = embed_sets(
     networks[0],
-    {"real": dataset.train.images[real_index], "DM": dm.images, "DSDM": dsdm_images},
+    {"real": dataset.train.images[real_index], "DM": dm.images, "DSDM": dsdm_images}
 )
 points = tsne_2d(features, seed=0)
 real_labels = dataset.train.labels[real_index]
 plot_real_vs_synthetic(
     {
         "DM": (points["real"], points["DM"], real_labels, dm.labels),
-        "DSDM": (points["real"], points["DSDM"], real_labels, dsdm_labels),
+        "DSDM": (points["real"], points["DSDM"], real_labels, dsdm_labels)
     },
     dataset.class_names,
     title=(
@@ -425,11 +425,8 @@ candidates = {  # name: (images as a network sees them, labels)
 }
 gaps = {
     name: feature_statistics_gap(
-        real_features,
-        real_feature_labels,
-        embed_sets(networks[0], {"set": images})["set"],
-        labels,
-        dataset.num_classes,
+        real_features, real_feature_labels,
+        embed_sets(networks[0], {"set": images})["set"], labels, dataset.num_classes
     )
     for name, (images, labels) in candidates.items()
 }
@@ -461,9 +458,8 @@ from ltdd.viz import plot_accuracy_vs_ipc
 
 coreset = {"train_epochs": FEATURE_EPOCHS}
 baselines = {
-    "random": {"method": "random"},
-    "herding": {"method": "herding", **coreset},
-    "k-center": {"method": "kcenter", **coreset},
+    "random": {"method": "random"}, "herding": {"method": "herding", **coreset},
+    "k-center": {"method": "kcenter", **coreset}
 }
 curves = accuracy_vs_ipc(baselines, dataset, IPC_GRID, RUN, progress=False)
 others = [k for k in IPC_GRID if k != IPC]
@@ -517,9 +513,8 @@ components = {  # label: (covariance, history)
 }
 variants = {
     label: {
-        **DSDM,
-        **({} if cov else {"cov_weight": 0.0}),
-        **({} if hist else {"history_weight": 0.0}),
+        **DSDM, **({} if cov else {"cov_weight": 0.0}),
+        **({} if hist else {"history_weight": 0.0})
     }
     for label, (cov, hist) in components.items()
     if label != "all"
@@ -532,9 +527,8 @@ for label, (cov, hist) in components.items():
     rows.append(["✓", "✓" if cov else "", "✓" if hist else "",
                  f"{100 * report.mean:.1f} ± {100 * report.std:.1f}"])
 table = markdown_table(
-    ["prototype", "covariance", "history", "test accuracy (%)"],
-    rows,
-    align=["center", "center", "center", "right"],
+    ["prototype", "covariance", "history", "test accuracy (%)"], rows,
+    align=["center", "center", "center", "right"]
 )
 Markdown(f"**Live run, {dataset.name} at profile {profile.name}, IPC {ABLATION_IPC}** "
          f"(pre-trained networks and factor 2 in every row)\n\n" + table)
@@ -575,11 +569,8 @@ Markdown(f"**Live run, {dataset.name} at profile {profile.name}, IPC {ABLATION_I
 from ltdd.reference import paper_table
 
 curve_of = {
-    "random": "random",
-    "herding": "herding",
-    "kcenter": "k-center",
-    "dm": "DM",
-    "dsdm": "DSDM",
+    "random": "random", "herding": "herding", "kcenter": "k-center", "dm": "DM",
+    "dsdm": "DSDM"
 }
 live = {
     method: {k: 100 * report.mean for k, report in curves[label].items()}
@@ -591,10 +582,8 @@ Markdown(
     f"profile {profile.name} (final accuracy, {RUN.eval_epochs} epochs, "
     f"{RUN.eval_seeds} networks).\n\n"
     + paper_table(
-        ["random", "herding", "kcenter", "dm", "idm", "dsdm"],
-        ipcs=ipcs,
-        ours=live,
-        ours_label=f"live run, {dataset.name} at profile {profile.name}",
+        ["random", "herding", "kcenter", "dm", "idm", "dsdm"], ipcs=ipcs, ours=live,
+        ours_label=f"live run, {dataset.name} at profile {profile.name}"
     )
 )
 
@@ -625,9 +614,8 @@ from ltdd.recorded import dm_family_panel
 
 Markdown(
     dm_family_panel(
-        [("random", "random"), ("DM", "dm"), ("IDM", "idm"), ("DSDM", "dsdm")],
-        curves,
-        f"live, {dataset.name}, {profile.name}",
+        [("random", "random"), ("DM", "dm"), ("IDM", "idm"), ("DSDM", "dsdm")], curves,
+        f"live, {dataset.name}, {profile.name}"
     )
 )
 

@@ -161,10 +161,7 @@ budget = chapter_budget("08")
 # %%
 from ltdd import get_profile
 from ltdd.data.bias import (
-    BIASED_DD_RATIOS,
-    COLOUR_STDS,
-    DEFAULT_BIAS_RATIO,
-    DEFAULT_SEVERITY,
+    BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_BIAS_RATIO, DEFAULT_SEVERITY
 )
 from ltdd.biased import BIASED_DD_IPC
 from ltdd.distill import DeDMConfig
@@ -229,12 +226,8 @@ from ltdd.biased import BiasSweep, bias_sweep, sweep_table
 
 
 common = {
-    "base_name": BIASED,
-    "severities": [SEVERITY],
-    "profile": SWEEP,
-    "ipc": IPC,
-    "seeds": SEEDS,
-    "progress": False,
+    "base_name": BIASED, "severities": [SEVERITY], "profile": SWEEP, "ipc": IPC,
+    "seeds": SEEDS, "progress": False
 }
 GM_METHODS = {"DC": {"method": "dc", **GM_LOOPS}, "DSA": {"method": "dsa", **GM_LOOPS}}
 started = time.perf_counter()
@@ -262,7 +255,7 @@ from ltdd.biased import plot_bias_sweep_curves
 
 plot_bias_sweep_curves(
     sweep,
-    title=f"{BIASED}, severity {SEVERITY}: distilled sets (IPC {IPC}) and the full set",
+    title=f"{BIASED}, severity {SEVERITY}: distilled sets (IPC {IPC}) and the full set"
 )
 
 # %% [markdown]
@@ -307,7 +300,7 @@ extra = bias_sweep({"DM": {"method": "dm"}}, iterations=DM_ITERATIONS, **at_othe
 if "DC" in SEVERITY_METHODS:
     extra = BiasSweep.combine(
         extra,
-        bias_sweep(GM_METHODS, iterations=GM_ITERATIONS, full_set=False, **at_others),
+        bias_sweep(GM_METHODS, iterations=GM_ITERATIONS, full_set=False, **at_others)
     )
 by_severity = BiasSweep.combine(
     sweep.select(labels=SEVERITY_METHODS, ratios=[SEVERITY_RATIO]), extra
@@ -399,11 +392,8 @@ panels = {
     f"DM, ratio {high:g} (alignment {high_alignment:.2f})": high_set.images,
 }
 show_image_panels(
-    panels,
-    high_set.labels,
-    shown,
-    per_class=min(IPC, 5),
-    title=f"{BIASED}: DM's synthetic images at a low and a high bias ratio",
+    panels, high_set.labels, shown, per_class=min(IPC, 5),
+    title=f"{BIASED}: DM's synthetic images at a low and a high bias ratio"
 )
 
 # %% [markdown]
@@ -487,11 +477,8 @@ from ltdd.debias import BiasModelConfig, estimate_aligned
 biased = datasets[SEVERITY_RATIO]
 truth = biased.train.attributes == biased.train.labels
 estimate = estimate_aligned(
-    biased,
-    BiasModelConfig(epochs=BIAS_EPOCHS),
-    seed=0,
-    model=SWEEP.model,
-    model_options=SWEEP.model_options(),
+    biased, BiasModelConfig(epochs=BIAS_EPOCHS), seed=0, model=SWEEP.model,
+    model_options=SWEEP.model_options()
 )
 print(
     f"bias network: {BIAS_EPOCHS} epochs of GCE, loss {estimate.losses[0]:.3f} -> "
@@ -528,7 +515,7 @@ else:
 # %%
 DEDM_METHODS = {
     "DeDM (oracle)": {"method": "dedm"},
-    "DeDM (GCE)": {"method": "dedm", "bias_source": "gce", "bias_epochs": BIAS_EPOCHS},
+    "DeDM (GCE)": {"method": "dedm", "bias_source": "gce", "bias_epochs": BIAS_EPOCHS}
 }
 dedm_sweep = bias_sweep(
     DEDM_METHODS, ratios=DEDM_RATIOS, iterations=DM_ITERATIONS, full_set=False, **common
@@ -543,7 +530,7 @@ Markdown(
 # %% mystnb={"figure": {"caption": "Accuracy on the all-conflicting test set against the bias ratio for DM, the two DeDM variants (oracle and GCE) and the full set, at the profile's scale.", "name": "fig-08-dedm-sweep"}}
 plot_bias_sweep_curves(
     versus,
-    title=f"{BIASED}, severity {SEVERITY}: DM and DeDM ({DM_ITERATIONS} iterations)",
+    title=f"{BIASED}, severity {SEVERITY}: DM and DeDM ({DM_ITERATIONS} iterations)"
 )
 
 # %% [markdown]
@@ -617,7 +604,7 @@ from ltdd.reference import REFERENCE_DIR
 
 RECORDED = [
     REFERENCE_DIR / "bias_sweep_cdigits_dm_cpu.json",
-    REFERENCE_DIR / "bias_sweep_cdigits_dedm_cpu.json",
+    REFERENCE_DIR / "bias_sweep_cdigits_dedm_cpu.json"
 ]
 recorded_sweeps = {
     path.name: BiasSweep.load(path) for path in RECORDED if path.exists()
@@ -676,10 +663,7 @@ if recorded_sweeps:
 
 # %%
 from ltdd.reference import (
-    BIASED_DD_TABLE_1,
-    BIASED_DD_RATIOS_PRINTED,
-    biased_dd_table_1,
-    biased_dd_table_2,
+    BIASED_DD_TABLE_1, BIASED_DD_RATIOS_PRINTED, biased_dd_table_1, biased_dd_table_2
 )
 
 display(
@@ -707,8 +691,7 @@ Markdown(
 # %%
 def largest_gap(dataset: str, method: str) -> tuple[float, float]:
     full, rows = (
-        BIASED_DD_TABLE_1[dataset]["full set"],
-        BIASED_DD_TABLE_1[dataset][method],
+        BIASED_DD_TABLE_1[dataset]["full set"], BIASED_DD_TABLE_1[dataset][method]
     )
     gaps = [f[0] - m[0] for f, m in zip(full, rows)]
     k = max(range(len(gaps)), key=gaps.__getitem__)

@@ -173,9 +173,8 @@ DM_SETTINGS = (
     else {}
 )
 LIVE = profile.pick(
-    smoke=profile.replace(eval_seeds=1),
-    cpu=profile.replace(eval_seeds=1),
-    default=profile,
+    smoke=profile.replace(eval_seeds=1), cpu=profile.replace(eval_seeds=1),
+    default=profile
 )  # the live evaluation
 SIMCLR_EPOCHS = profile.pick(smoke=3, default=CRLT.simclr_epochs)  # the live SimCLR run
 # evaluated live
@@ -232,12 +231,9 @@ def budget_row(
 
     head = "median" if ipc_head is None else f"IPC {ipc_head}"
     return [
-        f"{title}, β = {beta} (head: {head})",
-        f"{sum(counts):,}",
-        cell("distill-all"),
-        cell("distill-all-aug"),
-        cell("distill-head"),
-        f"{rows['distill-head']['imbalance']:.2f}",
+        f"{title}, β = {beta} (head: {head})", f"{sum(counts):,}", cell("distill-all"),
+        cell("distill-all-aug"), cell("distill-head"),
+        f"{rows['distill-head']['imbalance']:.2f}"
     ]
 
 
@@ -249,12 +245,8 @@ Markdown(
     "**Training-set sizes of CRLT-DD's plans, recomputed from the class counts**\n\n"
     + markdown_table(
         [
-            "split",
-            "vanilla",
-            "distill all = sample all",
-            "distill all + aug",
-            "distill head = sample head",
-            "imbalance left by distill head",
+            "split", "vanilla", "distill all = sample all", "distill all + aug",
+            "distill head = sample head", "imbalance left by distill head"
         ],
         table,
     )
@@ -303,9 +295,8 @@ for label, column, baseline, head_percent, all_percent in CRLT_DD_TABLE_IV_PRINT
     )
     decoded_rows.append(
         [
-            f"{name}, β = {beta}",
-            f"IPC {PAPER_HEAD_IPC[name]}: {head_size:.2f}",
-            f"{all_size:.2f}",
+            f"{name}, β = {beta}", f"IPC {PAPER_HEAD_IPC[name]}: {head_size:.2f}",
+            f"{all_size:.2f}"
         ]
     )
 display(
@@ -313,11 +304,8 @@ display(
         "**CRLT-DD Table IV, as printed** (% of the long-tailed set)\n\n"
         + markdown_table(
             [
-                "dataset (printed)",
-                "Method (printed)",
-                "Baseline",
-                "Distill Head",
-                "Distill All",
+                "dataset (printed)", "Method (printed)", "Baseline", "Distill Head",
+                "Distill All"
             ],
             printed_rows,
         )
@@ -370,15 +358,8 @@ for plan in PLANS:
     started = time.perf_counter()
     ipc = IPC_HEAD if plan in ("sample-head", "distill-head") else None
     sets[plan] = rebalance(
-        dataset,
-        plan,
-        ipc=ipc,
-        iterations=ITERATIONS,
-        profile=profile,
-        seed=0,
-        progress=False,
-        cache=cache,
-        **DM_SETTINGS,
+        dataset, plan, ipc=ipc, iterations=ITERATIONS, profile=profile, seed=0,
+        progress=False, cache=cache, **DM_SETTINGS
     )
     size = sets[plan].size_report()
     print(
@@ -413,7 +394,7 @@ import torch
 tail_kept = all(
     torch.equal(
         sets["distill-head"].images[(sets["distill-head"].labels == c)],
-        dataset.train.images[dataset.train.class_indices(c)],
+        dataset.train.images[dataset.train.class_indices(c)]
     )
     for c in range(C)
     if c not in head
@@ -470,9 +451,7 @@ show_image_rows(
 from ltdd.rebalance import evaluate_rebalanced
 
 LIVE_PLANS = {
-    "vanilla": "vanilla",
-    "distill all": "distill-all",
-    "distill head": "distill-head",
+    "vanilla": "vanilla", "distill all": "distill-all", "distill head": "distill-head"
 }
 live = {}
 for label, plan in LIVE_PLANS.items():
@@ -500,7 +479,7 @@ def live_table(results: dict) -> str:
         )
     return markdown_table(
         ["set", "images", "overall", "head half", "tail half", "many", "medium", "few"],
-        rows,
+        rows
     )
 
 
@@ -615,12 +594,8 @@ from ltdd.ssl import SimCLRTrainer
 
 started = time.perf_counter()
 trainer = SimCLRTrainer(
-    dataset.train.images,
-    dataset,
-    SimCLRConfig(epochs=SIMCLR_EPOCHS),
-    profile.model,
-    profile.model_options(),
-    seed=0,
+    dataset.train.images, dataset, SimCLRConfig(epochs=SIMCLR_EPOCHS), profile.model,
+    profile.model_options(), seed=0
 )
 before = trainer.evaluate_loss()
 simclr = trainer.run(progress=False)
@@ -635,11 +610,8 @@ from ltdd.viz import plot_loss_curves
 
 batch = min(SimCLRConfig().batch_size, len(dataset.train))
 figure = plot_loss_curves(
-    {"SimCLR, live": simclr.losses},
-    xlabel="epoch",
-    ylabel="mean NT-Xent loss",
-    log=False,
-    title=f"SimCLR on {dataset.name}, {SIMCLR_EPOCHS} epochs",
+    {"SimCLR, live": simclr.losses}, xlabel="epoch", ylabel="mean NT-Xent loss",
+    log=False, title=f"SimCLR on {dataset.name}, {SIMCLR_EPOCHS} epochs"
 )
 figure.axes[0].axhline(
     math.log(2 * batch - 1), color="grey", linestyle=":", label="chance, log(2N − 1)"
@@ -701,12 +673,8 @@ from ltdd.models import get_model
 from ltdd.ssl import load_encoder
 
 hundred = get_model(
-    profile.model,
-    dataset.channels,
-    100,
-    dataset.image_size,
-    generator=make_generator(0, "hundred-way"),
-    **profile.model_options()
+    profile.model, dataset.channels, 100, dataset.image_size,
+    generator=make_generator(0, "hundred-way"), **profile.model_options()
 )
 load_encoder(hundred, simclr.encoder)
 print(
@@ -783,11 +751,9 @@ if study is not None:
 
 # %%
 GROUP_KEYS = (
-    ("tail half", "groups.halves.tail"),
-    ("head half", "groups.halves.head"),
-    ("many", "groups.shots.many"),
-    ("medium", "groups.shots.medium"),
-    ("few", "groups.shots.few"),
+    ("tail half", "groups.halves.tail"), ("head half", "groups.halves.head"),
+    ("many", "groups.shots.many"), ("medium", "groups.shots.medium"),
+    ("few", "groups.shots.few")
 )
 
 
@@ -799,9 +765,8 @@ if study is not None:
         )
     )
     checks = [
-        ("groups.halves.tail", "tail half"),
-        ("groups.shots.few", "few-shot group"),
-        ("groups.halves.head", "head half"),
+        ("groups.halves.tail", "tail half"), ("groups.shots.few", "few-shot group"),
+        ("groups.halves.head", "head half")
     ]
     lines = [
         study.compare(label, "vanilla", key).sentence(name)
@@ -817,8 +782,7 @@ if study is not None:
         study.compare(label, sample, key).sentence(name)
         for label, sample in pairs
         for key, name in (
-            ("accuracy", "overall accuracy"),
-            ("groups.halves.tail", "tail half"),
+            ("accuracy", "overall accuracy"), ("groups.halves.tail", "tail half")
         )
         if {label, sample} <= set(study.labels())
     ]
@@ -856,10 +820,8 @@ if study is not None and study.simclr:
     display(
         plot_loss_curves(
             {f"seed {seed}": losses for seed, losses in sorted(study.simclr.items())},
-            xlabel="epoch",
-            ylabel="mean NT-Xent loss",
-            log=False,
-            title=f"recorded SimCLR pre-training on {study.settings.get('dataset')}",
+            xlabel="epoch", ylabel="mean NT-Xent loss", log=False,
+            title=f"recorded SimCLR pre-training on {study.settings.get('dataset')}"
         )
     )
 
@@ -886,16 +848,14 @@ if harsh is not None:
         harsh.compare(label, "vanilla", key).sentence(name)
         for label in ("distill all", "distill head")
         for key, name in (
-            ("accuracy", "overall accuracy"),
-            ("groups.halves.tail", "tail half"),
+            ("accuracy", "overall accuracy"), ("groups.halves.tail", "tail half")
         )
         if label in harsh.labels()
     ]
     lines += [
         harsh.compare(label, sample, "accuracy").sentence("overall accuracy")
         for label, sample in (
-            ("distill all", "sample all"),
-            ("distill head", "sample head"),
+            ("distill all", "sample all"), ("distill head", "sample head")
         )
     ]
     display(
@@ -912,7 +872,7 @@ if harsh is not None:
         plot_per_class_accuracy(
             {label: harsh.report(label) for label in SHOWN if label in harsh.labels()},
             [str(c) for c in range(len(harsh.rows[0]["per_class"]))],
-            title="recorded at β = 50: per-class accuracy",
+            title="recorded at β = 50: per-class accuracy"
         )
     )
 
@@ -956,7 +916,7 @@ Markdown(
     "with three condensing methods\n\n"
     + markdown_table(
         ["condensing method", "accuracy (%)"],
-        [[k, f"{v:.2f}"] for k, v in CRLT_DD_TABLE_I.items()],
+        [[k, f"{v:.2f}"] for k, v in CRLT_DD_TABLE_I.items()]
     )
 )
 

@@ -188,10 +188,8 @@ from ltdd.experts import ExpertConfig, train_buffer
 
 workdir = tempfile.TemporaryDirectory()
 expert_config = ExpertConfig(
-    epochs=EXPERT_EPOCHS,
-    lr=scale.expert_lr,
-    batch_size=scale.expert_batch,
-    optimizer=scale.experts_optimizer,
+    epochs=EXPERT_EPOCHS, lr=scale.expert_lr, batch_size=scale.expert_batch,
+    optimizer=scale.experts_optimizer
 )
 started = time.perf_counter()
 buffer = train_buffer(dataset, f"{workdir.name}/experts", EXPERTS, expert_config,
@@ -221,11 +219,8 @@ from ltdd.models import get_model
 from ltdd.train import evaluate
 
 template = get_model(
-    "convnet",
-    dataset.channels,
-    dataset.num_classes,
-    dataset.image_size,
-    width=NET_WIDTH,
+    "convnet", dataset.channels, dataset.num_classes, dataset.image_size,
+    width=NET_WIDTH
 ).to(dataset.device)
 M = DISTILL["expert_epochs"]
 shown_epochs = sorted({round(e) for e in np.linspace(0, EXPERT_EPOCHS, 6)})
@@ -244,16 +239,14 @@ for k in range(len(buffer)):
     ]
     axes[2].plot(shown_epochs, [100 * a for a in accuracy], marker="o")
 axes[0].set(
-    xlabel="epoch e",
-    ylabel=r"$\|\theta^*_e - \theta^*_0\|$",
-    title="distance from the initialisation",
+    xlabel="epoch e", ylabel=r"$\|\theta^*_e - \theta^*_0\|$",
+    title="distance from the initialisation"
 )
 axes[1].set(xlabel="start epoch t", ylabel=rf"$\|\theta^*_{{t+{M}}} - \theta^*_t\|$",
             title=f"distance covered in M = {M} epochs")
 axes[2].set(
-    xlabel="epoch e",
-    ylabel="test accuracy (%)",
-    title="the expert on the balanced test set",
+    xlabel="epoch e", ylabel="test accuracy (%)",
+    title="the expert on the balanced test set"
 )
 axes[0].legend(fontsize=7)
 for ax in axes:
@@ -318,16 +311,9 @@ real_set = make_distiller("random", dataset, ipc=IPC).run(0)
 start, target = trajectory[0].to(dataset.device), trajectory[M].to(dataset.device)
 alpha = torch.tensor(DISTILL["lr_teacher"], device=dataset.device)
 result = unrolled_matching(
-    template,
-    start,
-    target,
-    real_set.images,
-    real_set.labels,
-    alpha,
-    DISTILL["syn_steps"],
-    make_generator(0, "unroll-demo"),
-    augment=DSA(strategy_for(dataset.hflip_safe)),
-    mode="exact",
+    template, start, target, real_set.images, real_set.labels, alpha,
+    DISTILL["syn_steps"], make_generator(0, "unroll-demo"),
+    augment=DSA(strategy_for(dataset.hflip_safe)), mode="exact"
 )
 print(
     f"loss {result.loss.item():.4f} (1 = no better than not moving), normaliser "
@@ -407,14 +393,12 @@ for mode, style in (("bptt", "o-"), ("exact", "s-"), ("tesla", "^--")):
     ax_mb.plot(steps, [memory[mode][s]["peak_mb"] for s in steps], style, label=mode)
     ax_s.plot(steps, [memory[mode][s]["seconds"] for s in steps], style, label=mode)
 ax_mb.set(
-    xlabel="unrolled steps N",
-    ylabel="peak memory (MB)",
-    title="peak memory of one call",
+    xlabel="unrolled steps N", ylabel="peak memory (MB)",
+    title="peak memory of one call"
 )
 ax_s.set(
-    xlabel="unrolled steps N",
-    ylabel="seconds per call",
-    title="time of one call (indicative)",
+    xlabel="unrolled steps N", ylabel="seconds per call",
+    title="time of one call (indicative)"
 )
 for ax in (ax_mb, ax_s):
     ax.grid(alpha=0.3)
@@ -469,7 +453,7 @@ saved = {
 for mode, values in saved.items():
     print(
         f"{mode:6s}",
-        "  ".join(f"N = {n}: {v:6.2f} MB" for n, v in zip(MEMORY_STEPS, values)),
+        "  ".join(f"N = {n}: {v:6.2f} MB" for n, v in zip(MEMORY_STEPS, values))
     )
 fig, ax = plt.subplots(figsize=(5, 3.2), layout="constrained")
 for (mode, values), style in zip(saved.items(), ("o-", "s-", "^--")):
@@ -512,17 +496,9 @@ def relative(a, b):
 for steps in (1, 2, 5, 10):
     grads = {
         mode: unrolled_matching(
-            tiny,
-            tiny_start,
-            tiny_target,
-            tiny_images,
-            tiny_labels,
-            torch.tensor(0.05, dtype=torch.float64),
-            steps,
-            make_generator(1, "tiny"),
-            batch_size=5,
-            augment=DSA("crop_scale_rotate"),
-            mode=mode,
+            tiny, tiny_start, tiny_target, tiny_images, tiny_labels,
+            torch.tensor(0.05, dtype=torch.float64), steps, make_generator(1, "tiny"),
+            batch_size=5, augment=DSA("crop_scale_rotate"), mode=mode
         )
         for mode in GRAD_MODES
     }
@@ -590,11 +566,9 @@ for c in range(dataset.num_classes):
     members = real_set.labels == c
     rows.append(
         [
-            c,
-            counts[c],
-            f"{len(found)} of {IPC}",
+            c, counts[c], f"{len(found)} of {IPC}",
             f"{right[members].mean().item():.1f} of {len(buffer)}",
-            f"{own[members].mean().item():.2f}",
+            f"{own[members].mean().item():.2f}"
         ]
     )
 Markdown(markdown_table(["class", "training images", "correct images found",
@@ -650,30 +624,22 @@ fig
 # %%
 runs = {}
 for method, own_settings in (
-    ("mtt", {"init": "real", "soft_labels": False}),
-    ("datm", {}),
+    ("mtt", {"init": "real", "soft_labels": False}), ("datm", {})
 ):
     distiller = make_distiller(
-        method,
-        dataset,
-        buffer=str(buffer.path),
-        ipc=IPC,
-        net_width=NET_WIDTH,
-        **{**DISTILL, **own_settings},
+        method, dataset, buffer=str(buffer.path), ipc=IPC, net_width=NET_WIDTH,
+        **{**DISTILL, **own_settings}
     )
     initial = distiller.init()
     history = []
     started = time.perf_counter()
     synthetic = distiller.run(
-        ITERATIONS,
-        callbacks=(lambda _d, metrics: history.append(metrics),),
-        progress=False,
+        ITERATIONS, callbacks=(lambda _d, metrics: history.append(metrics),),
+        progress=False
     )
     runs[method] = {
-        "distiller": distiller,
-        "initial": initial,
-        "synthetic": synthetic,
-        "history": history,
+        "distiller": distiller, "initial": initial, "synthetic": synthetic,
+        "history": history
     }
     skipped = sum(not m["updated"] for m in history)
     moved = (synthetic.images - initial.images).norm() / initial.images.norm()
@@ -752,9 +718,8 @@ for label, candidate in candidates.items():
     )
 rows = [
     [
-        label,
-        f"{100 * groups[label]['halves']['head']:.1f}",
-        f"{100 * groups[label]['halves']['tail']:.1f}",
+        label, f"{100 * groups[label]['halves']['head']:.1f}",
+        f"{100 * groups[label]['halves']['tail']:.1f}"
     ]
     for label in candidates
 ]

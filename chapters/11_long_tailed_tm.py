@@ -98,7 +98,7 @@ DATASET = "digits-lt"  # the embedded long-tailed digits, at every profile
 SEED = 0  # the seed of the live experts and sets
 LIVE_SCALE = profile.pick(
     gpu=dataclasses.replace(scale, iterations=min(scale.iterations, 1000)),
-    default=scale,
+    default=scale
 )
 # N, M, T+, learning rates: shared by every row of the ablation
 DISTILL = dict(scale.distill)
@@ -189,25 +189,20 @@ print(
 import matplotlib.pyplot as plt
 
 from ltdd.tm_study import (
-    ABLATION_ROWS,
-    distill_row,
-    expert_confidence,
-    expert_weight_norms,
-    soft_label_confidence,
+    ABLATION_ROWS, distill_row, expert_confidence, expert_weight_norms,
+    soft_label_confidence
 )
 
 norms = {
     kind: expert_weight_norms(buffer, template, expert=0)
     for kind, buffer in (
-        ("representation expert", rep_buffer),
-        ("classifier expert", cls_buffer),
+        ("representation expert", rep_buffer), ("classifier expert", cls_buffer)
     )
 }
 confidence = {
     kind: expert_confidence(buffer, template, dataset)
     for kind, buffer in (
-        ("representation experts", rep_buffer),
-        ("classifier experts", cls_buffer),
+        ("representation experts", rep_buffer), ("classifier experts", cls_buffer)
     )
 }
 initial = {
@@ -228,16 +223,12 @@ axes[0, 0].set(ylabel="training images", title=f"{dataset.name}: the long tail")
 panels = (
     (axes[0, 1], norms, "‖w_c‖ of expert 0's classifier", "classifier weight norms"),
     (
-        axes[1, 0],
-        confidence,
-        "mean p(true class), test images",
-        "expert confidence per class",
+        axes[1, 0], confidence, "mean p(true class), test images",
+        "expert confidence per class"
     ),
     (
-        axes[1, 1],
-        label_confidence,
-        "mean soft-label p(own class)",
-        "initial synthetic sets",
+        axes[1, 1], label_confidence, "mean soft-label p(own class)",
+        "initial synthetic sets"
     ),
 )
 for ax, series, ylabel, title in panels:
@@ -364,7 +355,7 @@ total = sum(counts)
 normalised, raw = dam_weights(counts), dam_weights(counts, normalize=False)
 weights = {
     "λ_g = 0 (LTDD's code)": normalised,
-    f"λ_g = {total} (= Σ s)": dam_weights(counts, total),
+    f"λ_g = {total} (= Σ s)": dam_weights(counts, total)
 }
 print(
     "raw frequencies g(s_c) (dam_normalize=False), head to tail: "
@@ -377,10 +368,8 @@ fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
 width = 0.8 / len(weights)
 for k, (label, values) in enumerate(weights.items()):
     ax.bar(
-        [x + (k - 0.5) * width for x in range(C)],
-        [float(values[c]) for c in ORDER],
-        width=width,
-        label=label,
+        [x + (k - 0.5) * width for x in range(C)], [float(values[c]) for c in ORDER],
+        width=width, label=label
     )
 ax.axhline(1.0, color="black", linestyle=":", linewidth=1, label="plain cross-entropy")
 ax.set_xticks(range(C), TICKS, fontsize=8)
@@ -413,8 +402,7 @@ equal = [1] * C
 plain = soft_label_loss(logits, label_logits)
 checks = {  # name: (holds, expected)
     "equal counts, λ = 0, normalised == soft cross-entropy": (
-        torch.allclose(dam_loss(logits, label_logits, equal), plain),
-        True,
+        torch.allclose(dam_loss(logits, label_logits, equal), plain), True
     ),
     "equal counts, raw frequencies == soft cross-entropy / C": (
         torch.allclose(
@@ -431,14 +419,14 @@ checks = {  # name: (holds, expected)
     "one-hot targets: column == sample weighting": (
         torch.allclose(
             dam_loss(logits, hard, counts),
-            dam_loss(logits, hard, counts, weighting="sample"),
+            dam_loss(logits, hard, counts, weighting="sample")
         ),
         True,
     ),
     "soft targets: column == sample weighting": (
         torch.allclose(
             dam_loss(logits, label_logits, counts),
-            dam_loss(logits, label_logits, counts, weighting="sample"),
+            dam_loss(logits, label_logits, counts, weighting="sample")
         ),
         False,
     ),
@@ -532,7 +520,7 @@ rep_trajectory, cls_trajectory = rep_buffer[0], cls_buffer[0]
 P = rep_trajectory.shape[1]
 backbone_fixed = torch.equal(
     cls_trajectory[:, : block.start],
-    cls_trajectory[:1, : block.start].expand_as(cls_trajectory[:, : block.start]),
+    cls_trajectory[:1, : block.start].expand_as(cls_trajectory[:, : block.start])
 )
 print(
     f"{P} parameters: backbone [0, {block.start}), classifier [{block.start}, "
@@ -566,34 +554,19 @@ def dam(logits, labels):
 
 phases = {
     "phase 1 (representation, DAM)": unrolled_matching(
-        template,
-        rep_trajectory[0].to(dataset.device),
-        rep_trajectory[M].to(dataset.device),
-        images,
-        label_logits,
-        alpha,
-        N,
-        generator,
-        loss_fn=dam,
-        update=None,
-        match=slice(0, block.start),
+        template, rep_trajectory[0].to(dataset.device),
+        rep_trajectory[M].to(dataset.device), images, label_logits, alpha, N, generator,
+        loss_fn=dam, update=None, match=slice(0, block.start)
     ),
     "phase 2 (classifier)": unrolled_matching(
-        template,
-        cls_trajectory[0].to(dataset.device),
-        cls_trajectory[M2].to(dataset.device),
-        images,
-        label_logits,
-        alpha,
-        N,
-        generator,
-        update=block,
-        match=block,
+        template, cls_trajectory[0].to(dataset.device),
+        cls_trajectory[M2].to(dataset.device), images, label_logits, alpha, N,
+        generator, update=block, match=block
     ),
 }
 starts = {
     "phase 1 (representation, DAM)": rep_trajectory[0],
-    "phase 2 (classifier)": cls_trajectory[0],
+    "phase 2 (classifier)": cls_trajectory[0]
 }
 for name, result in phases.items():
     moved = result.final_params.detach().cpu() - starts[name]
@@ -703,12 +676,9 @@ if study is not None:
         f" epochs x {info.get('networks')} networks; seeds {info.get('seeds')}"
     )
     SHOT_KEYS = (
-        ("overall", "accuracy"),
-        ("head half", "groups.halves.head"),
-        ("tail half", "groups.halves.tail"),
-        ("many", "groups.shots.many"),
-        ("medium", "groups.shots.medium"),
-        ("few", "groups.shots.few"),
+        ("overall", "accuracy"), ("head half", "groups.halves.head"),
+        ("tail half", "groups.halves.tail"), ("many", "groups.shots.many"),
+        ("medium", "groups.shots.medium"), ("few", "groups.shots.few")
     )
     display(
         Markdown(
@@ -764,17 +734,15 @@ if study is not None:
     for label in ("base", "+DAM", "+DAM+ED"):
         if label in study.labels():
             ax.plot(
-                range(len(names)),
-                study.per_class(label, "label_confidence"),
-                marker="o",
-                label=label,
+                range(len(names)), study.per_class(label, "label_confidence"),
+                marker="o", label=label
             )
     ax.axhline(1 / len(names), color="grey", linestyle=":", label="uniform label (1/C)")
     ax.set_xticks(range(len(names)), names, fontsize=8)
     ax.set(
         xlabel="class (training images), head → tail",
         ylabel="mean soft-label p(own class)",
-        title="recorded: soft-label confidence of the distilled sets",
+        title="recorded: soft-label confidence of the distilled sets"
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -804,8 +772,7 @@ if study is not None:
         for label, baseline in STEPS
         if {label, baseline} <= set(study.labels())
         for key, name in (
-            ("accuracy", "overall accuracy"),
-            ("groups.halves.tail", "tail half"),
+            ("accuracy", "overall accuracy"), ("groups.halves.tail", "tail half")
         )
     ]
     display(
@@ -949,16 +916,14 @@ for beta in sorted(LTDD_TABLE_5):
     pair = (config["lambda_rep"], config["lambda_cls"])
     lambda_rows.append(
         [
-            beta,
-            f"{best[0]:g} / {best[1]:g} ({LTDD_TABLE_5[beta][best]:.1f} %)",
-            f"{pair[0]:g} / {pair[1]:g}",
-            "yes" if pair == best else "**no**",
+            beta, f"{best[0]:g} / {best[1]:g} ({LTDD_TABLE_5[beta][best]:.1f} %)",
+            f"{pair[0]:g} / {pair[1]:g}", "yes" if pair == best else "**no**"
         ]
     )
 Markdown(
     markdown_table(
         ["β", "Table 5's best λ_rep / λ_cls", "config and preset (IPC 50)", "the same"],
-        lambda_rows,
+        lambda_rows
     )
 )
 
@@ -982,16 +947,9 @@ from ltdd.tm_study import compare_grad_modes
 GRAD_ITERATIONS = min(LIVE_SCALE.iterations, 20)  # a short run per mode
 started = time.perf_counter()
 grad_modes = compare_grad_modes(
-    dataset,
-    ABLATION_ROWS["+DAM+ED"],
-    LIVE_SCALE,
-    buffers,
-    profile,
-    seed=SEED,
-    modes=("tesla", "exact", "bptt"),
-    model=profile.model,
-    iterations=GRAD_ITERATIONS,
-    networks=1,
+    dataset, ABLATION_ROWS["+DAM+ED"], LIVE_SCALE, buffers, profile, seed=SEED,
+    modes=("tesla", "exact", "bptt"), model=profile.model, iterations=GRAD_ITERATIONS,
+    networks=1
 )
 print(
     f"three sets of {GRAD_ITERATIONS} iterations (N = {DISTILL['syn_steps']} steps)"
@@ -1001,21 +959,14 @@ print(
 Markdown(
     markdown_table(
         [
-            "gradient",
-            "accuracy (%)",
-            "tail half (%)",
-            "peak autograd memory (MB)",
-            "s per iteration",
-            "learned α",
+            "gradient", "accuracy (%)", "tail half (%)", "peak autograd memory (MB)",
+            "s per iteration", "learned α"
         ],
         [
             [
-                mode,
-                f"{100 * r['accuracy']:.1f}",
-                f"{100 * r['tail']:.1f}",
-                f"{r['peak_saved_mb']:.2f}",
-                f"{r['seconds_per_iteration']:.3f}",
-                f"{r['learned_lr']:.5g}",
+                mode, f"{100 * r['accuracy']:.1f}", f"{100 * r['tail']:.1f}",
+                f"{r['peak_saved_mb']:.2f}", f"{r['seconds_per_iteration']:.3f}",
+                f"{r['learned_lr']:.5g}"
             ]
             for mode, r in grad_modes.items()
         ],

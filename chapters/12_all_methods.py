@@ -86,12 +86,8 @@ from IPython.display import Markdown, display
 
 from ltdd import get_profile
 from ltdd.comparison import (
-    COMPARISON_ROWS,
-    compare_methods,
-    comparison_table,
-    group_summary,
-    row_families,
-    scaled_settings,
+    COMPARISON_ROWS, compare_methods, comparison_table, group_summary, row_families,
+    scaled_settings
 )
 from ltdd.data import load_dataset
 from ltdd.tm_study import scale_for
@@ -252,13 +248,11 @@ summary = group_summary(recorded)
 for column in ("overall", "many", "medium", "few"):
     print(f"{column:>8}: {leaders(summary, column)}")
 for label, baseline in (
-    ("DM", "random"),
-    ("LTDD (DAM+ED)", "DATM"),
-    ("CRLT-DD distill head", "whole long-tailed set"),
+    ("DM", "random"), ("LTDD (DAM+ED)", "DATM"),
+    ("CRLT-DD distill head", "whole long-tailed set")
 ):
     for key, name in (
-        ("accuracy", "overall accuracy"),
-        ("groups.shots.few", "few-shot accuracy"),
+        ("accuracy", "overall accuracy"), ("groups.shots.few", "few-shot accuracy")
     ):
         display(Markdown(recorded.compare(label, baseline, key).sentence(name)))
 
@@ -292,16 +286,8 @@ display(
         "**The methods' own papers**, balanced CIFAR-10, test accuracy (%)\n\n"
         + paper_table(
             [
-                "random",
-                "herding",
-                "kcenter",
-                "dc",
-                "dsa",
-                "dm",
-                "idm",
-                "dsdm",
-                "mtt",
-                "datm",
+                "random", "herding", "kcenter", "dc", "dsa", "dm", "idm", "dsdm", "mtt",
+                "datm"
             ]
         )
     )
