@@ -70,6 +70,24 @@ class Profile:
         """A copy with some fields changed, e.g. ``profile.replace(eval_epochs=50)``."""
         return dataclasses.replace(self, **changes)
 
+    def pick(self, **values):
+        """The value for this profile among ``values``, keyed by profile name, with ``default`` for the rest.
+
+        A chapter's settings cell says ``profile.pick(smoke=2, cpu=3, default=10)`` instead of branching on
+        ``profile.name``. A keyword that names no profile, or no value for this profile and no ``default``,
+        is an error (``ValueError``).
+        """
+        unknown = sorted(set(values) - set(PROFILES) - {"default"})
+        if unknown:
+            raise ValueError(f"pick() got {unknown}; the keywords are the profiles {available_profiles()} "
+                             "and 'default'")
+        if self.name in values:
+            return values[self.name]
+        if "default" in values:
+            return values["default"]
+        raise ValueError(f"pick() has no value for profile {self.name!r} and no default; "
+                         f"pass {self.name}= or default=")
+
     def model_options(self) -> dict:
         """Constructor overrides for :func:`ltdd.models.get_model` (the ConvNet width)."""
         return {"width": self.net_width} if self.model.lower().startswith("convnet") else {}

@@ -167,6 +167,23 @@ def load_experiment(name: str, path: str | Path | None = None) -> Experiment | N
     return Experiment(name, studies, provenance)
 
 
+def recorded_study(file_name: str, root: str | Path | None = None) -> RebalanceStudy | None:
+    """A study recorded with the command line on the embedded digits (``data/reference/<file_name>``, or under
+    ``root``), after printing where it comes from: the file, its command, commit, date, machine and threads.
+    ``None``, saying so, while the file is not recorded yet. Chapters 09 and 11 open their recorded runs with it.
+    """
+    path = (Path(root) if root is not None else REFERENCE_DIR) / file_name
+    if not path.exists():
+        print(f"no recorded study at {path} yet")
+        return None
+    study = RebalanceStudy.load(path)
+    info = study.settings
+    torch_version = f", torch {info['torch']}" if info.get("torch") else ""
+    print(f"{path.name}: {info.get('command')}\n  commit {info.get('commit')}, {info.get('date')}, "
+          f"{info.get('device')}, {info.get('threads')} thread(s){torch_version}")
+    return study
+
+
 def study_scale(study: RebalanceStudy) -> str:
     """A study's scale in words: iterations, real batch, network width, evaluation and seeds."""
     s = study.settings

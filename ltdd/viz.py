@@ -172,18 +172,27 @@ def plot_accuracy_vs_ipc(curves: Mapping[str, Mapping[int, EvaluationReport]],
     return _finish(fig)
 
 
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+ALIGNMENTS = {"": "---", "left": ":---", "right": "---:", "center": ":---:"}
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]],
+                    align: Sequence[str] | None = None) -> str:
     def cell(value: object) -> str:
         return str(value).replace("|", "\\|").replace("\n", " ")
 
+    align = [""] * len(header) if align is None else list(align)
+    if len(align) != len(header) or any(a not in ALIGNMENTS for a in align):
+        raise ValueError(f"align must give one of {sorted(ALIGNMENTS)} per column ({len(header)}), "
+                         f"got {align!r}")
     lines = ["| " + " | ".join(cell(h) for h in header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+             "|" + "|".join(ALIGNMENTS[a] for a in align) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
 markdown_table = _markdown_table
-"""A Markdown table from a header and rows (numbers and strings as given); public name for chapters."""
+"""A Markdown table from a header and rows (numbers and strings as given); public name for chapters.
+``align``: per column ``""`` (the renderer's default), ``"left"``, ``"right"`` or ``"center"``."""
 
 
 def profile_table(profiles: Mapping[str, Profile] | None = None, fields: Sequence[str] = PROFILE_FIELDS,
