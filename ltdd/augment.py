@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .checks import positive_int
+
 DEFAULT_STRATEGY = "color_crop_cutout_flip_scale_rotate"
 FAMILIES = ("color", "crop", "cutout", "flip", "scale", "rotate")
 
@@ -91,8 +93,7 @@ class DSA:
         ``image_size`` sets the crop shift and cutout size; ``shared_family`` picks one family for all
         groups in mode ``S`` (the reference's behaviour for a per-sample training batch).
         """
-        if not isinstance(num_groups, int) or num_groups < 1:
-            raise ValueError(f"num_groups must be a positive int, got {num_groups!r}")
+        positive_int("num_groups", num_groups)
         p, g = self.params, num_groups
 
         def uniform(*shape: int) -> Tensor:

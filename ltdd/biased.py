@@ -35,13 +35,13 @@ from tqdm.auto import tqdm
 from .config import Profile
 from .data import ImageDataset, LabeledImages, load_dataset
 from .data.bias import (BIAS_COLOURS, BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_NAMES, DEFAULT_SEVERITY,
-                        _check_severity)
+                        check_severity)
 from .diagnostics import bias_ratio_sweep, train_full
 from .distill import SyntheticSet, make_distiller
 from .distill.base import atomic_write_text, settings_mismatch
 from .files import locked, read_json
 from .train import TrainConfig
-from .viz import _finish, _markdown_table, _palette
+from .viz import finish_figure, markdown_table, palette
 
 BIASED_DD_IPC = 50
 """Biased-DD's IPC for every method and dataset (its Sec. 4.3 and the captions of Tables 1-2)."""
@@ -86,7 +86,7 @@ def check_severities(severities: Sequence[int]) -> list[int]:
     values = list(severities)
     if not values:
         raise ValueError(f"severities must hold at least one of {sorted(COLOUR_STDS)}")
-    return [_check_severity(s) for s in values]
+    return [check_severity(s) for s in values]
 
 
 @dataclass
@@ -338,7 +338,7 @@ def sweep_table(sweep: BiasSweep, severity: int | None = None, key: str = "confl
     ratios = sweep.ratios()
     labels = sweep.labels() + (["full set"] if sweep.full else [])
     rows = [[label, *(_percent(*sweep.cell(label, r, severity, key)) for r in ratios)] for label in labels]
-    return _markdown_table(["method", *(f"ratio {r:g}" for r in ratios)], rows)
+    return markdown_table(["method", *(f"ratio {r:g}" for r in ratios)], rows)
 
 
 def severity_table(sweep: BiasSweep, ratio: float, key: str = "conflicting_test") -> str:
@@ -346,7 +346,7 @@ def severity_table(sweep: BiasSweep, ratio: float, key: str = "conflicting_test"
     severities = sweep.severities()
     labels = sweep.labels() + (["full set"] if sweep.full else [])
     rows = [[label, *(_percent(*sweep.cell(label, ratio, s, key)) for s in severities)] for label in labels]
-    return _markdown_table(["method", *(f"severity {s} (std {COLOUR_STDS[s]:g})" for s in severities)], rows)
+    return markdown_table(["method", *(f"severity {s} (std {COLOUR_STDS[s]:g})" for s in severities)], rows)
 
 
 def plot_bias_sweep_curves(sweep: BiasSweep, severity: int | None = None, title: str | None = None,
@@ -357,7 +357,7 @@ def plot_bias_sweep_curves(sweep: BiasSweep, severity: int | None = None, title:
     ratios = sweep.ratios()
     labels = sweep.labels() + (["full set"] if sweep.full else [])
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for label, colour in zip(labels, _palette(len(labels))):
+    for label, colour in zip(labels, palette(len(labels))):
         cells = [sweep.cell(label, r, severity, key) for r in ratios]
         xs = [r for r, c in zip(ratios, cells) if c[2]]
         means = [100 * c[0] for c in cells if c[2]]
@@ -371,7 +371,7 @@ def plot_bias_sweep_curves(sweep: BiasSweep, severity: int | None = None, title:
     ax.set_ylabel("accuracy on the all-conflicting test set (%)" if key == "conflicting_test" else f"{key} (%)")
     ax.set_title(title or f"{sweep.settings.get('dataset', '')}, severity {severity}", fontsize=10)
     ax.legend(fontsize=8)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 # ------------------------------------------------------------------------------------------ colour leakage

@@ -72,6 +72,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
+from .checks import positive_int
 from .config import available_profiles, default_data_root, download_allowed, get_device, get_profile
 from .data import available_datasets, counts_only, dataset_options, load_dataset
 from .data.longtail import DEFAULT_IMBALANCE
@@ -211,8 +212,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
     else:
         default_iterations = profile.iterations
     target = args.iterations if args.iterations is not None else default_iterations
-    if target < 1:
-        raise ValueError(f"--iterations must be a positive int, got {target}")
+    positive_int("--iterations", target)
     distiller = make_distiller(args.method, dataset, seed=args.seed, profile=profile, **settings)
     checkpoint = out / "checkpoint.pt"
     segments: list[dict] = []
@@ -456,9 +456,10 @@ def _comparison_name(args: argparse.Namespace) -> str:
 
 
 def _positive(*flags: tuple[str, int | None]) -> None:
+    """Every given flag (``None``: not given) is a positive int."""
     for flag, value in flags:
-        if value is not None and value < 1:
-            raise ValueError(f"{flag} must be a positive int, got {value}")
+        if value is not None:
+            positive_int(flag, value)
 
 
 def _study_outputs(args: argparse.Namespace, names: tuple[str, ...] = ("study.json",)) -> Path:
@@ -618,8 +619,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
                   f"this run uses zca={dataset.options.get('zca')}", file=sys.stderr)
     settings.update(parse_options(args.option, ExpertConfig))
     config = ExpertConfig(**settings)
-    if args.experts < 1:
-        raise ValueError(f"--experts must be a positive int, got {args.experts}")
+    positive_int("--experts", args.experts)
     if args.stage == "representation" and args.representation is not None:
         raise ValueError("--representation is for --stage classifier (the buffer its experts start from); "
                          "representation experts start from random weights")

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .checks import positive_int
 from .config import make_generator
 from .data import ImageDataset
 from .models import get_model
@@ -51,8 +52,7 @@ class BiasModelConfig:
     """An image is estimated bias-aligned when the bias network gives its true class more than this."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool) or self.epochs < 1:
-            raise ValueError(f"bias_epochs must be a positive int, got {self.epochs!r}")
+        positive_int("bias_epochs", self.epochs)
         if not 0 < self.q <= 1:
             raise ValueError(f"gce_q must lie in (0, 1], got {self.q!r}")
         if not 0 < self.threshold < 1:

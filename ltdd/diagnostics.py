@@ -27,11 +27,12 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from torch import nn
 
+from .checks import seed_list
 from .config import Profile
 from .data import ImageDataset, LabeledImages, load_dataset
 from .data.bias import DEFAULT_NAMES, DEFAULT_SEVERITY, biased_rate
-from .train import Accuracy, EvaluationReport, TrainConfig, _seed_list, evaluate, train_networks
-from .viz import _OTHER_GROUP_COLOR, SHOT_GROUP_COLORS, _finish, _markdown_table, _palette
+from .train import Accuracy, EvaluationReport, TrainConfig, evaluate, train_networks
+from .viz import OTHER_GROUP_COLOR, SHOT_GROUP_COLORS, finish_figure, markdown_table, palette
 
 
 # ------------------------------------------------------------------------------------ weight norms
@@ -123,7 +124,7 @@ def train_full(dataset: ImageDataset, settings: Profile | TrainConfig, seeds: in
             test_runs[name].append(evaluate(net, split, num_classes))
         if keep_networks:
             networks.append(net.eval())
-    base = EvaluationReport.from_runs(main_runs, model, config.epochs, _seed_list(seeds), len(dataset.train),
+    base = EvaluationReport.from_runs(main_runs, model, config.epochs, seed_list(seeds), len(dataset.train),
                                       {"model_options": options, "dataset": dataset.name})
     return FullTrainingReport(**{name: getattr(base, name) for name in EvaluationReport.__dataclass_fields__},
                               weight_norm_runs=norm_runs, train_counts=dataset.train.class_counts(num_classes),
@@ -199,7 +200,7 @@ def group_accuracy_table(reports: Mapping[str, EvaluationReport], groupings: Map
             accuracy = report.group_accuracy(list(groups))
             rows.append([label, rule, f"{100 * report.mean:.1f}",
                          *(f"{100 * accuracy[g]:.1f}" if g in accuracy else "–" for g in names)])
-    return _markdown_table(["network trained on", "groups", "overall", *names], rows)
+    return markdown_table(["network trained on", "groups", "overall", *names], rows)
 
 
 def bias_sweep_table(sweep: Mapping[float, BiasSweepPoint]) -> str:
@@ -210,24 +211,24 @@ def bias_sweep_table(sweep: Mapping[float, BiasSweepPoint]) -> str:
         rows.append([f"{ratio:g}", f"{100 * point.biased_rate:.1f}",
                      f"{100 * point.accuracy:.1f} ± {100 * point.report.std:.1f}",
                      f"{100 * lff.aligned:.1f}", f"{100 * lff.conflicting:.1f}"])
-    return _markdown_table(["bias ratio", "aligned training images (%)", "all-conflicting test (%)",
+    return markdown_table(["bias ratio", "aligned training images (%)", "all-conflicting test (%)",
                             "aligned, LfF split (%)", "conflicting, LfF split (%)"], rows)
 
 
 # ----------------------------------------------------------------------------------------- figures
 def _group_colors(groups: Sequence[str] | None, num_classes: int) -> list:
     if groups is None:
-        return [_palette(1)[0]] * num_classes
+        return [palette(1)[0]] * num_classes
     if len(groups) != num_classes:
         raise ValueError(f"groups has {len(groups)} entries but there are {num_classes} classes")
-    return [SHOT_GROUP_COLORS.get(g, _OTHER_GROUP_COLOR) for g in groups]
+    return [SHOT_GROUP_COLORS.get(g, OTHER_GROUP_COLOR) for g in groups]
 
 
 def _group_legend(ax, groups: Sequence[str] | None, extra: list | None = None, **options) -> None:
     from matplotlib.lines import Line2D
 
     handles = [] if groups is None else [
-        Line2D([], [], marker="o", linestyle="", color=SHOT_GROUP_COLORS.get(g, _OTHER_GROUP_COLOR),
+        Line2D([], [], marker="o", linestyle="", color=SHOT_GROUP_COLORS.get(g, OTHER_GROUP_COLOR),
                label=f"{g} ({list(groups).count(g)} classes)") for g in dict.fromkeys(groups)]
     ax.legend(handles=handles + (extra or []), fontsize=8, **options)
 
@@ -270,7 +271,7 @@ def plot_accuracy_vs_class_size(report: EvaluationReport, train_counts: Sequence
     ax.grid(alpha=0.3)
     _group_legend(ax, groups, extra, loc="lower right")
     ax.set_title(title or f"per-class accuracy, overall {100 * report.mean:.1f} %", fontsize=10)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def _log_x_axis(ax) -> None:
@@ -318,7 +319,7 @@ def plot_weight_norms(norms: Sequence[float], train_counts: Sequence[int], group
     ax.grid(axis="y", alpha=0.3)
     _group_legend(ax, groups, extra, loc="upper right", ncols=2)
     ax.set_title(title or "classifier weight norm per class", fontsize=10)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_bias_sweep(sweep: Mapping[float, BiasSweepPoint], title: str | None = None) -> Figure:
@@ -338,7 +339,7 @@ def plot_bias_sweep(sweep: Mapping[float, BiasSweepPoint], title: str | None = N
                                                  [100 * p.report.std for p in sweep.values()]),
     }
     fig, ax = plt.subplots(figsize=(5.8, 3.6), layout="constrained")
-    for (label, (means, stds)), color, style in zip(lines.items(), _palette(3), ("-", "-", "--")):
+    for (label, (means, stds)), color, style in zip(lines.items(), palette(3), ("-", "-", "--")):
         ax.errorbar(ratios, means, yerr=stds, marker="o", capsize=3, color=color, linestyle=style, label=label)
     ax.set_xticks(ratios, [f"{r:g}" for r in ratios])
     ax.set_xlabel("bias ratio (fraction of bias-aligned training images)")
@@ -348,7 +349,7 @@ def plot_bias_sweep(sweep: Mapping[float, BiasSweepPoint], title: str | None = N
     ax.legend(fontsize=8, loc="lower left")
     if title:
         ax.set_title(title, fontsize=10)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def _std(values: Sequence[float | None]) -> float:

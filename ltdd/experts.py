@@ -38,10 +38,10 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .augment import DSA, strategy_for
+from .checks import positive_int
 from .config import make_generator
 from .data import ImageDataset
 from .distill.base import atomic_save, atomic_write_text, settings_mismatch
-from .distill.matching import _check_positive_int
 from .distill.unroll import FlatParameters
 from .files import locked, read_json
 from .models import get_model
@@ -76,7 +76,7 @@ class ExpertConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "per_draw"):
-            _check_positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         if self.stage not in STAGES:
             raise ValueError(f"stage={self.stage!r} is unknown; choose one of {list(STAGES)}")
         if not self.lr > 0:
@@ -318,8 +318,7 @@ def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, confi
     folder's ``buffer.json`` must agree with this call. Classifier experts (``config.stage="classifier"``) start
     from the final weights of expert ``k`` of the ``representation`` buffer.
     """
-    if not isinstance(num_experts, int) or num_experts < 1:
-        raise ValueError(f"num_experts must be a positive int, got {num_experts!r}")
+    positive_int("num_experts", num_experts)
     index, shards = shard
     if not (isinstance(shards, int) and shards >= 1 and isinstance(index, int) and 0 <= index < shards):
         raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from torch import Tensor, nn
 
+from .checks import positive_int
 from .distill.dsdm import covariance_distance
 
 DEFAULT_PERPLEXITY = 30.0
@@ -49,8 +50,7 @@ def embed_sets(net: nn.Module, sets: Mapping[str, Tensor], batch_size: int = 102
     """
     if not hasattr(net, "embed"):
         raise ValueError(f"net must have an embed(x) method (an ltdd model), got {type(net).__name__}")
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    positive_int("batch_size", batch_size)
     if not sets:
         raise ValueError("sets must map at least one name to a tensor of images")
     for name, images in sets.items():
@@ -201,8 +201,7 @@ def feature_statistics_gap(real_features: Tensor, real_labels: Tensor, syn_featu
     "per_class_cov_gap"}`` (lists of length ``num_classes``). Computed in float64; both gaps are zero for
     identical sets. Every class needs at least one real and one synthetic feature.
     """
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    positive_int("num_classes", num_classes)
     feats = {}
     for name, value in (("real_features", real_features), ("syn_features", syn_features)):
         value = torch.as_tensor(value).detach().cpu().double()

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checks import positive_int
+
 NORMS = {"instancenorm": "instancenorm", "instance": "instancenorm", "in": "instancenorm",
          "batchnorm": "batchnorm", "batch": "batchnorm", "bn": "batchnorm",
          "layernorm": "layernorm", "layer": "layernorm", "ln": "layernorm",
@@ -54,8 +56,7 @@ def make_norm(norm: str, channels: int, spatial: int) -> nn.Module:
 
 def _check_sizes(channels: int, num_classes: int, image_size: int) -> None:
     for name, value in (("channels", channels), ("num_classes", num_classes), ("image_size", image_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        positive_int(name, value)
 
 
 def _feature_size(features: nn.Module, channels: int, image_size: int) -> int:
@@ -105,10 +106,8 @@ class ConvNet(FeatureClassifier):
                  first_padding: int | None = None):
         super().__init__()
         _check_sizes(channels, num_classes, image_size)
-        if not isinstance(depth, int) or depth < 1:
-            raise ValueError(f"depth must be a positive int, got {depth!r}")
-        if not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive int, got {width!r}")
+        positive_int("depth", depth)
+        positive_int("width", width)
         activation = ACTIVATIONS[_choice("act", act, {k: k for k in ACTIVATIONS})]
         pooling = _choice("pooling", pooling, POOLINGS)
         if first_padding is None:

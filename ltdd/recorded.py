@@ -28,7 +28,7 @@ from .config import PROFILES
 from .files import atomic_write_text
 from .rebalance import RebalanceStudy
 from .reference import CRLT_DD_TABLE_III, LTDD_ABLATION, LTDD_TABLE, PAPER_RESULTS, REFERENCE_DIR
-from .viz import markdown_table
+from .viz import finish_figure, markdown_table, palette
 
 CIFAR10_MIRROR_LABEL = "CIFAR-10 (JPEG mirror)"
 """How every result measured on the JPEG mirror of CIFAR-10 is labelled in files, tables and figures."""
@@ -245,13 +245,11 @@ def plot_recorded_vs_paper(experiment: Experiment, rows: Sequence[tuple[str, str
     with hollow markers in the same colour. IPCs are the experiment's ``ipcN`` studies."""
     import matplotlib.pyplot as plt
 
-    from .viz import _finish, _palette
-
     ipcs = sorted(int(key.removeprefix("ipc")) for key in experiment.studies if key.startswith("ipc"))
     if not ipcs:
         raise ValueError(f"experiment {experiment.name!r} has no ipcN studies")
     fig, ax = plt.subplots(figsize=(6.0, 3.8), layout="constrained")
-    for (label, method), color in zip(rows, _palette(len(rows))):
+    for (label, method), color in zip(rows, palette(len(rows))):
         points = [(ipc, row_accuracy(experiment.study(f"ipc{ipc}"), label)) for ipc in ipcs]
         points = [(ipc, value) for ipc, value in points if value is not None]
         if points:
@@ -270,7 +268,7 @@ def plot_recorded_vs_paper(experiment: Experiment, rows: Sequence[tuple[str, str
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncols=2)
     ax.set_title(title or f"{CIFAR10_MIRROR_LABEL}: recorded (solid) and the papers' CIFAR-10 (dashed)", fontsize=9)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def restore_study(name: str, key: str, out: str | Path, path: str | Path | None = None) -> Path:

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .checks import positive_int
 from .data import ImageDataset
 from .distill.base import atomic_save, settings_mismatch
 from .models import get_model
@@ -273,9 +274,7 @@ class SimCLRConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "projection_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            positive_int(name, getattr(self, name))
         if self.batch_size < 2:
             raise ValueError(f"batch_size must be >= 2 (NT-Xent needs negatives), got {self.batch_size}")
         if self.head not in HEADS:

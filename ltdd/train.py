@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .augment import DSA, strategy_for
+from .checks import positive_int, seed_list
 from .config import make_generator
 from .data import ImageDataset, LabeledImages
 from .models import get_model
@@ -64,10 +65,8 @@ class TrainConfig:
             raise ValueError(f"milestones must be ints in (0, epochs={self.epochs}), got {self.milestones!r}")
         if self.dsa_mode not in ("S", "M"):
             raise ValueError(f"dsa_mode={self.dsa_mode!r} is not allowed; choose 'S' or 'M'")
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs must be a positive int, got {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}")
+        positive_int("epochs", self.epochs)
+        positive_int("batch_size", self.batch_size)
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if not 0 <= self.cutmix_prob <= 1:
@@ -283,11 +282,11 @@ def evaluate_training_set(images: Tensor, labels: Tensor, dataset: ImageDataset,
     batch order and augmentation from generators derived from ``(base_seed, k)``. ``encoder_state`` (e.g.
     SimCLR's, :mod:`ltdd.ssl`) initialises the feature layers of every network before training.
     """
-    seed_list = _seed_list(seeds)
+    seeds_used = seed_list(seeds)
     runs = [evaluate(net, dataset.test, dataset.num_classes)
-            for _, net in train_networks(images, labels, dataset, model, seed_list, config, base_seed, progress,
+            for _, net in train_networks(images, labels, dataset, model, seeds_used, config, base_seed, progress,
                                          model_options, encoder_state)]
-    return EvaluationReport.from_runs(runs, model, config.epochs, seed_list, len(images),
+    return EvaluationReport.from_runs(runs, model, config.epochs, seeds_used, len(images),
                                       extra={"model_options": dict(model_options or {})})
 
 
@@ -307,7 +306,7 @@ def train_networks(images: Tensor, labels: Tensor, dataset: ImageDataset, model:
                          f"{dataset.name!r} has {expected}")
     device = dataset.device
     images, labels = images.to(device), labels.to(device)
-    for k in tqdm(_seed_list(seeds), desc=f"train {model}", disable=not progress):
+    for k in tqdm(seed_list(seeds), desc=f"train {model}", disable=not progress):
         net = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
                         generator=make_generator(base_seed, "eval-init", k), **(model_options or {}))
         if encoder_state is not None:
@@ -340,12 +339,3 @@ def _mean_or_none(values: list[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
-def _seed_list(seeds: int | list[int]) -> list[int]:
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {seeds}")
-        return list(range(seeds))
-    seed_list = list(seeds)
-    if not seed_list or not all(isinstance(s, int) for s in seed_list):
-        raise ValueError(f"seeds must be a positive count or a non-empty list of ints, got {seeds!r}")
-    return seed_list

@@ -18,6 +18,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from .checks import positive_int
 from .config import PROFILES, Profile
 from .data import ImageDataset
 from .train import EvaluationReport
@@ -27,13 +28,16 @@ PROFILE_FIELDS = ("dataset", "model", "net_width", "ipc", "eval_epochs", "eval_s
 """The :class:`~ltdd.config.Profile` fields shown by :func:`profile_table`, in order."""
 
 
-def _finish(fig: Figure) -> Figure:
-    """Detach ``fig`` from pyplot (no second automatic display, no leak) and return it."""
+def finish_figure(fig: Figure) -> Figure:
+    """Detach ``fig`` from pyplot (no second automatic display, no leak) and return it: the last line of every
+    ``plot_*`` function of the package. Introduced in chapter 01 with the first figure."""
     plt.close(fig)
     return fig
 
 
-def _palette(n: int) -> list:
+def palette(n: int) -> list:
+    """``n`` colours of matplotlib's ``tab10`` cycle (repeating after ten): the line colours of the package's
+    figures. Introduced in chapter 01."""
     cmap = matplotlib.colormaps["tab10"]
     return [cmap(i % 10) for i in range(n)]
 
@@ -54,8 +58,7 @@ def show_images(images: Tensor, labels: Tensor, dataset: ImageDataset, per_class
     """
     if images.ndim != 4:
         raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
-    if not isinstance(per_class, int) or per_class < 1:
-        raise ValueError(f"per_class must be a positive int, got {per_class!r}")
+    positive_int("per_class", per_class)
     labels = labels.detach()
     labels = (labels.argmax(dim=1) if labels.ndim == 2 else labels).cpu()
     if len(labels) != len(images):
@@ -92,7 +95,7 @@ def _pixel_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], size: float, t
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def _per_class_std(report: EvaluationReport) -> list[float]:
@@ -118,7 +121,7 @@ def plot_per_class_accuracy(reports: Mapping[str, EvaluationReport], class_names
     fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 0.3 * len(names) * len(reports) + 3)), 3.8),
                            layout="constrained")
     width = 0.8 / len(reports)
-    for k, ((label, report), color) in enumerate(zip(reports.items(), _palette(len(reports)))):
+    for k, ((label, report), color) in enumerate(zip(reports.items(), palette(len(reports)))):
         xs = [c + (k - (len(reports) - 1) / 2) * width for c in range(len(names))]
         heights = [100 * a for a in report.per_class]
         errors = [100 * s for s in _per_class_std(report)] if len(report.accuracies) > 1 else None
@@ -134,7 +137,7 @@ def plot_per_class_accuracy(reports: Mapping[str, EvaluationReport], class_names
     fig.legend(loc="outside lower center", ncols=min(3, len(reports)), fontsize=8, frameon=False)
     if title:
         ax.set_title(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_accuracy_vs_ipc(curves: Mapping[str, Mapping[int, EvaluationReport]],
@@ -148,7 +151,7 @@ def plot_accuracy_vs_ipc(curves: Mapping[str, Mapping[int, EvaluationReport]],
         raise ValueError("curves must map at least one method to at least one {ipc: report}")
     fig, ax = plt.subplots(figsize=(5.5, 3.6), layout="constrained")
     all_ipcs = sorted({ipc for points in curves.values() for ipc in points})
-    for (label, points), color in zip(curves.items(), _palette(len(curves))):
+    for (label, points), color in zip(curves.items(), palette(len(curves))):
         ipcs = sorted(points)
         means = [100 * points[i].mean for i in ipcs]
         stds = [100 * points[i].std for i in ipcs]
@@ -169,10 +172,13 @@ def plot_accuracy_vs_ipc(curves: Mapping[str, Mapping[int, EvaluationReport]],
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table from a header and rows (numbers and strings as given; ``|`` in a cell is escaped, a line
+    break becomes a space). Introduced in chapter 01; every table of the package and the book goes through it."""
+
     def cell(value: object) -> str:
         return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -180,10 +186,6 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> 
              "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-markdown_table = _markdown_table
-"""A Markdown table from a header and rows (numbers and strings as given); public name for chapters."""
 
 
 def profile_table(profiles: Mapping[str, Profile] | None = None, fields: Sequence[str] = PROFILE_FIELDS,
@@ -200,7 +202,7 @@ def profile_table(profiles: Mapping[str, Profile] | None = None, fields: Sequenc
     header = ["setting"] + [f"**{n}** (active)" if n == highlight else n for n in profiles]
     rows = [[f"`{f}`"] + [getattr(p, f) for p in profiles.values()] for f in fields]
     rows.append(["where"] + [p.description for p in profiles.values()])
-    return _markdown_table(header, rows)
+    return markdown_table(header, rows)
 
 
 def accuracy_table(reports: Mapping[str, EvaluationReport]) -> str:
@@ -209,19 +211,20 @@ def accuracy_table(reports: Mapping[str, EvaluationReport]) -> str:
     rows = [[label, f"{100 * r.mean:.1f} ± {100 * r.std:.1f}" if len(r.accuracies) > 1 else f"{100 * r.mean:.1f}",
              len(r.accuracies), r.epochs, r.train_size]
             for label, r in reports.items()]
-    return _markdown_table(["training set", "test accuracy (%)", "networks", "epochs", "training images"],
+    return markdown_table(["training set", "test accuracy (%)", "networks", "epochs", "training images"],
                            rows)
 
 
-__all__ = ["PROFILE_FIELDS", "accuracy_table", "plot_accuracy_vs_ipc", "plot_per_class_accuracy",
-           "profile_table", "show_images"]
+__all__ = ["PROFILE_FIELDS", "accuracy_table", "finish_figure", "markdown_table", "palette", "plot_accuracy_vs_ipc",
+           "plot_per_class_accuracy", "profile_table", "show_images"]
 
 
 # ---- long-tailed data
 SHOT_GROUP_COLORS = {"many": "#1f77b4", "medium": "#ff7f0e", "few": "#d62728"}
 """Bar colours of the shot groups (tab10 blue, orange, red); other group names get grey."""
 
-_OTHER_GROUP_COLOR = "#7f7f7f"
+OTHER_GROUP_COLOR = "#7f7f7f"
+"""Bar colour of a group that is not a shot group (tab10 grey)."""
 
 
 def _count_series(counts: Mapping[str, Sequence[int]] | Sequence[int]) -> dict[str, list[int]]:
@@ -278,7 +281,7 @@ def plot_class_counts(counts: Mapping[str, Sequence[int]] | Sequence[int],
     fig, ax = plt.subplots(figsize=(min(14.0, max(5.5, 0.12 * num_classes * len(series) + 3)), 3.4),
                            layout="constrained")
     width = 0.8 / len(series)
-    for k, ((label, values), color) in enumerate(zip(series.items(), _palette(len(series)))):
+    for k, ((label, values), color) in enumerate(zip(series.items(), palette(len(series)))):
         xs = [c + (k - (len(series) - 1) / 2) * width for c in range(num_classes)]
         ax.bar(xs, values, width=width, color=color, label=f"{label}: {sum(values):,} images")
     _class_axis(ax, num_classes, class_names)
@@ -289,7 +292,7 @@ def plot_class_counts(counts: Mapping[str, Sequence[int]] | Sequence[int],
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_shot_groups(counts: Sequence[int], groupings: Mapping[str, Sequence[str]],
@@ -316,13 +319,13 @@ def plot_shot_groups(counts: Sequence[int], groupings: Mapping[str, Sequence[str
                                                          0.4 + 2.3 * len(groupings)),
                              squeeze=False, sharex=True, layout="constrained")
     for ax, (name, groups) in zip(axes[:, 0], groupings.items()):
-        colors = [SHOT_GROUP_COLORS.get(g, _OTHER_GROUP_COLOR) for g in groups]
+        colors = [SHOT_GROUP_COLORS.get(g, OTHER_GROUP_COLOR) for g in groups]
         ax.bar(range(len(values)), values, width=0.85, color=colors)
         for level in thresholds:
             ax.axhline(level, color="black", linestyle="--", linewidth=0.8, alpha=0.6)
         present = [g for g in SHOT_GROUP_COLORS if g in groups] + \
                   [g for g in dict.fromkeys(groups) if g not in SHOT_GROUP_COLORS]
-        handles = [Patch(color=SHOT_GROUP_COLORS.get(g, _OTHER_GROUP_COLOR),
+        handles = [Patch(color=SHOT_GROUP_COLORS.get(g, OTHER_GROUP_COLOR),
                          label=f"{g}: {list(groups).count(g)}") for g in present]
         ax.legend(handles=handles, fontsize=8, title=name, title_fontsize=8, loc="upper right")
         ax.set_ylabel("training images")
@@ -334,7 +337,7 @@ def plot_shot_groups(counts: Sequence[int], groupings: Mapping[str, Sequence[str
         ax.set_xlabel("")
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def show_image_rows(rows: Mapping[str, Tensor], dataset: ImageDataset, per_row: int = 12,
@@ -346,8 +349,7 @@ def show_image_rows(rows: Mapping[str, Tensor], dataset: ImageDataset, per_row: 
     """
     if not rows:
         raise ValueError("rows must map at least one label to a batch of images")
-    if not isinstance(per_row, int) or per_row < 1:
-        raise ValueError(f"per_row must be a positive int, got {per_row!r}")
+    positive_int("per_row", per_row)
     for label, images in rows.items():
         if images.ndim != 4:
             raise ValueError(f"row {label!r}: images must have shape (N, C, H, W), got {tuple(images.shape)}")
@@ -376,10 +378,11 @@ def counts_table(counts: Mapping[str, Sequence[int]], reference_totals: Mapping[
             row += ["–", "–"] if reference is None else \
                 [f"{reference:,}", "yes" if reference == sum(values) else "**no**"]
         rows.append(row)
-    return _markdown_table(header, rows)
+    return markdown_table(header, rows)
 
 
-__all__ += ["SHOT_GROUP_COLORS", "counts_table", "plot_class_counts", "plot_shot_groups", "show_image_rows"]
+__all__ += ["OTHER_GROUP_COLOR", "SHOT_GROUP_COLORS", "counts_table", "plot_class_counts", "plot_shot_groups",
+            "show_image_rows"]
 
 
 # ---- biased data
@@ -426,7 +429,7 @@ def plot_aligned_conflicting(aligned: Sequence[int], conflicting: Sequence[int],
     ax.legend(fontsize=8, loc="lower right")
     if title:
         ax.set_title(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def attribute_count_matrix(labels: Tensor, attributes: Tensor, num_classes: int) -> np.ndarray:
@@ -483,7 +486,7 @@ def plot_attribute_counts(panels: Mapping[str, tuple[Tensor, Tensor]], num_class
         ax.set_title(f"{label}\n{aligned:,} aligned, {int(matrix.sum()) - aligned:,} conflicting", fontsize=9)
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def show_aligned_conflicting(images: Tensor, labels: Tensor, attributes: Tensor, dataset: ImageDataset,
@@ -497,8 +500,7 @@ def show_aligned_conflicting(images: Tensor, labels: Tensor, attributes: Tensor,
     """
     if images.ndim != 4:
         raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
-    if not isinstance(per_group, int) or per_group < 1:
-        raise ValueError(f"per_group must be a positive int, got {per_group!r}")
+    positive_int("per_group", per_group)
     labels, attributes = _as_long_cpu(labels, "labels"), _as_long_cpu(attributes, "attributes")
     if not len(labels) == len(attributes) == len(images):
         raise ValueError(f"images ({len(images)}), labels ({len(labels)}) and attributes ({len(attributes)}) "
@@ -536,7 +538,7 @@ def show_aligned_conflicting(images: Tensor, labels: Tensor, attributes: Tensor,
                  color=BIAS_GROUP_COLORS[group])
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_colour_noise(severities: Sequence[int] = (1, 2, 3, 4), samples: int = 16, seed: int = 0,
@@ -553,8 +555,7 @@ def plot_colour_noise(severities: Sequence[int] = (1, 2, 3, 4), samples: int = 1
     if not severities:
         raise ValueError("severities must name at least one severity")
     stds = [colour_std(s) for s in severities]  # validates them
-    if not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples must be a positive int, got {samples!r}")
+    positive_int("samples", samples)
     num_attributes = len(BIAS_COLOURS)
     attributes = torch.arange(num_attributes).repeat_interleave(samples)
     fig, axes = plt.subplots(1, len(severities), figsize=(0.18 * samples * len(severities) + 1.2, 3.0),
@@ -570,7 +571,7 @@ def plot_colour_noise(severities: Sequence[int] = (1, 2, 3, 4), samples: int = 1
     axes[0, 0].set_ylabel("attribute (colour)")
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def corruption_gallery(images: Tensor, severities: Sequence[int] = (1, 2, 3, 4), seed: int = 0,
@@ -645,7 +646,7 @@ def plot_corruption_gallery(images: Tensor, severities: Sequence[int] = (1, 2, 3
         axes[0, j].set_title(f"severity {s} (level {s + 1})", fontsize=8)
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 __all__ += ["BIAS_GROUP_COLORS", "attribute_count_matrix", "corruption_gallery", "plot_aligned_conflicting",
@@ -659,8 +660,7 @@ def moving_average(values: Sequence[float], window: int) -> np.ndarray:
     NaN entries (e.g. missing losses) are skipped: a position averages the finite values of its window and
     is NaN only when its window holds none.
     """
-    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
-        raise ValueError(f"window must be a positive int, got {window!r}")
+    positive_int("window", window)
     x = np.asarray(values, dtype=float).reshape(-1)
     finite = np.isfinite(x)
     sums = np.concatenate([[0.0], np.cumsum(np.where(finite, x, 0.0))])
@@ -692,10 +692,9 @@ def plot_loss_curves(curves: Mapping[str, Sequence[float | None]], title: str | 
         raise ValueError("curves must map at least one label to a non-empty sequence of losses")
     longest = max(len(values) for values in curves.values())
     window = max(1, round(longest / 50)) if window is None else window
-    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
-        raise ValueError(f"window must be a positive int, got {window!r}")
+    positive_int("window", window)
     fig, ax = plt.subplots(figsize=(6.0, 3.6), layout="constrained")
-    for (label, values), color in zip(curves.items(), _palette(len(curves))):
+    for (label, values), color in zip(curves.items(), palette(len(curves))):
         y = _loss_values(values)
         if log:
             y = np.where(y > 0, y, np.nan)
@@ -716,7 +715,7 @@ def plot_loss_curves(curves: Mapping[str, Sequence[float | None]], title: str | 
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def show_image_panels(panels: Mapping[str, Tensor], labels: Tensor, dataset: ImageDataset, per_class: int = 5,
@@ -732,8 +731,7 @@ def show_image_panels(panels: Mapping[str, Tensor], labels: Tensor, dataset: Ima
     """
     if not panels:
         raise ValueError("panels must map at least one heading to a batch of images")
-    if not isinstance(per_class, int) or isinstance(per_class, bool) or per_class < 1:
-        raise ValueError(f"per_class must be a positive int, got {per_class!r}")
+    positive_int("per_class", per_class)
     shapes = {tuple(images.shape) for images in panels.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != 4:
         raise ValueError(f"every panel must hold images of the same shape (N, C, H, W), got {sorted(shapes)}")
@@ -777,7 +775,7 @@ def show_image_panels(panels: Mapping[str, Tensor], labels: Tensor, dataset: Ima
         fig.text((left + right) / 2, top, heading, ha="center", va="bottom", fontsize=9)
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 __all__ += ["moving_average", "plot_loss_curves", "show_image_panels"]
@@ -800,7 +798,7 @@ def plot_method_comparison(summary: Mapping[str, Mapping[str, tuple[float, float
     labels = list(summary)
     family_of = dict(families or {})
     family_names = list(dict.fromkeys(family_of.get(label, "") for label in labels))
-    colours = dict(zip(family_names, _palette(len(family_names))))
+    colours = dict(zip(family_names, palette(len(family_names))))
     fig, axes = plt.subplots(1, len(columns), sharey=True, squeeze=False, layout="constrained",
                              figsize=(2.6 * len(columns) + 1.8, 0.32 * len(labels) + 1.4))
     ys = np.arange(len(labels))[::-1]
@@ -821,4 +819,4 @@ def plot_method_comparison(summary: Mapping[str, Mapping[str, tuple[float, float
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)

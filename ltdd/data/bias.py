@@ -103,7 +103,9 @@ def _check_num_classes(num_classes: int) -> int:
     return int(num_classes)
 
 
-def _check_severity(severity: int) -> int:
+def check_severity(severity: int) -> int:
+    """``severity`` as an int when it is one of the levels of ``COLOUR_STDS``; otherwise a ``ValueError``.
+    Introduced in chapter 03."""
     if isinstance(severity, bool) or not isinstance(severity, numbers.Integral) or int(severity) not in COLOUR_STDS:
         raise ValueError(f"severity must be one of {sorted(COLOUR_STDS)}, got {severity!r}")
     return int(severity)
@@ -126,12 +128,12 @@ def _check_settings(bias_ratio: float, severity: int, test_split: str) -> tuple[
     """Validate the three settings every biased dataset takes; return the ratio and severity."""
     if test_split not in TEST_SPLITS:
         raise ValueError(f"test_split must be one of {sorted(TEST_SPLITS)}, got {test_split!r}")
-    return _check_bias_ratio(bias_ratio), _check_severity(severity)
+    return _check_bias_ratio(bias_ratio), check_severity(severity)
 
 
 def colour_std(severity: int) -> float:
     """The colour-jitter standard deviation of a severity (1 -> 0.05, 2 -> 0.02, 3 -> 0.01, 4 -> 0.005)."""
-    return COLOUR_STDS[_check_severity(severity)]
+    return COLOUR_STDS[check_severity(severity)]
 
 
 # ----------------------------------------------------------------------------- attribute assignment
@@ -427,7 +429,7 @@ def build_cmnist_dd(
 ) -> ImageDataset:
     """``cmnist-dd``: MNIST (torchvision layout under ``data_root``) coloured with the CMNIST-DD protocol."""
     _check_bias_ratio(bias_ratio)  # fail before reading 60,000 images
-    _check_severity(severity)
+    check_severity(severity)
     return make_coloured(load_mnist(data_root, download, device), bias_ratio, severity, seed, test_split)
 
 
@@ -499,7 +501,7 @@ def build_ccifar10_dd(
 ) -> ImageDataset:
     """``ccifar10-dd``: CIFAR-10 (torchvision layout under ``data_root``) with the CCIFAR10-DD corruptions."""
     _check_bias_ratio(bias_ratio)  # fail before reading 60,000 images
-    _check_severity(severity)
+    check_severity(severity)
     return make_corrupted(load_cifar("cifar10", data_root, download, device), data_root, bias_ratio, severity,
                           seed, test_split, frost_textures)
 
@@ -508,6 +510,6 @@ __all__ = [
     "build_ccifar10_dd", "make_corrupted",
     "AlignedCounts", "BIAS_COLOURS", "BIASED_DD_RATIOS", "COLOUR_STDS", "DEFAULT_BIAS_RATIO",
     "DEFAULT_SEVERITY", "TEST_SPLITS", "aligned_counts", "assign_attributes", "attribute_milestones",
-    "bias_ratio_matrix", "bias_summary", "biased_rate", "build_cdigits", "build_cmnist_dd", "colorize",
-    "colour_jitter", "colour_std", "make_coloured",
+    "bias_ratio_matrix", "bias_summary", "biased_rate", "build_cdigits", "build_cmnist_dd", "check_severity",
+    "colorize", "colour_jitter", "colour_std", "make_coloured",
 ]

@@ -38,9 +38,10 @@ from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from ..checks import int_in_range
 from .core import ImageDataset, LabeledImages, normalize
 from .loaders import DatasetFilesMissing
-from .longtail import COUNT_RULES, REFERENCE_SEEDS, SELECTION_RULES, _check_imbalance, _check_int, \
+from .longtail import COUNT_RULES, REFERENCE_SEEDS, SELECTION_RULES, check_imbalance, \
     longtail_counts, select_longtail_indices
 
 # ----------------------------------------------------------------------------------------- constants
@@ -268,15 +269,15 @@ def build_tinyimagenet_lt(data_root: Path, download: bool, device: torch.device,
     selection, seed)``; an explicit ``n_max`` (at most that smallest class) gives a smaller set. Only the
     kept images are decoded. The test split is the balanced ``val`` set (50 per class).
     """
-    beta = _check_imbalance(imbalance)
+    beta = check_imbalance(imbalance)
     if rule not in COUNT_RULES:
         raise ValueError(f"rule={rule!r} is unknown; choose one of {list(COUNT_RULES)}")
     if selection not in SELECTION_RULES:
         raise ValueError(f"selection={selection!r} is unknown; choose one of {list(SELECTION_RULES)}")
     if seed is not None:
-        _check_int("seed", seed, minimum=0, maximum=2**32 - 1)
+        int_in_range("seed", seed, minimum=0, maximum=2**32 - 1)
     if n_max is not None:
-        _check_int("n_max", n_max, minimum=1)
+        int_in_range("n_max", n_max, minimum=1)
 
     files = tinyimagenet_files(data_root)
     available = np.bincount(files.train.labels, minlength=len(files.wnids))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
 from typing import Sequence
 
@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..checks import int_in_range
 from .core import ImageDataset
 from .loaders import DIGITS_IMAGE_SIZE, load_cifar, load_digits, load_mnist
 
@@ -99,9 +100,9 @@ def longtail_counts(n_max: int, num_classes: int, imbalance: float, rule: str = 
     Raises ``ValueError`` for β < 1, fewer than 2 classes, ``n_max < 1``, an unknown rule, or a β so large
     that a class would be left with no image.
     """
-    _check_int("n_max", n_max, minimum=1)
-    _check_int("num_classes", num_classes, minimum=2)
-    beta = _check_imbalance(imbalance)
+    int_in_range("n_max", n_max, minimum=1)
+    int_in_range("num_classes", num_classes, minimum=2)
+    beta = check_imbalance(imbalance)
     if rule == "exp":
         mu = 1.0 / beta
         counts = [int(float(n_max) * mu ** (i / (num_classes - 1.0))) for i in range(num_classes)]
@@ -157,14 +158,14 @@ def select_longtail_indices(labels: Tensor | np.ndarray | Sequence[int], counts:
     if rule not in SELECTION_RULES:
         raise ValueError(f"rule={rule!r} is unknown; choose one of {list(SELECTION_RULES)}")
     seed = REFERENCE_SEEDS[rule] if seed is None else seed
-    _check_int("seed", seed, minimum=0, maximum=2**32 - 1)
+    int_in_range("seed", seed, minimum=0, maximum=2**32 - 1)
     labels = _as_numpy_labels(labels)
     if len(labels) and (labels.min() < 0 or labels.max() >= len(counts)):
         raise ValueError(f"labels must lie in [0, {len(counts)}) to match counts, "
                          f"found {labels.min()}..{labels.max()}")
     members = [np.flatnonzero(labels == c) for c in range(len(counts))]
     for c, (index, n) in enumerate(zip(members, counts)):
-        _check_int(f"counts[{c}]", n, minimum=0)
+        int_in_range(f"counts[{c}]", n, minimum=0)
         if n > len(index):
             raise ValueError(f"counts[{c}]={n} but class {c} has only {len(index)} images")
     draw = _draw_ldam if rule == "ldam" else _draw_ltdd
@@ -275,7 +276,7 @@ def index_range_groups(num_classes: int, splits: tuple[int, int]) -> list[str]:
     ``splits = (a, b)``; :data:`MISLAS_INDEX_SPLITS` holds MiSLAS's ranges, e.g. CIFAR-100 ``(36, 71)``.
     The group names are those of :func:`shot_groups`, so :func:`group_accuracy` tabulates both alike.
     """
-    _check_int("num_classes", num_classes, minimum=1)
+    int_in_range("num_classes", num_classes, minimum=1)
     a, b = splits
     if not (0 <= a <= b <= num_classes):
         raise ValueError(f"splits={splits!r} must satisfy 0 <= a <= b <= num_classes={num_classes}")
@@ -301,14 +302,9 @@ def group_accuracy(per_class_accuracy: Sequence[float] | Tensor | np.ndarray,
 
 
 # ---------------------------------------------------------------------------------------- validation
-def _check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> None:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum or \
-            (maximum is not None and value > maximum):
-        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name} must be an int {bound}, got {value!r}")
-
-
-def _check_imbalance(imbalance: object) -> float:
+def check_imbalance(imbalance: object) -> float:
+    """The imbalance factor β = n_max / n_min as a float when it is a finite number >= 1; otherwise a
+    ``ValueError`` (LDAM's ``imb_factor`` is 1/β, a common mix-up). Introduced in chapter 02."""
     if not isinstance(imbalance, Real) or isinstance(imbalance, bool) or not math.isfinite(imbalance) \
             or imbalance < 1:
         raise ValueError(f"imbalance must be a finite number >= 1 (β = n_max / n_min), got {imbalance!r}; "
@@ -326,6 +322,6 @@ def _as_numpy_labels(labels: Tensor | np.ndarray | Sequence[int]) -> np.ndarray:
 __all__ = [
     "COUNT_RULES", "DEFAULT_IMBALANCE", "LT_BUILDERS", "MISLAS_INDEX_SPLITS", "MNIST_TRAIN_COUNTS",
     "REFERENCE_SEEDS", "SELECTION_RULES", "SHOT_GROUPS", "build_cifar100_lt", "build_cifar10_lt",
-    "build_digits_lt", "build_mnist_lt", "counts_only", "group_accuracy", "index_range_groups",
+    "build_digits_lt", "build_mnist_lt", "check_imbalance", "counts_only", "group_accuracy", "index_range_groups",
     "longtail_counts", "make_longtail", "select_longtail_indices", "shot_groups",
 ]

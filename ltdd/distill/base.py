@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from ..checks import positive_int, positive_number
 from ..config import make_generator
 from ..data import ImageDataset
 from ..files import atomic_save, atomic_write_text  # noqa: F401 (re-exported: the package's atomic writers)
@@ -65,8 +66,7 @@ class SyntheticSet:
             raise ValueError(f"images must be floating point, got {self.images.dtype}")
         if not bool(torch.isfinite(self.images).all()):
             raise ValueError("images hold non-finite values (nan or inf): the run that made them diverged")
-        if not isinstance(self.num_classes, int) or self.num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {self.num_classes!r}")
+        positive_int("num_classes", self.num_classes)
         check_factor(self.factor, self.images.shape[-1])
         n = len(self.images)
         if not isinstance(self.labels, Tensor):
@@ -86,10 +86,7 @@ class SyntheticSet:
                 raise ValueError("soft labels must be finite floating-point probabilities")
         else:
             raise ValueError(f"labels must be (N,) or (N, num_classes), got {tuple(self.labels.shape)}")
-        lr = self.learned_lr
-        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr)
-                               or lr <= 0):
-            raise ValueError(f"learned_lr must be None or a positive finite number, got {lr!r}")
+        positive_number("learned_lr", self.learned_lr, allow_none=True)
         if not isinstance(self.config, dict):
             raise ValueError(f"config must be a dict, got {type(self.config).__name__}")
 
@@ -159,8 +156,7 @@ class SyntheticSet:
 
 def check_factor(factor: int, image_size: int) -> None:
     """A partition factor is a positive int that divides the image side."""
-    if not isinstance(factor, int) or isinstance(factor, bool) or factor < 1:
-        raise ValueError(f"factor must be a positive int, got {factor!r}")
+    positive_int("factor", factor)
     if image_size % factor:
         raise ValueError(f"factor={factor} must divide the image side {image_size}")
 
@@ -209,8 +205,7 @@ def settings_mismatch(theirs: Mapping, mine: Mapping, keys: Sequence | None = No
 
 def check_ipc(ipc: int, dataset: ImageDataset) -> None:
     """IPC must be a positive int no larger than the smallest class of the training split."""
-    if not isinstance(ipc, int) or isinstance(ipc, bool) or ipc < 1:
-        raise ValueError(f"ipc must be a positive int, got {ipc!r}")
+    positive_int("ipc", ipc)
     counts = dataset.train.class_counts(dataset.num_classes)
     smallest = min(counts)
     if ipc > smallest:

@@ -32,6 +32,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from ..checks import optional_positive_int, positive_int
 from ..config import make_generator
 from ..data import ImageDataset
 from ..models import get_model
@@ -185,11 +186,9 @@ def check_coreset_config(config: CoresetConfig, dataset: ImageDataset) -> None:
     if config.features not in FEATURE_KINDS:
         raise ValueError(f"features={config.features!r} is unknown; choose one of {list(FEATURE_KINDS)}")
     epochs = config.train_epochs
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"train_epochs must be a positive int, got {epochs!r}")
+    positive_int("train_epochs", epochs)
     width = config.net_width
-    if width is not None and (not isinstance(width, int) or isinstance(width, bool) or width < 1):
-        raise ValueError(f"net_width must be None or a positive int, got {width!r}")
+    optional_positive_int("net_width", width)
     rule = getattr(config, "rule", "argmin")
     if rule not in HERDING_RULES:
         raise ValueError(f"rule={rule!r} is unknown; choose one of {list(HERDING_RULES)}")

@@ -63,11 +63,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..checks import positive_int
 from ..data import ImageDataset
 from ..train import TrainConfig, train_classifier
 from ..config import make_generator
 from .base import tile_partitions
-from .matching import (DistributionMatcher, MatchingConfig, _check_positive_int, class_means,
+from .matching import (DistributionMatcher, MatchingConfig, class_means,
                        mean_embedding_distance, split_by_class)
 
 
@@ -207,14 +208,14 @@ class DSDM(DistributionMatcher):
     @classmethod
     def check_config(cls, config: DSDMConfig, dataset: ImageDataset) -> None:
         """Also checks the multi-formation, pre-training and historical-prototype settings."""
-        _check_positive_int("factor", config.factor)
+        positive_int("factor", config.factor)
         super().check_config(config, dataset)
-        _check_positive_int("max_views", config.max_views)
-        _check_positive_int("pretrain_epochs", config.pretrain_epochs)
+        positive_int("max_views", config.max_views)
+        positive_int("pretrain_epochs", config.pretrain_epochs)
         if not isinstance(config.history_warmup, int) or config.history_warmup < 0:
             raise ValueError(f"history_warmup must be an int >= 0, got {config.history_warmup!r}")
         if config.pretrained:
-            _check_positive_int("num_pretrained", config.num_pretrained)
+            positive_int("num_pretrained", config.num_pretrained)
         if not 0 <= config.history_ema < 1:
             raise ValueError(f"history_ema must lie in [0, 1), got {config.history_ema!r}")
         for name in ("cov_weight", "history_weight"):

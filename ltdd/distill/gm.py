@@ -58,10 +58,11 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from ..augment import DSA, strategy_for
+from ..checks import choice, positive_int
 from ..data import ImageDataset
 from ..models import has_batch_norm
 from .base import ImageDistiller, check_ipc
-from .matching import INITS, ClassBalancedSampler, _check_choice, _check_positive_int, group_of_rows, momentum_step
+from .matching import INITS, ClassBalancedSampler, group_of_rows, momentum_step
 
 LOOPS_BY_IPC: dict[int, tuple[int, int]] = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15),
                                             50: (50, 10)}
@@ -120,7 +121,7 @@ def gradient_distance(real: list[Tensor], synthetic: list[Tensor], metric: str =
 
     Returns ``(K,)``.
     """
-    _check_choice("metric", metric, METRICS)
+    choice("metric", metric, METRICS)
     if len(real) != len(synthetic) or not real:
         raise ValueError(f"need the same non-zero number of gradients, got {len(real)} and {len(synthetic)}")
     if metric == "ours":
@@ -143,7 +144,7 @@ def per_class_gradients(net: nn.Module, images: Tensor, labels: Tensor, counts: 
     through per-class parameter copies (equal counts only). ``net`` must act per sample (instance norm,
     or batch norm in eval mode).
     """
-    _check_choice("path", path, GRAD_PATHS)
+    choice("path", path, GRAD_PATHS)
     params = [p for p in net.parameters() if p.requires_grad]
     if path == "loop":
         grads = [torch.autograd.grad(F.cross_entropy(net(x), y), params, create_graph=create_graph)
@@ -237,21 +238,21 @@ class GradientMatcher(ImageDistiller):
     def check_config(cls, config: GMConfig, dataset: ImageDataset) -> None:
         """Raise ``ValueError`` naming the first setting that is out of range."""
         for name in ("ipc", "batch_real", "batch_train", "bn_images_per_class"):
-            _check_positive_int(name, getattr(config, name))
+            positive_int(name, getattr(config, name))
         for name in ("outer_loop", "inner_loop"):
             if getattr(config, name) is not None:
-                _check_positive_int(name, getattr(config, name))
+                positive_int(name, getattr(config, name))
         loops_for(config.ipc, config.outer_loop, config.inner_loop)
         for name in ("lr_img", "lr_net"):
             if not getattr(config, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(config, name)!r}")
         if not 0 <= config.momentum < 1:
             raise ValueError(f"momentum must lie in [0, 1), got {config.momentum!r}")
-        _check_choice("init", config.init, INITS)
-        _check_choice("metric", config.metric, METRICS)
-        _check_choice("per_class_grads", config.per_class_grads, GRAD_PATHS)
+        choice("init", config.init, INITS)
+        choice("metric", config.metric, METRICS)
+        choice("per_class_grads", config.per_class_grads, GRAD_PATHS)
         if config.net_width is not None:
-            _check_positive_int("net_width", config.net_width)
+            positive_int("net_width", config.net_width)
         if config.init == "real":
             check_ipc(config.ipc, dataset)
 

@@ -40,9 +40,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import positive_int
 from ..data import ImageDataset
 from .base import tile_partitions
-from .matching import (DistributionMatcher, MatchingConfig, _check_positive_int, class_means, group_of_rows,
+from .matching import (DistributionMatcher, MatchingConfig, class_means, group_of_rows,
                        mean_embedding_distance, split_by_class)
 
 
@@ -160,7 +161,7 @@ class IDM(DistributionMatcher):
         super().check_config(config, dataset)
         for name in ("queue_size", "push_interval", "initial_nets", "train_nets", "net_train_steps", "net_batch",
                      "meter_reset_interval"):
-            _check_positive_int(name, getattr(config, name))
+            positive_int(name, getattr(config, name))
         if config.initial_nets > config.queue_size:
             raise ValueError(f"initial_nets={config.initial_nets} must not exceed queue_size={config.queue_size}")
         if config.ce_weight < 0:

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from ..augment import DSA, strategy_for
+from ..checks import choice, positive_int
 from ..data import ImageDataset
 from ..models import has_batch_norm, reset_parameters
 from .base import ImageDistiller, check_ipc, expand_partitions
@@ -60,8 +61,7 @@ class ClassBalancedSampler:
 
     def sample(self, per_class: int, generator: torch.Generator) -> tuple[Tensor, list[int]]:
         """Indices into the split (class-sorted) and the number taken from every class."""
-        if not isinstance(per_class, int) or per_class < 1:
-            raise ValueError(f"per_class must be a positive int, got {per_class!r}")
+        positive_int("per_class", per_class)
         keys = torch.rand(len(self.by_class), generator=generator, device=generator.device,
                           dtype=torch.float64).to(self.by_class.device)
         shuffled = self.by_class[torch.argsort(self.sorted_labels.double() * 2 + keys)]  # classes stay in place
@@ -165,16 +165,6 @@ class MatchingConfig:
     """One image step per class (IDM, DSDM code) instead of one step on the summed loss (DM)."""
 
 
-def _check_positive_int(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def _check_choice(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")
-
-
 class DistributionMatcher(ImageDistiller):
     """The skeleton of one distribution-matching iteration (module docstring); subclasses define the
     embedding network (:meth:`matching_network`), the loss per class (:meth:`class_losses`) and, where the
@@ -207,16 +197,16 @@ class DistributionMatcher(ImageDistiller):
     @classmethod
     def check_config(cls, config: MatchingConfig, dataset: ImageDataset) -> None:
         """Raise ``ValueError`` naming the first setting that is out of range."""
-        _check_positive_int("ipc", config.ipc)
-        _check_positive_int("batch_real", config.batch_real)
+        positive_int("ipc", config.ipc)
+        positive_int("batch_real", config.batch_real)
         if not config.lr_img > 0:
             raise ValueError(f"lr_img must be > 0, got {config.lr_img!r}")
         if not 0 <= config.momentum < 1:
             raise ValueError(f"momentum must lie in [0, 1), got {config.momentum!r}")
-        _check_choice("init", config.init, INITS)
-        _check_choice("forward", config.forward, FORWARD_PATHS)
+        choice("init", config.init, INITS)
+        choice("forward", config.forward, FORWARD_PATHS)
         if config.net_width is not None:
-            _check_positive_int("net_width", config.net_width)
+            positive_int("net_width", config.net_width)
         factor = cls.factor_of(config)
         if config.init == "real" and factor == 1:
             check_ipc(config.ipc, dataset)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..checks import positive_int
 from ..data import ImageDataset
 from .base import Distiller, SyntheticSet, check_ipc
 
@@ -28,8 +29,8 @@ def sample_real_per_class(dataset: ImageDataset, ipc: int, generator: torch.Gene
     """
     if not repeat:
         check_ipc(ipc, dataset)
-    elif not isinstance(ipc, int) or isinstance(ipc, bool) or ipc < 1:
-        raise ValueError(f"ipc must be a positive int, got {ipc!r}")
+    else:
+        positive_int("ipc", ipc)
     chosen = []
     for label in range(dataset.num_classes):
         index = dataset.train.class_indices(label)

@@ -62,10 +62,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..augment import DSA, strategy_for
+from ..checks import choice, positive_int
 from ..data import ImageDataset
 from typing import TYPE_CHECKING
 from .base import ImageDistiller, SyntheticSet
-from .matching import _check_choice, _check_positive_int, momentum_step
+from .matching import momentum_step
 from .unroll import GRAD_MODES, soft_label_loss, unrolled_matching
 
 if TYPE_CHECKING:  # ltdd.experts imports ltdd.distill.base, so it is imported where used
@@ -102,7 +103,7 @@ def dam_loss(logits: Tensor, labels: Tensor, class_counts, dam_lambda: float = 0
 
     The two agree for one-hot targets. Equal counts, λ = 0 and ``normalize`` give plain soft cross-entropy.
     """
-    _check_choice("weighting", weighting, DAM_WEIGHTING)
+    choice("weighting", weighting, DAM_WEIGHTING)
     counts = torch.as_tensor(class_counts, dtype=logits.dtype, device=logits.device)
     if len(counts) != logits.shape[1]:
         raise ValueError(f"class_counts has {len(counts)} entries for {logits.shape[1]} classes")
@@ -190,15 +191,15 @@ class TMConfig:
     def __post_init__(self) -> None:
         for name in ("ipc", "syn_steps", "expert_epochs", "max_start_epoch", "second_expert_epochs",
                      "second_max_start_epoch"):
-            _check_positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         for name in ("syn_steps_second", "batch_syn", "init_experts", "label_experts"):
             if getattr(self, name) is not None:
-                _check_positive_int(name, getattr(self, name))
-        _check_choice("grad_mode", self.grad_mode, GRAD_MODES)
-        _check_choice("init", self.init, INITS)
-        _check_choice("short_class", self.short_class, SHORT_CLASS)
-        _check_choice("label_rule", self.label_rule, LABEL_RULES)
-        _check_choice("dam_weighting", self.dam_weighting, DAM_WEIGHTING)
+                positive_int(name, getattr(self, name))
+        choice("grad_mode", self.grad_mode, GRAD_MODES)
+        choice("init", self.init, INITS)
+        choice("short_class", self.short_class, SHORT_CLASS)
+        choice("label_rule", self.label_rule, LABEL_RULES)
+        choice("dam_weighting", self.dam_weighting, DAM_WEIGHTING)
         if not isinstance(self.min_start_epoch, int) or not 0 <= self.min_start_epoch < self.max_start_epoch:
             raise ValueError(f"the start window [min_start_epoch, max_start_epoch) = [{self.min_start_epoch}, "
                              f"{self.max_start_epoch}) is empty; choose 0 <= min_start_epoch < max_start_epoch")
@@ -207,7 +208,7 @@ class TMConfig:
                 raise ValueError(f"current_max_start_epoch={self.current_max_start_epoch} must lie in "
                                  f"({self.min_start_epoch}, {self.max_start_epoch}] (an empty first window is "
                                  f"the crash of two LTDD configs)")
-            _check_positive_int("expansion_end", self.expansion_end)
+            positive_int("expansion_end", self.expansion_end)
         for name in ("lr_img", "lr_lr", "lr_teacher", "lr_y"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -337,7 +338,7 @@ def expert_soft_labels(images: Tensor, labels: Tensor, template: torch.nn.Module
     every image, the mean logits of the experts that classify it correctly, all zeros (a uniform target) where
     none does; ``rule="first"``: the logits of expert 0, right or wrong (the code's rule when the images are
     random real ones; ``experts`` is then ignored). Returns ``(logits (N, C), experts right (N,))``."""
-    _check_choice("rule", rule, LABEL_RULES)
+    choice("rule", rule, LABEL_RULES)
     if rule == "first":
         logits = _predictions(expert_network(template, buffer, 0), images)
         return logits, (logits.argmax(dim=1) == labels).to(logits.dtype)

@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..augment import DSA
+from ..checks import positive_int
 
 GRAD_MODES = ("bptt", "exact", "tesla")
 
@@ -174,8 +175,7 @@ def _unrolled_matching(model, start, target, images, labels, lr, steps, generato
                        loss_fn, update, match) -> UnrollResult:
     if mode not in GRAD_MODES:
         raise ValueError(f"mode={mode!r} is unknown; choose one of {list(GRAD_MODES)}")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    positive_int("steps", steps)
     student = _Student(FlatParameters(model), start.detach(), update)
     student.flat.as_dict(target)  # shape check
     match = _check_slice("match", match, student.flat.size)
