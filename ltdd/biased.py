@@ -38,8 +38,7 @@ from .data.bias import (BIAS_COLOURS, BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_NAM
                         check_severity)
 from .diagnostics import bias_ratio_sweep, train_full
 from .distill import SyntheticSet, make_distiller
-from .distill.base import atomic_write_text, settings_mismatch
-from .files import locked, read_json
+from .files import atomic_write_text, locked, read_json, settings_mismatch
 from .train import TrainConfig
 from .viz import finish_figure, markdown_table, palette
 

@@ -36,8 +36,8 @@ from tqdm.auto import tqdm
 from .config import Profile, get_profile
 from .data import ImageDataset
 from .distill import SyntheticSet
-from .distill.base import settings_mismatch
 from .experiments import distill, evaluation_protocol
+from .files import settings_mismatch
 from .rebalance import (RebalanceStudy, check_plan, evaluation_config, long_tail_groups, pretrain_encoder,
                         rebalance)
 from .tm_study import TMScale, distill_row, scale_for, train_ablation_buffers

@@ -41,9 +41,7 @@ from .augment import DSA, strategy_for
 from .checks import positive_int
 from .config import make_generator
 from .data import ImageDataset
-from .distill.base import atomic_save, atomic_write_text, settings_mismatch
-from .distill.unroll import FlatParameters
-from .files import locked, read_json
+from .files import atomic_save, atomic_write_text, locked, read_json, settings_mismatch
 from .models import get_model
 from .optim import GSAMConfig, gsam_step
 
@@ -91,13 +89,29 @@ class ExpertConfig:
 
 
 def flat_parameters(model: nn.Module) -> Tensor:
-    """The model's parameters as one detached vector, in ``model.parameters()`` order."""
-    return FlatParameters(model).flatten().detach()
+    """The model's parameters as one detached vector, in ``model.parameters()`` order: the layout in which
+    experts are stored and :class:`~ltdd.distill.unroll.FlatParameters` reads them."""
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def split_flat_parameters(model: nn.Module, flat: Tensor) -> list[Tensor]:
+    """Views of the vector ``flat`` shaped as ``model``'s parameters, in ``model.parameters()`` order; a vector
+    of another size is a ``ValueError``."""
+    shapes = [p.shape for p in model.parameters()]
+    sizes = [p.numel() for p in model.parameters()]
+    if flat.ndim != 1 or flat.numel() != sum(sizes):
+        raise ValueError(f"flat parameters must be a vector of {sum(sizes)} values for this model, "
+                         f"got shape {tuple(flat.shape)}")
+    return [part.view(shape) for part, shape in zip(flat.split(sizes), shapes)]
 
 
 def load_flat_parameters(model: nn.Module, flat: Tensor) -> nn.Module:
-    """Copy a flat vector (from :func:`flat_parameters` or a trajectory) into the model's parameters."""
-    return FlatParameters(model).assign(flat)
+    """Copy a flat vector (from :func:`flat_parameters` or a trajectory) into the model's parameters (in place)
+    and return the model."""
+    with torch.no_grad():
+        for p, value in zip(model.parameters(), split_flat_parameters(model, flat)):
+            p.copy_(value)
+    return model
 
 
 def classifier_slice(model: nn.Module) -> slice:
@@ -356,5 +370,5 @@ def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, confi
 
 
 __all__ = ["BUFFER_FORMAT", "ExpertBuffer", "ExpertConfig", "STAGES", "buffer_record", "class_balanced_order",
-           "classifier_slice", "expert_file_problem", "flat_parameters", "load_flat_parameters", "train_buffer",
-           "train_expert"]
+           "classifier_slice", "expert_file_problem", "flat_parameters", "load_flat_parameters", "split_flat_parameters",
+           "train_buffer", "train_expert"]

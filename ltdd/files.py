@@ -9,7 +9,8 @@
 * :func:`~ltdd.files.check_output_folder` and :func:`~ltdd.files.check_output_file` find an output that
   cannot be written *before* a run starts; :func:`~ltdd.files.refuse_to_replace` keeps earlier results unless
   the user says ``--resume`` or ``--overwrite``.
-* :func:`~ltdd.files.read_json` names the file when its JSON is broken.
+* :func:`~ltdd.files.read_json` names the file when its JSON is broken; :func:`~ltdd.files.settings_mismatch`
+  names the settings in which a saved run differs from the one asked for.
 
 This module imports :mod:`torch` only where it saves a tensor file, so a small process can use it.
 """
@@ -21,7 +22,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 
 def _umask_mode() -> int:
@@ -145,6 +146,14 @@ def check_output_file(path: str | Path, flag: str = "--out") -> Path:
     return path
 
 
+def settings_mismatch(theirs: Mapping, mine: Mapping, keys: Sequence | None = None) -> str:
+    """``"k=<theirs> there, <mine> now, ..."`` for every key (default: all, sorted) whose values differ; ``""``
+    when they agree. The message every "written with other settings" refusal uses (a checkpoint, an expert
+    buffer, a study's ``study.json``). Introduced in chapter 05, where a resumed run refuses other settings."""
+    keys = sorted(set(theirs) | set(mine)) if keys is None else keys
+    return ", ".join(f"{k}={theirs.get(k)!r} there, {mine.get(k)!r} now" for k in keys if theirs.get(k) != mine.get(k))
+
+
 def refuse_to_replace(outputs: Sequence[str | Path], resume: bool, overwrite: bool, flag: str = "--out") -> None:
     """Keep earlier results: when any of ``outputs`` exists, a run needs ``resume`` (continue them) or
     ``overwrite`` (replace them); otherwise a ``ValueError`` naming them."""
@@ -157,4 +166,4 @@ def refuse_to_replace(outputs: Sequence[str | Path], resume: bool, overwrite: bo
 
 
 __all__ = ["atomic_save", "atomic_write_text", "check_output_file", "check_output_folder", "locked", "read_json",
-           "refuse_to_replace"]
+           "refuse_to_replace", "settings_mismatch"]

@@ -43,8 +43,7 @@ from .augment import DSA, strategy_for
 from .config import Profile, get_profile, make_generator
 from .data import ImageDataset, LabeledImages
 from .data.longtail import group_accuracy, shot_groups
-from .distill.base import atomic_save, atomic_write_text, settings_mismatch
-from .files import locked, read_json
+from .files import atomic_save, atomic_write_text, locked, read_json, settings_mismatch
 from .train import EvaluationReport, TrainConfig, evaluate_training_set
 
 PLANS = ("vanilla", "sample-all", "distill-all", "distill-all-aug", "sample-head", "distill-head")

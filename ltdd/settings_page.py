@@ -379,7 +379,7 @@ def settings_page_markdown(rows: Iterable[SettingRow | tuple] | None = None) -> 
 def write_settings_page(path: str | Path = PAGE) -> Path:
     """Write the page to ``path`` when its text changed (an unchanged page keeps its time stamp, so Sphinx does
     not rebuild it); returns the path."""
-    from .distill.base import atomic_write_text
+    from .files import atomic_write_text
 
     path = Path(path)
     text = settings_page_markdown()

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from .checks import positive_int
 from .data import ImageDataset
-from .distill.base import atomic_save, settings_mismatch
+from .files import atomic_save, settings_mismatch
 from .models import get_model
 
 HEADS = ("mlp", "none")

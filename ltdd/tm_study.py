@@ -30,9 +30,9 @@ from .config import Profile, get_profile
 from .data import ImageDataset
 from .diagnostics import classifier_weight_norms
 from .distill import SyntheticSet, make_distiller
-from .distill.base import settings_mismatch
 from .distill.unroll import GRAD_MODES, SavedTensorMeter
 from .experts import ExpertBuffer, ExpertConfig, train_buffer
+from .files import settings_mismatch
 from .rebalance import RebalanceStudy, long_tail_groups
 from .train import TrainConfig, evaluate_training_set
 

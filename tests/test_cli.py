@@ -165,7 +165,8 @@ def test_distill_uses_profile_defaults(smoke, capsys):
 
 def test_distill_resume_uses_checkpoint(smoke, capsys):
     from ltdd.data import load_dataset
-    from ltdd.distill import atomic_save, make_distiller
+    from ltdd.distill import make_distiller
+    from ltdd.files import atomic_save
 
     saved = make_distiller("random", load_dataset("digits", device="cpu"), seed=7, ipc=3)
     saved.init()

@@ -17,6 +17,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from ..files import atomic_save
+
 CACHE_FORMAT = 1
 CACHE_FOLDER = "ltdd-cache"
 
@@ -41,7 +43,6 @@ def cached(data_root: str | Path, recipe: dict, build: Callable[[], dict[str, Te
 
     ``build`` returns a dict of tensors (store pixels as ``uint8`` to keep entries small).
     """
-    from ..distill.base import atomic_save  # one atomic writer for the whole package
 
     path = cache_path(data_root, recipe)
     entry = _read(path, recipe)

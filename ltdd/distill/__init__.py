@@ -6,7 +6,8 @@ import dataclasses
 
 from ..config import Profile
 from ..data import ImageDataset
-from .base import (Distiller, ImageDistiller, SyntheticSet, atomic_save, check_ipc, expand_partitions, tile_partitions)
+from .._deprecated import forward
+from .base import Distiller, ImageDistiller, SyntheticSet, check_ipc, expand_partitions, tile_partitions
 from .coreset import CoresetConfig, HerdingConfig, HerdingSelection, KCenterSelection, herding, kcenter_greedy
 from .dedm import DeDM, DeDMConfig
 from .dm import DM, DMConfig
@@ -91,5 +92,7 @@ def make_distiller(method: str, dataset: ImageDataset, seed: int = 0, profile: P
 
 __all__ = ["DATM", "DATMConfig", "LTDD", "LTDDConfig", "MTT", "TMConfig", "TrajectoryMatcher", "DeDM", "DeDMConfig", "DC", "DSAConfig", "DSAMatcher", "GMConfig", "GradientMatcher", "ImageDistiller", "CoresetConfig", "HerdingConfig", "HerdingSelection", "KCenterSelection", "herding", "kcenter_greedy",
            "DM", "DMConfig", "DSDM", "DSDMConfig", "IDM", "IDMConfig", "METHODS", "Distiller", "RandomConfig", "RandomSelection", "SyntheticSet",
-           "atomic_save", "available_methods", "check_ipc", "expand_partitions", "make_distiller",
+           "available_methods", "check_ipc", "expand_partitions", "make_distiller",
            "method_config", "paper_settings", "PAPER_ITERATIONS", "sample_real_per_class", "tile_partitions"]
+
+__getattr__ = forward(__name__, {"atomic_save": "ltdd.files:atomic_save"})

@@ -18,7 +18,7 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +28,8 @@ from tqdm.auto import tqdm
 from ..checks import positive_int, positive_number
 from ..config import make_generator
 from ..data import ImageDataset
-from ..files import atomic_save, atomic_write_text  # noqa: F401 (re-exported: the package's atomic writers)
+from .. import files
+from .._deprecated import forward
 
 FORMAT_VERSION = 1
 
@@ -133,7 +134,7 @@ class SyntheticSet:
                    "images": self.images.detach().cpu(), "labels": self.labels.detach().cpu(),
                    "num_classes": self.num_classes, "learned_lr": self.learned_lr, "config": self.config,
                    "factor": self.factor}
-        return atomic_save(payload, path)
+        return files.atomic_save(payload, path)
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "SyntheticSet":
@@ -194,13 +195,6 @@ def tile_partitions(images: Tensor, factor: int, mode: str = "bilinear") -> Tens
                                                                    else {}))
     small = small.reshape(n // factor ** 2, factor, factor, c, ph, pw)  # col, row
     return small.permute(0, 3, 2, 4, 1, 5).reshape(n // factor ** 2, c, h, w)
-
-
-def settings_mismatch(theirs: Mapping, mine: Mapping, keys: Sequence | None = None) -> str:
-    """``"k=<theirs> there, <mine> now, ..."`` for every key (default: all, sorted) whose values differ; ``""``
-    when they agree. The message every "written with other settings" refusal uses."""
-    keys = sorted(set(theirs) | set(mine)) if keys is None else keys
-    return ", ".join(f"{k}={theirs.get(k)!r} there, {mine.get(k)!r} now" for k in keys if theirs.get(k) != mine.get(k))
 
 
 def check_ipc(ipc: int, dataset: ImageDataset) -> None:
@@ -317,7 +311,7 @@ class Distiller(ABC):
             raise ValueError(f"checkpoint is for method {state.get('method')!r}, not {self.name!r}")
         mine, theirs = self._settings(), state.get("settings")
         if theirs is not None and theirs != mine:
-            raise ValueError(f"checkpoint was written with other settings: {settings_mismatch(theirs, mine)}")
+            raise ValueError(f"checkpoint was written with other settings: {files.settings_mismatch(theirs, mine)}")
         self.iteration = state["iteration"]
         self.seed = state["seed"]
         self.generator.set_state(state["generator"])
@@ -426,3 +420,8 @@ class ImageDistiller(Distiller):
             self.images = state["images"].to(device).clone()
             self.velocity = state["velocity"].to(device).clone()
             self._refresh_synthetic()
+
+
+__getattr__ = forward(__name__, {"atomic_save": "ltdd.files:atomic_save",
+                                 "atomic_write_text": "ltdd.files:atomic_write_text",
+                                 "settings_mismatch": "ltdd.files:settings_mismatch"})

@@ -64,13 +64,10 @@ from torch import Tensor
 from ..augment import DSA, strategy_for
 from ..checks import choice, positive_int
 from ..data import ImageDataset
-from typing import TYPE_CHECKING
+from ..experts import ExpertBuffer, classifier_slice, load_flat_parameters
 from .base import ImageDistiller, SyntheticSet
 from .matching import momentum_step
 from .unroll import GRAD_MODES, soft_label_loss, unrolled_matching
-
-if TYPE_CHECKING:  # ltdd.experts imports ltdd.distill.base, so it is imported where used
-    from ..experts import ExpertBuffer
 
 INITS = ("real", "noise", "correct")
 SHORT_CLASS = ("duplicate", "noise", "inherent")
@@ -271,8 +268,6 @@ def start_window(config: TMConfig, iteration: int) -> tuple[int, int]:
 # ------------------------------------------------------------------------------ initialisation, labels
 def expert_network(template: torch.nn.Module, buffer: ExpertBuffer, index: int, epoch: int = -1) -> torch.nn.Module:
     """``template`` loaded with expert ``index``'s weights after ``epoch`` (default: the last), in eval mode."""
-    from ..experts import load_flat_parameters
-
     epoch = buffer.epochs if epoch == -1 else epoch
     load_flat_parameters(template, buffer.snapshot(index, epoch).to(next(template.parameters()).device))
     return template.eval()
@@ -404,8 +399,6 @@ class TrajectoryMatcher(ImageDistiller):
         return {} if self.config.net_width is None else {"width": self.config.net_width}
 
     def _open(self, path, field: str, options: dict, stage: str) -> ExpertBuffer:
-        from ..experts import ExpertBuffer
-
         buffer = ExpertBuffer(path)
         buffer.check_compatible(self.dataset, self.config.model, options)
         if buffer.record["config"]["stage"] != stage:
@@ -417,8 +410,6 @@ class TrajectoryMatcher(ImageDistiller):
 
     def _blocks(self) -> dict[str, slice | None]:
         """Which parameters each phase updates and matches (from ``model.classifier``, not a count)."""
-        from ..experts import classifier_slice
-
         if not self.config.decoupled:
             return {"update": None, "match": None}
         classifier = classifier_slice(self.template)

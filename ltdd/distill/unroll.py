@@ -42,19 +42,19 @@ from torch.func import functional_call
 
 from ..augment import DSA
 from ..checks import positive_int
+from ..experts import load_flat_parameters, split_flat_parameters
 
 GRAD_MODES = ("bptt", "exact", "tesla")
 
 
 # --------------------------------------------------------------------------------- flat parameters
 class FlatParameters:
-    """Maps one flat vector to ``model``'s named parameters (in ``model.parameters()`` order, as experts are
-    stored) and back."""
+    """Maps one flat vector to ``model``'s named parameters and back, in the layout of
+    :func:`ltdd.experts.flat_parameters` (``model.parameters()`` order, as experts are stored)."""
 
     def __init__(self, model: nn.Module):
         self.model = model
         self.names = [name for name, _ in model.named_parameters()]
-        self.shapes = [p.shape for p in model.parameters()]
         self.sizes = [p.numel() for p in model.parameters()]
 
     @property
@@ -69,17 +69,11 @@ class FlatParameters:
 
     def as_dict(self, flat: Tensor) -> dict[str, Tensor]:
         """Views of ``flat`` shaped as the model's named parameters; a vector of another size is a ``ValueError``."""
-        if flat.ndim != 1 or flat.numel() != self.size:
-            raise ValueError(f"flat parameters must be a vector of {self.size} values for this model, "
-                             f"got shape {tuple(flat.shape)}")
-        return {name: part.view(shape) for name, part, shape in zip(self.names, flat.split(self.sizes), self.shapes)}
+        return dict(zip(self.names, split_flat_parameters(self.model, flat)))
 
     def assign(self, flat: Tensor) -> nn.Module:
         """Copy a flat vector into the model's own parameters (in place) and return the model."""
-        with torch.no_grad():
-            for p, value in zip(self.model.parameters(), self.as_dict(flat).values()):
-                p.copy_(value)
-        return self.model
+        return load_flat_parameters(self.model, flat)
 
     def forward(self, flat: Tensor, x: Tensor) -> Tensor:
         """The model's output on ``x`` with the parameters ``flat`` (a functional call; the module is unchanged)."""
