@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from .checks import positive_int
 from .distill.dsdm import covariance_distance
+from .viz import markdown_table
 
 DEFAULT_PERPLEXITY = 30.0
 """scikit-learn's default perplexity; :func:`tsne_2d` lowers it for small point sets."""
@@ -231,8 +232,6 @@ def feature_gap_table(gaps: Mapping[str, Mapping[str, float]], digits: int = 3) 
     """A markdown table of :func:`feature_statistics_gap` results, one row per set (e.g. per method)."""
     if not gaps:
         raise ValueError("gaps must map at least one name to a feature_statistics_gap result")
-    lines = ["| synthetic set | mean gap ‖μ_r − μ_s‖² | covariance gap ‖Σ_r − Σ_s‖²_F / d |",
-             "|---|---:|---:|"]
-    for name, gap in gaps.items():
-        lines.append(f"| {name} | {gap['mean_gap']:.{digits}g} | {gap['cov_gap']:.{digits}g} |")
-    return "\n".join(lines)
+    header = ["synthetic set", "mean gap ‖μ_r − μ_s‖²", "covariance gap ‖Σ_r − Σ_s‖²_F / d"]
+    rows = [[name, f"{gap['mean_gap']:.{digits}g}", f"{gap['cov_gap']:.{digits}g}"] for name, gap in gaps.items()]
+    return markdown_table(header, rows, align="lrr")

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from .viz import markdown_table
+
 PAPER_RESULTS: dict[str, dict[str, dict[int, float]]] = {
     "cifar10": {
         "random": {1: 14.4, 10: 26.0, 50: 43.4},
@@ -114,14 +116,12 @@ def crlt_dd_table(dataset: str = "cifar10-lt", betas: Sequence[int] = (10, 50, 1
     each labelled as measured by this book)."""
     results = CRLT_DD_TABLE_III[dataset]
     header = ["row", *[f"β = {b}" for b in betas], "source"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row, values in results.items():
-        cells = [f"{values[b]:.2f}" if b in values else "–" for b in betas]
-        lines.append(f"| {row} (paper) | " + " | ".join(cells) + " | CRLT-DD Table III |")
-    for row, values in (ours or {}).items():
-        cells = [f"{values[b]:.2f}" if b in values else "–" for b in betas]
-        lines.append(f"| {row} ({ours_label}) | " + " | ".join(cells) + " | measured |")
-    return "\n".join(lines)
+    def cells(values: Mapping[int, float]) -> list[str]:
+        return [f"{values[b]:.2f}" if b in values else "–" for b in betas]
+
+    rows = [[f"{row} (paper)", *cells(values), "CRLT-DD Table III"] for row, values in results.items()]
+    rows += [[f"{row} ({ours_label})", *cells(values), "measured"] for row, values in (ours or {}).items()]
+    return markdown_table(header, rows)
 
 
 BIASED_DD_RATIOS_PRINTED = (0.0, 0.1, 0.5, 0.8, 0.95, 1.0)
@@ -160,21 +160,17 @@ _BIASED_DD_NAMES = {"cmnist-dd": "CMNIST-DD", "ccifar10-dd": "CCIFAR10-DD", "ful
 def biased_dd_table_1() -> str:
     """Biased-DD's Table 1 as markdown, as the paper prints it."""
     header = ["dataset", "method", *[f"{100 * r:g} %" for r in BIASED_DD_RATIOS_PRINTED]]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for dataset, rows in BIASED_DD_TABLE_1.items():
-        for method, cells in rows.items():
-            lines.append(f"| {_BIASED_DD_NAMES[dataset]} | {_BIASED_DD_NAMES[method]} | "
-                         + " | ".join(f"{m:.2f} ± {s:.2f}" for m, s in cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(header, [[_BIASED_DD_NAMES[dataset], _BIASED_DD_NAMES[method],
+                                    *(f"{m:.2f} ± {s:.2f}" for m, s in cells)]
+                                   for dataset, rows in BIASED_DD_TABLE_1.items() for method, cells in rows.items()])
 
 
 def biased_dd_table_2() -> str:
     """Biased-DD's Table 2 (DM, by severity) as markdown, as the paper prints it."""
-    lines = ["| dataset, bias ratio | severity 1 | 2 | 3 | 4 |", "|---|---|---|---|---|"]
-    for (dataset, ratio), cells in BIASED_DD_TABLE_2.items():
-        lines.append(f"| {_BIASED_DD_NAMES[dataset]}, BR = {100 * ratio:g} % | "
-                     + " | ".join(f"{m:.2f} ± {s:.2f}" for m, s in cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(["dataset, bias ratio", "severity 1", "2", "3", "4"],
+                          [[f"{_BIASED_DD_NAMES[dataset]}, BR = {100 * ratio:g} %",
+                            *(f"{m:.2f} ± {s:.2f}" for m, s in cells)]
+                           for (dataset, ratio), cells in BIASED_DD_TABLE_2.items()])
 
 
 def reference_dir() -> Path:
@@ -195,14 +191,15 @@ def paper_table(methods: Sequence[str], dataset: str = "cifar10", ipcs: Sequence
     """A markdown table of the papers' accuracies (and, if given, ours as ``{method: {ipc: percent}}``)."""
     results = PAPER_RESULTS[dataset]
     header = ["method", *[f"IPC {i}" for i in ipcs], "source"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    def cells(values: Mapping[int, float]) -> list[str]:
+        return [f"{values[i]:.1f}" if i in values else "–" for i in ipcs]
+
+    rows = []
     for method in methods:
-        cells = [f"{results[method][i]:.1f}" if i in results.get(method, {}) else "–" for i in ipcs]
-        lines.append(f"| {method} (paper) | " + " | ".join(cells) + f" | {SOURCES.get(method, '')} |")
+        rows.append([f"{method} (paper)", *cells(results.get(method, {})), SOURCES.get(method, "")])
         if ours and method in ours:
-            cells = [f"{ours[method][i]:.1f}" if i in ours[method] else "–" for i in ipcs]
-            lines.append(f"| {method} ({ours_label}) | " + " | ".join(cells) + " | measured |")
-    return "\n".join(lines)
+            rows.append([f"{method} ({ours_label})", *cells(ours[method]), "measured"])
+    return markdown_table(header, rows)
 
 
 def recorded_runs(pattern: str = "*.json") -> list[dict]:
@@ -243,14 +240,12 @@ def ltdd_best_lambdas(beta: int) -> tuple[float, float]:
 
 def ltdd_table() -> str:
     """The LTDD paper's CIFAR-10-LT β = 100 table and its β = 200 ablation, as markdown."""
-    lines = ["| method | IPC 10 | IPC 20 | IPC 50 |", "|---|---|---|---|"]
-    for method, row in LTDD_TABLE.items():
-        lines.append(f"| {method.upper() if method != 'random' else 'Random'} | "
-                     + " | ".join(f"{row[ipc]:.1f}" for ipc in (10, 20, 50)) + " |")
-    lines.append(f"| full long-tailed set | {LTDD_FULL_DATA:.1f} | | |")
-    lines += ["", "| ablation (Fig. 6a: β = 200, IPC 50) | accuracy |", "|---|---|"]
-    lines += [f"| {row} | {value:.1f} |" for row, value in LTDD_ABLATION.items()]
-    return "\n".join(lines)
+    rows = [[method.upper() if method != "random" else "Random", *(f"{row[ipc]:.1f}" for ipc in (10, 20, 50))]
+            for method, row in LTDD_TABLE.items()]
+    rows.append(["full long-tailed set", f"{LTDD_FULL_DATA:.1f}", "", ""])
+    ablation = [[row, f"{value:.1f}"] for row, value in LTDD_ABLATION.items()]
+    return (markdown_table(["method", "IPC 10", "IPC 20", "IPC 50"], rows) + "\n\n"
+            + markdown_table(["ablation (Fig. 6a: β = 200, IPC 50)", "accuracy"], ablation))
 
 
 

@@ -175,15 +175,19 @@ def plot_accuracy_vs_ipc(curves: Mapping[str, Mapping[int, EvaluationReport]],
     return finish_figure(fig)
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str | None = None) -> str:
     """A Markdown table from a header and rows (numbers and strings as given; ``|`` in a cell is escaped, a line
-    break becomes a space). Introduced in chapter 01; every table of the package and the book goes through it."""
+    break becomes a space). ``align`` gives one letter per column, ``l`` (the default) or ``r`` (numbers right).
+    Introduced in chapter 01; every table of the package and the book goes through it."""
 
     def cell(value: object) -> str:
         return str(value).replace("|", "\\|").replace("\n", " ")
 
+    align = "l" * len(header) if align is None else align
+    if len(align) != len(header) or set(align) - {"l", "r"}:
+        raise ValueError(f"align must give one of 'l', 'r' for each of the {len(header)} columns, got {align!r}")
     lines = ["| " + " | ".join(cell(h) for h in header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+             "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 

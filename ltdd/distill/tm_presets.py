@@ -40,6 +40,8 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
+from ..viz import markdown_table
+
 MTT_EXPERTS = {"epochs": 50, "lr": 0.01, "momentum": 0.0, "weight_decay": 0.0, "batch_size": 256, "dsa": True,
                "optimizer": "sgd"}
 GSAM_EXPERTS = {**MTT_EXPERTS, "epochs": 100, "optimizer": "gsam", "gsam_rho": 0.01, "gsam_alpha": 0.3,
@@ -230,7 +232,7 @@ def preset_table(method: str | None = None) -> str:
     start (mean of the correct experts, or the first expert's logits); "grad": the gradient mode."""
     header = ["method", "dataset", "β", "IPC", "model", "N / N₂", "M", "window", "lr_img", "lr_lr", "α₀", "lr_y",
               "labels", "batch_syn", "gate", "λ_rep / λ_cls", "grad", "ZCA", "iterations", "flag"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for p in PRESETS:
         if method is not None and p.method != method:
             continue
@@ -248,8 +250,8 @@ def preset_table(method: str | None = None) -> str:
                  ("one expert" if s.get("label_rule") == "first" else "correct experts") if soft else "hard",
                  s.get("batch_syn") or "all", s.get("threshold") or "–", lambdas, s.get("grad_mode", "exact"),
                  "yes" if "zca" in p.dataset_options else "no", p.iterations, "⚠ corrected" if p.flag else ""]
-        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return markdown_table(header, rows)
 
 
 __all__ = ["PRESETS", "Preset", "TM_METHODS", "find_preset", "preset_table", "tm_preset"]
