@@ -9,7 +9,7 @@ grid for any methods of :mod:`ltdd.distill` at the scale of a :class:`~ltdd.conf
 * the networks are tested on Biased-DD's all-conflicting test set (the headline number) and on LfF's split
   (10 % aligned), which gives their accuracy on aligned and on conflicting images separately;
 * the *full-set control*: networks trained on the whole biased training set, tested the same way
-  (:func:`ltdd.diagnostics.bias_ratio_sweep`).
+  (:func:`ltdd.diagnostics.full_set_bias_sweep`).
 
 The result, a :class:`BiasSweep`, is a list of flat rows that saves to JSON (``data/reference/`` keeps the
 recorded runs) and feeds :func:`sweep_table`, :func:`severity_table` and :func:`plot_bias_sweep_curves`.
@@ -36,7 +36,7 @@ from .config import Profile
 from .data import ImageDataset, LabeledImages, load_dataset
 from .data.bias import (BIAS_COLOURS, BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_NAMES, DEFAULT_SEVERITY,
                         check_severity)
-from .diagnostics import bias_ratio_sweep, train_full
+from .diagnostics import full_set_bias_sweep, train_full
 from .distill import SyntheticSet, make_distiller
 from .files import atomic_write_text, locked, read_json, settings_mismatch
 from .train import TrainConfig
@@ -296,9 +296,9 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
             if any(row["severity"] == severity for row in sweep.full):
                 continue
             control = (FULL_SET_CONTROL, profile.full_seeds) if paper else (profile, None)
-            points = bias_ratio_sweep(name, ratios, severity, control[0], control[1], model=profile.model,
-                                      model_options=profile.model_options(), data_seed=data_seed, device=device,
-                                      load_options=load_options)
+            points = full_set_bias_sweep(name, ratios, severity, control[0], control[1], model=profile.model,
+                                         model_options=profile.model_options(), data_seed=data_seed, device=device,
+                                         load_options=load_options)
             for ratio, point in points.items():
                 sweep.full.append({"bias_ratio": ratio, "severity": severity, "conflicting_test": point.accuracy,
                                    "lff_aligned": point.aligned, "lff_conflicting": point.conflicting})

@@ -9,7 +9,7 @@ gradient sources). This module measures what such a network inherits from an imp
 * :func:`train_full` - networks trained on a whole (long-tailed or biased) training set with the
   evaluation protocol of :mod:`ltdd.train`, returned as a :class:`FullTrainingReport` that adds the
   weight norms (and accuracies on further test splits) to the usual report;
-* :func:`bias_ratio_sweep` - the "Full set" row of Biased-DD's Table 1 (Lu et al., CVPRW 2024): a
+* :func:`full_set_bias_sweep` - the "Full set" row of Biased-DD's Table 1 (Lu et al., CVPRW 2024): a
   ConvNet trained on the full biased training set, tested on the all-conflicting test set, for several
   bias ratios, with aligned vs conflicting accuracy measured on LfF's 10 %-aligned split;
 * three figures (per-class accuracy against class size, weight norm per class, aligned vs conflicting
@@ -27,11 +27,12 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from torch import nn
 
+from ._deprecated import renamed
 from .checks import seed_list
 from .config import Profile
 from .data import ImageDataset, LabeledImages, load_dataset
 from .data.bias import DEFAULT_NAMES, DEFAULT_SEVERITY, biased_rate
-from .train import Accuracy, EvaluationReport, TrainConfig, evaluate, train_networks
+from .train import Accuracy, EvaluationReport, TrainConfig, network_accuracy, train_networks
 from .viz import OTHER_GROUP_COLOR, SHOT_GROUP_COLORS, finish_figure, markdown_table, palette
 
 
@@ -118,10 +119,10 @@ def train_full(dataset: ImageDataset, settings: Profile | TrainConfig, seeds: in
     main_runs, norm_runs, test_runs, networks = [], [], {name: [] for name in tests}, []
     for _, net in train_networks(dataset.train.images, dataset.train.labels, dataset, model, seeds, config,
                                  base_seed, progress, options):
-        main_runs.append(evaluate(net, dataset.test, num_classes))
+        main_runs.append(network_accuracy(net, dataset.test, num_classes))
         norm_runs.append(classifier_weight_norms(net))
         for name, split in tests.items():
-            test_runs[name].append(evaluate(net, split, num_classes))
+            test_runs[name].append(network_accuracy(net, split, num_classes))
         if keep_networks:
             networks.append(net.eval())
     base = EvaluationReport.from_runs(main_runs, model, config.epochs, seed_list(seeds), len(dataset.train),
@@ -134,7 +135,7 @@ def train_full(dataset: ImageDataset, settings: Profile | TrainConfig, seeds: in
 # ---------------------------------------------------------------------------------- bias ratio sweep
 @dataclass
 class BiasSweepPoint:
-    """One bias ratio of :func:`bias_ratio_sweep`: the same networks on Biased-DD's and LfF's test splits."""
+    """One bias ratio of :func:`full_set_bias_sweep`: the same networks on Biased-DD's and LfF's test splits."""
 
     bias_ratio: float
     biased_rate: float
@@ -158,11 +159,11 @@ class BiasSweepPoint:
         return self.report.on("lff").conflicting
 
 
-def bias_ratio_sweep(base_name: str, ratios: Sequence[float], severity: int = DEFAULT_SEVERITY,
-                     settings: Profile | TrainConfig = TrainConfig(), seeds: int | list[int] | None = None, *,
-                     model: str | None = None, model_options: dict | None = None, data_seed: int = 0,
-                     device=None, progress: bool = False,
-                     load_options: dict | None = None) -> dict[float, BiasSweepPoint]:
+def full_set_bias_sweep(base_name: str, ratios: Sequence[float], severity: int = DEFAULT_SEVERITY,
+                        settings: Profile | TrainConfig = TrainConfig(), seeds: int | list[int] | None = None, *,
+                        model: str | None = None, model_options: dict | None = None, data_seed: int = 0,
+                        device=None, progress: bool = False,
+                        load_options: dict | None = None) -> dict[float, BiasSweepPoint]:
     """Train on the FULL biased training set at every bias ratio: the shape of Biased-DD's Table 1 "Full set" row.
 
     ``base_name`` is a biased dataset (``cdigits``, ``cmnist-dd``, ``ccifar10-dd``) or its grey source
@@ -204,7 +205,7 @@ def group_accuracy_table(reports: Mapping[str, EvaluationReport], groupings: Map
 
 
 def bias_sweep_table(sweep: Mapping[float, BiasSweepPoint]) -> str:
-    """Markdown: one row per bias ratio with the accuracies (%) of :func:`bias_ratio_sweep`, mean ± std."""
+    """Markdown: one row per bias ratio with the accuracies (%) of :func:`full_set_bias_sweep`, mean ± std."""
     rows = []
     for ratio, point in sweep.items():
         lff = point.report.on("lff")
@@ -322,7 +323,7 @@ def plot_weight_norms(norms: Sequence[float], train_counts: Sequence[int], group
     return finish_figure(fig)
 
 
-def plot_bias_sweep(sweep: Mapping[float, BiasSweepPoint], title: str | None = None) -> Figure:
+def plot_full_set_bias_sweep(sweep: Mapping[float, BiasSweepPoint], title: str | None = None) -> Figure:
     """Aligned vs conflicting test accuracy (%) against the bias ratio, whiskers = std over networks.
 
     Three lines: aligned and conflicting images of LfF's split, and Biased-DD's all-conflicting test set.
@@ -358,6 +359,9 @@ def _std(values: Sequence[float | None]) -> float:
     return (sum((v - mean) ** 2 for v in present) / len(present)) ** 0.5
 
 
-__all__ = ["BiasSweepPoint", "FullTrainingReport", "bias_ratio_sweep", "bias_sweep_table", "classifier_weight_norms",
-           "group_accuracy_table", "plot_accuracy_vs_class_size", "plot_bias_sweep", "plot_weight_norms",
+bias_ratio_sweep = renamed(full_set_bias_sweep, "bias_ratio_sweep")
+plot_bias_sweep = renamed(plot_full_set_bias_sweep, "plot_bias_sweep")
+
+__all__ = ["BiasSweepPoint", "FullTrainingReport", "bias_sweep_table", "classifier_weight_norms", "full_set_bias_sweep",
+           "group_accuracy_table", "plot_accuracy_vs_class_size", "plot_full_set_bias_sweep", "plot_weight_norms",
            "train_full"]

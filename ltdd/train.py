@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from ._deprecated import renamed
 from .augment import DSA, strategy_for
 from .checks import positive_int, seed_list
 from .config import make_generator
@@ -110,8 +111,10 @@ def classification_loss(logits: Tensor, labels: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: LabeledImages, num_classes: int, batch_size: int = 1024) -> Accuracy:
-    """Overall and per-class accuracy of ``model`` on ``split`` (``nan`` for a class absent from it)."""
+def network_accuracy(model: nn.Module, split: LabeledImages, num_classes: int, batch_size: int = 1024) -> Accuracy:
+    """Overall and per-class accuracy of ``model`` on ``split`` (``nan`` for a class absent from it), and on its
+    bias-aligned and bias-conflicting images where ``split`` has attributes. Introduced in chapter 04 (named
+    ``evaluate`` until the evaluation of a synthetic set, :func:`ltdd.experiments.evaluate`, took that name)."""
     was_training = model.training
     model.eval()
     hits = torch.cat([model(split.images[start:start + batch_size]).argmax(dim=1)
@@ -126,6 +129,9 @@ def evaluate(model: nn.Module, split: LabeledImages, num_classes: int, batch_siz
         accuracy.aligned = hits[aligned].mean().item() if aligned.any() else None
         accuracy.conflicting = hits[~aligned].mean().item() if (~aligned).any() else None
     return accuracy
+
+
+evaluate = renamed(network_accuracy, "evaluate")
 
 
 def train_classifier(model: nn.Module, images: Tensor, labels: Tensor, config: TrainConfig,
@@ -283,7 +289,7 @@ def evaluate_training_set(images: Tensor, labels: Tensor, dataset: ImageDataset,
     SimCLR's, :mod:`ltdd.ssl`) initialises the feature layers of every network before training.
     """
     seeds_used = seed_list(seeds)
-    runs = [evaluate(net, dataset.test, dataset.num_classes)
+    runs = [network_accuracy(net, dataset.test, dataset.num_classes)
             for _, net in train_networks(images, labels, dataset, model, seeds_used, config, base_seed, progress,
                                          model_options, encoder_state)]
     return EvaluationReport.from_runs(runs, model, config.epochs, seeds_used, len(images),

@@ -137,3 +137,39 @@ def test_moved_names_still_import_with_a_deprecation_warning(module, name, new):
         warnings.simplefilter("error")
         with pytest.raises(AttributeError):
             getattr(old, "no_such_name")
+
+
+def test_renamed_functions_answer_to_their_old_names_with_a_warning():
+    import torch
+
+    from ltdd import diagnostics, train
+    from ltdd.data import LabeledImages
+
+    split = LabeledImages(torch.zeros(4, 1, 2, 2), torch.tensor([0, 1, 1, 1]))
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    torch.nn.init.zeros_(model[1].weight)
+    with torch.no_grad():
+        model[1].bias.copy_(torch.tensor([0.0, 1.0]))  # always class 1
+    with pytest.warns(DeprecationWarning, match="ltdd.train.evaluate is deprecated; use ltdd.train.network_accuracy"):
+        old = train.evaluate(model, split, 2)
+    assert old.overall == train.network_accuracy(model, split, 2).overall == 0.75
+    for old_name, new in (("bias_ratio_sweep", diagnostics.full_set_bias_sweep),
+                          ("plot_bias_sweep", diagnostics.plot_full_set_bias_sweep)):
+        alias = getattr(diagnostics, old_name)
+        assert alias.__name__ == old_name and alias.__module__ == "ltdd.diagnostics"
+        assert f"ltdd.diagnostics.{new.__name__}" in alias.__doc__
+        with pytest.warns(DeprecationWarning, match=f"use ltdd.diagnostics.{new.__name__}"):
+            with pytest.raises(ValueError):
+                alias({}) if old_name == "plot_bias_sweep" else alias("digits", [0.5, 0.5])
+
+
+def test_no_two_modules_define_public_functions_of_one_name():
+    """``evaluate`` once meant two things (a network's accuracy, a synthetic set's evaluation); a deprecated
+    alias (documented as such) and the re-exports of a package's ``__init__`` are not definitions."""
+    owners: dict[str, list[str]] = {}
+    for name, path in MODULES.items():
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
+                owners.setdefault(node.name, []).append(name)
+    clashes = {n: m for n, m in owners.items() if len(m) > 1}
+    assert not clashes, clashes
