@@ -6,7 +6,7 @@ returns the value unchanged, so a check reads as an assignment::
     ipc = positive_int("ipc", ipc)
 
 ``bool`` is never accepted as an int (``True`` is an ``int`` to Python, never a count to a user); NumPy
-integers are. The book meets these checks from chapter 02 on, whenever a setting is out of range.
+integers are. Every chapter from chapter 01 on meets these checks when a setting is out of range.
 
 This module imports nothing heavy, so the data layer, the models and the CLI can all use it.
 """
@@ -25,14 +25,14 @@ def _is_int(value: Any) -> bool:
 def positive_int(name: str, value: Any) -> Any:
     """Return ``value`` when it is an int >= 1; otherwise ``ValueError: <name> must be a positive int, got <value>``.
 
-    Introduced in chapter 02, where the first settings (IPC, epochs) are checked."""
+    Machinery behind chapter 01 and every later one."""
     if not _is_int(value) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
 
 
 def optional_positive_int(name: str, value: Any) -> Any:
-    """Like :func:`positive_int`, but ``None`` (meaning "the default") is allowed too. Introduced in chapter 02."""
+    """Like :func:`positive_int`, but ``None`` (meaning "the default") is allowed too. Machinery behind chapter 01."""
     if value is not None and (not _is_int(value) or value < 1):
         raise ValueError(f"{name} must be None or a positive int, got {value!r}")
     return value
@@ -42,7 +42,7 @@ def int_in_range(name: str, value: Any, minimum: int, maximum: int | None = None
     """Return ``value`` when it is an int in ``[minimum, maximum]`` (no upper bound when ``maximum`` is None);
     otherwise ``ValueError: <name> must be an int >= <minimum>, got <value>`` (or ``in [minimum, maximum]``).
 
-    Introduced in chapter 02 (class counts of a long-tailed split)."""
+    Machinery behind chapter 02 (class counts of a long-tailed split)."""
     if not _is_int(value) or value < minimum or (maximum is not None and value > maximum):
         bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
         raise ValueError(f"{name} must be an int {bound}, got {value!r}")
@@ -51,7 +51,7 @@ def int_in_range(name: str, value: Any, minimum: int, maximum: int | None = None
 
 def positive_number(name: str, value: Any, allow_none: bool = False) -> Any:
     """Return ``value`` when it is a finite real number > 0 (or ``None`` when ``allow_none``); otherwise a
-    ``ValueError`` naming ``name``. Introduced in chapter 03 (learning rates)."""
+    ``ValueError`` naming ``name``. Machinery behind chapter 01."""
     if allow_none and value is None:
         return value
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
@@ -62,7 +62,7 @@ def positive_number(name: str, value: Any, allow_none: bool = False) -> Any:
 
 def seed_list(seeds: Any) -> list[int]:
     """The seeds a repeated run uses: a count ``n`` means seeds ``0 .. n-1``; a non-empty list of ints is taken
-    as given. Anything else is a ``ValueError`` naming ``seeds``. Introduced in chapter 01 (networks trained on
+    as given. Anything else is a ``ValueError`` naming ``seeds``. Machinery behind chapter 01 (networks trained on
     several seeds)."""
     if _is_int(seeds):
         if seeds < 1:
@@ -76,7 +76,7 @@ def seed_list(seeds: Any) -> list[int]:
 
 def choice(name: str, value: Any, allowed: Collection) -> Any:
     """Return ``value`` when it is one of ``allowed``; otherwise
-    ``ValueError: <name>=<value> is not allowed; choose one of [...]``. Introduced in chapter 03."""
+    ``ValueError: <name>=<value> is not allowed; choose one of [...]``. Machinery behind chapter 01."""
     if value not in allowed:
         raise ValueError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")
     return value

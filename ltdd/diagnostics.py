@@ -44,6 +44,8 @@ def classifier_weight_norms(model: nn.Module) -> list[float]:
     on every image: the classifier leans towards the classes with the longest rows. This is the picture of
     LTDD's motivation (its Fig. 2): trained on long-tailed data, the head classes get the largest norms.
     ``model`` is any network with a linear ``classifier`` (every ``ltdd`` model) or an ``nn.Linear``.
+
+    Introduced in chapter 04.
     """
     layer = model if isinstance(model, nn.Linear) else getattr(model, "classifier", None)
     if not isinstance(layer, nn.Linear):
@@ -60,6 +62,8 @@ class FullTrainingReport(EvaluationReport):
     ``train_counts`` the training images per class; ``test_runs[name][k]`` the accuracy of network ``k``
     on the further test split ``name`` (see :meth:`on`); ``networks`` the trained networks themselves
     when :func:`train_full` was asked to keep them.
+
+    Machinery behind chapter 04.
     """
 
     weight_norm_runs: list[list[float]] = field(default_factory=list)
@@ -112,6 +116,8 @@ def train_full(dataset: ImageDataset, settings: Profile | TrainConfig, seeds: in
     arguments. Every network is tested on ``dataset.test`` and on each split of ``tests``
     (``{name: split}``, read back with :meth:`FullTrainingReport.on`). ``keep_networks=True`` keeps the
     trained networks in ``report.networks`` (in evaluation mode), e.g. to edit their classifier.
+
+    Introduced in chapter 04.
     """
     config, seeds, model, options = _settings(settings, seeds, model, model_options)
     tests = {name: split.to(dataset.device) for name, split in (tests or {}).items()}  # moved once
@@ -135,7 +141,9 @@ def train_full(dataset: ImageDataset, settings: Profile | TrainConfig, seeds: in
 # ---------------------------------------------------------------------------------- bias ratio sweep
 @dataclass
 class BiasSweepPoint:
-    """One bias ratio of :func:`full_set_bias_sweep`: the same networks on Biased-DD's and LfF's test splits."""
+    """One bias ratio of :func:`full_set_bias_sweep`: the same networks on Biased-DD's and LfF's test splits.
+
+    Machinery behind chapter 04."""
 
     bias_ratio: float
     biased_rate: float
@@ -172,6 +180,8 @@ def full_set_bias_sweep(base_name: str, ratios: Sequence[float], severity: int =
     training set), and :func:`train_full` trains the networks once and tests them on both. Returns
     ``{ratio: BiasSweepPoint}`` in the order given. ``load_options`` go to every load (``data_root``,
     ``download``, ``zca``).
+
+    Introduced in chapter 04 (as ``bias_ratio_sweep``, its old name).
     """
     name = DEFAULT_NAMES.get(base_name, base_name)
     ratios = [float(r) for r in ratios]
@@ -193,7 +203,9 @@ def full_set_bias_sweep(base_name: str, ratios: Sequence[float], severity: int =
 
 # ------------------------------------------------------------------------------------------ tables
 def group_accuracy_table(reports: Mapping[str, EvaluationReport], groupings: Mapping[str, Sequence[str]]) -> str:
-    """Markdown: one row per (report, grouping) with the overall and the many/medium/few accuracy (%)."""
+    """Markdown: one row per (report, grouping) with the overall and the many/medium/few accuracy (%).
+
+    Introduced in chapter 04."""
     names = ["many", "medium", "few"]
     rows = []
     for label, report in reports.items():
@@ -205,7 +217,9 @@ def group_accuracy_table(reports: Mapping[str, EvaluationReport], groupings: Map
 
 
 def bias_sweep_table(sweep: Mapping[float, BiasSweepPoint]) -> str:
-    """Markdown: one row per bias ratio with the accuracies (%) of :func:`full_set_bias_sweep`, mean ± std."""
+    """Markdown: one row per bias ratio with the accuracies (%) of :func:`full_set_bias_sweep`, mean ± std.
+
+    Introduced in chapter 04."""
     rows = []
     for ratio, point in sweep.items():
         lff = point.report.on("lff")
@@ -248,6 +262,8 @@ def plot_accuracy_vs_class_size(report: EvaluationReport, train_counts: Sequence
     Points are coloured by ``groups`` (e.g. :func:`~ltdd.data.longtail.shot_groups`) and labelled with the
     class name. ``reference`` (a network trained on the balanced set) adds a hollow grey point per class
     at the same position, joined to the long-tailed one: the length of the line is what the tail cost.
+
+    Introduced in chapter 04.
     """
     _check_counts(report.per_class, train_counts, "report")
     names = [str(c) for c in range(len(train_counts))] if class_names is None else [str(n) for n in class_names]
@@ -292,6 +308,8 @@ def plot_weight_norms(norms: Sequence[float], train_counts: Sequence[int], group
 
     The LTDD Fig. 2 picture. ``reference`` (the norms of a network trained on the balanced set) is drawn
     as black markers on the same axes.
+
+    Introduced in chapter 04.
     """
     from matplotlib.lines import Line2D
 
@@ -327,6 +345,8 @@ def plot_full_set_bias_sweep(sweep: Mapping[float, BiasSweepPoint], title: str |
     """Aligned vs conflicting test accuracy (%) against the bias ratio, whiskers = std over networks.
 
     Three lines: aligned and conflicting images of LfF's split, and Biased-DD's all-conflicting test set.
+
+    Introduced in chapter 04 (as ``plot_bias_sweep``, its old name).
     """
     if not sweep:
         raise ValueError("sweep must hold at least one bias ratio")

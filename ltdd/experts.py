@@ -52,7 +52,7 @@ BUFFER_FORMAT = 1
 
 @dataclass(frozen=True)
 class ExpertConfig:
-    """How experts are trained (defaults: MTT's ``buffer.py``)."""
+    """How experts are trained (defaults: MTT's ``buffer.py``). Introduced in chapter 10."""
 
     epochs: int = 50
     lr: float = 0.01
@@ -90,13 +90,17 @@ class ExpertConfig:
 
 def flat_parameters(model: nn.Module) -> Tensor:
     """The model's parameters as one detached vector, in ``model.parameters()`` order: the layout in which
-    experts are stored and :class:`~ltdd.distill.unroll.FlatParameters` reads them."""
+    experts are stored and :class:`~ltdd.distill.unroll.FlatParameters` reads them.
+
+    Machinery behind chapter 10."""
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
 def split_flat_parameters(model: nn.Module, flat: Tensor) -> list[Tensor]:
     """Views of the vector ``flat`` shaped as ``model``'s parameters, in ``model.parameters()`` order; a vector
-    of another size is a ``ValueError``."""
+    of another size is a ``ValueError``.
+
+    Machinery behind chapter 10."""
     shapes = [p.shape for p in model.parameters()]
     sizes = [p.numel() for p in model.parameters()]
     if flat.ndim != 1 or flat.numel() != sum(sizes):
@@ -107,7 +111,9 @@ def split_flat_parameters(model: nn.Module, flat: Tensor) -> list[Tensor]:
 
 def load_flat_parameters(model: nn.Module, flat: Tensor) -> nn.Module:
     """Copy a flat vector (from :func:`flat_parameters` or a trajectory) into the model's parameters (in place)
-    and return the model."""
+    and return the model.
+
+    Machinery behind chapter 10."""
     with torch.no_grad():
         for p, value in zip(model.parameters(), split_flat_parameters(model, flat)):
             p.copy_(value)
@@ -116,7 +122,9 @@ def load_flat_parameters(model: nn.Module, flat: Tensor) -> nn.Module:
 
 def classifier_slice(model: nn.Module) -> slice:
     """Where the final linear layer (``model.classifier``) sits in the flat parameter vector. It must be a
-    contiguous block (true for every :class:`~ltdd.models.FeatureClassifier`, whose classifier comes last)."""
+    contiguous block (true for every :class:`~ltdd.models.FeatureClassifier`, whose classifier comes last).
+
+    Introduced in chapter 11."""
     if not isinstance(getattr(model, "classifier", None), nn.Module):
         raise ValueError(f"{type(model).__name__} has no 'classifier' module to decouple")
     positions, offset = [], 0
@@ -135,7 +143,9 @@ def class_balanced_order(labels: Tensor, num_classes: int, num_samples: int, per
     the classes in a shuffled order, reshuffled after every pass; each class visited gives the next
     ``per_draw`` images of its own shuffled queue, reshuffled whenever it runs out. Every pass over the classes
     therefore takes exactly ``per_draw`` images from each class. ``num_samples`` indices in all; classes
-    without images are left out of the passes. Every shuffle is drawn from ``generator``."""
+    without images are left out of the passes. Every shuffle is drawn from ``generator``.
+
+    Introduced in chapter 11."""
     members = [torch.nonzero(labels.cpu() == c, as_tuple=True)[0] for c in range(num_classes)]
     present = torch.tensor([c for c in range(num_classes) if len(members[c])], dtype=torch.long)
     if not len(present):
@@ -179,6 +189,8 @@ def train_expert(dataset: ImageDataset, config: ExpertConfig = ExpertConfig(), m
     ``initial`` (a flat vector) replaces the random initialisation; the classifier stage requires it (a
     representation expert's last row). Weights, batch order and augmentation come from generators derived
     from ``seed``.
+
+    Machinery behind chapter 10.
     """
     net = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
                     generator=make_generator(seed, "expert-init"), **(model_options or {}))
@@ -216,7 +228,9 @@ def train_expert(dataset: ImageDataset, config: ExpertConfig = ExpertConfig(), m
 # ------------------------------------------------------------------------------------------- buffers
 def expert_file_problem(path: Path, epochs: int, num_parameters: int | None = None) -> str | None:
     """What is wrong with an expert file (``None``: nothing): unreadable (e.g. cut short by a crash or a full
-    disk), or not a float ``[epochs + 1, num_parameters]`` trajectory. Reads only the header (memory-mapped)."""
+    disk), or not a float ``[epochs + 1, num_parameters]`` trajectory. Reads only the header (memory-mapped).
+
+    Machinery behind chapter 10."""
     try:
         trajectory = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
     except Exception as error:  # torch raises many kinds for a damaged archive
@@ -230,7 +244,9 @@ def expert_file_problem(path: Path, epochs: int, num_parameters: int | None = No
 
 
 def buffer_record(dataset: ImageDataset, config: ExpertConfig, model: str, model_options: dict | None) -> dict:
-    """What a buffer was trained on and how: compared by :meth:`ExpertBuffer.check_compatible`."""
+    """What a buffer was trained on and how: compared by :meth:`ExpertBuffer.check_compatible`.
+
+    Machinery behind chapter 10."""
     probe = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size, **(model_options or {}))
     cls = classifier_slice(probe)
     return {"format": BUFFER_FORMAT, "dataset": dataset.name, "dataset_options": dict(dataset.options),
@@ -241,7 +257,9 @@ def buffer_record(dataset: ImageDataset, config: ExpertConfig, model: str, model
 
 
 class ExpertBuffer:
-    """A folder of expert trajectories (``expert_000.pt`` …) and its ``buffer.json``; trajectories load lazily."""
+    """A folder of expert trajectories (``expert_000.pt`` …) and its ``buffer.json``; trajectories load lazily.
+
+    Introduced in chapter 10."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -331,6 +349,8 @@ def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, confi
     Experts already in the folder are kept (a stopped run resumes; each file is written atomically), and the
     folder's ``buffer.json`` must agree with this call. Classifier experts (``config.stage="classifier"``) start
     from the final weights of expert ``k`` of the ``representation`` buffer.
+
+    Introduced in chapter 10.
     """
     positive_int("num_experts", num_experts)
     index, shards = shard
@@ -370,5 +390,5 @@ def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, confi
 
 
 __all__ = ["BUFFER_FORMAT", "ExpertBuffer", "ExpertConfig", "STAGES", "buffer_record", "class_balanced_order",
-           "classifier_slice", "expert_file_problem", "flat_parameters", "load_flat_parameters", "split_flat_parameters",
-           "train_buffer", "train_expert"]
+           "classifier_slice", "expert_file_problem", "flat_parameters", "load_flat_parameters",
+           "split_flat_parameters", "train_buffer", "train_expert"]

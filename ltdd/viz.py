@@ -30,14 +30,14 @@ PROFILE_FIELDS = ("dataset", "model", "net_width", "ipc", "eval_epochs", "eval_s
 
 def finish_figure(fig: Figure) -> Figure:
     """Detach ``fig`` from pyplot (no second automatic display, no leak) and return it: the last line of every
-    ``plot_*`` function of the package. Introduced in chapter 01 with the first figure."""
+    ``plot_*`` function of the package. Machinery behind chapter 01 and every later figure."""
     plt.close(fig)
     return fig
 
 
 def palette(n: int) -> list:
     """``n`` colours of matplotlib's ``tab10`` cycle (repeating after ten): the line colours of the package's
-    figures. Introduced in chapter 01."""
+    figures. Machinery behind chapter 01."""
     cmap = matplotlib.colormaps["tab10"]
     return [cmap(i % 10) for i in range(n)]
 
@@ -55,6 +55,8 @@ def show_images(images: Tensor, labels: Tensor, dataset: ImageDataset, per_class
     ``images`` are normalised like ``dataset`` (only the shown ones are denormalised for display);
     ``labels`` are hard ``(N,)`` or soft ``(N, C)`` labels (argmax is used). ``classes`` picks the rows
     (default: every class of ``dataset``); a class without images gets an empty row.
+
+    Introduced in chapter 01.
     """
     if images.ndim != 4:
         raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
@@ -110,6 +112,8 @@ def plot_per_class_accuracy(reports: Mapping[str, EvaluationReport], class_names
 
     Bars show the mean over the report's networks, whiskers the standard deviation; the legend gives
     each report's overall mean ± std.
+
+    Introduced in chapter 01.
     """
     if not reports:
         raise ValueError("reports must contain at least one EvaluationReport")
@@ -146,6 +150,8 @@ def plot_accuracy_vs_ipc(curves: Mapping[str, Mapping[int, EvaluationReport]],
 
     ``curves`` maps a method name to ``{ipc: report}``; ``full`` (the whole training set) is drawn as a
     horizontal band at its mean ± std.
+
+    Introduced in chapter 01.
     """
     if not curves or not any(curves.values()):
         raise ValueError("curves must map at least one method to at least one {ipc: report}")
@@ -178,7 +184,7 @@ def plot_accuracy_vs_ipc(curves: Mapping[str, Mapping[int, EvaluationReport]],
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str | None = None) -> str:
     """A Markdown table from a header and rows (numbers and strings as given; ``|`` in a cell is escaped, a line
     break becomes a space). ``align`` gives one letter per column, ``l`` (the default) or ``r`` (numbers right).
-    Introduced in chapter 01; every table of the package and the book goes through it."""
+    Introduced in chapter 08; every table of the package and the book goes through it."""
 
     def cell(value: object) -> str:
         return str(value).replace("|", "\\|").replace("\n", " ")
@@ -197,6 +203,8 @@ def profile_table(profiles: Mapping[str, Profile] | None = None, fields: Sequenc
     """A Markdown table with one column per profile and one row per setting (``PROFILES`` by default).
 
     ``highlight`` names a profile whose column header is set in bold (e.g. the active one).
+
+    Introduced in chapter 00.
     """
     profiles = PROFILES if profiles is None else profiles
     known = set(Profile.__dataclass_fields__)
@@ -211,7 +219,9 @@ def profile_table(profiles: Mapping[str, Profile] | None = None, fields: Sequenc
 
 def accuracy_table(reports: Mapping[str, EvaluationReport]) -> str:
     """A Markdown table: one row per report with mean ± std (%), networks, epochs and training images (a
-    report of one network shows its accuracy without a ±: one network has no spread)."""
+    report of one network shows its accuracy without a ±: one network has no spread).
+
+    Introduced in chapter 01."""
     rows = [[label, f"{100 * r.mean:.1f} ± {100 * r.std:.1f}" if len(r.accuracies) > 1 else f"{100 * r.mean:.1f}",
              len(r.accuracies), r.epochs, r.train_size]
             for label, r in reports.items()]
@@ -279,6 +289,8 @@ def plot_class_counts(counts: Mapping[str, Sequence[int]] | Sequence[int],
     ``counts`` is one sequence (one bar per class) or ``{label: counts}`` (grouped bars, the legend gives
     each series' total). ``log=True`` puts the counts on a logarithmic axis, where an exponential profile
     is a straight staircase; ``ylabel`` names the axis. The bar heights are exactly the counts.
+
+    Introduced in chapter 02.
     """
     series = _count_series(counts)
     num_classes = len(next(iter(series.values())))
@@ -308,6 +320,8 @@ def plot_shot_groups(counts: Sequence[int], groupings: Mapping[str, Sequence[str
     :func:`ltdd.data.longtail.shot_groups` or :func:`~ltdd.data.longtail.index_range_groups`. Bars are
     coloured with :data:`SHOT_GROUP_COLORS`; dashed lines mark ``thresholds`` (OLTR's 20 and 100
     images); each panel's legend says how many classes fall in each group.
+
+    Introduced in chapter 02.
     """
     from matplotlib.patches import Patch
 
@@ -350,6 +364,8 @@ def show_image_rows(rows: Mapping[str, Tensor], dataset: ImageDataset, per_row: 
 
     Shows the first ``per_row`` images of every row; images are normalised like ``dataset``. Used to put
     the same class under two selection rules side by side.
+
+    Introduced in chapter 02.
     """
     if not rows:
         raise ValueError("rows must map at least one label to a batch of images")
@@ -368,6 +384,8 @@ def counts_table(counts: Mapping[str, Sequence[int]], reference_totals: Mapping[
     Columns: the counts (every class, or ``largest … smallest`` when ``per_class=False``), the smallest
     class, the total, and, with ``reference_totals`` (``{label: total}``, e.g. the totals of the public
     splits), the reference total and whether the two agree ("–" for a label without one).
+
+    Introduced in chapter 02.
     """
     series = _count_series(counts)
     header = ["split", "images per class" if per_class else "largest … smallest", "smallest class", "total"]
@@ -416,6 +434,8 @@ def plot_aligned_conflicting(aligned: Sequence[int], conflicting: Sequence[int],
     The bottom bar of class ``c`` is exactly ``aligned[c]`` high and the top one ``conflicting[c]``
     (``ax.containers[0]`` and ``[1]``); the legend gives both totals and the biased rate
     ``aligned / (aligned + conflicting)``.
+
+    Machinery behind chapter 00.
     """
     series = _count_series({"aligned": aligned, "conflicting": conflicting})
     low, high = series["aligned"], series["conflicting"]
@@ -440,6 +460,8 @@ def attribute_count_matrix(labels: Tensor, attributes: Tensor, num_classes: int)
     """``M[y, a]``: how many images of class ``y`` carry attribute ``a``, shape ``(C, C)`` (int64).
 
     The diagonal holds the bias-aligned images, everything off it the bias-conflicting ones.
+
+    Introduced in chapter 03.
     """
     labels, attributes = _as_long_cpu(labels, "labels"), _as_long_cpu(attributes, "attributes")
     if labels.shape != attributes.shape:
@@ -457,6 +479,8 @@ def plot_attribute_counts(panels: Mapping[str, tuple[Tensor, Tensor]], num_class
 
     Every cell is annotated with its count (:func:`attribute_count_matrix`, which is also the image the
     panel shows); the diagonal (bias-aligned) cells are outlined. Each panel has its own colour scale.
+
+    Introduced in chapter 03.
     """
     from matplotlib.patches import Rectangle
 
@@ -501,6 +525,8 @@ def show_aligned_conflicting(images: Tensor, labels: Tensor, attributes: Tensor,
 
     ``images`` are normalised like ``dataset``. The grid has ``len(classes)`` rows and ``2 * per_group``
     columns; a class with fewer images of a kind leaves those cells empty.
+
+    Introduced in chapter 03.
     """
     if images.ndim != 4:
         raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
@@ -553,6 +579,8 @@ def plot_colour_noise(severities: Sequence[int] = (1, 2, 3, 4), samples: int = 1
     :func:`ltdd.data.bias.colour_jitter` for attribute ``a`` at severity ``s`` (``clamp(colour[a] +
     std_s · ε, 0, 1)``), the colour a full-intensity stroke takes. The same noise ``ε`` is used in every
     panel, so only the standard deviation changes. The panel's image is that array.
+
+    Introduced in chapter 03.
     """
     from .data.bias import BIAS_COLOURS, colour_jitter, colour_std
 
@@ -587,6 +615,8 @@ def corruption_gallery(images: Tensor, severities: Sequence[int] = (1, 2, 3, 4),
     CIFAR-10-C level ``s + 1``), with one seed per image drawn once from ``seed``, so an image meets the
     same random draw at every severity and in every row. ``frost_textures`` goes to the frost corruption
     (see :func:`ltdd.data.corruptions.frost_textures`).
+
+    Machinery behind chapter 00.
     """
     from .data.corruptions import CORRUPTIONS, corrupt, draw_seeds
 
@@ -613,6 +643,8 @@ def plot_corruption_gallery(images: Tensor, severities: Sequence[int] = (1, 2, 3
     Every cell shows the ``N`` images side by side (separated by a white pixel column); the cells are the
     tensors of :func:`corruption_gallery`. ``class_names`` (one per corruption, e.g. CIFAR-10's) adds the
     class each corruption is aligned with to the row label. The grid is ``K × (1 + S)``.
+
+    Introduced in chapter 03.
     """
     from .data.corruptions import CORRUPTIONS
 
@@ -663,6 +695,8 @@ def moving_average(values: Sequence[float], window: int) -> np.ndarray:
 
     NaN entries (e.g. missing losses) are skipped: a position averages the finite values of its window and
     is NaN only when its window holds none.
+
+    Machinery behind chapter 00.
     """
     positive_int("window", window)
     x = np.asarray(values, dtype=float).reshape(-1)
@@ -691,6 +725,8 @@ def plot_loss_curves(curves: Mapping[str, Sequence[float | None]], title: str | 
     a fiftieth of the longest curve, at least 1, when the smoothed line is the only one drawn). ``None``,
     NaN and, on the log axis, values ``<= 0`` are left out of the drawing; the legend gives each curve's
     first and last recorded value.
+
+    Introduced in chapter 05.
     """
     if not curves or not any(len(values) for values in curves.values()):
         raise ValueError("curves must map at least one label to a non-empty sequence of losses")
@@ -732,6 +768,8 @@ def show_image_panels(panels: Mapping[str, Tensor], labels: Tensor, dataset: Ima
     ``(N, C)``) serves all. Row ``c`` of every panel shows the first ``per_class`` images of class ``c``,
     so image ``j`` of a row is the same synthetic image in every panel. The grid has ``len(classes)`` rows
     and ``len(panels) * per_class`` image columns.
+
+    Introduced in chapter 05.
     """
     if not panels:
         raise ValueError("panels must map at least one heading to a batch of images")
@@ -793,6 +831,8 @@ def plot_method_comparison(summary: Mapping[str, Mapping[str, tuple[float, float
 
     ``summary`` is ``{method: {column: (mean, std)}}`` in fractions (:func:`ltdd.comparison.group_summary`);
     a column a method lacks is left empty. Methods are drawn top to bottom in ``summary``'s order.
+
+    Introduced in chapter 12.
     """
     if not summary:
         raise ValueError("summary must contain at least one method")

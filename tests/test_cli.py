@@ -321,7 +321,8 @@ def test_every_subcommand_that_loads_data_takes_the_shared_data_flags():
 @pytest.mark.parametrize("name, required", [
     ("data", ["digits"]), ("distill", ["dm", "--out", "X"]), ("evaluate", ["X"]),
     ("bias-sweep", ["dm", "--out", "X.json"]), ("rebalance", ["vanilla", "--out", "X"]), ("experts", ["--out", "X"]),
-    ("tm-ablation", ["--out", "X"]), ("compare", ["--out", "X"]), ("longtail-effect", ["--imbalance", "10", "--out", "X"]),
+    ("tm-ablation", ["--out", "X"]), ("compare", ["--out", "X"]),
+    ("longtail-effect", ["--imbalance", "10", "--out", "X"]),
 ])
 def test_data_root_parses_on_every_data_subcommand(name, required):
     from ltdd.cli import build_parser

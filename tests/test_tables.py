@@ -40,7 +40,8 @@ def test_paper_tables_read_as_before():
         "| dataset, bias ratio | severity 1 | 2 | 3 | 4 |", "|---|---|---|---|---|",
         "| CMNIST-DD, BR = 0 % | 97.28 ± 0.09 | 97.46 ± 0.07 | 97.41 ± 0.01 | 97.42 ± 0.02 |"]
     lines = ltdd_table().splitlines()
-    assert lines[:3] == ["| method | IPC 10 | IPC 20 | IPC 50 |", "|---|---|---|---|", "| Random | 34.4 | 41.4 | 52.6 |"]
+    assert lines[:3] == ["| method | IPC 10 | IPC 20 | IPC 50 |", "|---|---|---|---|",
+                         "| Random | 34.4 | 41.4 | 52.6 |"]
     assert lines[6] == "| full long-tailed set | 66.2 |  |  |"  # was "| | |": the same empty cells
     assert lines[7:] == ["", "| ablation (Fig. 6a: β = 200, IPC 50) | accuracy |", "|---|---|", "| base | 43.8 |",
                          "| +DAM | 58.1 |", "| +DAM+ED | 62.6 |"]

@@ -46,6 +46,8 @@ class SyntheticSet:
     every stored image holds ``factor × factor`` smaller images, and a network trains on
     :meth:`training_pairs`, the parts upsampled back to full size. The storage budget (IPC) counts stored
     images.
+
+    Introduced in chapter 01.
     """
 
     images: Tensor
@@ -156,7 +158,7 @@ class SyntheticSet:
 
 
 def check_factor(factor: int, image_size: int) -> None:
-    """A partition factor is a positive int that divides the image side."""
+    """A partition factor is a positive int that divides the image side. Machinery behind chapter 01."""
     positive_int("factor", factor)
     if image_size % factor:
         raise ValueError(f"factor={factor} must divide the image side {image_size}")
@@ -169,6 +171,8 @@ def expand_partitions(images: Tensor, factor: int) -> Tensor:
     ``(N, C, H, W)`` → ``(N·factor², C, H, W)``; the parts of image ``i`` are rows ``i·factor² …``, in
     column-major order (top-left, bottom-left, top-right, bottom-right for factor 2, IDM's order), so a
     class-major set stays class-major.
+
+    Introduced in chapter 06.
     """
     check_factor(factor, images.shape[-1])
     if factor == 1:
@@ -183,7 +187,9 @@ def expand_partitions(images: Tensor, factor: int) -> Tensor:
 def tile_partitions(images: Tensor, factor: int, mode: str = "bilinear") -> Tensor:
     """The inverse layout of :func:`expand_partitions`: shrink every image by ``factor`` and tile groups of
     ``factor²`` consecutive images into one (IDM's initialisation uses bilinear shrinking, IDC's
-    ``nearest``). ``(N·factor², C, H, W)`` → ``(N, C, H, W)``."""
+    ``nearest``). ``(N·factor², C, H, W)`` → ``(N, C, H, W)``.
+
+    Introduced in chapter 06."""
     check_factor(factor, images.shape[-1])
     if len(images) % (factor * factor):
         raise ValueError(f"images: {len(images)} images cannot be tiled in groups of factor²={factor * factor}")
@@ -198,7 +204,9 @@ def tile_partitions(images: Tensor, factor: int, mode: str = "bilinear") -> Tens
 
 
 def check_ipc(ipc: int, dataset: ImageDataset) -> None:
-    """IPC must be a positive int no larger than the smallest class of the training split."""
+    """IPC must be a positive int no larger than the smallest class of the training split.
+
+    Machinery behind chapter 01."""
     positive_int("ipc", ipc)
     counts = dataset.train.class_counts(dataset.num_classes)
     smallest = min(counts)
@@ -215,6 +223,8 @@ class Distiller(ABC):
 
     Subclasses set ``name``, define ``Config``, and implement :meth:`init` and :meth:`step`; methods whose
     state goes beyond the synthetic images extend :meth:`state_dict` / :meth:`load_state_dict`.
+
+    Introduced in chapter 01.
     """
 
     name: str = "distiller"
@@ -329,6 +339,8 @@ class ImageDistiller(Distiller):
     The optimised tensor lives in the method's own space; :meth:`normalized` maps it to what a network sees
     (identity for methods that optimise normalised images). ``factor`` > 1 marks a partitioned set
     (:class:`SyntheticSet`).
+
+    Introduced in chapter 05.
     """
 
     factor: int = 1

@@ -67,7 +67,9 @@ PUSH_MODES = ("excess", "constant")
 
 @dataclass(frozen=True)
 class DeDMConfig(DMConfig):
-    """DM's setting plus the debiasing: where the aligned labels come from, ``λ`` and ``ρ``."""
+    """DM's setting plus the debiasing: where the aligned labels come from, ``λ`` and ``ρ``.
+
+    Introduced in chapter 08."""
 
     bias_source: str = "oracle"
     """``oracle``: the attribute labels; ``gce``: estimated by a GCE-trained bias network (no attributes)."""
@@ -93,6 +95,8 @@ def debiased_class_loss(real: Tensor, real_groups: Tensor, aligned: Tensor, synt
     belongs to, ``aligned`` a boolean per real row. A class with only aligned or only conflicting rows
     targets the mean of what it has; the push term needs aligned rows, and with ``push="excess"`` more of
     them than the share ``aligned_share``.
+
+    Introduced in chapter 08.
     """
     choice("push", push, PUSH_MODES)
     groups = len(synthetic_means)
@@ -123,7 +127,9 @@ def debiased_class_loss(real: Tensor, real_groups: Tensor, aligned: Tensor, synt
 
 
 class DeDM(DM):
-    """Debiased distribution matching (module docstring): DM with Biased-DD Eq. 6 as the loss."""
+    """Debiased distribution matching (module docstring): DM with Biased-DD Eq. 6 as the loss.
+
+    Introduced in chapter 08."""
 
     name = "dedm"
     Config = DeDMConfig

@@ -75,7 +75,9 @@ EPS = 1e-6
 
 
 def loops_for(ipc: int, outer_loop: int | None = None, inner_loop: int | None = None) -> tuple[int, int]:
-    """``(outer_loop, inner_loop)``: the given values, or the reference's table for this IPC."""
+    """``(outer_loop, inner_loop)``: the given values, or the reference's table for this IPC.
+
+    Introduced in chapter 08."""
     if outer_loop is not None and inner_loop is not None:
         return outer_loop, inner_loop
     if ipc not in LOOPS_BY_IPC:
@@ -99,6 +101,8 @@ def layer_distance(real: Tensor, synthetic: Tensor, match_1d: bool = False) -> T
 
     A 1-D parameter (bias, norm scale) has one number per channel. The reference returns 0 for it
     (``match_1d=False``); ``match_1d=True`` treats the whole vector as one row instead.
+
+    Introduced in chapter 08.
     """
     if real.shape != synthetic.shape:
         raise ValueError(f"gradient shapes differ: {tuple(real.shape)} and {tuple(synthetic.shape)}")
@@ -120,6 +124,8 @@ def gradient_distance(real: list[Tensor], synthetic: list[Tensor], metric: str =
     * ``"cos"``: one minus the cosine of the concatenated gradients.
 
     Returns ``(K,)``.
+
+    Introduced in chapter 08.
     """
     choice("metric", metric, METRICS)
     if len(real) != len(synthetic) or not real:
@@ -143,6 +149,8 @@ def per_class_gradients(net: nn.Module, images: Tensor, labels: Tensor, counts: 
     ``path="loop"`` takes one ``autograd.grad`` per class (the reference); ``"vmap"`` one backward pass
     through per-class parameter copies (equal counts only). ``net`` must act per sample (instance norm,
     or batch norm in eval mode).
+
+    Introduced in chapter 08.
     """
     choice("path", path, GRAD_PATHS)
     params = [p for p in net.parameters() if p.requires_grad]
@@ -174,7 +182,7 @@ def _stacked_gradients(net: nn.Module, images: Tensor, labels: Tensor, groups: i
 # ------------------------------------------------------------------------------------------ the method
 @dataclass(frozen=True)
 class GMConfig:
-    """DC's reference setting (``main.py --method DC``)."""
+    """DC's reference setting (``main.py --method DC``). Machinery behind chapter 05."""
 
     ipc: int = 10
     """Synthetic images per class."""
@@ -213,7 +221,9 @@ class GMConfig:
 
 @dataclass(frozen=True)
 class DSAConfig(GMConfig):
-    """DSA's reference setting: DC plus Siamese augmentation, initialised from real images (DSA README)."""
+    """DSA's reference setting: DC plus Siamese augmentation, initialised from real images (DSA README).
+
+    Machinery behind chapter 05."""
 
     init: str = "real"
     dsa: bool = True
@@ -221,7 +231,9 @@ class DSAConfig(GMConfig):
 
 class GradientMatcher(ImageDistiller):
     """Dataset condensation by gradient matching (see the module docstring). ``DC`` and ``DSA`` are its two
-    published settings."""
+    published settings.
+
+    Introduced in chapter 08."""
 
     name = "gm"
     Config = GMConfig
@@ -329,7 +341,9 @@ class GradientMatcher(ImageDistiller):
 
 class DC(GradientMatcher):
     """DC (Zhao, Mopuri & Bilen, ICLR 2021): gradient matching without augmentation, noise init.
-    CIFAR-10 ConvNet-3, IPC 1 / 10 / 50: 28.3 / 44.9 / 53.9 %."""
+    CIFAR-10 ConvNet-3, IPC 1 / 10 / 50: 28.3 / 44.9 / 53.9 %.
+
+    Introduced in chapter 05."""
 
     name = "dc"
     Config = GMConfig
@@ -337,7 +351,9 @@ class DC(GradientMatcher):
 
 class DSAMatcher(GradientMatcher):
     """DSA (Zhao & Bilen, ICML 2021): gradient matching with Siamese augmentation, real init.
-    CIFAR-10 ConvNet-3, IPC 1 / 10 / 50: 28.8 / 52.1 / 60.6 %."""
+    CIFAR-10 ConvNet-3, IPC 1 / 10 / 50: 28.8 / 52.1 / 60.6 %.
+
+    Machinery behind chapter 05."""
 
     name = "dsa"
     Config = DSAConfig

@@ -49,7 +49,9 @@ from .matching import (DistributionMatcher, MatchingConfig, class_means, group_o
 
 @dataclass(frozen=True)
 class IDMConfig(MatchingConfig):
-    """IDM's ``command.txt`` setting for CIFAR-10 IPC 10 (see :func:`command_settings` for the others)."""
+    """IDM's ``command.txt`` setting for CIFAR-10 IPC 10 (see :func:`command_settings` for the others).
+
+    Introduced in chapter 06."""
 
     lr_img: float = 0.2
     step_per_class: bool = True
@@ -96,7 +98,9 @@ and ``--eval_interval`` (``meter_reset_interval``: the code resets the accuracy 
 
 def command_settings(dataset: str, ipc: int) -> dict:
     """The settings of IDM's ``command.txt`` for ``dataset`` (cifar10, cifar100, tinyimagenet; a ``-lt`` suffix
-    is ignored) and ``ipc`` that differ from :class:`IDMConfig`'s defaults (``COMMAND_TXT``)."""
+    is ignored) and ``ipc`` that differ from :class:`IDMConfig`'s defaults (``COMMAND_TXT``).
+
+    Introduced in chapter 06."""
     name = str(dataset).lower().removesuffix("-lt")
     if (name, ipc) not in COMMAND_TXT:
         raise ValueError(f"command.txt has no setting for dataset={dataset!r}, ipc={ipc}; "
@@ -105,7 +109,9 @@ def command_settings(dataset: str, ipc: int) -> dict:
 
 
 class ModelQueue:
-    """IDM's FIFO queue of partly trained networks, each with its own optimiser and accuracy meter."""
+    """IDM's FIFO queue of partly trained networks, each with its own optimiser and accuracy meter.
+
+    Introduced in chapter 06."""
 
     def __init__(self, size: int):
         self.size = size
@@ -140,7 +146,7 @@ class ModelQueue:
 
 
 class IDM(DistributionMatcher):
-    """Improved distribution matching (see the module docstring)."""
+    """Improved distribution matching (see the module docstring). Introduced in chapter 06."""
 
     name = "idm"
     Config = IDMConfig

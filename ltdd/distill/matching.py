@@ -50,6 +50,8 @@ class ClassBalancedSampler:
     One random key per training image and one sort give a fresh random order *within* every class; the first
     ``min(per_class, class size)`` images of each class are taken (the reference's
     ``np.random.permutation(indices_c)[:n]``, for all classes at once).
+
+    Introduced in chapter 05.
     """
 
     def __init__(self, labels: Tensor, num_classes: int):
@@ -73,17 +75,21 @@ class ClassBalancedSampler:
 
 # ------------------------------------------------------------------------------------ class statistics
 def group_of_rows(counts: list[int], classes: list[int], device: torch.device | str) -> Tensor:
-    """The class of every row of a class-sorted batch holding ``counts[i]`` rows of class ``classes[i]``."""
+    """The class of every row of a class-sorted batch holding ``counts[i]`` rows of class ``classes[i]``.
+
+    Machinery behind chapter 05."""
     return torch.repeat_interleave(torch.tensor(classes, device=device), torch.tensor(counts, device=device))
 
 
 def split_by_class(features: Tensor, counts: list[int]) -> tuple[Tensor, ...]:
-    """The rows of every class of a class-sorted batch."""
+    """The rows of every class of a class-sorted batch. Machinery behind chapter 05."""
     return torch.split(features, counts)
 
 
 def class_means(features: Tensor, counts: list[int]) -> Tensor:
-    """The mean feature of every class, ``(C, d)``, of a class-sorted batch (a reshape when counts agree)."""
+    """The mean feature of every class, ``(C, d)``, of a class-sorted batch (a reshape when counts agree).
+
+    Introduced in chapter 05."""
     if len(set(counts)) == 1:
         return features.reshape(len(counts), counts[0], -1).mean(dim=1)
     return torch.stack([rows.mean(dim=0) for rows in split_by_class(features, counts)])
@@ -91,14 +97,18 @@ def class_means(features: Tensor, counts: list[int]) -> Tensor:
 
 def mean_embedding_distance(real_means: Tensor, synthetic_means: Tensor) -> Tensor:
     """DM's objective per class: ``‖ mean ψ(A(real_c)) − mean ψ(A(syn_c)) ‖²`` — the empirical MMD with a
-    linear kernel (Zhao & Bilen, WACV 2023, Sec. 3.2). Returns one value per class, ``(C,)``."""
+    linear kernel (Zhao & Bilen, WACV 2023, Sec. 3.2). Returns one value per class, ``(C,)``.
+
+    Introduced in chapter 05."""
     return (real_means - synthetic_means).pow(2).sum(dim=1)
 
 
 # -------------------------------------------------------------------------------------- image updates
 def momentum_step(images: Tensor, velocity: Tensor, grad: Tensor, lr: float, momentum: float) -> None:
     """One step of ``torch.optim.SGD`` with momentum (no dampening, no weight decay), in place:
-    ``v ← μ v + g``, ``x ← x − lr v``. A zero ``velocity`` is SGD's first step."""
+    ``v ← μ v + g``, ``x ← x − lr v``. A zero ``velocity`` is SGD's first step.
+
+    Introduced in chapter 05."""
     velocity.mul_(momentum).add_(grad)
     images.sub_(lr * velocity)
 
@@ -115,7 +125,9 @@ def _per_row(values: list[float], row_class: Tensor, like: Tensor) -> Tensor:
 def per_class_lookahead(images: Tensor, velocity: Tensor, row_class: Tensor, num_classes: int, lr: float,
                         momentum: float) -> Tensor:
     """Where class ``c`` stands when the reference takes its step: after ``c`` momentum-only steps,
-    ``x_c − lr·(μ + μ² + … + μ^c)·v_c``."""
+    ``x_c − lr·(μ + μ² + … + μ^c)·v_c``.
+
+    Introduced in chapter 05."""
     shift = [_geometric(momentum, 1, c) for c in range(num_classes)]
     return images - lr * _per_row(shift, row_class, images) * velocity
 
@@ -126,6 +138,8 @@ def apply_per_class_steps(images: Tensor, velocity: Tensor, grad: Tensor, row_cl
     in one update, in place. ``grad`` holds every class's gradient taken at :func:`per_class_lookahead`.
 
     After all steps, ``v = μ^C v₀ + μ^{C−1−c} g_c`` and ``x = x₀ − lr·[(μ + … + μ^C) v₀ + (1 + … + μ^{C−1−c}) g_c]``.
+
+    Introduced in chapter 05.
     """
     c = num_classes
     carried = [_geometric(momentum, 0, c - 1 - k) for k in range(c)]
@@ -137,7 +151,7 @@ def apply_per_class_steps(images: Tensor, velocity: Tensor, grad: Tensor, row_cl
 # ------------------------------------------------------------------------------------------ the base
 @dataclass(frozen=True)
 class MatchingConfig:
-    """Settings every distribution-matching method has (defaults: DM's paper setting)."""
+    """Settings every distribution-matching method has (defaults: DM's paper setting). Machinery behind chapter 05."""
 
     ipc: int = 10
     """Synthetic images per class (stored images: the storage budget)."""
@@ -173,6 +187,8 @@ class DistributionMatcher(ImageDistiller):
     The optimised tensor ``self.images`` lives in the method's own space (normalised, or DSDM's [0, 1]
     pixels); :meth:`~ltdd.distill.base.ImageDistiller.normalized` maps it to what the network sees,
     :meth:`synthetic_views` to the images that are matched (IDM's and DSDM's expanded parts).
+
+    Introduced in chapter 05.
     """
 
     dsa_mode = "S"

@@ -13,7 +13,9 @@ from .base import Distiller, SyntheticSet, check_ipc
 
 @dataclass(frozen=True)
 class RandomConfig:
-    """Settings of :class:`~ltdd.distill.random.RandomSelection`: only the number of images per class."""
+    """Settings of :class:`~ltdd.distill.random.RandomSelection`: only the number of images per class.
+
+    Machinery behind chapter 06."""
 
     ipc: int = 10
     """Real images kept per class."""
@@ -26,6 +28,8 @@ def sample_real_per_class(dataset: ImageDataset, ipc: int, generator: torch.Gene
     ``repeat=True`` lets a class with fewer than ``ipc`` images (the tail of a long-tailed set) give each of its
     images more than once: passes over the class, each in a fresh random order, until ``ipc`` are drawn. A
     class that is large enough is drawn exactly as without ``repeat``.
+
+    Introduced in chapter 06.
     """
     if not repeat:
         check_ipc(ipc, dataset)
@@ -46,7 +50,9 @@ def sample_real_per_class(dataset: ImageDataset, ipc: int, generator: torch.Gene
 
 
 class RandomSelection(Distiller):
-    """``ipc`` real images per class drawn without replacement, seeded. It has no iterations."""
+    """``ipc`` real images per class drawn without replacement, seeded. It has no iterations.
+
+    Machinery behind chapter 06."""
 
     name = "random"
     iterative = False

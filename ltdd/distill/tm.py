@@ -77,7 +77,9 @@ DAM_WEIGHTING = ("column", "sample")
 
 # ------------------------------------------------------------------------------------------------ DAM
 def dam_weights(class_counts, dam_lambda: float = 0.0, normalize: bool = True) -> Tensor:
-    """LTDD's class weights g(s_c) = (s_c + λ_g) / (Σ_k s_k + λ_g); ``normalize`` rescales them to mean 1."""
+    """LTDD's class weights g(s_c) = (s_c + λ_g) / (Σ_k s_k + λ_g); ``normalize`` rescales them to mean 1.
+
+    Introduced in chapter 11."""
     counts = torch.as_tensor(class_counts, dtype=torch.float32)
     if counts.ndim != 1 or (counts < 0).any() or counts.sum() <= 0:
         raise ValueError(f"class_counts must be non-negative counts with a positive total, got {class_counts!r}")
@@ -99,6 +101,8 @@ def dam_loss(logits: Tensor, labels: Tensor, class_counts, dam_lambda: float = 0
       target's arg-max.
 
     The two agree for one-hot targets. Equal counts, λ = 0 and ``normalize`` give plain soft cross-entropy.
+
+    Introduced in chapter 11.
     """
     choice("weighting", weighting, DAM_WEIGHTING)
     counts = torch.as_tensor(class_counts, dtype=logits.dtype, device=logits.device)
@@ -120,7 +124,9 @@ def dam_loss(logits: Tensor, labels: Tensor, class_counts, dam_lambda: float = 0
 @dataclass(frozen=True)
 class TMConfig:
     """Every setting of the trajectory-matching family (defaults: MTT, CIFAR-10 IPC 10, with the pixel learning
-    rate its author confirmed, MTT issue #31). :class:`DATMConfig` and :class:`LTDDConfig` change the defaults."""
+    rate its author confirmed, MTT issue #31). :class:`DATMConfig` and :class:`LTDDConfig` change the defaults.
+
+    Introduced in chapter 10."""
 
     ipc: int = 10
     buffer: str | None = None
@@ -222,7 +228,9 @@ class TMConfig:
 @dataclass(frozen=True)
 class DATMConfig(TMConfig):
     """DATM, CIFAR-10 IPC 10 (ZCA, GSAM experts of 100 epochs): N = 80, window [0, 10 → 20 over 1000
-    iterations), soft labels from correct experts, initial images the first expert gets right, gate 1.0."""
+    iterations), soft labels from correct experts, initial images the first expert gets right, gate 1.0.
+
+    Introduced in chapter 10."""
 
     syn_steps: int = 80
     max_start_epoch: int = 20
@@ -240,7 +248,9 @@ class LTDDConfig(TMConfig):
     soft labels from every classifier expert, DAM in the representation phase, no gate, TESLA's gradient (its
     only distillation script; ``grad_mode="exact"`` is the exact one). One difference: DAM's weights are
     rescaled to mean 1 (``dam_normalize=True``, the general form); the code's raw frequencies are
-    ``dam_normalize=False``, which the presets use."""
+    ``dam_normalize=False``, which the presets use.
+
+    Introduced in chapter 10."""
 
     syn_steps: int = 80
     grad_mode: str = "tesla"
@@ -257,7 +267,9 @@ class LTDDConfig(TMConfig):
 # ------------------------------------------------------------------------------------------ windows
 def start_window(config: TMConfig, iteration: int) -> tuple[int, int]:
     """``[low, high)`` of the start epoch at ``iteration``: fixed, or DATM's Sequential Generation
-    ``high = current + ⌊(max − current) · it / expansion_end⌋``, capped at ``max_start_epoch``."""
+    ``high = current + ⌊(max − current) · it / expansion_end⌋``, capped at ``max_start_epoch``.
+
+    Introduced in chapter 10."""
     if config.current_max_start_epoch is None:
         return config.min_start_epoch, config.max_start_epoch
     grown = config.current_max_start_epoch + int((config.max_start_epoch - config.current_max_start_epoch)
@@ -267,7 +279,9 @@ def start_window(config: TMConfig, iteration: int) -> tuple[int, int]:
 
 # ------------------------------------------------------------------------------ initialisation, labels
 def expert_network(template: torch.nn.Module, buffer: ExpertBuffer, index: int, epoch: int = -1) -> torch.nn.Module:
-    """``template`` loaded with expert ``index``'s weights after ``epoch`` (default: the last), in eval mode."""
+    """``template`` loaded with expert ``index``'s weights after ``epoch`` (default: the last), in eval mode.
+
+    Introduced in chapter 10."""
     epoch = buffer.epochs if epoch == -1 else epoch
     load_flat_parameters(template, buffer.snapshot(index, epoch).to(next(template.parameters()).device))
     return template.eval()
@@ -283,7 +297,9 @@ def select_correct(dataset: ImageDataset, label: int, ipc: int, template: torch.
     """DATM's initialisation for one class: go through the class in a random order and keep images the expert
     classifies correctly (expert 0 at its last epoch, then expert 1, … up to ``experts``) until ``ipc`` are
     found. Returns the chosen indices into the training split (possibly fewer than ``ipc``) and the class's
-    other indices, in the same random order."""
+    other indices, in the same random order.
+
+    Introduced in chapter 10."""
     members = dataset.train.class_indices(label)
     order = members[torch.randperm(len(members), generator=generator, device=generator.device).to(members.device)]
     chosen = torch.zeros(len(order), dtype=torch.bool, device=order.device)
@@ -308,6 +324,8 @@ def fill_class(found: Tensor, others: Tensor, ipc: int, policy: str, label: int,
 
     The LTDD code's ``inherent`` writes fewer images than its fixed C×IPC label layout expects; here the budget
     is always exactly ``ipc`` images with aligned labels.
+
+    Introduced in chapter 11.
     """
     images = dataset.train.images
     missing = ipc - len(found)
@@ -332,7 +350,9 @@ def expert_soft_labels(images: Tensor, labels: Tensor, template: torch.nn.Module
     """The initial label logits of DATM and LTDD, from the experts at their last epoch. ``rule="correct"``: for
     every image, the mean logits of the experts that classify it correctly, all zeros (a uniform target) where
     none does; ``rule="first"``: the logits of expert 0, right or wrong (the code's rule when the images are
-    random real ones; ``experts`` is then ignored). Returns ``(logits (N, C), experts right (N,))``."""
+    random real ones; ``experts`` is then ignored). Returns ``(logits (N, C), experts right (N,))``.
+
+    Introduced in chapter 10."""
     choice("rule", rule, LABEL_RULES)
     if rule == "first":
         logits = _predictions(expert_network(template, buffer, 0), images)
@@ -358,7 +378,9 @@ def _check_reach(buffer: ExpertBuffer, field: str, window: str, window_end: int,
 
 # ----------------------------------------------------------------------------------------- distiller
 class TrajectoryMatcher(ImageDistiller):
-    """One distiller for MTT, DATM and LTDD (see the module docstring); subclasses set the defaults."""
+    """One distiller for MTT, DATM and LTDD (see the module docstring); subclasses set the defaults.
+
+    Introduced in chapter 10."""
 
     name = "mtt"
     Config = TMConfig
@@ -562,7 +584,9 @@ class TrajectoryMatcher(ImageDistiller):
 
 
 class MTT(TrajectoryMatcher):
-    """Matching Training Trajectories (Cazenavette et al. 2022): real init, hard labels, learned step size."""
+    """Matching Training Trajectories (Cazenavette et al. 2022): real init, hard labels, learned step size.
+
+    Introduced in chapter 10."""
 
     name = "mtt"
     Config = TMConfig
@@ -570,7 +594,9 @@ class MTT(TrajectoryMatcher):
 
 class DATM(TrajectoryMatcher):
     """Difficulty-Aligned Trajectory Matching (Guo et al. 2024): MTT with soft labels, correct-image init,
-    Sequential Generation and an update gate."""
+    Sequential Generation and an update gate.
+
+    Introduced in chapter 10."""
 
     name = "datm"
     Config = DATMConfig
@@ -578,7 +604,9 @@ class DATM(TrajectoryMatcher):
 
 class LTDD(TrajectoryMatcher):
     """Long-tailed dataset distillation (Zhao et al.): DATM with Distribution-agnostic Matching and Expert
-    Decoupling."""
+    Decoupling.
+
+    Introduced in chapter 10."""
 
     name = "ltdd"
     Config = LTDDConfig

@@ -58,7 +58,9 @@ DATM_REPO = "DATM config configs/"
 
 @dataclass(frozen=True)
 class Preset:
-    """One published setting: what to distil with, how the experts were trained, on which data."""
+    """One published setting: what to distil with, how the experts were trained, on which data.
+
+    Machinery behind chapter 10."""
 
     method: str
     dataset: str
@@ -199,7 +201,9 @@ TM_METHODS = ("mtt", "datm", "ltdd")
 
 
 def find_preset(method: str, dataset: str, ipc: int, imbalance: float | None = None) -> Preset | None:
-    """:func:`tm_preset`, or ``None`` where no published setting exists (the ``paper`` profile's look-up)."""
+    """:func:`tm_preset`, or ``None`` where no published setting exists (the ``paper`` profile's look-up).
+
+    Machinery behind chapter 10."""
     key = (str(method).lower(), str(dataset).lower(), ipc, None if imbalance is None else float(imbalance))
     if not any(_key(p) == key for p in PRESETS):
         return None
@@ -212,7 +216,9 @@ def _key(preset: Preset) -> tuple:
 
 def tm_preset(method: str, dataset: str, ipc: int, imbalance: float | None = None) -> Preset:
     """The published setting for ``method`` on ``dataset`` at ``ipc`` (and imbalance factor β for the
-    long-tailed sets). Warns (``UserWarning``) when the preset corrects an inconsistent original config."""
+    long-tailed sets). Warns (``UserWarning``) when the preset corrects an inconsistent original config.
+
+    Introduced in chapter 10."""
     key = (str(method).lower(), str(dataset).lower(), ipc, None if imbalance is None else float(imbalance))
     for preset in PRESETS:
         if (preset.method, preset.dataset, preset.ipc,
@@ -229,7 +235,9 @@ def tm_preset(method: str, dataset: str, ipc: int, imbalance: float | None = Non
 
 def preset_table(method: str | None = None) -> str:
     """A markdown table of the presets (one method or all), flagged ones marked. "labels": how the soft labels
-    start (mean of the correct experts, or the first expert's logits); "grad": the gradient mode."""
+    start (mean of the correct experts, or the first expert's logits); "grad": the gradient mode.
+
+    Introduced in chapter 10."""
     header = ["method", "dataset", "β", "IPC", "model", "N / N₂", "M", "window", "lr_img", "lr_lr", "α₀", "lr_y",
               "labels", "batch_syn", "gate", "λ_rep / λ_cls", "grad", "ZCA", "iterations", "flag"]
     rows = []
