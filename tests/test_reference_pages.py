@@ -110,7 +110,7 @@ def test_a_docstring_that_says_a_chapter_introduces_a_name_is_right():
     chapter_text = {path.name[:2]: path.read_text() for path in (ROOT / "chapters").glob("[01][0-9]_*.py")}
     wrong = []
     for module, name, obj in documented_callables():
-        names = [name, *re.findall(r"[Ii]ntroduced in chapter \d\d \(as ``(\w+)``", obj.__doc__)]
+        names = [name, *re.findall(r"[Ii]ntroduced in chapter \d\d\s+\(as\s+``(\w+)``", obj.__doc__)]
         for nn in re.findall(r"[Ii]ntroduced in chapter (\d\d)", obj.__doc__):
             if not any(re.search(rf"\b{re.escape(n)}\b", chapter_text.get(nn, "")) for n in names):
                 wrong.append(f"{module}.{name}: chapter {nn}")
