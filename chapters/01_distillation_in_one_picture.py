@@ -266,7 +266,7 @@ random_rows = [
 Markdown(
     markdown_table(
         ["IPC", "random selection, CIFAR-10, ConvNet (papers' numbers, %)"],
-        random_rows, align=["right", "right"]
+        random_rows, align="rr"
     )
     + f"\n\nThe whole training set gives about {FULL_DATA['cifar10']:.1f} % in the same"
     " setting."

@@ -36,7 +36,7 @@
 # - Why its classifier favours the head, seen in the norms of the classifier's weight rows
 #   ({func}`classifier_weight_norms <ltdd.diagnostics.classifier_weight_norms>`).
 # - How a network trained on a colour-biased set takes the colour shortcut as the bias ratio grows
-#   ({func}`bias_ratio_sweep <ltdd.diagnostics.bias_ratio_sweep>`).
+#   ({func}`full_set_bias_sweep <ltdd.diagnostics.full_set_bias_sweep>`).
 # - What each distillation family inherits from these skewed networks.
 #
 # **Before you start.** {doc}`01_distillation_in_one_picture` (the {term}`evaluation protocol`),
@@ -232,23 +232,23 @@ plot_weight_norms(
 # Biased-DD {cite}`biaseddd` tests on a set in which *every* image is bias-conflicting, so a network that
 # reads the colour instead of the digit fails it. To see both sides we also test the same networks on
 # LfF's split {cite}`lff`, where 10 % of the images are aligned and 90 % conflicting, and report the two
-# kinds separately. For each ratio {func}`bias_ratio_sweep <ltdd.diagnostics.bias_ratio_sweep>` loads the
+# kinds separately. For each ratio {func}`full_set_bias_sweep <ltdd.diagnostics.full_set_bias_sweep>` loads the
 # dataset with both test splits (the training set is the same) and trains on the **whole** biased training set, the "full set" reference against which
 # Biased-DD measures distilled sets.
 
 # %%
-from ltdd.diagnostics import bias_ratio_sweep, bias_sweep_table
+from ltdd.diagnostics import bias_sweep_table, full_set_bias_sweep
 
-sweep = bias_ratio_sweep(
+sweep = full_set_bias_sweep(
     BIASED_DATASET, BIAS_RATIOS, SEVERITY, full_protocol, FULL_SEEDS, model=MODEL,
     model_options=MODEL_OPTIONS
 )
 Markdown(bias_sweep_table(sweep))
 
 # %% mystnb={"figure": {"caption": "Test accuracy of networks trained on the whole biased training set, against the bias ratio: on the aligned and on the conflicting images of LfF's split, and on Biased-DD's all-conflicting test set (dashed; whiskers: standard deviation over networks). Watch the gap between aligned and conflicting images as the ratio approaches 1.", "name": "fig-04-bias-sweep"}}
-from ltdd.diagnostics import plot_bias_sweep
+from ltdd.diagnostics import plot_full_set_bias_sweep
 
-plot_bias_sweep(
+plot_full_set_bias_sweep(
     sweep, title=f"{BIASED_DATASET}: the full biased training set, severity {SEVERITY}"
 )
 
@@ -405,8 +405,8 @@ if recorded is not None:
 #
 # If long rows favour the head, equalise them. `lt_report.networks` holds the trained long-tailed
 # networks. Copy one (`import copy`, then `copy.deepcopy`), divide each row of its `classifier.weight` by the row's norm
-# (inside `torch.no_grad()`) and evaluate the copy with `ltdd.train.evaluate(net, lt.test, lt.num_classes)`
-# ({func}`ltdd.train.evaluate`).
+# (inside `torch.no_grad()`) and evaluate the copy with `ltdd.train.network_accuracy(net, lt.test, lt.num_classes)`
+# ({func}`ltdd.train.network_accuracy`).
 # Which classes gain? Why does this need no retraining, and why can it not rescue every class?
 # ```
 #
@@ -415,12 +415,12 @@ if recorded is not None:
 #
 # ```python
 # import copy, torch
-# from ltdd.train import evaluate
+# from ltdd.train import network_accuracy
 #
 # net = copy.deepcopy(lt_report.networks[0])
 # with torch.no_grad():
 #     net.classifier.weight /= net.classifier.weight.norm(dim=1, keepdim=True)
-# print([round(a, 2) for a in evaluate(net, lt.test, lt.num_classes).per_class])
+# print([round(a, 2) for a in network_accuracy(net, lt.test, lt.num_classes).per_class])
 # ```
 #
 # With unit rows a class wins an image because its direction fits the features better, not because its row
@@ -481,7 +481,7 @@ if recorded is not None:
 # :label: ex-04-severity
 #
 # Severity sets how much the colour varies around its class colour (severity 1: standard deviation 0.05;
-# severity 4: 0.005). Run `bias_ratio_sweep(BIASED_DATASET, [0.95, 1.0], 1, full_protocol, FULL_SEEDS,
+# severity 4: 0.005). Run `full_set_bias_sweep(BIASED_DATASET, [0.95, 1.0], 1, full_protocol, FULL_SEEDS,
 # model=MODEL, model_options=MODEL_OPTIONS)` and compare the conflicting accuracy with the severity-4 run.
 # ```
 #

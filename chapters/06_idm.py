@@ -598,7 +598,7 @@ table = markdown_table(
         "test accuracy (%)", "training images"
     ],
     rows,
-    align=["", "center", "center", "center", "right", "right"],
+    align="lcccrr",
 )
 Markdown(
     f"**Live ablation**, {dataset.name} at IPC {ABLATION_IPC}, profile "

@@ -243,7 +243,7 @@ print(
 import time
 
 from ltdd.distill.dsdm import pretrain_networks
-from ltdd.train import evaluate as test_network
+from ltdd.train import network_accuracy as test_network
 
 started = time.perf_counter()
 networks = pretrain_networks(
@@ -528,7 +528,7 @@ for label, (cov, hist) in components.items():
                  f"{100 * report.mean:.1f} ± {100 * report.std:.1f}"])
 table = markdown_table(
     ["prototype", "covariance", "history", "test accuracy (%)"], rows,
-    align=["center", "center", "center", "right"]
+    align="cccr"
 )
 Markdown(f"**Live run, {dataset.name} at profile {profile.name}, IPC {ABLATION_IPC}** "
          f"(pre-trained networks and factor 2 in every row)\n\n" + table)

@@ -206,7 +206,7 @@ print(
 # initialisation after each epoch; how far they move in $M$ epochs from each start epoch (the denominator of
 # {eq}`eq-mtt-loss`); and the test accuracy of the network at a few epochs, from
 # {func}`expert_network(template, buffer, k, epoch) <ltdd.distill.tm.expert_network>` (a network loaded with
-# those weights) and {func}`evaluate <ltdd.train.evaluate>`; they are the three panels of
+# those weights) and {func}`network_accuracy <ltdd.train.network_accuracy>`; they are the three panels of
 # {numref}`fig-10-expert-trajectories`.
 
 # %% mystnb={"figure": {"caption": "Three views of every live expert: the distance of its weights from the initialisation after each epoch, the distance it covers in M epochs from each start epoch (the denominator of the matching loss), and its test accuracy at a few epochs.", "name": "fig-10-expert-trajectories"}}
@@ -216,7 +216,7 @@ import torch
 
 from ltdd.distill.tm import expert_network
 from ltdd.models import get_model
-from ltdd.train import evaluate
+from ltdd.train import network_accuracy
 
 template = get_model(
     "convnet", dataset.channels, dataset.num_classes, dataset.image_size,
@@ -232,7 +232,7 @@ for k in range(len(buffer)):
     )
     axes[1].plot(range(len(path) - M), (path[M:] - path[:-M]).norm(dim=1), marker=".")
     accuracy = [
-        evaluate(
+        network_accuracy(
             expert_network(template, buffer, k, e), dataset.test, dataset.num_classes
         ).overall
         for e in shown_epochs

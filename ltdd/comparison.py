@@ -36,12 +36,13 @@ from tqdm.auto import tqdm
 from .config import Profile, get_profile
 from .data import ImageDataset
 from .distill import SyntheticSet
-from .distill.base import settings_mismatch
 from .experiments import distill, evaluation_protocol
+from .files import settings_mismatch
 from .rebalance import (RebalanceStudy, check_plan, evaluation_config, long_tail_groups, pretrain_encoder,
                         rebalance)
 from .tm_study import TMScale, distill_row, scale_for, train_ablation_buffers
 from .train import EvaluationReport, TrainConfig, evaluate_training_set
+from .viz import markdown_table
 
 COMPARISON_ROWS: dict[str, dict] = {
     "random": {"method": "random"},
@@ -303,16 +304,15 @@ def comparison_table(study: RebalanceStudy, columns: Sequence[tuple[str, str]] =
 
     A shot group the long-tailed set does not have (e.g. no class with more than 100 images) shows "–"."""
     header = ["method", "family", *[name for name, _ in columns], "images stored", "seeds"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for label in study.labels():
         first = next(row for row in study.rows if row["label"] == label)
         cells = []
         for _, key in columns:
             mean, std, count = study.mean_std(label, key)
             cells.append("–" if count == 0 or math.isnan(mean) else f"{100 * mean:.1f} ± {100 * std:.1f}")
-        lines.append(f"| {label} | {first.get('family', '')} | " + " | ".join(cells)
-                     + f" | {first['size']['stored']} | {study.mean_std(label)[2]} |")
-    return "\n".join(lines)
+        rows.append([label, first.get("family", ""), *cells, first["size"]["stored"], study.mean_std(label)[2]])
+    return markdown_table(header, rows)
 
 
 def group_summary(study: RebalanceStudy, columns: Sequence[tuple[str, str]] = SHOT_COLUMNS

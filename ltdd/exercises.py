@@ -26,7 +26,9 @@ from typing import Callable, Sequence
 @dataclass(frozen=True)
 class Precision:
     """How precisely one part of an answer is asked for: ``decimals`` places after the point, or ``figures``
-    significant figures (exactly one of the two)."""
+    significant figures (exactly one of the two).
+
+    Machinery behind chapter 00."""
 
     decimals: int | None = None
     figures: int | None = None
@@ -59,7 +61,9 @@ WHOLE = Precision(decimals=0)
 class Checker:
     """How to check one exercise: what the answer looks like (``expects``) and to which precision each part is
     asked for (``precision``, one entry per part, or one for all). The right answer is computed by a private
-    function of this module when an answer is checked; it is neither stored nor shown."""
+    function of this module when an answer is checked; it is neither stored nor shown.
+
+    Machinery behind chapter 00."""
 
     expects: str
     precision: tuple[Precision, ...]
@@ -401,7 +405,9 @@ precision)."""
 def check(label: str, answer, verbose: bool = True) -> bool:
     """Whether ``answer`` (a number or a sequence of numbers, as :data:`CHECKERS` says) is right for exercise
     ``label`` to the precision the question asks for; prints which parts are off (never the right values) when
-    ``verbose``."""
+    ``verbose``.
+
+    Introduced in chapter 00."""
     if label not in CHECKERS:
         raise ValueError(f"exercise {label!r} has no checker; these do: {sorted(CHECKERS)}")
     checker = CHECKERS[label]

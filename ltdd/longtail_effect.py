@@ -26,7 +26,7 @@ from .config import make_generator
 from .data import ImageDataset
 from .data.longtail import make_longtail
 from .diagnostics import train_full
-from .distill.base import settings_mismatch
+from .files import settings_mismatch
 from .rebalance import RebalanceStudy, long_tail_groups
 from .train import TrainConfig
 

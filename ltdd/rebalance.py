@@ -43,9 +43,9 @@ from .augment import DSA, strategy_for
 from .config import Profile, get_profile, make_generator
 from .data import ImageDataset, LabeledImages
 from .data.longtail import group_accuracy, shot_groups
-from .distill.base import atomic_save, atomic_write_text, settings_mismatch
-from .files import locked, read_json
+from .files import atomic_save, atomic_write_text, locked, read_json, settings_mismatch
 from .train import EvaluationReport, TrainConfig, evaluate_training_set
+from .viz import markdown_table
 
 PLANS = ("vanilla", "sample-all", "distill-all", "distill-all-aug", "sample-head", "distill-head")
 DISTILLING_PLANS = ("distill-all", "distill-all-aug", "distill-head")
@@ -778,16 +778,15 @@ def study_table(study: RebalanceStudy, keys: Sequence[tuple[str, str]] = (("over
                 ("head half", "groups.halves.head"), ("tail half", "groups.halves.tail"))) -> str:
     """A markdown table: one line per row, mean ± std over seeds (in %) of each ``(column, key)``, and size."""
     header = ["row", *[name for name, _ in keys], "images", "% of LT set", "seeds"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for label in study.labels():
         cells = []
         for _, key in keys:
             mean, std, count = study.mean_std(label, key)
             cells.append("–" if count == 0 else f"{100 * mean:.2f} ± {100 * std:.2f}")
         size = next(row["size"] for row in study.rows if row["label"] == label)
-        count = study.mean_std(label)[2]
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {size['images']} | {size['percent']:.1f} | {count} |")
-    return "\n".join(lines)
+        rows.append([label, *cells, size["images"], f"{size['percent']:.1f}", study.mean_std(label)[2]])
+    return markdown_table(header, rows)
 
 
 __all__ = ["CRLTSettings", "DISTILLING_PLANS", "PAPER_CRLT", "PAPER_HEAD_IPC", "PLANS", "VANILLA_PROTOCOLS",

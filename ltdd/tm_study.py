@@ -30,11 +30,12 @@ from .config import Profile, get_profile
 from .data import ImageDataset
 from .diagnostics import classifier_weight_norms
 from .distill import SyntheticSet, make_distiller
-from .distill.base import settings_mismatch
 from .distill.unroll import GRAD_MODES, SavedTensorMeter
 from .experts import ExpertBuffer, ExpertConfig, train_buffer
+from .files import settings_mismatch
 from .rebalance import RebalanceStudy, long_tail_groups
 from .train import TrainConfig, evaluate_training_set
+from .viz import markdown_table
 
 ABLATION_ROWS: dict[str, dict] = {
     "MTT": {"method": "mtt"},
@@ -259,16 +260,15 @@ def ablation_table(study: RebalanceStudy, keys: Sequence[tuple[str, str]] = (
         ("overall", "accuracy"), ("head half", "groups.halves.head"), ("tail half", "groups.halves.tail"))) -> str:
     """A markdown table of an ablation: mean ± std over seeds (in %) of each ``(column, key)``, and the step
     size the sets learned."""
-    lines = ["| row | " + " | ".join(column for column, _ in keys) + " | learned α | seeds |",
-             "|---|" + "---|" * (len(keys) + 2)]
+    rows = []
     for label in study.labels():
         cells = []
         for _, key in keys:
             mean, std, _ = study.mean_std(label, key)
             cells.append(f"{100 * mean:.1f} ± {100 * std:.1f}")
         lr, _, count = study.mean_std(label, "learned_lr")
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {lr:.3g} | {count} |")
-    return "\n".join(lines)
+        rows.append([label, *cells, f"{lr:.3g}", count])
+    return markdown_table(["row", *(column for column, _ in keys), "learned α", "seeds"], rows)
 
 
 # ---------------------------------------------------------------------------------------- diagnostics

@@ -392,9 +392,9 @@ def test_markdown_table_alignment():
     from ltdd.viz import markdown_table
 
     assert markdown_table(["a", "b"], [[1, "x|y"]]).splitlines() == ["| a | b |", "|---|---|", "| 1 | x\\|y |"]
-    table = markdown_table(["a", "b", "c"], [], align=["", "right", "center"])
+    table = markdown_table(["a", "b", "c"], [], align="lrc")
     assert table.splitlines()[1] == "|---|---:|:---:|"
     with pytest.raises(ValueError, match="align must give one of"):
-        markdown_table(["a", "b"], [], align=["right"])
+        markdown_table(["a", "b"], [], align="r")
     with pytest.raises(ValueError, match="align must give one of"):
-        markdown_table(["a"], [], align=["middle"])
+        markdown_table(["a"], [], align="m")
