@@ -42,5 +42,5 @@ def renamed(new: Callable, old_name: str) -> Callable:
     chapter = re.search(r"chapter (\d\d)", new.__doc__ or "")
     alias.__name__ = alias.__qualname__ = old_name
     alias.__doc__ = (f"Deprecated: the old name of :func:`~{new.__module__}.{new.__name__}`, which it calls (and "
-                     f"warns).{f' Introduced in chapter {chapter.group(1)}.' if chapter else ''}")
+                     f"warns).{f' The new name is the one chapter {chapter.group(1)} uses.' if chapter else ''}")
     return alias

@@ -182,8 +182,8 @@ def load_experiment(name: str, path: str | Path | None = None) -> Experiment | N
 def recorded_study(file_name: str, root: str | Path | None = None) -> RebalanceStudy | None:
     """A study recorded with the command line on the embedded digits (``data/reference/<file_name>``, or under
     ``root``), after printing where it comes from: the file, its command, commit, date, machine and threads.
-    ``None``, saying so, while the file is not recorded yet. Chapters 09 and 11 open their recorded runs with it.
-    """
+    ``None``, saying so, while the file is not recorded yet. Introduced in chapter 09; chapter 11 opens its
+    recorded runs with it too."""
     path = (Path(root) if root is not None else REFERENCE_DIR) / file_name
     if not path.exists():
         print(f"no recorded study at {path} yet")

@@ -21,7 +21,7 @@ RECORDED = Path(__file__).resolve().parent.parent / "data" / "reference"
 def test_markdown_table_escapes_pipes_and_aligns_columns():
     assert markdown_table(["a", "b"], [["x|y", "1\n2"]]) == "| a | b |\n|---|---|\n| x\\|y | 1 2 |"
     assert markdown_table(["a", "n"], [["x", 3]], align="lr") == "| a | n |\n|---|---:|\n| x | 3 |"
-    with pytest.raises(ValueError, match="align must give one of 'l', 'r' for each of the 2 columns"):
+    with pytest.raises(ValueError, match="align must give one of 'l', 'r', 'c' for each of the 2 columns"):
         markdown_table(["a", "n"], [], align="l")
 
 
