@@ -7,7 +7,9 @@
 #   bash benchmarks/record_cifar10.sh dm-family 10       # experiment 1 at IPC 10 (and 1)
 #   bash benchmarks/record_cifar10.sh longtail-effect 100  # experiment 2 at beta 100 (and 10)
 #   bash benchmarks/record_cifar10.sh tm-ablation        # experiment 5
+#   bash benchmarks/record_cifar10.sh bias               # experiment 3
 #   bash benchmarks/record_cifar10.sh crlt-dd            # experiment 4
+#   bash benchmarks/record_cifar10.sh comparison         # experiment 6
 #   bash benchmarks/record_cifar10.sh record             # write data/reference/cifar10_*.json from the runs
 #
 # Environment: RUNS (default ~/ltdd-runs: outputs, outside the work tree), DATA (default ~/ltdd-data),
@@ -28,15 +30,21 @@ case "${1:-}" in
   dm-family)  # random, herding, k-center, DM, IDM, DSDM; 200 iterations, 128 real/class, width 64, 3 x 300 epochs
     ltdd compare --dataset cifar10 --ipc "${2:?IPC}" --iterations 200 --eval-epochs 300 --networks 3 \
       --protocol ours --rows random,DM,herding,k-center,IDM,DSDM --out "$RUNS/dm-family-ipc$2" "${common[@]}" ;;
-  longtail-effect)  # CIFAR-10-LT at beta against a balanced subset of the same size; 30 epochs, width 64
-    ltdd longtail-effect --dataset cifar10 --imbalance "${2:?BETA}" --epochs 30 --networks 1 \
+  longtail-effect)  # CIFAR-10-LT at beta against a balanced subset of the same size; 20 epochs, width 64
+    ltdd longtail-effect --dataset cifar10 --imbalance "${2:?BETA}" --epochs 20 --networks 1 \
       --out "$RUNS/longtail-effect-beta$2" "${common[@]}" ;;
   tm-ablation)  # MTT, DATM base, +DAM, +DAM+ED on CIFAR-10-LT beta 100, IPC 10: the cpu scale, ZCA 0.1
     ltdd tm-ablation --dataset cifar10-lt --imbalance 100 --zca 0.1 --out "$RUNS/tm-ablation-beta100" \
       "${common[@]}" ;;
+  bias)  # CCIFAR10-DD severity 4 at bias ratios 0, 0.5, 0.95, 1: DM and DeDM at IPC 10, 200 iterations, full set
+    ltdd bias-sweep DM=dm DeDM=dedm --dataset ccifar10-dd --ratios 0,0.5,0.95,1 --severities 4 --ipc 10 \
+      --iterations 200 --out "$RUNS/bias-ccifar10/sweep.json" "${common[@]}" ;;
   crlt-dd)  # CRLT-DD's Table III plans on CIFAR-10-LT beta 100: 200 DM iterations, 30 evaluation epochs
     ltdd rebalance table-iii --dataset cifar10-lt --imbalance 100 --iterations 200 --eval-epochs 30 \
       --networks 1 --out "$RUNS/crlt-dd-beta100" "${common[@]}" ;;
+  comparison)  # every row of chapter 12 on CIFAR-10-LT beta 100, IPC 10, one protocol: the longest of all
+    ltdd compare --dataset cifar10-lt --imbalance 100 --ipc 10 --iterations 200 --eval-epochs 300 --networks 3 \
+      --protocol ours --out "$RUNS/comparison-beta100" "${common[@]}" ;;
   record)
     python - "$RUNS" "$MIRROR" <<'PY'
 import sys
@@ -55,5 +63,5 @@ for name, studies in plans.items():
 PY
     ;;
   *)
-    sed -n '2,16p' "$0"; exit 2 ;;
+    sed -n '2,18p' "$0"; exit 2 ;;
 esac

@@ -37,15 +37,17 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("00")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("00")
 
 # %% [markdown]
 # ## One notebook, four profiles
@@ -93,6 +95,10 @@ Markdown(profile_table(highlight=profile.name))
 # length of the evaluation protocol and how many freshly trained networks it averages, `full_epochs` the
 # training length of the full-data baseline, `iterations` and `batch_real` the length and real batch
 # size of distillation, and `allow_download` whether missing datasets may be downloaded.
+#
+# A chapter that needs a setting of its own reads it the same way, in its settings cell, with
+# {meth}`profile.pick <ltdd.config.Profile.pick>`: `profile.pick(smoke=2, cpu=3, default=10)` is 2 under
+# `smoke`, 3 under `cpu` and 10 under every other profile.
 
 # %% [markdown]
 # ## Running a chapter on Colab
@@ -158,8 +164,11 @@ import sys
 
 
 def ltdd_cli(*args: str) -> None:
-    """Run `python -m ltdd ARGS` as in a terminal and print its JSON answer, one key per line."""
-    result = subprocess.run([sys.executable, "-m", "ltdd", *args], capture_output=True, text=True, check=True)
+    """Run `python -m ltdd ARGS` as in a terminal; print its JSON answer by key."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ltdd", *args], capture_output=True, text=True,
+        check=True
+    )
     for key, value in json.loads(result.stdout.splitlines()[-1]).items():
         print(f"{key}: {json.dumps(value)}")
 

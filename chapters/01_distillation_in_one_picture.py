@@ -37,15 +37,17 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("01")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("01")
 
 # %% [markdown]
 # ## The idea
@@ -89,14 +91,18 @@ profile = get_profile()
 DATASET = profile.dataset  # the real dataset
 MODEL, MODEL_OPTIONS = profile.model, profile.model_options()  # the evaluation network
 IPC = profile.ipc  # images per class of the random subset
-EVAL_EPOCHS, EVAL_SEEDS = profile.eval_epochs, profile.eval_seeds  # the evaluation protocol
+# the evaluation protocol
+EVAL_EPOCHS, EVAL_SEEDS = profile.eval_epochs, profile.eval_seeds
 FULL_EPOCHS = profile.full_epochs  # training on the whole training set
 FULL_SEEDS = profile.full_seeds  # networks trained on the whole training set
 IPC_GRID = list(profile.ipc_grid)  # for the accuracy-vs-IPC curve
 
-print(f"profile {profile.name!r}: dataset={DATASET}, model={MODEL} {MODEL_OPTIONS}, IPC={IPC}\n"
-      f"evaluation: {EVAL_EPOCHS} epochs x {EVAL_SEEDS} networks; full data: {FULL_EPOCHS} epochs x "
-      f"{FULL_SEEDS} networks; IPC grid: {IPC_GRID}")
+print(
+    f"profile {profile.name!r}: dataset={DATASET}, model={MODEL} {MODEL_OPTIONS}, "
+    f"IPC={IPC}\n"
+    f"evaluation: {EVAL_EPOCHS} epochs x {EVAL_SEEDS} networks; full data: "
+    f"{FULL_EPOCHS} epochs x {FULL_SEEDS} networks; IPC grid: {IPC_GRID}"
+)
 
 # %% [markdown]
 # ## The real training set
@@ -111,9 +117,11 @@ from ltdd.viz import show_images
 
 dataset = load_dataset(DATASET)
 train_counts = dataset.train.class_counts(dataset.num_classes)
-print(f"{dataset.name}: {len(dataset.train)} training and {len(dataset.test)} test images, "
-      f"{dataset.num_classes} classes, image shape {dataset.image_shape}; "
-      f"training images per class: {min(train_counts)} to {max(train_counts)}")
+print(
+    f"{dataset.name}: {len(dataset.train)} training and {len(dataset.test)} test"
+    f" images, {dataset.num_classes} classes, image shape {dataset.image_shape};"
+    f" training images per class: {min(train_counts)} to {max(train_counts)}"
+)
 show_images(dataset.train.images, dataset.train.labels, dataset, per_class=10,
             title=f"{dataset.name}: ten training images per class")
 
@@ -127,9 +135,10 @@ show_images(dataset.train.images, dataset.train.labels, dataset, per_class=10,
 # %%
 from ltdd.train import TrainConfig, evaluate_training_set
 
-full = evaluate_training_set(dataset.train.images, dataset.train.labels, dataset, model=MODEL,
-                             seeds=FULL_SEEDS, config=TrainConfig(epochs=FULL_EPOCHS), progress=False,
-                             model_options=MODEL_OPTIONS)
+full = evaluate_training_set(
+    dataset.train.images, dataset.train.labels, dataset, model=MODEL, seeds=FULL_SEEDS,
+    config=TrainConfig(epochs=FULL_EPOCHS), progress=False, model_options=MODEL_OPTIONS
+)
 print(full)
 
 # %% [markdown]
@@ -145,7 +154,10 @@ print(full)
 from ltdd.distill import make_distiller
 
 subset = make_distiller("random", dataset, seed=0, ipc=IPC).run(0, progress=False)
-print(f"{len(subset)} images = {100 * len(subset) / len(dataset.train):.1f} % of the training set")
+print(
+    f"{len(subset)} images = {100 * len(subset) / len(dataset.train):.1f} % of the"
+    " training set"
+)
 show_images(subset.images, subset.labels, dataset, per_class=IPC,
             title=f"random selection, IPC = {IPC}")
 
@@ -173,8 +185,10 @@ from ltdd.train import evaluate_synthetic
 
 protocol = TrainConfig(epochs=EVAL_EPOCHS)
 print(protocol)
-random_report = evaluate_synthetic(subset, dataset, model=MODEL, seeds=EVAL_SEEDS, config=protocol,
-                                   progress=False, model_options=MODEL_OPTIONS)
+random_report = evaluate_synthetic(
+    subset, dataset, model=MODEL, seeds=EVAL_SEEDS, config=protocol, progress=False,
+    model_options=MODEL_OPTIONS
+)
 print(random_report)
 
 # %%
@@ -190,8 +204,10 @@ Markdown(accuracy_table(reports))
 # how the gap is spread over the classes ({numref}`fig-01-per-class`):
 
 # %% mystnb={"figure": {"caption": "Per-class test accuracy of networks trained on the whole training set and on the random subset (bars: mean over the networks; whiskers: standard deviation). Look for the classes where the random subset loses most.", "name": "fig-01-per-class"}}
-plot_per_class_accuracy(reports, dataset.class_names,
-                        title=f"{dataset.name}: per-class test accuracy, full data vs random IPC {IPC}")
+plot_per_class_accuracy(
+    reports, dataset.class_names,
+    title=f"{dataset.name}: per-class test accuracy, full data vs random IPC {IPC}"
+)
 
 # %% [markdown]
 # On a balanced dataset the random subset is balanced too, and the per-class bars mostly follow how hard
@@ -207,13 +223,16 @@ plot_per_class_accuracy(reports, dataset.class_names,
 from ltdd.viz import plot_accuracy_vs_ipc
 
 smallest_class = min(train_counts)
-ipcs = sorted({k for k in IPC_GRID + [IPC] if k <= smallest_class})  # IPC cannot exceed a class's size
+# IPC cannot exceed a class's size
+ipcs = sorted({k for k in IPC_GRID + [IPC] if k <= smallest_class})
 curve = {IPC: random_report}
 for k in ipcs:
     if k not in curve:
         chosen = make_distiller("random", dataset, seed=0, ipc=k).run(0, progress=False)
-        curve[k] = evaluate_synthetic(chosen, dataset, model=MODEL, seeds=EVAL_SEEDS, config=protocol,
-                                      progress=False, model_options=MODEL_OPTIONS)
+        curve[k] = evaluate_synthetic(
+            chosen, dataset, model=MODEL, seeds=EVAL_SEEDS, config=protocol,
+            progress=False, model_options=MODEL_OPTIONS
+        )
 for k in ipcs:
     print(f"IPC {k:3d}: {curve[k]}")
 plot_accuracy_vs_ipc({"random selection": {k: curve[k] for k in ipcs}}, full=full,
@@ -232,11 +251,26 @@ plot_accuracy_vs_ipc({"random selection": {k: curve[k] for k in ipcs}}, full=ful
 from IPython.display import Markdown
 
 from ltdd.reference import FULL_DATA, PAPER_RESULTS, PAPER_STD
+from ltdd.viz import markdown_table
 
-random_rows = [f"| {k} | {PAPER_RESULTS['cifar10']['random'][k]:.1f} ± {PAPER_STD['cifar10']['random'][k]:.1f} |"
-               for k in (1, 10, 50)]
-Markdown("| IPC | random selection, CIFAR-10, ConvNet (papers' numbers, %) |\n|---:|---:|\n" + "\n".join(random_rows)
-         + f"\n\nThe whole training set gives about {FULL_DATA['cifar10']:.1f} % in the same setting.")
+random_rows = [
+    [
+        k,
+        (
+            f"{PAPER_RESULTS['cifar10']['random'][k]:.1f} ±"
+            f" {PAPER_STD['cifar10']['random'][k]:.1f}"
+        ),
+    ]
+    for k in (1, 10, 50)
+]
+Markdown(
+    markdown_table(
+        ["IPC", "random selection, CIFAR-10, ConvNet (papers' numbers, %)"],
+        random_rows, align="rr"
+    )
+    + f"\n\nThe whole training set gives about {FULL_DATA['cifar10']:.1f} % in the same"
+    " setting."
+)
 
 # %% [markdown]
 # Run this chapter with the `gpu` profile to see where your own CIFAR-10 numbers land: with 500 instead of
@@ -257,11 +291,27 @@ from ltdd.recorded import gap_sentence, load_experiment, results_panel
 recorded = load_experiment("dm-family")
 live_points = {("random", k): 100 * report.mean for k, report in curve.items()}
 if recorded is None:
-    display(Markdown("The CIFAR-10 results are not recorded yet (`data/reference/cifar10_dm_family_cpu.json`)."))
+    display(
+        Markdown(
+            "The CIFAR-10 results are not recorded yet"
+            " (`data/reference/cifar10_dm_family_cpu.json`)."
+        )
+    )
 else:
-    rows = [(label, method, k) for k in (1, 10) for label, method in (("random", "random"), ("DM", "dm"))]
-    display(Markdown(results_panel(rows, recorded, live_points, f"live, {dataset.name}, {profile.name}")
-                     + "\n\n" + gap_sentence(recorded.study("ipc10"), "DM", "random", "dm", "random")))
+    rows = [
+        (label, method, k)
+        for k in (1, 10)
+        for label, method in (("random", "random"), ("DM", "dm"))
+    ]
+    display(
+        Markdown(
+            results_panel(
+                rows, recorded, live_points, f"live, {dataset.name}, {profile.name}"
+            )
+            + "\n\n"
+            + gap_sentence(recorded.study("ipc10"), "DM", "random", "dm", "random")
+        )
+    )
 
 # %% [markdown]
 # ## Exercises

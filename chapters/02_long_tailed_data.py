@@ -46,15 +46,17 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("02")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("02")
 
 # %% [markdown]
 # ## Settings
@@ -69,10 +71,14 @@ from ltdd.data.longtail import DEFAULT_IMBALANCE
 
 profile = get_profile()
 LT_DATASET = profile.dataset + "-lt"  # the live long-tailed dataset
-IMBALANCE = DEFAULT_IMBALANCE[LT_DATASET]  # its imbalance factor β (largest class / smallest class)
+# its imbalance factor β (largest class / smallest class)
+IMBALANCE = DEFAULT_IMBALANCE[LT_DATASET]
 IPC = profile.ipc  # the images-per-class budget of the later chapters
 
-print(f"profile {profile.name!r}: live dataset {LT_DATASET} with β = {IMBALANCE}; IPC = {IPC}")
+print(
+    f"profile {profile.name!r}: live dataset {LT_DATASET} with β = {IMBALANCE}; IPC ="
+    f" {IPC}"
+)
 
 # %% [markdown]
 # ## The exponential profile
@@ -102,7 +108,10 @@ from ltdd.viz import plot_class_counts
 rules = {"β^(−i/(C−1)), the code": counts_only("cifar10-lt", 100, rule="exp"),
          "β^(−i/C), in print": counts_only("cifar10-lt", 100, rule="paper")}
 for label, counts in rules.items():
-    print(f"{label:24s} {counts}  total {sum(counts):,}, smallest/largest = 1/{counts[0] / counts[-1]:.1f}")
+    print(
+        f"{label:24s} {counts}  total {sum(counts):,}, smallest/largest ="
+        f" 1/{counts[0] / counts[-1]:.1f}"
+    )
 plot_class_counts(rules, log=True, title="CIFAR-10-LT, β = 100: the two formulas")
 
 # %% [markdown]
@@ -116,17 +125,37 @@ from IPython.display import Markdown
 
 from ltdd.viz import counts_table
 
-REFERENCE_TOTALS = {  # the public splits (LDAM-DRW's IMBALANCECIFAR10/100): β → training images
+# the public splits (LDAM-DRW's IMBALANCECIFAR10/100): β → training images
+REFERENCE_TOTALS = {
     "cifar10-lt": {10: 20431, 50: 13996, 100: 12406, 200: 11203},
-    "cifar100-lt": {10: 19573, 20: 15907, 50: 12608, 100: 10847, 200: 9502},
+    "cifar100-lt": {10: 19573, 20: 15907, 50: 12608, 100: 10847, 200: 9502}
 }
-cifar10_lt = {f"CIFAR-10-LT, β = {b}": counts_only("cifar10-lt", b) for b in REFERENCE_TOTALS["cifar10-lt"]}
-Markdown(counts_table(cifar10_lt, {f"CIFAR-10-LT, β = {b}": t for b, t in REFERENCE_TOTALS["cifar10-lt"].items()}))
+cifar10_lt = {
+    f"CIFAR-10-LT, β = {b}": counts_only("cifar10-lt", b)
+    for b in REFERENCE_TOTALS["cifar10-lt"]
+}
+Markdown(
+    counts_table(
+        cifar10_lt,
+        {f"CIFAR-10-LT, β = {b}": t for b, t in REFERENCE_TOTALS["cifar10-lt"].items()}
+    )
+)
 
 # %%
-cifar100_lt = {f"CIFAR-100-LT, β = {b}": counts_only("cifar100-lt", b) for b in REFERENCE_TOTALS["cifar100-lt"]}
-Markdown(counts_table(cifar100_lt, {f"CIFAR-100-LT, β = {b}": t for b, t in REFERENCE_TOTALS["cifar100-lt"].items()},
-                      per_class=False))
+cifar100_lt = {
+    f"CIFAR-100-LT, β = {b}": counts_only("cifar100-lt", b)
+    for b in REFERENCE_TOTALS["cifar100-lt"]
+}
+Markdown(
+    counts_table(
+        cifar100_lt,
+        {
+            f"CIFAR-100-LT, β = {b}": t
+            for b, t in REFERENCE_TOTALS["cifar100-lt"].items()
+        },
+        per_class=False,
+    )
+)
 
 # %% [markdown]
 # Every total agrees. Two details matter for that: the counts are truncated by `int`, not rounded
@@ -141,8 +170,10 @@ Markdown(counts_table(cifar100_lt, {f"CIFAR-100-LT, β = {b}": t for b, t in REF
 # $\beta$ takes images from every class but the first, most of all from the tail.
 
 # %% mystnb={"figure": {"caption": "CIFAR-10-LT training images per class for the imbalance factors 10, 50, 100 and 200, on a logarithmic axis. Class 0 keeps all its images at every factor; the larger the factor, the steeper the staircase.", "name": "fig-02-cifar10-lt-betas"}}
-plot_class_counts({f"β = {b}": counts_only("cifar10-lt", b) for b in (10, 50, 100, 200)}, log=True,
-                  title="CIFAR-10-LT: training images per class for four imbalance factors")
+plot_class_counts(
+    {f"β = {b}": counts_only("cifar10-lt", b) for b in (10, 50, 100, 200)}, log=True,
+    title="CIFAR-10-LT: training images per class for four imbalance factors"
+)
 
 # %% [markdown]
 # In a running notebook (Jupyter, VS Code, Colab) the next cell shows the same histogram with a slider
@@ -170,11 +201,21 @@ from ltdd.data import load_dataset
 lt = load_dataset(LT_DATASET, imbalance=IMBALANCE)
 train_counts = lt.train.class_counts(lt.num_classes)
 test_counts = lt.test.class_counts(lt.num_classes)
-print(f"{lt.name}: β = {lt.info['imbalance']}, n_max = {lt.info['n_max']}, {lt.num_classes} classes, "
-      f"image shape {lt.image_shape}\ntraining images per class: {train_counts} (total {sum(train_counts):,})\n"
-      f"test images per class:     {test_counts} (total {sum(test_counts):,})")
-plot_class_counts({"training split (long-tailed)": train_counts, "test split (kept as it was)": test_counts},
-                  class_names=lt.class_names, ylabel="images", title=f"{lt.name}: images per class")
+print(
+    f"{lt.name}: β = {lt.info['imbalance']}, n_max = {lt.info['n_max']}, "
+    f"{lt.num_classes} classes, image shape {lt.image_shape}\n"
+    f"training images per class: {train_counts} (total {sum(train_counts):,})\n"
+    f"test images per class:     {test_counts} (total {sum(test_counts):,})"
+)
+plot_class_counts(
+    {
+        "training split (long-tailed)": train_counts,
+        "test split (kept as it was)": test_counts
+    },
+    class_names=lt.class_names,
+    ylabel="images",
+    title=f"{lt.name}: images per class",
+)
 
 # %% [markdown]
 # Without a GPU this is scikit-learn's embedded digits: 122 to 128 training images per class, so
@@ -205,20 +246,46 @@ from ltdd.data.longtail import select_longtail_indices
 from ltdd.viz import show_image_rows
 
 balanced = load_dataset(profile.dataset)
-chosen = {rule: select_longtail_indices(balanced.train.labels, train_counts, rule=rule) for rule in ("ldam", "ltdd")}
-assert torch.equal(lt.train.images, balanced.train.images[chosen["ldam"].to(balanced.device)])  # the default
+chosen = {
+    rule: select_longtail_indices(balanced.train.labels, train_counts, rule=rule)
+    for rule in ("ldam", "ltdd")
+}
+# the default
+assert torch.equal(
+    lt.train.images, balanced.train.images[chosen["ldam"].to(balanced.device)]
+)
 
 tail = lt.num_classes - 1
 labels = balanced.train.labels.cpu()
-tail_index = {rule: [i for i in index.tolist() if labels[i] == tail] for rule, index in chosen.items()}
+tail_index = {
+    rule: [i for i in index.tolist() if labels[i] == tail]
+    for rule, index in chosen.items()
+}
 common = set(tail_index["ldam"]) & set(tail_index["ltdd"])
 for rule, index in chosen.items():
-    print(f"{rule}: {len(index)} images, per class {torch.bincount(labels[index], minlength=lt.num_classes).tolist()}")
-print(f"tail class {lt.class_names[tail]!r}: {train_counts[tail]} of {labels.eq(tail).sum().item()} images kept "
-      f"by each rule, {len(common)} of them by both")
-show_image_rows({f"{rule} rule": balanced.train.images[torch.tensor(index, device=balanced.device)]
-                 for rule, index in tail_index.items()}, balanced, per_row=12,
-                title=f"{lt.name}: the first tail-class ({lt.class_names[tail]}) images under each rule")
+    print(
+        f"{rule}: {len(index)} images, per class"
+        f" {torch.bincount(labels[index], minlength=lt.num_classes).tolist()}"
+    )
+print(
+    f"tail class {lt.class_names[tail]!r}: {train_counts[tail]} of"
+    f" {labels.eq(tail).sum().item()} images kept by each rule, {len(common)} of them"
+    " by both"
+)
+show_image_rows(
+    {
+        f"{rule} rule": balanced.train.images[
+            torch.tensor(index, device=balanced.device)
+        ]
+        for rule, index in tail_index.items()
+    },
+    balanced,
+    per_row=12,
+    title=(
+        f"{lt.name}: the first tail-class ({lt.class_names[tail]}) images under each"
+        " rule"
+    ),
+)
 
 # %% [markdown]
 # Both rules keep exactly the same number of images per class, yet the tail class is a different small
@@ -255,13 +322,18 @@ counts100 = counts_only("cifar100-lt", 100)
 groupings = {
     "OLTR paper: > 100 / < 20": shot_groups(counts100),
     "OLTR code: ≥ 100 / ≤ 20": shot_groups(counts100, inclusive=True),
-    "MiSLAS: index ranges": index_range_groups(100, MISLAS_INDEX_SPLITS["cifar100"]),
+    "MiSLAS: index ranges": index_range_groups(100, MISLAS_INDEX_SPLITS["cifar100"])
 }
 for name, groups in groupings.items():
     sizes = Counter(groups)
-    print(f"{name:26s} many {sizes['many']}, medium {sizes['medium']}, few {sizes['few']}")
+    print(
+        f"{name:26s} many {sizes['many']}, medium {sizes['medium']}, few {sizes['few']}"
+    )
 moved = [c for c, (a, b) in enumerate(zip(*list(groupings.values())[:2])) if a != b]
-print(f"classes whose group depends on the threshold test: {moved}, with {[counts100[c] for c in moved]} images")
+print(
+    f"classes whose group depends on the threshold test: {moved}, with"
+    f" {[counts100[c] for c in moved]} images"
+)
 plot_shot_groups(counts100, groupings, title="CIFAR-100-LT, β = 100: classes by group")
 
 # %% [markdown]
@@ -275,13 +347,22 @@ plot_shot_groups(counts100, groupings, title="CIFAR-100-LT, β = 100: classes by
 # images, changes group with the threshold test; {numref}`fig-02-shot-groups-live`):
 
 # %% mystnb={"figure": {"caption": "The classes of the live long-tailed dataset coloured by group under the two threshold tests and under CIFAR-10's index thirds. The thresholds of 20 and 100 images were set for CIFAR-sized classes; compare how they split a small dataset with how the index ranges do.", "name": "fig-02-shot-groups-live"}}
-live_groupings = {"> 100 / < 20": shot_groups(train_counts),
-                  "≥ 100 / ≤ 20": shot_groups(train_counts, inclusive=True),
-                  "index ranges [0, 3) [3, 7) [7, 10)": index_range_groups(lt.num_classes, MISLAS_INDEX_SPLITS["cifar10"])}
+live_groupings = {
+    "> 100 / < 20": shot_groups(train_counts),
+    "≥ 100 / ≤ 20": shot_groups(train_counts, inclusive=True),
+    "index ranges [0, 3) [3, 7) [7, 10)": index_range_groups(
+        lt.num_classes, MISLAS_INDEX_SPLITS["cifar10"]
+    ),
+}
 for name, groups in live_groupings.items():
     sizes = Counter(groups)
-    print(f"{name:36s} many {sizes['many']}, medium {sizes['medium']}, few {sizes['few']}")
-plot_shot_groups(train_counts, live_groupings, class_names=lt.class_names, title=f"{lt.name}: classes by group")
+    print(
+        f"{name:36s} many {sizes['many']}, medium {sizes['medium']}, few {sizes['few']}"
+    )
+plot_shot_groups(
+    train_counts, live_groupings, class_names=lt.class_names,
+    title=f"{lt.name}: classes by group"
+)
 
 # %% [markdown]
 # ## Rebalancing by distillation: the data sizes of CRLT-DD's plans
@@ -306,20 +387,30 @@ plot_shot_groups(train_counts, live_groupings, class_names=lt.class_names, title
 
 # %%
 from ltdd.rebalance import plan_budget
+from ltdd.viz import markdown_table
 
 
 def crlt_plan_sizes(counts: list[int]) -> dict[str, int]:
-    """The sizes of CRLT-DD's plans for one split, from ltdd.rebalance (chapter 09 builds the sets)."""
-    every, head = plan_budget("distill-all", counts), plan_budget("distill-head", counts)
-    return {"C": len(counts), "vanilla": sum(counts), "distill all: IPC": every.ipc, "distill all": every.total,
-            "distill head: IPC": head.ipc, "distill head": head.total}
+    """The sizes of CRLT-DD's plans for one split, from ltdd.rebalance (chapter 09
+    builds the sets)."""
+    every, head = plan_budget("distill-all", counts), plan_budget(
+        "distill-head", counts
+    )
+    return {
+        "C": len(counts), "vanilla": sum(counts), "distill all: IPC": every.ipc,
+        "distill all": every.total, "distill head: IPC": head.ipc,
+        "distill head": head.total
+    }
 
 
-plans = {f"{title}, β = {b}": crlt_plan_sizes(counts_only(name, b))
-         for name, title in (("cifar10-lt", "CIFAR-10-LT"), ("cifar100-lt", "CIFAR-100-LT")) for b in (10, 50, 100)}
+plans = {
+    f"{title}, β = {b}": crlt_plan_sizes(counts_only(name, b))
+    for name, title in (("cifar10-lt", "CIFAR-10-LT"), ("cifar100-lt", "CIFAR-100-LT"))
+    for b in (10, 50, 100)
+}
 header = ["split", *next(iter(plans.values()))]
-rows = [f"| {split} | " + " | ".join(f"{v:,}" for v in sizes.values()) + " |" for split, sizes in plans.items()]
-Markdown("\n".join(["| " + " | ".join(header) + " |", "|---" * len(header) + "|", *rows]))
+rows = [[split, *(f"{v:,}" for v in sizes.values())] for split, sizes in plans.items()]
+Markdown(markdown_table(header, rows))
 
 # %% [markdown]
 # Two things in this table matter when it is read next to the report's. First, *{term}`distill all <CRLT-DD plans>`* cannot tell

@@ -47,15 +47,17 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("03")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("03")
 
 # %% [markdown]
 # ## Settings
@@ -73,18 +75,25 @@ from ltdd.data.bias import DEFAULT_BIAS_RATIO, DEFAULT_SEVERITY
 from ltdd.data.corruptions import FrostTexturesMissing, frost_textures
 
 profile = get_profile()
-BIASED = "cdigits" if profile.dataset == "digits" else "cmnist-dd"  # the live coloured dataset
+# the live coloured dataset
+BIASED = "cdigits" if profile.dataset == "digits" else "cmnist-dd"
 BIAS_RATIO = DEFAULT_BIAS_RATIO  # fraction of bias-aligned training images (0.95)
-SEVERITY = DEFAULT_SEVERITY  # colour-noise severity 1..4 (4: the least noise, the purest colour cue)
-GALLERY = "sample photos" if profile.dataset == "digits" else "cifar10"  # images of the corruption gallery
+# colour-noise severity 1..4 (4: the least noise, the purest colour cue)
+SEVERITY = DEFAULT_SEVERITY
+# images of the corruption gallery
+GALLERY = "sample photos" if profile.dataset == "digits" else "cifar10"
 try:
-    frost_textures()  # the original Hendrycks frost textures, if an installed package provides them
+    # the original Hendrycks frost textures, if an installed package provides them
+    frost_textures()
     FROST = None
 except FrostTexturesMissing:
     FROST = "procedural"  # ltdd's stand-in: NOT the original textures
 
-print(f"profile {profile.name!r}: biased dataset {BIASED} (bias ratio {BIAS_RATIO}, severity {SEVERITY}); "
-      f"gallery on {GALLERY}; frost textures: {FROST or 'the originals'}")
+print(
+    f"profile {profile.name!r}: biased dataset {BIASED} (bias ratio {BIAS_RATIO},"
+    f" severity {SEVERITY}); gallery on {GALLERY}; frost textures:"
+    f" {FROST or 'the originals'}"
+)
 
 # %% [markdown]
 # ## What dataset bias is
@@ -133,24 +142,32 @@ import numpy as np
 from IPython.display import Markdown
 
 from ltdd.data.bias import BIASED_DD_RATIOS, attribute_milestones, bias_ratio_matrix
+from ltdd.viz import markdown_table
 
-print("ratio matrix R for r = 0.8 (rows: classes, columns: attributes), first four rows and columns:")
+print(
+    "ratio matrix R for r = 0.8 (rows: classes, columns: attributes), first four rows"
+    " and columns:"
+)
 print(np.array2string(bias_ratio_matrix(0.8, 10)[:4, :4], precision=4))
 
-REFERENCE_CLASS0 = {  # CIFAR-10 training class 0 (5,000 images): images per attribute 0..9 in the released code
-    0.0: [0, 556, 555, 556, 555, 556, 555, 556, 555, 556],
-    0.1: [500] * 10,
+# CIFAR-10 training class 0 (5,000 images): images per attribute 0..9 in the
+# released code
+REFERENCE_CLASS0 = {
+    0.0: [0, 556, 555, 556, 555, 556, 555, 556, 555, 556], 0.1: [500] * 10,
     0.5: [2500, 278, 278, 277, 278, 278, 278, 277, 278, 278],
     0.8: [4000, 111, 111, 111, 111, 112, 111, 111, 111, 111],
-    0.95: [4750, 28, 28, 27, 28, 28, 28, 27, 28, 28],
-    1.0: [5000] + [0] * 9,
+    0.95: [4750, 28, 28, 27, 28, 28, 28, 27, 28, 28], 1.0: [5000] + [0] * 9
 }
-rows = ["| r | images with attribute 0, 1, …, 9 | equal to the released code's |", "|---|---|---|"]
+rows = []
 for r in BIASED_DD_RATIOS:
     blocks = np.diff(attribute_milestones([5000] * 10, r, 10)[0], prepend=0).tolist()
     equal = "yes" if blocks == REFERENCE_CLASS0[r] else "**no**"
-    rows.append(f"| {r} | {', '.join(f'{n:,}' for n in blocks)} | {equal} |")
-Markdown("\n".join(rows))
+    rows.append([r, ", ".join(f"{n:,}" for n in blocks), equal])
+Markdown(
+    markdown_table(
+        ["r", "images with attribute 0, 1, …, 9", "equal to the released code's"], rows
+    )
+)
 
 # %% [markdown]
 # The rounding is visible: at $r = 0.8$ the other 1,000 images cannot be split into nine equal blocks,
@@ -180,15 +197,28 @@ biased = load_dataset(BIASED, bias_ratio=BIAS_RATIO, severity=SEVERITY)
 train_labels, test_labels = biased.train.labels.cpu(), biased.test.labels.cpu()
 train_counts = biased.train.class_counts(biased.num_classes)
 
-rows = ["| bias ratio r | aligned | conflicting | biased rate | aligned per class |", "|---|---|---|---|---|"]
+rows = []
 for r in BIASED_DD_RATIOS:
     attributes = assign_attributes(train_labels, r, biased.num_classes)
     aligned, conflicting = aligned_counts(train_labels, attributes)
-    per_class = [int(((train_labels == c) & (attributes == c)).sum()) for c in range(biased.num_classes)]
-    rows.append(f"| {r} | {aligned:,} | {conflicting:,} | {biased_rate(train_labels, attributes):.4f} | "
-                f"{min(per_class):,} to {max(per_class):,} |")
+    per_class = [
+        int(((train_labels == c) & (attributes == c)).sum())
+        for c in range(biased.num_classes)
+    ]
+    rows.append(
+        [
+            r, f"{aligned:,}", f"{conflicting:,}",
+            f"{biased_rate(train_labels, attributes):.4f}",
+            f"{min(per_class):,} to {max(per_class):,}"
+        ]
+    )
 print(f"{biased.name}: {len(train_labels):,} training images, per class {train_counts}")
-Markdown("\n".join(rows))
+Markdown(
+    markdown_table(
+        ["bias ratio r", "aligned", "conflicting", "biased rate", "aligned per class"],
+        rows
+    )
+)
 
 # %% [markdown]
 # Without a GPU these are the 1,258 embedded training digits (122 to 128 per class): at $r = 0.95$,
@@ -205,7 +235,10 @@ for r in (0.5, BIAS_RATIO):
     attributes = assign_attributes(train_labels, r, biased.num_classes)
     sequence = attributes[train_labels == 0].tolist()
     runs = ", ".join(f"{a}×{len(list(run))}" for a, run in groupby(sequence))
-    print(f"r = {r}: class {biased.class_names[0]!r}, {len(sequence)} images in dataset order: {runs}")
+    print(
+        f"r = {r}: class {biased.class_names[0]!r}, {len(sequence)} images in dataset"
+        f" order: {runs}"
+    )
 
 # %% [markdown]
 # The blocks come in attribute order, so in class 0 the aligned images come first and the conflicting
@@ -230,11 +263,16 @@ for r in (0.5, BIAS_RATIO):
 
 # %%
 info = biased.info
-print(f"{biased.name}: {info['protocol']}; bias ratio {info['bias_ratio']}, severity {info['severity']} "
-      f"(colour std {info['colour_std']}), image shape {biased.image_shape}\n"
-      f"training set: {info['train']['aligned']:,} aligned, {info['train']['conflicting']:,} conflicting "
-      f"(biased rate {info['biased_rate']})\n"
-      f"test set:     {info['test']['aligned']:,} aligned, {info['test']['conflicting']:,} conflicting")
+print(
+    f"{biased.name}: {info['protocol']}; bias ratio {info['bias_ratio']}, severity "
+    f"{info['severity']} (colour std {info['colour_std']}), image shape "
+    f"{biased.image_shape}\n"
+    f"training set: {info['train']['aligned']:,} aligned, "
+    f"{info['train']['conflicting']:,} conflicting (biased rate "
+    f"{info['biased_rate']})\n"
+    f"test set:     {info['test']['aligned']:,} aligned, "
+    f"{info['test']['conflicting']:,} conflicting"
+)
 
 # %% [markdown]
 # Every row of {numref}`fig-03-aligned-conflicting` is one class: four of its bias-aligned training
@@ -243,8 +281,10 @@ print(f"{biased.name}: {info['protocol']}; bias ratio {info['bias_ratio']}, seve
 # %% mystnb={"figure": {"caption": "Live coloured training digits at the chosen bias ratio, one row per class: four bias-aligned images, then four bias-conflicting ones, each captioned with its colour attribute. Notice that the aligned images of a class all share one colour.", "name": "fig-03-aligned-conflicting"}}
 from ltdd.viz import show_aligned_conflicting
 
-show_aligned_conflicting(biased.train.images, biased.train.labels, biased.train.attributes, biased,
-                         per_group=4, title=f"{biased.name}, r = {BIAS_RATIO}: training images")
+show_aligned_conflicting(
+    biased.train.images, biased.train.labels, biased.train.attributes, biased,
+    per_group=4, title=f"{biased.name}, r = {BIAS_RATIO}: training images"
+)
 
 # %% [markdown]
 # Inside a class the aligned images all share one colour, and across classes the colours differ, so a
@@ -257,8 +297,10 @@ show_aligned_conflicting(biased.train.images, biased.train.labels, biased.train.
 # %% mystnb={"figure": {"caption": "The colour a full-intensity stroke takes: one panel per severity, one row per attribute, 16 draws per row, the same random draw scaled by each severity's standard deviation. Compare the jitter within a row with the differences between rows.", "name": "fig-03-colour-noise"}}
 from ltdd.viz import plot_colour_noise
 
-plot_colour_noise(severities=(1, 2, 3, 4), samples=16, seed=0,
-                  title="the colour of a full-intensity stroke, 16 images per attribute")
+plot_colour_noise(
+    severities=(1, 2, 3, 4), samples=16, seed=0,
+    title="the colour of a full-intensity stroke, 16 images per attribute"
+)
 
 # %% [markdown]
 # ## The bias ratio, class by class
@@ -318,20 +360,36 @@ from ltdd.viz import plot_corruption_gallery
 if GALLERY == "cifar10":
     cifar = load_dataset("cifar10")
     photos = cifar.denormalize(cifar.test.images[:3]).clamp(0, 1).cpu()
-else:  # three crops of scikit-learn's two bundled photos, box-downscaled to 32×32 (no download)
+else:
+    # three crops of scikit-learn's two bundled photos, box-downscaled to 32×32
+    # (no download)
     from PIL import Image
     from sklearn.datasets import load_sample_images
 
     china, flower = load_sample_images().images
-    crops = [(china, 25, 30, 370), (china, 180, 330, 240), (flower, 70, 150, 310)]  # (photo, top, left, side)
-    small = [np.array(Image.fromarray(p[t:t + s, l:l + s]).resize((32, 32), Image.BOX)) for p, t, l, s in crops]
-    photos = torch.from_numpy(np.stack(small)).permute(0, 3, 1, 2).float().div(255)  # (3, 3, 32, 32) in [0, 1]
+    # (photo, top, left, side)
+    crops = [(china, 25, 30, 370), (china, 180, 330, 240), (flower, 70, 150, 310)]
+    small = [
+        np.array(Image.fromarray(p[t : t + s, l : l + s]).resize((32, 32), Image.BOX))
+        for p, t, l, s in crops
+    ]
+    # (3, 3, 32, 32) in [0, 1]
+    photos = torch.from_numpy(np.stack(small)).permute(0, 3, 1, 2).float().div(255)
 
-print(f"{len(CORRUPTIONS)} corruptions × 4 severities on {len(photos)} images of {tuple(photos.shape[1:])}; "
-      f"frost textures: {FROST or 'the originals'}")
-plot_corruption_gallery(photos, severities=(1, 2, 3, 4), seed=0, frost_textures=FROST,
-                        class_names=CIFAR10_CLASSES,
-                        title="the CCIFAR10-DD corruptions (row: corruption and the class it is aligned with)")
+print(
+    f"{len(CORRUPTIONS)} corruptions × 4 severities on {len(photos)} images of"
+    f" {tuple(photos.shape[1:])}; frost textures: {FROST or 'the originals'}"
+)
+plot_corruption_gallery(
+    photos,
+    severities=(1, 2, 3, 4),
+    seed=0,
+    frost_textures=FROST,
+    class_names=CIFAR10_CLASSES,
+    title=(
+        "the CCIFAR10-DD corruptions (row: corruption and the class it is aligned with)"
+    ),
+)
 
 # %% [markdown]
 # The ten corruptions are far from equally conspicuous: saturate at severity 1 (level 2, saturation
@@ -363,17 +421,25 @@ from ltdd.data.bias import TEST_SPLITS
 from ltdd.widgets import aligned_conflicting_counts
 
 test_counts = biased.test.class_counts(biased.num_classes)
-rows = ["| test split | rule | r | aligned | conflicting | accuracy of an attribute-only classifier |",
-        "|---|---|---|---|---|---|"]
+rows = []
 for split_name, counts in ((biased.name, test_counts), ("CIFAR-10", [1000] * 10)):
     for rule, r in TEST_SPLITS.items():
         aligned, conflicting = aligned_conflicting_counts(counts, r)
-        who = "Biased-DD: all conflicting" if rule == "conflicting" else "LfF: 10 % aligned"
-        rows.append(f"| {split_name} | {who} | {r} | {sum(aligned):,} | {sum(conflicting):,} | "
-                    f"{sum(aligned) / sum(counts):.4f} |")
+        who = (
+            "Biased-DD: all conflicting"
+            if rule == "conflicting"
+            else "LfF: 10 % aligned"
+        )
+        rows.append(
+            [
+                split_name, who, r, f"{sum(aligned):,}", f"{sum(conflicting):,}",
+                f"{sum(aligned) / sum(counts):.4f}"
+            ]
+        )
 blocks = np.diff(attribute_milestones([1000] * 10, 0.0, 10)[0], prepend=0).tolist()
 print(f"CIFAR-10 test class 0 at r = 0 has, per attribute 0..9: {blocks}")
-Markdown("\n".join(rows))
+Markdown(markdown_table(["test split", "rule", "r", "aligned", "conflicting",
+                         "accuracy of an attribute-only classifier"], rows))
 
 # %% [markdown]
 # The heat maps of {numref}`fig-03-attribute-counts` show the whole class-by-attribute table of the live
@@ -383,15 +449,22 @@ Markdown("\n".join(rows))
 # %% mystnb={"figure": {"caption": "Images per class (rows) and attribute (columns) of the live data: the training set at the chosen bias ratio, Biased-DD's all-conflicting test set and LfF's uniform test set; the diagonal (bias-aligned) cells are outlined. Look for attribute columns that no conflicting training image fills.", "name": "fig-03-attribute-counts"}}
 from ltdd.viz import attribute_count_matrix, plot_attribute_counts
 
-matrix = attribute_count_matrix(train_labels, biased.train.attributes, biased.num_classes)
+matrix = attribute_count_matrix(
+    train_labels, biased.train.attributes, biased.num_classes
+)
 off_diagonal = matrix - np.diag(np.diag(matrix))
 print(f"training set, r = {BIAS_RATIO}: attributes that no conflicting image carries: "
       f"{[a for a in range(biased.num_classes) if off_diagonal[:, a].sum() == 0]}")
 lff_attributes = assign_attributes(test_labels, TEST_SPLITS["lff"], biased.num_classes)
-plot_attribute_counts({f"training set, r = {BIAS_RATIO}": (train_labels, biased.train.attributes),
-                       "test set, Biased-DD (r = 0)": (test_labels, biased.test.attributes),
-                       "test set, LfF (r = 0.1)": (test_labels, lff_attributes)},
-                      biased.num_classes, title=f"{biased.name}: images per class and attribute")
+plot_attribute_counts(
+    {
+        f"training set, r = {BIAS_RATIO}": (train_labels, biased.train.attributes),
+        "test set, Biased-DD (r = 0)": (test_labels, biased.test.attributes),
+        "test set, LfF (r = 0.1)": (test_labels, lff_attributes)
+    },
+    biased.num_classes,
+    title=f"{biased.name}: images per class and attribute",
+)
 
 # %% [markdown]
 # On the embedded digits the training set's conflicting images are thin and uneven: with six or seven

@@ -36,7 +36,7 @@
 # - Why its classifier favours the head, seen in the norms of the classifier's weight rows
 #   ({func}`classifier_weight_norms <ltdd.diagnostics.classifier_weight_norms>`).
 # - How a network trained on a colour-biased set takes the colour shortcut as the bias ratio grows
-#   ({func}`bias_ratio_sweep <ltdd.diagnostics.bias_ratio_sweep>`).
+#   ({func}`full_set_bias_sweep <ltdd.diagnostics.full_set_bias_sweep>`).
 # - What each distillation family inherits from these skewed networks.
 #
 # **Before you start.** {doc}`01_distillation_in_one_picture` (the {term}`evaluation protocol`),
@@ -47,15 +47,17 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("04")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("04")
 
 # %% [markdown]
 # ## Settings
@@ -74,15 +76,23 @@ profile = get_profile()
 BALANCED_DATASET = profile.dataset  # the balanced original
 LT_DATASET = profile.dataset + "-lt"  # its long-tailed version
 IMBALANCE = DEFAULT_IMBALANCE[LT_DATASET]  # β = largest class / smallest class
-BIASED_DATASET = "cdigits" if profile.dataset == "digits" else "cmnist-dd"  # coloured digits
-BIAS_RATIOS = (0.1, 0.95, 1.0) if profile.name == "smoke" else BIASED_DD_RATIOS  # fraction of aligned images
+# coloured digits
+BIASED_DATASET = "cdigits" if profile.dataset == "digits" else "cmnist-dd"
+# fractions of bias-aligned images
+BIAS_RATIOS = profile.pick(smoke=(0.1, 0.95, 1.0), default=BIASED_DD_RATIOS)
 SEVERITY = DEFAULT_SEVERITY  # 4: the purest colour cue
-MODEL, MODEL_OPTIONS = profile.model, profile.model_options()  # the ConvNet and its width
-FULL_EPOCHS, FULL_SEEDS = profile.full_epochs, profile.full_seeds  # training on a whole training set
+# the ConvNet and its width
+MODEL, MODEL_OPTIONS = profile.model, profile.model_options()
+# training on a whole training set
+FULL_EPOCHS, FULL_SEEDS = profile.full_epochs, profile.full_seeds
 
-print(f"profile {profile.name!r}: {LT_DATASET} (β = {IMBALANCE}) against {BALANCED_DATASET}; "
-      f"{BIASED_DATASET} at bias ratios {list(BIAS_RATIOS)}, severity {SEVERITY}\n"
-      f"model={MODEL} {MODEL_OPTIONS}, {FULL_EPOCHS} epochs x {FULL_SEEDS} networks per training set")
+print(
+    f"profile {profile.name!r}: {LT_DATASET} (β = {IMBALANCE}) against "
+    f"{BALANCED_DATASET}; {BIASED_DATASET} at bias ratios {list(BIAS_RATIOS)}, "
+    f"severity {SEVERITY}\n"
+    f"model={MODEL} {MODEL_OPTIONS}, {FULL_EPOCHS} epochs x {FULL_SEEDS} networks per "
+    "training set"
+)
 
 # %% [markdown]
 # ## A network trained on a long tail
@@ -106,10 +116,17 @@ lt_counts = lt.train.class_counts(lt.num_classes)
 print(f"{lt.name}: {lt_counts} training images per class ({len(lt.train):,} in all); "
       f"{balanced.name}: {len(balanced.train):,} images")
 
-lt_report = train_full(lt, full_protocol, FULL_SEEDS, model=MODEL, model_options=MODEL_OPTIONS,
-                       keep_networks=True)
-balanced_report = train_full(balanced, full_protocol, FULL_SEEDS, model=MODEL, model_options=MODEL_OPTIONS)
-print(f"long-tailed training set: {lt_report}\nbalanced training set:    {balanced_report}")
+lt_report = train_full(
+    lt, full_protocol, FULL_SEEDS, model=MODEL, model_options=MODEL_OPTIONS,
+    keep_networks=True
+)
+balanced_report = train_full(
+    balanced, full_protocol, FULL_SEEDS, model=MODEL, model_options=MODEL_OPTIONS
+)
+print(
+    f"long-tailed training set: {lt_report}\n"
+    f"balanced training set:    {balanced_report}"
+)
 
 # %% [markdown]
 # The overall numbers already differ, but the interesting part is *where* the long-tailed network loses.
@@ -123,8 +140,10 @@ from ltdd.data.longtail import MISLAS_INDEX_SPLITS, index_range_groups, shot_gro
 from ltdd.diagnostics import plot_accuracy_vs_class_size
 
 thirds = index_range_groups(lt.num_classes, MISLAS_INDEX_SPLITS["cifar10"])
-plot_accuracy_vs_class_size(lt_report, lt_counts, thirds, reference=balanced_report, class_names=lt.class_names,
-                            title=f"{lt.name}: per-class test accuracy against class size")
+plot_accuracy_vs_class_size(
+    lt_report, lt_counts, thirds, reference=balanced_report, class_names=lt.class_names,
+    title=f"{lt.name}: per-class test accuracy against class size"
+)
 
 # %% [markdown]
 # The long-tailed network does well on the classes it saw most often and loses the tail first. The grey
@@ -145,8 +164,15 @@ from ltdd.diagnostics import group_accuracy_table
 
 groupings = {"> 100 / < 20 images": shot_groups(lt_counts), "index thirds": thirds}
 for name, groups in groupings.items():
-    print(f"{name:20s}", {g: [c for c, x in enumerate(groups) if x == g] for g in dict.fromkeys(groups)})
-Markdown(group_accuracy_table({"long-tailed set": lt_report, "balanced set": balanced_report}, groupings))
+    print(
+        f"{name:20s}",
+        {g: [c for c, x in enumerate(groups) if x == g] for g in dict.fromkeys(groups)}
+    )
+Markdown(
+    group_accuracy_table(
+        {"long-tailed set": lt_report, "balanced set": balanced_report}, groupings
+    )
+)
 
 # %% [markdown]
 # The balanced row uses the long-tailed set's groups too, so the two rows compare the same classes. The
@@ -178,10 +204,15 @@ from ltdd.diagnostics import plot_weight_norms
 lt_norms, balanced_norms = lt_report.weight_norms, balanced_report.weight_norms
 for label, norms in (("long-tailed", lt_norms), ("balanced", balanced_norms)):
     rho = spearmanr(lt_counts, norms).statistic
-    print(f"{label:11s} norms {[round(n, 2) for n in norms]}: head/tail = {norms[0] / norms[-1]:.2f}, "
-          f"rank correlation with the long-tailed class sizes = {rho:+.2f}")
-plot_weight_norms(lt_norms, lt_counts, thirds, reference=balanced_norms, class_names=lt.class_names,
-                  title=f"{lt.name}: classifier weight norm per class")
+    print(
+        f"{label:11s} norms {[round(n, 2) for n in norms]}: head/tail ="
+        f" {norms[0] / norms[-1]:.2f}, rank correlation with the long-tailed class"
+        f" sizes = {rho:+.2f}"
+    )
+plot_weight_norms(
+    lt_norms, lt_counts, thirds, reference=balanced_norms, class_names=lt.class_names,
+    title=f"{lt.name}: classifier weight norm per class"
+)
 
 # %% [markdown]
 # With the `cpu` profile (30 epochs) the long-tailed network's norms fall almost monotonically from the
@@ -201,21 +232,25 @@ plot_weight_norms(lt_norms, lt_counts, thirds, reference=balanced_norms, class_n
 # Biased-DD {cite}`biaseddd` tests on a set in which *every* image is bias-conflicting, so a network that
 # reads the colour instead of the digit fails it. To see both sides we also test the same networks on
 # LfF's split {cite}`lff`, where 10 % of the images are aligned and 90 % conflicting, and report the two
-# kinds separately. For each ratio {func}`bias_ratio_sweep <ltdd.diagnostics.bias_ratio_sweep>` loads the
+# kinds separately. For each ratio {func}`full_set_bias_sweep <ltdd.diagnostics.full_set_bias_sweep>` loads the
 # dataset with both test splits (the training set is the same) and trains on the **whole** biased training set, the "full set" reference against which
 # Biased-DD measures distilled sets.
 
 # %%
-from ltdd.diagnostics import bias_ratio_sweep, bias_sweep_table
+from ltdd.diagnostics import bias_sweep_table, full_set_bias_sweep
 
-sweep = bias_ratio_sweep(BIASED_DATASET, BIAS_RATIOS, SEVERITY, full_protocol, FULL_SEEDS, model=MODEL,
-                         model_options=MODEL_OPTIONS)
+sweep = full_set_bias_sweep(
+    BIASED_DATASET, BIAS_RATIOS, SEVERITY, full_protocol, FULL_SEEDS, model=MODEL,
+    model_options=MODEL_OPTIONS
+)
 Markdown(bias_sweep_table(sweep))
 
 # %% mystnb={"figure": {"caption": "Test accuracy of networks trained on the whole biased training set, against the bias ratio: on the aligned and on the conflicting images of LfF's split, and on Biased-DD's all-conflicting test set (dashed; whiskers: standard deviation over networks). Watch the gap between aligned and conflicting images as the ratio approaches 1.", "name": "fig-04-bias-sweep"}}
-from ltdd.diagnostics import plot_bias_sweep
+from ltdd.diagnostics import plot_full_set_bias_sweep
 
-plot_bias_sweep(sweep, title=f"{BIASED_DATASET}: the full biased training set, severity {SEVERITY}")
+plot_full_set_bias_sweep(
+    sweep, title=f"{BIASED_DATASET}: the full biased training set, severity {SEVERITY}"
+)
 
 # %% [markdown]
 # In {numref}`fig-04-bias-sweep` the aligned images stay easy: colour and shape agree on them. The conflicting images are the test of
@@ -268,13 +303,16 @@ plot_bias_sweep(sweep, title=f"{BIASED_DATASET}: the full biased training set, s
 
 # %%
 from ltdd.reference import BIASED_DD_RATIOS_PRINTED, BIASED_DD_TABLE_1
+from ltdd.viz import markdown_table
 
-header = "| dataset | " + " | ".join(f"BR {100 * r:g} %" for r in BIASED_DD_RATIOS_PRINTED) + " |"
-lines = [header, "|---" * (len(BIASED_DD_RATIOS_PRINTED) + 1) + "|"]
+header = ["dataset", *(f"BR {100 * r:g} %" for r in BIASED_DD_RATIOS_PRINTED)]
+rows = []
 for name, label in (("cmnist-dd", "CMNIST-DD"), ("ccifar10-dd", "CCIFAR10-DD")):
-    cells = [f"{mean:.1f} ± {std:.1f}" for mean, std in BIASED_DD_TABLE_1[name]["full set"]]
-    lines.append(f"| {label} | " + " | ".join(cells) + " |")
-Markdown("\n".join(lines))
+    cells = [
+        f"{mean:.1f} ± {std:.1f}" for mean, std in BIASED_DD_TABLE_1[name]["full set"]
+    ]
+    rows.append([label, *cells])
+Markdown(markdown_table(header, rows))
 
 # %% [markdown]
 # ## The long tail on natural images
@@ -288,19 +326,31 @@ Markdown("\n".join(lines))
 # {cite}`crltdd`, a ConvNet trained on the same long-tailed set.
 
 # %%
-from ltdd.recorded import (CIFAR10_CLASSES, load_experiment, longtail_panel, longtail_scale,
-                           longtail_sentences)
+from ltdd.recorded import (
+    CIFAR10_CLASSES, load_experiment, longtail_panel, longtail_scale, longtail_sentences
+)
 
 recorded = load_experiment("longtail-effect")
 if recorded is None:
-    display(Markdown("The CIFAR-10-LT results are not recorded yet "
-                     "(`data/reference/cifar10_longtail_effect_cpu.json`)."))
+    display(
+        Markdown(
+            "The CIFAR-10-LT results are not recorded yet "
+            "(`data/reference/cifar10_longtail_effect_cpu.json`)."
+        )
+    )
 else:
-    scale = "; ".join(f"{key}: {longtail_scale(study)}" for key, study in recorded.studies.items())
-    display(Markdown(longtail_panel(recorded) + f"\n\nRecorded scale ({recorded.provenance['machine']}): "
-                     f"{scale}. The slope is that of the classifier weight norms against the logarithm of the "
-                     "long-tailed class size: positive when the head's rows are longer.\n\n"
-                     + "\n".join(f"- {sentence}" for sentence in longtail_sentences(recorded))))
+    scale = "; ".join(
+        f"{key}: {longtail_scale(study)}" for key, study in recorded.studies.items()
+    )
+    display(
+        Markdown(
+            longtail_panel(recorded)
+            + f"\n\nRecorded scale ({recorded.provenance['machine']}): {scale}. The"
+            " slope is that of the classifier weight norms against the logarithm of "
+            "the long-tailed class size: positive when the head's rows are longer.\n\n"
+            + "\n".join(f"- {sentence}" for sentence in longtail_sentences(recorded))
+        )
+    )
 
 # %% mystnb={"figure": {"caption": "Per-class test accuracy on CIFAR-10 (JPEG mirror) of a ConvNet trained on CIFAR-10-LT (coloured by shot group, placed at the class's long-tailed size) and of one trained on a balanced subset of the same size (hollow grey points), at the largest recorded imbalance factor. The length of each joining line is what the skew cost that class.", "name": "fig-04-cifar10-accuracy-vs-class-size"}}
 from ltdd.longtail_effect import BALANCED_SUBSET, LONG_TAILED
@@ -310,10 +360,20 @@ if recorded is not None:
     study = recorded.study(key)
     if {LONG_TAILED, BALANCED_SUBSET} <= set(study.labels()):
         counts = study.settings["counts"]
-        display(plot_accuracy_vs_class_size(
-            study.report(LONG_TAILED), counts, shot_groups(counts), reference=study.report(BALANCED_SUBSET),
-            reference_label="balanced subset, same size", class_names=CIFAR10_CLASSES,
-            title=f"CIFAR-10-LT (JPEG mirror), β = {float(key.removeprefix('beta')):g}"))
+        display(
+            plot_accuracy_vs_class_size(
+                study.report(LONG_TAILED),
+                counts,
+                shot_groups(counts),
+                reference=study.report(BALANCED_SUBSET),
+                reference_label="balanced subset, same size",
+                class_names=CIFAR10_CLASSES,
+                title=(
+                    "CIFAR-10-LT (JPEG mirror), β ="
+                    f" {float(key.removeprefix('beta')):g}"
+                ),
+            )
+        )
 
 # %% [markdown]
 # ## Exercises
@@ -345,8 +405,8 @@ if recorded is not None:
 #
 # If long rows favour the head, equalise them. `lt_report.networks` holds the trained long-tailed
 # networks. Copy one (`import copy`, then `copy.deepcopy`), divide each row of its `classifier.weight` by the row's norm
-# (inside `torch.no_grad()`) and evaluate the copy with `ltdd.train.evaluate(net, lt.test, lt.num_classes)`
-# ({func}`ltdd.train.evaluate`).
+# (inside `torch.no_grad()`) and evaluate the copy with `ltdd.train.network_accuracy(net, lt.test, lt.num_classes)`
+# ({func}`ltdd.train.network_accuracy`).
 # Which classes gain? Why does this need no retraining, and why can it not rescue every class?
 # ```
 #
@@ -355,12 +415,12 @@ if recorded is not None:
 #
 # ```python
 # import copy, torch
-# from ltdd.train import evaluate
+# from ltdd.train import network_accuracy
 #
 # net = copy.deepcopy(lt_report.networks[0])
 # with torch.no_grad():
 #     net.classifier.weight /= net.classifier.weight.norm(dim=1, keepdim=True)
-# print([round(a, 2) for a in evaluate(net, lt.test, lt.num_classes).per_class])
+# print([round(a, 2) for a in network_accuracy(net, lt.test, lt.num_classes).per_class])
 # ```
 #
 # With unit rows a class wins an image because its direction fits the features better, not because its row
@@ -421,7 +481,7 @@ if recorded is not None:
 # :label: ex-04-severity
 #
 # Severity sets how much the colour varies around its class colour (severity 1: standard deviation 0.05;
-# severity 4: 0.005). Run `bias_ratio_sweep(BIASED_DATASET, [0.95, 1.0], 1, full_protocol, FULL_SEEDS,
+# severity 4: 0.005). Run `full_set_bias_sweep(BIASED_DATASET, [0.95, 1.0], 1, full_protocol, FULL_SEEDS,
 # model=MODEL, model_options=MODEL_OPTIONS)` and compare the conflicting accuracy with the severity-4 run.
 # ```
 #

@@ -47,15 +47,17 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("05")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("05")
 
 # %% [markdown]
 # ## The idea
@@ -133,29 +135,38 @@ from ltdd import get_profile
 profile = get_profile()
 DATASET = profile.dataset  # the real dataset
 IPC, ITERATIONS = profile.ipc, profile.iterations  # the live DM run
-BATCH_REAL, NET_WIDTH = profile.batch_real, profile.net_width  # real images per class per iteration; ConvNet width
-EVAL_EPOCHS, EVAL_SEEDS = profile.eval_epochs, profile.eval_seeds  # the evaluation protocol
+# real images per class per iteration; ConvNet width
+BATCH_REAL, NET_WIDTH = profile.batch_real, profile.net_width
+# the evaluation protocol
+EVAL_EPOCHS, EVAL_SEEDS = profile.eval_epochs, profile.eval_seeds
 IPC_GRID = list(profile.ipc_grid)  # the accuracy-vs-IPC sweep
-FEATURE_EPOCHS = {"smoke": 2, "cpu": 3}.get(profile.name, 10)  # herding/k-center: epochs of the feature network
-# the sweep's settings: the profile's, except on a CPU, where DM runs fewer iterations and the evaluation
-# is shorter and uses fewer networks
-SWEEP = profile
-if profile.name == "cpu":
-    SWEEP = profile.replace(iterations=100, eval_epochs=50, eval_seeds=2)
+# herding/k-center: epochs of the feature network
+FEATURE_EPOCHS = profile.pick(smoke=2, cpu=3, default=10)
+# the sweep's settings: the profile's, except on a CPU, where DM runs fewer iterations
+# and the evaluation is shorter and uses fewer networks
+SWEEP = profile.pick(cpu=profile.replace(iterations=100, eval_epochs=50, eval_seeds=2),
+                     default=profile)
 
-print(f"profile {profile.name!r}: dataset={DATASET}, ConvNet width {NET_WIDTH}\n"
-      f"live DM run: IPC={IPC}, {ITERATIONS} iterations, {BATCH_REAL} real images per class per iteration\n"
-      f"evaluation: final test accuracy after {EVAL_EPOCHS} epochs, mean ± std over {EVAL_SEEDS} networks\n"
-      f"sweep: IPC {IPC_GRID}, DM {SWEEP.iterations} iterations with {SWEEP.batch_real} real images per class, "
-      f"evaluation {SWEEP.eval_epochs} epochs x {SWEEP.eval_seeds} networks; "
-      f"herding/k-center features from a ConvNet trained {FEATURE_EPOCHS} epochs")
+print(
+    f"profile {profile.name!r}: dataset={DATASET}, ConvNet width {NET_WIDTH}\n"
+    f"live DM run: IPC={IPC}, {ITERATIONS} iterations, {BATCH_REAL} real images per "
+    "class per iteration\n"
+    f"evaluation: final test accuracy after {EVAL_EPOCHS} epochs, mean ± std over "
+    f"{EVAL_SEEDS} networks\n"
+    f"sweep: IPC {IPC_GRID}, DM {SWEEP.iterations} iterations with {SWEEP.batch_real} "
+    f"real images per class, evaluation {SWEEP.eval_epochs} epochs x "
+    f"{SWEEP.eval_seeds} networks; herding/k-center features from a ConvNet trained "
+    f"{FEATURE_EPOCHS} epochs"
+)
 
 # %%
 from ltdd.data import load_dataset
 
 dataset = load_dataset(DATASET)
-print(f"{dataset.name}: {len(dataset.train)} training and {len(dataset.test)} test images, "
-      f"{dataset.num_classes} classes, image shape {dataset.image_shape}")
+print(
+    f"{dataset.name}: {len(dataset.train)} training and {len(dataset.test)} test"
+    f" images, {dataset.num_classes} classes, image shape {dataset.image_shape}"
+)
 
 # %% [markdown]
 # ## DM, live
@@ -176,12 +187,19 @@ print(dm.config)
 initial = dm.init()  # IPC random real images per class: where DM starts
 losses = []
 started = time.perf_counter()
-synthetic = dm.run(ITERATIONS, callbacks=(lambda _distiller, metrics: losses.append(metrics["loss"]),),
-                   progress=False)
+synthetic = dm.run(
+    ITERATIONS, callbacks=(lambda _distiller, metrics: losses.append(metrics["loss"]),),
+    progress=False
+)
 seconds = time.perf_counter() - started
-moved = ((synthetic.images - initial.images).flatten(1).norm(dim=1) / initial.images.flatten(1).norm(dim=1))
-print(f"{ITERATIONS} iterations in {seconds:.1f} s ({ITERATIONS / seconds:.1f} iterations/s); "
-      f"the images moved by {100 * moved.mean():.0f} % of their norm on average")
+moved = (synthetic.images - initial.images).flatten(1).norm(
+    dim=1
+) / initial.images.flatten(1).norm(dim=1)
+print(
+    f"{ITERATIONS} iterations in {seconds:.1f} s ({ITERATIONS / seconds:.1f}"
+    f" iterations/s); the images moved by {100 * moved.mean():.0f} % of their norm on"
+    " average"
+)
 
 # %% [markdown]
 # The loss ({numref}`fig-05-dm-loss`) is summed over the classes and measured under a *different* random
@@ -202,9 +220,14 @@ plot_loss_curves({f"DM, IPC {IPC}": losses},
 from ltdd.viz import show_image_panels
 
 shown = min(IPC, 5)
-panels = {"real initialisation": initial.images, f"after {ITERATIONS} DM iterations": synthetic.images}
-show_image_panels(panels, synthetic.labels, dataset, per_class=shown,
-                  title=f"{dataset.name}: the first {shown} synthetic images of every class")
+panels = {
+    "real initialisation": initial.images,
+    f"after {ITERATIONS} DM iterations": synthetic.images
+}
+show_image_panels(
+    panels, synthetic.labels, dataset, per_class=shown,
+    title=f"{dataset.name}: the first {shown} synthetic images of every class"
+)
 
 # %% [markdown]
 # Each synthetic image keeps the example it started from. On the digits of the CPU profiles the change
@@ -280,20 +303,35 @@ print(f"DM, IPC {IPC}, {ITERATIONS} iterations: {dm_report}")
 from ltdd.experiments import accuracy_vs_ipc
 from ltdd.viz import plot_accuracy_vs_ipc
 
-reuse_live = SWEEP == profile  # the sweep's DM at IPC would then be exactly the live run
+# the sweep's DM at IPC would then be exactly the live run
+reuse_live = SWEEP == profile
 dm_ipcs = [k for k in IPC_GRID if not (reuse_live and k == IPC)]
-curves = accuracy_vs_ipc({"DM": {"method": "dm"}}, dataset, dm_ipcs, SWEEP, progress=False)
+curves = accuracy_vs_ipc(
+    {"DM": {"method": "dm"}}, dataset, dm_ipcs, SWEEP, progress=False
+)
 if reuse_live:
     curves["DM"][IPC] = dm_report
 coreset = {"train_epochs": FEATURE_EPOCHS}
-baselines = {"random": {"method": "random"}, "herding": {"method": "herding", **coreset},
-             "k-center": {"method": "kcenter", **coreset}}
+baselines = {
+    "random": {"method": "random"}, "herding": {"method": "herding", **coreset},
+    "k-center": {"method": "kcenter", **coreset}
+}
 curves.update(accuracy_vs_ipc(baselines, dataset, IPC_GRID, SWEEP, progress=False))
 for label, points in curves.items():
-    print(f"{label:9s}", "  ".join(f"IPC {k}: {100 * points[k].mean:5.1f} ± {100 * points[k].std:4.1f}"
-                                   for k in sorted(points)))
-plot_accuracy_vs_ipc(curves, title=f"{dataset.name}: DM against real-image baselines "
-                                   f"({SWEEP.iterations} DM iterations, {SWEEP.eval_epochs} epochs)")
+    print(
+        f"{label:9s}",
+        "  ".join(
+            f"IPC {k}: {100 * points[k].mean:5.1f} ± {100 * points[k].std:4.1f}"
+            for k in sorted(points)
+        ),
+    )
+plot_accuracy_vs_ipc(
+    curves,
+    title=(
+        f"{dataset.name}: DM against real-image baselines "
+        f"({SWEEP.iterations} DM iterations, {SWEEP.eval_epochs} epochs)"
+    ),
+)
 
 # %% [markdown]
 # What to look for in {numref}`fig-05-dm-vs-baselines`: the advantage of a *learned* set should be
@@ -337,13 +375,21 @@ from ltdd.reference import PAPER_RESULTS
 
 cifar = PAPER_RESULTS["cifar10"]
 best_baseline_1 = max(cifar[m][1] for m in ("random", "herding", "kcenter"))
-beats_all = all(cifar["dm"][k] > cifar[m][k] for m in ("random", "herding", "kcenter") for k in (1, 10, 50))
-Markdown(f"In the papers DM reaches {cifar['dm'][10] / cifar['random'][10]:.1f} times random selection's accuracy at "
-         f"IPC 10 on CIFAR-10 ({cifar['dm'][10]:.1f} % against {cifar['random'][10]:.1f} %) and "
-         f"{'beats' if beats_all else 'does not beat'} all three baselines at every budget, "
-         f"but at IPC 1 its lead is small ({cifar['dm'][1]:.1f} % against {best_baseline_1:.1f} % for the best "
-         f"baseline) and it stays behind the gradient-matching methods DC and DSA there ({cifar['dc'][1]:.1f} % "
-         f"and {cifar['dsa'][1]:.1f} %; all from `ltdd.reference.PAPER_RESULTS`).")
+beats_all = all(
+    cifar["dm"][k] > cifar[m][k]
+    for m in ("random", "herding", "kcenter")
+    for k in (1, 10, 50)
+)
+Markdown(
+    f"In the papers DM reaches {cifar['dm'][10] / cifar['random'][10]:.1f} times random"
+    f" selection's accuracy at IPC 10 on CIFAR-10 ({cifar['dm'][10]:.1f} % against"
+    f" {cifar['random'][10]:.1f} %) and {'beats' if beats_all else 'does not beat'} all"
+    " three baselines at every budget, but at IPC 1 its lead is small"
+    f" ({cifar['dm'][1]:.1f} % against {best_baseline_1:.1f} % for the best baseline)"
+    " and it stays behind the gradient-matching methods DC and DSA there"
+    f" ({cifar['dc'][1]:.1f} % and {cifar['dsa'][1]:.1f} %; all from"
+    " `ltdd.reference.PAPER_RESULTS`)."
+)
 
 # %% [markdown]
 # ## The same comparison on natural images
@@ -361,16 +407,34 @@ Markdown(f"In the papers DM reaches {cifar['dm'][10] / cifar['random'][10]:.1f} 
 from ltdd.recorded import gap_sentence, load_experiment, results_panel, study_scale
 
 recorded = load_experiment("dm-family")
-panel_rows = [(label, method, ipc) for ipc in (1, 10)
-              for label, method in (("random", "random"), ("herding", "herding"), ("k-center", "kcenter"),
-                                    ("DM", "dm"))]
-live_points = {(label, ipc): 100 * report.mean for label, points in curves.items() for ipc, report in points.items()}
+panel_rows = [
+    (label, method, ipc)
+    for ipc in (1, 10)
+    for label, method in (
+        ("random", "random"), ("herding", "herding"), ("k-center", "kcenter"),
+        ("DM", "dm")
+    )
+]
+live_points = {
+    (label, ipc): 100 * report.mean
+    for label, points in curves.items()
+    for ipc, report in points.items()
+}
 if recorded is None:
-    display(Markdown("The CIFAR-10 results are not recorded yet (`data/reference/cifar10_dm_family_cpu.json`)."))
+    display(
+        Markdown(
+            "The CIFAR-10 results are not recorded yet"
+            " (`data/reference/cifar10_dm_family_cpu.json`)."
+        )
+    )
 else:
-    scales = "; ".join(f"{key}: {study_scale(study)}" for key, study in recorded.studies.items())
-    display(Markdown(f"{results_panel(panel_rows, recorded, live_points, f'live, {dataset.name}, {profile.name}')}"
-                     f"\n\nRecorded scale ({recorded.provenance['machine']}): {scales}."))
+    scales = "; ".join(
+        f"{key}: {study_scale(study)}" for key, study in recorded.studies.items()
+    )
+    live_label = f"live, {dataset.name}, {profile.name}"
+    panel = results_panel(panel_rows, recorded, live_points, live_label)
+    machine = recorded.provenance["machine"]
+    display(Markdown(f"{panel}\n\nRecorded scale ({machine}): {scales}."))
 
 # %% [markdown]
 # The recorded run, in words (computed from the file):
@@ -379,16 +443,28 @@ else:
 from ltdd.recorded import share_of_paper_gap
 
 if recorded is not None:
-    sentences = [gap_sentence(recorded.study(f"ipc{ipc}"), "DM", "random", "dm", "random") for ipc in (1, 10)]
-    sentences.append(share_of_paper_gap(recorded.study("ipc10"), "DM", "random", "dm", "random"))
+    sentences = [
+        gap_sentence(recorded.study(f"ipc{ipc}"), "DM", "random", "dm", "random")
+        for ipc in (1, 10)
+    ]
+    sentences.append(
+        share_of_paper_gap(recorded.study("ipc10"), "DM", "random", "dm", "random")
+    )
     display(Markdown("\n".join(f"- {sentence}" for sentence in sentences)))
 
 # %% mystnb={"figure": {"caption": "Test accuracy on CIFAR-10 (JPEG mirror) against images per class, recorded at the CPU scale stated above (solid; whiskers: spread over seeds, or over evaluation networks for a single seed), beside the papers' CIFAR-10 numbers (dashed, hollow markers). Compare the gap between DM and random selection in each.", "name": "fig-05-cifar10-recorded"}}
 from ltdd.recorded import plot_recorded_vs_paper
 
 if recorded is not None:
-    display(plot_recorded_vs_paper(recorded, [("random", "random"), ("herding", "herding"),
-                                              ("k-center", "kcenter"), ("DM", "dm")]))
+    display(
+        plot_recorded_vs_paper(
+            recorded,
+            [
+                ("random", "random"), ("herding", "herding"), ("k-center", "kcenter"),
+                ("DM", "dm")
+            ],
+        )
+    )
 
 # %% [markdown]
 # Random selection involves no optimisation, only the evaluation, so its recorded number is the one to check the

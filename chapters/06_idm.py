@@ -56,15 +56,17 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("06")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("06")
 
 # %% [markdown]
 # ## Settings
@@ -98,36 +100,60 @@ from ltdd.data import load_dataset
 from ltdd.distill import IDMConfig
 
 profile = get_profile()
-if profile.name == "cpu":  # over a dozen sets to evaluate: a shorter protocol than 300 epochs x 3 networks
-    profile = profile.replace(eval_epochs=100, eval_seeds=2)
+# over a dozen sets to evaluate: under `cpu` a shorter protocol than 300 epochs
+# x 3 networks
+profile = profile.pick(
+    cpu=profile.replace(eval_epochs=100, eval_seeds=2), default=profile
+)
 DATASET = profile.dataset
 IPC = profile.ipc  # stored images per class of the live run
-ITERATIONS = round(profile.iterations * {"cpu": 0.1, "gpu": 0.2}.get(profile.name, 1))  # every run here
-IPCS = sorted({1, IPC}) if profile.name == "cpu" else list(profile.ipc_grid)  # the accuracy-vs-IPC sweep
+# every run
+ITERATIONS = round(profile.iterations * profile.pick(cpu=0.1, gpu=0.2, default=1))
+# accuracy vs IPC
+IPCS = profile.pick(cpu=sorted({1, IPC}), default=list(profile.ipc_grid))
 ABLATION_IPC = 1 if DATASET == "digits" else IPC
-CORESET = {"train_epochs": 1} if profile.name == "smoke" else {}  # herding/k-center's feature network
+# herding/k-center's features
+CORESET = profile.pick(smoke={"train_epochs": 1}, default={})
+# `paper`: command.txt's settings
+WHOLE_COMMAND_LINE = profile.pick(paper=True, default=False)
 
 dataset = load_dataset(DATASET)
 
-# IDM's model queue, scaled to ITERATIONS (see above). IDMConfig's defaults are command.txt's CIFAR-10 line.
+# IDM's model queue, scaled to ITERATIONS (see above). IDMConfig's defaults are
+# command.txt's CIFAR-10 line.
 OFFICIAL, OFFICIAL_ITERATIONS, CIFAR10_IMAGES = IDMConfig(), 20_000, 50_000
-TURNOVER = OFFICIAL_ITERATIONS / (OFFICIAL.queue_size * OFFICIAL.push_interval)  # ≈ 6.7 generations per run
-LIFE_EPOCHS = (OFFICIAL.train_nets * OFFICIAL.net_train_steps * OFFICIAL.push_interval * OFFICIAL.net_batch
-               / CIFAR10_IMAGES)  # ≈ 3.1 passes over the training set per queue network
-NET_TRAIN_STEPS = {"smoke": 2, "cpu": 1}.get(profile.name, OFFICIAL.net_train_steps)  # per trained network
-NET_BATCH = 64 if profile.name == "smoke" else OFFICIAL.net_batch  # real images per queue training step
+# ≈ 6.7 generations per run
+TURNOVER = OFFICIAL_ITERATIONS / (OFFICIAL.queue_size * OFFICIAL.push_interval)
+LIFE_EPOCHS = (
+    OFFICIAL.train_nets
+    * OFFICIAL.net_train_steps
+    * OFFICIAL.push_interval
+    * OFFICIAL.net_batch
+    / CIFAR10_IMAGES
+)  # ≈ 3.1 passes over the training set per queue network
+# per trained network
+NET_TRAIN_STEPS = profile.pick(smoke=2, cpu=1, default=OFFICIAL.net_train_steps)
+# real images per queue training step
+NET_BATCH = profile.pick(smoke=64, default=OFFICIAL.net_batch)
 PUSH_INTERVAL = max(1, round(LIFE_EPOCHS * len(dataset.train)
                              / (OFFICIAL.train_nets * NET_TRAIN_STEPS * NET_BATCH)))
 QUEUE_SIZE = max(OFFICIAL.initial_nets, round(ITERATIONS / (TURNOVER * PUSH_INTERVAL)))
-IDM_SETTINGS = {"queue_size": QUEUE_SIZE, "push_interval": PUSH_INTERVAL, "net_train_steps": NET_TRAIN_STEPS,
-                "net_batch": NET_BATCH}
+IDM_SETTINGS = {
+    "queue_size": QUEUE_SIZE, "push_interval": PUSH_INTERVAL,
+    "net_train_steps": NET_TRAIN_STEPS, "net_batch": NET_BATCH
+}
 
-print(f"profile {profile.name!r}: {dataset.name} ({len(dataset.train)} training images), model={profile.model} "
-      f"{profile.model_options()}, batch_real={profile.batch_real}\n"
-      f"live run at IPC {IPC}; sweep over IPC {IPCS}; ablation at IPC {ABLATION_IPC}; {ITERATIONS} iterations "
-      f"each\nevaluation: {profile.eval_epochs} epochs x {profile.eval_seeds} networks\n"
-      f"queue: {IDM_SETTINGS} -> a network lives {QUEUE_SIZE * PUSH_INTERVAL} iterations, the queue turns over "
-      f"{ITERATIONS / (QUEUE_SIZE * PUSH_INTERVAL):.1f} times")
+print(
+    f"profile {profile.name!r}: {dataset.name} ({len(dataset.train)} training images), "
+    f"model={profile.model} {profile.model_options()}, "
+    f"batch_real={profile.batch_real}\n"
+    f"live run at IPC {IPC}; sweep over IPC {IPCS}; ablation at IPC {ABLATION_IPC}; "
+    f"{ITERATIONS} iterations each\n"
+    f"evaluation: {profile.eval_epochs} epochs x {profile.eval_seeds} networks\n"
+    f"queue: {IDM_SETTINGS} -> a network lives {QUEUE_SIZE * PUSH_INTERVAL} "
+    f"iterations, the queue turns over {ITERATIONS / (QUEUE_SIZE * PUSH_INTERVAL):.1f} "
+    "times"
+)
 
 # %% [markdown]
 # ## From DM to IDM, equation by equation
@@ -248,10 +274,15 @@ for name in ("cifar10", "cifar100", "tinyimagenet"):
 
 # %%
 def idm_settings(ipc: int) -> dict:
-    """The live settings of IDM at ``ipc``: the scaled queue and command.txt's CIFAR-10 λ where it has one."""
-    weight = command_settings("cifar10", ipc)["ce_weight"] if ipc in (1, 10, 50) else OFFICIAL.ce_weight
+    """The live settings of IDM at ``ipc``: the scaled queue and command.txt's CIFAR-10
+    λ where it has one."""
+    weight = (
+        command_settings("cifar10", ipc)["ce_weight"]
+        if ipc in (1, 10, 50)
+        else OFFICIAL.ce_weight
+    )
     settings = {"method": "idm", **IDM_SETTINGS, "ce_weight": weight}
-    if profile.name == "paper" and ipc in (1, 10, 50):
+    if WHOLE_COMMAND_LINE and ipc in (1, 10, 50):
         settings.update(command_settings(DATASET, ipc))  # the whole command.txt line
     return settings
 
@@ -274,30 +305,59 @@ from ltdd.config import make_generator
 from ltdd.distill import expand_partitions, sample_real_per_class, tile_partitions
 
 SHOWN = [0, 3, 7]  # three classes
-reals, real_labels = sample_real_per_class(dataset, 4, make_generator(0, "ch06-figure", device=dataset.device))
+reals, real_labels = sample_real_per_class(
+    dataset, 4, make_generator(0, "ch06-figure", device=dataset.device)
+)
 stored = tile_partitions(reals, 2)  # (C, channels, H, W): one stored image per class
-parts = expand_partitions(stored, 2)  # (4C, channels, H, W): four full-size training images per class
-print(f"{tuple(reals.shape)} real -> {tuple(stored.shape)} stored -> {tuple(parts.shape)} expanded")
+# (4C, channels, H, W): four full-size training images per class
+parts = expand_partitions(stored, 2)
+print(
+    f"{tuple(reals.shape)} real -> {tuple(stored.shape)} stored -> {tuple(parts.shape)}"
+    " expanded"
+)
 
 
 def _pixels(images):
-    return dataset.denormalize(images).clamp(0, 1).permute(0, 2, 3, 1).squeeze(-1).cpu().numpy()
+    return (
+        dataset.denormalize(images)
+        .clamp(0, 1)
+        .permute(0, 2, 3, 1)
+        .squeeze(-1)
+        .cpu()
+        .numpy()
+    )
 
 
-fig, axes = plt.subplots(len(SHOWN), 11, figsize=(11 * 0.9, len(SHOWN) * 0.95 + 0.4),
-                         gridspec_kw={"width_ratios": [1] * 4 + [0.4, 1, 0.4] + [1] * 4})
+fig, axes = plt.subplots(
+    len(SHOWN), 11, figsize=(11 * 0.9, len(SHOWN) * 0.95 + 0.4),
+    gridspec_kw={"width_ratios": [1] * 4 + [0.4, 1, 0.4] + [1] * 4}
+)
 for row, c in enumerate(SHOWN):
-    panels = list(_pixels(reals[4 * c: 4 * c + 4])) + [None] + list(_pixels(stored[c: c + 1])) + [None] + \
-        list(_pixels(parts[4 * c: 4 * c + 4]))
+    panels = (
+        list(_pixels(reals[4 * c : 4 * c + 4]))
+        + [None]
+        + list(_pixels(stored[c : c + 1]))
+        + [None]
+        + list(_pixels(parts[4 * c : 4 * c + 4]))
+    )
     for ax, image in zip(axes[row], panels):
         ax.axis("off")
         if image is not None:
-            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
-    axes[row, 0].text(-0.15, 0.5, dataset.class_names[c], transform=axes[row, 0].transAxes, ha="right",
-                      va="center")
-for column, heading in ((1.5, "four real images"), (5, "stored image"), (8.5, "its four expanded parts")):
+            ax.imshow(
+                image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1,
+                interpolation="nearest"
+            )
+    axes[row, 0].text(
+        -0.15, 0.5, dataset.class_names[c], transform=axes[row, 0].transAxes,
+        ha="right", va="center"
+    )
+for column, heading in (
+    (1.5, "four real images"), (5, "stored image"), (8.5, "its four expanded parts")
+):
     axes[0, int(column)].set_title(heading, fontsize=9, x=1.0 if column % 1 else 0.5)
-fig.suptitle("partition and expansion: 4 real images → 1 stored image → 4 training images")
+fig.suptitle(
+    "partition and expansion: 4 real images → 1 stored image → 4 training images"
+)
 plt.close(fig)
 fig
 
@@ -313,7 +373,10 @@ fig
 from ltdd.distill import make_distiller
 
 live_settings = idm_settings(IPC)
-idm = make_distiller(live_settings.pop("method"), dataset, seed=0, profile=profile, ipc=IPC, **live_settings)
+idm = make_distiller(
+    live_settings.pop("method"), dataset, seed=0, profile=profile, ipc=IPC,
+    **live_settings
+)
 initial = idm.init().images.clone()  # the 2×2 tiles of real images it starts from
 history = {"loss": [], "net_accuracy": []}
 
@@ -333,8 +396,12 @@ print(synthetic)
 # %% mystnb={"figure": {"caption": "IDM's loss per iteration of the live run (matching term plus class-aware cross-entropy, summed over the classes), on a logarithmic axis. It need not fall: the matched network and the weight of the cross-entropy change from one iteration to the next.", "name": "fig-06-idm-loss"}}
 from ltdd.viz import plot_loss_curves
 
-plot_loss_curves({f"IDM, IPC {IPC}": history["loss"]},
-                 title=f"{dataset.name}: IDM loss (matching + class-aware CE), {ITERATIONS} iterations")
+plot_loss_curves(
+    {f"IDM, IPC {IPC}": history["loss"]},
+    title=(
+        f"{dataset.name}: IDM loss (matching + class-aware CE), {ITERATIONS} iterations"
+    ),
+)
 
 # %% [markdown]
 # Unlike DM's, this curve need not fall, because it is not one objective: the network changes at every
@@ -343,9 +410,11 @@ plot_loss_curves({f"IDM, IPC {IPC}": history["loss"]},
 # the network matched at each iteration:
 
 # %% mystnb={"figure": {"caption": "The running training accuracy of the queue network matched at each iteration of the live run, the factor by which the class-aware cross-entropy is weighted.", "name": "fig-06-queue-accuracy"}}
-plot_loss_curves({"Acc_φ of the matched network": history["net_accuracy"]}, log=False,
-                 ylabel="running training accuracy (%)",
-                 title=f"the cross-entropy weight is λ · Acc_φ (λ = {idm.config.ce_weight})")
+plot_loss_curves(
+    {"Acc_φ of the matched network": history["net_accuracy"]}, log=False,
+    ylabel="running training accuracy (%)",
+    title=f"the cross-entropy weight is λ · Acc_φ (λ = {idm.config.ce_weight})"
+)
 
 # %% [markdown]
 # It starts at 0 (the first networks have not been trained yet) and jumps around: the matched network is
@@ -360,12 +429,20 @@ import numpy as np
 accuracy, loss = np.array(history["net_accuracy"]), np.array(history["loss"])
 untrained = accuracy == 0
 embedding = idm.queue.nets[0].embed(dataset.train.images[:1]).shape[1]
-print(f"{untrained.sum()} iterations matched an untrained network: median loss {np.median(loss[untrained]):.3g}")
+print(
+    f"{untrained.sum()} iterations matched an untrained network: median loss"
+    f" {np.median(loss[untrained]):.3g}"
+)
 if (~untrained).any():
-    print(f"{(~untrained).sum()} matched a trained one (median Acc_φ {np.median(accuracy[~untrained]):.0f} %): "
-          f"median loss {np.median(loss[~untrained]):.3g}")
-print(f"the embedding has {embedding} dimensions ({profile.model} of width {profile.net_width} on "
-      f"{dataset.image_size}x{dataset.image_size} images)")
+    print(
+        f"{(~untrained).sum()} matched a trained one (median Acc_φ"
+        f" {np.median(accuracy[~untrained]):.0f} %): median loss"
+        f" {np.median(loss[~untrained]):.3g}"
+    )
+print(
+    f"the embedding has {embedding} dimensions ({profile.model} of width"
+    f" {profile.net_width} on {dataset.image_size}x{dataset.image_size} images)"
+)
 
 # %% [markdown]
 # λ = 0.5 was tuned on CIFAR-10, with a 2048-dimensional embedding (128 channels × 4 × 4). How the two
@@ -385,9 +462,16 @@ print(f"the embedding has {embedding} dimensions ({profile.model} of width {prof
 from ltdd.viz import show_image_panels, show_images
 
 PER_CLASS = min(IPC, 5)
-show_image_panels({"initial (4 real images each)": initial, f"after {ITERATIONS} iterations": synthetic.images},
-                  synthetic.labels, dataset, per_class=PER_CLASS,
-                  title=f"IDM: the first {PER_CLASS} stored images of every class")
+show_image_panels(
+    {
+        "initial (4 real images each)": initial,
+        f"after {ITERATIONS} iterations": synthetic.images
+    },
+    synthetic.labels,
+    dataset,
+    per_class=PER_CLASS,
+    title=f"IDM: the first {PER_CLASS} stored images of every class",
+)
 
 # %% [markdown]
 # What an evaluation network trains on is the expansion, `synthetic.training_pairs()`: four full-size
@@ -425,19 +509,33 @@ print(f"IDM, IPC {IPC}: {live_report}")
 from ltdd.experiments import accuracy_vs_ipc
 from ltdd.viz import plot_accuracy_vs_ipc
 
-baselines = {"random": {"method": "random"}, "herding": {"method": "herding", **CORESET},
-             "k-center": {"method": "kcenter", **CORESET}, "DM": {"method": "dm"}}
-curves = accuracy_vs_ipc(baselines, dataset, IPCS, profile, iterations=ITERATIONS, progress=False)
+baselines = {
+    "random": {"method": "random"}, "herding": {"method": "herding", **CORESET},
+    "k-center": {"method": "kcenter", **CORESET}, "DM": {"method": "dm"}
+}
+curves = accuracy_vs_ipc(
+    baselines, dataset, IPCS, profile, iterations=ITERATIONS, progress=False
+)
 curves["IDM"] = {IPC: live_report} if IPC in IPCS else {}
 for k in IPCS:
     if k not in curves["IDM"]:
-        sweep = accuracy_vs_ipc({"IDM": idm_settings(k)}, dataset, [k], profile, iterations=ITERATIONS,
-                                progress=False)
+        sweep = accuracy_vs_ipc(
+            {"IDM": idm_settings(k)}, dataset, [k], profile, iterations=ITERATIONS,
+            progress=False
+        )
         curves["IDM"][k] = sweep["IDM"][k]
 curves["IDM"] = dict(sorted(curves["IDM"].items()))
 for label, points in curves.items():
-    print(f"{label:9s}", "  ".join(f"IPC {k}: {100 * r.mean:5.1f} ± {100 * r.std:.1f}" for k, r in points.items()))
-plot_accuracy_vs_ipc(curves, title=f"{dataset.name}: accuracy vs stored images per class")
+    print(
+        f"{label:9s}",
+        "  ".join(
+            f"IPC {k}: {100 * r.mean:5.1f} ± {100 * r.std:.1f}"
+            for k, r in points.items()
+        ),
+    )
+plot_accuracy_vs_ipc(
+    curves, title=f"{dataset.name}: accuracy vs stored images per class"
+)
 
 # %% [markdown]
 # The digits are small and easy: every method comes much closer to the full training set than on
@@ -460,6 +558,7 @@ plot_accuracy_vs_ipc(curves, title=f"{dataset.name}: accuracy vs stored images p
 from IPython.display import Markdown
 
 from ltdd.experiments import ablation
+from ltdd.viz import markdown_table
 
 PARTS = {  # variant: (partition and expansion, model queue, class-aware CE)
     "DM baseline": (False, False, False),
@@ -470,19 +569,43 @@ PARTS = {  # variant: (partition and expansion, model queue, class-aware CE)
 }
 variants = {label: {**idm_settings(ABLATION_IPC), "partition": p, "queue": q, "ce": ce}
             for label, (p, q, ce) in PARTS.items()}
-reuse = {"IDM (all three)": curves["IDM"][ABLATION_IPC]} if ABLATION_IPC in curves["IDM"] else {}
-reports = ablation({k: v for k, v in variants.items() if k not in reuse}, dataset, ABLATION_IPC, profile,
-                   iterations=ITERATIONS, progress=False) | reuse
+reuse = (
+    {"IDM (all three)": curves["IDM"][ABLATION_IPC]}
+    if ABLATION_IPC in curves["IDM"]
+    else {}
+)
+reports = (
+    ablation(
+        {k: v for k, v in variants.items() if k not in reuse}, dataset, ABLATION_IPC,
+        profile, iterations=ITERATIONS, progress=False
+    )
+    | reuse
+)
 
-rows = ["| variant | partition & expansion | model queue | class-aware CE | test accuracy (%) | training images |",
-        "|---|:-:|:-:|:-:|---:|---:|"]
+rows = []
 for label, flags in PARTS.items():
-    marks = " | ".join("✓" if on else "" for on in flags)
+    marks = ["✓" if on else "" for on in flags]
     report = reports[label]
-    rows.append(f"| {label} | {marks} | {100 * report.mean:.1f} ± {100 * report.std:.1f} | {report.train_size} |")
-Markdown(f"**Live ablation**, {dataset.name} at IPC {ABLATION_IPC}, profile `{profile.name}` "
-         f"({ITERATIONS} iterations; {profile.eval_epochs} epochs × {profile.eval_seeds} networks):\n\n"
-         + "\n".join(rows))
+    rows.append(
+        [
+            label, *marks, f"{100 * report.mean:.1f} ± {100 * report.std:.1f}",
+            report.train_size
+        ]
+    )
+table = markdown_table(
+    [
+        "variant", "partition & expansion", "model queue", "class-aware CE",
+        "test accuracy (%)", "training images"
+    ],
+    rows,
+    align="lcccrr",
+)
+Markdown(
+    f"**Live ablation**, {dataset.name} at IPC {ABLATION_IPC}, profile "
+    f"`{profile.name}` ({ITERATIONS} iterations; {profile.eval_epochs} epochs × "
+    f"{profile.eval_seeds} networks):\n\n"
+    + table
+)
 
 # %% [markdown]
 # Read the table from the top. Partition and expansion changes the most visible quantity, the number of
@@ -505,9 +628,13 @@ Markdown(f"**Live ablation**, {dataset.name} at IPC {ABLATION_IPC}, profile `{pr
 from ltdd.reference import paper_table
 
 live = {"random": curves["random"], "dm": curves["DM"], "idm": curves["IDM"]}
-live_percent = {m: {k: 100 * r.mean for k, r in points.items()} for m, points in live.items()}
-table = paper_table(["random", "dm", "idm"], ipcs=sorted({1, 10, 50} | set(IPCS)), ours=live_percent,
-                    ours_label=f"live run, {dataset.name} at profile {profile.name}")
+live_percent = {
+    m: {k: 100 * r.mean for k, r in points.items()} for m, points in live.items()
+}
+table = paper_table(
+    ["random", "dm", "idm"], ipcs=sorted({1, 10, 50} | set(IPCS)), ours=live_percent,
+    ours_label=f"live run, {dataset.name} at profile {profile.name}"
+)
 Markdown(table.replace("(paper)", "(paper, CIFAR-10)"))
 
 # %% [markdown]
@@ -634,8 +761,11 @@ Markdown(dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm")], c
 # ```
 #
 # then distil at `ABLATION_IPC` as in the first exercise, and restore the method with
-# `ModelQueue.accuracy_percent = honest`. When does the quirk fire, what does it do to the loss, and to the
-# accuracy?
+# `ModelQueue.accuracy_percent = honest`. Before you run it: what weight $\lambda\,\mathrm{Acc}_\phi$ does
+# the cross-entropy term give a never-trained network with the faulty meter, and with the honest one? Give
+# both to one decimal and check with `from ltdd.exercises import check` and
+# `check("ex-06-meter", (faulty, honest))`. Then: when does the quirk fire, what does it do to the loss, and
+# to the accuracy?
 # ````
 #
 # ```{solution} ex-06-meter

@@ -56,15 +56,17 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("07")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("07")
 
 # %% [markdown]
 # ## The method
@@ -176,42 +178,56 @@ from ltdd import get_profile
 from ltdd.distill.dsdm import PAPER_ITERATIONS, DSDMConfig
 
 profile = get_profile()
-RUN = profile.replace(iterations=100, eval_epochs=100, eval_seeds=2) if profile.name == "cpu" else profile
-DATASET, MODEL, NET_WIDTH = profile.dataset, profile.model, profile.net_width  # data and ConvNet
-PAPER = profile.name == "paper"
+RUN = profile.pick(cpu=profile.replace(iterations=100, eval_epochs=100, eval_seeds=2),
+                   default=profile)
+# data and ConvNet
+DATASET, MODEL, NET_WIDTH = profile.dataset, profile.model, profile.net_width
+PAPER = profile.pick(paper=True, default=False)
 IPC = profile.ipc  # the live run
-ITERATIONS = PAPER_ITERATIONS if PAPER else RUN.iterations  # DSDM's T = 10,000 under `paper`
-HISTORY_WARMUP = DSDMConfig.history_warmup if PAPER else ITERATIONS // 5  # t0: the code's 2000 of 10,000
-if profile.name == "smoke":
-    NUM_PRETRAINED, PRETRAIN_EPOCHS = 2, 1
-elif profile.name == "cpu":
-    NUM_PRETRAINED, PRETRAIN_EPOCHS = 5, 5
-elif profile.name == "gpu":
-    NUM_PRETRAINED, PRETRAIN_EPOCHS = 5, 10  # 50 epochs of CIFAR-10 in all: minutes on a T4
-else:
-    NUM_PRETRAINED, PRETRAIN_EPOCHS = 10, 20  # the paper's
-DSDM = {"method": "dsdm", "num_pretrained": NUM_PRETRAINED, "pretrain_epochs": PRETRAIN_EPOCHS,
-        "history_warmup": HISTORY_WARMUP}  # everything else: DSDMConfig's defaults (the code's setting)
-IPC_GRID = sorted({min(profile.ipc_grid), IPC})  # the accuracy-vs-IPC sweep: the grid's smallest IPC and the live one
+# DSDM's T = 10,000 under `paper`
+ITERATIONS = PAPER_ITERATIONS if PAPER else RUN.iterations
+# t0: the code's 2000 of 10,000
+HISTORY_WARMUP = DSDMConfig.history_warmup if PAPER else ITERATIONS // 5
+# gpu: 50 epochs of CIFAR-10 in all, minutes on a T4; default (paper): the paper's
+NUM_PRETRAINED, PRETRAIN_EPOCHS = profile.pick(smoke=(2, 1), cpu=(5, 5), gpu=(5, 10),
+                                               default=(10, 20))
+DSDM = {
+    "method": "dsdm",
+    "num_pretrained": NUM_PRETRAINED,
+    "pretrain_epochs": PRETRAIN_EPOCHS,
+    # everything else: DSDMConfig's defaults (the code's setting)
+    "history_warmup": HISTORY_WARMUP,
+}
+# the accuracy-vs-IPC sweep: the grid's smallest IPC and the live one
+IPC_GRID = sorted({min(profile.ipc_grid), IPC})
 ABLATION_IPC = 1
-FEATURE_EPOCHS = 1 if profile.name == "smoke" else 10  # training of the herding/k-center feature network
-TSNE_PER_CLASS = 20 if profile.name == "smoke" else 60  # real images per class in the t-SNE picture
-STATS_PER_CLASS = 500  # at most this many real images per class for the feature statistics
+# training of the herding/k-center feature network
+FEATURE_EPOCHS = profile.pick(smoke=1, default=10)
+# real images per class in the t-SNE picture
+TSNE_PER_CLASS = profile.pick(smoke=20, default=60)
+# at most this many real images per class for the feature statistics
+STATS_PER_CLASS = 500
 
-print(f"profile {profile.name!r}: dataset={DATASET}, model={MODEL} width {NET_WIDTH}, "
-      f"{profile.batch_real} real images per class per iteration\n"
-      f"DSDM: {NUM_PRETRAINED} networks pre-trained {PRETRAIN_EPOCHS} epochs, IPC={IPC}, {ITERATIONS} iterations, "
-      f"history term from iteration {HISTORY_WARMUP}\n"
-      f"evaluation: final test accuracy after {RUN.eval_epochs} epochs, mean ± std over {RUN.eval_seeds} networks\n"
-      f"sweep: IPC {IPC_GRID}; ablation at IPC {ABLATION_IPC}")
+print(
+    f"profile {profile.name!r}: dataset={DATASET}, model={MODEL} width {NET_WIDTH}, "
+    f"{profile.batch_real} real images per class per iteration\n"
+    f"DSDM: {NUM_PRETRAINED} networks pre-trained {PRETRAIN_EPOCHS} epochs, IPC={IPC}, "
+    f"{ITERATIONS} iterations, history term from iteration {HISTORY_WARMUP}\n"
+    f"evaluation: final test accuracy after {RUN.eval_epochs} epochs, mean ± std over "
+    f"{RUN.eval_seeds} networks\n"
+    f"sweep: IPC {IPC_GRID}; ablation at IPC {ABLATION_IPC}"
+)
 
 # %%
 from ltdd.data import load_dataset
 
 dataset = load_dataset(DATASET)
-print(f"{dataset.name}: {len(dataset.train)} training and {len(dataset.test)} test images, "
-      f"{dataset.num_classes} classes, image shape {dataset.image_shape}; smallest class: "
-      f"{min(dataset.train.class_counts(dataset.num_classes))} images (factor 2 needs 4 x IPC per class)")
+print(
+    f"{dataset.name}: {len(dataset.train)} training and {len(dataset.test)} test"
+    f" images, {dataset.num_classes} classes, image shape {dataset.image_shape};"
+    f" smallest class: {min(dataset.train.class_counts(dataset.num_classes))} images"
+    " (factor 2 needs 4 x IPC per class)"
+)
 
 # %% [markdown]
 # ## Step 1: the pre-trained networks
@@ -227,13 +243,20 @@ print(f"{dataset.name}: {len(dataset.train)} training and {len(dataset.test)} te
 import time
 
 from ltdd.distill.dsdm import pretrain_networks
-from ltdd.train import evaluate as test_network
+from ltdd.train import network_accuracy as test_network
 
 started = time.perf_counter()
-networks = pretrain_networks(dataset, NUM_PRETRAINED, PRETRAIN_EPOCHS, seed=0, model=MODEL, net_width=NET_WIDTH)
-accuracies = [test_network(net, dataset.test, dataset.num_classes).overall for net in networks]
-print(f"{len(networks)} networks in {time.perf_counter() - started:.1f} s; feature dimension "
-      f"d = {networks[0].feature_dim}; test accuracy {', '.join(f'{100 * a:.1f} %' for a in accuracies)}")
+networks = pretrain_networks(
+    dataset, NUM_PRETRAINED, PRETRAIN_EPOCHS, seed=0, model=MODEL, net_width=NET_WIDTH
+)
+accuracies = [
+    test_network(net, dataset.test, dataset.num_classes).overall for net in networks
+]
+print(
+    f"{len(networks)} networks in {time.perf_counter() - started:.1f} s; feature"
+    f" dimension d = {networks[0].feature_dim}; test accuracy"
+    f" {', '.join(f'{100 * a:.1f} %' for a in accuracies)}"
+)
 
 # %% [markdown]
 # ## Step 2: DSDM, live
@@ -248,8 +271,11 @@ from ltdd.experiments import distill
 settings = {k: v for k, v in DSDM.items() if k != "method"}
 dsdm_run = distill("dsdm", dataset, IPC, ITERATIONS, RUN, progress=False, **settings)
 dsdm = dsdm_run.synthetic
-print(f"{ITERATIONS} iterations in {dsdm_run.seconds:.1f} s; {len(dsdm)} stored images of shape "
-      f"{tuple(dsdm.images.shape[1:])}, factor {dsdm.factor}: {len(dsdm.training_pairs()[0])} training images")
+print(
+    f"{ITERATIONS} iterations in {dsdm_run.seconds:.1f} s; {len(dsdm)} stored images of"
+    f" shape {tuple(dsdm.images.shape[1:])}, factor {dsdm.factor}:"
+    f" {len(dsdm.training_pairs()[0])} training images"
+)
 
 # %% [markdown]
 # {numref}`fig-07-dsdm-loss` shows the loss {eq}`eq-dsdm-loss`, summed over the classes. It is measured under
@@ -260,8 +286,10 @@ print(f"{ITERATIONS} iterations in {dsdm_run.seconds:.1f} s; {len(dsdm)} stored 
 # %% mystnb={"figure": {"caption": "DSDM's loss per iteration of the live run, summed over the classes, with its moving average. The dashed line marks the end of the warm-up, after which the history term counts.", "name": "fig-07-dsdm-loss"}}
 from ltdd.viz import plot_loss_curves
 
-loss_figure = plot_loss_curves({f"DSDM, IPC {IPC}": dsdm_run.losses},
-                               title=f"{dataset.name}: DSDM loss (summed over classes) per iteration")
+loss_figure = plot_loss_curves(
+    {f"DSDM, IPC {IPC}": dsdm_run.losses},
+    title=f"{dataset.name}: DSDM loss (summed over classes) per iteration"
+)
 loss_figure.axes[0].axvline(HISTORY_WARMUP, color="black", linestyle="--", linewidth=1)
 loss_figure
 
@@ -284,8 +312,11 @@ show_images(dsdm.images, dsdm.labels, dataset, per_class=min(IPC, 10),
 from ltdd.distill import expand_partitions, make_distiller
 from ltdd.viz import show_image_panels
 
-builder = make_distiller("dsdm", dataset, seed=0, profile=RUN, ipc=IPC, **settings)  # only for its start
-initial_parts = expand_partitions(builder.normalized(builder.initial_images()), dsdm.factor)
+# only for its start
+builder = make_distiller("dsdm", dataset, seed=0, profile=RUN, ipc=IPC, **settings)
+initial_parts = expand_partitions(
+    builder.normalized(builder.initial_images()), dsdm.factor
+)
 dsdm_images, dsdm_labels = dsdm.training_pairs()
 show_image_panels({"real initialisation (parts)": initial_parts,
                    f"after {ITERATIONS} DSDM iterations (parts)": dsdm_images},
@@ -334,18 +365,29 @@ from ltdd.features import embed_sets, plot_real_vs_synthetic, tsne_2d
 
 def first_per_class(k: int) -> torch.Tensor:
     """Indices of the first k training images of every class."""
-    return torch.cat([dataset.train.class_indices(c)[:k] for c in range(dataset.num_classes)])
+    return torch.cat(
+        [dataset.train.class_indices(c)[:k] for c in range(dataset.num_classes)]
+    )
 
 
 real_index = first_per_class(TSNE_PER_CLASS)
-features = embed_sets(networks[0], {"real": dataset.train.images[real_index], "DM": dm.images,
-                                    "DSDM": dsdm_images})
+features = embed_sets(
+    networks[0],
+    {"real": dataset.train.images[real_index], "DM": dm.images, "DSDM": dsdm_images}
+)
 points = tsne_2d(features, seed=0)
 real_labels = dataset.train.labels[real_index]
-plot_real_vs_synthetic({"DM": (points["real"], points["DM"], real_labels, dm.labels),
-                        "DSDM": (points["real"], points["DSDM"], real_labels, dsdm_labels)},
-                       dataset.class_names,
-                       title=f"{dataset.name}: real vs synthetic features under a pre-trained network (t-SNE)")
+plot_real_vs_synthetic(
+    {
+        "DM": (points["real"], points["DM"], real_labels, dm.labels),
+        "DSDM": (points["real"], points["DSDM"], real_labels, dsdm_labels)
+    },
+    dataset.class_names,
+    title=(
+        f"{dataset.name}: real vs synthetic features under a pre-trained network"
+        " (t-SNE)"
+    ),
+)
 
 # %% [markdown]
 # A t-SNE map preserves neighbourhoods, not distances or spreads, so read it qualitatively: are the
@@ -365,10 +407,15 @@ plot_real_vs_synthetic({"DM": (points["real"], points["DM"], real_labels, dm.lab
 from ltdd.features import feature_gap_table, feature_statistics_gap
 
 stats_index = first_per_class(STATS_PER_CLASS)
-real_features = embed_sets(networks[0], {"real": dataset.train.images[stats_index]})["real"]
+real_features = embed_sets(networks[0], {"real": dataset.train.images[stats_index]})[
+    "real"
+]
 real_feature_labels = dataset.train.labels[stats_index]
 views = IPC * dsdm.factor ** 2  # DSDM's parts per class
-few, many = (make_distiller("random", dataset, ipc=k).run(0, progress=False) for k in (IPC, views))
+few, many = (
+    make_distiller("random", dataset, ipc=k).run(0, progress=False)
+    for k in (IPC, views)
+)
 candidates = {  # name: (images as a network sees them, labels)
     f"random real images, {IPC} per class": (few.images, few.labels),
     f"random real images, {views} per class": (many.images, many.labels),
@@ -376,9 +423,13 @@ candidates = {  # name: (images as a network sees them, labels)
     f"DSDM's start: {views} real parts per class": (initial_parts, dsdm_labels),
     f"DSDM, {views} parts per class": (dsdm_images, dsdm_labels),
 }
-gaps = {name: feature_statistics_gap(real_features, real_feature_labels,
-                                     embed_sets(networks[0], {"set": images})["set"], labels, dataset.num_classes)
-        for name, (images, labels) in candidates.items()}
+gaps = {
+    name: feature_statistics_gap(
+        real_features, real_feature_labels,
+        embed_sets(networks[0], {"set": images})["set"], labels, dataset.num_classes
+    )
+    for name, (images, labels) in candidates.items()
+}
 Markdown(feature_gap_table(gaps))
 
 # %% [markdown]
@@ -406,17 +457,33 @@ from ltdd.experiments import accuracy_vs_ipc
 from ltdd.viz import plot_accuracy_vs_ipc
 
 coreset = {"train_epochs": FEATURE_EPOCHS}
-baselines = {"random": {"method": "random"}, "herding": {"method": "herding", **coreset},
-             "k-center": {"method": "kcenter", **coreset}}
+baselines = {
+    "random": {"method": "random"}, "herding": {"method": "herding", **coreset},
+    "k-center": {"method": "kcenter", **coreset}
+}
 curves = accuracy_vs_ipc(baselines, dataset, IPC_GRID, RUN, progress=False)
 others = [k for k in IPC_GRID if k != IPC]
-curves.update(accuracy_vs_ipc({"DM": {"method": "dm"}, "DSDM": DSDM}, dataset, others, RUN, progress=False))
+curves.update(
+    accuracy_vs_ipc(
+        {"DM": {"method": "dm"}, "DSDM": DSDM}, dataset, others, RUN, progress=False
+    )
+)
 curves["DM"][IPC], curves["DSDM"][IPC] = dm_report, dsdm_report
 for label, curve in curves.items():
-    print(f"{label:9s}", "  ".join(f"IPC {k}: {100 * curve[k].mean:5.1f} ± {100 * curve[k].std:4.1f}"
-                                   for k in sorted(curve)))
-plot_accuracy_vs_ipc(curves, title=f"{dataset.name}: DSDM, DM and real-image baselines "
-                                   f"({ITERATIONS} iterations, {RUN.eval_epochs}-epoch evaluation)")
+    print(
+        f"{label:9s}",
+        "  ".join(
+            f"IPC {k}: {100 * curve[k].mean:5.1f} ± {100 * curve[k].std:4.1f}"
+            for k in sorted(curve)
+        ),
+    )
+plot_accuracy_vs_ipc(
+    curves,
+    title=(
+        f"{dataset.name}: DSDM, DM and real-image baselines "
+        f"({ITERATIONS} iterations, {RUN.eval_epochs}-epoch evaluation)"
+    ),
+)
 
 # %% [markdown]
 # Read the DSDM curve of {numref}`fig-07-accuracy-vs-ipc` with two facts in mind. DSDM's set trains networks
@@ -436,20 +503,35 @@ plot_accuracy_vs_ipc(curves, title=f"{dataset.name}: DSDM, DM and real-image bas
 
 # %%
 from ltdd.experiments import ablation
+from ltdd.viz import markdown_table
 
 components = {  # label: (covariance, history)
-    "prototype only": (False, False), "+ covariance": (True, False), "+ history": (False, True), "all": (True, True)}
-variants = {label: {**DSDM, **({} if cov else {"cov_weight": 0.0}), **({} if hist else {"history_weight": 0.0})}
-            for label, (cov, hist) in components.items() if label != "all"}
+    "prototype only": (False, False),
+    "+ covariance": (True, False),
+    "+ history": (False, True),
+    "all": (True, True),
+}
+variants = {
+    label: {
+        **DSDM, **({} if cov else {"cov_weight": 0.0}),
+        **({} if hist else {"history_weight": 0.0})
+    }
+    for label, (cov, hist) in components.items()
+    if label != "all"
+}
 reports = ablation(variants, dataset, ABLATION_IPC, RUN, progress=False)
 reports["all"] = curves["DSDM"][ABLATION_IPC]
-rows = ["| prototype | covariance | history | test accuracy (%) |", "|:---:|:---:|:---:|---:|"]
+rows = []
 for label, (cov, hist) in components.items():
     report = reports[label]
-    rows.append(f"| ✓ | {'✓' if cov else ''} | {'✓' if hist else ''} | "
-                f"{100 * report.mean:.1f} ± {100 * report.std:.1f} |")
+    rows.append(["✓", "✓" if cov else "", "✓" if hist else "",
+                 f"{100 * report.mean:.1f} ± {100 * report.std:.1f}"])
+table = markdown_table(
+    ["prototype", "covariance", "history", "test accuracy (%)"], rows,
+    align="cccr"
+)
 Markdown(f"**Live run, {dataset.name} at profile {profile.name}, IPC {ABLATION_IPC}** "
-         f"(pre-trained networks and factor 2 in every row)\n\n" + "\n".join(rows))
+         f"(pre-trained networks and factor 2 in every row)\n\n" + table)
 
 # %% [markdown]
 # DSDM's argument predicts the order of the rows: the covariance term should matter most, because it is
@@ -486,22 +568,40 @@ Markdown(f"**Live run, {dataset.name} at profile {profile.name}, IPC {ABLATION_I
 # %%
 from ltdd.reference import paper_table
 
-curve_of = {"random": "random", "herding": "herding", "kcenter": "k-center", "dm": "DM", "dsdm": "DSDM"}
-live = {method: {k: 100 * report.mean for k, report in curves[label].items()} for method, label in curve_of.items()}
+curve_of = {
+    "random": "random", "herding": "herding", "kcenter": "k-center", "dm": "DM",
+    "dsdm": "DSDM"
+}
+live = {
+    method: {k: 100 * report.mean for k, report in curves[label].items()}
+    for method, label in curve_of.items()
+}
 ipcs = sorted({1, 10, 50} | set(IPC_GRID))
-Markdown(f"Rows marked *paper* are CIFAR-10; rows marked *live run* are {dataset.name} at profile "
-         f"{profile.name} (final accuracy, {RUN.eval_epochs} epochs, {RUN.eval_seeds} networks).\n\n"
-         + paper_table(["random", "herding", "kcenter", "dm", "idm", "dsdm"], ipcs=ipcs, ours=live,
-                       ours_label=f"live run, {dataset.name} at profile {profile.name}"))
+Markdown(
+    f"Rows marked *paper* are CIFAR-10; rows marked *live run* are {dataset.name} at "
+    f"profile {profile.name} (final accuracy, {RUN.eval_epochs} epochs, "
+    f"{RUN.eval_seeds} networks).\n\n"
+    + paper_table(
+        ["random", "herding", "kcenter", "dm", "idm", "dsdm"], ipcs=ipcs, ours=live,
+        ours_label=f"live run, {dataset.name} at profile {profile.name}"
+    )
+)
 
 # %%
 from ltdd.reference import PAPER_RESULTS
 
 published = PAPER_RESULTS["cifar10"]
-gains = {other: {k: published["dsdm"][k] - published[other][k] for k in (1, 10, 50)} for other in ("dm", "idm")}
-Markdown("In the papers, on CIFAR-10, DSDM's accuracy minus DM's is "
-         + ", ".join(f"{g:+.1f}" for g in gains["dm"].values()) + " points at IPC 1, 10 and 50, and minus IDM's "
-         + ", ".join(f"{g:+.1f}" for g in gains["idm"].values()) + " points.")
+gains = {
+    other: {k: published["dsdm"][k] - published[other][k] for k in (1, 10, 50)}
+    for other in ("dm", "idm")
+}
+Markdown(
+    "In the papers, on CIFAR-10, DSDM's accuracy minus DM's is "
+    + ", ".join(f"{g:+.1f}" for g in gains["dm"].values())
+    + " points at IPC 1, 10 and 50, and minus IDM's "
+    + ", ".join(f"{g:+.1f}" for g in gains["idm"].values())
+    + " points."
+)
 
 # %% [markdown]
 # On CIFAR-10, recorded at a scale two CPU cores can finish (see {doc}`05_distribution_matching`; a mirror of
@@ -512,8 +612,12 @@ Markdown("In the papers, on CIFAR-10, DSDM's accuracy minus DM's is "
 # %%
 from ltdd.recorded import dm_family_panel
 
-Markdown(dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm"), ("DSDM", "dsdm")], curves,
-                         f"live, {dataset.name}, {profile.name}"))
+Markdown(
+    dm_family_panel(
+        [("random", "random"), ("DM", "dm"), ("IDM", "idm"), ("DSDM", "dsdm")], curves,
+        f"live, {dataset.name}, {profile.name}"
+    )
+)
 
 # %% [markdown]
 # Part of the gap to DM and IDM is
@@ -658,8 +762,10 @@ Markdown(dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm"), ("
 # Before running, work out from the table in "Where the paper's equations differ from the code" how much
 # larger the history term's weight is with the paper's form for this chapter's network (its `d` is the
 # length of one feature vector), what the history pulls the prototypes towards in the first iterations after
-# the warm-up, and which image learning rate each form uses at `ABLATION_IPC`. Then compare the two
-# accuracies and the loss curves (`run.losses`).
+# the warm-up, and which image learning rate each form uses at `ABLATION_IPC`. Give the factor as a whole
+# number and the two learning rates (code, paper) to two decimals, and check with
+# `from ltdd.exercises import check` and `check("ex-07-paper-form", (factor, lr_code, lr_paper))`.
+# Then compare the two accuracies and the loss curves (`run.losses`).
 # ```
 #
 # ````{solution} ex-07-paper-form

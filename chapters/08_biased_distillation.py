@@ -51,15 +51,17 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("08")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("08")
 
 # %% [markdown]
 # ## The question
@@ -158,40 +160,52 @@ budget = chapter_budget("08")  # `cpu` profile: 10 minutes; past them the next c
 
 # %%
 from ltdd import get_profile
-from ltdd.data.bias import BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_BIAS_RATIO, DEFAULT_SEVERITY
+from ltdd.data.bias import (
+    BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_BIAS_RATIO, DEFAULT_SEVERITY
+)
 from ltdd.biased import BIASED_DD_IPC
 from ltdd.distill import DeDMConfig
 from ltdd.distill.gm import loops_for
 
 profile = get_profile()
-NO_GPU = profile.name in ("smoke", "cpu")
-BIASED = "cdigits" if profile.dataset == "digits" else "cmnist-dd"  # the coloured digits
-IPC = BIASED_DD_IPC if profile.name == "paper" else profile.ipc  # Biased-DD: 50 for every method
+NO_GPU = profile.pick(smoke=True, cpu=True, default=False)
+# the coloured digits
+BIASED = "cdigits" if profile.dataset == "digits" else "cmnist-dd"
+# Biased-DD: 50 for every method
+IPC = profile.pick(paper=BIASED_DD_IPC, default=profile.ipc)
 SEVERITY = DEFAULT_SEVERITY  # 4: the purest colour cue
-RATIOS = {"smoke": (0.1, 0.95), "cpu": (0.1, 0.95, 1.0)}.get(profile.name, BIASED_DD_RATIOS)
-SEEDS = (0, 1, 2) if profile.name == "paper" else (0,)  # distillation seeds per cell
+RATIOS = profile.pick(smoke=(0.1, 0.95), cpu=(0.1, 0.95, 1.0), default=BIASED_DD_RATIOS)
+SEEDS = profile.pick(paper=(0, 1, 2), default=(0,))  # distillation seeds per cell
 # the sweeps' settings: without a GPU a shorter evaluation than the profile's
-SWEEP = {"smoke": profile.replace(eval_seeds=1, full_epochs=3),
-         "cpu": profile.replace(eval_epochs=40, eval_seeds=2)}.get(profile.name, profile)
-DM_ITERATIONS = profile.iterations // 5 if profile.name == "cpu" else profile.iterations  # DM and DeDM
-GM_LOOPS = {"smoke": {"outer_loop": 2, "inner_loop": 2},  # DC and DSA; {}: the reference's table
-            "cpu": {"outer_loop": 5, "inner_loop": 10}}.get(profile.name, {})
-GM_ITERATIONS = {"smoke": 2, "cpu": 3, "gpu": 100}.get(profile.name, 1000)
-SEVERITY_RATIO = DEFAULT_BIAS_RATIO  # 0.95: the ratio of the severity sweep and of the DeDM images
+SWEEP = profile.pick(smoke=profile.replace(eval_seeds=1, full_epochs=3),
+                     cpu=profile.replace(eval_epochs=40, eval_seeds=2),
+                     default=profile)
+# DM and DeDM
+DM_ITERATIONS = profile.pick(cpu=profile.iterations // 5, default=profile.iterations)
+GM_LOOPS = profile.pick(smoke={"outer_loop": 2, "inner_loop": 2},  # DC and DSA
+                        cpu={"outer_loop": 5, "inner_loop": 10},
+                        default={})  # {}: the reference's table
+GM_ITERATIONS = profile.pick(smoke=2, cpu=3, gpu=100, default=1000)
+# 0.95: the ratio of the severity sweep and of the DeDM images
+SEVERITY_RATIO = DEFAULT_BIAS_RATIO
 SEVERITIES = (1, SEVERITY) if NO_GPU else tuple(sorted(COLOUR_STDS))
 SEVERITY_METHODS = ["DM"] if NO_GPU else ["DM", "DC", "DSA"]
-DEDM_RATIOS = {"smoke": (0.95,), "cpu": (0.95, 1.0)}.get(profile.name, BIASED_DD_RATIOS)
-BIAS_EPOCHS = 10 if profile.name == "smoke" else DeDMConfig.bias_epochs  # DeDM (GCE): the bias network
+DEDM_RATIOS = profile.pick(smoke=(0.95,), cpu=(0.95, 1.0), default=BIASED_DD_RATIOS)
+# DeDM (GCE): the bias network
+BIAS_EPOCHS = profile.pick(smoke=10, default=DeDMConfig.bias_epochs)
 
 loops = GM_LOOPS or f"the reference's {loops_for(IPC)} at IPC {IPC}"
-print(f"profile {profile.name!r}: {BIASED}, IPC {IPC}, ConvNet width {profile.net_width}, "
-      f"{profile.batch_real} real images per class per iteration\n"
-      f"bias ratios {list(RATIOS)} at severity {SEVERITY}; severities {list(SEVERITIES)} at ratio {SEVERITY_RATIO}; "
-      f"distillation seeds {list(SEEDS)}\n"
-      f"DM and DeDM: {DM_ITERATIONS} iterations; DC and DSA: {GM_ITERATIONS} iterations, loops {loops}\n"
-      f"evaluation: {SWEEP.eval_epochs} epochs x {SWEEP.eval_seeds} networks per set; "
-      f"full set: {SWEEP.full_epochs} epochs x {SWEEP.full_seeds} networks\n"
-      f"DeDM at ratios {list(DEDM_RATIOS)}, GCE bias network {BIAS_EPOCHS} epochs")
+print(
+    f"profile {profile.name!r}: {BIASED}, IPC {IPC}, ConvNet width "
+    f"{profile.net_width}, {profile.batch_real} real images per class per iteration\n"
+    f"bias ratios {list(RATIOS)} at severity {SEVERITY}; severities {list(SEVERITIES)} "
+    f"at ratio {SEVERITY_RATIO}; distillation seeds {list(SEEDS)}\n"
+    f"DM and DeDM: {DM_ITERATIONS} iterations; DC and DSA: {GM_ITERATIONS} iterations, "
+    f"loops {loops}\n"
+    f"evaluation: {SWEEP.eval_epochs} epochs x {SWEEP.eval_seeds} networks per set; "
+    f"full set: {SWEEP.full_epochs} epochs x {SWEEP.full_seeds} networks\n"
+    f"DeDM at ratios {list(DEDM_RATIOS)}, GCE bias network {BIAS_EPOCHS} epochs"
+)
 
 # %% [markdown]
 # ## Three methods across bias ratios
@@ -211,23 +225,38 @@ from IPython.display import Markdown
 from ltdd.biased import BiasSweep, bias_sweep, sweep_table
 
 
-common = {"base_name": BIASED, "severities": [SEVERITY], "profile": SWEEP, "ipc": IPC, "seeds": SEEDS,
-          "progress": False}
+common = {
+    "base_name": BIASED, "severities": [SEVERITY], "profile": SWEEP, "ipc": IPC,
+    "seeds": SEEDS, "progress": False
+}
 GM_METHODS = {"DC": {"method": "dc", **GM_LOOPS}, "DSA": {"method": "dsa", **GM_LOOPS}}
 started = time.perf_counter()
-dm_sweep = bias_sweep({"DM": {"method": "dm"}}, ratios=RATIOS, iterations=DM_ITERATIONS, **common)
-gm_sweep = bias_sweep(GM_METHODS, ratios=RATIOS, iterations=GM_ITERATIONS, full_set=False, **common)
+dm_sweep = bias_sweep(
+    {"DM": {"method": "dm"}}, ratios=RATIOS, iterations=DM_ITERATIONS, **common
+)
+gm_sweep = bias_sweep(
+    GM_METHODS, ratios=RATIOS, iterations=GM_ITERATIONS, full_set=False, **common
+)
 sweep = BiasSweep.combine(dm_sweep, gm_sweep)
 for label in sweep.labels():
     print(f"{label}: {sweep.seconds_per_set(label):.1f} s of distillation per set")
-print(f"the whole sweep, evaluations and full-set control included: {time.perf_counter() - started:.0f} s")
-Markdown(f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, severity {SEVERITY}, IPC {IPC}\n\n"
-         f"{sweep_table(sweep)}")
+print(
+    "the whole sweep, evaluations and full-set control included:"
+    f" {time.perf_counter() - started:.0f} s"
+)
+Markdown(
+    f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, severity {SEVERITY}, "
+    f"IPC {IPC}\n\n"
+    f"{sweep_table(sweep)}"
+)
 
 # %% mystnb={"figure": {"caption": "Accuracy on the all-conflicting test set against the bias ratio, for the sets distilled by DM, DC and DSA and for the full biased training set, at the profile's scale. The dotted line is chance.", "name": "fig-08-bias-sweep"}}
 from ltdd.biased import plot_bias_sweep_curves
 
-plot_bias_sweep_curves(sweep, title=f"{BIASED}, severity {SEVERITY}: distilled sets (IPC {IPC}) and the full set")
+plot_bias_sweep_curves(
+    sweep,
+    title=f"{BIASED}, severity {SEVERITY}: distilled sets (IPC {IPC}) and the full set"
+)
 
 # %% [markdown]
 # Read {numref}`fig-08-bias-sweep` from left to right. At low ratios the colour is spread over the classes,
@@ -247,8 +276,12 @@ plot_bias_sweep_curves(sweep, title=f"{BIASED}, severity {SEVERITY}: distilled s
 # colour gives networks that are right on the aligned images and wrong on the conflicting ones.
 
 # %%
-Markdown(f"**Aligned images of LfF's split (%)**\n\n{sweep_table(sweep, key='lff_aligned')}\n\n"
-         f"**Conflicting images of LfF's split (%)**\n\n{sweep_table(sweep, key='lff_conflicting')}")
+Markdown(
+    "**Aligned images of LfF's split (%)**\n\n"
+    f"{sweep_table(sweep, key='lff_aligned')}\n\n"
+    "**Conflicting images of LfF's split (%)**\n\n"
+    f"{sweep_table(sweep, key='lff_conflicting')}"
+)
 
 # %% [markdown]
 # ## Severity
@@ -262,13 +295,21 @@ from ltdd.biased import severity_table
 
 others = [s for s in SEVERITIES if s != SEVERITY]
 at_others = common | {"severities": others, "ratios": [SEVERITY_RATIO]}
-extra = bias_sweep({"DM": {"method": "dm"}}, iterations=DM_ITERATIONS, **at_others)  # with the full set
+# with the full set
+extra = bias_sweep({"DM": {"method": "dm"}}, iterations=DM_ITERATIONS, **at_others)
 if "DC" in SEVERITY_METHODS:
-    extra = BiasSweep.combine(extra, bias_sweep(GM_METHODS, iterations=GM_ITERATIONS, full_set=False,
-                                                **at_others))
-by_severity = BiasSweep.combine(sweep.select(labels=SEVERITY_METHODS, ratios=[SEVERITY_RATIO]), extra)
-Markdown(f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, bias ratio {SEVERITY_RATIO}\n\n"
-         f"{severity_table(by_severity, SEVERITY_RATIO)}")
+    extra = BiasSweep.combine(
+        extra,
+        bias_sweep(GM_METHODS, iterations=GM_ITERATIONS, full_set=False, **at_others)
+    )
+by_severity = BiasSweep.combine(
+    sweep.select(labels=SEVERITY_METHODS, ratios=[SEVERITY_RATIO]), extra
+)
+Markdown(
+    f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, bias ratio "
+    f"{SEVERITY_RATIO}\n\n"
+    f"{severity_table(by_severity, SEVERITY_RATIO)}"
+)
 
 # %% [markdown]
 # Expect the severity to matter much less than the ratio. {doc}`04_why_it_hurts` found the same for the
@@ -295,20 +336,35 @@ from ltdd.data import load_dataset
 from ltdd.distill import make_distiller
 from ltdd.viz import markdown_table
 
-datasets = {r: load_dataset(BIASED, bias_ratio=r, severity=SEVERITY) for r in RATIOS}  # as the sweep loads them
+# as the sweep loads them
+datasets = {r: load_dataset(BIASED, bias_ratio=r, severity=SEVERITY) for r in RATIOS}
 METHODS = {"DM": {"method": "dm"}, **GM_METHODS}
 rows = []
 for label, settings in METHODS.items():
     settings = dict(settings)
     method = settings.pop("method")
-    starts = [make_distiller(method, datasets[r], seed=SEEDS[0], profile=SWEEP, ipc=IPC, **settings).init()
-              for r in RATIOS]
+    starts = [
+        make_distiller(
+            method, datasets[r], seed=SEEDS[0], profile=SWEEP, ipc=IPC, **settings
+        ).init()
+        for r in RATIOS
+    ]
     ends = [sweep.synthetic[(label, r, SEVERITY, SEEDS[0])] for r in RATIOS]
     for stage, sets in (("start", starts), ("distilled", ends)):
-        rows.append([f"{label}, {stage}", *(f"{colour_alignment(s.images, s.labels, datasets[r]):.2f}"
-                                            for r, s in zip(RATIOS, sets))])
-Markdown("**Colour alignment**: fraction of images whose colour is nearest their own class's colour\n\n"
-         + markdown_table(["set", *(f"ratio {r:g}" for r in RATIOS)], rows))
+        rows.append(
+            [
+                f"{label}, {stage}",
+                *(
+                    f"{colour_alignment(s.images, s.labels, datasets[r]):.2f}"
+                    for r, s in zip(RATIOS, sets)
+                ),
+            ]
+        )
+Markdown(
+    "**Colour alignment**: fraction of images whose colour is nearest their own "
+    "class's colour\n\n"
+    + markdown_table(["set", *(f"ratio {r:g}" for r in RATIOS)], rows)
+)
 
 # %% [markdown]
 # Compare each method's distilled row with its starting row. A distilled row *above* it means the method
@@ -324,13 +380,21 @@ from ltdd.viz import show_image_panels
 
 low, high = min(RATIOS), max(RATIOS)
 shown = datasets[high]  # the panels are shown in its normalisation
-low_set, high_set = (sweep.synthetic[("DM", r, SEVERITY, SEEDS[0])] for r in (low, high))
-panels = {f"DM, ratio {low:g} (alignment {colour_alignment(low_set.images, low_set.labels, datasets[low]):.2f})":
-          normalize(datasets[low].denormalize(low_set.images), shown.mean, shown.std),
-          f"DM, ratio {high:g} (alignment {colour_alignment(high_set.images, high_set.labels, shown):.2f})":
-          high_set.images}
-show_image_panels(panels, high_set.labels, shown, per_class=min(IPC, 5),
-                  title=f"{BIASED}: DM's synthetic images at a low and a high bias ratio")
+low_set, high_set = (
+    sweep.synthetic[("DM", r, SEVERITY, SEEDS[0])] for r in (low, high)
+)
+low_alignment = colour_alignment(low_set.images, low_set.labels, datasets[low])
+high_alignment = colour_alignment(high_set.images, high_set.labels, shown)
+panels = {
+    f"DM, ratio {low:g} (alignment {low_alignment:.2f})": normalize(
+        datasets[low].denormalize(low_set.images), shown.mean, shown.std
+    ),
+    f"DM, ratio {high:g} (alignment {high_alignment:.2f})": high_set.images,
+}
+show_image_panels(
+    panels, high_set.labels, shown, per_class=min(IPC, 5),
+    title=f"{BIASED}: DM's synthetic images at a low and a high bias ratio"
+)
 
 # %% [markdown]
 # At the low ratio every row is a mix of colours; at the high ratio each row wears its class's colour.
@@ -412,16 +476,26 @@ from ltdd.debias import BiasModelConfig, estimate_aligned
 
 biased = datasets[SEVERITY_RATIO]
 truth = biased.train.attributes == biased.train.labels
-estimate = estimate_aligned(biased, BiasModelConfig(epochs=BIAS_EPOCHS), seed=0, model=SWEEP.model,
-                            model_options=SWEEP.model_options())
-print(f"bias network: {BIAS_EPOCHS} epochs of GCE, loss {estimate.losses[0]:.3f} -> {estimate.losses[-1]:.3f}\n"
-      f"aligned training images: {truth.float().mean():.3f} (attributes), "
-      f"{estimate.aligned_fraction:.3f} (estimate)")
+estimate = estimate_aligned(
+    biased, BiasModelConfig(epochs=BIAS_EPOCHS), seed=0, model=SWEEP.model,
+    model_options=SWEEP.model_options()
+)
+print(
+    f"bias network: {BIAS_EPOCHS} epochs of GCE, loss {estimate.losses[0]:.3f} -> "
+    f"{estimate.losses[-1]:.3f}\n"
+    f"aligned training images: {truth.float().mean():.3f} (attributes), "
+    f"{estimate.aligned_fraction:.3f} (estimate)"
+)
 if estimate.precision is None:
-    print("the bias network is confident on no image: DeDM (GCE) sees no aligned image and is DM")
+    print(
+        "the bias network is confident on no image: DeDM (GCE) sees no aligned image"
+        " and is DM"
+    )
 else:
-    print(f"precision {estimate.precision:.3f} (estimated aligned that are aligned), "
-          f"recall {estimate.recall:.3f} (aligned that were found)")
+    print(
+        f"precision {estimate.precision:.3f} (estimated aligned that are aligned), "
+        f"recall {estimate.recall:.3f} (aligned that were found)"
+    )
 
 # %% [markdown]
 # Both kinds of error matter. An image wrongly taken as aligned is a conflicting image, one of the few that
@@ -439,26 +513,47 @@ else:
 # batches and augmentations) and the full set, as a table and in {numref}`fig-08-dedm-sweep`:
 
 # %%
-DEDM_METHODS = {"DeDM (oracle)": {"method": "dedm"},
-                "DeDM (GCE)": {"method": "dedm", "bias_source": "gce", "bias_epochs": BIAS_EPOCHS}}
-dedm_sweep = bias_sweep(DEDM_METHODS, ratios=DEDM_RATIOS, iterations=DM_ITERATIONS, full_set=False, **common)
+DEDM_METHODS = {
+    "DeDM (oracle)": {"method": "dedm"},
+    "DeDM (GCE)": {"method": "dedm", "bias_source": "gce", "bias_epochs": BIAS_EPOCHS}
+}
+dedm_sweep = bias_sweep(
+    DEDM_METHODS, ratios=DEDM_RATIOS, iterations=DM_ITERATIONS, full_set=False, **common
+)
 versus = BiasSweep.combine(sweep.select(labels=["DM"], ratios=DEDM_RATIOS), dedm_sweep)
-Markdown(f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, severity {SEVERITY}, IPC {IPC}, "
-         f"{DM_ITERATIONS} iterations\n\n{sweep_table(versus)}")
+Markdown(
+    f"**Accuracy (%) on the all-conflicting test set**, {BIASED}, severity {SEVERITY}, "
+    f"IPC {IPC}, {DM_ITERATIONS} iterations\n\n"
+    f"{sweep_table(versus)}"
+)
 
 # %% mystnb={"figure": {"caption": "Accuracy on the all-conflicting test set against the bias ratio for DM, the two DeDM variants (oracle and GCE) and the full set, at the profile's scale.", "name": "fig-08-dedm-sweep"}}
-plot_bias_sweep_curves(versus, title=f"{BIASED}, severity {SEVERITY}: DM and DeDM ({DM_ITERATIONS} iterations)")
+plot_bias_sweep_curves(
+    versus,
+    title=f"{BIASED}, severity {SEVERITY}: DM and DeDM ({DM_ITERATIONS} iterations)"
+)
 
 # %% [markdown]
 # And the colour of the DeDM sets at ratio 0.95, next to DM's (all three start from the same real
 # images), in {numref}`fig-08-dedm-images`:
 
 # %% mystnb={"figure": {"caption": "The synthetic images of DM and of the two DeDM variants at the bias ratio of the severity sweep, one row per class, all three started from the same real images; each panel title gives the set's colour alignment.", "name": "fig-08-dedm-images"}}
-trio = {label: versus.synthetic[(label, SEVERITY_RATIO, SEVERITY, SEEDS[0])] for label in versus.labels()}
-show_image_panels({f"{label} ({colour_alignment(s.images, s.labels, biased):.2f})": s.images
-                   for label, s in trio.items()},
-                  trio["DM"].labels, biased, per_class=min(IPC, 4),
-                  title=f"{BIASED}, ratio {SEVERITY_RATIO}: synthetic images and their colour alignment")
+trio = {
+    label: versus.synthetic[(label, SEVERITY_RATIO, SEVERITY, SEEDS[0])]
+    for label in versus.labels()
+}
+show_image_panels(
+    {
+        f"{label} ({colour_alignment(s.images, s.labels, biased):.2f})": s.images
+        for label, s in trio.items()
+    },
+    trio["DM"].labels,
+    biased,
+    per_class=min(IPC, 4),
+    title=(
+        f"{BIASED}, ratio {SEVERITY_RATIO}: synthetic images and their colour alignment"
+    ),
+)
 
 # %% [markdown]
 # ### Why it helps, and where it cannot
@@ -507,28 +602,49 @@ from IPython.display import display
 
 from ltdd.reference import REFERENCE_DIR
 
-RECORDED = [REFERENCE_DIR / "bias_sweep_cdigits_dm_cpu.json", REFERENCE_DIR / "bias_sweep_cdigits_dedm_cpu.json"]
-recorded_sweeps = {path.name: BiasSweep.load(path) for path in RECORDED if path.exists()}
+RECORDED = [
+    REFERENCE_DIR / "bias_sweep_cdigits_dm_cpu.json",
+    REFERENCE_DIR / "bias_sweep_cdigits_dedm_cpu.json"
+]
+recorded_sweeps = {
+    path.name: BiasSweep.load(path) for path in RECORDED if path.exists()
+}
 for name, recorded_sweep in recorded_sweeps.items():
     info = recorded_sweep.settings
-    print(f"{name}: {info.get('command')}\n  commit {info.get('commit')}, {info.get('date')}, "
-          f"{info.get('device')}, {info.get('threads')} threads; profile {info.get('profile')}, "
-          f"IPC {info.get('ipc')}, {info.get('iterations')} iterations, seeds {info.get('seeds')}, "
-          f"evaluation {info.get('eval_epochs')} epochs x {info.get('eval_seeds')} networks")
+    print(
+        f"{name}: {info.get('command')}\n"
+        f"  commit {info.get('commit')}, {info.get('date')}, {info.get('device')}, "
+        f"{info.get('threads')} threads; profile {info.get('profile')}, IPC "
+        f"{info.get('ipc')}, {info.get('iterations')} iterations, seeds "
+        f"{info.get('seeds')}, evaluation {info.get('eval_epochs')} epochs x "
+        f"{info.get('eval_seeds')} networks"
+    )
     for label in recorded_sweep.labels():
         sets = len(recorded_sweep.select(labels=[label]).rows)
-        print(f"  {label}: {sets} sets, {recorded_sweep.seconds_per_set(label):.1f} s of distillation per set")
+        print(
+            f"  {label}: {sets} sets, {recorded_sweep.seconds_per_set(label):.1f} s of"
+            " distillation per set"
+        )
 if recorded_sweeps:
     recorded = BiasSweep.combine(*recorded_sweeps.values())
-    display(Markdown(f"**Recorded: accuracy (%) on the all-conflicting test set**, "
-                     f"{recorded.settings.get('dataset')}, severity {recorded.severities()[-1]}\n\n"
-                     f"{sweep_table(recorded)}"))
+    display(
+        Markdown(
+            "**Recorded: accuracy (%) on the all-conflicting test set**, "
+            f"{recorded.settings.get('dataset')}, severity "
+            f"{recorded.severities()[-1]}\n\n"
+            f"{sweep_table(recorded)}"
+        )
+    )
 else:
     print(f"no recorded sweep in {REFERENCE_DIR} yet")
 
 # %% mystnb={"figure": {"caption": "The recorded runs kept in data/reference (cpu profile's full settings): accuracy on the all-conflicting test set against the bias ratio for DM, the two DeDM variants and the full set.", "name": "fig-08-recorded-sweep"}}
 if recorded_sweeps:
-    display(plot_bias_sweep_curves(recorded, title="recorded runs (cpu profile): DM, DeDM and the full set"))
+    display(
+        plot_bias_sweep_curves(
+            recorded, title="recorded runs (cpu profile): DM, DeDM and the full set"
+        )
+    )
 
 # %% [markdown]
 # In the recorded table and {numref}`fig-08-recorded-sweep`, read the DM row against the full set and
@@ -546,11 +662,21 @@ if recorded_sweeps:
 # so compare their *shape* with this chapter's sweeps, not their values.
 
 # %%
-from ltdd.reference import BIASED_DD_TABLE_1, BIASED_DD_RATIOS_PRINTED, biased_dd_table_1, biased_dd_table_2
+from ltdd.reference import (
+    BIASED_DD_TABLE_1, BIASED_DD_RATIOS_PRINTED, biased_dd_table_1, biased_dd_table_2
+)
 
-display(Markdown("**Biased-DD, Table 1**: accuracy (%) on the unbiased test set, IPC 50, severity 4, by the ratio "
-                 "of bias-aligned training images\n\n" + biased_dd_table_1()))
-Markdown("**Biased-DD, Table 2**: DM at IPC 50, accuracy (%) by severity\n\n" + biased_dd_table_2())
+display(
+    Markdown(
+        "**Biased-DD, Table 1**: accuracy (%) on the unbiased test set, IPC 50, "
+        "severity 4, by the ratio of bias-aligned training images\n\n"
+        + biased_dd_table_1()
+    )
+)
+Markdown(
+    "**Biased-DD, Table 2**: DM at IPC 50, accuracy (%) by severity\n\n"
+    + biased_dd_table_2()
+)
 
 # %% [markdown]
 # Three things the tables show. First, on CMNIST-DD the distilled sets stay close to the full set up to a
@@ -564,7 +690,9 @@ Markdown("**Biased-DD, Table 2**: DM at IPC 50, accuracy (%) by severity\n\n" + 
 
 # %%
 def largest_gap(dataset: str, method: str) -> tuple[float, float]:
-    full, rows = BIASED_DD_TABLE_1[dataset]["full set"], BIASED_DD_TABLE_1[dataset][method]
+    full, rows = (
+        BIASED_DD_TABLE_1[dataset]["full set"], BIASED_DD_TABLE_1[dataset][method]
+    )
     gaps = [f[0] - m[0] for f, m in zip(full, rows)]
     k = max(range(len(gaps)), key=gaps.__getitem__)
     return BIASED_DD_RATIOS_PRINTED[k], gaps[k]
@@ -572,7 +700,10 @@ def largest_gap(dataset: str, method: str) -> tuple[float, float]:
 
 for method in ("dc", "dsa", "dm"):
     ratio, gap = largest_gap("cmnist-dd", method)
-    print(f"CMNIST-DD, {method.upper()}: largest gap below the full set at ratio {ratio:g}: {gap:.2f} points")
+    print(
+        f"CMNIST-DD, {method.upper()}: largest gap below the full set at ratio"
+        f" {ratio:g}: {gap:.2f} points"
+    )
 
 # %% [markdown]
 # For context, the three methods' published accuracies on *unbiased* CIFAR-10 (from their own papers, not
@@ -581,7 +712,10 @@ for method in ("dc", "dsa", "dm"):
 # %%
 from ltdd.reference import paper_table
 
-Markdown(f"**Unbiased CIFAR-10, ConvNet-3, test accuracy (%)**\n\n{paper_table(['dc', 'dsa', 'dm'])}")
+Markdown(
+    "**Unbiased CIFAR-10, ConvNet-3, test accuracy (%)**\n\n"
+    f"{paper_table(['dc', 'dsa', 'dm'])}"
+)
 
 # %% [markdown]
 # ## What this chapter ran
@@ -747,7 +881,9 @@ Markdown(f"**Unbiased CIFAR-10, ConvNet-3, test accuracy (%)**\n\n{paper_table([
 #           colour_alignment(data.train.images[~aligned], data.train.labels[~aligned], data))
 # ```
 #
-# Before running: why should the conflicting images give 0 and not 0.1?
+# Before running: why should the conflicting images give 0 and not 0.1? Give the four values as fractions to
+# two decimals and check with `from ltdd.exercises import check` and
+# `check("ex-08-sanity", (aligned_4, conflicting_4, aligned_1, conflicting_1))` (the number is the severity).
 # ````
 #
 # ```{solution} ex-08-sanity

@@ -55,15 +55,17 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("09")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("09")
 
 # %% [markdown]
 # ## The idea
@@ -129,7 +131,7 @@ budget = chapter_budget("09")  # `cpu` profile: 10 minutes; past them the next c
 # | $\cup$ | the plan's training set: images, labels, which rows are synthetic | {func}`rebalance <ltdd.rebalance.rebalance>` → {class}`RebalancedSet <ltdd.rebalance.RebalancedSet>` |
 # | + SimCLR | pre-train an encoder on $\mathcal{T}$, start every classifier from it | {func}`pretrain_encoder <ltdd.rebalance.pretrain_encoder>` (which calls {func}`ltdd.ssl.pretrain_simclr <ltdd.ssl.pretrain_simclr>`), {func}`evaluate_rebalanced(encoder_state=...) <ltdd.rebalance.evaluate_rebalanced>` |
 # | evaluation | CRLT-DD's: SGD 0.01, momentum 0.9, weight decay 5e-4, step decay at half, DSA on every batch, batch 128, for the profile's epochs (the paper: 500); test on the balanced test set | {func}`evaluation_config <ltdd.rebalance.evaluation_config>`, `evaluate_rebalanced`, {func}`run_plan <ltdd.rebalance.run_plan>` |
-# | Table III | every row, several seeds, saved after every row | `TABLE_III_ROWS`, {func}`rebalance_study <ltdd.rebalance.rebalance_study>`, {func}`study_table <ltdd.rebalance.study_table>` |
+# | Table III | every row, several seeds, saved after every row | `TABLE_III_ROWS`, {func}`rebalance_study <ltdd.rebalance.rebalance_study>`, {func}`study_table <ltdd.studies.study.study_table>` |
 #
 # One difference from CRLT-DD's code: it drew its head and tail subsets with an unseeded
 # `np.random.choice`, so two runs did not see the same images; `ltdd` draws them from a generator derived
@@ -159,20 +161,35 @@ from ltdd.rebalance import PAPER_HEAD_IPC, crlt_settings, evaluation_config
 profile = get_profile()
 LT_DATASET = profile.dataset + "-lt"  # digits-lt without a GPU, cifar10-lt with one
 IMBALANCE = DEFAULT_IMBALANCE[LT_DATASET]  # β: largest class / smallest class
-CRLT = crlt_settings(profile, LT_DATASET)  # CRLT-DD's own setting under `paper`, the profile's scale elsewhere
-IPC_HEAD = PAPER_HEAD_IPC.get(LT_DATASET)  # the paper's head IPC on CIFAR; None: the median class size
-ITERATIONS = {"gpu": 1000}.get(profile.name, CRLT.iterations)  # DM iterations of the live plans
-DM_SETTINGS = {**dict(CRLT.dm_settings), "batch_real": CRLT.batch_real} if CRLT.dm_settings else {}
-LIVE = profile.replace(eval_seeds=1) if profile.name in ("smoke", "cpu") else profile  # the live evaluation
-SIMCLR_EPOCHS = 3 if profile.name == "smoke" else CRLT.simclr_epochs  # the live SimCLR run
-LIVE_ROWS = ["vanilla", "distill all", "distill head", "distill all + SimCLR"]  # evaluated live
+# CRLT-DD's own setting under `paper`, the profile's scale elsewhere
+CRLT = crlt_settings(profile, LT_DATASET)
+# the paper's head IPC on CIFAR; None: the median class size
+IPC_HEAD = PAPER_HEAD_IPC.get(LT_DATASET)
+# DM iterations of the live plans
+ITERATIONS = profile.pick(gpu=1000, default=CRLT.iterations)
+DM_SETTINGS = (
+    {**dict(CRLT.dm_settings), "batch_real": CRLT.batch_real}
+    if CRLT.dm_settings
+    else {}
+)
+LIVE = profile.pick(
+    smoke=profile.replace(eval_seeds=1), cpu=profile.replace(eval_seeds=1),
+    default=profile
+)  # the live evaluation
+SIMCLR_EPOCHS = profile.pick(smoke=3, default=CRLT.simclr_epochs)  # the live SimCLR run
+# evaluated live
+LIVE_ROWS = ["vanilla", "distill all", "distill head", "distill all + SimCLR"]
 
-print(f"profile {profile.name!r}: {LT_DATASET} with β = {IMBALANCE}, ConvNet width {profile.net_width}\n"
-      f"live plans: DM for {ITERATIONS} iterations, {CRLT.batch_real} real images per class per iteration, "
-      f"head IPC {IPC_HEAD or 'the median class size'}\n"
-      f"live evaluation of {LIVE_ROWS}: {evaluation_config(LIVE).epochs} epochs x {LIVE.eval_seeds} network(s) "
-      f"per set, batch {evaluation_config(LIVE).batch_size}\n"
-      f"live SimCLR: {SIMCLR_EPOCHS} epochs")
+print(
+    f"profile {profile.name!r}: {LT_DATASET} with β = {IMBALANCE}, ConvNet width "
+    f"{profile.net_width}\n"
+    f"live plans: DM for {ITERATIONS} iterations, {CRLT.batch_real} real images per "
+    f"class per iteration, head IPC {IPC_HEAD or 'the median class size'}\n"
+    f"live evaluation of {LIVE_ROWS}: {evaluation_config(LIVE).epochs} epochs x "
+    f"{LIVE.eval_seeds} network(s) per set, batch "
+    f"{evaluation_config(LIVE).batch_size}\n"
+    f"live SimCLR: {SIMCLR_EPOCHS} epochs"
+)
 
 # %% [markdown]
 # ## How big is each plan's set?
@@ -192,28 +209,48 @@ from ltdd.data import counts_only
 from ltdd.rebalance import PLANS, budget_table
 from ltdd.viz import markdown_table
 
-SPLITS = [(name, title, beta, None) for name, title in (("cifar10-lt", "CIFAR-10-LT"), ("cifar100-lt", "CIFAR-100-LT"))
-          for beta in (10, 50, 100)]
+SPLITS = [
+    (name, title, beta, None)
+    for name, title in (("cifar10-lt", "CIFAR-10-LT"), ("cifar100-lt", "CIFAR-100-LT"))
+    for beta in (10, 50, 100)
+]
 SPLITS.insert(3, ("cifar10-lt", "CIFAR-10-LT", 100, 500))  # the paper's head IPC
 SPLITS.append(("digits-lt", "digits-lt", 10, None))
 
 
-def budget_row(title: str, counts: list[int], beta: int, ipc_head: int | None) -> list[str]:
-    rows = {row["plan"]: row for row in budget_table(counts, PLANS[1:], ipc_head=ipc_head)}
+def budget_row(
+    title: str, counts: list[int], beta: int, ipc_head: int | None
+) -> list[str]:
+    rows = {
+        row["plan"]: row for row in budget_table(counts, PLANS[1:], ipc_head=ipc_head)
+    }
 
     def cell(plan: str) -> str:
         row = rows[plan]
         return f"{row['ipc']}: {row['images']:,} ({row['percent']:.1f} %)"
 
     head = "median" if ipc_head is None else f"IPC {ipc_head}"
-    return [f"{title}, β = {beta} (head: {head})", f"{sum(counts):,}", cell("distill-all"), cell("distill-all-aug"),
-            cell("distill-head"), f"{rows['distill-head']['imbalance']:.2f}"]
+    return [
+        f"{title}, β = {beta} (head: {head})", f"{sum(counts):,}", cell("distill-all"),
+        cell("distill-all-aug"), cell("distill-head"),
+        f"{rows['distill-head']['imbalance']:.2f}"
+    ]
 
 
-table = [budget_row(title, counts_only(name, beta), beta, ipc_head) for name, title, beta, ipc_head in SPLITS]
-Markdown("**Training-set sizes of CRLT-DD's plans, recomputed from the class counts**\n\n" + markdown_table(
-    ["split", "vanilla", "distill all = sample all", "distill all + aug", "distill head = sample head",
-     "imbalance left by distill head"], table))
+table = [
+    budget_row(title, counts_only(name, beta), beta, ipc_head)
+    for name, title, beta, ipc_head in SPLITS
+]
+Markdown(
+    "**Training-set sizes of CRLT-DD's plans, recomputed from the class counts**\n\n"
+    + markdown_table(
+        [
+            "split", "vanilla", "distill all = sample all", "distill all + aug",
+            "distill head = sample head", "imbalance left by distill head"
+        ],
+        table,
+    )
+)
 
 # %% [markdown]
 # Three things to read in it. Distill all trains on a few percent of the long-tailed set at
@@ -246,16 +283,40 @@ printed_rows, decoded_rows, matches = [], [], 0
 for label, column, baseline, head_percent, all_percent in CRLT_DD_TABLE_IV_PRINTED:
     name, beta = decode_crlt_dd_table_iv(label, column)
     counts_of_row = counts_only(name, beta)
-    head_size = plan_budget("distill-head", counts_of_row, ipc=PAPER_HEAD_IPC[name]).percent
+    head_size = plan_budget(
+        "distill-head", counts_of_row, ipc=PAPER_HEAD_IPC[name]
+    ).percent
     all_size = plan_budget("distill-all", counts_of_row).percent
-    matches += (round(head_size, 2) == head_percent) + (round(all_size, 2) == all_percent)
-    printed_rows.append([label, column, f"{baseline:.2f}", f"{head_percent:.2f}", f"{all_percent:.2f}"])
-    decoded_rows.append([f"{name}, β = {beta}", f"IPC {PAPER_HEAD_IPC[name]}: {head_size:.2f}", f"{all_size:.2f}"])
-display(Markdown("**CRLT-DD Table IV, as printed** (% of the long-tailed set)\n\n" + markdown_table(
-    ["dataset (printed)", "Method (printed)", "Baseline", "Distill Head", "Distill All"], printed_rows)))
-Markdown(f"**Decoded**: the same rows, with the sizes `plan_budget` computes under the three readings "
-         f"({matches} of {2 * len(decoded_rows)} cells equal the printed ones to two decimals)\n\n"
-         + markdown_table(["row describes", "distill head", "distill all"], decoded_rows))
+    matches += (round(head_size, 2) == head_percent) + (
+        round(all_size, 2) == all_percent
+    )
+    printed_rows.append(
+        [label, column, f"{baseline:.2f}", f"{head_percent:.2f}", f"{all_percent:.2f}"]
+    )
+    decoded_rows.append(
+        [
+            f"{name}, β = {beta}", f"IPC {PAPER_HEAD_IPC[name]}: {head_size:.2f}",
+            f"{all_size:.2f}"
+        ]
+    )
+display(
+    Markdown(
+        "**CRLT-DD Table IV, as printed** (% of the long-tailed set)\n\n"
+        + markdown_table(
+            [
+                "dataset (printed)", "Method (printed)", "Baseline", "Distill Head",
+                "Distill All"
+            ],
+            printed_rows,
+        )
+    )
+)
+Markdown(
+    "**Decoded**: the same rows, with the sizes `plan_budget` computes under the "
+    f"three readings ({matches} of {2 * len(decoded_rows)} cells equal the printed "
+    "ones to two decimals)\n\n"
+    + markdown_table(["row describes", "distill head", "distill all"], decoded_rows)
+)
 
 # %% [markdown]
 # The readings matter for the rest of the paper too. Its text says that distill all leaves "less than 25 %"
@@ -285,28 +346,41 @@ dataset = load_dataset(LT_DATASET, imbalance=IMBALANCE)
 C = dataset.num_classes
 counts = dataset.train.class_counts(C)
 head = head_classes(counts)
-print(f"{dataset.name}: {len(dataset.train)} training images, counts {counts[0]} … {counts[-1]}, "
-      f"{len(dataset.test)} balanced test images\n"
-      f"n_min = {min(counts)}, n_med = {median_class_size(counts)}, head classes {head}")
+print(
+    f"{dataset.name}: {len(dataset.train)} training images, counts {counts[0]} … "
+    f"{counts[-1]}, {len(dataset.test)} balanced test images\n"
+    f"n_min = {min(counts)}, n_med = {median_class_size(counts)}, head classes {head}"
+)
 
 cache: dict = {}
 sets = {}
 for plan in PLANS:
     started = time.perf_counter()
     ipc = IPC_HEAD if plan in ("sample-head", "distill-head") else None
-    sets[plan] = rebalance(dataset, plan, ipc=ipc, iterations=ITERATIONS, profile=profile, seed=0, progress=False,
-                           cache=cache, **DM_SETTINGS)
+    sets[plan] = rebalance(
+        dataset, plan, ipc=ipc, iterations=ITERATIONS, profile=profile, seed=0,
+        progress=False, cache=cache, **DM_SETTINGS
+    )
     size = sets[plan].size_report()
-    print(f"{plan:16s} {size['images']:6,} images ({size['percent']:5.1f} %): {size['real']:,} real, "
-          f"{size['synthetic']:,} distilled, {size['augmented']:,} augmented copies; "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"{plan:16s} {size['images']:6,} images ({size['percent']:5.1f} %):"
+        f" {size['real']:,} real, {size['synthetic']:,} distilled,"
+        f" {size['augmented']:,} augmented copies;"
+        f" {time.perf_counter() - started:.1f} s"
+    )
 
 # %% mystnb={"figure": {"caption": "Images per class, on a logarithmic axis, of the long-tailed set and of the set each CRLT-DD plan builds from it, classes from the largest to the smallest.", "name": "fig-09-plan-counts"}}
 from ltdd.viz import plot_class_counts
 
-plot_class_counts({plan: sets[plan].class_counts(C) for plan in PLANS}, dataset.class_names,
-                  title=f"{dataset.name} (β = {IMBALANCE:g}): images per class before and after each plan",
-                  log=True)
+plot_class_counts(
+    {plan: sets[plan].class_counts(C) for plan in PLANS},
+    dataset.class_names,
+    title=(
+        f"{dataset.name} (β = {IMBALANCE:g}): images per class before and after each"
+        " plan"
+    ),
+    log=True,
+)
 
 # %% [markdown]
 # In {numref}`fig-09-plan-counts`, the first series is the long tail; every "all" plan flattens it to
@@ -317,10 +391,21 @@ plot_class_counts({plan: sets[plan].class_counts(C) for plan in PLANS}, dataset.
 # %%
 import torch
 
-tail_kept = all(torch.equal(sets["distill-head"].images[(sets["distill-head"].labels == c)],
-                            dataset.train.images[dataset.train.class_indices(c)]) for c in range(C) if c not in head)
-no_synthetic = not any(sets[plan].synthetic_rows.any() for plan in ("vanilla", "sample-all", "sample-head"))
-print(f"distill head keeps the real tail unchanged: {tail_kept}; sampled plans are all real: {no_synthetic}")
+tail_kept = all(
+    torch.equal(
+        sets["distill-head"].images[(sets["distill-head"].labels == c)],
+        dataset.train.images[dataset.train.class_indices(c)]
+    )
+    for c in range(C)
+    if c not in head
+)
+no_synthetic = not any(
+    sets[plan].synthetic_rows.any() for plan in ("vanilla", "sample-all", "sample-head")
+)
+print(
+    f"distill head keeps the real tail unchanged: {tail_kept}; sampled plans are all"
+    f" real: {no_synthetic}"
+)
 
 # %% [markdown]
 # {numref}`fig-09-distill-head-images` shows what distill head puts in a class, head against tail: each row
@@ -334,10 +419,21 @@ chosen = sets["distill-head"]
 rows = {}
 for c in range(C):
     synthetic = c in head
-    index = ((chosen.labels == c) & (chosen.synthetic_rows == synthetic)).nonzero(as_tuple=True)[0]
-    rows[f"{dataset.class_names[c]}: {'distilled' if synthetic else 'real'}"] = chosen.images[index]
-show_image_rows(rows, dataset, per_row=10,
-                title=f"distill head on {dataset.name}: the head distilled, the tail real ({ITERATIONS} DM iterations)")
+    index = ((chosen.labels == c) & (chosen.synthetic_rows == synthetic)).nonzero(
+        as_tuple=True
+    )[0]
+    rows[f"{dataset.class_names[c]}: {'distilled' if synthetic else 'real'}"] = (
+        chosen.images[index]
+    )
+show_image_rows(
+    rows,
+    dataset,
+    per_row=10,
+    title=(
+        f"distill head on {dataset.name}: the head distilled, the tail real"
+        f" ({ITERATIONS} DM iterations)"
+    ),
+)
 
 # %% [markdown]
 # DM starts from real images of the class and moves them until their mean feature, under random
@@ -354,7 +450,9 @@ show_image_rows(rows, dataset, per_row=10,
 # %%
 from ltdd.rebalance import evaluate_rebalanced
 
-LIVE_PLANS = {"vanilla": "vanilla", "distill all": "distill-all", "distill head": "distill-head"}
+LIVE_PLANS = {
+    "vanilla": "vanilla", "distill all": "distill-all", "distill head": "distill-head"
+}
 live = {}
 for label, plan in LIVE_PLANS.items():
     started = time.perf_counter()
@@ -366,14 +464,30 @@ def live_table(results: dict) -> str:
     rows = []
     for label, (report, groups) in results.items():
         shots = groups["shots"]
-        rows.append([label, report.train_size, f"{100 * report.mean:.1f}", f"{100 * groups['halves']['head']:.1f}",
-                     f"{100 * groups['halves']['tail']:.1f}",
-                     *(f"{100 * shots[g]:.1f}" if g in shots else "–" for g in ("many", "medium", "few"))])
-    return markdown_table(["set", "images", "overall", "head half", "tail half", "many", "medium", "few"], rows)
+        rows.append(
+            [
+                label,
+                report.train_size,
+                f"{100 * report.mean:.1f}",
+                f"{100 * groups['halves']['head']:.1f}",
+                f"{100 * groups['halves']['tail']:.1f}",
+                *(
+                    f"{100 * shots[g]:.1f}" if g in shots else "–"
+                    for g in ("many", "medium", "few")
+                ),
+            ]
+        )
+    return markdown_table(
+        ["set", "images", "overall", "head half", "tail half", "many", "medium", "few"],
+        rows
+    )
 
 
-Markdown(f"**Live run, test accuracy (%)** on {dataset.name}, {LIVE.eval_epochs} epochs × {LIVE.eval_seeds} "
-         f"network(s) per set\n\n{live_table(live)}")
+Markdown(
+    f"**Live run, test accuracy (%)** on {dataset.name}, {LIVE.eval_epochs} epochs × "
+    f"{LIVE.eval_seeds} network(s) per set\n\n"
+    f"{live_table(live)}"
+)
 
 # %% [markdown]
 # With one network per set and the small profiles' short training, differences of a few points between
@@ -406,13 +520,20 @@ from ltdd.ssl import SimCLRViews
 
 views = SimCLRViews.for_dataset(dataset)
 print(views)
-shown = torch.cat([dataset.train.images[dataset.train.class_indices(c)[:1]] for c in range(min(C, 10))])
+shown = torch.cat(
+    [
+        dataset.train.images[dataset.train.class_indices(c)[:1]]
+        for c in range(min(C, 10))
+    ]
+)
 pixels = dataset.denormalize(shown).clamp(0, 1)
 generator = torch.Generator(device=pixels.device).manual_seed(0)
 pairs = {"image": shown}
 for k in (1, 2):
     pairs[f"view {k}"] = normalize(views(pixels, generator), dataset.mean, dataset.std)
-show_image_rows(pairs, dataset, per_row=10, title="SimCLR: two random views of each image (columns)")
+show_image_rows(
+    pairs, dataset, per_row=10, title="SimCLR: two random views of each image (columns)"
+)
 
 # %% [markdown]
 # ### The loss: NT-Xent
@@ -472,20 +593,29 @@ print(f"batch of N = {N}: chance level log(2N - 1) = {math.log(2 * N - 1):.3f}\n
 from ltdd.ssl import SimCLRTrainer
 
 started = time.perf_counter()
-trainer = SimCLRTrainer(dataset.train.images, dataset, SimCLRConfig(epochs=SIMCLR_EPOCHS), profile.model,
-                        profile.model_options(), seed=0)
+trainer = SimCLRTrainer(
+    dataset.train.images, dataset, SimCLRConfig(epochs=SIMCLR_EPOCHS), profile.model,
+    profile.model_options(), seed=0
+)
 before = trainer.evaluate_loss()
 simclr = trainer.run(progress=False)
-print(f"{SIMCLR_EPOCHS} epochs of SimCLR on {len(dataset.train)} images in {time.perf_counter() - started:.1f} s; "
-      f"NT-Xent on fixed views of the first batch: {before:.3f} before, {trainer.evaluate_loss():.3f} after")
+print(
+    f"{SIMCLR_EPOCHS} epochs of SimCLR on {len(dataset.train)} images in"
+    f" {time.perf_counter() - started:.1f} s; NT-Xent on fixed views of the first"
+    f" batch: {before:.3f} before, {trainer.evaluate_loss():.3f} after"
+)
 
 # %% mystnb={"figure": {"caption": "Mean NT-Xent loss per epoch of the live SimCLR pre-training on the long-tailed training images. The dotted line is the chance level of a full batch.", "name": "fig-09-simclr-loss"}}
 from ltdd.viz import plot_loss_curves
 
 batch = min(SimCLRConfig().batch_size, len(dataset.train))
-figure = plot_loss_curves({"SimCLR, live": simclr.losses}, xlabel="epoch", ylabel="mean NT-Xent loss", log=False,
-                          title=f"SimCLR on {dataset.name}, {SIMCLR_EPOCHS} epochs")
-figure.axes[0].axhline(math.log(2 * batch - 1), color="grey", linestyle=":", label="chance, log(2N − 1)")
+figure = plot_loss_curves(
+    {"SimCLR, live": simclr.losses}, xlabel="epoch", ylabel="mean NT-Xent loss",
+    log=False, title=f"SimCLR on {dataset.name}, {SIMCLR_EPOCHS} epochs"
+)
+figure.axes[0].axhline(
+    math.log(2 * batch - 1), color="grey", linestyle=":", label="chance, log(2N − 1)"
+)
 figure.axes[0].legend(fontsize=8)
 figure
 
@@ -499,10 +629,14 @@ figure
 
 # %%
 started = time.perf_counter()
-live["distill all + SimCLR"] = evaluate_rebalanced(sets["distill-all"], dataset, LIVE, base_seed=0,
-                                                   encoder_state=simclr.encoder)
+live["distill all + SimCLR"] = evaluate_rebalanced(
+    sets["distill-all"], dataset, LIVE, base_seed=0, encoder_state=simclr.encoder
+)
 print(f"distill all + SimCLR: evaluated in {time.perf_counter() - started:.1f} s")
-Markdown(f"**Live run, test accuracy (%)**, with the SimCLR row\n\n{live_table({k: live[k] for k in LIVE_ROWS})}")
+Markdown(
+    "**Live run, test accuracy (%)**, with the SimCLR row\n\n"
+    f"{live_table({k: live[k] for k in LIVE_ROWS})}"
+)
 
 # %% [markdown]
 # ### Three defects of CRLT-DD's SimCLR code that `ltdd` avoids
@@ -538,11 +672,16 @@ from ltdd.config import make_generator
 from ltdd.models import get_model
 from ltdd.ssl import load_encoder
 
-hundred = get_model(profile.model, dataset.channels, 100, dataset.image_size,
-                    generator=make_generator(0, "hundred-way"), **profile.model_options())
+hundred = get_model(
+    profile.model, dataset.channels, 100, dataset.image_size,
+    generator=make_generator(0, "hundred-way"), **profile.model_options()
+)
 load_encoder(hundred, simclr.encoder)
-print(f"encoder of {len(simclr.encoder)} tensors loaded into a {hundred.classifier.out_features}-class "
-      f"{profile.model}; its classifier is fresh: {tuple(hundred.classifier.weight.shape)}")
+print(
+    f"encoder of {len(simclr.encoder)} tensors loaded into a"
+    f" {hundred.classifier.out_features}-class {profile.model}; its classifier is"
+    f" fresh: {tuple(hundred.classifier.weight.shape)}"
+)
 
 # %% [markdown]
 # ## Recorded results: CRLT-DD's Table III on the digits
@@ -562,21 +701,24 @@ print(f"encoder of {len(simclr.encoder)} tensors loaded into a {hundred.classifi
 from IPython.display import display
 
 from ltdd.rebalance import study_table
-from ltdd.reference import REFERENCE_DIR
-from ltdd.studies import Study
+from ltdd.recorded import recorded_study
 
-RECORDED = REFERENCE_DIR / "rebalance_digits_lt_cpu.json"
-study = Study.load(RECORDED) if RECORDED.exists() else None
-if study is None:
-    print(f"no recorded study at {RECORDED} yet")
-else:
+study = recorded_study("rebalance_digits_lt_cpu.json")
+if study is not None:
     info = study.settings
-    print(f"{RECORDED.name}: {info.get('command')}\n  commit {info.get('commit')}, {info.get('date')}, "
-          f"{info.get('device')}, {info.get('threads')} threads; profile {info.get('profile')}, "
-          f"{info.get('dataset')} (β = {info.get('imbalance')}), {info.get('method')} for {info.get('iterations')} "
-          f"iterations, evaluation {info.get('eval_epochs')} epochs x {info.get('networks')} network(s), "
-          f"SimCLR {info.get('simclr_epochs')} epochs, seeds {info.get('seeds')}")
-    display(Markdown(f"**Recorded: test accuracy (%)**, mean ± std over seeds\n\n{study_table(study)}"))
+    print(
+        f"  profile {info.get('profile')}, {info.get('dataset')} (β ="
+        f" {info.get('imbalance')}), {info.get('method')} for {info.get('iterations')}"
+        f" iterations, evaluation {info.get('eval_epochs')} epochs x"
+        f" {info.get('networks')} network(s), SimCLR {info.get('simclr_epochs')}"
+        f" epochs, seeds {info.get('seeds')}"
+    )
+    display(
+        Markdown(
+            "**Recorded: test accuracy (%)**, mean ± std over seeds\n\n"
+            f"{study_table(study)}"
+        )
+    )
 
 # %% [markdown]
 # The per-class picture ({numref}`fig-09-recorded-per-class`), CRLT-DD's Table II and Fig. 4 in shape: the
@@ -588,10 +730,18 @@ from ltdd.viz import plot_per_class_accuracy
 
 SHOWN = ["vanilla", "distill all", "distill head"]
 if study is not None:
-    recorded_names = [str(c) for c in range(len(study.rows[0]["per_class"]))]  # the digits' classes
-    display(plot_per_class_accuracy({label: study.report(label) for label in SHOWN if label in study.labels()},
-                                    recorded_names,
-                                    title=f"recorded ({study.settings.get('profile')} profile): per-class accuracy"))
+    # the digits' classes
+    recorded_names = [str(c) for c in range(len(study.rows[0]["per_class"]))]
+    display(
+        plot_per_class_accuracy(
+            {label: study.report(label) for label in SHOWN if label in study.labels()},
+            recorded_names,
+            title=(
+                f"recorded ({study.settings.get('profile')} profile): per-class"
+                " accuracy"
+            ),
+        )
+    )
 
 # %% [markdown]
 # The groups the plans are about. The head and tail halves are the larger and the smaller five classes;
@@ -600,23 +750,49 @@ if study is not None:
 # mean of just two classes.
 
 # %%
-GROUP_KEYS = (("tail half", "groups.halves.tail"), ("head half", "groups.halves.head"),
-              ("many", "groups.shots.many"), ("medium", "groups.shots.medium"), ("few", "groups.shots.few"))
+GROUP_KEYS = (
+    ("tail half", "groups.halves.tail"), ("head half", "groups.halves.head"),
+    ("many", "groups.shots.many"), ("medium", "groups.shots.medium"),
+    ("few", "groups.shots.few")
+)
 
 
 if study is not None:
-    display(Markdown("**Recorded: group accuracy (%)**, mean ± std over seeds\n\n" + study_table(study, GROUP_KEYS)))
-    checks = [("groups.halves.tail", "tail half"), ("groups.shots.few", "few-shot group"),
-              ("groups.halves.head", "head half")]
-    lines = [study.compare(label, "vanilla", key).sentence(name) for key, name in checks for label in ("distill all", "distill head")
-             if label in study.labels()]
-    display(Markdown("**Against vanilla**\n\n" + "\n".join(f"- {line}" for line in lines)))
+    display(
+        Markdown(
+            "**Recorded: group accuracy (%)**, mean ± std over seeds\n\n"
+            + study_table(study, GROUP_KEYS)
+        )
+    )
+    checks = [
+        ("groups.halves.tail", "tail half"), ("groups.shots.few", "few-shot group"),
+        ("groups.halves.head", "head half")
+    ]
+    lines = [
+        study.compare(label, "vanilla", key).sentence(name)
+        for key, name in checks
+        for label in ("distill all", "distill head")
+        if label in study.labels()
+    ]
+    display(
+        Markdown("**Against vanilla**\n\n" + "\n".join(f"- {line}" for line in lines))
+    )
     pairs = [("distill all", "sample all"), ("distill head", "sample head")]
-    lines = [study.compare(label, sample, key).sentence(name) for label, sample in pairs
-             for key, name in (("accuracy", "overall accuracy"), ("groups.halves.tail", "tail half"))
-             if {label, sample} <= set(study.labels())]
-    display(Markdown("**What distillation adds: against the sample baseline of the same budget**\n\n"
-                     + "\n".join(f"- {line}" for line in lines)))
+    lines = [
+        study.compare(label, sample, key).sentence(name)
+        for label, sample in pairs
+        for key, name in (
+            ("accuracy", "overall accuracy"), ("groups.halves.tail", "tail half")
+        )
+        if {label, sample} <= set(study.labels())
+    ]
+    display(
+        Markdown(
+            "**What distillation adds: against the sample baseline of the same "
+            "budget**\n\n"
+            + "\n".join(f"- {line}" for line in lines)
+        )
+    )
 
 # %% [markdown]
 # How to read the sentences above (they are computed from the file by
@@ -641,9 +817,13 @@ if study is not None:
 
 # %% mystnb={"figure": {"caption": "Mean NT-Xent loss per epoch of the recorded run's SimCLR pre-training, one curve per seed.", "name": "fig-09-recorded-simclr-loss"}}
 if study is not None and study.simclr:
-    display(plot_loss_curves({f"seed {seed}": losses for seed, losses in sorted(study.simclr.items())},
-                             xlabel="epoch", ylabel="mean NT-Xent loss", log=False,
-                             title=f"recorded SimCLR pre-training on {study.settings.get('dataset')}"))
+    display(
+        plot_loss_curves(
+            {f"seed {seed}": losses for seed, losses in sorted(study.simclr.items())},
+            xlabel="epoch", ylabel="mean NT-Xent loss", log=False,
+            title=f"recorded SimCLR pre-training on {study.settings.get('dataset')}"
+        )
+    )
 
 # %% [markdown]
 # ### A harsher tail: $\beta = 50$
@@ -655,27 +835,46 @@ if study is not None and study.simclr:
 # vanilla. The recorded run, same settings otherwise:
 
 # %%
-HARSH = REFERENCE_DIR / "rebalance_digits_lt50_cpu.json"
-harsh = Study.load(HARSH) if HARSH.exists() else None
-if harsh is None:
-    print(f"no recorded study at {HARSH} yet")
-else:
-    print(f"{HARSH.name}: {harsh.settings.get('command')}\n  commit {harsh.settings.get('commit')}, "
-          f"{harsh.settings.get('date')}, seeds {harsh.settings.get('seeds')}")
-    display(Markdown(f"**Recorded at β = 50: test accuracy (%)**, mean ± std over seeds\n\n{study_table(harsh)}"))
-    lines = [harsh.compare(label, "vanilla", key).sentence(name) for label in ("distill all", "distill head")
-             for key, name in (("accuracy", "overall accuracy"), ("groups.halves.tail", "tail half"))
-             if label in harsh.labels()]
-    lines += [harsh.compare(label, sample, "accuracy").sentence("overall accuracy")
-              for label, sample in (("distill all", "sample all"), ("distill head", "sample head"))]
-    display(Markdown("**At β = 50, against vanilla and against the sample baseline of the same budget**\n\n"
-                     + "\n".join(f"- {line}" for line in lines)))
+harsh = recorded_study("rebalance_digits_lt50_cpu.json")
+if harsh is not None:
+    print(f"  seeds {harsh.settings.get('seeds')}")
+    display(
+        Markdown(
+            "**Recorded at β = 50: test accuracy (%)**, mean ± std over seeds\n\n"
+            f"{study_table(harsh)}"
+        )
+    )
+    lines = [
+        harsh.compare(label, "vanilla", key).sentence(name)
+        for label in ("distill all", "distill head")
+        for key, name in (
+            ("accuracy", "overall accuracy"), ("groups.halves.tail", "tail half")
+        )
+        if label in harsh.labels()
+    ]
+    lines += [
+        harsh.compare(label, sample, "accuracy").sentence("overall accuracy")
+        for label, sample in (
+            ("distill all", "sample all"), ("distill head", "sample head")
+        )
+    ]
+    display(
+        Markdown(
+            "**At β = 50, against vanilla and against the sample baseline of the same "
+            "budget**\n\n"
+            + "\n".join(f"- {line}" for line in lines)
+        )
+    )
 
 # %% mystnb={"figure": {"caption": "The recorded run with the harsher tail: test accuracy of every class, from the largest class to the smallest, for vanilla and the two distilling plans, over the seeds.", "name": "fig-09-harsh-per-class"}}
 if harsh is not None:
-    display(plot_per_class_accuracy({label: harsh.report(label) for label in SHOWN if label in harsh.labels()},
-                                    [str(c) for c in range(len(harsh.rows[0]["per_class"]))],
-                                    title="recorded at β = 50: per-class accuracy"))
+    display(
+        plot_per_class_accuracy(
+            {label: harsh.report(label) for label in SHOWN if label in harsh.labels()},
+            [str(c) for c in range(len(harsh.rows[0]["per_class"]))],
+            title="recorded at β = 50: per-class accuracy"
+        )
+    )
 
 # %% [markdown]
 # Read the two recorded tables side by side, with {numref}`fig-09-recorded-per-class` and
@@ -700,11 +899,26 @@ if harsh is not None:
 # %%
 from ltdd.reference import CRLT_DD_TABLE_I, crlt_dd_table
 
-display(Markdown(f"**CIFAR-10-LT, test accuracy (%), the paper's**\n\n{crlt_dd_table('cifar10-lt')}"))
-display(Markdown(f"**CIFAR-100-LT, test accuracy (%), the paper's**\n\n{crlt_dd_table('cifar100-lt')}"))
-Markdown("**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100 (IPC 50), with three condensing "
-         "methods\n\n" + markdown_table(["condensing method", "accuracy (%)"],
-                                        [[k, f"{v:.2f}"] for k, v in CRLT_DD_TABLE_I.items()]))
+display(
+    Markdown(
+        "**CIFAR-10-LT, test accuracy (%), the paper's**\n\n"
+        f"{crlt_dd_table('cifar10-lt')}"
+    )
+)
+display(
+    Markdown(
+        "**CIFAR-100-LT, test accuracy (%), the paper's**\n\n"
+        f"{crlt_dd_table('cifar100-lt')}"
+    )
+)
+Markdown(
+    "**CRLT-DD Table I, the paper's**: distill all on CIFAR-10-LT, β = 100 (IPC 50), "
+    "with three condensing methods\n\n"
+    + markdown_table(
+        ["condensing method", "accuracy (%)"],
+        [[k, f"{v:.2f}"] for k, v in CRLT_DD_TABLE_I.items()]
+    )
+)
 
 # %% [markdown]
 # In the paper, distill head is the best of these rows at $\beta = 10$ and $\beta = 100$ on both datasets,

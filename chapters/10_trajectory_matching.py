@@ -50,15 +50,17 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("10")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("10")
 
 # %% [markdown]
 # ## The idea
@@ -143,24 +145,31 @@ scale = scale_for(profile)
 DATASET = "digits-lt"  # the embedded long-tailed digits, at every profile
 IPC, ITERATIONS, NET_WIDTH = scale.ipc, scale.iterations, scale.net_width
 EXPERTS, EXPERT_EPOCHS = scale.experts, scale.expert_epochs  # the buffer
-DISTILL = dict(scale.distill)  # N, M, T+, learning rates, gradient mode: shared by MTT and DATM below
+# N, M, T+, learning rates, gradient mode: shared by MTT and DATM below
+DISTILL = dict(scale.distill)
 MEMORY_STEPS = (2, 4, 8)  # unrolled steps of the live memory measurement
 
-print(f"profile {profile.name!r}: {DATASET}, ConvNet width {NET_WIDTH}\n"
-      f"experts: {EXPERTS} x {EXPERT_EPOCHS} epochs, lr {scale.expert_lr}, batch {scale.expert_batch}, "
-      f"optimizer {scale.experts_optimizer}\n"
-      f"distillation: IPC {IPC}, {ITERATIONS} iterations, N = {DISTILL['syn_steps']} steps, "
-      f"M = {DISTILL['expert_epochs']} epochs, start epochs in [0, {DISTILL['max_start_epoch']}), "
-      f"alpha_0 = {DISTILL['lr_teacher']}, gradient mode {DISTILL['grad_mode']!r}\n"
-      f"evaluation: {profile.eval_epochs} epochs x {profile.eval_seeds} networks")
+print(
+    f"profile {profile.name!r}: {DATASET}, ConvNet width {NET_WIDTH}\n"
+    f"experts: {EXPERTS} x {EXPERT_EPOCHS} epochs, lr {scale.expert_lr}, batch "
+    f"{scale.expert_batch}, optimizer {scale.experts_optimizer}\n"
+    f"distillation: IPC {IPC}, {ITERATIONS} iterations, N = {DISTILL['syn_steps']} "
+    f"steps, M = {DISTILL['expert_epochs']} epochs, start epochs in [0, "
+    f"{DISTILL['max_start_epoch']}), alpha_0 = {DISTILL['lr_teacher']}, gradient mode "
+    f"{DISTILL['grad_mode']!r}\n"
+    f"evaluation: {profile.eval_epochs} epochs x {profile.eval_seeds} networks"
+)
 
 # %%
 from ltdd.data import load_dataset
 
 dataset = load_dataset(DATASET)
 counts = dataset.train.class_counts(dataset.num_classes)
-print(f"{dataset.name}: {len(dataset.train)} training images, {counts[0]} in the largest class and "
-      f"{counts[-1]} in the smallest (per class: {counts}); {len(dataset.test)} balanced test images")
+print(
+    f"{dataset.name}: {len(dataset.train)} training images, {counts[0]} in the largest"
+    f" class and {counts[-1]} in the smallest (per class: {counts});"
+    f" {len(dataset.test)} balanced test images"
+)
 
 # %% [markdown]
 # ## Experts, live
@@ -178,21 +187,26 @@ import time
 from ltdd.experts import ExpertConfig, train_buffer
 
 workdir = tempfile.TemporaryDirectory()
-expert_config = ExpertConfig(epochs=EXPERT_EPOCHS, lr=scale.expert_lr, batch_size=scale.expert_batch,
-                             optimizer=scale.experts_optimizer)
+expert_config = ExpertConfig(
+    epochs=EXPERT_EPOCHS, lr=scale.expert_lr, batch_size=scale.expert_batch,
+    optimizer=scale.experts_optimizer
+)
 started = time.perf_counter()
 buffer = train_buffer(dataset, f"{workdir.name}/experts", EXPERTS, expert_config,
                       model_options={"width": NET_WIDTH}, progress=False)
 trajectory = buffer[0]
-print(f"{len(buffer)} experts in {time.perf_counter() - started:.1f} s; expert 0's trajectory: "
-      f"{tuple(trajectory.shape)} (epochs + 1, parameters), {trajectory.numel() * 4 / 1e6:.2f} MB")
+print(
+    f"{len(buffer)} experts in {time.perf_counter() - started:.1f} s; expert 0's"
+    f" trajectory: {tuple(trajectory.shape)} (epochs + 1, parameters),"
+    f" {trajectory.numel() * 4 / 1e6:.2f} MB"
+)
 
 # %% [markdown]
 # What does a trajectory look like? Three views of every expert: how far the weights are from the
 # initialisation after each epoch; how far they move in $M$ epochs from each start epoch (the denominator of
 # {eq}`eq-mtt-loss`); and the test accuracy of the network at a few epochs, from
 # {func}`expert_network(template, buffer, k, epoch) <ltdd.distill.tm.expert_network>` (a network loaded with
-# those weights) and {func}`evaluate <ltdd.train.evaluate>`; they are the three panels of
+# those weights) and {func}`network_accuracy <ltdd.train.network_accuracy>`; they are the three panels of
 # {numref}`fig-10-expert-trajectories`.
 
 # %% mystnb={"figure": {"caption": "Three views of every live expert: the distance of its weights from the initialisation after each epoch, the distance it covers in M epochs from each start epoch (the denominator of the matching loss), and its test accuracy at a few epochs.", "name": "fig-10-expert-trajectories"}}
@@ -202,24 +216,38 @@ import torch
 
 from ltdd.distill.tm import expert_network
 from ltdd.models import get_model
-from ltdd.train import evaluate
+from ltdd.train import network_accuracy
 
-template = get_model("convnet", dataset.channels, dataset.num_classes, dataset.image_size,
-                     width=NET_WIDTH).to(dataset.device)
+template = get_model(
+    "convnet", dataset.channels, dataset.num_classes, dataset.image_size,
+    width=NET_WIDTH
+).to(dataset.device)
 M = DISTILL["expert_epochs"]
 shown_epochs = sorted({round(e) for e in np.linspace(0, EXPERT_EPOCHS, 6)})
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), layout="constrained")
 for k in range(len(buffer)):
     path = buffer[k]
-    axes[0].plot(range(len(path)), (path - path[0]).norm(dim=1), marker=".", label=f"expert {k}")
+    axes[0].plot(
+        range(len(path)), (path - path[0]).norm(dim=1), marker=".", label=f"expert {k}"
+    )
     axes[1].plot(range(len(path) - M), (path[M:] - path[:-M]).norm(dim=1), marker=".")
-    accuracy = [evaluate(expert_network(template, buffer, k, e), dataset.test, dataset.num_classes).overall
-                for e in shown_epochs]
+    accuracy = [
+        network_accuracy(
+            expert_network(template, buffer, k, e), dataset.test, dataset.num_classes
+        ).overall
+        for e in shown_epochs
+    ]
     axes[2].plot(shown_epochs, [100 * a for a in accuracy], marker="o")
-axes[0].set(xlabel="epoch e", ylabel=r"$\|\theta^*_e - \theta^*_0\|$", title="distance from the initialisation")
+axes[0].set(
+    xlabel="epoch e", ylabel=r"$\|\theta^*_e - \theta^*_0\|$",
+    title="distance from the initialisation"
+)
 axes[1].set(xlabel="start epoch t", ylabel=rf"$\|\theta^*_{{t+{M}}} - \theta^*_t\|$",
             title=f"distance covered in M = {M} epochs")
-axes[2].set(xlabel="epoch e", ylabel="test accuracy (%)", title="the expert on the balanced test set")
+axes[2].set(
+    xlabel="epoch e", ylabel="test accuracy (%)",
+    title="the expert on the balanced test set"
+)
 axes[0].legend(fontsize=7)
 for ax in axes:
     ax.grid(alpha=0.3)
@@ -254,7 +282,9 @@ from ltdd.experts import ExpertBuffer
 whitened = load_dataset(DATASET, zca=0.1)
 print(f"options of the whitened set: {whitened.options}")
 try:
-    ExpertBuffer(buffer.path).check_compatible(whitened, "convnet", {"width": NET_WIDTH})
+    ExpertBuffer(buffer.path).check_compatible(
+        whitened, "convnet", {"width": NET_WIDTH}
+    )
 except ValueError as error:
     print(f"refused: {error}")
 
@@ -275,16 +305,23 @@ from ltdd.config import make_generator
 from ltdd.distill import make_distiller
 from ltdd.distill.unroll import unrolled_matching
 
-real_set = make_distiller("random", dataset, ipc=IPC).run(0)  # IPC real images per class (also a baseline)
-start, target = trajectory[0].to(dataset.device), trajectory[M].to(dataset.device)  # theta*_0 and theta*_M
+# IPC real images per class (also a baseline)
+real_set = make_distiller("random", dataset, ipc=IPC).run(0)
+# theta*_0 and theta*_M
+start, target = trajectory[0].to(dataset.device), trajectory[M].to(dataset.device)
 alpha = torch.tensor(DISTILL["lr_teacher"], device=dataset.device)
-result = unrolled_matching(template, start, target, real_set.images, real_set.labels, alpha,
-                           DISTILL["syn_steps"], make_generator(0, "unroll-demo"),
-                           augment=DSA(strategy_for(dataset.hflip_safe)), mode="exact")
-print(f"loss {result.loss.item():.4f} (1 = no better than not moving), normaliser "
-      f"||theta*_0 - theta*_M||^2 = {result.param_distance.item():.4f}\n"
-      f"images_grad {tuple(result.images_grad.shape)}, norm {result.images_grad.norm().item():.3g}; "
-      f"lr_grad {result.lr_grad.item():.3g}; labels_grad {result.labels_grad} (hard labels)")
+result = unrolled_matching(
+    template, start, target, real_set.images, real_set.labels, alpha,
+    DISTILL["syn_steps"], make_generator(0, "unroll-demo"),
+    augment=DSA(strategy_for(dataset.hflip_safe)), mode="exact"
+)
+print(
+    f"loss {result.loss.item():.4f} (1 = no better than not moving), normaliser "
+    f"||theta*_0 - theta*_M||^2 = {result.param_distance.item():.4f}\n"
+    f"images_grad {tuple(result.images_grad.shape)}, norm "
+    f"{result.images_grad.norm().item():.3g}; lr_grad {result.lr_grad.item():.3g}; "
+    f"labels_grad {result.labels_grad} (hard labels)"
+)
 
 # %% [markdown]
 # The sign of `lr_grad` says which way $\alpha$ will move: a negative derivative means that a longer step
@@ -344,21 +381,33 @@ import textwrap
 from ltdd.reference import REFERENCE_DIR, tm_memory_table
 
 memory = tm_memory_table()
-provenance = next(line for line in (REFERENCE_DIR / "tm_memory_cpu.md").read_text().splitlines()
-                  if line.startswith("Command:"))
+provenance = next(
+    line
+    for line in (REFERENCE_DIR / "tm_memory_cpu.md").read_text().splitlines()
+    if line.startswith("Command:")
+)
 print(textwrap.fill(provenance, 110))
 fig, (ax_mb, ax_s) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
 for mode, style in (("bptt", "o-"), ("exact", "s-"), ("tesla", "^--")):
     steps = sorted(memory[mode])
     ax_mb.plot(steps, [memory[mode][s]["peak_mb"] for s in steps], style, label=mode)
     ax_s.plot(steps, [memory[mode][s]["seconds"] for s in steps], style, label=mode)
-ax_mb.set(xlabel="unrolled steps N", ylabel="peak memory (MB)", title="peak memory of one call")
-ax_s.set(xlabel="unrolled steps N", ylabel="seconds per call", title="time of one call (indicative)")
+ax_mb.set(
+    xlabel="unrolled steps N", ylabel="peak memory (MB)",
+    title="peak memory of one call"
+)
+ax_s.set(
+    xlabel="unrolled steps N", ylabel="seconds per call",
+    title="time of one call (indicative)"
+)
 for ax in (ax_mb, ax_s):
     ax.grid(alpha=0.3)
     ax.legend()
-fig.suptitle("recorded: ConvNet-3 width 128, CIFAR-10 shape, IPC 10, CPU (data/reference/tm_memory_cpu.md)",
-             fontsize=9)
+fig.suptitle(
+    "recorded: ConvNet-3 width 128, CIFAR-10 shape, IPC 10, CPU"
+    " (data/reference/tm_memory_cpu.md)",
+    fontsize=9,
+)
 plt.close(fig)
 fig
 
@@ -377,8 +426,10 @@ fig
 # %%
 cifar_convnet = get_model("convnet", 3, 10, 32, width=128)
 P = sum(p.numel() for p in cifar_convnet.parameters())
-print(f"ConvNet-3 (width 128) on CIFAR-10: P = {P:,} parameters, {4 * P / 1e6:.2f} MB per stored vector, "
-      f"{80 * 4 * P / 1e6:.0f} MB for N = 80 steps")
+print(
+    f"ConvNet-3 (width 128) on CIFAR-10: P = {P:,} parameters, {4 * P / 1e6:.2f} MB per"
+    f" stored vector, {80 * 4 * P / 1e6:.0f} MB for N = 80 steps"
+)
 
 # %% [markdown]
 # ### Live: what autograd keeps
@@ -392,10 +443,18 @@ print(f"ConvNet-3 (width 128) on CIFAR-10: P = {P:,} parameters, {4 * P / 1e6:.2
 # %% mystnb={"figure": {"caption": "Live: the memory of the tensors autograd keeps for the backward pass against the number of unrolled steps, for each gradient mode, at a tiny shape.", "name": "fig-10-memory-live"}}
 from ltdd.distill.unroll import GRAD_MODES, saved_memory
 
-saved = {mode: [saved_memory(mode, steps, ipc=2, image_size=16, width=8) / 1e6 for steps in MEMORY_STEPS]
-         for mode in GRAD_MODES}
+saved = {
+    mode: [
+        saved_memory(mode, steps, ipc=2, image_size=16, width=8) / 1e6
+        for steps in MEMORY_STEPS
+    ]
+    for mode in GRAD_MODES
+}
 for mode, values in saved.items():
-    print(f"{mode:6s}", "  ".join(f"N = {n}: {v:6.2f} MB" for n, v in zip(MEMORY_STEPS, values)))
+    print(
+        f"{mode:6s}",
+        "  ".join(f"N = {n}: {v:6.2f} MB" for n, v in zip(MEMORY_STEPS, values))
+    )
 fig, ax = plt.subplots(figsize=(5, 3.2), layout="constrained")
 for (mode, values), style in zip(saved.items(), ("o-", "s-", "^--")):
     ax.plot(MEMORY_STEPS, values, style, label=mode)
@@ -417,12 +476,17 @@ fig
 # %%
 from ltdd.distill.unroll import FlatParameters
 
-tiny = get_model("convnet", 1, 4, 8, generator=make_generator(0, "tiny"), width=6, depth=2).to(torch.float64)
+tiny = get_model(
+    "convnet", 1, 4, 8, generator=make_generator(0, "tiny"), width=6, depth=2
+).to(torch.float64)
 g = torch.Generator().manual_seed(0)
 tiny_start = FlatParameters(tiny).flatten().detach().clone()
-tiny_target = tiny_start + 0.05 * torch.randn(tiny_start.shape, generator=g, dtype=torch.float64)
+tiny_target = tiny_start + 0.05 * torch.randn(
+    tiny_start.shape, generator=g, dtype=torch.float64
+)
 tiny_images = torch.randn(12, 1, 8, 8, generator=g, dtype=torch.float64)
-tiny_labels = torch.randn(12, 4, generator=g, dtype=torch.float64)  # label logits: they get a gradient too
+# label logits: they get a gradient too
+tiny_labels = torch.randn(12, 4, generator=g, dtype=torch.float64)
 
 
 def relative(a, b):
@@ -430,14 +494,21 @@ def relative(a, b):
 
 
 for steps in (1, 2, 5, 10):
-    grads = {mode: unrolled_matching(tiny, tiny_start, tiny_target, tiny_images, tiny_labels,
-                                     torch.tensor(0.05, dtype=torch.float64), steps, make_generator(1, "tiny"),
-                                     batch_size=5, augment=DSA("crop_scale_rotate"), mode=mode)
-             for mode in GRAD_MODES}
-    print(f"N = {steps:2d}: relative difference to bptt of the image gradient: "
-          f"exact {relative(grads['bptt'].images_grad, grads['exact'].images_grad):.1e}, "
-          f"tesla {relative(grads['bptt'].images_grad, grads['tesla'].images_grad):.1e};  "
-          f"of the step-size gradient: tesla {relative(grads['bptt'].lr_grad, grads['tesla'].lr_grad):.1e}")
+    grads = {
+        mode: unrolled_matching(
+            tiny, tiny_start, tiny_target, tiny_images, tiny_labels,
+            torch.tensor(0.05, dtype=torch.float64), steps, make_generator(1, "tiny"),
+            batch_size=5, augment=DSA("crop_scale_rotate"), mode=mode
+        )
+        for mode in GRAD_MODES
+    }
+    print(
+        f"N = {steps:2d}: relative difference to bptt of the image gradient: exact"
+        f" {relative(grads['bptt'].images_grad, grads['exact'].images_grad):.1e}, tesla"
+        f" {relative(grads['bptt'].images_grad, grads['tesla'].images_grad):.1e};  of"
+        " the step-size gradient: tesla"
+        f" {relative(grads['bptt'].lr_grad, grads['tesla'].lr_grad):.1e}"
+    )
 
 # %% [markdown]
 # TESLA's error grows with the number of steps: the neglected factors $(I - \alpha H_j)$ pile up. A
@@ -489,10 +560,17 @@ logits, right = expert_soft_labels(real_set.images, real_set.labels, template, b
 own = torch.softmax(logits, dim=1).gather(1, real_set.labels[:, None]).squeeze(1)
 rows = []
 for c in range(dataset.num_classes):
-    found, _ = select_correct(dataset, c, IPC, template, buffer, None, make_generator(0, "select", c))
+    found, _ = select_correct(
+        dataset, c, IPC, template, buffer, None, make_generator(0, "select", c)
+    )
     members = real_set.labels == c
-    rows.append([c, counts[c], f"{len(found)} of {IPC}", f"{right[members].mean().item():.1f} of {len(buffer)}",
-                 f"{own[members].mean().item():.2f}"])
+    rows.append(
+        [
+            c, counts[c], f"{len(found)} of {IPC}",
+            f"{right[members].mean().item():.1f} of {len(buffer)}",
+            f"{own[members].mean().item():.2f}"
+        ]
+    )
 Markdown(markdown_table(["class", "training images", "correct images found",
                          "experts right (mean)", "soft label: own class"], rows))
 
@@ -515,14 +593,22 @@ its = np.arange(0, 2 * datm_config.expansion_end + 1, 10)
 upper = [start_window(datm_config, int(it))[1] for it in its]
 fig, ax = plt.subplots(figsize=(5.5, 3.2), layout="constrained")
 ax.plot(its, upper, drawstyle="steps-post")
-ax.set(xlabel="distillation iteration", ylabel="upper end of the start window",
-       title=f"DATM, CIFAR-10, IPC 10: start epochs in [{datm_config.min_start_epoch}, upper)")
+ax.set(
+    xlabel="distillation iteration",
+    ylabel="upper end of the start window",
+    title=(
+        f"DATM, CIFAR-10, IPC 10: start epochs in [{datm_config.min_start_epoch},"
+        " upper)"
+    ),
+)
 ax.grid(alpha=0.3)
 plt.close(fig)
-print(f"N = {datm_config.syn_steps}, M = {datm_config.expert_epochs}, window "
-      f"[{datm_config.min_start_epoch}, {datm_config.current_max_start_epoch} -> {datm_config.max_start_epoch}) "
-      f"over {datm_config.expansion_end} iterations, gate at {datm_config.threshold}, "
-      f"{datm10.iterations} iterations in all")
+print(
+    f"N = {datm_config.syn_steps}, M = {datm_config.expert_epochs}, window"
+    f" [{datm_config.min_start_epoch}, {datm_config.current_max_start_epoch} ->"
+    f" {datm_config.max_start_epoch}) over {datm_config.expansion_end} iterations, gate"
+    f" at {datm_config.threshold}, {datm10.iterations} iterations in all"
+)
 fig
 
 # %% [markdown]
@@ -537,20 +623,33 @@ fig
 
 # %%
 runs = {}
-for method, own_settings in (("mtt", {"init": "real", "soft_labels": False}), ("datm", {})):
-    distiller = make_distiller(method, dataset, buffer=str(buffer.path), ipc=IPC, net_width=NET_WIDTH,
-                               **{**DISTILL, **own_settings})
+for method, own_settings in (
+    ("mtt", {"init": "real", "soft_labels": False}), ("datm", {})
+):
+    distiller = make_distiller(
+        method, dataset, buffer=str(buffer.path), ipc=IPC, net_width=NET_WIDTH,
+        **{**DISTILL, **own_settings}
+    )
     initial = distiller.init()
     history = []
     started = time.perf_counter()
-    synthetic = distiller.run(ITERATIONS, callbacks=(lambda _d, metrics: history.append(metrics),), progress=False)
-    runs[method] = {"distiller": distiller, "initial": initial, "synthetic": synthetic, "history": history}
+    synthetic = distiller.run(
+        ITERATIONS, callbacks=(lambda _d, metrics: history.append(metrics),),
+        progress=False
+    )
+    runs[method] = {
+        "distiller": distiller, "initial": initial, "synthetic": synthetic,
+        "history": history
+    }
     skipped = sum(not m["updated"] for m in history)
     moved = (synthetic.images - initial.images).norm() / initial.images.norm()
-    print(f"{method.upper()}: {ITERATIONS} iterations in {time.perf_counter() - started:.1f} s; "
-          f"learned alpha {synthetic.learned_lr:.4g} (from {DISTILL['lr_teacher']}); "
-          f"{distiller.noise_images} noise images in the initial set; {skipped} iterations gated; "
-          f"the images moved by {100 * moved:.1f} % of their norm")
+    print(
+        f"{method.upper()}: {ITERATIONS} iterations in"
+        f" {time.perf_counter() - started:.1f} s; learned alpha"
+        f" {synthetic.learned_lr:.4g} (from {DISTILL['lr_teacher']});"
+        f" {distiller.noise_images} noise images in the initial set; {skipped}"
+        f" iterations gated; the images moved by {100 * moved:.1f} % of their norm"
+    )
 
 # %% [markdown]
 # The matching loss of every iteration, {eq}`eq-mtt-loss`, is in {numref}`fig-10-tm-loss`: each one is
@@ -560,9 +659,15 @@ for method, own_settings in (("mtt", {"init": "real", "soft_labels": False}), ("
 # %% mystnb={"figure": {"caption": "The normalised matching loss of every iteration of the live MTT and DATM runs. Each iteration draws its own expert and start epoch, so the curves are noisy; below one, the student ended closer to the target than it started.", "name": "fig-10-tm-loss"}}
 from ltdd.viz import plot_loss_curves
 
-plot_loss_curves({method.upper(): [m["loss"] for m in run["history"]] for method, run in runs.items()},
-                 log=False, ylabel="normalised matching loss",
-                 title=f"{dataset.name}: trajectory-matching loss per iteration")
+plot_loss_curves(
+    {
+        method.upper(): [m["loss"] for m in run["history"]]
+        for method, run in runs.items()
+    },
+    log=False,
+    ylabel="normalised matching loss",
+    title=f"{dataset.name}: trajectory-matching loss per iteration",
+)
 
 # %% [markdown]
 # {numref}`fig-10-tm-images` shows the images, before and after, the first few of every class (DATM's
@@ -596,18 +701,35 @@ import dataclasses
 from ltdd.tm_study import evaluate_tm
 from ltdd.viz import accuracy_table
 
-candidates = {"random real images (lr 0.01)": real_set,
-              f"random real images (lr {DISTILL['lr_teacher']})":
-                  dataclasses.replace(real_set, learned_lr=DISTILL["lr_teacher"]),
-              **{f"{method.upper()} ({ITERATIONS} it.)": run["synthetic"] for method, run in runs.items()}}
+candidates = {
+    "random real images (lr 0.01)": real_set,
+    f"random real images (lr {DISTILL['lr_teacher']})": dataclasses.replace(
+        real_set, learned_lr=DISTILL["lr_teacher"]
+    ),
+    **{
+        f"{method.upper()} ({ITERATIONS} it.)": run["synthetic"]
+        for method, run in runs.items()
+    },
+}
 reports, groups = {}, {}
 for label, candidate in candidates.items():
-    reports[label], groups[label] = evaluate_tm(candidate, dataset, profile, scale, seed=0)
-rows = [[label, f"{100 * groups[label]['halves']['head']:.1f}", f"{100 * groups[label]['halves']['tail']:.1f}"]
-        for label in candidates]
-Markdown(f"**Live, {dataset.name} at profile {profile.name}, IPC {IPC}** (test accuracy %)\n\n"
-         f"{accuracy_table(reports)}\n\n**Head and tail halves of the classes** (mean over networks, %)\n\n"
-         + markdown_table(["set", "head half", "tail half"], rows))
+    reports[label], groups[label] = evaluate_tm(
+        candidate, dataset, profile, scale, seed=0
+    )
+rows = [
+    [
+        label, f"{100 * groups[label]['halves']['head']:.1f}",
+        f"{100 * groups[label]['halves']['tail']:.1f}"
+    ]
+    for label in candidates
+]
+Markdown(
+    f"**Live, {dataset.name} at profile {profile.name}, IPC {IPC}** (test accuracy "
+    "%)\n\n"
+    f"{accuracy_table(reports)}\n\n"
+    "**Head and tail halves of the classes** (mean over networks, %)\n\n"
+    + markdown_table(["set", "head half", "tail half"], rows)
+)
 
 # %% [markdown]
 # Read this table for what it is: the long-tailed digits, a few short experts, a handful of iterations,

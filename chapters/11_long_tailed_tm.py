@@ -63,15 +63,17 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("11")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("11")
 
 # %% [markdown]
 # ## Settings
@@ -94,18 +96,26 @@ profile = get_profile()
 scale = scale_for(profile)
 DATASET = "digits-lt"  # the embedded long-tailed digits, at every profile
 SEED = 0  # the seed of the live experts and sets
-LIVE_SCALE = dataclasses.replace(scale, iterations=min(scale.iterations, 1000)) if profile.name == "gpu" else scale
-DISTILL = dict(scale.distill)  # N, M, T+, learning rates: shared by every row of the ablation
+LIVE_SCALE = profile.pick(
+    gpu=dataclasses.replace(scale, iterations=min(scale.iterations, 1000)),
+    default=scale
+)
+# N, M, T+, learning rates: shared by every row of the ablation
+DISTILL = dict(scale.distill)
 
-print(f"profile {profile.name!r}: {DATASET}, {profile.model} of width {scale.net_width}\n"
-      f"experts: {scale.experts} representation experts x {scale.expert_epochs} epochs, then "
-      f"{scale.experts} classifier experts x {scale.classifier_epochs} epochs (lr {scale.expert_lr}, batch "
-      f"{scale.expert_batch}, {scale.experts_optimizer}, weight decay "
-      f"{expert_config(scale, 'representation').weight_decay:g} / {expert_config(scale, 'classifier').weight_decay:g})\n"
-      f"distillation: IPC {scale.ipc}, N = {DISTILL['syn_steps']} steps, M = {DISTILL['expert_epochs']} epochs, "
-      f"start epochs in [0, {DISTILL['max_start_epoch']}), alpha_0 = {DISTILL['lr_teacher']}; "
-      f"live ablation: {LIVE_SCALE.iterations} iterations per set\n"
-      f"evaluation: {profile.eval_epochs} epochs x {profile.eval_seeds} networks per set")
+print(
+    f"profile {profile.name!r}: {DATASET}, {profile.model} of width {scale.net_width}\n"
+    f"experts: {scale.experts} representation experts x {scale.expert_epochs} epochs, "
+    f"then {scale.experts} classifier experts x {scale.classifier_epochs} epochs (lr "
+    f"{scale.expert_lr}, batch {scale.expert_batch}, {scale.experts_optimizer}, weight "
+    f"decay {expert_config(scale, 'representation').weight_decay:g} / "
+    f"{expert_config(scale, 'classifier').weight_decay:g})\n"
+    f"distillation: IPC {scale.ipc}, N = {DISTILL['syn_steps']} steps, M = "
+    f"{DISTILL['expert_epochs']} epochs, start epochs in [0, "
+    f"{DISTILL['max_start_epoch']}), alpha_0 = {DISTILL['lr_teacher']}; live ablation: "
+    f"{LIVE_SCALE.iterations} iterations per set\n"
+    f"evaluation: {profile.eval_epochs} epochs x {profile.eval_seeds} networks per set"
+)
 
 # %%
 from ltdd.data import load_dataset
@@ -114,7 +124,8 @@ dataset = load_dataset(DATASET)
 C = dataset.num_classes
 counts = dataset.train.class_counts(C)
 ORDER = sorted(range(C), key=lambda c: -counts[c])  # the classes from head to tail
-TICKS = [f"{dataset.class_names[c]}\n({counts[c]})" for c in ORDER]  # class name and its training images
+# class name and its training images
+TICKS = [f"{dataset.class_names[c]}\n({counts[c]})" for c in ORDER]
 print(f"{dataset.name}: {len(dataset.train)} training images, per class (head to tail) "
       f"{[counts[c] for c in ORDER]}; {len(dataset.test)} balanced test images")
 
@@ -139,11 +150,18 @@ from ltdd.tm_study import train_ablation_buffers
 workdir = tempfile.TemporaryDirectory()
 WORKDIR = Path(workdir.name)
 started = time.perf_counter()
-buffers = train_ablation_buffers(dataset, scale, seed=SEED, folder=WORKDIR / f"seed_{SEED}", model=profile.model)
+buffers = train_ablation_buffers(
+    dataset, scale, seed=SEED, folder=WORKDIR / f"seed_{SEED}", model=profile.model
+)
 rep_buffer, cls_buffer = buffers
-template = get_model(profile.model, dataset.channels, C, dataset.image_size, width=scale.net_width).to(dataset.device)
-print(f"{len(rep_buffer)} representation experts ({rep_buffer.epochs} epochs) and {len(cls_buffer)} classifier "
-      f"experts ({cls_buffer.epochs} epochs) in {time.perf_counter() - started:.1f} s")
+template = get_model(
+    profile.model, dataset.channels, C, dataset.image_size, width=scale.net_width
+).to(dataset.device)
+print(
+    f"{len(rep_buffer)} representation experts ({rep_buffer.epochs} epochs) and"
+    f" {len(cls_buffer)} classifier experts ({cls_buffer.epochs} epochs) in"
+    f" {time.perf_counter() - started:.1f} s"
+)
 
 # %% [markdown]
 # Two diagnostics of LTDD's motivation (its Fig. 2 relates the classifier weights to the accuracy per class, its
@@ -170,24 +188,49 @@ print(f"{len(rep_buffer)} representation experts ({rep_buffer.epochs} epochs) an
 # %% mystnb={"figure": {"caption": "Live diagnostics, classes from head to tail with their training images: the long tail; the classifier weight norms of a representation and a classifier expert; the experts' mean probability of the true class on test images; and the soft-label confidence of the initial synthetic sets of base and +DAM+ED.", "name": "fig-11-biased-experts"}}
 import matplotlib.pyplot as plt
 
-from ltdd.tm_study import (ABLATION_ROWS, distill_row, expert_confidence, expert_weight_norms,
-                           soft_label_confidence)
+from ltdd.tm_study import (
+    ABLATION_ROWS, distill_row, expert_confidence, expert_weight_norms,
+    soft_label_confidence
+)
 
-norms = {kind: expert_weight_norms(buffer, template, expert=0)
-         for kind, buffer in (("representation expert", rep_buffer), ("classifier expert", cls_buffer))}
-confidence = {kind: expert_confidence(buffer, template, dataset)
-              for kind, buffer in (("representation experts", rep_buffer), ("classifier experts", cls_buffer))}
-initial = {label: distill_row(dataset, ABLATION_ROWS[label], scale, buffers, SEED, profile.model, iterations=0)
-           for label in ("base", "+DAM+ED")}
-label_confidence = {f"{label}: initial soft labels": soft_label_confidence(d.synthetic) for label, d in initial.items()}
+norms = {
+    kind: expert_weight_norms(buffer, template, expert=0)
+    for kind, buffer in (
+        ("representation expert", rep_buffer), ("classifier expert", cls_buffer)
+    )
+}
+confidence = {
+    kind: expert_confidence(buffer, template, dataset)
+    for kind, buffer in (
+        ("representation experts", rep_buffer), ("classifier experts", cls_buffer)
+    )
+}
+initial = {
+    label: distill_row(
+        dataset, ABLATION_ROWS[label], scale, buffers, SEED, profile.model, iterations=0
+    )
+    for label in ("base", "+DAM+ED")
+}
+label_confidence = {
+    f"{label}: initial soft labels": soft_label_confidence(d.synthetic)
+    for label, d in initial.items()
+}
 
 fig, axes = plt.subplots(2, 2, figsize=(11, 6.4), layout="constrained")
 xs = range(C)
 axes[0, 0].bar(xs, [counts[c] for c in ORDER], color="grey")
 axes[0, 0].set(ylabel="training images", title=f"{dataset.name}: the long tail")
-panels = ((axes[0, 1], norms, "‖w_c‖ of expert 0's classifier", "classifier weight norms"),
-          (axes[1, 0], confidence, "mean p(true class), test images", "expert confidence per class"),
-          (axes[1, 1], label_confidence, "mean soft-label p(own class)", "initial synthetic sets"))
+panels = (
+    (axes[0, 1], norms, "‖w_c‖ of expert 0's classifier", "classifier weight norms"),
+    (
+        axes[1, 0], confidence, "mean p(true class), test images",
+        "expert confidence per class"
+    ),
+    (
+        axes[1, 1], label_confidence, "mean soft-label p(own class)",
+        "initial synthetic sets"
+    ),
+)
 for ax, series, ylabel, title in panels:
     for (label, values), marker in zip(series.items(), "os"):
         ax.plot(xs, [values[c] for c in ORDER], marker=marker, label=label)
@@ -214,8 +257,11 @@ fig
 # %%
 for label, distiller in initial.items():
     source = "classifier" if distiller.config.decoupled else "representation"
-    print(f"{label:8s} (images and labels from the {source} experts): {distiller.noise_images} of "
-          f"{len(distiller.synthetic)} initial images are noise; per class {distiller.noise_per_class}")
+    print(
+        f"{label:8s} (images and labels from the {source} experts):"
+        f" {distiller.noise_images} of {len(distiller.synthetic)} initial images are"
+        f" noise; per class {distiller.noise_per_class}"
+    )
 
 # %% [markdown]
 # ## Distribution-agnostic Matching
@@ -307,15 +353,24 @@ from ltdd.distill.tm import dam_loss, dam_weights
 
 total = sum(counts)
 normalised, raw = dam_weights(counts), dam_weights(counts, normalize=False)
-weights = {"λ_g = 0 (LTDD's code)": normalised, f"λ_g = {total} (= Σ s)": dam_weights(counts, total)}
-print(f"raw frequencies g(s_c) (dam_normalize=False), head to tail: {[round(float(raw[c]), 4) for c in ORDER]}, "
-      f"sum {float(raw.sum()):.3f}\n"
-      f"normalised weights (mean 1), head to tail: {[round(float(normalised[c]), 3) for c in ORDER]}")
+weights = {
+    "λ_g = 0 (LTDD's code)": normalised,
+    f"λ_g = {total} (= Σ s)": dam_weights(counts, total)
+}
+print(
+    "raw frequencies g(s_c) (dam_normalize=False), head to tail: "
+    f"{[round(float(raw[c]), 4) for c in ORDER]}, sum {float(raw.sum()):.3f}\n"
+    "normalised weights (mean 1), head to tail: "
+    f"{[round(float(normalised[c]), 3) for c in ORDER]}"
+)
 
 fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
 width = 0.8 / len(weights)
 for k, (label, values) in enumerate(weights.items()):
-    ax.bar([x + (k - 0.5) * width for x in range(C)], [float(values[c]) for c in ORDER], width=width, label=label)
+    ax.bar(
+        [x + (k - 0.5) * width for x in range(C)], [float(values[c]) for c in ORDER],
+        width=width, label=label
+    )
 ax.axhline(1.0, color="black", linestyle=":", linewidth=1, label="plain cross-entropy")
 ax.set_xticks(range(C), TICKS, fontsize=8)
 ax.set(xlabel="class (training images), head → tail", ylabel="DAM weight (normalised)",
@@ -339,22 +394,42 @@ import torch
 from ltdd.distill.unroll import soft_label_loss
 
 g = torch.Generator().manual_seed(0)
-logits, label_logits = torch.randn(64, C, generator=g), 3 * torch.randn(64, C, generator=g)
+logits, label_logits = torch.randn(64, C, generator=g), 3 * torch.randn(
+    64, C, generator=g
+)
 hard = label_logits.argmax(dim=1)
 equal = [1] * C
 plain = soft_label_loss(logits, label_logits)
 checks = {  # name: (holds, expected)
-    "equal counts, λ = 0, normalised == soft cross-entropy":
-        (torch.allclose(dam_loss(logits, label_logits, equal), plain), True),
-    "equal counts, raw frequencies == soft cross-entropy / C":
-        (torch.allclose(dam_loss(logits, label_logits, equal, normalize=False), plain / C), True),
-    "equal counts, logit adjustment λ = 1 changes nothing":
-        (torch.allclose(dam_loss(logits, label_logits, equal, logit_adjustment=1.0), plain), True),
-    "one-hot targets: column == sample weighting":
-        (torch.allclose(dam_loss(logits, hard, counts), dam_loss(logits, hard, counts, weighting="sample")), True),
-    "soft targets: column == sample weighting":
-        (torch.allclose(dam_loss(logits, label_logits, counts), dam_loss(logits, label_logits, counts,
-                                                                         weighting="sample")), False),
+    "equal counts, λ = 0, normalised == soft cross-entropy": (
+        torch.allclose(dam_loss(logits, label_logits, equal), plain), True
+    ),
+    "equal counts, raw frequencies == soft cross-entropy / C": (
+        torch.allclose(
+            dam_loss(logits, label_logits, equal, normalize=False), plain / C
+        ),
+        True,
+    ),
+    "equal counts, logit adjustment λ = 1 changes nothing": (
+        torch.allclose(
+            dam_loss(logits, label_logits, equal, logit_adjustment=1.0), plain
+        ),
+        True,
+    ),
+    "one-hot targets: column == sample weighting": (
+        torch.allclose(
+            dam_loss(logits, hard, counts),
+            dam_loss(logits, hard, counts, weighting="sample")
+        ),
+        True,
+    ),
+    "soft targets: column == sample weighting": (
+        torch.allclose(
+            dam_loss(logits, label_logits, counts),
+            dam_loss(logits, label_logits, counts, weighting="sample")
+        ),
+        False,
+    ),
 }
 for name, (holds, expected) in checks.items():
     print(f"{name}: {holds} (expected {expected})")
@@ -443,13 +518,17 @@ from ltdd.experts import classifier_slice
 block = classifier_slice(template)
 rep_trajectory, cls_trajectory = rep_buffer[0], cls_buffer[0]
 P = rep_trajectory.shape[1]
-backbone_fixed = torch.equal(cls_trajectory[:, :block.start], cls_trajectory[:1, :block.start].expand_as(
-    cls_trajectory[:, :block.start]))
-print(f"{P} parameters: backbone [0, {block.start}), classifier [{block.start}, {block.stop}) "
-      f"({block.stop - block.start} parameters, the final Linear layer)\n"
-      f"classifier expert 0 starts at representation expert 0's final weights: "
-      f"{torch.equal(cls_trajectory[0], rep_trajectory[-1])}\n"
-      f"its backbone never moves over its {cls_buffer.epochs} epochs: {backbone_fixed}")
+backbone_fixed = torch.equal(
+    cls_trajectory[:, : block.start],
+    cls_trajectory[:1, : block.start].expand_as(cls_trajectory[:, : block.start])
+)
+print(
+    f"{P} parameters: backbone [0, {block.start}), classifier [{block.start}, "
+    f"{block.stop}) ({block.stop - block.start} parameters, the final Linear layer)\n"
+    "classifier expert 0 starts at representation expert 0's final weights: "
+    f"{torch.equal(cls_trajectory[0], rep_trajectory[-1])}\n"
+    f"its backbone never moves over its {cls_buffer.epochs} epochs: {backbone_fixed}"
+)
 
 # %% [markdown]
 # Now one unrolled student for each phase, from the initial +DAM+ED set of {numref}`fig-11-biased-experts`
@@ -475,20 +554,38 @@ def dam(logits, labels):
 
 phases = {
     "phase 1 (representation, DAM)": unrolled_matching(
-        template, rep_trajectory[0].to(dataset.device), rep_trajectory[M].to(dataset.device), images, label_logits,
-        alpha, N, generator, loss_fn=dam, update=None, match=slice(0, block.start)),
+        template, rep_trajectory[0].to(dataset.device),
+        rep_trajectory[M].to(dataset.device), images, label_logits, alpha, N, generator,
+        loss_fn=dam, update=None, match=slice(0, block.start)
+    ),
     "phase 2 (classifier)": unrolled_matching(
-        template, cls_trajectory[0].to(dataset.device), cls_trajectory[M2].to(dataset.device), images, label_logits,
-        alpha, N, generator, update=block, match=block),
+        template, cls_trajectory[0].to(dataset.device),
+        cls_trajectory[M2].to(dataset.device), images, label_logits, alpha, N,
+        generator, update=block, match=block
+    ),
 }
-starts = {"phase 1 (representation, DAM)": rep_trajectory[0], "phase 2 (classifier)": cls_trajectory[0]}
+starts = {
+    "phase 1 (representation, DAM)": rep_trajectory[0],
+    "phase 2 (classifier)": cls_trajectory[0]
+}
 for name, result in phases.items():
     moved = result.final_params.detach().cpu() - starts[name]
-    print(f"{name}: loss {float(result.loss):.3f}; the student's backbone moved {float(moved[:block.start].norm()):.3g}, "
-          f"its classifier {float(moved[block].norm()):.3g}; ‖∂L/∂X‖ = {float(result.images_grad.norm()):.3g}")
-lambda_rep, lambda_cls = LTDDConfig.lambda_rep, LTDDConfig.lambda_cls  # LTDD's CIFAR-10-LT β = 100, IPC 10 values
-step = lambda_rep * phases["phase 1 (representation, DAM)"].images_grad + lambda_cls * phases["phase 2 (classifier)"].images_grad
-print(f"the images' gradient of one LTDD step, {lambda_rep} ∇L1 + {lambda_cls} ∇L2: norm {float(step.norm()):.3g}")
+    print(
+        f"{name}: loss {float(result.loss):.3f}; the student's backbone moved"
+        f" {float(moved[:block.start].norm()):.3g}, its classifier"
+        f" {float(moved[block].norm()):.3g}; ‖∂L/∂X‖ ="
+        f" {float(result.images_grad.norm()):.3g}"
+    )
+# LTDD's CIFAR-10-LT β = 100, IPC 10 values
+lambda_rep, lambda_cls = LTDDConfig.lambda_rep, LTDDConfig.lambda_cls
+step = (
+    lambda_rep * phases["phase 1 (representation, DAM)"].images_grad
+    + lambda_cls * phases["phase 2 (classifier)"].images_grad
+)
+print(
+    f"the images' gradient of one LTDD step, {lambda_rep} ∇L1 + {lambda_cls} ∇L2: norm"
+    f" {float(step.norm()):.3g}"
+)
 
 # %% [markdown]
 # In phase 1 both blocks move but the loss sees only the backbone; in phase 2 the backbone does not move
@@ -521,13 +618,26 @@ from IPython.display import Markdown, display
 
 from ltdd.tm_study import ablation_table, tm_ablation
 
-print(f"shared by the rows: dam_normalize={LIVE_SCALE.distill.get('dam_normalize', True)}, "
-      f"lambda_rep={LIVE_SCALE.distill.get('lambda_rep', 1.0)}, lambda_cls={LIVE_SCALE.distill.get('lambda_cls', 1.0)}")
+print(
+    "shared by the rows:"
+    f" dam_normalize={LIVE_SCALE.distill.get('dam_normalize', True)},"
+    f" lambda_rep={LIVE_SCALE.distill.get('lambda_rep', 1.0)},"
+    f" lambda_cls={LIVE_SCALE.distill.get('lambda_cls', 1.0)}"
+)
 started = time.perf_counter()
-live = tm_ablation(dataset, profile, seeds=[SEED], scale=LIVE_SCALE, workdir=WORKDIR, progress=False)
-print(f"{len(live.rows)} rows distilled and evaluated in {time.perf_counter() - started:.1f} s")
-Markdown(f"**Live, test accuracy (%)** on {dataset.name} ({LIVE_SCALE.iterations} iterations per set, one seed, "
-         f"{profile.eval_epochs} epochs x {profile.eval_seeds} networks)\n\n{ablation_table(live)}")
+live = tm_ablation(
+    dataset, profile, seeds=[SEED], scale=LIVE_SCALE, workdir=WORKDIR, progress=False
+)
+print(
+    f"{len(live.rows)} rows distilled and evaluated in"
+    f" {time.perf_counter() - started:.1f} s"
+)
+Markdown(
+    f"**Live, test accuracy (%)** on {dataset.name} ({LIVE_SCALE.iterations} "
+    f"iterations per set, one seed, {profile.eval_epochs} epochs x "
+    f"{profile.eval_seeds} networks)\n\n"
+    f"{ablation_table(live)}"
+)
 
 # %% [markdown]
 # The head and tail halves are the larger and the smaller half of the classes by training images. With one
@@ -549,25 +659,33 @@ Markdown(f"**Live, test accuracy (%)** on {dataset.name} ({LIVE_SCALE.iterations
 # verdicts below are computed from the file.
 
 # %%
-from ltdd.studies import Study
-from ltdd.reference import REFERENCE_DIR
+from ltdd.recorded import recorded_study
 
-RECORDED = REFERENCE_DIR / "tm_ablation_digits_lt_cpu.json"
-study = Study.load(RECORDED) if RECORDED.exists() else None
-if study is None:
-    print(f"no recorded study at {RECORDED} yet")
-else:
+study = recorded_study("tm_ablation_digits_lt_cpu.json")
+if study is not None:
     info, recorded_scale = study.settings, study.settings.get("scale", {})
-    print(f"{RECORDED.name}: {info.get('command')}\n  commit {info.get('commit')}, {info.get('date')}, "
-          f"{info.get('device')}, {info.get('threads')} thread(s), torch {info.get('torch')}\n"
-          f"  profile {info.get('profile')}: {info.get('dataset')} (β = {info.get('imbalance')}), IPC "
-          f"{recorded_scale.get('ipc')}, {recorded_scale.get('experts')} experts x {recorded_scale.get('expert_epochs')} "
-          f"+ {recorded_scale.get('classifier_epochs')} epochs, {recorded_scale.get('iterations')} iterations of N = "
-          f"{recorded_scale.get('distill', {}).get('syn_steps')} steps, width {recorded_scale.get('net_width')}; "
-          f"evaluation {info.get('eval_epochs')} epochs x {info.get('networks')} networks; seeds {info.get('seeds')}")
-    SHOT_KEYS = (("overall", "accuracy"), ("head half", "groups.halves.head"), ("tail half", "groups.halves.tail"),
-                 ("many", "groups.shots.many"), ("medium", "groups.shots.medium"), ("few", "groups.shots.few"))
-    display(Markdown(f"**Recorded, test accuracy (%)**, mean ± std over seeds\n\n{ablation_table(study, SHOT_KEYS)}"))
+    print(
+        f"  profile {info.get('profile')}: {info.get('dataset')} (β ="
+        f" {info.get('imbalance')}), IPC {recorded_scale.get('ipc')},"
+        f" {recorded_scale.get('experts')} experts x"
+        f" {recorded_scale.get('expert_epochs')} +"
+        f" {recorded_scale.get('classifier_epochs')} epochs,"
+        f" {recorded_scale.get('iterations')} iterations of N ="
+        f" {recorded_scale.get('distill', {}).get('syn_steps')} steps, width"
+        f" {recorded_scale.get('net_width')}; evaluation {info.get('eval_epochs')}"
+        f" epochs x {info.get('networks')} networks; seeds {info.get('seeds')}"
+    )
+    SHOT_KEYS = (
+        ("overall", "accuracy"), ("head half", "groups.halves.head"),
+        ("tail half", "groups.halves.tail"), ("many", "groups.shots.many"),
+        ("medium", "groups.shots.medium"), ("few", "groups.shots.few")
+    )
+    display(
+        Markdown(
+            "**Recorded, test accuracy (%)**, mean ± std over seeds\n\n"
+            f"{ablation_table(study, SHOT_KEYS)}"
+        )
+    )
 
 # %% [markdown]
 # The columns: overall accuracy on the balanced test set; the head and tail halves of the classes; OLTR's
@@ -585,12 +703,24 @@ from ltdd.viz import plot_per_class_accuracy
 
 SHOWN = ["MTT", "base", "+DAM+ED"]
 if study is not None:
-    recorded_counts = counts_only(study.settings["dataset"], study.settings.get("imbalance"))
-    print(f"class index order is head to tail: {recorded_counts == sorted(recorded_counts, reverse=True)}")
+    recorded_counts = counts_only(
+        study.settings["dataset"], study.settings.get("imbalance")
+    )
+    print(
+        "class index order is head to tail:"
+        f" {recorded_counts == sorted(recorded_counts, reverse=True)}"
+    )
     names = [f"{c}\n({n})" for c, n in enumerate(recorded_counts)]
-    display(plot_per_class_accuracy({label: study.report(label) for label in SHOWN if label in study.labels()}, names,
-                                    title=f"recorded ({study.settings.get('profile')} scale): per-class accuracy, "
-                                          "whiskers: std over seeds"))
+    display(
+        plot_per_class_accuracy(
+            {label: study.report(label) for label in SHOWN if label in study.labels()},
+            names,
+            title=(
+                f"recorded ({study.settings.get('profile')} scale): per-class accuracy,"
+                " whiskers: std over seeds"
+            ),
+        )
+    )
 
 # %% [markdown]
 # What the rows' soft labels ended up as: the mean probability each distilled set's labels give to the
@@ -603,11 +733,17 @@ if study is not None:
     fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
     for label in ("base", "+DAM", "+DAM+ED"):
         if label in study.labels():
-            ax.plot(range(len(names)), study.per_class(label, "label_confidence"), marker="o", label=label)
+            ax.plot(
+                range(len(names)), study.per_class(label, "label_confidence"),
+                marker="o", label=label
+            )
     ax.axhline(1 / len(names), color="grey", linestyle=":", label="uniform label (1/C)")
     ax.set_xticks(range(len(names)), names, fontsize=8)
-    ax.set(xlabel="class (training images), head → tail", ylabel="mean soft-label p(own class)",
-           title="recorded: soft-label confidence of the distilled sets")
+    ax.set(
+        xlabel="class (training images), head → tail",
+        ylabel="mean soft-label p(own class)",
+        title="recorded: soft-label confidence of the distilled sets"
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     plt.close(fig)
@@ -625,13 +761,26 @@ if study is not None:
 STEPS = [("+DAM", "base"), ("+DAM+ED", "+DAM"), ("+DAM+ED", "base"), ("+DAM+ED", "MTT")]
 if study is not None:
     paired = study.compare("+DAM+ED", "base")
-    print(f"+DAM+ED against base, overall accuracy: seeds {paired.seeds}, differences (points) "
-          f"{[round(100 * d, 1) for d in paired.differences]}, mean {100 * paired.mean_difference:+.1f}, "
-          f"higher on {paired.wins} of {len(paired.seeds)} seeds, clear: {paired.clear}")
-    lines = [study.compare(label, baseline, key).sentence(name) for label, baseline in STEPS
-             if {label, baseline} <= set(study.labels())
-             for key, name in (("accuracy", "overall accuracy"), ("groups.halves.tail", "tail half"))]
-    display(Markdown("**Each step of the ablation, paired by seed**\n\n" + "\n".join(f"- {line}" for line in lines)))
+    print(
+        f"+DAM+ED against base, overall accuracy: seeds {paired.seeds}, differences"
+        f" (points) {[round(100 * d, 1) for d in paired.differences]}, mean"
+        f" {100 * paired.mean_difference:+.1f}, higher on {paired.wins} of"
+        f" {len(paired.seeds)} seeds, clear: {paired.clear}"
+    )
+    lines = [
+        study.compare(label, baseline, key).sentence(name)
+        for label, baseline in STEPS
+        if {label, baseline} <= set(study.labels())
+        for key, name in (
+            ("accuracy", "overall accuracy"), ("groups.halves.tail", "tail half")
+        )
+    ]
+    display(
+        Markdown(
+            "**Each step of the ablation, paired by seed**\n\n"
+            + "\n".join(f"- {line}" for line in lines)
+        )
+    )
 
 # %% [markdown]
 # How to read these sentences. "Improved" or "got worse" is the sign of the mean difference; "not clearly"
@@ -655,8 +804,11 @@ if study is not None:
 # %%
 from ltdd.reference import ltdd_table
 
-Markdown("**LTDD paper, CIFAR-10-LT, test accuracy (%)**, β = 100 (and the full long-tailed set), then the "
-         "ablation (Fig. 6a) at β = 200, IPC 50\n\n" + ltdd_table())
+Markdown(
+    "**LTDD paper, CIFAR-10-LT, test accuracy (%)**, β = 100 (and the full "
+    "long-tailed set), then the ablation (Fig. 6a) at β = 200, IPC 50\n\n"
+    + ltdd_table()
+)
 
 # %% [markdown]
 # In the paper, MTT and DATM are at most a few points above a random selection of real images on
@@ -679,10 +831,22 @@ from ltdd.recorded import load_experiment, tm_ablation_panel, tm_ablation_senten
 
 tm_recorded = load_experiment("tm-ablation")
 if tm_recorded is None:
-    display(Markdown("The CIFAR-10-LT ablation is not recorded yet (`data/reference/cifar10_tm_ablation_cpu.json`)."))
+    display(
+        Markdown(
+            "The CIFAR-10-LT ablation is not recorded yet"
+            " (`data/reference/cifar10_tm_ablation_cpu.json`)."
+        )
+    )
 else:
-    display(Markdown(tm_ablation_panel(tm_recorded) + "\n\n"
-                     + "\n".join(f"- {sentence}" for sentence in tm_ablation_sentences(tm_recorded))))
+    display(
+        Markdown(
+            tm_ablation_panel(tm_recorded)
+            + "\n\n"
+            + "\n".join(
+                f"- {sentence}" for sentence in tm_ablation_sentences(tm_recorded)
+            )
+        )
+    )
 
 # %% [markdown]
 # ## Published settings and a GPU run
@@ -694,11 +858,21 @@ else:
 # %%
 from ltdd.distill.tm_presets import PRESETS, preset_table
 
-display(Markdown("**LTDD presets** (N / N₂: steps of the two phases; window: the start epochs of phase 1)\n\n"
-                 + preset_table("ltdd")))
+display(
+    Markdown(
+        "**LTDD presets** (N / N₂: steps of the two phases; window: the start epochs "
+        "of phase 1)\n\n"
+        + preset_table("ltdd")
+    )
+)
 flagged = [p for p in PRESETS if p.flag]
-Markdown("**The three corrected presets**\n\n" + "\n".join(
-    f"- {p.method}, {p.dataset}, β = {p.imbalance:g}, IPC {p.ipc}: {p.flag}." for p in flagged))
+Markdown(
+    "**The three corrected presets**\n\n"
+    + "\n".join(
+        f"- {p.method}, {p.dataset}, β = {p.imbalance:g}, IPC {p.ipc}: {p.flag}."
+        for p in flagged
+    )
+)
 
 # %% [markdown]
 # Three of LTDD's CIFAR-10-LT config files cannot be run as they are shipped, so those presets are
@@ -740,10 +914,18 @@ for beta in sorted(LTDD_TABLE_5):
         warnings.simplefilter("ignore")  # the corrected β = 200, IPC 50 preset warns
         config = tm_preset("ltdd", "cifar10-lt", 50, beta).settings
     pair = (config["lambda_rep"], config["lambda_cls"])
-    lambda_rows.append([beta, f"{best[0]:g} / {best[1]:g} ({LTDD_TABLE_5[beta][best]:.1f} %)",
-                        f"{pair[0]:g} / {pair[1]:g}", "yes" if pair == best else "**no**"])
-Markdown(markdown_table(["β", "Table 5's best λ_rep / λ_cls", "config and preset (IPC 50)", "the same"],
-                        lambda_rows))
+    lambda_rows.append(
+        [
+            beta, f"{best[0]:g} / {best[1]:g} ({LTDD_TABLE_5[beta][best]:.1f} %)",
+            f"{pair[0]:g} / {pair[1]:g}", "yes" if pair == best else "**no**"
+        ]
+    )
+Markdown(
+    markdown_table(
+        ["β", "Table 5's best λ_rep / λ_cls", "config and preset (IPC 50)", "the same"],
+        lambda_rows
+    )
+)
 
 # %% [markdown]
 # At $\beta = 200$ the configs (at every IPC) set $\lambda_{\mathrm{rep}} = 0.1$, below every value Table 5
@@ -764,15 +946,32 @@ from ltdd.tm_study import compare_grad_modes
 
 GRAD_ITERATIONS = min(LIVE_SCALE.iterations, 20)  # a short run per mode
 started = time.perf_counter()
-grad_modes = compare_grad_modes(dataset, ABLATION_ROWS["+DAM+ED"], LIVE_SCALE, buffers, profile, seed=SEED,
-                                modes=("tesla", "exact", "bptt"), model=profile.model, iterations=GRAD_ITERATIONS,
-                                networks=1)
-print(f"three sets of {GRAD_ITERATIONS} iterations (N = {DISTILL['syn_steps']} steps) distilled and evaluated "
-      f"(one network each) in {time.perf_counter() - started:.1f} s")
-Markdown(markdown_table(
-    ["gradient", "accuracy (%)", "tail half (%)", "peak autograd memory (MB)", "s per iteration", "learned α"],
-    [[mode, f"{100 * r['accuracy']:.1f}", f"{100 * r['tail']:.1f}", f"{r['peak_saved_mb']:.2f}",
-      f"{r['seconds_per_iteration']:.3f}", f"{r['learned_lr']:.5g}"] for mode, r in grad_modes.items()]))
+grad_modes = compare_grad_modes(
+    dataset, ABLATION_ROWS["+DAM+ED"], LIVE_SCALE, buffers, profile, seed=SEED,
+    modes=("tesla", "exact", "bptt"), model=profile.model, iterations=GRAD_ITERATIONS,
+    networks=1
+)
+print(
+    f"three sets of {GRAD_ITERATIONS} iterations (N = {DISTILL['syn_steps']} steps)"
+    " distilled and evaluated (one network each) in"
+    f" {time.perf_counter() - started:.1f} s"
+)
+Markdown(
+    markdown_table(
+        [
+            "gradient", "accuracy (%)", "tail half (%)", "peak autograd memory (MB)",
+            "s per iteration", "learned α"
+        ],
+        [
+            [
+                mode, f"{100 * r['accuracy']:.1f}", f"{100 * r['tail']:.1f}",
+                f"{r['peak_saved_mb']:.2f}", f"{r['seconds_per_iteration']:.3f}",
+                f"{r['learned_lr']:.5g}"
+            ]
+            for mode, r in grad_modes.items()
+        ],
+    )
+)
 
 # %% [markdown]
 # What to look for. `exact` and `bptt` learn the same set up to rounding, so their accuracies agree; `bptt`

@@ -45,17 +45,20 @@
 # ```
 
 # %% tags=["remove-cell"]
-# Set-up: on Colab, install the ltdd package (a no-op everywhere else); start the chapter's time budget.
-import sys, subprocess
+# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ltdd @ git+https://github.com/ltdd-book/ltdd"], check=True)
+    PACKAGE = "ltdd @ git+https://github.com/ltdd-book/ltdd"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
 
 from ltdd.budget import chapter_budget
 
-budget = chapter_budget("12")  # `cpu` profile: 10 minutes; past them the next cell stops, saying so
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("12")
 
-KEEP_RUNS_ON_DRIVE = False  # on Colab, True keeps runs/ (the resumable comparison) and the datasets on Google Drive
+# on Colab, True keeps runs/ (the resumable comparison) and the datasets on Google Drive
+KEEP_RUNS_ON_DRIVE = False
 if "google.colab" in sys.modules and KEEP_RUNS_ON_DRIVE:
     from ltdd.colab import keep_on_drive
 
@@ -82,39 +85,55 @@ from pathlib import Path
 from IPython.display import Markdown, display
 
 from ltdd import get_profile
-from ltdd.comparison import (COMPARISON_ROWS, compare_methods, comparison_table, group_summary, row_families,
-                             scaled_settings)
+from ltdd.comparison import (
+    COMPARISON_ROWS, compare_methods, comparison_table, group_summary, row_families,
+    scaled_settings
+)
 from ltdd.data import load_dataset
 from ltdd.tm_study import scale_for
 from ltdd.viz import plot_method_comparison
 
 profile = get_profile()
-DATASET, IMBALANCE = "digits-lt", 10  # the one long-tailed training set of every row, on every profile
-SEEDS = (0, 1) if profile.name in ("smoke", "cpu") else (0, 1, 2)  # each seed builds every set anew
-NETWORKS = 1 if profile.name in ("smoke", "cpu") else 2  # evaluation networks trained per set and seed
-SIMCLR_EPOCHS = 2 if profile.name == "smoke" else profile.full_epochs  # pre-training of the + SimCLR row
-LIVE_ROWS = COMPARISON_ROWS  # every row; the `cpu` profile's 10-minute budget affords four (the rest is recorded)
-if profile.name == "cpu":
-    RUN = profile.replace(iterations=100, eval_epochs=50)
-    LIVE_ROWS = {label: COMPARISON_ROWS[label]
-                 for label in ("random", "DM", "CRLT-DD distill head", "whole long-tailed set")}
-elif profile.name == "smoke":
-    RUN = profile.replace(iterations=5)  # CI: fifteen rows twice in well under a minute
-else:
-    RUN = profile.replace(iterations=min(profile.iterations, 1000))
+# the one long-tailed training set of every row, on every profile
+DATASET, IMBALANCE = "digits-lt", 10
+# each builds every set anew
+SEEDS = profile.pick(smoke=(0, 1), cpu=(0, 1), default=(0, 1, 2))
+# evaluation networks per set and seed
+NETWORKS = profile.pick(smoke=1, cpu=1, default=2)
+# pre-training of the + SimCLR row
+SIMCLR_EPOCHS = profile.pick(smoke=2, default=profile.full_epochs)
+# every row, except under `cpu`, whose 10-minute budget affords four (the rest is
+# recorded)
+CPU_ROWS = ("random", "DM", "CRLT-DD distill head", "whole long-tailed set")
+LIVE_ROWS = profile.pick(cpu={label: COMPARISON_ROWS[label] for label in CPU_ROWS},
+                         default=COMPARISON_ROWS)
+RUN = profile.pick(cpu=profile.replace(iterations=100, eval_epochs=50),
+                   # CI: 15 rows twice in well under a minute
+                   smoke=profile.replace(iterations=5),
+                   default=profile.replace(iterations=min(profile.iterations, 1000)))
 PROTOCOL = "ours"  # one recipe for every set; "papers": each family's own evaluation
-# Saved after every row; running the cell again continues an interrupted run (smoke, cpu: minutes, not saved).
-OUT = None if profile.name in ("smoke", "cpu") else Path("runs") / f"compare-{profile.name}.json"
+# Saved after every row; running the cell again continues an interrupted run (smoke,
+# cpu: minutes, not saved).
+OUT = profile.pick(
+    smoke=None, cpu=None, default=Path("runs") / f"compare-{profile.name}.json"
+)
 
 dataset = load_dataset(DATASET, imbalance=IMBALANCE)
 counts = dataset.train.class_counts(dataset.num_classes)
-print(f"profile {profile.name!r}: {dataset.name} beta={IMBALANCE}, class counts {counts}, "
-      f"test set {len(dataset.test)} images\n"
-      f"IPC {RUN.ipc}; {RUN.iterations} iterations per matching method; trajectory matching: "
-      f"{scale_for(RUN).iterations} iterations from {scale_for(RUN).experts} experts per seed\n"
-      f"evaluation ({PROTOCOL!r}): {RUN.eval_epochs} epochs x {NETWORKS} network(s), seeds {list(SEEDS)}; "
-      f"SimCLR: {SIMCLR_EPOCHS} epochs; live rows: {len(LIVE_ROWS)} of {len(COMPARISON_ROWS)}\n"
-      f"scaled down: { {m: scaled_settings(m, RUN) for m in ('dc', 'idm', 'dsdm') if scaled_settings(m, RUN)} }")
+SCALED_DOWN = {  # the methods whose settings RUN scales down
+    m: scaled_settings(m, RUN) for m in ("dc", "idm", "dsdm") if scaled_settings(m, RUN)
+}
+print(
+    f"profile {profile.name!r}: {dataset.name} beta={IMBALANCE}, class counts "
+    f"{counts}, test set {len(dataset.test)} images\n"
+    f"IPC {RUN.ipc}; {RUN.iterations} iterations per matching method; trajectory "
+    f"matching: {scale_for(RUN).iterations} iterations from {scale_for(RUN).experts} "
+    "experts per seed\n"
+    f"evaluation ({PROTOCOL!r}): {RUN.eval_epochs} epochs x {NETWORKS} network(s), "
+    f"seeds {list(SEEDS)}; SimCLR: {SIMCLR_EPOCHS} epochs; live rows: {len(LIVE_ROWS)} "
+    f"of {len(COMPARISON_ROWS)}\n"
+    f"scaled down: {SCALED_DOWN}"
+)
 
 # %% [markdown]
 # ## One protocol, per shot group
@@ -144,12 +163,29 @@ print(f"profile {profile.name!r}: {dataset.name} beta={IMBALANCE}, class counts 
 # prints the number of images each set stores next to its accuracy.
 
 # %%
-study = compare_methods(dataset, RUN, SEEDS, rows=LIVE_ROWS, protocol=PROTOCOL, networks=NETWORKS,
-                        simclr_epochs=SIMCLR_EPOCHS, out=OUT, resume=True, progress=False,
-                        after_row=budget.watch("the live comparison", "run fewer rows or seeds (LIVE_ROWS, SEEDS)"))
-display(Markdown(f"**Live, test accuracy (%)** on {dataset.name} β = {IMBALANCE}, mean ± std over "
-                 f"{len(SEEDS)} seeds ({PROTOCOL!r} protocol, `{profile.name}` profile: embedded digits, "
-                 f"not the papers' scale)\n\n{comparison_table(study)}"))
+study = compare_methods(
+    dataset,
+    RUN,
+    SEEDS,
+    rows=LIVE_ROWS,
+    protocol=PROTOCOL,
+    networks=NETWORKS,
+    simclr_epochs=SIMCLR_EPOCHS,
+    out=OUT,
+    resume=True,
+    progress=False,
+    after_row=budget.watch(
+        "the live comparison", "run fewer rows or seeds (LIVE_ROWS, SEEDS)"
+    ),
+)
+display(
+    Markdown(
+        f"**Live, test accuracy (%)** on {dataset.name} β = {IMBALANCE}, mean ± std "
+        f"over {len(SEEDS)} seeds ({PROTOCOL!r} protocol, `{profile.name}` profile: "
+        "embedded digits, not the papers' scale)\n\n"
+        f"{comparison_table(study)}"
+    )
+)
 
 # %% mystnb={"figure": {"caption": "The live comparison: test accuracy of every row, overall and per shot group, mean over seeds with the standard deviation as whiskers, coloured by how the set was built.", "name": "fig-12-live-comparison"}}
 plot_method_comparison(group_summary(study), families=row_families(study))
@@ -161,7 +197,9 @@ plot_method_comparison(group_summary(study), families=row_families(study))
 
 # %%
 def leaders(summary, column, top=3):
-    ranked = sorted((row[column][0], label) for label, row in summary.items() if column in row)[::-1][:top]
+    ranked = sorted(
+        (row[column][0], label) for label, row in summary.items() if column in row
+    )[::-1][:top]
     return ", ".join(f"{label} ({100 * mean:.1f})" for mean, label in ranked)
 
 
@@ -186,12 +224,21 @@ from ltdd.studies import Study
 RECORDED = REFERENCE_DIR / "comparison_digits_lt_cpu.json"
 recorded = Study.load(RECORDED)
 info = recorded.settings
-print(f"{info['dataset']} beta={info['imbalance']}, protocol {info['protocol']!r}, profile {info['profile']!r}: "
-      f"IPC {info['ipc']}, {info['iterations']} iterations, {info['eval_epochs']} evaluation epochs x "
-      f"{info['networks']} networks, seeds {info['seeds']}\n"
-      f"recorded {info.get('date')} at commit {info.get('commit')} on {info.get('machine')} "
-      f"({info.get('threads')} thread(s) per process): {info.get('command')}")
-display(Markdown(f"**Recorded, test accuracy (%)**, mean ± std over seeds\n\n{comparison_table(recorded)}"))
+print(
+    f"{info['dataset']} beta={info['imbalance']}, protocol {info['protocol']!r}, "
+    f"profile {info['profile']!r}: IPC {info['ipc']}, {info['iterations']} iterations, "
+    f"{info['eval_epochs']} evaluation epochs x {info['networks']} networks, seeds "
+    f"{info['seeds']}\n"
+    f"recorded {info.get('date')} at commit {info.get('commit')} on "
+    f"{info.get('machine')} ({info.get('threads')} thread(s) per process): "
+    f"{info.get('command')}"
+)
+display(
+    Markdown(
+        "**Recorded, test accuracy (%)**, mean ± std over seeds\n\n"
+        f"{comparison_table(recorded)}"
+    )
+)
 
 # %% mystnb={"figure": {"caption": "The recorded comparison (every row at the cpu scale, three seeds): test accuracy overall and per shot group, mean with the standard deviation over seeds as whiskers.", "name": "fig-12-recorded-comparison"}}
 plot_method_comparison(group_summary(recorded), families=row_families(recorded))
@@ -200,8 +247,13 @@ plot_method_comparison(group_summary(recorded), families=row_families(recorded))
 summary = group_summary(recorded)
 for column in ("overall", "many", "medium", "few"):
     print(f"{column:>8}: {leaders(summary, column)}")
-for label, baseline in (("DM", "random"), ("LTDD (DAM+ED)", "DATM"), ("CRLT-DD distill head", "whole long-tailed set")):
-    for key, name in (("accuracy", "overall accuracy"), ("groups.shots.few", "few-shot accuracy")):
+for label, baseline in (
+    ("DM", "random"), ("LTDD (DAM+ED)", "DATM"),
+    ("CRLT-DD distill head", "whole long-tailed set")
+):
+    for key, name in (
+        ("accuracy", "overall accuracy"), ("groups.shots.few", "few-shot accuracy")
+    ):
         display(Markdown(recorded.compare(label, baseline, key).sentence(name)))
 
 # %% [markdown]
@@ -223,9 +275,23 @@ for label, baseline in (("DM", "random"), ("LTDD (DAM+ED)", "DATM"), ("CRLT-DD d
 from ltdd.reference import crlt_dd_table, ltdd_table, paper_table
 
 display(Markdown("**LTDD paper**, CIFAR-10-LT, test accuracy (%)\n\n" + ltdd_table()))
-display(Markdown("**CRLT-DD paper**, Table III, test accuracy (%) by imbalance factor\n\n" + crlt_dd_table()))
-display(Markdown("**The methods' own papers**, balanced CIFAR-10, test accuracy (%)\n\n"
-                 + paper_table(["random", "herding", "kcenter", "dc", "dsa", "dm", "idm", "dsdm", "mtt", "datm"])))
+display(
+    Markdown(
+        "**CRLT-DD paper**, Table III, test accuracy (%) by imbalance factor\n\n"
+        + crlt_dd_table()
+    )
+)
+display(
+    Markdown(
+        "**The methods' own papers**, balanced CIFAR-10, test accuracy (%)\n\n"
+        + paper_table(
+            [
+                "random", "herding", "kcenter", "dc", "dsa", "dm", "idm", "dsdm", "mtt",
+                "datm"
+            ]
+        )
+    )
+)
 
 # %% [markdown]
 # On balanced CIFAR-10 the order is roughly the order of publication: each method beats its predecessors.

@@ -30,13 +30,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .checks import positive_int
+
 DEFAULT_STRATEGY = "color_crop_cutout_flip_scale_rotate"
 FAMILIES = ("color", "crop", "cutout", "flip", "scale", "rotate")
 
 
 @dataclass(frozen=True)
 class DSAParams:
-    """Magnitudes of the reference ``ParamDiffAug``."""
+    """Magnitudes of the reference ``ParamDiffAug``. Machinery behind chapter 05."""
 
     prob_flip: float = 0.5
     ratio_scale: float = 1.2
@@ -49,13 +51,17 @@ class DSAParams:
 
 
 def strategy_for(hflip_safe: bool, strategy: str = DEFAULT_STRATEGY) -> str:
-    """The reference strategy, without ``flip`` for digit datasets (a mirrored digit changes meaning)."""
+    """The reference strategy, without ``flip`` for digit datasets (a mirrored digit changes meaning).
+
+    Introduced in chapter 10."""
     families = [f for f in parse_strategy(strategy) if hflip_safe or f != "flip"]
     return "_".join(families)
 
 
 def parse_strategy(strategy: str) -> list[str]:
-    """Split a strategy string such as ``"color_crop_cutout"`` into its families, checking each name."""
+    """Split a strategy string such as ``"color_crop_cutout"`` into its families, checking each name.
+
+    Machinery behind chapter 05."""
     families = [f for f in str(strategy).split("_") if f]
     unknown = [f for f in families if f not in FAMILIES]
     if unknown or not families:
@@ -70,6 +76,8 @@ class DSA:
     >>> params = dsa.sample(num_groups=10, generator=g, device=x.device)   # one set per class
     >>> real_aug = dsa.apply(real, params, real_labels)                    # same draw for a class's
     >>> syn_aug = dsa.apply(syn, params, syn_labels)                       # real and synthetic images
+
+    Introduced in chapter 05.
     """
 
     def __init__(self, strategy: str = DEFAULT_STRATEGY, mode: str = "S", params: DSAParams = DSAParams()):
@@ -91,8 +99,7 @@ class DSA:
         ``image_size`` sets the crop shift and cutout size; ``shared_family`` picks one family for all
         groups in mode ``S`` (the reference's behaviour for a per-sample training batch).
         """
-        if not isinstance(num_groups, int) or num_groups < 1:
-            raise ValueError(f"num_groups must be a positive int, got {num_groups!r}")
+        positive_int("num_groups", num_groups)
         p, g = self.params, num_groups
 
         def uniform(*shape: int) -> Tensor:
@@ -188,24 +195,26 @@ class DSA:
 
 # ---------------------------------------------------------------------- the operations, per image row
 def brightness(x: Tensor, shift: Tensor) -> Tensor:
-    """``x + (U − ½)·brightness``."""
+    """``x + (U − ½)·brightness``. Machinery behind chapter 05."""
     return x + shift.view(-1, 1, 1, 1).to(x.dtype)
 
 
 def saturation(x: Tensor, factor: Tensor) -> Tensor:
-    """``(x − m_c)·(2U) + m_c`` with ``m_c`` the per-pixel mean over channels."""
+    """``(x − m_c)·(2U) + m_c`` with ``m_c`` the per-pixel mean over channels. Machinery behind chapter 05."""
     mean = x.mean(dim=1, keepdim=True)
     return (x - mean) * factor.view(-1, 1, 1, 1).to(x.dtype) + mean
 
 
 def contrast(x: Tensor, factor: Tensor) -> Tensor:
-    """``(x − m)·(U + ½) + m`` with ``m`` the per-image mean over C, H, W."""
+    """``(x − m)·(U + ½) + m`` with ``m`` the per-image mean over C, H, W. Machinery behind chapter 05."""
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     return (x - mean) * factor.view(-1, 1, 1, 1).to(x.dtype) + mean
 
 
 def translate(x: Tensor, shift: Tensor) -> Tensor:
-    """Integer translation by ``shift[:, 0]`` rows and ``shift[:, 1]`` columns, zero fill (DSA crop)."""
+    """Integer translation by ``shift[:, 0]`` rows and ``shift[:, 1]`` columns, zero fill (DSA crop).
+
+    Machinery behind chapter 05."""
     n, _, h, w = x.shape
     rows = torch.arange(h, device=x.device).view(1, h, 1) + shift[:, 0].view(n, 1, 1)
     cols = torch.arange(w, device=x.device).view(1, 1, w) + shift[:, 1].view(n, 1, 1)
@@ -217,7 +226,7 @@ def translate(x: Tensor, shift: Tensor) -> Tensor:
 
 
 def cutout(x: Tensor, center: Tensor, size: int) -> Tensor:
-    """Zero a ``size``×``size`` square centred at ``center`` (clipped to the image)."""
+    """Zero a ``size``×``size`` square centred at ``center`` (clipped to the image). Machinery behind chapter 05."""
     n, _, h, w = x.shape
     top = (center[:, 0] - size // 2).view(n, 1, 1)
     left = (center[:, 1] - size // 2).view(n, 1, 1)
@@ -229,6 +238,8 @@ def cutout(x: Tensor, center: Tensor, size: int) -> Tensor:
 
 def affine(x: Tensor, theta: Tensor) -> Tensor:
     """Bilinear resampling under 2×3 affine maps ``theta`` (N, 2, 3), zero padding, ``align_corners=True``
-    (the original code ran on torch 1.2, whose default this was)."""
+    (the original code ran on torch 1.2, whose default this was).
+
+    Machinery behind chapter 05."""
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=True)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)

@@ -9,7 +9,7 @@ grid for any methods of :mod:`ltdd.distill` at the scale of a :class:`~ltdd.conf
 * the networks are tested on Biased-DD's all-conflicting test set (the headline number) and on LfF's split
   (10 % aligned), which gives their accuracy on aligned and on conflicting images separately;
 * the *full-set control*: networks trained on the whole biased training set, tested the same way
-  (:func:`ltdd.diagnostics.bias_ratio_sweep`).
+  (:func:`ltdd.diagnostics.full_set_bias_sweep`).
 
 The result, a :class:`BiasSweep`, is a list of flat rows that saves to JSON (``data/reference/`` keeps the
 recorded runs) and feeds :func:`sweep_table`, :func:`severity_table` and :func:`plot_bias_sweep_curves`.
@@ -33,12 +33,12 @@ from matplotlib.figure import Figure
 from .config import Profile
 from .data import ImageDataset, LabeledImages, load_dataset
 from .data.bias import (BIAS_COLOURS, BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_NAMES, DEFAULT_SEVERITY,
-                        _check_severity)
-from .diagnostics import bias_ratio_sweep, train_full
+                        check_severity)
+from .diagnostics import full_set_bias_sweep, train_full
 from .distill import SyntheticSet, make_distiller
 from .studies import StudyFile, eval_config, run_study
 from .train import TrainConfig
-from .viz import _finish, _markdown_table, _palette
+from .viz import finish_figure, markdown_table, palette
 
 BIASED_DD_IPC = 50
 """Biased-DD's IPC for every method and dataset (its Sec. 4.3 and the captions of Tables 1-2)."""
@@ -84,7 +84,7 @@ def check_severities(severities: Sequence[int]) -> list[int]:
     values = list(severities)
     if not values:
         raise ValueError(f"severities must hold at least one of {sorted(COLOUR_STDS)}")
-    return [_check_severity(s) for s in values]
+    return [check_severity(s) for s in values]
 
 
 @dataclass
@@ -278,9 +278,9 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
             if any(row["severity"] == severity for row in sweep.full):
                 continue
             control = (FULL_SET_CONTROL, profile.full_seeds) if paper else (profile, None)
-            points = bias_ratio_sweep(name, ratios, severity, control[0], control[1], model=profile.model,
-                                      model_options=profile.model_options(), data_seed=data_seed, device=device,
-                                      load_options=load_options)
+            points = full_set_bias_sweep(name, ratios, severity, control[0], control[1], model=profile.model,
+                                         model_options=profile.model_options(), data_seed=data_seed, device=device,
+                                         load_options=load_options)
             for ratio, point in points.items():
                 sweep.full.append({"bias_ratio": ratio, "severity": severity, "conflicting_test": point.accuracy,
                                    "lff_aligned": point.aligned, "lff_conflicting": point.conflicting})
@@ -310,7 +310,7 @@ def sweep_table(sweep: BiasSweep, severity: int | None = None, key: str = "confl
     ratios = sweep.ratios()
     labels = sweep.labels() + (["full set"] if sweep.full else [])
     rows = [[label, *(_percent(*sweep.cell(label, r, severity, key)) for r in ratios)] for label in labels]
-    return _markdown_table(["method", *(f"ratio {r:g}" for r in ratios)], rows)
+    return markdown_table(["method", *(f"ratio {r:g}" for r in ratios)], rows)
 
 
 def severity_table(sweep: BiasSweep, ratio: float, key: str = "conflicting_test") -> str:
@@ -318,7 +318,7 @@ def severity_table(sweep: BiasSweep, ratio: float, key: str = "conflicting_test"
     severities = sweep.severities()
     labels = sweep.labels() + (["full set"] if sweep.full else [])
     rows = [[label, *(_percent(*sweep.cell(label, ratio, s, key)) for s in severities)] for label in labels]
-    return _markdown_table(["method", *(f"severity {s} (std {COLOUR_STDS[s]:g})" for s in severities)], rows)
+    return markdown_table(["method", *(f"severity {s} (std {COLOUR_STDS[s]:g})" for s in severities)], rows)
 
 
 def plot_bias_sweep_curves(sweep: BiasSweep, severity: int | None = None, title: str | None = None,
@@ -329,7 +329,7 @@ def plot_bias_sweep_curves(sweep: BiasSweep, severity: int | None = None, title:
     ratios = sweep.ratios()
     labels = sweep.labels() + (["full set"] if sweep.full else [])
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for label, colour in zip(labels, _palette(len(labels))):
+    for label, colour in zip(labels, palette(len(labels))):
         cells = [sweep.cell(label, r, severity, key) for r in ratios]
         xs = [r for r, c in zip(ratios, cells) if c[2]]
         means = [100 * c[0] for c in cells if c[2]]
@@ -343,7 +343,7 @@ def plot_bias_sweep_curves(sweep: BiasSweep, severity: int | None = None, title:
     ax.set_ylabel("accuracy on the all-conflicting test set (%)" if key == "conflicting_test" else f"{key} (%)")
     ax.set_title(title or f"{sweep.settings.get('dataset', '')}, severity {severity}", fontsize=10)
     ax.legend(fontsize=8)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 # ------------------------------------------------------------------------------------------ colour leakage

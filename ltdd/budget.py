@@ -37,13 +37,15 @@ def _duration(seconds: float) -> str:
 
 
 class ChapterBudgetExceeded(RuntimeError):
-    """A chapter ran, or is about to run, past its time budget."""
+    """A chapter ran, or is about to run, past its time budget. Machinery behind chapter 00."""
 
 
 class ChapterBudget:
     """The time one chapter may still take, counted from when the budget is made.
 
     ``seconds=None`` is no budget: every check passes. ``clock`` (seconds, monotonic) is there for tests.
+
+    Machinery behind chapter 00.
     """
 
     def __init__(self, chapter: str, profile: str, seconds: float | None,
@@ -114,7 +116,9 @@ def _prepend_check(lines: list[str]) -> list[str]:
 
 
 def budget_seconds(profile: Profile) -> float | None:
-    """``$LTDD_CHAPTER_BUDGET`` when set (``0``: none), else the profile's :data:`CHAPTER_BUDGET_S`."""
+    """``$LTDD_CHAPTER_BUDGET`` when set (``0``: none), else the profile's :data:`CHAPTER_BUDGET_S`.
+
+    Machinery behind chapter 00."""
     value = os.environ.get(BUDGET_ENV, "").strip()
     if not value:
         return CHAPTER_BUDGET_S.get(profile.name)
@@ -129,7 +133,9 @@ def budget_seconds(profile: Profile) -> float | None:
 
 def chapter_budget(chapter: str, profile: Profile | None = None) -> ChapterBudget:
     """Start chapter ``chapter``'s clock (its budget from :func:`budget_seconds`) and, in IPython, check it at
-    the start of every later cell. Calling it again restarts the clock (running a notebook twice in one kernel)."""
+    the start of every later cell. Calling it again restarts the clock (running a notebook twice in one kernel).
+
+    Introduced in chapter 00."""
     global _ACTIVE
     profile = profile or get_profile()
     _ACTIVE = ChapterBudget(str(chapter), profile.name, budget_seconds(profile))

@@ -47,7 +47,10 @@ The contract (the README's "Command line" section) is stable: tests and users re
 * ``set-repository URL`` — a fork's repository (``https://github.com/OWNER/REPO``) in ``_config.yml`` and every
   place that repeats it (install cells, ``pyproject.toml``, README), and the Colab edition again.
 
-Every data-loading command takes ``--zca EPS`` (ZCA-whiten train and test images, as MTT/DATM's ``--zca``).
+Every command that loads data takes ``--profile``, ``--device``, ``--data-root`` and ``--download`` /
+``--no-download`` (:func:`add_run_flags`), every study also ``--seeds``, ``--out``, ``--resume``, ``--overwrite``
+and ``--quiet`` (:func:`add_study_flags`); all but ``longtail-effect`` take ``--zca EPS`` (ZCA-whiten train
+and test images, as MTT/DATM's ``--zca``).
 
 Nothing finished is lost (:mod:`ltdd.files`): an ``--out`` that already holds results needs ``--resume`` or
 ``--overwrite``; the output is checked before the first iteration; a diverging run stops with the iteration
@@ -72,6 +75,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
+from .checks import positive_int
 from .config import available_profiles, default_data_root, download_allowed, get_device, get_profile
 from .data import available_datasets, counts_only, dataset_options, load_dataset
 from .data.longtail import DEFAULT_IMBALANCE
@@ -80,6 +84,7 @@ from .distill import (PAPER_ITERATIONS, SyntheticSet, available_methods, make_di
 from .files import (atomic_save, atomic_write_text, check_output_file, check_output_folder, read_json,
                     refuse_to_replace)
 from .models import available_models
+from .studies import eval_config
 from .train import evaluate_synthetic
 
 
@@ -211,8 +216,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
     else:
         default_iterations = profile.iterations
     target = args.iterations if args.iterations is not None else default_iterations
-    if target < 1:
-        raise ValueError(f"--iterations must be a positive int, got {target}")
+    positive_int("--iterations", target)
     distiller = make_distiller(args.method, dataset, seed=args.seed, profile=profile, **settings)
     checkpoint = out / "checkpoint.pt"
     segments: list[dict] = []
@@ -408,8 +412,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     options = {**recorded, **_options(args)}
     dataset = load_dataset(name, data_root=args.data_root, download=_download_flag(args, profile), device=device,
                            **options)
-    from .studies import eval_config
-
     # DM's recipe (EVAL_PROTOCOLS["dm"]); a set that learned its step size trains at it (MTT's, ["mtt"])
     config = eval_config("mtt" if synthetic.learned_lr else "dm", profile, args.epochs, synthetic.learned_lr)
     if args.lr is not None:
@@ -460,9 +462,10 @@ def _comparison_name(args: argparse.Namespace) -> str:
 
 
 def _positive(*flags: tuple[str, int | None]) -> None:
+    """Every given flag (``None``: not given) is a positive int."""
     for flag, value in flags:
-        if value is not None and value < 1:
-            raise ValueError(f"{flag} must be a positive int, got {value}")
+        if value is not None:
+            positive_int(flag, value)
 
 
 def _study_outputs(args: argparse.Namespace, names: tuple[str, ...] = ("study.json",)) -> Path:
@@ -622,8 +625,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
                   f"this run uses zca={dataset.options.get('zca')}", file=sys.stderr)
     settings.update(parse_options(args.option, ExpertConfig))
     config = ExpertConfig(**settings)
-    if args.experts < 1:
-        raise ValueError(f"--experts must be a positive int, got {args.experts}")
+    positive_int("--experts", args.experts)
     if args.stage == "representation" and args.representation is not None:
         raise ValueError("--representation is for --stage classifier (the buffer its experts start from); "
                          "representation experts start from random weights")
@@ -755,6 +757,52 @@ class _UnbrokenNamesFormatter(argparse.HelpFormatter):
                              break_on_hyphens=False)
 
 
+DATASET_FLAGS = ("imbalance", "bias-ratio", "zca", "severity")
+"""The flags that shape a loaded dataset (:func:`add_run_flags` adds those a subcommand takes)."""
+
+
+def add_run_flags(p: argparse.ArgumentParser, data: bool = True,
+                  dataset_flags: tuple[str, ...] = DATASET_FLAGS) -> None:
+    """The flags every running subcommand shares: ``--profile`` and ``--device``; with ``data`` (every subcommand
+    that loads a dataset) ``--data-root`` and ``--download/--no-download``; and the ``dataset_flags`` that shape
+    the dataset (of :data:`DATASET_FLAGS`)."""
+    p.add_argument("--profile", choices=available_profiles(), default=None,
+                   help="settings profile (default: $LTDD_PROFILE, else gpu with CUDA, else cpu)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    if not data:
+        return
+    p.add_argument("--data-root", default=None, help="dataset folder (default: data/cache)")
+    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
+                   help="allow downloading missing datasets (default: the profile's setting)")
+    unknown = set(dataset_flags) - set(DATASET_FLAGS)
+    if unknown:
+        raise ValueError(f"dataset_flags {sorted(unknown)} are unknown; choose from {list(DATASET_FLAGS)}")
+    if "imbalance" in dataset_flags:
+        p.add_argument("--imbalance", type=float, default=None,
+                       help="imbalance factor β >= 1 of a long-tailed set (*-lt; default: the dataset's)")
+    if "bias-ratio" in dataset_flags:
+        p.add_argument("--bias-ratio", type=float, default=None,
+                       help="fraction in [0, 1] of bias-aligned training images (cdigits, cmnist-dd)")
+    if "zca" in dataset_flags:
+        p.add_argument("--zca", type=float, default=None, metavar="EPS",
+                       help="ZCA-whiten train and test images with regulariser EPS (trajectory matching: 0.1)")
+    if "severity" in dataset_flags:
+        p.add_argument("--severity", type=int, default=None, help="bias severity in {1, 2, 3, 4} (cdigits, cmnist-dd)")
+
+
+def add_study_flags(p: argparse.ArgumentParser, out_help: str, seeds_help: str | None = None,
+                    resume_help: str = "continue OUT/study.json: run only what is missing") -> None:
+    """The flags of a study subcommand (``bias-sweep``, ``rebalance``, ``tm-ablation``, ``compare``,
+    ``longtail-effect``): ``--seeds`` (comma-separated, when ``seeds_help`` is given), ``--out``, ``--resume``,
+    ``--overwrite`` and ``--quiet``. :func:`add_run_flags` adds the rest."""
+    if seeds_help is not None:
+        p.add_argument("--seeds", default="0", help=seeds_help)
+    p.add_argument("--out", required=True, help=out_help)
+    p.add_argument("--resume", action="store_true", help=resume_help)
+    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT (default: refuse)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``argparse`` parser of every subcommand (each sets ``func`` to its ``cmd_*`` function)."""
     parser = argparse.ArgumentParser(prog="ltdd", description=" ".join(__doc__.split("\n\n")[0].split()),
@@ -762,32 +810,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ltdd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p: argparse.ArgumentParser, data: bool = True) -> None:
-        p.add_argument("--profile", choices=available_profiles(), default=None,
-                       help="settings profile (default: $LTDD_PROFILE, else gpu with CUDA, else cpu)")
-        p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-        if data:
-            p.add_argument("--data-root", default=None, help="dataset folder (default: data/cache)")
-            p.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
-                           help="allow downloading missing datasets (default: the profile's setting)")
-            p.add_argument("--imbalance", type=float, default=None,
-                           help="imbalance factor β >= 1 of a long-tailed set (*-lt; default: the dataset's)")
-            p.add_argument("--bias-ratio", type=float, default=None,
-                           help="fraction in [0, 1] of bias-aligned training images (cdigits, cmnist-dd)")
-            p.add_argument("--zca", type=float, default=None, metavar="EPS",
-                           help="ZCA-whiten train and test images with regulariser EPS (trajectory matching: 0.1)")
-            p.add_argument("--severity", type=int, default=None,
-                           help="bias severity in {1, 2, 3, 4} (cdigits, cmnist-dd)")
-
     p = sub.add_parser("info", help="profile, device, versions")
-    common(p, data=False)
+    add_run_flags(p, data=False)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("data", help="JSON summary of a dataset")
     p.add_argument("name", help=f"one of {available_datasets()}")
     p.add_argument("--counts-only", action="store_true",
                    help="print a long-tailed set's class counts without loading images")
-    common(p)
+    add_run_flags(p)
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("distill", help="distil a dataset; writes OUT/synthetic.pt and OUT/run.json")
@@ -796,17 +827,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ipc", type=int, default=None, help="images per class (default: the profile's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iterations", type=int, default=None, help="(default: the profile's)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
-    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT (default: refuse)")
+    add_study_flags(p, "output folder", resume_help="continue from OUT/checkpoint.pt if present")
     p.add_argument("--checkpoint-every", type=int, default=100, help="iterations between checkpoints")
     p.add_argument("--preset", action="store_const", const=True, default=False,
                    help="mtt/datm/ltdd: the published settings for this dataset, IPC and imbalance, and "
                         "their iteration count unless --iterations is given (--option overrides them)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="a method setting, e.g. --option lr_img=0.5 --option step_per_class=false (repeatable)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    common(p)
+    add_run_flags(p)
     p.set_defaults(func=cmd_distill)
 
     p = sub.add_parser("evaluate", help="train fresh networks on a synthetic set; last line is JSON")
@@ -818,7 +846,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None,
                    help="training learning rate (default: the step size the set learned, if any, else 0.01)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    common(p)
+    add_run_flags(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("bias-sweep", help="distil and evaluate methods across bias ratios and severities")
@@ -827,23 +855,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="cdigits", help="a biased dataset (default: cdigits)")
     p.add_argument("--ratios", default="0,0.1,0.5,0.8,0.95,1", help="bias ratios in [0, 1], comma-separated")
     p.add_argument("--severities", default="4", help="severities in 1..4, comma-separated")
-    p.add_argument("--seeds", default="0", help="distillation seeds, comma-separated")
     p.add_argument("--ipc", type=int, default=None, help="images per class (default: the profile's)")
     p.add_argument("--iterations", type=int, default=None, help="(default: the profile's)")
     p.add_argument("--no-full-set", action="store_true", help="skip the full-set control")
-    p.add_argument("--out", required=True,
-                   help="JSON file for the rows and their provenance, rewritten after every distilled set")
-    p.add_argument("--resume", action="store_true", help="continue the sweep in OUT: run only what is missing")
-    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT (default: refuse)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--profile", choices=available_profiles(), default=None,
-                   help="settings profile (default: $LTDD_PROFILE, else gpu with CUDA, else cpu)")
-    p.add_argument("--data-root", default=None, help="dataset folder (default: data/cache)")
-    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
-                   help="allow downloading missing datasets (default: the profile's setting)")
-    p.add_argument("--zca", type=float, default=None, metavar="EPS",
-                   help="ZCA-whiten train and test images with regulariser EPS")
+    add_study_flags(p, "JSON file for the rows and their provenance, rewritten after every distilled set",
+                    seeds_help="distillation seeds, comma-separated",
+                    resume_help="continue the sweep in OUT: run only what is missing")
+    add_run_flags(p, dataset_flags=("zca",))  # the ratios and severities are the sweep's own flags
     p.set_defaults(func=cmd_bias_sweep)
 
     p = sub.add_parser("rebalance", help="CRLT-DD: rebalance a long-tailed set by distillation and evaluate it")
@@ -855,7 +873,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--simclr", action="store_true", help="start every classifier from a SimCLR encoder")
     p.add_argument("--simclr-epochs", type=int, default=None,
                    help="SimCLR epochs (default: the profile's full_epochs; 100 under --profile paper)")
-    p.add_argument("--seeds", default="0", help="seeds, comma-separated; each builds and evaluates its own set")
     p.add_argument("--ipc", type=int, default=None,
                    help="images per head class of the head plans (default: the median class size; under --profile "
                         "paper the paper's 500 for cifar10-lt, 50 for cifar100-lt)")
@@ -868,11 +885,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="epochs of every evaluation network (default: the profile's; 500 under --profile paper)")
     p.add_argument("--networks", type=int, default=None,
                    help="evaluation networks per set (default: the profile's eval_seeds)")
-    p.add_argument("--out", required=True, help="output folder (study.json, table.md)")
-    p.add_argument("--resume", action="store_true", help="continue OUT/study.json: run only what is missing")
-    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT (default: refuse)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    common(p)
+    add_study_flags(p, "output folder (study.json, table.md)",
+                    seeds_help="seeds, comma-separated; each builds and evaluates its own set")
+    add_run_flags(p)
     p.set_defaults(func=cmd_rebalance)
 
     p = sub.add_parser("experts", help="train expert trajectories for trajectory matching (mtt, datm, ltdd)")
@@ -892,23 +907,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", metavar="KEY=VALUE",
                    help="an ExpertConfig setting (epochs, lr, optimizer=gsam, weight_decay, batch_size, ...)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    common(p)
+    add_run_flags(p)
     p.set_defaults(func=cmd_experts)
 
     p = sub.add_parser("tm-ablation", help="LTDD's ablation: MTT, base, +DAM, +DAM+ED at the profile's scale")
     p.add_argument("--dataset", default=None, help="a long-tailed dataset (default: digits-lt)")
-    p.add_argument("--seeds", default="0", help="seeds, comma-separated; each trains its own experts")
-    p.add_argument("--out", required=True, help="output folder (study.json, buffers/)")
-    p.add_argument("--resume", action="store_true", help="continue OUT/study.json: run only what is missing")
-    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT (default: refuse)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    common(p)
+    add_study_flags(p, "output folder (study.json, buffers/)",
+                    seeds_help="seeds, comma-separated; each trains its own experts")
+    add_run_flags(p)
     p.set_defaults(func=cmd_tm_ablation)
 
     p = sub.add_parser("compare", help="every method on one long-tailed set under one evaluation protocol")
     p.add_argument("--dataset", default=None,
                    help="a long-tailed dataset, or a balanced one such as cifar10 (default: digits-lt)")
-    p.add_argument("--seeds", default="0", help="seeds, comma-separated; each builds every set anew")
     p.add_argument("--protocol", choices=("ours", "papers"), default="ours",
                    help="ours: one recipe for every set; papers: each family's own evaluation")
     p.add_argument("--ipc", type=int, default=None, help="images per class of the coresets and distilled sets")
@@ -919,11 +930,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--networks", type=int, default=None,
                    help="evaluation networks per set (default: the profile's eval_seeds)")
     p.add_argument("--rows", default=None, help="comma-separated row labels (default: every row)")
-    p.add_argument("--out", required=True, help="output folder (study.json, buffers/)")
-    p.add_argument("--resume", action="store_true", help="continue OUT/study.json: run only what is missing")
-    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT (default: refuse)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    common(p)
+    add_study_flags(p, "output folder (study.json, buffers/)",
+                    seeds_help="seeds, comma-separated; each builds every set anew")
+    add_run_flags(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("longtail-effect", help="a network trained on a long-tailed set against one trained on "
@@ -932,15 +941,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--imbalance", type=float, required=True, help="imbalance factor β >= 1 of the long-tailed set")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the profile's full_epochs)")
     p.add_argument("--networks", type=int, default=1, help="networks per set and seed (default: 1)")
-    p.add_argument("--seeds", default="0", help="seeds, comma-separated")
-    p.add_argument("--out", required=True, help="output folder (study.json)")
-    p.add_argument("--resume", action="store_true", help="continue OUT/study.json: run only what is missing")
-    p.add_argument("--overwrite", action="store_true", help="replace the results already in OUT (default: refuse)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    common(p, data=False)
-    p.add_argument("--data-root", default=None, help="dataset folder (default: data/cache)")
-    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
-                   help="allow downloading missing datasets (default: the profile's setting)")
+    add_study_flags(p, "output folder (study.json)", seeds_help="seeds, comma-separated")
+    add_run_flags(p, dataset_flags=())  # --imbalance is this command's own (required) flag
     p.set_defaults(func=cmd_longtail_effect)
 
     p = sub.add_parser("student-edition", help="the chapters without solutions, with exercise stubs")

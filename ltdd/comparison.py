@@ -287,8 +287,8 @@ def comparison_table(study: Study, columns: Sequence[tuple[str, str]] = SHOT_COL
 
     A shot group the long-tailed set does not have (e.g. no class with more than 100 images) shows "–"
     (:func:`ltdd.studies.study.study_table` with these columns)."""
-    return study_table(study, [("family", _family_of), *columns, ("images stored", _stored), ("seeds", seed_count)],
-                       decimals=1, header="method")
+    return study_table(study, columns, decimals=1, header="method", first=(("family", _family_of),),
+                       after=(("images stored", _stored), ("seeds", seed_count)))
 
 
 def group_summary(study: Study, columns: Sequence[tuple[str, str]] = SHOT_COLUMNS

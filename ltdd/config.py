@@ -36,7 +36,9 @@ DOWNLOAD_ENV = "LTDD_DOWNLOAD"
 
 @dataclass(frozen=True)
 class Profile:
-    """Every setting that depends on the machine, read by the chapters in one settings cell."""
+    """Every setting that depends on the machine, read by the chapters in one settings cell.
+
+    Machinery behind chapter 00."""
 
     name: str
     dataset: str
@@ -69,6 +71,24 @@ class Profile:
     def replace(self, **changes) -> "Profile":
         """A copy with some fields changed, e.g. ``profile.replace(eval_epochs=50)``."""
         return dataclasses.replace(self, **changes)
+
+    def pick(self, **values):
+        """The value for this profile among ``values``, keyed by profile name, with ``default`` for the rest.
+
+        A chapter's settings cell says ``profile.pick(smoke=2, cpu=3, default=10)`` instead of branching on
+        ``profile.name``. A keyword that names no profile, or no value for this profile and no ``default``,
+        is an error (``ValueError``).
+        """
+        unknown = sorted(set(values) - set(PROFILES) - {"default"})
+        if unknown:
+            raise ValueError(f"pick() got {unknown}; the keywords are the profiles {available_profiles()} "
+                             "and 'default'")
+        if self.name in values:
+            return values[self.name]
+        if "default" in values:
+            return values["default"]
+        raise ValueError(f"pick() has no value for profile {self.name!r} and no default; "
+                         f"pass {self.name}= or default=")
 
     def model_options(self) -> dict:
         """Constructor overrides for :func:`ltdd.models.get_model` (the ConvNet width)."""
@@ -104,12 +124,12 @@ PROFILES: dict[str, Profile] = {
 
 
 def available_profiles() -> list[str]:
-    """The profile names, in the order of ``PROFILES``."""
+    """The profile names, in the order of ``PROFILES``. Machinery behind chapter 00."""
     return list(PROFILES)
 
 
 def default_profile_name() -> str:
-    """``LTDD_PROFILE`` if set, else ``gpu`` when CUDA is available, else ``cpu``."""
+    """``LTDD_PROFILE`` if set, else ``gpu`` when CUDA is available, else ``cpu``. Machinery behind chapter 00."""
     chosen = os.environ.get(PROFILE_ENV, "").strip()
     if chosen:
         return chosen
@@ -117,7 +137,7 @@ def default_profile_name() -> str:
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """Return the named profile, or the default one (see :func:`default_profile_name`)."""
+    """Return the named profile, or the default one (see :func:`default_profile_name`). Introduced in chapter 00."""
     name = default_profile_name() if name is None else name
     key = name.strip().lower()
     if key not in PROFILES:
@@ -130,6 +150,8 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     """The requested device, or CUDA when available, else CPU.
 
     An explicit ``"cuda"`` on a machine without CUDA is an error, never a silent fallback.
+
+    Machinery behind chapter 00.
     """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -153,6 +175,8 @@ def derive_seed(seed: int, *purpose: object) -> int:
 
     ``derive_seed(0, "init")`` and ``derive_seed(0, "eval", 3)`` give unrelated streams, so adding a new
     random draw in one place never shifts the numbers drawn elsewhere.
+
+    Machinery behind chapter 00.
     """
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"seed must be an int, got {seed!r}")
@@ -161,20 +185,24 @@ def derive_seed(seed: int, *purpose: object) -> int:
 
 
 def make_generator(seed: int, *purpose: object, device: str | torch.device = "cpu") -> torch.Generator:
-    """A fresh :class:`torch.Generator` seeded by :func:`derive_seed` (``seed`` alone if no purpose)."""
+    """A fresh :class:`torch.Generator` seeded by :func:`derive_seed` (``seed`` alone if no purpose).
+
+    Introduced in chapter 06."""
     generator = torch.Generator(device=torch.device(device))
     generator.manual_seed(derive_seed(seed, *purpose) if purpose else seed)
     return generator
 
 
 def repository_root() -> Path | None:
-    """The book's checkout when ``ltdd`` runs from one (it has ``_config.yml``), else ``None``."""
+    """The book's checkout when ``ltdd`` runs from one (it has ``_config.yml``), else ``None``.
+
+    Machinery behind chapter 00."""
     root = Path(__file__).resolve().parent.parent
     return root if (root / "_config.yml").is_file() else None
 
 
 def default_data_root() -> Path:
-    """``$LTDD_DATA_ROOT``, else ``data/cache`` in the checkout, else ``./data/cache``."""
+    """``$LTDD_DATA_ROOT``, else ``data/cache`` in the checkout, else ``./data/cache``. Machinery behind chapter 00."""
     if os.environ.get(DATA_ROOT_ENV):
         return Path(os.environ[DATA_ROOT_ENV]).expanduser()
     root = repository_root()
@@ -182,7 +210,7 @@ def default_data_root() -> Path:
 
 
 def download_allowed(profile: Profile | None = None) -> bool:
-    """``LTDD_DOWNLOAD`` (0/1) if set, else the profile's ``allow_download``."""
+    """``LTDD_DOWNLOAD`` (0/1) if set, else the profile's ``allow_download``. Machinery behind chapter 00."""
     value = os.environ.get(DOWNLOAD_ENV, "").strip().lower()
     if value in {"1", "true", "yes"}:
         return True

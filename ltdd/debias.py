@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from .checks import positive_int
 from .config import make_generator
 from .data import ImageDataset
 from .models import get_model
@@ -31,7 +32,9 @@ GCE_Q = 0.7
 
 
 def generalized_cross_entropy(logits: Tensor, labels: Tensor, q: float = GCE_Q) -> Tensor:
-    """Mean GCE ``(1 − p_y^q) / q`` (LfF Eq. 2). ``q → 0`` gives the cross-entropy, ``q = 1`` the MAE."""
+    """Mean GCE ``(1 − p_y^q) / q`` (LfF Eq. 2). ``q → 0`` gives the cross-entropy, ``q = 1`` the MAE.
+
+    Machinery behind chapter 08."""
     if not 0 < q <= 1:
         raise ValueError(f"q must lie in (0, 1], got {q!r}")
     p_true = F.softmax(logits, dim=1).gather(1, labels[:, None]).squeeze(1)
@@ -40,7 +43,9 @@ def generalized_cross_entropy(logits: Tensor, labels: Tensor, q: float = GCE_Q) 
 
 @dataclass(frozen=True)
 class BiasModelConfig:
-    """How the bias-capturing network is trained (SGD with momentum on GCE, no augmentation)."""
+    """How the bias-capturing network is trained (SGD with momentum on GCE, no augmentation).
+
+    Introduced in chapter 08."""
 
     epochs: int = 20
     lr: float = 0.01
@@ -51,8 +56,7 @@ class BiasModelConfig:
     """An image is estimated bias-aligned when the bias network gives its true class more than this."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool) or self.epochs < 1:
-            raise ValueError(f"bias_epochs must be a positive int, got {self.epochs!r}")
+        positive_int("bias_epochs", self.epochs)
         if not 0 < self.q <= 1:
             raise ValueError(f"gce_q must lie in (0, 1], got {self.q!r}")
         if not 0 < self.threshold < 1:
@@ -68,6 +72,8 @@ class AlignedEstimate:
     ``confidence[i]`` is the bias network's probability of image ``i``'s true class, ``aligned`` the
     estimate (``confidence > threshold``). Where the dataset has attributes, ``precision`` and ``recall``
     compare the estimate with the truth (attribute = label); else they are ``None``.
+
+    Machinery behind chapter 08.
     """
 
     aligned: Tensor
@@ -86,7 +92,9 @@ def train_bias_model(dataset: ImageDataset, config: BiasModelConfig = BiasModelC
                      model: str = "convnet", model_options: dict | None = None,
                      progress: bool = False) -> tuple[torch.nn.Module, list[float]]:
     """Train a network on ``dataset.train`` with GCE; returns it (in eval mode) and the loss of every epoch.
-    Its weights and batch order come from ``make_generator(seed, "bias-model", ...)``."""
+    Its weights and batch order come from ``make_generator(seed, "bias-model", ...)``.
+
+    Machinery behind chapter 08."""
     train = dataset.train
     net = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
                     generator=make_generator(seed, "bias-model", "init"), **(model_options or {})).to(dataset.device)
@@ -109,7 +117,7 @@ def train_bias_model(dataset: ImageDataset, config: BiasModelConfig = BiasModelC
 
 @torch.no_grad()
 def true_class_confidence(net: torch.nn.Module, images: Tensor, labels: Tensor, batch_size: int = 1024) -> Tensor:
-    """``p_y(x)`` of every image under ``net``."""
+    """``p_y(x)`` of every image under ``net``. Machinery behind chapter 08."""
     return torch.cat([F.softmax(net(images[i:i + batch_size]), dim=1).gather(1, labels[i:i + batch_size, None])
                       .squeeze(1) for i in range(0, len(images), batch_size)])
 
@@ -117,7 +125,9 @@ def true_class_confidence(net: torch.nn.Module, images: Tensor, labels: Tensor, 
 def estimate_aligned(dataset: ImageDataset, config: BiasModelConfig = BiasModelConfig(), seed: int = 0,
                      model: str = "convnet", model_options: dict | None = None,
                      progress: bool = False) -> AlignedEstimate:
-    """Estimate, without attributes, which training images are bias-aligned (see the module docstring)."""
+    """Estimate, without attributes, which training images are bias-aligned (see the module docstring).
+
+    Introduced in chapter 08."""
     net, losses = train_bias_model(dataset, config, seed, model, model_options, progress)
     confidence = true_class_confidence(net, dataset.train.images, dataset.train.labels)
     aligned = confidence > config.threshold

@@ -9,7 +9,7 @@ gradient sources). This module measures what such a network inherits from an imp
 * :func:`train_full` - networks trained on a whole (long-tailed or biased) training set with the
   evaluation protocol of :mod:`ltdd.train`, returned as a :class:`FullTrainingReport` that adds the
   weight norms (and accuracies on further test splits) to the usual report;
-* :func:`bias_ratio_sweep` - the "Full set" row of Biased-DD's Table 1 (Lu et al., CVPRW 2024): a
+* :func:`full_set_bias_sweep` - the "Full set" row of Biased-DD's Table 1 (Lu et al., CVPRW 2024): a
   ConvNet trained on the full biased training set, tested on the all-conflicting test set, for several
   bias ratios, with aligned vs conflicting accuracy measured on LfF's 10 %-aligned split;
 * three figures (per-class accuracy against class size, weight norm per class, aligned vs conflicting
@@ -27,11 +27,13 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from torch import nn
 
+from ._deprecated import renamed
+from .checks import seed_list
 from .config import Profile
 from .data import ImageDataset, LabeledImages, load_dataset
 from .data.bias import DEFAULT_NAMES, DEFAULT_SEVERITY, biased_rate
-from .train import Accuracy, EvaluationReport, TrainConfig, _seed_list, evaluate, train_networks
-from .viz import _OTHER_GROUP_COLOR, SHOT_GROUP_COLORS, _finish, _markdown_table, _palette
+from .train import Accuracy, EvaluationReport, TrainConfig, network_accuracy, train_networks
+from .viz import OTHER_GROUP_COLOR, SHOT_GROUP_COLORS, finish_figure, markdown_table, palette
 
 
 # ------------------------------------------------------------------------------------ weight norms
@@ -42,6 +44,8 @@ def classifier_weight_norms(model: nn.Module) -> list[float]:
     on every image: the classifier leans towards the classes with the longest rows. This is the picture of
     LTDD's motivation (its Fig. 2): trained on long-tailed data, the head classes get the largest norms.
     ``model`` is any network with a linear ``classifier`` (every ``ltdd`` model) or an ``nn.Linear``.
+
+    Introduced in chapter 04.
     """
     layer = model if isinstance(model, nn.Linear) else getattr(model, "classifier", None)
     if not isinstance(layer, nn.Linear):
@@ -58,6 +62,8 @@ class FullTrainingReport(EvaluationReport):
     ``train_counts`` the training images per class; ``test_runs[name][k]`` the accuracy of network ``k``
     on the further test split ``name`` (see :meth:`on`); ``networks`` the trained networks themselves
     when :func:`train_full` was asked to keep them.
+
+    Machinery behind chapter 04.
     """
 
     weight_norm_runs: list[list[float]] = field(default_factory=list)
@@ -110,6 +116,8 @@ def train_full(dataset: ImageDataset, settings: Profile | TrainConfig, seeds: in
     arguments. Every network is tested on ``dataset.test`` and on each split of ``tests``
     (``{name: split}``, read back with :meth:`FullTrainingReport.on`). ``keep_networks=True`` keeps the
     trained networks in ``report.networks`` (in evaluation mode), e.g. to edit their classifier.
+
+    Introduced in chapter 04.
     """
     config, seeds, model, options = _settings(settings, seeds, model, model_options)
     tests = {name: split.to(dataset.device) for name, split in (tests or {}).items()}  # moved once
@@ -117,13 +125,13 @@ def train_full(dataset: ImageDataset, settings: Profile | TrainConfig, seeds: in
     main_runs, norm_runs, test_runs, networks = [], [], {name: [] for name in tests}, []
     for _, net in train_networks(dataset.train.images, dataset.train.labels, dataset, model, seeds, config,
                                  base_seed, progress, options):
-        main_runs.append(evaluate(net, dataset.test, num_classes))
+        main_runs.append(network_accuracy(net, dataset.test, num_classes))
         norm_runs.append(classifier_weight_norms(net))
         for name, split in tests.items():
-            test_runs[name].append(evaluate(net, split, num_classes))
+            test_runs[name].append(network_accuracy(net, split, num_classes))
         if keep_networks:
             networks.append(net.eval())
-    base = EvaluationReport.from_runs(main_runs, model, config.epochs, _seed_list(seeds), len(dataset.train),
+    base = EvaluationReport.from_runs(main_runs, model, config.epochs, seed_list(seeds), len(dataset.train),
                                       {"model_options": options, "dataset": dataset.name})
     return FullTrainingReport(**{name: getattr(base, name) for name in EvaluationReport.__dataclass_fields__},
                               weight_norm_runs=norm_runs, train_counts=dataset.train.class_counts(num_classes),
@@ -133,7 +141,9 @@ def train_full(dataset: ImageDataset, settings: Profile | TrainConfig, seeds: in
 # ---------------------------------------------------------------------------------- bias ratio sweep
 @dataclass
 class BiasSweepPoint:
-    """One bias ratio of :func:`bias_ratio_sweep`: the same networks on Biased-DD's and LfF's test splits."""
+    """One bias ratio of :func:`full_set_bias_sweep`: the same networks on Biased-DD's and LfF's test splits.
+
+    Machinery behind chapter 04."""
 
     bias_ratio: float
     biased_rate: float
@@ -157,11 +167,11 @@ class BiasSweepPoint:
         return self.report.on("lff").conflicting
 
 
-def bias_ratio_sweep(base_name: str, ratios: Sequence[float], severity: int = DEFAULT_SEVERITY,
-                     settings: Profile | TrainConfig = TrainConfig(), seeds: int | list[int] | None = None, *,
-                     model: str | None = None, model_options: dict | None = None, data_seed: int = 0,
-                     device=None, progress: bool = False,
-                     load_options: dict | None = None) -> dict[float, BiasSweepPoint]:
+def full_set_bias_sweep(base_name: str, ratios: Sequence[float], severity: int = DEFAULT_SEVERITY,
+                        settings: Profile | TrainConfig = TrainConfig(), seeds: int | list[int] | None = None, *,
+                        model: str | None = None, model_options: dict | None = None, data_seed: int = 0,
+                        device=None, progress: bool = False,
+                        load_options: dict | None = None) -> dict[float, BiasSweepPoint]:
     """Train on the FULL biased training set at every bias ratio: the shape of Biased-DD's Table 1 "Full set" row.
 
     ``base_name`` is a biased dataset (``cdigits``, ``cmnist-dd``, ``ccifar10-dd``) or its grey source
@@ -170,6 +180,8 @@ def bias_ratio_sweep(base_name: str, ratios: Sequence[float], severity: int = DE
     training set), and :func:`train_full` trains the networks once and tests them on both. Returns
     ``{ratio: BiasSweepPoint}`` in the order given. ``load_options`` go to every load (``data_root``,
     ``download``, ``zca``).
+
+    Introduced in chapter 04 (as ``bias_ratio_sweep``, its old name).
     """
     name = DEFAULT_NAMES.get(base_name, base_name)
     ratios = [float(r) for r in ratios]
@@ -191,7 +203,9 @@ def bias_ratio_sweep(base_name: str, ratios: Sequence[float], severity: int = DE
 
 # ------------------------------------------------------------------------------------------ tables
 def group_accuracy_table(reports: Mapping[str, EvaluationReport], groupings: Mapping[str, Sequence[str]]) -> str:
-    """Markdown: one row per (report, grouping) with the overall and the many/medium/few accuracy (%)."""
+    """Markdown: one row per (report, grouping) with the overall and the many/medium/few accuracy (%).
+
+    Introduced in chapter 04."""
     names = ["many", "medium", "few"]
     rows = []
     for label, report in reports.items():
@@ -199,35 +213,37 @@ def group_accuracy_table(reports: Mapping[str, EvaluationReport], groupings: Map
             accuracy = report.group_accuracy(list(groups))
             rows.append([label, rule, f"{100 * report.mean:.1f}",
                          *(f"{100 * accuracy[g]:.1f}" if g in accuracy else "–" for g in names)])
-    return _markdown_table(["network trained on", "groups", "overall", *names], rows)
+    return markdown_table(["network trained on", "groups", "overall", *names], rows)
 
 
 def bias_sweep_table(sweep: Mapping[float, BiasSweepPoint]) -> str:
-    """Markdown: one row per bias ratio with the accuracies (%) of :func:`bias_ratio_sweep`, mean ± std."""
+    """Markdown: one row per bias ratio with the accuracies (%) of :func:`full_set_bias_sweep`, mean ± std.
+
+    Introduced in chapter 04."""
     rows = []
     for ratio, point in sweep.items():
         lff = point.report.on("lff")
         rows.append([f"{ratio:g}", f"{100 * point.biased_rate:.1f}",
                      f"{100 * point.accuracy:.1f} ± {100 * point.report.std:.1f}",
                      f"{100 * lff.aligned:.1f}", f"{100 * lff.conflicting:.1f}"])
-    return _markdown_table(["bias ratio", "aligned training images (%)", "all-conflicting test (%)",
+    return markdown_table(["bias ratio", "aligned training images (%)", "all-conflicting test (%)",
                             "aligned, LfF split (%)", "conflicting, LfF split (%)"], rows)
 
 
 # ----------------------------------------------------------------------------------------- figures
 def _group_colors(groups: Sequence[str] | None, num_classes: int) -> list:
     if groups is None:
-        return [_palette(1)[0]] * num_classes
+        return [palette(1)[0]] * num_classes
     if len(groups) != num_classes:
         raise ValueError(f"groups has {len(groups)} entries but there are {num_classes} classes")
-    return [SHOT_GROUP_COLORS.get(g, _OTHER_GROUP_COLOR) for g in groups]
+    return [SHOT_GROUP_COLORS.get(g, OTHER_GROUP_COLOR) for g in groups]
 
 
 def _group_legend(ax, groups: Sequence[str] | None, extra: list | None = None, **options) -> None:
     from matplotlib.lines import Line2D
 
     handles = [] if groups is None else [
-        Line2D([], [], marker="o", linestyle="", color=SHOT_GROUP_COLORS.get(g, _OTHER_GROUP_COLOR),
+        Line2D([], [], marker="o", linestyle="", color=SHOT_GROUP_COLORS.get(g, OTHER_GROUP_COLOR),
                label=f"{g} ({list(groups).count(g)} classes)") for g in dict.fromkeys(groups)]
     ax.legend(handles=handles + (extra or []), fontsize=8, **options)
 
@@ -246,6 +262,8 @@ def plot_accuracy_vs_class_size(report: EvaluationReport, train_counts: Sequence
     Points are coloured by ``groups`` (e.g. :func:`~ltdd.data.longtail.shot_groups`) and labelled with the
     class name. ``reference`` (a network trained on the balanced set) adds a hollow grey point per class
     at the same position, joined to the long-tailed one: the length of the line is what the tail cost.
+
+    Introduced in chapter 04.
     """
     _check_counts(report.per_class, train_counts, "report")
     names = [str(c) for c in range(len(train_counts))] if class_names is None else [str(n) for n in class_names]
@@ -270,7 +288,7 @@ def plot_accuracy_vs_class_size(report: EvaluationReport, train_counts: Sequence
     ax.grid(alpha=0.3)
     _group_legend(ax, groups, extra, loc="lower right")
     ax.set_title(title or f"per-class accuracy, overall {100 * report.mean:.1f} %", fontsize=10)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def _log_x_axis(ax) -> None:
@@ -290,6 +308,8 @@ def plot_weight_norms(norms: Sequence[float], train_counts: Sequence[int], group
 
     The LTDD Fig. 2 picture. ``reference`` (the norms of a network trained on the balanced set) is drawn
     as black markers on the same axes.
+
+    Introduced in chapter 04.
     """
     from matplotlib.lines import Line2D
 
@@ -318,13 +338,15 @@ def plot_weight_norms(norms: Sequence[float], train_counts: Sequence[int], group
     ax.grid(axis="y", alpha=0.3)
     _group_legend(ax, groups, extra, loc="upper right", ncols=2)
     ax.set_title(title or "classifier weight norm per class", fontsize=10)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
-def plot_bias_sweep(sweep: Mapping[float, BiasSweepPoint], title: str | None = None) -> Figure:
+def plot_full_set_bias_sweep(sweep: Mapping[float, BiasSweepPoint], title: str | None = None) -> Figure:
     """Aligned vs conflicting test accuracy (%) against the bias ratio, whiskers = std over networks.
 
     Three lines: aligned and conflicting images of LfF's split, and Biased-DD's all-conflicting test set.
+
+    Introduced in chapter 04 (as ``plot_bias_sweep``, its old name).
     """
     if not sweep:
         raise ValueError("sweep must hold at least one bias ratio")
@@ -338,7 +360,7 @@ def plot_bias_sweep(sweep: Mapping[float, BiasSweepPoint], title: str | None = N
                                                  [100 * p.report.std for p in sweep.values()]),
     }
     fig, ax = plt.subplots(figsize=(5.8, 3.6), layout="constrained")
-    for (label, (means, stds)), color, style in zip(lines.items(), _palette(3), ("-", "-", "--")):
+    for (label, (means, stds)), color, style in zip(lines.items(), palette(3), ("-", "-", "--")):
         ax.errorbar(ratios, means, yerr=stds, marker="o", capsize=3, color=color, linestyle=style, label=label)
     ax.set_xticks(ratios, [f"{r:g}" for r in ratios])
     ax.set_xlabel("bias ratio (fraction of bias-aligned training images)")
@@ -348,7 +370,7 @@ def plot_bias_sweep(sweep: Mapping[float, BiasSweepPoint], title: str | None = N
     ax.legend(fontsize=8, loc="lower left")
     if title:
         ax.set_title(title, fontsize=10)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def _std(values: Sequence[float | None]) -> float:
@@ -357,6 +379,9 @@ def _std(values: Sequence[float | None]) -> float:
     return (sum((v - mean) ** 2 for v in present) / len(present)) ** 0.5
 
 
-__all__ = ["BiasSweepPoint", "FullTrainingReport", "bias_ratio_sweep", "bias_sweep_table", "classifier_weight_norms",
-           "group_accuracy_table", "plot_accuracy_vs_class_size", "plot_bias_sweep", "plot_weight_norms",
+bias_ratio_sweep = renamed(full_set_bias_sweep, "bias_ratio_sweep")
+plot_bias_sweep = renamed(plot_full_set_bias_sweep, "plot_bias_sweep")
+
+__all__ = ["BiasSweepPoint", "FullTrainingReport", "bias_sweep_table", "classifier_weight_norms", "full_set_bias_sweep",
+           "group_accuracy_table", "plot_accuracy_vs_class_size", "plot_full_set_bias_sweep", "plot_weight_norms",
            "train_full"]

@@ -26,7 +26,9 @@ from typing import Callable, Sequence
 @dataclass(frozen=True)
 class Precision:
     """How precisely one part of an answer is asked for: ``decimals`` places after the point, or ``figures``
-    significant figures (exactly one of the two)."""
+    significant figures (exactly one of the two).
+
+    Machinery behind chapter 00."""
 
     decimals: int | None = None
     figures: int | None = None
@@ -59,7 +61,9 @@ WHOLE = Precision(decimals=0)
 class Checker:
     """How to check one exercise: what the answer looks like (``expects``) and to which precision each part is
     asked for (``precision``, one entry per part, or one for all). The right answer is computed by a private
-    function of this module when an answer is checked; it is neither stored nor shown."""
+    function of this module when an answer is checked; it is neither stored nor shown.
+
+    Machinery behind chapter 00."""
 
     expects: str
     precision: tuple[Precision, ...]
@@ -180,9 +184,41 @@ def _momentum_drift(momentum: float = 0.5, classes: int = 10) -> tuple[float, fl
     return tuple(sum(momentum ** k for k in range(classes - c)) for c in (0, classes - 1))
 
 
+def _meter_weights() -> tuple[float, float]:
+    """ex-06-meter: the cross-entropy weight λ · Acc_φ of a never-trained network at chapter 06's ablation IPC
+    (1 on the digits, else the profile's), with a meter that reports 100 % for an empty count and with the honest
+    one (0 %); λ is command.txt's CIFAR-10 value at that IPC, as the chapter's ``idm_settings`` takes it."""
+    from .config import get_profile
+    from .distill.idm import IDMConfig, command_settings
+
+    profile = get_profile()
+    ipc = 1 if profile.dataset == "digits" else profile.ipc
+    weight = command_settings("cifar10", ipc)["ce_weight"] if ipc in (1, 10, 50) else IDMConfig.ce_weight
+    return weight * 100.0, 0.0
+
+
 def _ema_windows() -> tuple[float, float]:
     """ex-07-ema: the number of iterations an EMA with factor α averages over, 1/(1 − α), for 0.9 and 0.99."""
     return 1 / (1 - 0.9), 1 / (1 - 0.99)
+
+
+def _paper_form_differences() -> tuple[float, float, float]:
+    """ex-07-paper-form: how many times the paper's history weight λ_h is the code's λ_h / d for chapter 07's
+    network under the active profile (``d``, the length of one feature vector, measured on a network built as
+    the chapter builds its pre-trained ones), and the image learning rate at the chapter's ablation IPC (1)
+    of the code (``lr_img · IPC/10``) and of the paper (``lr_img`` at every IPC), from
+    :class:`~ltdd.distill.dsdm.DSDMConfig`'s default ``lr_img``."""
+    from .config import get_profile
+    from .data import load_dataset
+    from .distill.dsdm import DSDMConfig
+    from .models import get_model
+
+    profile = get_profile()
+    dataset = load_dataset(profile.dataset, device="cpu")
+    network = get_model(profile.model, dataset.channels, dataset.num_classes, dataset.image_size,
+                        **profile.model_options())
+    ablation_ipc, lr_img = 1, DSDMConfig.lr_img
+    return float(network.feature_dim), lr_img * ablation_ipc / 10, lr_img
 
 
 def _excess_push() -> tuple[float, float, float, float]:
@@ -190,6 +226,24 @@ def _excess_push() -> tuple[float, float, float, float]:
     and how far beyond the unbiased target the minimum lies, λ_c/(1 − λ_c) times μ_g − μ_a."""
     pushes = [lam * (0.95 - 0.1) / (1 - 0.1) for lam in (0.5, 0.9)]
     return pushes[0], pushes[1], pushes[0] / (1 - pushes[0]), pushes[1] / (1 - pushes[1])
+
+
+def _real_image_alignment() -> tuple[float, float, float, float]:
+    """ex-08-sanity: :func:`~ltdd.biased.colour_alignment` of the real aligned and the real conflicting
+    training images of chapter 08's coloured digits (``cdigits`` under a digits profile, else ``cmnist-dd``)
+    at bias ratio 0.95, at severity 4 and at severity 1, the datasets loaded afresh here."""
+    from .biased import colour_alignment
+    from .config import get_profile
+    from .data import load_dataset
+
+    biased = "cdigits" if get_profile().dataset == "digits" else "cmnist-dd"
+    shares = []
+    for severity in (4, 1):
+        data = load_dataset(biased, bias_ratio=0.95, severity=severity, device="cpu")
+        aligned = data.train.attributes == data.train.labels
+        shares += [colour_alignment(data.train.images[rows], data.train.labels[rows], data)
+                   for rows in (aligned, ~aligned)]
+    return tuple(shares)
 
 
 def _one_dimensional_tensors() -> tuple[int, int]:
@@ -313,11 +367,19 @@ CHECKERS: dict[str, Checker] = {
                            "to 3 decimals", _at(3), _momentum_drift),
     "ex-06-step-per-class": Checker("answer = (class 0's move, class 9's move) within the iteration, in units of "
                                     "the learning rate, to 3 decimals", _at(3), _momentum_drift),
+    "ex-06-meter": Checker("answer = (cross-entropy weight of a never-trained network with the faulty meter, "
+                           "with the honest one), to 1 decimal", _at(1), _meter_weights),
     "ex-07-ema": Checker("answer = (iterations averaged by 0.9, by 0.99), whole numbers", _at(0), _ema_windows),
+    "ex-07-paper-form": Checker("answer = (how many times the paper's history weight is the code's for the "
+                                "chapter's network under the active profile, the code's image learning rate at "
+                                "ABLATION_IPC, the paper's); the factor a whole number, the rates to 2 decimals",
+                                _at(0, 2, 2), _paper_form_differences),
     "ex-08-lambda": Checker("answer = (lambda_c for lambda = 0.5, for 0.9, the minimum's distance in units of "
                             "mu_g - mu_a for each), to 2 decimals", _at(2), _excess_push),
     "ex-08-match1d": Checker("answer = (1-D parameter tensors, all parameter tensors)", _at(0),
                              _one_dimensional_tensors),
+    "ex-08-sanity": Checker("answer = (aligned, conflicting at severity 4, aligned, conflicting at severity 1), "
+                            "fractions to 2 decimals", _at(2), _real_image_alignment),
     "ex-09-budgets": Checker("answer = (n_min, n_med, distill all, distill all + aug, distill head, imbalance left "
                              "by distill head); whole numbers, the imbalance to 1 decimal", _at(0, 0, 0, 0, 0, 1),
                              _cifar100_budgets),
@@ -343,7 +405,9 @@ precision)."""
 def check(label: str, answer, verbose: bool = True) -> bool:
     """Whether ``answer`` (a number or a sequence of numbers, as :data:`CHECKERS` says) is right for exercise
     ``label`` to the precision the question asks for; prints which parts are off (never the right values) when
-    ``verbose``."""
+    ``verbose``.
+
+    Introduced in chapter 00."""
     if label not in CHECKERS:
         raise ValueError(f"exercise {label!r} has no checker; these do: {sorted(CHECKERS)}")
     checker = CHECKERS[label]

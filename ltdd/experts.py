@@ -38,12 +38,10 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .augment import DSA, strategy_for
+from .checks import positive_int
 from .config import make_generator
 from .data import ImageDataset
-from .distill.base import atomic_save, atomic_write_text, settings_mismatch
-from .distill.matching import _check_positive_int
-from .distill.unroll import FlatParameters
-from .files import locked, read_json
+from .files import atomic_save, atomic_write_text, locked, read_json, settings_mismatch
 from .models import get_model
 from .optim import GSAMConfig, gsam_step
 
@@ -54,7 +52,7 @@ BUFFER_FORMAT = 1
 
 @dataclass(frozen=True)
 class ExpertConfig:
-    """How experts are trained (defaults: MTT's ``buffer.py``)."""
+    """How experts are trained (defaults: MTT's ``buffer.py``). Introduced in chapter 10."""
 
     epochs: int = 50
     lr: float = 0.01
@@ -76,7 +74,7 @@ class ExpertConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "per_draw"):
-            _check_positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         if self.stage not in STAGES:
             raise ValueError(f"stage={self.stage!r} is unknown; choose one of {list(STAGES)}")
         if not self.lr > 0:
@@ -91,18 +89,42 @@ class ExpertConfig:
 
 
 def flat_parameters(model: nn.Module) -> Tensor:
-    """The model's parameters as one detached vector, in ``model.parameters()`` order."""
-    return FlatParameters(model).flatten().detach()
+    """The model's parameters as one detached vector, in ``model.parameters()`` order: the layout in which
+    experts are stored and :class:`~ltdd.distill.unroll.FlatParameters` reads them.
+
+    Machinery behind chapter 10."""
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def split_flat_parameters(model: nn.Module, flat: Tensor) -> list[Tensor]:
+    """Views of the vector ``flat`` shaped as ``model``'s parameters, in ``model.parameters()`` order; a vector
+    of another size is a ``ValueError``.
+
+    Machinery behind chapter 10."""
+    shapes = [p.shape for p in model.parameters()]
+    sizes = [p.numel() for p in model.parameters()]
+    if flat.ndim != 1 or flat.numel() != sum(sizes):
+        raise ValueError(f"flat parameters must be a vector of {sum(sizes)} values for this model, "
+                         f"got shape {tuple(flat.shape)}")
+    return [part.view(shape) for part, shape in zip(flat.split(sizes), shapes)]
 
 
 def load_flat_parameters(model: nn.Module, flat: Tensor) -> nn.Module:
-    """Copy a flat vector (from :func:`flat_parameters` or a trajectory) into the model's parameters."""
-    return FlatParameters(model).assign(flat)
+    """Copy a flat vector (from :func:`flat_parameters` or a trajectory) into the model's parameters (in place)
+    and return the model.
+
+    Machinery behind chapter 10."""
+    with torch.no_grad():
+        for p, value in zip(model.parameters(), split_flat_parameters(model, flat)):
+            p.copy_(value)
+    return model
 
 
 def classifier_slice(model: nn.Module) -> slice:
     """Where the final linear layer (``model.classifier``) sits in the flat parameter vector. It must be a
-    contiguous block (true for every :class:`~ltdd.models.FeatureClassifier`, whose classifier comes last)."""
+    contiguous block (true for every :class:`~ltdd.models.FeatureClassifier`, whose classifier comes last).
+
+    Introduced in chapter 11."""
     if not isinstance(getattr(model, "classifier", None), nn.Module):
         raise ValueError(f"{type(model).__name__} has no 'classifier' module to decouple")
     positions, offset = [], 0
@@ -121,7 +143,9 @@ def class_balanced_order(labels: Tensor, num_classes: int, num_samples: int, per
     the classes in a shuffled order, reshuffled after every pass; each class visited gives the next
     ``per_draw`` images of its own shuffled queue, reshuffled whenever it runs out. Every pass over the classes
     therefore takes exactly ``per_draw`` images from each class. ``num_samples`` indices in all; classes
-    without images are left out of the passes. Every shuffle is drawn from ``generator``."""
+    without images are left out of the passes. Every shuffle is drawn from ``generator``.
+
+    Introduced in chapter 11."""
     members = [torch.nonzero(labels.cpu() == c, as_tuple=True)[0] for c in range(num_classes)]
     present = torch.tensor([c for c in range(num_classes) if len(members[c])], dtype=torch.long)
     if not len(present):
@@ -165,6 +189,8 @@ def train_expert(dataset: ImageDataset, config: ExpertConfig = ExpertConfig(), m
     ``initial`` (a flat vector) replaces the random initialisation; the classifier stage requires it (a
     representation expert's last row). Weights, batch order and augmentation come from generators derived
     from ``seed``.
+
+    Machinery behind chapter 10.
     """
     net = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
                     generator=make_generator(seed, "expert-init"), **(model_options or {}))
@@ -202,7 +228,9 @@ def train_expert(dataset: ImageDataset, config: ExpertConfig = ExpertConfig(), m
 # ------------------------------------------------------------------------------------------- buffers
 def expert_file_problem(path: Path, epochs: int, num_parameters: int | None = None) -> str | None:
     """What is wrong with an expert file (``None``: nothing): unreadable (e.g. cut short by a crash or a full
-    disk), or not a float ``[epochs + 1, num_parameters]`` trajectory. Reads only the header (memory-mapped)."""
+    disk), or not a float ``[epochs + 1, num_parameters]`` trajectory. Reads only the header (memory-mapped).
+
+    Machinery behind chapter 10."""
     try:
         trajectory = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
     except Exception as error:  # torch raises many kinds for a damaged archive
@@ -216,7 +244,9 @@ def expert_file_problem(path: Path, epochs: int, num_parameters: int | None = No
 
 
 def buffer_record(dataset: ImageDataset, config: ExpertConfig, model: str, model_options: dict | None) -> dict:
-    """What a buffer was trained on and how: compared by :meth:`ExpertBuffer.check_compatible`."""
+    """What a buffer was trained on and how: compared by :meth:`ExpertBuffer.check_compatible`.
+
+    Machinery behind chapter 10."""
     probe = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size, **(model_options or {}))
     cls = classifier_slice(probe)
     return {"format": BUFFER_FORMAT, "dataset": dataset.name, "dataset_options": dict(dataset.options),
@@ -227,7 +257,9 @@ def buffer_record(dataset: ImageDataset, config: ExpertConfig, model: str, model
 
 
 class ExpertBuffer:
-    """A folder of expert trajectories (``expert_000.pt`` …) and its ``buffer.json``; trajectories load lazily."""
+    """A folder of expert trajectories (``expert_000.pt`` …) and its ``buffer.json``; trajectories load lazily.
+
+    Introduced in chapter 10."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -317,9 +349,10 @@ def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, confi
     Experts already in the folder are kept (a stopped run resumes; each file is written atomically), and the
     folder's ``buffer.json`` must agree with this call. Classifier experts (``config.stage="classifier"``) start
     from the final weights of expert ``k`` of the ``representation`` buffer.
+
+    Introduced in chapter 10.
     """
-    if not isinstance(num_experts, int) or num_experts < 1:
-        raise ValueError(f"num_experts must be a positive int, got {num_experts!r}")
+    positive_int("num_experts", num_experts)
     index, shards = shard
     if not (isinstance(shards, int) and shards >= 1 and isinstance(index, int) and 0 <= index < shards):
         raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
@@ -357,5 +390,5 @@ def train_buffer(dataset: ImageDataset, out: str | Path, num_experts: int, confi
 
 
 __all__ = ["BUFFER_FORMAT", "ExpertBuffer", "ExpertConfig", "STAGES", "buffer_record", "class_balanced_order",
-           "classifier_slice", "expert_file_problem", "flat_parameters", "load_flat_parameters", "train_buffer",
-           "train_expert"]
+           "classifier_slice", "expert_file_problem", "flat_parameters", "load_flat_parameters",
+           "split_flat_parameters", "train_buffer", "train_expert"]

@@ -28,7 +28,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from torch import Tensor, nn
 
+from .checks import positive_int
 from .distill.dsdm import covariance_distance
+from .viz import markdown_table
 
 DEFAULT_PERPLEXITY = 30.0
 """scikit-learn's default perplexity; :func:`tsne_2d` lowers it for small point sets."""
@@ -46,11 +48,12 @@ def embed_sets(net: nn.Module, sets: Mapping[str, Tensor], batch_size: int = 102
     synthetic set, its expanded parts, e.g. ``synthetic.training_pairs()[0]``). The network runs in eval
     mode without gradients; its previous mode is restored, also when a forward pass fails. Features stay on
     the network's device, as float tensors.
+
+    Introduced in chapter 07.
     """
     if not hasattr(net, "embed"):
         raise ValueError(f"net must have an embed(x) method (an ltdd model), got {type(net).__name__}")
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    positive_int("batch_size", batch_size)
     if not sets:
         raise ValueError("sets must map at least one name to a tensor of images")
     for name, images in sets.items():
@@ -89,6 +92,8 @@ def tsne_2d(features: Mapping[str, Tensor | np.ndarray], seed: int = 0,
     t-SNE's perplexity is a soft number of neighbours and must be smaller than the number of points; it is
     lowered to ``(n − 1) / 3`` when the sets hold ``n`` points in all and that is smaller. Fewer than
     :data:`MIN_TSNE_POINTS` points raise ``ValueError``.
+
+    Introduced in chapter 07.
     """
     from sklearn.manifold import TSNE
 
@@ -146,6 +151,8 @@ def plot_real_vs_synthetic(points_by_method: Mapping[str, tuple], class_names: S
     2-D points (e.g. from one :func:`tsne_2d` fit, so that all panels share coordinates) and class indices.
     Real features are small faint dots, synthetic ones large markers with a black outline, as in DSDM's
     Fig. 7. The figure is closed in pyplot, so a notebook shows it once, as the cell's value.
+
+    Introduced in chapter 07.
     """
     if not points_by_method:
         raise ValueError("points_by_method must map at least one method to its points")
@@ -200,9 +207,10 @@ def feature_statistics_gap(real_features: Tensor, real_labels: Tensor, syn_featu
     Returns ``{"mean_gap", "cov_gap"}`` (averages over the classes) and ``{"per_class_mean_gap",
     "per_class_cov_gap"}`` (lists of length ``num_classes``). Computed in float64; both gaps are zero for
     identical sets. Every class needs at least one real and one synthetic feature.
+
+    Introduced in chapter 07.
     """
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    positive_int("num_classes", num_classes)
     feats = {}
     for name, value in (("real_features", real_features), ("syn_features", syn_features)):
         value = torch.as_tensor(value).detach().cpu().double()
@@ -229,11 +237,11 @@ def feature_statistics_gap(real_features: Tensor, real_labels: Tensor, syn_featu
 
 
 def feature_gap_table(gaps: Mapping[str, Mapping[str, float]], digits: int = 3) -> str:
-    """A markdown table of :func:`feature_statistics_gap` results, one row per set (e.g. per method)."""
+    """A markdown table of :func:`feature_statistics_gap` results, one row per set (e.g. per method).
+
+    Introduced in chapter 07."""
     if not gaps:
         raise ValueError("gaps must map at least one name to a feature_statistics_gap result")
-    lines = ["| synthetic set | mean gap ‖μ_r − μ_s‖² | covariance gap ‖Σ_r − Σ_s‖²_F / d |",
-             "|---|---:|---:|"]
-    for name, gap in gaps.items():
-        lines.append(f"| {name} | {gap['mean_gap']:.{digits}g} | {gap['cov_gap']:.{digits}g} |")
-    return "\n".join(lines)
+    header = ["synthetic set", "mean gap ‖μ_r − μ_s‖²", "covariance gap ‖Σ_r − Σ_s‖²_F / d"]
+    rows = [[name, f"{gap['mean_gap']:.{digits}g}", f"{gap['cov_gap']:.{digits}g}"] for name, gap in gaps.items()]
+    return markdown_table(header, rows, align="lrr")

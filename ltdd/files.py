@@ -9,7 +9,8 @@
 * :func:`~ltdd.files.check_output_folder` and :func:`~ltdd.files.check_output_file` find an output that
   cannot be written *before* a run starts; :func:`~ltdd.files.refuse_to_replace` keeps earlier results unless
   the user says ``--resume`` or ``--overwrite``.
-* :func:`~ltdd.files.read_json` names the file when its JSON is broken.
+* :func:`~ltdd.files.read_json` names the file when its JSON is broken; :func:`~ltdd.files.settings_mismatch`
+  names the settings in which a saved run differs from the one asked for.
 
 This module imports :mod:`torch` only where it saves a tensor file, so a small process can use it.
 """
@@ -21,7 +22,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 
 def _umask_mode() -> int:
@@ -60,14 +61,18 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` ``obj`` to ``path`` atomically (a uniquely named temporary file, then a rename).
 
     The archive is written through a file object, so its inner name does not depend on the temporary file's:
-    the same tensors give the same bytes."""
+    the same tensors give the same bytes.
+
+    Machinery behind chapter 00 (the command line's outputs)."""
     import torch
 
     return _atomic_write(path, lambda file: torch.save(obj, file))
 
 
 def atomic_write_text(text: str, path: str | Path) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically: readers see the old file or the new one, never a part."""
+    """Write ``text`` (UTF-8) to ``path`` atomically: readers see the old file or the new one, never a part.
+
+    Machinery behind chapter 00 (the command line's outputs)."""
     data = text.encode("utf-8")
     return _atomic_write(path, lambda file: file.write(data))
 
@@ -78,7 +83,9 @@ def locked(folder: str | Path) -> Iterator[None]:
 
     Processes that update one file in the folder (read, merge, write) take turns; the lock is an advisory
     ``flock`` on the folder itself, so no lock file is left behind. Where ``fcntl`` is missing (Windows) the
-    block runs unlocked."""
+    block runs unlocked.
+
+    Machinery behind chapter 00 (the command line's outputs)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
@@ -95,7 +102,9 @@ def locked(folder: str | Path) -> Iterator[None]:
 
 
 def read_json(path: str | Path) -> Any:
-    """Parse the JSON file ``path``; a file that is not valid JSON is a ``ValueError`` naming it."""
+    """Parse the JSON file ``path``; a file that is not valid JSON is a ``ValueError`` naming it.
+
+    Machinery behind chapter 00 (the command line's outputs)."""
     path = Path(path)
     try:
         return json.loads(path.read_text())
@@ -113,7 +122,9 @@ def _first_existing(path: Path) -> Path:
 def check_output_folder(folder: str | Path, flag: str = "--out", files: Sequence[str] = ()) -> Path:
     """Make sure results can be written into ``folder`` before a long run starts: it is a writable folder, or
     the nearest folder above it that exists is writable (so it can be made), and none of ``files`` in it is a
-    folder. Creates nothing; raises ``ValueError`` naming ``flag`` otherwise."""
+    folder. Creates nothing; raises ``ValueError`` naming ``flag`` otherwise.
+
+    Machinery behind chapter 00 (the command line's outputs)."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{flag} {str(folder)!r} is a file; it must name a folder")
@@ -135,7 +146,9 @@ def check_output_folder(folder: str | Path, flag: str = "--out", files: Sequence
 
 def check_output_file(path: str | Path, flag: str = "--out") -> Path:
     """Make sure the file ``path`` can be written before a long run starts (its folder is writable and it is
-    not a folder itself); raises ``ValueError`` naming ``flag`` otherwise."""
+    not a folder itself); raises ``ValueError`` naming ``flag`` otherwise.
+
+    Machinery behind chapter 00 (the command line's outputs)."""
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{flag} {str(path)!r} is a folder; it must name a file")
@@ -145,9 +158,19 @@ def check_output_file(path: str | Path, flag: str = "--out") -> Path:
     return path
 
 
+def settings_mismatch(theirs: Mapping, mine: Mapping, keys: Sequence | None = None) -> str:
+    """``"k=<theirs> there, <mine> now, ..."`` for every key (default: all, sorted) whose values differ; ``""``
+    when they agree. The message every "written with other settings" refusal uses (a checkpoint, an expert
+    buffer, a study's ``study.json``). Machinery behind chapter 00 (``--resume``)."""
+    keys = sorted(set(theirs) | set(mine)) if keys is None else keys
+    return ", ".join(f"{k}={theirs.get(k)!r} there, {mine.get(k)!r} now" for k in keys if theirs.get(k) != mine.get(k))
+
+
 def refuse_to_replace(outputs: Sequence[str | Path], resume: bool, overwrite: bool, flag: str = "--out") -> None:
     """Keep earlier results: when any of ``outputs`` exists, a run needs ``resume`` (continue them) or
-    ``overwrite`` (replace them); otherwise a ``ValueError`` naming them."""
+    ``overwrite`` (replace them); otherwise a ``ValueError`` naming them.
+
+    Machinery behind chapter 00 (the command line's outputs)."""
     if resume and overwrite:
         raise ValueError("--resume and --overwrite exclude each other: continue the results or replace them")
     present = [str(p) for p in outputs if Path(p).exists()]
@@ -157,4 +180,4 @@ def refuse_to_replace(outputs: Sequence[str | Path], resume: bool, overwrite: bo
 
 
 __all__ = ["atomic_save", "atomic_write_text", "check_output_file", "check_output_folder", "locked", "read_json",
-           "refuse_to_replace"]
+           "refuse_to_replace", "settings_mismatch"]

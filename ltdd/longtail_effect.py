@@ -21,6 +21,7 @@ from typing import Sequence
 
 import torch
 
+from .checks import positive_int
 from .config import make_generator
 from .data import ImageDataset
 from .data.longtail import make_longtail
@@ -79,8 +80,7 @@ def longtail_effect(balanced: ImageDataset, imbalance: float, epochs: int, seeds
     the rows the file lacks and refuses a file written with other settings (:func:`ltdd.studies.runner.run_study`).
     """
     seeds = check_seeds(seeds)
-    if not isinstance(networks, int) or isinstance(networks, bool) or networks < 1:
-        raise ValueError(f"networks must be a positive int, got {networks!r}")
+    positive_int("networks", networks)
     config = dataclasses.replace(eval_config("dm", epochs=epochs), batch_size=batch_size)
     longtailed = make_longtail(balanced, imbalance)
     counts = longtailed.train.class_counts(balanced.num_classes)

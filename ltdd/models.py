@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checks import positive_int
+
 NORMS = {"instancenorm": "instancenorm", "instance": "instancenorm", "in": "instancenorm",
          "batchnorm": "batchnorm", "batch": "batchnorm", "bn": "batchnorm",
          "layernorm": "layernorm", "layer": "layernorm", "ln": "layernorm",
@@ -39,7 +41,9 @@ def _choice(kind: str, value: str, table: dict) -> str:
 
 
 def make_norm(norm: str, channels: int, spatial: int) -> nn.Module:
-    """A normalisation layer by name; ``spatial`` is the feature-map side (layer norm needs it)."""
+    """A normalisation layer by name; ``spatial`` is the feature-map side (layer norm needs it).
+
+    Machinery behind chapter 01."""
     norm = _choice("norm", norm, NORMS)
     if norm == "instancenorm":
         return nn.GroupNorm(channels, channels, affine=True)
@@ -54,8 +58,7 @@ def make_norm(norm: str, channels: int, spatial: int) -> nn.Module:
 
 def _check_sizes(channels: int, num_classes: int, image_size: int) -> None:
     for name, value in (("channels", channels), ("num_classes", num_classes), ("image_size", image_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        positive_int(name, value)
 
 
 def _feature_size(features: nn.Module, channels: int, image_size: int) -> int:
@@ -72,6 +75,8 @@ class FeatureClassifier(nn.Module):
 
     ``embed(x)`` returns the flattened features (what distribution matching compares); the feature size is
     measured by a dummy forward, so any input resolution the extractor accepts works.
+
+    Machinery behind chapter 01.
     """
 
     features: nn.Module
@@ -98,6 +103,8 @@ class ConvNet(FeatureClassifier):
     For 1-channel 28×28 inputs (MNIST) the first convolution pads by 3, turning them into 32×32 maps as the
     reference does; ``first_padding`` overrides this. (The reference pads by 3 for *every* 1-channel input;
     here the rule is tied to 28×28 so that the 16×16 embedded digits keep their size.)
+
+    Introduced in chapter 01.
     """
 
     def __init__(self, channels: int, num_classes: int, image_size: int, width: int = 128, depth: int = 3,
@@ -105,10 +112,8 @@ class ConvNet(FeatureClassifier):
                  first_padding: int | None = None):
         super().__init__()
         _check_sizes(channels, num_classes, image_size)
-        if not isinstance(depth, int) or depth < 1:
-            raise ValueError(f"depth must be a positive int, got {depth!r}")
-        if not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive int, got {width!r}")
+        positive_int("depth", depth)
+        positive_int("width", width)
         activation = ACTIVATIONS[_choice("act", act, {k: k for k in ACTIVATIONS})]
         pooling = _choice("pooling", pooling, POOLINGS)
         if first_padding is None:
@@ -139,7 +144,9 @@ class ConvNet(FeatureClassifier):
 
 
 class AlexNet(FeatureClassifier):
-    """The five-convolution AlexNet of the DC benchmark (pools use ``ceil_mode`` so small inputs work)."""
+    """The five-convolution AlexNet of the DC benchmark (pools use ``ceil_mode`` so small inputs work).
+
+    Machinery behind chapter 01."""
 
     def __init__(self, channels: int, num_classes: int, image_size: int, norm: str = "none"):
         super().__init__()
@@ -163,7 +170,9 @@ class AlexNet(FeatureClassifier):
 
 
 class VGG11(FeatureClassifier):
-    """VGG-11 for CIFAR-size inputs: eight 3×3 convolutions, five pools, one linear classifier."""
+    """VGG-11 for CIFAR-size inputs: eight 3×3 convolutions, five pools, one linear classifier.
+
+    Machinery behind chapter 01."""
 
     PLAN = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 
@@ -187,7 +196,9 @@ class VGG11(FeatureClassifier):
 
 class BasicBlock(nn.Module):
     """ResNet's basic block: two 3×3 convolutions, each normalised, and a shortcut (a normalised 1×1 convolution
-    when the stride or the width changes)."""
+    when the stride or the width changes).
+
+    Machinery behind chapter 01."""
 
     def __init__(self, cin: int, cout: int, stride: int, norm: str, side: int):
         super().__init__()
@@ -212,6 +223,8 @@ class ResNet18(FeatureClassifier):
     """CIFAR-style ResNet-18: 3×3 stem without max-pool, four stages of two basic blocks, global avg pool.
 
     ``norm='instancenorm'`` is the DC benchmark's ``ResNet18``; ``norm='batchnorm'`` its ``ResNet18BN``.
+
+    Machinery behind chapter 01.
     """
 
     def __init__(self, channels: int, num_classes: int, image_size: int, norm: str = "instancenorm"):
@@ -238,7 +251,9 @@ MODEL_NAMES = ["convnet", "convnetd4", "convnetbn", "alexnet", "alexnetbn", "vgg
 
 def available_models() -> list[str]:
     """The canonical names; ConvNet also accepts the reference's variants (``ConvNetD2``, ``ConvNetW64``,
-    ``ConvNetBN``, ``ConvNetNP``, ...)."""
+    ``ConvNetBN``, ``ConvNetNP``, ...).
+
+    Machinery behind chapter 01."""
     return list(MODEL_NAMES)
 
 
@@ -246,7 +261,9 @@ def get_model(name: str, channels: int, num_classes: int, image_size: int,
               generator: torch.Generator | None = None, **options) -> nn.Module:
     """Build a model by name (case-insensitive). With a ``generator`` the initial weights are drawn from it
     (PyTorch's default initialisation, reproducibly); ``options`` override constructor arguments, e.g.
-    ``get_model("convnet", 3, 10, 32, width=64)``."""
+    ``get_model("convnet", 3, 10, 32, width=64)``.
+
+    Introduced in chapter 09."""
     key = str(name).lower().replace("-", "").replace("_", "")
     # The constructors draw PyTorch's default init from the global RNG; with a generator those draws are
     # overwritten anyway, so the global state is restored afterwards (nothing in ltdd may shift it).
@@ -287,6 +304,8 @@ def reset_parameters(model: nn.Module, generator: torch.Generator) -> nn.Module:
 
     Conv and linear layers: Kaiming-uniform with ``a=√5`` and a uniform bias in ±1/√fan_in, exactly what
     ``reset_parameters`` does, but reproducible without touching the global RNG. Norm layers: ones, zeros.
+
+    Machinery behind chapter 01.
     """
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
@@ -311,10 +330,12 @@ def _uniform(tensor: Tensor, bound: float, generator: torch.Generator) -> None:
 
 
 def has_batch_norm(model: nn.Module) -> bool:
-    """Whether any layer normalises over the batch (its features then depend on the other images in it)."""
+    """Whether any layer normalises over the batch (its features then depend on the other images in it).
+
+    Machinery behind chapter 01."""
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of parameters of ``model``."""
+    """Number of parameters of ``model``. Machinery behind chapter 01."""
     return sum(p.numel() for p in model.parameters())

@@ -27,7 +27,7 @@ EPS = 1e-12
 
 @dataclass(frozen=True)
 class GSAMConfig:
-    """GSAM's two numbers and its ASAM switch (defaults: DATM's and LTDD's experts)."""
+    """GSAM's two numbers and its ASAM switch (defaults: DATM's and LTDD's experts). Machinery behind chapter 11."""
 
     rho: float = 0.01
     alpha: float = 0.3
@@ -48,7 +48,9 @@ def gsam_step(params: list[Tensor], loss_fn: Callable[[], Tensor], base: torch.o
               config: GSAMConfig = GSAMConfig()) -> Tensor:
     """One GSAM step (see the module docstring): ``loss_fn()`` computes the minibatch loss at the current
     weights (it is called twice, on the same batch and augmentation); ``base`` holds ``params``. Returns the
-    loss at ``w``."""
+    loss at ``w``.
+
+    Machinery behind chapter 11."""
     params = [p for p in params if p.requires_grad]
     loss = loss_fn()
     grads = torch.autograd.grad(loss, params)

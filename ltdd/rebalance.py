@@ -37,13 +37,12 @@ from typing import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from . import studies
 from .augment import DSA, strategy_for
 from .config import Profile, get_profile, make_generator
 from .data import ImageDataset, LabeledImages
 from .data.longtail import group_accuracy, shot_groups
-from .distill.base import atomic_save
-from .studies import RebalanceStudy, Study, eval_config, run_study, seed_count
+from .files import atomic_save
+from .studies import RebalanceStudy, Study, eval_config, run_study, study_table  # noqa: F401 (old homes)
 from .studies.study import GROUP_NAMES, PairedComparison, key_name  # noqa: F401 (their home before ltdd.studies)
 from .train import EvaluationReport, TrainConfig, evaluate_training_set
 
@@ -562,25 +561,6 @@ def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_I
 
     return run_study(rows, seeds, build_row, out, resume, study=study, keys=STUDY_KEYS, record=record,
                      progress=progress, desc="rebalance study", start_seed=lambda seed: {"built": {}, "distilled": {}})
-
-
-HALF_COLUMNS = (("overall", "accuracy"), ("head half", "groups.halves.head"), ("tail half", "groups.halves.tail"))
-"""The accuracy columns of :func:`study_table`: overall, then the head and tail halves of the classes."""
-
-
-def _images(study: Study, label: str) -> str:
-    return str(next(row["size"] for row in study.rows if row["label"] == label)["images"])
-
-
-def _percent_of_set(study: Study, label: str) -> str:
-    return f"{next(row['size'] for row in study.rows if row['label'] == label)['percent']:.1f}"
-
-
-def study_table(study: Study, keys: Sequence[tuple[str, str]] = HALF_COLUMNS) -> str:
-    """A markdown table: one line per row, mean ± std over seeds (in %) of each ``(column, key)``, and size
-    (:func:`ltdd.studies.study.study_table` with CRLT-DD's size columns)."""
-    return studies.study_table(study, [*keys, ("images", _images), ("% of LT set", _percent_of_set),
-                                       ("seeds", seed_count)])
 
 
 __all__ = ["CRLTSettings", "DISTILLING_PLANS", "PAPER_CRLT", "PAPER_HEAD_IPC", "PLANS", "VANILLA_PROTOCOLS",

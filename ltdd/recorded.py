@@ -28,7 +28,7 @@ from .config import PROFILES
 from .files import atomic_write_text
 from .reference import CRLT_DD_TABLE_III, LTDD_ABLATION, LTDD_TABLE, PAPER_RESULTS, REFERENCE_DIR
 from .studies import Study
-from .viz import markdown_table
+from .viz import finish_figure, markdown_table, palette
 
 CIFAR10_MIRROR_LABEL = "CIFAR-10 (JPEG mirror)"
 """How every result measured on the JPEG mirror of CIFAR-10 is labelled in files, tables and figures."""
@@ -42,7 +42,9 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 @dataclass(frozen=True)
 class RecordedExperiment:
-    """One recorded experiment: its file under ``data/reference/``, what it shows and which chapters show it."""
+    """One recorded experiment: its file under ``data/reference/``, what it shows and which chapters show it.
+
+    Machinery behind chapter 01."""
 
     file: str
     title: str
@@ -67,7 +69,7 @@ RECORDED_EXPERIMENTS: dict[str, RecordedExperiment] = {
 
 
 def file_md5(path: str | Path, chunk: int = 1 << 20) -> str:
-    """The MD5 of a file, read in chunks."""
+    """The MD5 of a file, read in chunks. Machinery behind chapter 01."""
     digest = hashlib.md5()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(chunk), b""):
@@ -76,12 +78,16 @@ def file_md5(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def study_seconds(study: Study) -> float:
-    """The seconds a study's rows took, summed over every row and phase (build, evaluate, experts, ...)."""
+    """The seconds a study's rows took, summed over every row and phase (build, evaluate, experts, ...).
+
+    Machinery behind chapter 01."""
     return float(sum(sum(row.get("seconds", {}).values()) for row in study.rows))
 
 
 def machine_description() -> str:
-    """The recording machine in words: CPU count and architecture (recorded runs without a GPU)."""
+    """The recording machine in words: CPU count and architecture (recorded runs without a GPU).
+
+    Machinery behind chapter 01."""
     return f"{os.cpu_count()} CPU cores ({platform.machine()}), no GPU"
 
 
@@ -96,6 +102,8 @@ def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str
     The file goes to ``out`` (default: its place in ``data/reference/``) and records the dataset label, the
     archive's MD5, the machine, each study's seconds and their sum. A file already there is only replaced when the
     new studies keep all its rows (a study grows as its runs resume), unless ``overwrite=True``.
+
+    Machinery behind chapter 01.
     """
     if name not in RECORDED_EXPERIMENTS:
         raise ValueError(f"name must be one of {sorted(RECORDED_EXPERIMENTS)}, got {name!r}")
@@ -137,7 +145,9 @@ def _rows_lost(previous: "Experiment", studies: Mapping[str, Study]) -> list[str
 
 @dataclass
 class Experiment:
-    """A recorded experiment read back: its studies by setting key, and the file's provenance."""
+    """A recorded experiment read back: its studies by setting key, and the file's provenance.
+
+    Machinery behind chapter 01."""
 
     name: str
     studies: dict[str, Study]
@@ -151,7 +161,9 @@ class Experiment:
 
 
 def load_experiment(name: str, path: str | Path | None = None) -> Experiment | None:
-    """Read experiment ``name`` from ``data/reference/`` (or ``path``); ``None`` while it is not recorded yet."""
+    """Read experiment ``name`` from ``data/reference/`` (or ``path``); ``None`` while it is not recorded yet.
+
+    Introduced in chapter 01."""
     if name not in RECORDED_EXPERIMENTS:
         raise ValueError(f"name must be one of {sorted(RECORDED_EXPERIMENTS)}, got {name!r}")
     path = Path(path) if path is not None else REFERENCE_DIR / RECORDED_EXPERIMENTS[name].file
@@ -167,8 +179,27 @@ def load_experiment(name: str, path: str | Path | None = None) -> Experiment | N
     return Experiment(name, studies, provenance)
 
 
+def recorded_study(file_name: str, root: str | Path | None = None) -> Study | None:
+    """A study recorded with the command line on the embedded digits (``data/reference/<file_name>``, or under
+    ``root``), after printing where it comes from: the file, its command, commit, date, machine and threads.
+    ``None``, saying so, while the file is not recorded yet. Introduced in chapter 09; chapter 11 opens its
+    recorded runs with it too."""
+    path = (Path(root) if root is not None else REFERENCE_DIR) / file_name
+    if not path.exists():
+        print(f"no recorded study at {path} yet")
+        return None
+    study = Study.load(path)
+    info = study.settings
+    torch_version = f", torch {info['torch']}" if info.get("torch") else ""
+    print(f"{path.name}: {info.get('command')}\n  commit {info.get('commit')}, {info.get('date')}, "
+          f"{info.get('device')}, {info.get('threads')} thread(s){torch_version}")
+    return study
+
+
 def study_scale(study: Study) -> str:
-    """A study's scale in words: iterations, real batch, network width, evaluation and seeds."""
+    """A study's scale in words: iterations, real batch, network width, evaluation and seeds.
+
+    Introduced in chapter 05."""
     s = study.settings
     seeds = sorted({row["seed"] for row in study.rows})
     parts = [f"IPC {s.get('ipc')}", f"{s.get('iterations')} iterations"]
@@ -182,7 +213,9 @@ def study_scale(study: Study) -> str:
 
 def row_accuracy(study: Study, label: str) -> tuple[float, float, int] | None:
     """Mean and spread (%) of a row over its seeds, and the number of seeds; with one seed the spread is over
-    its evaluation networks. ``None`` when the study has no such row."""
+    its evaluation networks. ``None`` when the study has no such row.
+
+    Machinery behind chapter 01."""
     rows = [row for row in study.rows if row["label"] == label]
     if not rows:
         return None
@@ -200,6 +233,8 @@ def results_panel(rows: Sequence[tuple[str, str, int]], experiment: Experiment |
     ``live`` maps ``(row label, ipc)`` to the live run's accuracy in % (its dataset and profile go in
     ``live_label``).
     A row not recorded yet shows "not recorded yet", never a guess.
+
+    Introduced in chapter 01.
     """
     header = ["method", "IPC", "paper, CIFAR-10", f"ours, {CIFAR10_MIRROR_LABEL}"]
     if live is not None:
@@ -221,7 +256,9 @@ def results_panel(rows: Sequence[tuple[str, str, int]], experiment: Experiment |
 def gap_sentence(study: Study, label: str, baseline: str, paper_method: str | None = None,
                  paper_baseline: str | None = None) -> str:
     """How far ``label`` is above (or below) ``baseline`` in a recorded study, in words, beside the papers' gap
-    at the same IPC when both methods are in :data:`ltdd.reference.PAPER_RESULTS`."""
+    at the same IPC when both methods are in :data:`ltdd.reference.PAPER_RESULTS`.
+
+    Introduced in chapter 01."""
     ours, theirs = row_accuracy(study, label), row_accuracy(study, baseline)
     ipc = study.settings.get("ipc")
     if ours is None or theirs is None:
@@ -242,16 +279,16 @@ def gap_sentence(study: Study, label: str, baseline: str, paper_method: str | No
 def plot_recorded_vs_paper(experiment: Experiment, rows: Sequence[tuple[str, str]], title: str | None = None):
     """Accuracy (%) against IPC for each ``(row label, paper method)``: ours on the mirror as solid lines with
     whiskers (spread over seeds, or over networks for one seed), the paper's CIFAR-10 numbers as dashed lines
-    with hollow markers in the same colour. IPCs are the experiment's ``ipcN`` studies."""
-    import matplotlib.pyplot as plt
+    with hollow markers in the same colour. IPCs are the experiment's ``ipcN`` studies.
 
-    from .viz import _finish, _palette
+    Introduced in chapter 05."""
+    import matplotlib.pyplot as plt
 
     ipcs = sorted(int(key.removeprefix("ipc")) for key in experiment.studies if key.startswith("ipc"))
     if not ipcs:
         raise ValueError(f"experiment {experiment.name!r} has no ipcN studies")
     fig, ax = plt.subplots(figsize=(6.0, 3.8), layout="constrained")
-    for (label, method), color in zip(rows, _palette(len(rows))):
+    for (label, method), color in zip(rows, palette(len(rows))):
         points = [(ipc, row_accuracy(experiment.study(f"ipc{ipc}"), label)) for ipc in ipcs]
         points = [(ipc, value) for ipc, value in points if value is not None]
         if points:
@@ -270,12 +307,14 @@ def plot_recorded_vs_paper(experiment: Experiment, rows: Sequence[tuple[str, str
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncols=2)
     ax.set_title(title or f"{CIFAR10_MIRROR_LABEL}: recorded (solid) and the papers' CIFAR-10 (dashed)", fontsize=9)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def restore_study(name: str, key: str, out: str | Path, path: str | Path | None = None) -> Path:
     """Write study ``key`` of a recorded experiment back to ``out`` (a ``study.json``), so that the command in its
-    settings can continue it with ``--resume`` on a machine that no longer has the original output folder."""
+    settings can continue it with ``--resume`` on a machine that no longer has the original output folder.
+
+    Machinery behind chapter 01."""
     experiment = load_experiment(name, path)
     if experiment is None:
         raise FileNotFoundError(f"experiment {name!r} is not recorded yet")
@@ -287,7 +326,9 @@ def restore_study(name: str, key: str, out: str | Path, path: str | Path | None 
 
 
 def longtail_scale(study: Study) -> str:
-    """The long-tail experiment's scale in words: epochs, network, networks per seed and seeds."""
+    """The long-tail experiment's scale in words: epochs, network, networks per seed and seeds.
+
+    Introduced in chapter 04."""
     s = study.settings
     seeds = sorted({row["seed"] for row in study.rows})
     width = s.get("model_options", {}).get("width")
@@ -314,7 +355,9 @@ def _accuracy_cell(study: Study, accuracy: tuple[float, float, int]) -> str:
 def longtail_panel(experiment: Experiment) -> str:
     """A Markdown table of the long-tail experiment: per β, the long-tailed set and the balanced subset of the same
     size, with overall and many/medium/few accuracy (%) and how the classifier's weight norms fall towards the tail;
-    the long-tailed row carries CRLT-DD's Table III "vanilla" number for CIFAR-10-LT at that β."""
+    the long-tailed row carries CRLT-DD's Table III "vanilla" number for CIFAR-10-LT at that β.
+
+    Introduced in chapter 04."""
     from .longtail_effect import BALANCED_SUBSET, LONG_TAILED, weight_norm_slope
 
     header = ["β", "training set", "images", "paper (CRLT-DD Table III, vanilla)",
@@ -341,7 +384,9 @@ def longtail_panel(experiment: Experiment) -> str:
 
 def longtail_sentences(experiment: Experiment) -> list[str]:
     """What the long-tail experiment shows, one sentence per β, every number read from the file: how much lower
-    the long-tailed set scores than the balanced subset of the same size, and where the loss falls."""
+    the long-tailed set scores than the balanced subset of the same size, and where the loss falls.
+
+    Introduced in chapter 04."""
     from .longtail_effect import BALANCED_SUBSET, LONG_TAILED
 
     sentences = []
@@ -368,7 +413,9 @@ def longtail_sentences(experiment: Experiment) -> list[str]:
 def share_of_paper_gap(study: Study, label: str, baseline: str, paper_method: str,
                        paper_baseline: str) -> str:
     """What share of the papers' lead of ``paper_method`` over ``paper_baseline`` (at the study's IPC) the
-    recorded run reproduces, with the run's iterations beside the paper's, in words."""
+    recorded run reproduces, with the run's iterations beside the paper's, in words.
+
+    Introduced in chapter 05."""
     ours, theirs = row_accuracy(study, label), row_accuracy(study, baseline)
     ipc, papers = study.settings.get("ipc"), PAPER_RESULTS["cifar10"]
     if ours is None or theirs is None or ipc not in papers.get(paper_method, {}) \
@@ -393,6 +440,8 @@ def dm_family_panel(rows: Sequence[tuple[str, str]], live_curves: Mapping[str, M
     every recorded row but ``baseline`` its gap to ``baseline`` at each IPC (:func:`gap_sentence`).
 
     ``live_curves`` maps a row label to ``{ipc: report or accuracy in [0, 1]}`` from the notebook's live run.
+
+    Introduced in chapter 06.
     """
     experiment = load_experiment("dm-family", path)
     if experiment is None:
@@ -420,7 +469,9 @@ ablation (Fig. 6a)."""
 def tm_ablation_panel(experiment: Experiment, key: str = "beta100") -> str:
     """The trajectory-matching ablation as Markdown: per row, LTDD's Table 1 number at β = 100 and IPC 10 where the
     paper has the row, its Fig. 6a number at β = 200 and IPC 50, and ours on the mirror (overall and few-shot
-    accuracy, mean over seeds, with the spread)."""
+    accuracy, mean over seeds, with the spread).
+
+    Introduced in chapter 11."""
     study = experiment.study(key)
     ipc = study.settings.get("scale", {}).get("ipc", 10)
     header = ["row", f"paper, β = 100, IPC {ipc} (Table 1)", "paper, β = 200, IPC 50 (Fig. 6a)",
@@ -439,7 +490,9 @@ def tm_ablation_panel(experiment: Experiment, key: str = "beta100") -> str:
 
 
 def tm_ablation_sentences(experiment: Experiment, key: str = "beta100") -> list[str]:
-    """Each step of the ablation against the row before it, in words, every number from the file."""
+    """Each step of the ablation against the row before it, in words, every number from the file.
+
+    Introduced in chapter 11."""
     study = experiment.study(key)
     steps = [("base", "MTT"), ("+DAM", "base"), ("+DAM+ED", "+DAM")]
     sentences = []

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from .viz import markdown_table
+
 PAPER_RESULTS: dict[str, dict[str, dict[int, float]]] = {
     "cifar10": {
         "random": {1: 14.4, 10: 26.0, 50: 43.4},
@@ -93,6 +95,8 @@ def decode_crlt_dd_table_iv(dataset_label: str, method_label: str) -> tuple[str,
     with :func:`ltdd.rebalance.plan_budget`): the CIFAR-10-LT and CIFAR-100-LT rows are swapped; the column
     printed "50" is β = 20; distill head condenses the head to a fixed IPC (500 for CIFAR-10-LT, 50 for
     CIFAR-100-LT, ``ltdd.rebalance.PAPER_HEAD_IPC``) at every β.
+
+    Introduced in chapter 09.
     """
     swapped = {"CIFAR10-LT": "cifar100-lt", "CIFAR100-LT": "cifar10-lt"}
     if dataset_label not in swapped:
@@ -111,17 +115,17 @@ CRLT_DD_TABLE_I = {"dd (performance matching)": 50.35, "dc": 47.66, "dm": 52.37}
 def crlt_dd_table(dataset: str = "cifar10-lt", betas: Sequence[int] = (10, 50, 100),
                   ours: Mapping[str, Mapping[int, float]] | None = None, ours_label: str = "this book") -> str:
     """A markdown table of CRLT-DD's Table III for ``dataset`` (and, if given, ours as ``{row: {β: percent}}``,
-    each labelled as measured by this book)."""
+    each labelled as measured by this book).
+
+    Introduced in chapter 09."""
     results = CRLT_DD_TABLE_III[dataset]
     header = ["row", *[f"β = {b}" for b in betas], "source"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row, values in results.items():
-        cells = [f"{values[b]:.2f}" if b in values else "–" for b in betas]
-        lines.append(f"| {row} (paper) | " + " | ".join(cells) + " | CRLT-DD Table III |")
-    for row, values in (ours or {}).items():
-        cells = [f"{values[b]:.2f}" if b in values else "–" for b in betas]
-        lines.append(f"| {row} ({ours_label}) | " + " | ".join(cells) + " | measured |")
-    return "\n".join(lines)
+    def cells(values: Mapping[int, float]) -> list[str]:
+        return [f"{values[b]:.2f}" if b in values else "–" for b in betas]
+
+    rows = [[f"{row} (paper)", *cells(values), "CRLT-DD Table III"] for row, values in results.items()]
+    rows += [[f"{row} ({ours_label})", *cells(values), "measured"] for row, values in (ours or {}).items()]
+    return markdown_table(header, rows)
 
 
 BIASED_DD_RATIOS_PRINTED = (0.0, 0.1, 0.5, 0.8, 0.95, 1.0)
@@ -158,29 +162,27 @@ _BIASED_DD_NAMES = {"cmnist-dd": "CMNIST-DD", "ccifar10-dd": "CCIFAR10-DD", "ful
 
 
 def biased_dd_table_1() -> str:
-    """Biased-DD's Table 1 as markdown, as the paper prints it."""
+    """Biased-DD's Table 1 as markdown, as the paper prints it. Introduced in chapter 08."""
     header = ["dataset", "method", *[f"{100 * r:g} %" for r in BIASED_DD_RATIOS_PRINTED]]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for dataset, rows in BIASED_DD_TABLE_1.items():
-        for method, cells in rows.items():
-            lines.append(f"| {_BIASED_DD_NAMES[dataset]} | {_BIASED_DD_NAMES[method]} | "
-                         + " | ".join(f"{m:.2f} ± {s:.2f}" for m, s in cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(header, [[_BIASED_DD_NAMES[dataset], _BIASED_DD_NAMES[method],
+                                    *(f"{m:.2f} ± {s:.2f}" for m, s in cells)]
+                                   for dataset, rows in BIASED_DD_TABLE_1.items() for method, cells in rows.items()])
 
 
 def biased_dd_table_2() -> str:
-    """Biased-DD's Table 2 (DM, by severity) as markdown, as the paper prints it."""
-    lines = ["| dataset, bias ratio | severity 1 | 2 | 3 | 4 |", "|---|---|---|---|---|"]
-    for (dataset, ratio), cells in BIASED_DD_TABLE_2.items():
-        lines.append(f"| {_BIASED_DD_NAMES[dataset]}, BR = {100 * ratio:g} % | "
-                     + " | ".join(f"{m:.2f} ± {s:.2f}" for m, s in cells) + " |")
-    return "\n".join(lines)
+    """Biased-DD's Table 2 (DM, by severity) as markdown, as the paper prints it. Introduced in chapter 08."""
+    return markdown_table(["dataset, bias ratio", "severity 1", "2", "3", "4"],
+                          [[f"{_BIASED_DD_NAMES[dataset]}, BR = {100 * ratio:g} %",
+                            *(f"{m:.2f} ± {s:.2f}" for m, s in cells)]
+                           for (dataset, ratio), cells in BIASED_DD_TABLE_2.items()])
 
 
 def reference_dir() -> Path:
     """Where the recorded runs are: ``data/reference/`` of the book's checkout when ``ltdd`` runs from one, else
     ``ltdd/reference_data/`` inside the installed package (a wheel, or ``pip install git+...`` on Colab, carries a
-    copy made by ``setup.py``). When neither holds files, the checkout's path (whose absence the readers report)."""
+    copy made by ``setup.py``). When neither holds files, the checkout's path (whose absence the readers report).
+
+    Machinery behind chapter 05."""
     package = Path(__file__).resolve().parent
     checkout, installed = package.parent / "data" / "reference", package / "reference_data"
     return next((folder for folder in (checkout, installed) if folder.is_dir() and any(folder.iterdir())), checkout)
@@ -192,21 +194,26 @@ REFERENCE_DIR = reference_dir()
 
 def paper_table(methods: Sequence[str], dataset: str = "cifar10", ipcs: Sequence[int] = (1, 10, 50),
                 ours: Mapping[str, Mapping[int, float]] | None = None, ours_label: str = "this book") -> str:
-    """A markdown table of the papers' accuracies (and, if given, ours as ``{method: {ipc: percent}}``)."""
+    """A markdown table of the papers' accuracies (and, if given, ours as ``{method: {ipc: percent}}``).
+
+    Introduced in chapter 05."""
     results = PAPER_RESULTS[dataset]
     header = ["method", *[f"IPC {i}" for i in ipcs], "source"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    def cells(values: Mapping[int, float]) -> list[str]:
+        return [f"{values[i]:.1f}" if i in values else "–" for i in ipcs]
+
+    rows = []
     for method in methods:
-        cells = [f"{results[method][i]:.1f}" if i in results.get(method, {}) else "–" for i in ipcs]
-        lines.append(f"| {method} (paper) | " + " | ".join(cells) + f" | {SOURCES.get(method, '')} |")
+        rows.append([f"{method} (paper)", *cells(results.get(method, {})), SOURCES.get(method, "")])
         if ours and method in ours:
-            cells = [f"{ours[method][i]:.1f}" if i in ours[method] else "–" for i in ipcs]
-            lines.append(f"| {method} ({ours_label}) | " + " | ".join(cells) + " | measured |")
-    return "\n".join(lines)
+            rows.append([f"{method} ({ours_label})", *cells(ours[method]), "measured"])
+    return markdown_table(header, rows)
 
 
 def recorded_runs(pattern: str = "*.json") -> list[dict]:
-    """Our recorded runs (each with its command, commit and device) from ``data/reference/``."""
+    """Our recorded runs (each with its command, commit and device) from ``data/reference/``.
+
+    Machinery behind chapter 05."""
     if not REFERENCE_DIR.is_dir():
         return []
     return [json.loads(path.read_text()) for path in sorted(REFERENCE_DIR.glob(pattern))]
@@ -234,7 +241,9 @@ not state the IPC; its β = 10 entry 70.5 is Table 1's IPC 50 result)."""
 
 
 def ltdd_best_lambdas(beta: int) -> tuple[float, float]:
-    """The (λ_rep, λ_cls) of LTDD's Table 5 with the best accuracy at imbalance factor ``beta`` (10 or 200)."""
+    """The (λ_rep, λ_cls) of LTDD's Table 5 with the best accuracy at imbalance factor ``beta`` (10 or 200).
+
+    Introduced in chapter 11."""
     if beta not in LTDD_TABLE_5:
         raise ValueError(f"LTDD's Table 5 has beta in {sorted(LTDD_TABLE_5)}, got {beta!r}")
     row = LTDD_TABLE_5[beta]
@@ -242,22 +251,22 @@ def ltdd_best_lambdas(beta: int) -> tuple[float, float]:
 
 
 def ltdd_table() -> str:
-    """The LTDD paper's CIFAR-10-LT β = 100 table and its β = 200 ablation, as markdown."""
-    lines = ["| method | IPC 10 | IPC 20 | IPC 50 |", "|---|---|---|---|"]
-    for method, row in LTDD_TABLE.items():
-        lines.append(f"| {method.upper() if method != 'random' else 'Random'} | "
-                     + " | ".join(f"{row[ipc]:.1f}" for ipc in (10, 20, 50)) + " |")
-    lines.append(f"| full long-tailed set | {LTDD_FULL_DATA:.1f} | | |")
-    lines += ["", "| ablation (Fig. 6a: β = 200, IPC 50) | accuracy |", "|---|---|"]
-    lines += [f"| {row} | {value:.1f} |" for row, value in LTDD_ABLATION.items()]
-    return "\n".join(lines)
+    """The LTDD paper's CIFAR-10-LT β = 100 table and its β = 200 ablation, as markdown. Introduced in chapter 11."""
+    rows = [[method.upper() if method != "random" else "Random", *(f"{row[ipc]:.1f}" for ipc in (10, 20, 50))]
+            for method, row in LTDD_TABLE.items()]
+    rows.append(["full long-tailed set", f"{LTDD_FULL_DATA:.1f}", "", ""])
+    ablation = [[row, f"{value:.1f}"] for row, value in LTDD_ABLATION.items()]
+    return (markdown_table(["method", "IPC 10", "IPC 20", "IPC 50"], rows) + "\n\n"
+            + markdown_table(["ablation (Fig. 6a: β = 200, IPC 50)", "accuracy"], ablation))
 
 
 
 def tm_memory_table(path: str | Path | None = None) -> dict[str, dict[int, dict[str, float]]]:
     """The recorded trajectory-matching memory benchmark (``data/reference/tm_memory_cpu.md``, written by
     ``benchmarks/tm_memory.py``) as ``{mode: {steps: {"peak_mb": ..., "seconds": ...}}}``; skipped cells are
-    left out."""
+    left out.
+
+    Introduced in chapter 10."""
     path = Path(path) if path is not None else REFERENCE_DIR / "tm_memory_cpu.md"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is not there: run benchmarks/tm_memory.py and save its table")

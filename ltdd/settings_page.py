@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from .viz import markdown_table
+
 PAGE = Path(__file__).resolve().parent.parent / "reference" / "settings.md"
 """Where the page lives in the book's checkout."""
 
@@ -351,10 +353,6 @@ def settings_rows() -> list[SettingRow]:
 
 
 # ------------------------------------------------------------------------------------------------- the page
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def settings_page_markdown(rows: Iterable[SettingRow | tuple] | None = None) -> str:
     """The page: an introduction, one table per method (value beside source), then every departure."""
     rows = [row if isinstance(row, SettingRow) else SettingRow(*row)
@@ -367,10 +365,9 @@ def settings_page_markdown(rows: Iterable[SettingRow | tuple] | None = None) -> 
              "instead and why; the list at the end gathers those rows.", ""]
     methods = list(dict.fromkeys(row.method for row in rows))
     for method in methods:
-        lines += [f"## {method}", "", "| setting | `paper` value | source | departure |", "|---|---|---|---|"]
-        lines += [f"| {_cell(r.setting)} | {_cell(r.value)} | {_cell(r.source)} | {_cell(r.departure) or '–'} |"
-                  for r in rows if r.method == method]
-        lines.append("")
+        cells = [[r.setting, r.value, r.source, r.departure or "–"] for r in rows if r.method == method]
+        table = markdown_table(["setting", "`paper` value", "source", "departure"], cells)
+        lines += [f"## {method}", "", table, ""]
     lines += ["## Every departure", ""]
     lines += [f"- **{r.method}, {r.setting}**: {r.departure}" for r in rows if r.departure]
     return "\n".join(lines) + "\n"
@@ -379,7 +376,7 @@ def settings_page_markdown(rows: Iterable[SettingRow | tuple] | None = None) -> 
 def write_settings_page(path: str | Path = PAGE) -> Path:
     """Write the page to ``path`` when its text changed (an unchanged page keeps its time stamp, so Sphinx does
     not rebuild it); returns the path."""
-    from .distill.base import atomic_write_text
+    from .files import atomic_write_text
 
     path = Path(path)
     text = settings_page_markdown()

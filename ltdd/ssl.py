@@ -36,8 +36,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .checks import positive_int
 from .data import ImageDataset
-from .distill.base import atomic_save, settings_mismatch
+from .files import atomic_save, settings_mismatch
 from .models import get_model
 
 HEADS = ("mlp", "none")
@@ -46,7 +47,9 @@ HEADS = ("mlp", "none")
 # ------------------------------------------------------------------------------------------- views
 @dataclass(frozen=True)
 class SimCLRViews:
-    """The random transformation that makes one view (SimCLR's CIFAR augmentation by default)."""
+    """The random transformation that makes one view (SimCLR's CIFAR augmentation by default).
+
+    Introduced in chapter 09."""
 
     crop_scale: tuple[float, float] = (0.08, 1.0)
     """Range of the crop's area as a fraction of the image."""
@@ -142,7 +145,7 @@ class SimCLRViews:
 
 
 def grayscale(images: Tensor) -> Tensor:
-    """ITU-R 601 luma of RGB images in [0, 1], one channel (torchvision's weights)."""
+    """ITU-R 601 luma of RGB images in [0, 1], one channel (torchvision's weights). Machinery behind chapter 09."""
     if images.shape[1] == 1:
         return images
     r, g, b = images.unbind(1)
@@ -150,31 +153,33 @@ def grayscale(images: Tensor) -> Tensor:
 
 
 def adjust_brightness(images: Tensor, factor: Tensor) -> Tensor:
-    """Scale the pixels by ``factor`` (torchvision's definition), clamped to [0, 1]."""
+    """Scale the pixels by ``factor`` (torchvision's definition), clamped to [0, 1]. Machinery behind chapter 09."""
     return (images * factor).clamp(0, 1)
 
 
 def adjust_contrast(images: Tensor, factor: Tensor) -> Tensor:
-    """Blend with the image's mean grey level (torchvision's definition)."""
+    """Blend with the image's mean grey level (torchvision's definition). Machinery behind chapter 09."""
     mean = grayscale(images).mean(dim=(1, 2, 3), keepdim=True)
     return (mean + factor * (images - mean)).clamp(0, 1)
 
 
 def adjust_saturation(images: Tensor, factor: Tensor) -> Tensor:
-    """Blend with the image's grey version (torchvision's definition)."""
+    """Blend with the image's grey version (torchvision's definition). Machinery behind chapter 09."""
     grey = grayscale(images)
     return (grey + factor * (images - grey)).clamp(0, 1)
 
 
 def shift_hue(images: Tensor, shift: Tensor) -> Tensor:
-    """Rotate the hue of RGB images in [0, 1] by ``shift`` (fractions of a turn, one per image) in HSV space."""
+    """Rotate the hue of RGB images in [0, 1] by ``shift`` (fractions of a turn, one per image) in HSV space.
+
+    Machinery behind chapter 09."""
     hue, saturation, value = rgb_to_hsv(images).unbind(1)
     hue = (hue + shift.view(-1, 1, 1)) % 1.0
     return hsv_to_rgb(torch.stack([hue, saturation, value], dim=1))
 
 
 def rgb_to_hsv(images: Tensor) -> Tensor:
-    """RGB in [0, 1] → HSV with every component in [0, 1] (hue in turns)."""
+    """RGB in [0, 1] → HSV with every component in [0, 1] (hue in turns). Machinery behind chapter 09."""
     r, g, b = images.unbind(1)
     value, argmax = images.max(dim=1)
     chroma = value - images.min(dim=1).values
@@ -188,7 +193,7 @@ def rgb_to_hsv(images: Tensor) -> Tensor:
 
 
 def hsv_to_rgb(images: Tensor) -> Tensor:
-    """The inverse of :func:`rgb_to_hsv`."""
+    """The inverse of :func:`rgb_to_hsv`. Machinery behind chapter 09."""
     hue, saturation, value = images.unbind(1)
     k = torch.stack([(5 + hue * 6) % 6, (3 + hue * 6) % 6, (1 + hue * 6) % 6], dim=1)
     ramp = torch.clamp(torch.minimum(k, 4 - k), 0, 1)
@@ -202,6 +207,8 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
     ``z1[i]`` and ``z2[i]`` are the two views of image ``i``. With the 2N vectors L2-normalised and
     ``s(a, b)`` their cosine, the loss of anchor ``a`` with positive ``p`` is
     ``−log exp(s(a, p)/τ) / Σ_{k ≠ a} exp(s(a, k)/τ)``: cross-entropy over the other 2N − 1 views.
+
+    Introduced in chapter 09.
     """
     if z1.shape != z2.shape or z1.ndim != 2:
         raise ValueError(f"z1 and z2 must be (N, D) of equal shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
@@ -220,7 +227,9 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
 
 # ------------------------------------------------------------------------------------------ models
 class ProjectionHead(nn.Module):
-    """SimCLR's ``g``: Linear(d, hidden) → ReLU → Linear(hidden, out) (hidden = d by default)."""
+    """SimCLR's ``g``: Linear(d, hidden) → ReLU → Linear(hidden, out) (hidden = d by default).
+
+    Introduced in chapter 09."""
 
     def __init__(self, in_dim: int, hidden_dim: int | None = None, out_dim: int = 128):
         super().__init__()
@@ -234,14 +243,18 @@ class ProjectionHead(nn.Module):
 
 def encoder_state(model: nn.Module) -> dict[str, Tensor]:
     """The feature layers' weights of a :class:`~ltdd.models.FeatureClassifier` (its ``classifier`` left out),
-    copied to the CPU: what initialises a classifier of any class count."""
+    copied to the CPU: what initialises a classifier of any class count.
+
+    Introduced in chapter 09."""
     return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if not k.startswith("classifier.")}
 
 
 def load_encoder(model: nn.Module, state: dict[str, Tensor]) -> nn.Module:
     """Copy an :func:`encoder_state` into ``model``'s feature layers; its classifier keeps its own (fresh)
     weights, so the class count may differ from the pre-training network's. A state that does not fit (another
-    architecture or width) is a ``ValueError`` naming the first mismatching layers."""
+    architecture or width) is a ``ValueError`` naming the first mismatching layers.
+
+    Introduced in chapter 09."""
     own = model.state_dict()
     unknown = sorted(set(state) - set(own))
     missing = sorted(k for k in own if not k.startswith("classifier.") and k not in state)
@@ -259,7 +272,9 @@ def load_encoder(model: nn.Module, state: dict[str, Tensor]) -> nn.Module:
 @dataclass(frozen=True)
 class SimCLRConfig:
     """Pre-training settings. Optimiser as CRLT-DD's SimCLR (Adam 3e-4, weight decay 1e-4, batch 256) with a
-    cosine learning-rate decay over the epochs; loss and head as SimCLR's CIFAR setting (τ = 0.5)."""
+    cosine learning-rate decay over the epochs; loss and head as SimCLR's CIFAR setting (τ = 0.5).
+
+    Introduced in chapter 09."""
 
     epochs: int = 100
     batch_size: int = 256
@@ -273,9 +288,7 @@ class SimCLRConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "projection_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            positive_int(name, getattr(self, name))
         if self.batch_size < 2:
             raise ValueError(f"batch_size must be >= 2 (NT-Xent needs negatives), got {self.batch_size}")
         if self.head not in HEADS:
@@ -286,7 +299,9 @@ class SimCLRConfig:
 
 @dataclass
 class SimCLRResult:
-    """A pre-trained encoder: its feature-layer weights, the mean NT-Xent loss of every epoch, the settings."""
+    """A pre-trained encoder: its feature-layer weights, the mean NT-Xent loss of every epoch, the settings.
+
+    Machinery behind chapter 09."""
 
     encoder: dict[str, Tensor]
     losses: list[float]
@@ -308,6 +323,8 @@ class SimCLRTrainer:
 
     The state (encoder, head, optimiser, scheduler, generator, losses) is saved after every epoch when a
     ``checkpoint`` path is given, atomically; :meth:`resume` continues from it to the same result.
+
+    Introduced in chapter 09.
     """
 
     def __init__(self, images: Tensor, dataset: ImageDataset, config: SimCLRConfig = SimCLRConfig(),
@@ -451,6 +468,8 @@ def pretrain_simclr(images: Tensor, dataset: ImageDataset, config: SimCLRConfig 
     """Pre-train an encoder with SimCLR on ``images`` (e.g. a long-tailed training set; labels are not used).
 
     With ``checkpoint``, an existing file there is resumed and the state is saved after every epoch.
+
+    Introduced in chapter 09.
     """
     trainer = SimCLRTrainer(images, dataset, config, model, model_options, views, seed)
     if checkpoint is not None:

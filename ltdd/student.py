@@ -44,7 +44,7 @@ def _blocks(lines: list[str], opener: re.Pattern) -> list[tuple[int, int, str]]:
 
 
 def remove_solutions(text: str) -> str:
-    """Markdown without its ``{solution}`` blocks (and the blank line after each)."""
+    """Markdown without its ``{solution}`` blocks (and the blank line after each). Machinery behind chapter 00."""
     lines = text.split("\n")
     for first, last, _ in reversed(_blocks(lines, SOLUTION_OPEN)):
         if last + 1 < len(lines) and not lines[last + 1].strip():
@@ -56,7 +56,9 @@ def remove_solutions(text: str) -> str:
 def stub_source(label: str, number: str | None = None) -> str:
     """The code cell placed after exercise ``label`` (the book's ``number`` for it, e.g. "12.1", if known): a
     comment, how to check an answer when the exercise has a checker (:func:`~ltdd.exercises.check`), and a
-    ``NotImplementedError``."""
+    ``NotImplementedError``.
+
+    Machinery behind chapter 00."""
     from .exercises import CHECKERS
 
     name = f"{number} ({label})" if number else label
@@ -110,7 +112,9 @@ def student_notebook(notebook: nbformat.NotebookNode, chapter: int | None = None
 
 def student_edition(out: str | Path, chapters: str | Path | None = None) -> dict[str, list[str]]:
     """Write the student edition of every chapter notebook in ``chapters`` (default: the book's) to
-    ``out/chapters``; returns chapter → exercise labels."""
+    ``out/chapters``; returns chapter → exercise labels.
+
+    Machinery behind chapter 00."""
     from .config import repository_root
 
     source = Path(chapters) if chapters is not None else (repository_root() or Path.cwd()) / "chapters"

@@ -32,7 +32,7 @@ from .distill import SyntheticSet, make_distiller
 from .distill.unroll import GRAD_MODES, SavedTensorMeter
 from .experts import ExpertBuffer, ExpertConfig, train_buffer
 from .rebalance import long_tail_groups
-from .studies import Study, eval_config, run_study, seed_count, study_table
+from .studies import HALF_COLUMNS, Study, eval_config, run_study, seed_count, study_table
 from .train import evaluate_training_set
 
 ABLATION_ROWS: dict[str, dict] = {
@@ -152,7 +152,8 @@ def distill_row(dataset: ImageDataset, spec: Mapping, scale: TMScale, buffers: t
 def evaluate_tm(synthetic: SyntheticSet, dataset: ImageDataset, profile: Profile, scale: TMScale, seed: int,
                 networks: int | None = None, progress: bool = False):
     """Train networks on a trajectory-matching set at the step size it learned (``EVAL_PROTOCOLS["datm"]``: MTT's
-    evaluation at batch 128, as DATM/LTDD) for the profile's epochs; returns the report and its shot-group and head/tail accuracies."""
+    evaluation at batch 128, as DATM/LTDD) for the profile's epochs; returns the report and its shot-group and
+    head/tail accuracies."""
     config = eval_config("datm", profile, learned_lr=synthetic.learned_lr)
     options = {} if scale.net_width is None else {"width": scale.net_width}
     images, labels = synthetic.training_pairs()
@@ -246,11 +247,10 @@ def _learned_lr(study: Study, label: str) -> str:
     return f"{study.mean_std(label, 'learned_lr')[0]:.3g}"
 
 
-def ablation_table(study: Study, keys: Sequence[tuple[str, str]] = (
-        ("overall", "accuracy"), ("head half", "groups.halves.head"), ("tail half", "groups.halves.tail"))) -> str:
+def ablation_table(study: Study, keys: Sequence[tuple[str, str]] = HALF_COLUMNS) -> str:
     """A markdown table of an ablation: mean ± std over seeds (in %) of each ``(column, key)``, and the step
     size the sets learned (:func:`ltdd.studies.study.study_table` with those columns)."""
-    return study_table(study, [*keys, ("learned α", _learned_lr), ("seeds", seed_count)], decimals=1)
+    return study_table(study, keys, decimals=1, after=(("learned α", _learned_lr), ("seeds", seed_count)))
 
 
 # ---------------------------------------------------------------------------------------- diagnostics

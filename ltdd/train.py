@@ -24,7 +24,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from ._deprecated import renamed
 from .augment import DSA, strategy_for
+from .checks import positive_int, seed_list
 from .config import make_generator
 from .data import ImageDataset, LabeledImages
 from .models import get_model
@@ -32,7 +34,7 @@ from .models import get_model
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyperparameters of the evaluation protocol (defaults: the DC/DSA/DM reference)."""
+    """Hyperparameters of the evaluation protocol (defaults: the DC/DSA/DM reference). Introduced in chapter 01."""
 
     epochs: int = 1000
     lr: float = 0.01
@@ -64,10 +66,8 @@ class TrainConfig:
             raise ValueError(f"milestones must be ints in (0, epochs={self.epochs}), got {self.milestones!r}")
         if self.dsa_mode not in ("S", "M"):
             raise ValueError(f"dsa_mode={self.dsa_mode!r} is not allowed; choose 'S' or 'M'")
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs must be a positive int, got {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}")
+        positive_int("epochs", self.epochs)
+        positive_int("batch_size", self.batch_size)
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if not 0 <= self.cutmix_prob <= 1:
@@ -92,6 +92,8 @@ class Accuracy:
 
     On a split with bias attributes, ``aligned`` and ``conflicting`` are the accuracies on the
     bias-aligned (attribute = label) and bias-conflicting images (``None`` where a split has none).
+
+    Introduced in chapter 08.
     """
 
     overall: float
@@ -101,18 +103,25 @@ class Accuracy:
 
 
 def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
-    """Cross-entropy against a probability vector per sample: ``−Σ_c p_c log softmax(z)_c``, batch mean."""
+    """Cross-entropy against a probability vector per sample: ``−Σ_c p_c log softmax(z)_c``, batch mean.
+
+    Machinery behind chapter 01."""
     return -(targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 
 def classification_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Cross-entropy for hard labels ``(N,)``, soft cross-entropy for soft labels ``(N, C)``."""
+    """Cross-entropy for hard labels ``(N,)``, soft cross-entropy for soft labels ``(N, C)``.
+
+    Machinery behind chapter 01."""
     return soft_cross_entropy(logits, labels) if labels.ndim == 2 else F.cross_entropy(logits, labels)
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: LabeledImages, num_classes: int, batch_size: int = 1024) -> Accuracy:
-    """Overall and per-class accuracy of ``model`` on ``split`` (``nan`` for a class absent from it)."""
+def network_accuracy(model: nn.Module, split: LabeledImages, num_classes: int, batch_size: int = 1024) -> Accuracy:
+    """Overall and per-class accuracy of ``model`` on ``split`` (``nan`` for a class absent from it), and on its
+    bias-aligned and bias-conflicting images where ``split`` has attributes. Introduced in chapter 04 (as
+    ``evaluate``, its old name; the evaluation of a synthetic set, :func:`ltdd.experiments.evaluate`, keeps that
+    name)."""
     was_training = model.training
     model.eval()
     hits = torch.cat([model(split.images[start:start + batch_size]).argmax(dim=1)
@@ -129,6 +138,9 @@ def evaluate(model: nn.Module, split: LabeledImages, num_classes: int, batch_siz
     return accuracy
 
 
+evaluate = renamed(network_accuracy, "evaluate")
+
+
 def train_classifier(model: nn.Module, images: Tensor, labels: Tensor, config: TrainConfig,
                      generator: torch.Generator, hflip_safe: bool = True, progress: bool = False,
                      description: str = "train") -> list[float]:
@@ -136,6 +148,8 @@ def train_classifier(model: nn.Module, images: Tensor, labels: Tensor, config: T
 
     ``generator`` drives the batch order and the augmentation, so the same generator state and the same
     initial weights give the same trained network.
+
+    Machinery behind chapter 01.
     """
     if len(images) != len(labels):
         raise ValueError(f"images ({len(images)}) and labels ({len(labels)}) differ in length")
@@ -184,7 +198,9 @@ def _draw(generator: torch.Generator) -> float:
 
 def cutmix(x: Tensor, y: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor, float]:
     """CutMix with β = 1: paste a box of a shuffled batch into ``x``. Returns the mixed images, the pasted
-    images' labels and the kept fraction λ (the weight of the original labels)."""
+    images' labels and the kept fraction λ (the weight of the original labels).
+
+    Machinery behind chapter 01."""
     n, _, h, w = x.shape
     lam = _draw(generator)
     order = torch.randperm(n, generator=generator, device=generator.device).to(x.device)
@@ -201,7 +217,7 @@ def cutmix(x: Tensor, y: Tensor, generator: torch.Generator) -> tuple[Tensor, Te
 
 @dataclass
 class EvaluationReport:
-    """Accuracy of networks trained on one training set, over several seeds."""
+    """Accuracy of networks trained on one training set, over several seeds. Machinery behind chapter 01."""
 
     model: str
     epochs: int
@@ -282,12 +298,14 @@ def evaluate_training_set(images: Tensor, labels: Tensor, dataset: ImageDataset,
     ``seeds`` is a count (networks ``0..seeds-1``) or an explicit list; network ``k`` draws its weights,
     batch order and augmentation from generators derived from ``(base_seed, k)``. ``encoder_state`` (e.g.
     SimCLR's, :mod:`ltdd.ssl`) initialises the feature layers of every network before training.
+
+    Introduced in chapter 01.
     """
-    seed_list = _seed_list(seeds)
-    runs = [evaluate(net, dataset.test, dataset.num_classes)
-            for _, net in train_networks(images, labels, dataset, model, seed_list, config, base_seed, progress,
+    seeds_used = seed_list(seeds)
+    runs = [network_accuracy(net, dataset.test, dataset.num_classes)
+            for _, net in train_networks(images, labels, dataset, model, seeds_used, config, base_seed, progress,
                                          model_options, encoder_state)]
-    return EvaluationReport.from_runs(runs, model, config.epochs, seed_list, len(images),
+    return EvaluationReport.from_runs(runs, model, config.epochs, seeds_used, len(images),
                                       extra={"model_options": dict(model_options or {})})
 
 
@@ -300,6 +318,8 @@ def train_networks(images: Tensor, labels: Tensor, dataset: ImageDataset, model:
     and augmentation from ``make_generator(base_seed, "eval-train", k)``, so every caller that trains
     "network k" gets the same network. With ``encoder_state`` (:func:`ltdd.ssl.encoder_state`), the feature
     layers start from it and only the classifier is fresh: the network is fine-tuned, every layer trained.
+
+    Machinery behind chapter 01.
     """
     expected = dataset.image_shape
     if tuple(images.shape[1:]) != expected:
@@ -307,7 +327,7 @@ def train_networks(images: Tensor, labels: Tensor, dataset: ImageDataset, model:
                          f"{dataset.name!r} has {expected}")
     device = dataset.device
     images, labels = images.to(device), labels.to(device)
-    for k in tqdm(_seed_list(seeds), desc=f"train {model}", disable=not progress):
+    for k in tqdm(seed_list(seeds), desc=f"train {model}", disable=not progress):
         net = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
                         generator=make_generator(base_seed, "eval-init", k), **(model_options or {}))
         if encoder_state is not None:
@@ -326,6 +346,8 @@ def evaluate_synthetic(synthetic, dataset: ImageDataset, model: str = "convnet",
     """The DD evaluation protocol for a :class:`~ltdd.distill.base.SyntheticSet` (hard or soft labels).
 
     A partitioned set (``factor`` > 1: IDM, DSDM) trains on its expanded parts, as those methods evaluate.
+
+    Introduced in chapter 01.
     """
     synthetic.check_compatible(dataset)
     images, labels = synthetic.training_pairs()
@@ -340,12 +362,3 @@ def _mean_or_none(values: list[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
-def _seed_list(seeds: int | list[int]) -> list[int]:
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {seeds}")
-        return list(range(seeds))
-    seed_list = list(seeds)
-    if not seed_list or not all(isinstance(s, int) for s in seed_list):
-        raise ValueError(f"seeds must be a positive count or a non-empty list of ints, got {seeds!r}")
-    return seed_list

@@ -18,6 +18,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from .checks import positive_int
 from .config import PROFILES, Profile
 from .data import ImageDataset
 from .train import EvaluationReport
@@ -27,13 +28,16 @@ PROFILE_FIELDS = ("dataset", "model", "net_width", "ipc", "eval_epochs", "eval_s
 """The :class:`~ltdd.config.Profile` fields shown by :func:`profile_table`, in order."""
 
 
-def _finish(fig: Figure) -> Figure:
-    """Detach ``fig`` from pyplot (no second automatic display, no leak) and return it."""
+def finish_figure(fig: Figure) -> Figure:
+    """Detach ``fig`` from pyplot (no second automatic display, no leak) and return it: the last line of every
+    ``plot_*`` function of the package. Machinery behind chapter 01 and every later figure."""
     plt.close(fig)
     return fig
 
 
-def _palette(n: int) -> list:
+def palette(n: int) -> list:
+    """``n`` colours of matplotlib's ``tab10`` cycle (repeating after ten): the line colours of the package's
+    figures. Machinery behind chapter 01."""
     cmap = matplotlib.colormaps["tab10"]
     return [cmap(i % 10) for i in range(n)]
 
@@ -51,11 +55,12 @@ def show_images(images: Tensor, labels: Tensor, dataset: ImageDataset, per_class
     ``images`` are normalised like ``dataset`` (only the shown ones are denormalised for display);
     ``labels`` are hard ``(N,)`` or soft ``(N, C)`` labels (argmax is used). ``classes`` picks the rows
     (default: every class of ``dataset``); a class without images gets an empty row.
+
+    Introduced in chapter 01.
     """
     if images.ndim != 4:
         raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
-    if not isinstance(per_class, int) or per_class < 1:
-        raise ValueError(f"per_class must be a positive int, got {per_class!r}")
+    positive_int("per_class", per_class)
     labels = labels.detach()
     labels = (labels.argmax(dim=1) if labels.ndim == 2 else labels).cpu()
     if len(labels) != len(images):
@@ -92,7 +97,7 @@ def _pixel_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], size: float, t
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def _per_class_std(report: EvaluationReport) -> list[float]:
@@ -107,6 +112,8 @@ def plot_per_class_accuracy(reports: Mapping[str, EvaluationReport], class_names
 
     Bars show the mean over the report's networks, whiskers the standard deviation; the legend gives
     each report's overall mean ± std.
+
+    Introduced in chapter 01.
     """
     if not reports:
         raise ValueError("reports must contain at least one EvaluationReport")
@@ -118,7 +125,7 @@ def plot_per_class_accuracy(reports: Mapping[str, EvaluationReport], class_names
     fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 0.3 * len(names) * len(reports) + 3)), 3.8),
                            layout="constrained")
     width = 0.8 / len(reports)
-    for k, ((label, report), color) in enumerate(zip(reports.items(), _palette(len(reports)))):
+    for k, ((label, report), color) in enumerate(zip(reports.items(), palette(len(reports)))):
         xs = [c + (k - (len(reports) - 1) / 2) * width for c in range(len(names))]
         heights = [100 * a for a in report.per_class]
         errors = [100 * s for s in _per_class_std(report)] if len(report.accuracies) > 1 else None
@@ -134,7 +141,7 @@ def plot_per_class_accuracy(reports: Mapping[str, EvaluationReport], class_names
     fig.legend(loc="outside lower center", ncols=min(3, len(reports)), fontsize=8, frameon=False)
     if title:
         ax.set_title(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_accuracy_vs_ipc(curves: Mapping[str, Mapping[int, EvaluationReport]],
@@ -143,12 +150,14 @@ def plot_accuracy_vs_ipc(curves: Mapping[str, Mapping[int, EvaluationReport]],
 
     ``curves`` maps a method name to ``{ipc: report}``; ``full`` (the whole training set) is drawn as a
     horizontal band at its mean ± std.
+
+    Introduced in chapter 01.
     """
     if not curves or not any(curves.values()):
         raise ValueError("curves must map at least one method to at least one {ipc: report}")
     fig, ax = plt.subplots(figsize=(5.5, 3.6), layout="constrained")
     all_ipcs = sorted({ipc for points in curves.values() for ipc in points})
-    for (label, points), color in zip(curves.items(), _palette(len(curves))):
+    for (label, points), color in zip(curves.items(), palette(len(curves))):
         ipcs = sorted(points)
         means = [100 * points[i].mean for i in ipcs]
         stds = [100 * points[i].std for i in ipcs]
@@ -169,21 +178,29 @@ def plot_accuracy_vs_ipc(curves: Mapping[str, Mapping[int, EvaluationReport]],
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+ALIGNMENTS = {"l": "---", "r": "---:", "c": ":---:"}
+"""``align`` letters of :func:`markdown_table`: the renderer's default (left), right, centred."""
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str | None = None) -> str:
+    """A Markdown table from a header and rows (numbers and strings as given; ``|`` in a cell is escaped, a line
+    break becomes a space). ``align`` gives one letter per column: ``l`` (the default), ``r`` (numbers right) or
+    ``c`` (centred). Introduced in chapter 01; every table of the package and the book goes through it."""
+
     def cell(value: object) -> str:
         return str(value).replace("|", "\\|").replace("\n", " ")
 
+    align = "l" * len(header) if align is None else align
+    if not isinstance(align, str) or len(align) != len(header) or set(align) - set(ALIGNMENTS):
+        raise ValueError(f"align must give one of 'l', 'r', 'c' for each of the {len(header)} columns, "
+                         f"got {align!r}")
     lines = ["| " + " | ".join(cell(h) for h in header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+             "|" + "|".join(ALIGNMENTS[a] for a in align) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-markdown_table = _markdown_table
-"""A Markdown table from a header and rows (numbers and strings as given); public name for chapters."""
 
 
 def profile_table(profiles: Mapping[str, Profile] | None = None, fields: Sequence[str] = PROFILE_FIELDS,
@@ -191,6 +208,8 @@ def profile_table(profiles: Mapping[str, Profile] | None = None, fields: Sequenc
     """A Markdown table with one column per profile and one row per setting (``PROFILES`` by default).
 
     ``highlight`` names a profile whose column header is set in bold (e.g. the active one).
+
+    Introduced in chapter 00.
     """
     profiles = PROFILES if profiles is None else profiles
     known = set(Profile.__dataclass_fields__)
@@ -200,28 +219,31 @@ def profile_table(profiles: Mapping[str, Profile] | None = None, fields: Sequenc
     header = ["setting"] + [f"**{n}** (active)" if n == highlight else n for n in profiles]
     rows = [[f"`{f}`"] + [getattr(p, f) for p in profiles.values()] for f in fields]
     rows.append(["where"] + [p.description for p in profiles.values()])
-    return _markdown_table(header, rows)
+    return markdown_table(header, rows)
 
 
 def accuracy_table(reports: Mapping[str, EvaluationReport]) -> str:
     """A Markdown table: one row per report with mean ± std (%), networks, epochs and training images (a
-    report of one network shows its accuracy without a ±: one network has no spread)."""
+    report of one network shows its accuracy without a ±: one network has no spread).
+
+    Introduced in chapter 01."""
     rows = [[label, f"{100 * r.mean:.1f} ± {100 * r.std:.1f}" if len(r.accuracies) > 1 else f"{100 * r.mean:.1f}",
              len(r.accuracies), r.epochs, r.train_size]
             for label, r in reports.items()]
-    return _markdown_table(["training set", "test accuracy (%)", "networks", "epochs", "training images"],
+    return markdown_table(["training set", "test accuracy (%)", "networks", "epochs", "training images"],
                            rows)
 
 
-__all__ = ["PROFILE_FIELDS", "accuracy_table", "plot_accuracy_vs_ipc", "plot_per_class_accuracy",
-           "profile_table", "show_images"]
+__all__ = ["PROFILE_FIELDS", "accuracy_table", "finish_figure", "markdown_table", "palette", "plot_accuracy_vs_ipc",
+           "plot_per_class_accuracy", "profile_table", "show_images"]
 
 
 # ---- long-tailed data
 SHOT_GROUP_COLORS = {"many": "#1f77b4", "medium": "#ff7f0e", "few": "#d62728"}
 """Bar colours of the shot groups (tab10 blue, orange, red); other group names get grey."""
 
-_OTHER_GROUP_COLOR = "#7f7f7f"
+OTHER_GROUP_COLOR = "#7f7f7f"
+"""Bar colour of a group that is not a shot group (tab10 grey)."""
 
 
 def _count_series(counts: Mapping[str, Sequence[int]] | Sequence[int]) -> dict[str, list[int]]:
@@ -272,13 +294,15 @@ def plot_class_counts(counts: Mapping[str, Sequence[int]] | Sequence[int],
     ``counts`` is one sequence (one bar per class) or ``{label: counts}`` (grouped bars, the legend gives
     each series' total). ``log=True`` puts the counts on a logarithmic axis, where an exponential profile
     is a straight staircase; ``ylabel`` names the axis. The bar heights are exactly the counts.
+
+    Introduced in chapter 02.
     """
     series = _count_series(counts)
     num_classes = len(next(iter(series.values())))
     fig, ax = plt.subplots(figsize=(min(14.0, max(5.5, 0.12 * num_classes * len(series) + 3)), 3.4),
                            layout="constrained")
     width = 0.8 / len(series)
-    for k, ((label, values), color) in enumerate(zip(series.items(), _palette(len(series)))):
+    for k, ((label, values), color) in enumerate(zip(series.items(), palette(len(series)))):
         xs = [c + (k - (len(series) - 1) / 2) * width for c in range(num_classes)]
         ax.bar(xs, values, width=width, color=color, label=f"{label}: {sum(values):,} images")
     _class_axis(ax, num_classes, class_names)
@@ -289,7 +313,7 @@ def plot_class_counts(counts: Mapping[str, Sequence[int]] | Sequence[int],
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_shot_groups(counts: Sequence[int], groupings: Mapping[str, Sequence[str]],
@@ -301,6 +325,8 @@ def plot_shot_groups(counts: Sequence[int], groupings: Mapping[str, Sequence[str
     :func:`ltdd.data.longtail.shot_groups` or :func:`~ltdd.data.longtail.index_range_groups`. Bars are
     coloured with :data:`SHOT_GROUP_COLORS`; dashed lines mark ``thresholds`` (OLTR's 20 and 100
     images); each panel's legend says how many classes fall in each group.
+
+    Introduced in chapter 02.
     """
     from matplotlib.patches import Patch
 
@@ -316,13 +342,13 @@ def plot_shot_groups(counts: Sequence[int], groupings: Mapping[str, Sequence[str
                                                          0.4 + 2.3 * len(groupings)),
                              squeeze=False, sharex=True, layout="constrained")
     for ax, (name, groups) in zip(axes[:, 0], groupings.items()):
-        colors = [SHOT_GROUP_COLORS.get(g, _OTHER_GROUP_COLOR) for g in groups]
+        colors = [SHOT_GROUP_COLORS.get(g, OTHER_GROUP_COLOR) for g in groups]
         ax.bar(range(len(values)), values, width=0.85, color=colors)
         for level in thresholds:
             ax.axhline(level, color="black", linestyle="--", linewidth=0.8, alpha=0.6)
         present = [g for g in SHOT_GROUP_COLORS if g in groups] + \
                   [g for g in dict.fromkeys(groups) if g not in SHOT_GROUP_COLORS]
-        handles = [Patch(color=SHOT_GROUP_COLORS.get(g, _OTHER_GROUP_COLOR),
+        handles = [Patch(color=SHOT_GROUP_COLORS.get(g, OTHER_GROUP_COLOR),
                          label=f"{g}: {list(groups).count(g)}") for g in present]
         ax.legend(handles=handles, fontsize=8, title=name, title_fontsize=8, loc="upper right")
         ax.set_ylabel("training images")
@@ -334,7 +360,7 @@ def plot_shot_groups(counts: Sequence[int], groupings: Mapping[str, Sequence[str
         ax.set_xlabel("")
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def show_image_rows(rows: Mapping[str, Tensor], dataset: ImageDataset, per_row: int = 12,
@@ -343,11 +369,12 @@ def show_image_rows(rows: Mapping[str, Tensor], dataset: ImageDataset, per_row: 
 
     Shows the first ``per_row`` images of every row; images are normalised like ``dataset``. Used to put
     the same class under two selection rules side by side.
+
+    Introduced in chapter 02.
     """
     if not rows:
         raise ValueError("rows must map at least one label to a batch of images")
-    if not isinstance(per_row, int) or per_row < 1:
-        raise ValueError(f"per_row must be a positive int, got {per_row!r}")
+    positive_int("per_row", per_row)
     for label, images in rows.items():
         if images.ndim != 4:
             raise ValueError(f"row {label!r}: images must have shape (N, C, H, W), got {tuple(images.shape)}")
@@ -362,6 +389,8 @@ def counts_table(counts: Mapping[str, Sequence[int]], reference_totals: Mapping[
     Columns: the counts (every class, or ``largest … smallest`` when ``per_class=False``), the smallest
     class, the total, and, with ``reference_totals`` (``{label: total}``, e.g. the totals of the public
     splits), the reference total and whether the two agree ("–" for a label without one).
+
+    Introduced in chapter 02.
     """
     series = _count_series(counts)
     header = ["split", "images per class" if per_class else "largest … smallest", "smallest class", "total"]
@@ -376,10 +405,11 @@ def counts_table(counts: Mapping[str, Sequence[int]], reference_totals: Mapping[
             row += ["–", "–"] if reference is None else \
                 [f"{reference:,}", "yes" if reference == sum(values) else "**no**"]
         rows.append(row)
-    return _markdown_table(header, rows)
+    return markdown_table(header, rows)
 
 
-__all__ += ["SHOT_GROUP_COLORS", "counts_table", "plot_class_counts", "plot_shot_groups", "show_image_rows"]
+__all__ += ["OTHER_GROUP_COLOR", "SHOT_GROUP_COLORS", "counts_table", "plot_class_counts", "plot_shot_groups",
+            "show_image_rows"]
 
 
 # ---- biased data
@@ -409,6 +439,8 @@ def plot_aligned_conflicting(aligned: Sequence[int], conflicting: Sequence[int],
     The bottom bar of class ``c`` is exactly ``aligned[c]`` high and the top one ``conflicting[c]``
     (``ax.containers[0]`` and ``[1]``); the legend gives both totals and the biased rate
     ``aligned / (aligned + conflicting)``.
+
+    Machinery behind chapter 00.
     """
     series = _count_series({"aligned": aligned, "conflicting": conflicting})
     low, high = series["aligned"], series["conflicting"]
@@ -426,13 +458,15 @@ def plot_aligned_conflicting(aligned: Sequence[int], conflicting: Sequence[int],
     ax.legend(fontsize=8, loc="lower right")
     if title:
         ax.set_title(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def attribute_count_matrix(labels: Tensor, attributes: Tensor, num_classes: int) -> np.ndarray:
     """``M[y, a]``: how many images of class ``y`` carry attribute ``a``, shape ``(C, C)`` (int64).
 
     The diagonal holds the bias-aligned images, everything off it the bias-conflicting ones.
+
+    Introduced in chapter 03.
     """
     labels, attributes = _as_long_cpu(labels, "labels"), _as_long_cpu(attributes, "attributes")
     if labels.shape != attributes.shape:
@@ -450,6 +484,8 @@ def plot_attribute_counts(panels: Mapping[str, tuple[Tensor, Tensor]], num_class
 
     Every cell is annotated with its count (:func:`attribute_count_matrix`, which is also the image the
     panel shows); the diagonal (bias-aligned) cells are outlined. Each panel has its own colour scale.
+
+    Introduced in chapter 03.
     """
     from matplotlib.patches import Rectangle
 
@@ -483,7 +519,7 @@ def plot_attribute_counts(panels: Mapping[str, tuple[Tensor, Tensor]], num_class
         ax.set_title(f"{label}\n{aligned:,} aligned, {int(matrix.sum()) - aligned:,} conflicting", fontsize=9)
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def show_aligned_conflicting(images: Tensor, labels: Tensor, attributes: Tensor, dataset: ImageDataset,
@@ -494,11 +530,12 @@ def show_aligned_conflicting(images: Tensor, labels: Tensor, attributes: Tensor,
 
     ``images`` are normalised like ``dataset``. The grid has ``len(classes)`` rows and ``2 * per_group``
     columns; a class with fewer images of a kind leaves those cells empty.
+
+    Introduced in chapter 03.
     """
     if images.ndim != 4:
         raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
-    if not isinstance(per_group, int) or per_group < 1:
-        raise ValueError(f"per_group must be a positive int, got {per_group!r}")
+    positive_int("per_group", per_group)
     labels, attributes = _as_long_cpu(labels, "labels"), _as_long_cpu(attributes, "attributes")
     if not len(labels) == len(attributes) == len(images):
         raise ValueError(f"images ({len(images)}), labels ({len(labels)}) and attributes ({len(attributes)}) "
@@ -536,7 +573,7 @@ def show_aligned_conflicting(images: Tensor, labels: Tensor, attributes: Tensor,
                  color=BIAS_GROUP_COLORS[group])
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_colour_noise(severities: Sequence[int] = (1, 2, 3, 4), samples: int = 16, seed: int = 0,
@@ -547,14 +584,15 @@ def plot_colour_noise(severities: Sequence[int] = (1, 2, 3, 4), samples: int = 1
     :func:`ltdd.data.bias.colour_jitter` for attribute ``a`` at severity ``s`` (``clamp(colour[a] +
     std_s · ε, 0, 1)``), the colour a full-intensity stroke takes. The same noise ``ε`` is used in every
     panel, so only the standard deviation changes. The panel's image is that array.
+
+    Introduced in chapter 03.
     """
     from .data.bias import BIAS_COLOURS, colour_jitter, colour_std
 
     if not severities:
         raise ValueError("severities must name at least one severity")
     stds = [colour_std(s) for s in severities]  # validates them
-    if not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"samples must be a positive int, got {samples!r}")
+    positive_int("samples", samples)
     num_attributes = len(BIAS_COLOURS)
     attributes = torch.arange(num_attributes).repeat_interleave(samples)
     fig, axes = plt.subplots(1, len(severities), figsize=(0.18 * samples * len(severities) + 1.2, 3.0),
@@ -570,7 +608,7 @@ def plot_colour_noise(severities: Sequence[int] = (1, 2, 3, 4), samples: int = 1
     axes[0, 0].set_ylabel("attribute (colour)")
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def corruption_gallery(images: Tensor, severities: Sequence[int] = (1, 2, 3, 4), seed: int = 0,
@@ -582,6 +620,8 @@ def corruption_gallery(images: Tensor, severities: Sequence[int] = (1, 2, 3, 4),
     CIFAR-10-C level ``s + 1``), with one seed per image drawn once from ``seed``, so an image meets the
     same random draw at every severity and in every row. ``frost_textures`` goes to the frost corruption
     (see :func:`ltdd.data.corruptions.frost_textures`).
+
+    Machinery behind chapter 00.
     """
     from .data.corruptions import CORRUPTIONS, corrupt, draw_seeds
 
@@ -608,6 +648,8 @@ def plot_corruption_gallery(images: Tensor, severities: Sequence[int] = (1, 2, 3
     Every cell shows the ``N`` images side by side (separated by a white pixel column); the cells are the
     tensors of :func:`corruption_gallery`. ``class_names`` (one per corruption, e.g. CIFAR-10's) adds the
     class each corruption is aligned with to the row label. The grid is ``K × (1 + S)``.
+
+    Introduced in chapter 03.
     """
     from .data.corruptions import CORRUPTIONS
 
@@ -645,7 +687,7 @@ def plot_corruption_gallery(images: Tensor, severities: Sequence[int] = (1, 2, 3
         axes[0, j].set_title(f"severity {s} (level {s + 1})", fontsize=8)
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 __all__ += ["BIAS_GROUP_COLORS", "attribute_count_matrix", "corruption_gallery", "plot_aligned_conflicting",
@@ -658,9 +700,10 @@ def moving_average(values: Sequence[float], window: int) -> np.ndarray:
 
     NaN entries (e.g. missing losses) are skipped: a position averages the finite values of its window and
     is NaN only when its window holds none.
+
+    Machinery behind chapter 00.
     """
-    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
-        raise ValueError(f"window must be a positive int, got {window!r}")
+    positive_int("window", window)
     x = np.asarray(values, dtype=float).reshape(-1)
     finite = np.isfinite(x)
     sums = np.concatenate([[0.0], np.cumsum(np.where(finite, x, 0.0))])
@@ -687,15 +730,16 @@ def plot_loss_curves(curves: Mapping[str, Sequence[float | None]], title: str | 
     a fiftieth of the longest curve, at least 1, when the smoothed line is the only one drawn). ``None``,
     NaN and, on the log axis, values ``<= 0`` are left out of the drawing; the legend gives each curve's
     first and last recorded value.
+
+    Introduced in chapter 05.
     """
     if not curves or not any(len(values) for values in curves.values()):
         raise ValueError("curves must map at least one label to a non-empty sequence of losses")
     longest = max(len(values) for values in curves.values())
     window = max(1, round(longest / 50)) if window is None else window
-    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
-        raise ValueError(f"window must be a positive int, got {window!r}")
+    positive_int("window", window)
     fig, ax = plt.subplots(figsize=(6.0, 3.6), layout="constrained")
-    for (label, values), color in zip(curves.items(), _palette(len(curves))):
+    for (label, values), color in zip(curves.items(), palette(len(curves))):
         y = _loss_values(values)
         if log:
             y = np.where(y > 0, y, np.nan)
@@ -716,7 +760,7 @@ def plot_loss_curves(curves: Mapping[str, Sequence[float | None]], title: str | 
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def show_image_panels(panels: Mapping[str, Tensor], labels: Tensor, dataset: ImageDataset, per_class: int = 5,
@@ -729,11 +773,12 @@ def show_image_panels(panels: Mapping[str, Tensor], labels: Tensor, dataset: Ima
     ``(N, C)``) serves all. Row ``c`` of every panel shows the first ``per_class`` images of class ``c``,
     so image ``j`` of a row is the same synthetic image in every panel. The grid has ``len(classes)`` rows
     and ``len(panels) * per_class`` image columns.
+
+    Introduced in chapter 05.
     """
     if not panels:
         raise ValueError("panels must map at least one heading to a batch of images")
-    if not isinstance(per_class, int) or isinstance(per_class, bool) or per_class < 1:
-        raise ValueError(f"per_class must be a positive int, got {per_class!r}")
+    positive_int("per_class", per_class)
     shapes = {tuple(images.shape) for images in panels.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != 4:
         raise ValueError(f"every panel must hold images of the same shape (N, C, H, W), got {sorted(shapes)}")
@@ -777,7 +822,7 @@ def show_image_panels(panels: Mapping[str, Tensor], labels: Tensor, dataset: Ima
         fig.text((left + right) / 2, top, heading, ha="center", va="bottom", fontsize=9)
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 __all__ += ["moving_average", "plot_loss_curves", "show_image_panels"]
@@ -791,6 +836,8 @@ def plot_method_comparison(summary: Mapping[str, Mapping[str, tuple[float, float
 
     ``summary`` is ``{method: {column: (mean, std)}}`` in fractions (:func:`ltdd.comparison.group_summary`);
     a column a method lacks is left empty. Methods are drawn top to bottom in ``summary``'s order.
+
+    Introduced in chapter 12.
     """
     if not summary:
         raise ValueError("summary must contain at least one method")
@@ -800,7 +847,7 @@ def plot_method_comparison(summary: Mapping[str, Mapping[str, tuple[float, float
     labels = list(summary)
     family_of = dict(families or {})
     family_names = list(dict.fromkeys(family_of.get(label, "") for label in labels))
-    colours = dict(zip(family_names, _palette(len(family_names))))
+    colours = dict(zip(family_names, palette(len(family_names))))
     fig, axes = plt.subplots(1, len(columns), sharey=True, squeeze=False, layout="constrained",
                              figsize=(2.6 * len(columns) + 1.8, 0.32 * len(labels) + 1.4))
     ys = np.arange(len(labels))[::-1]
@@ -821,4 +868,4 @@ def plot_method_comparison(summary: Mapping[str, Mapping[str, tuple[float, float
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title)
-    return _finish(fig)
+    return finish_figure(fig)

@@ -39,7 +39,7 @@ def _drawn(explorer):
 
 
 def ipywidgets_available() -> bool:
-    """Whether ``ipywidgets`` can be imported."""
+    """Whether ``ipywidgets`` can be imported. Machinery behind chapter 02."""
     try:
         import ipywidgets  # noqa: F401
     except ImportError:
@@ -48,7 +48,9 @@ def ipywidgets_available() -> bool:
 
 
 def in_kernel() -> bool:
-    """Whether this code runs inside an IPython kernel (a notebook frontend may be listening)."""
+    """Whether this code runs inside an IPython kernel (a notebook frontend may be listening).
+
+    Machinery behind chapter 02."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -58,7 +60,9 @@ def in_kernel() -> bool:
 
 
 def widgets_available() -> bool:
-    """``ipywidgets`` imports *and* a kernel is running: the condition for returning a widget."""
+    """``ipywidgets`` imports *and* a kernel is running: the condition for returning a widget.
+
+    Machinery behind chapter 02."""
     return ipywidgets_available() and in_kernel()
 
 
@@ -68,6 +72,8 @@ def class_size_figure(num_classes: int = 10, n_max: int = 5000, imbalance: float
 
     The title gives β, the total and the smallest class; the bar heights are
     ``longtail_counts(n_max, num_classes, imbalance, rule)``.
+
+    Machinery behind chapter 02.
     """
     counts = longtail_counts(n_max, num_classes, imbalance, rule)
     title = (f"C = {num_classes}, n_max = {n_max:,}, β = {imbalance:.4g}: {sum(counts):,} images, "
@@ -89,6 +95,8 @@ def imbalance_explorer(num_classes: int = 10, n_max: int = 5000, imbalance: floa
     that the smallest class keeps at least one image under either rule). Raises ``ValueError`` for
     arguments :func:`~ltdd.data.longtail.longtail_counts` rejects or a β beyond ``max_imbalance``;
     ``ImportError`` when ``interactive=True`` and ``ipywidgets`` is missing.
+
+    Introduced in chapter 02.
     """
     longtail_counts(n_max, num_classes, imbalance, rule)  # validates all four arguments
     beta = float(imbalance)
@@ -134,6 +142,8 @@ def aligned_conflicting_counts(class_counts, bias_ratio: float) -> tuple[list[in
     Class ``c``'s aligned images are its attribute-``c`` block, ``M[c, c] - M[c, c - 1]`` with the milestones
     ``M`` of :func:`ltdd.data.bias.attribute_milestones`; the rest of the class is conflicting. This is
     exactly what :func:`~ltdd.data.bias.assign_attributes` produces for labels with these class sizes.
+
+    Introduced in chapter 03.
     """
     import numpy as np
 
@@ -154,6 +164,8 @@ def bias_counts_figure(class_counts, bias_ratio: float = 0.95, class_names=None,
     """The figure the bias-ratio explorer shows: stacked aligned / conflicting bars per class at one ratio.
 
     The bar heights are :func:`aligned_conflicting_counts`; the title gives ``r`` and the biased rate.
+
+    Introduced in chapter 03.
     """
     from .viz import plot_aligned_conflicting
 
@@ -175,6 +187,8 @@ def bias_ratio_explorer(class_counts=(5000,) * 10, bias_ratio: float = 0.95, cla
     :func:`bias_counts_figure` at ``bias_ratio``. The widget's ``result`` holds the figure last drawn.
     Raises ``ValueError`` for counts or a ratio the attribute rule rejects; ``ImportError`` when
     ``interactive=True`` and ``ipywidgets`` is missing.
+
+    Introduced in chapter 03.
     """
     counts = list(class_counts)
     aligned_conflicting_counts(counts, bias_ratio)  # validates the counts and the ratio

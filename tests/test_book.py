@@ -315,15 +315,86 @@ def test_show_images_handles_colour_and_soft_labels():
 
 
 def test_figures_equations_and_exercises_are_numbered_per_chapter():
-    """Issue 19: "Fig. 5.2", not a count across the book. Only the chapters' part is numbered (01 is chapter 1, so
-    the numbers agree with the file names and with the Colab edition's), one level deep, and Sphinx puts the
-    chapter's number before every figure, equation and exercise number."""
+    """Issue 19: "Fig. 5.2", not a count across the book. Only the chapters' parts are numbered, one level deep,
+    and the count runs on from part to part (Jupyter Book's use_multitoc_numbering), so 01 is chapter 1 and 12 is
+    chapter 12, the numbers of the file names and of the Colab edition; Sphinx puts the chapter's number before
+    every figure, equation and exercise number."""
     toc = _toc()
     numbered = [part for part in toc["parts"] if part.get("numbered")]
-    assert len(numbered) == 1 and numbered[0]["numbered"] == 1
-    files = [entry["file"] for entry in numbered[0]["chapters"]]
+    assert numbered and all(part["numbered"] == 1 for part in numbered)
+    files = [entry["file"] for part in numbered for entry in part["chapters"]]
     assert [int(Path(f).name[:2]) for f in files] == list(range(1, len(files) + 1))
     assert all(Path(entry).name[:2] == "00" or entry.startswith("reference/") or entry == toc["root"]
                for entry in toc_files(toc) if entry not in files)
+    assert _config()["html"].get("use_multitoc_numbering", True) is True, (
+        "without use_multitoc_numbering every numbered part would start again at chapter 1")
     config = _config()["sphinx"]["config"]
     assert config["numfig_secnum_depth"] == 1 and config["math_numfig"] is True
+
+
+def test_chapters_are_grouped_in_captioned_parts():
+    """Issue 21: the chapters in parts by subject, between the unnumbered Start and Reference parts."""
+    captions = [part["caption"] for part in _toc()["parts"]]
+    assert captions == ["Start", "Foundations", "Distribution matching", "Bias", "Long tails",
+                        "Trajectory matching", "Comparison", "Reference"]
+    reference = _toc()["parts"][-1]
+    assert not reference.get("numbered")
+    assert {"reference/settings", "reference/api"} <= set(toc_files(reference))
+
+
+# ------------------------------------------------------------------------------- code line length
+CODE_LINE_LIMIT = 88  # issue 21: longer lines overflow the rendered page and the PDF
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=lambda p: p.name)
+def test_chapter_code_lines_fit_the_page(twin: Path):
+    """Every line of every code cell at most 88 characters (markdown cells are prose and wrap by themselves)."""
+    notebook = jupytext.read(twin)
+    long_lines = [f"cell {index}: {line[:60]}... ({len(line)} characters)"
+                  for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+                  for line in cell.source.split("\n") if len(line) > CODE_LINE_LIMIT]
+    assert not long_lines, f"{twin.name} has code lines over {CODE_LINE_LIMIT} characters: {long_lines}"
+
+
+def test_chapters_pick_settings_instead_of_branching_on_the_profile_name():
+    """Issue 21: profile.pick(...) or a scale table, not ``if profile.name == ...`` in the chapters."""
+    branch = re.compile(r"profile\.name\s*(==|!=|in\b)|\.get\(profile\.name")
+    found = {twin.name: [line.strip() for line in twin.read_text().splitlines() if branch.search(line)]
+             for twin in TWINS}
+    assert not {name: lines for name, lines in found.items() if lines}
+
+
+SET_UP_CELL = '''# Set-up: on Colab, install ltdd (a no-op elsewhere); start the chapter's time budget.
+import subprocess, sys
+
+if "google.colab" in sys.modules:
+    PACKAGE = "ltdd @ git+{url}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", PACKAGE], check=True)
+
+from ltdd.budget import chapter_budget
+
+# `cpu`: 10 minutes; past them the next cell stops, saying so
+budget = chapter_budget("{chapter}")'''
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=lambda p: p.name)
+def test_set_up_cell_is_the_one_template(twin: Path):
+    """The set-up cell cannot live in ltdd (on Colab it installs ltdd before anything imports it), so every
+    chapter opens it with the same lines, its number the only difference (a chapter may add its own set-up
+    after them, as chapter 12 does): a copy that drifts fails here."""
+    first = next(cell for cell in jupytext.read(twin).cells if cell.cell_type == "code").source
+    expected = SET_UP_CELL.format(url=_repository_url(), chapter=twin.name[:2])
+    assert first == expected or first.startswith(expected + "\n"), (
+        f"{twin.name}: the set-up cell does not open with the template in tests/test_book.py")
+
+
+def test_markdown_table_alignment():
+    from ltdd.viz import markdown_table
+
+    assert markdown_table(["a", "b"], [[1, "x|y"]]).splitlines() == ["| a | b |", "|---|---|", "| 1 | x\\|y |"]
+    table = markdown_table(["a", "b", "c"], [], align="lrc")
+    assert table.splitlines()[1] == "|---|---:|:---:|"
+    with pytest.raises(ValueError, match="align must give one of"):
+        markdown_table(["a", "b"], [], align="r")
+    with pytest.raises(ValueError, match="align must give one of"):
+        markdown_table(["a"], [], align="m")

@@ -165,7 +165,8 @@ def test_distill_uses_profile_defaults(smoke, capsys):
 
 def test_distill_resume_uses_checkpoint(smoke, capsys):
     from ltdd.data import load_dataset
-    from ltdd.distill import atomic_save, make_distiller
+    from ltdd.distill import make_distiller
+    from ltdd.files import atomic_save
 
     saved = make_distiller("random", load_dataset("digits", device="cpu"), seed=7, ipc=3)
     saved.init()
@@ -285,3 +286,55 @@ def test_unknown_profile_option_subprocess(tmp_path):
     result = run_cli(["info", "--profile", "bogus"], tmp_path)
     assert result.returncode == 2
     assert "--profile" in result.stderr and "invalid choice" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------ shared flags
+def _subcommands() -> dict:
+    import argparse
+
+    from ltdd.cli import build_parser
+
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+NO_DATA = {"info", "student-edition", "colab-edition", "set-repository"}
+STUDIES = {"bias-sweep", "rebalance", "tm-ablation", "compare", "longtail-effect"}
+
+
+def _flags(parser) -> set[str]:
+    return {flag for action in parser._actions for flag in action.option_strings}
+
+
+def test_every_subcommand_that_loads_data_takes_the_shared_data_flags():
+    import inspect
+
+    subcommands = _subcommands()
+    assert NO_DATA | STUDIES | {"data", "distill", "evaluate", "experts"} == set(subcommands)
+    for name, parser in subcommands.items():
+        loads = "args.data_root" in inspect.getsource(parser.get_default("func"))
+        assert loads == (name not in NO_DATA), name
+        if loads:
+            assert {"--data-root", "--download", "--no-download", "--profile", "--device"} <= _flags(parser), name
+
+
+@pytest.mark.parametrize("name, required", [
+    ("data", ["digits"]), ("distill", ["dm", "--out", "X"]), ("evaluate", ["X"]),
+    ("bias-sweep", ["dm", "--out", "X.json"]), ("rebalance", ["vanilla", "--out", "X"]), ("experts", ["--out", "X"]),
+    ("tm-ablation", ["--out", "X"]), ("compare", ["--out", "X"]),
+    ("longtail-effect", ["--imbalance", "10", "--out", "X"]),
+])
+def test_data_root_parses_on_every_data_subcommand(name, required):
+    from ltdd.cli import build_parser
+
+    args = build_parser().parse_args([name, *required, "--data-root", "/somewhere", "--no-download"])
+    assert (args.data_root, args.download) == ("/somewhere", False)
+
+
+def test_study_subcommands_share_seeds_out_resume_overwrite_quiet():
+    from ltdd.cli import build_parser
+
+    for name in sorted(STUDIES):
+        assert {"--seeds", "--out", "--resume", "--overwrite", "--quiet"} <= _flags(_subcommands()[name]), name
+    args = build_parser().parse_args(["tm-ablation", "--out", "X", "--seeds", "0,1", "--resume", "--quiet"])
+    assert (args.seeds, args.out, args.resume, args.overwrite, args.quiet) == ("0,1", "X", True, False, True)

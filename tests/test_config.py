@@ -69,3 +69,19 @@ def test_download_switch(monkeypatch):
 def test_data_root_env(monkeypatch, tmp_path):
     monkeypatch.setenv("LTDD_DATA_ROOT", str(tmp_path))
     assert config.default_data_root() == tmp_path
+
+
+def test_pick_chooses_by_profile_name_with_a_default():
+    smoke, cpu, gpu = get_profile("smoke"), get_profile("cpu"), get_profile("gpu")
+    assert smoke.pick(smoke=2, cpu=3, default=10) == 2
+    assert cpu.pick(smoke=2, cpu=3, default=10) == 3
+    assert gpu.pick(smoke=2, cpu=3, default=10) == 10
+    assert gpu.pick(smoke=None, default=(0, 1)) == (0, 1)
+    assert cpu.pick(cpu=None, default=5) is None  # an explicit None is a value, not "missing"
+
+
+def test_pick_refuses_unknown_keywords_and_a_missing_value():
+    with pytest.raises(ValueError, match=r"pick\(\) got \['laptop'\].*'default'"):
+        get_profile("cpu").pick(laptop=1, default=2)
+    with pytest.raises(ValueError, match="no value for profile 'paper' and no default"):
+        get_profile("paper").pick(smoke=1, cpu=2, gpu=3)

@@ -298,7 +298,7 @@ def test_bias_sweep_under_the_paper_profile_runs_biased_dds_settings(monkeypatch
 
     monkeypatch.setattr(biased, "make_distiller", distiller)
     monkeypatch.setattr(biased, "evaluate_on_bias_splits", evaluate)
-    monkeypatch.setattr(biased, "bias_ratio_sweep", full)
+    monkeypatch.setattr(biased, "full_set_bias_sweep", full)
     monkeypatch.setattr(BiasSweep, "save", lambda self, path: path)
     monkeypatch.setattr(biased, "_lff_test", lambda *a: None)
     monkeypatch.setattr(biased, "load_dataset", lambda *a, **k: load_dataset("cdigits", bias_ratio=0.5))

@@ -16,9 +16,9 @@ from matplotlib.collections import PathCollection  # noqa: E402
 from ltdd.config import get_profile  # noqa: E402
 from ltdd.data import ImageDataset, LabeledImages  # noqa: E402
 from ltdd.data.longtail import shot_groups  # noqa: E402
-from ltdd.diagnostics import (BiasSweepPoint, FullTrainingReport, bias_ratio_sweep, bias_sweep_table,  # noqa: E402
+from ltdd.diagnostics import (BiasSweepPoint, FullTrainingReport, bias_sweep_table, full_set_bias_sweep,  # noqa: E402
                               classifier_weight_norms, group_accuracy_table, plot_accuracy_vs_class_size,
-                              plot_bias_sweep, plot_weight_norms, train_full)
+                              plot_full_set_bias_sweep, plot_weight_norms, train_full)
 from ltdd.train import TrainConfig, evaluate_training_set  # noqa: E402
 
 TINY = {"width": 4, "depth": 1}  # a one-block ConvNet with 4 channels: trains in a fraction of a second
@@ -104,7 +104,7 @@ def test_head_class_gets_the_longest_classifier_row():
 # ------------------------------------------------------------------------------------- bias sweep
 @pytest.fixture(scope="module")
 def sweep() -> dict[float, BiasSweepPoint]:
-    return bias_ratio_sweep("cdigits", [0.1, 1.0], settings=TrainConfig(epochs=1, dsa=False), seeds=1,
+    return full_set_bias_sweep("cdigits", [0.1, 1.0], settings=TrainConfig(epochs=1, dsa=False), seeds=1,
                             model_options={"width": 8}, device="cpu")
 
 
@@ -122,7 +122,7 @@ def test_bias_ratio_sweep_has_one_entry_per_ratio(sweep):
     table = bias_sweep_table(sweep).splitlines()
     assert len(table) == 2 + 2 and table[2].startswith("| 0.1 | 9.9 |")
     with pytest.raises(ValueError, match="distinct"):
-        bias_ratio_sweep("digits", [0.5, 0.5])
+        full_set_bias_sweep("digits", [0.5, 0.5])
 
 
 # ------------------------------------------------------------------------------------------ figures
@@ -139,7 +139,7 @@ def test_figures_have_one_mark_per_class_or_ratio(sweep):
     accuracy = plot_accuracy_vs_class_size(_report([1.0, 0.9, 0.5, 0.0]), counts, groups,
                                            reference=_report([1.0, 1.0, 0.9, 0.9]), class_names="abcd")
     norms = plot_weight_norms([1.2, 1.0, 0.8, 0.6], counts, groups, reference=[1.0, 1.0, 1.0, 1.0])
-    bias = plot_bias_sweep(sweep)
+    bias = plot_full_set_bias_sweep(sweep)
     assert set(plt.get_fignums()) == before, "figures must be closed in pyplot"
 
     points = [c for c in accuracy.axes[0].collections if isinstance(c, PathCollection)]
@@ -163,7 +163,7 @@ def test_figures_reject_mismatched_classes():
     with pytest.raises(ValueError, match="groups"):
         plot_weight_norms([1.0, 0.5], [10, 5], groups=["many"])
     with pytest.raises(ValueError, match="at least one"):
-        plot_bias_sweep({})
+        plot_full_set_bias_sweep({})
 
 
 def test_group_accuracy_table():

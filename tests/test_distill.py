@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from ltdd.data import load_dataset
-from ltdd.distill import (RandomConfig, RandomSelection, SyntheticSet, atomic_save, available_methods,
-                          check_ipc, make_distiller)
+from ltdd.distill import RandomConfig, RandomSelection, SyntheticSet, available_methods, check_ipc, make_distiller
+from ltdd.files import atomic_save
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from ltdd.data import load_dataset
 from ltdd.experts import (ExpertBuffer, ExpertConfig, class_balanced_order, classifier_slice, flat_parameters,
                           load_flat_parameters, train_buffer, train_expert)
 from ltdd.models import get_model
-from ltdd.train import evaluate
+from ltdd.train import network_accuracy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -43,8 +43,8 @@ def test_representation_trajectory_starts_at_init_and_learns(digits_lt):
     net = get_model("convnet", 1, 10, 16, generator=make_generator(1, "expert-init"), **SMALL)
     assert trajectory.shape == (longer.epochs + 1, sum(p.numel() for p in net.parameters()))
     assert torch.equal(trajectory[0], flat_parameters(net))
-    before = evaluate(net, digits_lt.test, 10).overall
-    after = evaluate(load_flat_parameters(net, trajectory[-1]), digits_lt.test, 10).overall
+    before = network_accuracy(net, digits_lt.test, 10).overall
+    after = network_accuracy(load_flat_parameters(net, trajectory[-1]), digits_lt.test, 10).overall
     assert after > before + 0.3
     assert torch.equal(trajectory[:3], train_expert(digits_lt, FAST, model_options=SMALL, seed=1)[:3])  # same seed
 

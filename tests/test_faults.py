@@ -22,8 +22,7 @@ import torch
 
 from ltdd.cli import main
 from ltdd.distill import SyntheticSet
-from ltdd.distill.base import atomic_save, atomic_write_text  # where the package's writers always lived
-from ltdd.files import check_output_folder, read_json
+from ltdd.files import atomic_save, atomic_write_text, check_output_folder, read_json
 from ltdd.rebalance import RebalanceStudy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -520,7 +519,7 @@ def test_an_os_error_is_one_line(smoke, capsys, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device", "X/synthetic.pt")
 
-    monkeypatch.setattr("ltdd.distill.base.atomic_save", full)
+    monkeypatch.setattr("ltdd.files.atomic_save", full)
     assert distill("random", "X", 1) == 1
     assert error_line(capsys) == "ltdd distill: error: No space left on device (X/synthetic.pt)"
 

@@ -10,10 +10,11 @@ import torch
 from ltdd.augment import DSA
 from ltdd.data import load_dataset
 from ltdd.data.core import ImageDataset, LabeledImages
-from ltdd.distill import (DM, DSDM, IDM, DMConfig, DSDMConfig, IDMConfig, SyntheticSet, atomic_save,
-                          expand_partitions, make_distiller, tile_partitions)
+from ltdd.distill import (DM, DSDM, IDM, DMConfig, DSDMConfig, IDMConfig, SyntheticSet, expand_partitions,
+                          make_distiller, tile_partitions)
 from ltdd.distill.dsdm import covariance, covariance_distance
 from ltdd.distill.idm import command_settings
+from ltdd.files import atomic_save
 from ltdd.distill.matching import (ClassBalancedSampler, apply_per_class_steps, class_means,
                                    mean_embedding_distance, momentum_step, per_class_lookahead)
 from ltdd.models import get_model

@@ -249,3 +249,18 @@ def test_tm_ablation_panel_and_sentences(tmp_path, archive):
     sentences = tm_ablation_sentences(experiment)
     assert sentences[0] == "base scores 28.0 % against 30.0 % for MTT (-2.0 points)."
     assert sentences[1] == "+DAM against base: not recorded yet."
+
+
+def test_recorded_study_prints_its_provenance_or_that_it_is_missing(tmp_path, capsys):
+    from ltdd.rebalance import RebalanceStudy
+    from ltdd.recorded import recorded_study
+
+    assert recorded_study("absent.json", root=tmp_path) is None
+    assert capsys.readouterr().out == f"no recorded study at {tmp_path / 'absent.json'} yet\n"
+    settings = {"command": "python -m ltdd rebalance", "commit": "abc123", "date": "2026-01-02",
+                "device": "cpu", "threads": 2, "seeds": [0, 1]}
+    RebalanceStudy([], settings).save(tmp_path / "study.json")
+    study = recorded_study("study.json", root=tmp_path)
+    assert study is not None and study.settings["seeds"] == [0, 1]
+    assert capsys.readouterr().out == ("study.json: python -m ltdd rebalance\n"
+                                       "  commit abc123, 2026-01-02, cpu, 2 thread(s)\n")

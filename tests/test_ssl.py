@@ -115,7 +115,7 @@ def test_checkpointed_pretraining_resumes_to_the_same_encoder(digits_lt, tmp_pat
     checkpoint = tmp_path / "simclr.pt"
     first = small_trainer(digits_lt, epochs=3)
     first.epoch()
-    from ltdd.distill import atomic_save
+    from ltdd.files import atomic_save
 
     atomic_save(first.state_dict(), checkpoint)
     resumed = pretrain_simclr(digits_lt.train.images[:160], digits_lt,

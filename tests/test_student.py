@@ -158,6 +158,35 @@ def test_recorded_answers_are_checked_to_the_asked_precision():
     assert not check("ex-12-few-gain", round(sum(gains) / len(gains), 1) + 0.2, verbose=False)
 
 
+@pytest.mark.parametrize("profile, feature_length", [("smoke", 32 * 2 * 2), ("cpu", 64 * 2 * 2)])
+def test_the_paper_form_checker_follows_the_chapters_network(monkeypatch, profile, feature_length):
+    # chapter 07 on the digits (16×16): three 2×2 average pools leave 2×2 maps of `width` channels, so d is
+    # width · 4 (smoke width 32, cpu 64); DSDM's tune_lr_img: 0.1 · IPC/10 = 0.01 at IPC 1, the paper's η = 0.1
+    monkeypatch.setenv("LTDD_PROFILE", profile)
+    assert check("ex-07-paper-form", (feature_length, 0.01, 0.1), verbose=False)
+    assert not check("ex-07-paper-form", (2048, 0.01, 0.1), verbose=False)  # CIFAR-10's d, not this network's
+    assert not check("ex-07-paper-form", (feature_length, 0.1, 0.1), verbose=False)  # the code scales by IPC/10
+    assert not check("ex-07-paper-form", (feature_length, 0.01, 0.01), verbose=False)  # the paper does not
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu"])
+def test_the_meter_checker_weighs_a_never_trained_network(monkeypatch, profile):
+    # chapter 06's ablation IPC on the digits is 1; IDM's command.txt, CIFAR-10 IPC 1: --ce_weight 0.5, so the
+    # faulty meter's 100 % gives 0.5 · 100 = 50 and the honest meter's 0 % gives 0
+    monkeypatch.setenv("LTDD_PROFILE", profile)
+    assert check("ex-06-meter", (50.0, 0.0), verbose=False)
+    assert not check("ex-06-meter", (0.5, 0.0), verbose=False)  # Acc_phi is a percentage, not a fraction
+    assert not check("ex-06-meter", (50.0, 50.0), verbose=False)  # the honest meter reads 0 for no count
+
+
+def test_the_colour_alignment_checker_wants_zero_for_the_conflicting_images(monkeypatch):
+    # chapter 08's worked solution on the digits: 1.0 and 0.0 at severity 4, 0.98 and 0.0 at severity 1
+    monkeypatch.setenv("LTDD_PROFILE", "smoke")
+    assert check("ex-08-sanity", (1.00, 0.00, 0.98, 0.00), verbose=False)
+    assert not check("ex-08-sanity", (1.0, 0.1, 0.98, 0.1), verbose=False)  # colours unrelated to the class
+    assert not check("ex-08-sanity", (1.0, 0.0, 1.0, 0.0), verbose=False)  # the jitter of severity 1 costs 2 %
+
+
 def test_checkers_do_not_reveal_the_right_answers(capsys):
     import ltdd.exercises as exercises
 

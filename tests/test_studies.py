@@ -80,12 +80,16 @@ def test_study_is_rebalance_study_and_its_file_round_trips(tmp_path):
 
 
 def test_study_table_columns_and_missing_values():
-    rows = [{"label": "a", "seed": s, "accuracy": v, "n": 7} for s, v in ((0, 0.5), (1, 0.7))]
-    rows.append({"label": "b", "seed": 0, "accuracy": 0.25})
-    table = study_table(Study(rows), [("overall", "accuracy"), ("tail", "groups.halves.tail"),
-                                      ("n", lambda study, label: str(study.values(label, "n")))], decimals=1)
-    assert table.splitlines() == ["| row | overall | tail | n |", "|---|---|---|---|",
-                                  "| a | 60.0 ± 10.0 | – | [7.0, 7.0] |", "| b | 25.0 ± 0.0 | – | [] |"]
+    rows = [{"label": "a", "seed": s, "accuracy": v, "n": 7, "size": {"images": 40}} for s, v in ((0, 0.5), (1, 0.7))]
+    rows.append({"label": "b", "seed": 0, "accuracy": 0.25, "size": {"images": 9, "percent": 12.345}})
+    study = Study(rows)
+    table = study_table(study, [("overall", "accuracy"), ("tail", "groups.halves.tail")], decimals=1,
+                        first=(("n", lambda study, label: str(study.values(label, "n"))),))
+    assert table.splitlines() == ["| row | n | overall | tail | images | % of LT set | seeds |",
+                                  "|---|---|---|---|---|---|---|",
+                                  "| a | [7.0, 7.0] | 60.0 ± 10.0 | – | 40 | – | 2 |",
+                                  "| b | [] | 25.0 ± 0.0 | – | 9 | 12.3 | 1 |"]
+    assert study_table(study, (), header="method", after=()).splitlines()[2] == "| a |"
 
 
 # -------------------------------------------------------------------------------------- protocols

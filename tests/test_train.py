@@ -9,7 +9,7 @@ from ltdd.config import get_profile, make_generator
 from ltdd.data import LabeledImages, load_dataset
 from ltdd.distill import make_distiller
 from ltdd.models import get_model
-from ltdd.train import (TrainConfig, classification_loss, evaluate, evaluate_synthetic, evaluate_training_set,
+from ltdd.train import (TrainConfig, classification_loss, evaluate_synthetic, evaluate_training_set, network_accuracy,
                         soft_cross_entropy, train_classifier)
 
 
@@ -83,7 +83,7 @@ def test_evaluate_reports_per_class_accuracy():
             return torch.tensor([[1.0, 0.0, 0.0]]).expand(len(x), 3)
 
     split = LabeledImages(torch.zeros(6, 1, 2, 2), torch.tensor([0, 0, 1, 1, 1, 2]))
-    accuracy = evaluate(AlwaysZero(), split, num_classes=3)
+    accuracy = network_accuracy(AlwaysZero(), split, num_classes=3)
     assert accuracy.per_class == [1.0, 0.0, 0.0]
     assert accuracy.overall == pytest.approx(2 / 6)
 
@@ -130,7 +130,7 @@ def test_evaluate_splits_accuracy_into_bias_aligned_and_conflicting():
     labels = torch.tensor([0, 1, 2, 0, 1, 2])
     attributes = torch.tensor([0, 1, 2, 1, 2, 0])  # first three aligned, last three conflicting
     images = attributes.float().view(-1, 1, 1, 1).expand(-1, 1, 2, 2).contiguous()
-    accuracy = evaluate(PredictsAttribute(), LabeledImages(images, labels, attributes), num_classes=3)
+    accuracy = network_accuracy(PredictsAttribute(), LabeledImages(images, labels, attributes), num_classes=3)
     assert accuracy.aligned == 1.0 and accuracy.conflicting == 0.0 and accuracy.overall == 0.5
-    plain = evaluate(PredictsAttribute(), LabeledImages(images, labels), num_classes=3)
+    plain = network_accuracy(PredictsAttribute(), LabeledImages(images, labels), num_classes=3)
     assert plain.aligned is None and plain.conflicting is None

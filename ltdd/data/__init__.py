@@ -45,7 +45,7 @@ DIGIT_DATASETS = {"digits", "mnist", "digits-lt", "mnist-lt", "cdigits", "cmnist
 
 
 def available_datasets() -> list[str]:
-    """The names :func:`~ltdd.data.load_dataset` accepts, sorted."""
+    """The names :func:`~ltdd.data.load_dataset` accepts, sorted. Machinery behind chapter 01."""
     return sorted(DATASETS)
 
 
@@ -63,6 +63,8 @@ def load_dataset(
     profile's ``allow_download`` (``LTDD_DOWNLOAD`` overrides). Extra ``options`` go to the builder,
     e.g. ``load_dataset("digits", image_size=8)``. ``zca=EPS`` (any dataset) ZCA-whitens train and test
     images with a map fitted on the training images (:mod:`ltdd.data.zca`; trajectory matching uses 0.1).
+
+    Introduced in chapter 01.
     """
     key = str(name).strip().lower()
     if key not in DATASETS:
@@ -88,7 +90,7 @@ def load_dataset(
 
 def dataset_options(imbalance: float | None = None, bias_ratio: float | None = None,
                     severity: int | None = None, zca: float | None = None) -> dict:
-    """The builder options a user set (command-line flags left at ``None`` are omitted)."""
+    """The builder options a user set (command-line flags left at ``None`` are omitted). Machinery behind chapter 01."""
     given = {"imbalance": imbalance, "bias_ratio": bias_ratio, "severity": severity, "zca": zca}
     return {key: value for key, value in given.items() if value is not None}
 

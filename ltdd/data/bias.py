@@ -103,7 +103,9 @@ def _check_num_classes(num_classes: int) -> int:
     return int(num_classes)
 
 
-def _check_severity(severity: int) -> int:
+def check_severity(severity: int) -> int:
+    """``severity`` as an int when it is one of the levels of ``COLOUR_STDS``; otherwise a ``ValueError``.
+    Machinery behind chapter 03."""
     if isinstance(severity, bool) or not isinstance(severity, numbers.Integral) or int(severity) not in COLOUR_STDS:
         raise ValueError(f"severity must be one of {sorted(COLOUR_STDS)}, got {severity!r}")
     return int(severity)
@@ -126,12 +128,14 @@ def _check_settings(bias_ratio: float, severity: int, test_split: str) -> tuple[
     """Validate the three settings every biased dataset takes; return the ratio and severity."""
     if test_split not in TEST_SPLITS:
         raise ValueError(f"test_split must be one of {sorted(TEST_SPLITS)}, got {test_split!r}")
-    return _check_bias_ratio(bias_ratio), _check_severity(severity)
+    return _check_bias_ratio(bias_ratio), check_severity(severity)
 
 
 def colour_std(severity: int) -> float:
-    """The colour-jitter standard deviation of a severity (1 -> 0.05, 2 -> 0.02, 3 -> 0.01, 4 -> 0.005)."""
-    return COLOUR_STDS[_check_severity(severity)]
+    """The colour-jitter standard deviation of a severity (1 -> 0.05, 2 -> 0.02, 3 -> 0.01, 4 -> 0.005).
+
+    Introduced in chapter 03."""
+    return COLOUR_STDS[check_severity(severity)]
 
 
 # ----------------------------------------------------------------------------- attribute assignment
@@ -141,6 +145,8 @@ def bias_ratio_matrix(bias_ratio: float, num_classes: int) -> np.ndarray:
     Row ``c`` is the distribution of attributes within class ``c``: a fraction ``r`` keeps the class's own
     attribute, the rest is split evenly over the other ``C - 1`` attributes. ``r = 1/C`` is uniform
     (unbiased), ``r = 1`` fully biased, ``r = 0`` anti-correlated (no aligned image at all).
+
+    Introduced in chapter 03.
     """
     r = _check_bias_ratio(bias_ratio)
     num_classes = _check_num_classes(num_classes)
@@ -155,6 +161,8 @@ def attribute_milestones(class_counts, bias_ratio: float, num_classes: int) -> n
     Computed in float64 as ``n_c * cumsum(R[c])`` and rounded half-to-even (``np.rint``), which is exactly
     what the originals' NumPy ``.round()`` does: e.g. a class of 5 images at ``r = 0.5`` gets
     ``round(2.5) = 2`` aligned images, not 3.
+
+    Introduced in chapter 03.
     """
     counts = np.asarray(class_counts, dtype=np.float64)
     num_classes = _check_num_classes(num_classes)
@@ -186,6 +194,8 @@ def assign_attributes(
     dataset order and attribute.
 
     Returns an int64 tensor on ``labels``' device.
+
+    Introduced in chapter 03.
     """
     r = _check_bias_ratio(bias_ratio)
     num_classes = _check_num_classes(num_classes)
@@ -212,7 +222,9 @@ def assign_attributes(
 
 # --------------------------------------------------------------------------------- bias statistics
 class AlignedCounts(NamedTuple):
-    """How many images of a split are bias-aligned (``attribute == label``) and how many conflicting."""
+    """How many images of a split are bias-aligned (``attribute == label``) and how many conflicting.
+
+    Machinery behind chapter 03."""
 
     aligned: int
     conflicting: int
@@ -227,7 +239,9 @@ def _aligned_mask(labels: Tensor, attributes: Tensor) -> Tensor:
 
 
 def aligned_counts(labels: Tensor, attributes: Tensor) -> AlignedCounts:
-    """``(aligned, conflicting)``: how many images have ``attribute == label`` and how many do not."""
+    """``(aligned, conflicting)``: how many images have ``attribute == label`` and how many do not.
+
+    Introduced in chapter 03."""
     aligned = int(_aligned_mask(labels, attributes).sum())
     return AlignedCounts(aligned, len(labels) - aligned)
 
@@ -238,6 +252,8 @@ def biased_rate(labels: Tensor, attributes: Tensor) -> float:
 
     For a training set built with :func:`assign_attributes` it equals ``bias_ratio`` up to the per-class
     rounding of the milestones (MNIST at 0.95: exactly 57,000 of 60,000).
+
+    Introduced in chapter 03.
     """
     if len(labels) == 0:
         raise ValueError("labels is empty: the biased rate of no images is undefined")
@@ -249,6 +265,8 @@ def bias_summary(dataset: ImageDataset) -> dict | None:
 
     ``{"biased_rate": train rate, "train": {"aligned", "conflicting", "biased_rate"}, "test": {...}}``; a split
     without attributes is left out.
+
+    Machinery behind chapter 03.
     """
     if dataset.train.attributes is None:
         return None
@@ -274,6 +292,8 @@ def colour_jitter(
     One RGB offset per image (LfF / Biased-DD ``colorize``), with ``std`` = :func:`colour_std` of the
     severity. The noise is drawn on ``generator``'s device (CPU by default) in one call, so a seed gives the
     same colours on every device; it is returned on the attributes' device.
+
+    Machinery behind chapter 03.
     """
     std = colour_std(severity)
     attributes = torch.as_tensor(attributes)
@@ -304,6 +324,8 @@ def colorize(
 
     so the background (``g = 0``) stays exactly black and a full-intensity stroke takes the colour ``k``
     rounded *down* to a multiple of 1/255. Every image is done at once (no Python loop over images).
+
+    Machinery behind chapter 03.
     """
     pixels = torch.as_tensor(pixels)
     if pixels.ndim == 3:
@@ -347,6 +369,8 @@ def make_coloured(
     ``cdigits`` / ``cmnist-dd`` (else ``"c" + dataset.name``), keeps the class names, has
     ``hflip_safe=False`` and lives on ``dataset``'s device. ``info`` records the settings and the biased
     rate and aligned / conflicting counts of both splits.
+
+    Machinery behind chapter 03.
     """
     r, severity = _check_settings(bias_ratio, severity, test_split)
     if not isinstance(dataset, ImageDataset) or dataset.channels != 1:
@@ -412,7 +436,9 @@ def build_cdigits(
     seed: int = 0,
     test_split: str = "conflicting",
 ) -> ImageDataset:
-    """``cdigits``: the embedded 16x16 digits coloured with the CMNIST-DD protocol (no download)."""
+    """``cdigits``: the embedded 16x16 digits coloured with the CMNIST-DD protocol (no download).
+
+    Machinery behind chapter 03."""
     return make_coloured(load_digits(device=device), bias_ratio, severity, seed, test_split)
 
 
@@ -425,9 +451,11 @@ def build_cmnist_dd(
     seed: int = 0,
     test_split: str = "conflicting",
 ) -> ImageDataset:
-    """``cmnist-dd``: MNIST (torchvision layout under ``data_root``) coloured with the CMNIST-DD protocol."""
+    """``cmnist-dd``: MNIST (torchvision layout under ``data_root``) coloured with the CMNIST-DD protocol.
+
+    Machinery behind chapter 03."""
     _check_bias_ratio(bias_ratio)  # fail before reading 60,000 images
-    _check_severity(severity)
+    check_severity(severity)
     return make_coloured(load_mnist(data_root, download, device), bias_ratio, severity, seed, test_split)
 
 
@@ -448,6 +476,8 @@ def make_corrupted(
     (:func:`ltdd.data.corruptions.corrupt_biased_dd`), so corruption ``k`` is aligned with class ``k``.
     The corrupted pixels are cached on disk under ``data_root`` (:mod:`ltdd.data.cache`), keyed by every
     setting, because 60,000 corruptions take a while. The dataset keeps CIFAR-10's normalisation.
+
+    Machinery behind chapter 03.
     """
     from .cache import cached
     from .corruptions import corrupt_biased_dd
@@ -497,9 +527,11 @@ def build_ccifar10_dd(
     test_split: str = "conflicting",
     frost_textures: str | None = None,
 ) -> ImageDataset:
-    """``ccifar10-dd``: CIFAR-10 (torchvision layout under ``data_root``) with the CCIFAR10-DD corruptions."""
+    """``ccifar10-dd``: CIFAR-10 (torchvision layout under ``data_root``) with the CCIFAR10-DD corruptions.
+
+    Machinery behind chapter 03."""
     _check_bias_ratio(bias_ratio)  # fail before reading 60,000 images
-    _check_severity(severity)
+    check_severity(severity)
     return make_corrupted(load_cifar("cifar10", data_root, download, device), data_root, bias_ratio, severity,
                           seed, test_split, frost_textures)
 
@@ -508,6 +540,6 @@ __all__ = [
     "build_ccifar10_dd", "make_corrupted",
     "AlignedCounts", "BIAS_COLOURS", "BIASED_DD_RATIOS", "COLOUR_STDS", "DEFAULT_BIAS_RATIO",
     "DEFAULT_SEVERITY", "TEST_SPLITS", "aligned_counts", "assign_attributes", "attribute_milestones",
-    "bias_ratio_matrix", "bias_summary", "biased_rate", "build_cdigits", "build_cmnist_dd", "colorize",
-    "colour_jitter", "colour_std", "make_coloured",
+    "bias_ratio_matrix", "bias_summary", "biased_rate", "build_cdigits", "build_cmnist_dd", "check_severity",
+    "colorize", "colour_jitter", "colour_std", "make_coloured",
 ]

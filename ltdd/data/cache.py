@@ -17,12 +17,14 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from ..files import atomic_save
+
 CACHE_FORMAT = 1
 CACHE_FOLDER = "ltdd-cache"
 
 
 def recipe_hash(recipe: dict) -> str:
-    """A short, stable hash of a JSON-serialisable recipe (key order does not matter)."""
+    """A short, stable hash of a JSON-serialisable recipe (key order does not matter). Machinery behind chapter 03."""
     from .. import __version__
 
     text = json.dumps({"recipe": recipe, "format": CACHE_FORMAT, "ltdd": __version__}, sort_keys=True,
@@ -31,7 +33,9 @@ def recipe_hash(recipe: dict) -> str:
 
 
 def cache_path(data_root: str | Path, recipe: dict) -> Path:
-    """Where the cache entry for ``recipe`` lives: ``<data_root>/ltdd-cache/<name>-<hash>.pt``."""
+    """Where the cache entry for ``recipe`` lives: ``<data_root>/ltdd-cache/<name>-<hash>.pt``.
+
+    Machinery behind chapter 03."""
     name = str(recipe.get("name", "dataset")).replace("/", "_")
     return Path(data_root) / CACHE_FOLDER / f"{name}-{recipe_hash(recipe)}.pt"
 
@@ -40,8 +44,9 @@ def cached(data_root: str | Path, recipe: dict, build: Callable[[], dict[str, Te
     """Return ``build()``'s tensors, from the cache when a valid entry for ``recipe`` exists.
 
     ``build`` returns a dict of tensors (store pixels as ``uint8`` to keep entries small).
+
+    Machinery behind chapter 03.
     """
-    from ..distill.base import atomic_save  # one atomic writer for the whole package
 
     path = cache_path(data_root, recipe)
     entry = _read(path, recipe)

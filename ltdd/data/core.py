@@ -13,6 +13,8 @@ class LabeledImages:
     """One split: normalised images ``(N, C, H, W)`` (float32) and integer labels ``(N,)``.
 
     ``attributes`` holds an optional per-image attribute (e.g. the colour of a biased dataset).
+
+    Machinery behind chapter 08.
     """
 
     images: Tensor
@@ -57,6 +59,8 @@ class ImageDataset:
 
     Images are stored **normalised** with ``mean`` and ``std`` (per channel), as the distillation
     literature does: augmentation and matching act on normalised tensors, so a zero fill equals the mean.
+
+    Machinery behind chapter 08.
     """
 
     name: str
@@ -141,7 +145,7 @@ class ImageDataset:
 
 
 def normalize(images: Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> Tensor:
-    """``(x - mean) / std`` per channel for images in [0, 1]."""
+    """``(x - mean) / std`` per channel for images in [0, 1]. Introduced in chapter 08."""
     mean_t = torch.tensor(mean, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
     std_t = torch.tensor(std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
     return (images - mean_t) / std_t

@@ -172,7 +172,7 @@ _FROST_INSTALL_HINT = (
 
 
 class FrostTexturesMissing(FileNotFoundError):
-    """The original frost textures could not be found (the message says how to get them)."""
+    """The original frost textures could not be found (the message says how to get them). Introduced in chapter 03."""
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -195,6 +195,8 @@ def corrupt(
     integers) replaces it. The output has the input's shape, dtype and device (see the module docstring for
     the value conventions and ``quantize``). ``frost_textures`` is only read by ``frost``
     (:func:`frost_textures`).
+
+    Machinery behind chapter 03.
     """
     name = _check_name(name)
     level = _check_int(level, "level", 1, 5)
@@ -220,6 +222,8 @@ def corrupt_biased_dd(
     One seed per image is drawn from ``generator`` first (or given as ``seeds``), so the result for the images
     with attribute ``k`` equals ``corrupt(images[m], CORRUPTIONS[k], severity + 1, seeds=seeds[m])``
     with ``m = attributes == k``.
+
+    Machinery behind chapter 03.
     """
     severity = _check_int(severity, "severity", 1, 4)
     source = _check_images(images)
@@ -247,7 +251,8 @@ def _public(name: str) -> Callable[..., Tensor]:
 
     apply.__name__ = apply.__qualname__ = name
     apply.__doc__ = (f"``corrupt(images, {name!r}, level, generator, **options)``: CIFAR-10-C {name}, "
-                     f"parameters per level {CIFAR10_C_PARAMS[name]}.")
+                     f"parameters per level {CIFAR10_C_PARAMS[name]}. Machinery behind chapter 03 (the corruption "
+                     "gallery).")
     return apply
 
 
@@ -330,7 +335,9 @@ def _from_numpy(out: np.ndarray, dtype: torch.dtype, quantize: bool) -> Tensor:
 def draw_seeds(n: int, generator: torch.Generator | None = None) -> Tensor:
     """The ``n`` per-image seeds (int64 in [0, 2**63 − 1)) that :func:`corrupt` and :func:`corrupt_biased_dd`
     draw from ``generator``: ``torch.randint(0, 2**63 - 1, (n,), generator=generator)`` on its device, as a
-    CPU tensor. Passing ``seeds=draw_seeds(n, g)`` is the same as passing ``g``."""
+    CPU tensor. Passing ``seeds=draw_seeds(n, g)`` is the same as passing ``g``.
+
+    Machinery behind chapter 03."""
     device = generator.device if generator is not None else "cpu"
     return torch.randint(0, 2**63 - 1, (n,), generator=generator, device=device).cpu()
 
@@ -610,6 +617,8 @@ def frost_textures(source: str | os.PathLike | None = None) -> tuple[np.ndarray,
     ``$LTDD_FROST_TEXTURES`` (a directory or ``procedural``) if set, else the files of an installed
     ``imagecorruptions`` distribution (found through its metadata; the package is never imported — its wheel
     breaks on NumPy 2). Raises :class:`FrostTexturesMissing` with installation hints otherwise.
+
+    Introduced in chapter 03.
     """
     if source is None:
         source = os.environ.get(FROST_TEXTURES_ENV) or None
@@ -943,7 +952,9 @@ _RANDOM: dict[str, Callable[..., np.ndarray]] = {
 def sample_photo_crops(n: int, size: int = 32, seed: int = 0) -> Tensor:
     """``n`` natural RGB images, ``(n, 3, size, size)`` floats in [0, 1]: random square crops (64–256 px) of
     scikit-learn's two bundled sample photos, box-downscaled. Embedded data for galleries, tests and
-    benchmarks of the corruptions (no download)."""
+    benchmarks of the corruptions (no download).
+
+    Machinery behind chapter 03."""
     from PIL import Image
     from sklearn.datasets import load_sample_images
 

@@ -38,9 +38,10 @@ from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from ..checks import int_in_range
 from .core import ImageDataset, LabeledImages, normalize
 from .loaders import DatasetFilesMissing
-from .longtail import COUNT_RULES, REFERENCE_SEEDS, SELECTION_RULES, _check_imbalance, _check_int, \
+from .longtail import COUNT_RULES, REFERENCE_SEEDS, SELECTION_RULES, check_imbalance, \
     longtail_counts, select_longtail_indices
 
 # ----------------------------------------------------------------------------------------- constants
@@ -83,6 +84,8 @@ def load_rgb(path: Path | str, image_size: int) -> np.ndarray:
     An image already ``image_size`` square is returned as decoded. Large JPEGs are decoded at a reduced
     scale first (PIL's ``draft``: DCT scaling to the smallest power-of-two reduction that still covers
     ``image_size``), which is several times faster than a full decode of a full-size ImageNet photo.
+
+    Machinery behind chapter 02.
     """
     with Image.open(path) as image:
         if image.format == "JPEG":
@@ -104,7 +107,9 @@ def load_rgb(path: Path | str, image_size: int) -> np.ndarray:
 
 
 def decode_images(paths: Sequence[Path | str], image_size: int, desc: str = "decode") -> Tensor:
-    """Decode ``paths`` in order into one ``(N, 3, image_size, image_size)`` uint8 tensor (tqdm progress bar)."""
+    """Decode ``paths`` in order into one ``(N, 3, image_size, image_size)`` uint8 tensor (tqdm progress bar).
+
+    Machinery behind chapter 02."""
     pixels = np.empty((len(paths), 3, image_size, image_size), dtype=np.uint8)
     bar = tqdm(paths, desc=desc, unit="img", leave=False, disable=len(paths) < _PROGRESS_MIN)
     for i, path in enumerate(bar):
@@ -125,7 +130,7 @@ def _split(pixels: Tensor, labels: np.ndarray | Sequence[int], device: torch.dev
 # -------------------------------------------------------------------------------------- Tiny ImageNet
 @dataclass(frozen=True)
 class ImageList:
-    """Image files and their integer labels, in dataset order."""
+    """Image files and their integer labels, in dataset order. Machinery behind chapter 02."""
 
     paths: list[Path]
     labels: np.ndarray
@@ -141,7 +146,7 @@ class ImageList:
 
 @dataclass(frozen=True)
 class TinyImageNetFiles:
-    """The file index of an on-disk Tiny ImageNet: nothing decoded yet."""
+    """The file index of an on-disk Tiny ImageNet: nothing decoded yet. Machinery behind chapter 02."""
 
     folder: Path
     wnids: list[str]
@@ -170,6 +175,8 @@ def tinyimagenet_files(data_root: Path | str) -> TinyImageNetFiles:
     Raises :class:`~ltdd.data.loaders.DatasetFilesMissing` naming the folder and what to place there when the folder,
     ``wnids.txt``, a class's training images, ``val/val_annotations.txt`` or a listed val image is missing.
     ``words.txt`` is optional (class names fall back to the wnids).
+
+    Machinery behind chapter 02.
     """
     folder = Path(data_root) / TINYIMAGENET_FOLDER
     if not folder.is_dir():
@@ -249,6 +256,8 @@ def load_tinyimagenet(data_root: Path | str, download: bool = False,
 
     Decodes all 110,000 images (a few minutes). ``download`` is accepted for the builder signature only:
     Tiny ImageNet is never downloaded.
+
+    Machinery behind chapter 02.
     """
     files = tinyimagenet_files(data_root)
     return _tiny_dataset("tinyimagenet", files, files.train, device, {})
@@ -267,16 +276,18 @@ def build_tinyimagenet_lt(data_root: Path, download: bool, device: torch.device,
     does, so with ``n_max=None`` the result equals ``make_longtail(load_tinyimagenet(...), imbalance, rule,
     selection, seed)``; an explicit ``n_max`` (at most that smallest class) gives a smaller set. Only the
     kept images are decoded. The test split is the balanced ``val`` set (50 per class).
+
+    Machinery behind chapter 02.
     """
-    beta = _check_imbalance(imbalance)
+    beta = check_imbalance(imbalance)
     if rule not in COUNT_RULES:
         raise ValueError(f"rule={rule!r} is unknown; choose one of {list(COUNT_RULES)}")
     if selection not in SELECTION_RULES:
         raise ValueError(f"selection={selection!r} is unknown; choose one of {list(SELECTION_RULES)}")
     if seed is not None:
-        _check_int("seed", seed, minimum=0, maximum=2**32 - 1)
+        int_in_range("seed", seed, minimum=0, maximum=2**32 - 1)
     if n_max is not None:
-        _check_int("n_max", n_max, minimum=1)
+        int_in_range("n_max", n_max, minimum=1)
 
     files = tinyimagenet_files(data_root)
     available = np.bincount(files.train.labels, minlength=len(files.wnids))
@@ -299,6 +310,8 @@ def read_split_file(path: Path | str) -> ImageList:
 
     The paths stay relative (``ImageList.paths`` holds them as given). Raises ``ValueError`` naming the file
     and line for a line without a non-negative integer label.
+
+    Machinery behind chapter 02.
     """
     path = Path(path)
     paths: list[Path] = []
@@ -347,6 +360,8 @@ def build_imagenet_lt(data_root: Path, download: bool, device: torch.device,
     split, 20 per class). Memory: at 64 px the training split alone is 115,846 × 3×64×64 float32
     ≈ 5.7 GB (the test split another 2.5 GB). Decoding takes about 3 ms per photo on one core (JPEG draft
     mode), ≈ 8 min for train + test.
+
+    Machinery behind chapter 02.
     """
     if not isinstance(image_size, Integral) or isinstance(image_size, bool) or \
             not 8 <= image_size <= MAX_IMAGE_SIZE:

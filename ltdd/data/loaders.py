@@ -54,7 +54,7 @@ CIFAR_LAYOUT = {
 
 
 class DatasetFilesMissing(FileNotFoundError):
-    """Raised when a dataset is not on disk and may not (or could not) be downloaded."""
+    """Raised when a dataset is not on disk and may not (or could not) be downloaded. Machinery behind chapter 01."""
 
 
 # --------------------------------------------------------------------------------------------- digits
@@ -64,6 +64,8 @@ def load_digits(image_size: int = DIGITS_IMAGE_SIZE, device: torch.device | str 
     The 8×8 images are upsampled bilinearly to ``image_size`` (16 by default): at 16×16 a depth-3
     ConvNet still ends on a 2×2 map, and DSA's crop (±2 px) and cutout (8 px) keep the proportions they
     have on 32×32 CIFAR. The split is fixed: a seeded 30 % of every class is the test set.
+
+    Machinery behind chapter 01.
     """
     from sklearn.datasets import load_digits as sklearn_digits
 
@@ -105,7 +107,7 @@ def _stratified_test_mask(labels: Tensor, fraction: float, seed: int) -> Tensor:
 
 # ---------------------------------------------------------------------------------------------- MNIST
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (the MNIST format), gzip-compressed or not."""
+    """Read an IDX file (the MNIST format), gzip-compressed or not. Machinery behind chapter 01."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
         data = handle.read()
@@ -129,7 +131,9 @@ def _find(folder: Path, name: str) -> Path | None:
 
 
 def load_mnist(data_root: Path, download: bool, device: torch.device | str = "cpu") -> ImageDataset:
-    """MNIST from torchvision's layout: ``<root>/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``."""
+    """MNIST from torchvision's layout: ``<root>/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``.
+
+    Machinery behind chapter 01."""
     raw = Path(data_root) / "MNIST" / "raw"
     needed = [name for pair in MNIST_FILES.values() for name in pair]
     if any(_find(raw, name) is None for name in needed):
@@ -171,7 +175,7 @@ def _unpickle(path: Path) -> dict:
 
 
 def load_cifar(name: str, data_root: Path, download: bool, device: torch.device | str = "cpu") -> ImageDataset:
-    """CIFAR-10/100 from torchvision's layout (the pickled python batches)."""
+    """CIFAR-10/100 from torchvision's layout (the pickled python batches). Machinery behind chapter 01."""
     layout = CIFAR_LAYOUT[name]
     folder = Path(data_root) / layout["folder"]
     needed = layout["train"] + layout["test"] + [layout["meta"]]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
 from typing import Sequence
 
@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..checks import int_in_range
 from .core import ImageDataset
 from .loaders import DIGITS_IMAGE_SIZE, load_cifar, load_digits, load_mnist
 
@@ -98,10 +99,12 @@ def longtail_counts(n_max: int, num_classes: int, imbalance: float, rule: str = 
 
     Raises ``ValueError`` for β < 1, fewer than 2 classes, ``n_max < 1``, an unknown rule, or a β so large
     that a class would be left with no image.
+
+    Introduced in chapter 02.
     """
-    _check_int("n_max", n_max, minimum=1)
-    _check_int("num_classes", num_classes, minimum=2)
-    beta = _check_imbalance(imbalance)
+    int_in_range("n_max", n_max, minimum=1)
+    int_in_range("num_classes", num_classes, minimum=2)
+    beta = check_imbalance(imbalance)
     if rule == "exp":
         mu = 1.0 / beta
         counts = [int(float(n_max) * mu ** (i / (num_classes - 1.0))) for i in range(num_classes)]
@@ -123,6 +126,8 @@ def counts_only(name: str, imbalance: float | None = None, rule: str = "exp") ->
     a moment but needs no download). The ``-lt`` suffix is optional. ``imbalance`` defaults to the
     dataset's default (:data:`DEFAULT_IMBALANCE`). The result equals
     ``make_longtail(load(name), imbalance, rule).train`` counts.
+
+    Introduced in chapter 02.
     """
     base = str(name).strip().lower().removesuffix("-lt")
     if imbalance is None:
@@ -153,18 +158,20 @@ def select_longtail_indices(labels: Tensor | np.ndarray | Sequence[int], counts:
     ``seed=None`` uses the rule's reference seed (:data:`REFERENCE_SEEDS`: 0 for ldam, 42 for ltdd).
     Returns a CPU ``int64`` tensor, grouped by class (class 0 first) and, inside a class, in the order
     drawn (not sorted), as the reference stacks the images.
+
+    Introduced in chapter 02.
     """
     if rule not in SELECTION_RULES:
         raise ValueError(f"rule={rule!r} is unknown; choose one of {list(SELECTION_RULES)}")
     seed = REFERENCE_SEEDS[rule] if seed is None else seed
-    _check_int("seed", seed, minimum=0, maximum=2**32 - 1)
+    int_in_range("seed", seed, minimum=0, maximum=2**32 - 1)
     labels = _as_numpy_labels(labels)
     if len(labels) and (labels.min() < 0 or labels.max() >= len(counts)):
         raise ValueError(f"labels must lie in [0, {len(counts)}) to match counts, "
                          f"found {labels.min()}..{labels.max()}")
     members = [np.flatnonzero(labels == c) for c in range(len(counts))]
     for c, (index, n) in enumerate(zip(members, counts)):
-        _check_int(f"counts[{c}]", n, minimum=0)
+        int_in_range(f"counts[{c}]", n, minimum=0)
         if n > len(index):
             raise ValueError(f"counts[{c}]={n} but class {c} has only {len(index)} images")
     draw = _draw_ldam if rule == "ldam" else _draw_ltdd
@@ -200,6 +207,8 @@ def make_longtail(dataset: ImageDataset, imbalance: float, rule: str = "exp", se
     rule's reference seed). The test split stays balanced and untouched. The result is named
     ``"<name>-lt"`` and records ``imbalance``, ``counts``, ``count_rule``, ``selection``, ``selection_seed``
     and ``n_max`` in ``info``.
+
+    Machinery behind chapter 02.
     """
     if selection not in SELECTION_RULES:
         raise ValueError(f"selection={selection!r} is unknown; choose one of {list(SELECTION_RULES)}")
@@ -217,28 +226,32 @@ def make_longtail(dataset: ImageDataset, imbalance: float, rule: str = "exp", se
 def build_digits_lt(data_root: Path, download: bool, device: torch.device,
                     imbalance: float = DIGITS_LT_IMBALANCE, rule: str = "exp", selection: str = "ldam",
                     seed: int | None = None, image_size: int = DIGITS_IMAGE_SIZE) -> ImageDataset:
-    """``digits-lt``: the embedded digits, long-tailed (default β = 10: 122 … 12 images per class)."""
+    """``digits-lt``: the embedded digits, long-tailed (default β = 10: 122 … 12 images per class).
+
+    Machinery behind chapter 02."""
     return make_longtail(load_digits(image_size=image_size, device=device), imbalance, rule, selection, seed)
 
 
 def build_mnist_lt(data_root: Path, download: bool, device: torch.device,
                    imbalance: float = MNIST_LT_IMBALANCE, rule: str = "exp", selection: str = "ldam",
                    seed: int | None = None) -> ImageDataset:
-    """``mnist-lt``: MNIST, long-tailed from its smallest class (default β = 100: 5421 … 54)."""
+    """``mnist-lt``: MNIST, long-tailed from its smallest class (default β = 100: 5421 … 54).
+
+    Machinery behind chapter 02."""
     return make_longtail(load_mnist(data_root, download, device), imbalance, rule, selection, seed)
 
 
 def build_cifar10_lt(data_root: Path, download: bool, device: torch.device,
                      imbalance: float = CIFAR10_LT_IMBALANCE, rule: str = "exp", selection: str = "ldam",
                      seed: int | None = None) -> ImageDataset:
-    """``cifar10-lt``: LDAM's CIFAR-10-LT (default β = 100: 5000 … 50, 12,406 images)."""
+    """``cifar10-lt``: LDAM's CIFAR-10-LT (default β = 100: 5000 … 50, 12,406 images). Machinery behind chapter 02."""
     return make_longtail(load_cifar("cifar10", data_root, download, device), imbalance, rule, selection, seed)
 
 
 def build_cifar100_lt(data_root: Path, download: bool, device: torch.device,
                       imbalance: float = CIFAR100_LT_IMBALANCE, rule: str = "exp", selection: str = "ldam",
                       seed: int | None = None) -> ImageDataset:
-    """``cifar100-lt``: LDAM's CIFAR-100-LT (default β = 100: 500 … 5, 10,847 images)."""
+    """``cifar100-lt``: LDAM's CIFAR-100-LT (default β = 100: 500 … 5, 10,847 images). Machinery behind chapter 02."""
     return make_longtail(load_cifar("cifar100", data_root, download, device), imbalance, rule, selection, seed)
 
 
@@ -261,6 +274,8 @@ def shot_groups(train_counts: Sequence[int], many: int = 100, few: int = 20,
     does: ``many`` if n ≥ 100, else ``few`` if n ≤ 20. The two differ only for classes sitting exactly on
     a threshold, but those exist: CIFAR-100-LT β = 100 gives 35 / 35 / 30 classes, and 35 / 34 / 31
     inclusively (class 69 has exactly 20 images).
+
+    Introduced in chapter 02.
     """
     if few > many:
         raise ValueError(f"few={few} must not exceed many={many}")
@@ -274,8 +289,10 @@ def index_range_groups(num_classes: int, splits: tuple[int, int]) -> list[str]:
 
     ``splits = (a, b)``; :data:`MISLAS_INDEX_SPLITS` holds MiSLAS's ranges, e.g. CIFAR-100 ``(36, 71)``.
     The group names are those of :func:`shot_groups`, so :func:`group_accuracy` tabulates both alike.
+
+    Introduced in chapter 02.
     """
-    _check_int("num_classes", num_classes, minimum=1)
+    int_in_range("num_classes", num_classes, minimum=1)
     a, b = splits
     if not (0 <= a <= b <= num_classes):
         raise ValueError(f"splits={splits!r} must satisfy 0 <= a <= b <= num_classes={num_classes}")
@@ -289,6 +306,8 @@ def group_accuracy(per_class_accuracy: Sequence[float] | Tensor | np.ndarray,
     Groups without a class are **left out** of the result (repositories differ: some report 0, some NaN;
     an absent key cannot be mistaken for a measurement). Keys come in the order many, medium, few, then any
     other group names in order of first appearance.
+
+    Introduced in chapter 02.
     """
     values = [float(v) for v in (per_class_accuracy.tolist() if hasattr(per_class_accuracy, "tolist")
                                  else per_class_accuracy)]
@@ -301,14 +320,9 @@ def group_accuracy(per_class_accuracy: Sequence[float] | Tensor | np.ndarray,
 
 
 # ---------------------------------------------------------------------------------------- validation
-def _check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> None:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum or \
-            (maximum is not None and value > maximum):
-        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name} must be an int {bound}, got {value!r}")
-
-
-def _check_imbalance(imbalance: object) -> float:
+def check_imbalance(imbalance: object) -> float:
+    """The imbalance factor β = n_max / n_min as a float when it is a finite number >= 1; otherwise a
+    ``ValueError`` (LDAM's ``imb_factor`` is 1/β, a common mix-up). Machinery behind chapter 02."""
     if not isinstance(imbalance, Real) or isinstance(imbalance, bool) or not math.isfinite(imbalance) \
             or imbalance < 1:
         raise ValueError(f"imbalance must be a finite number >= 1 (β = n_max / n_min), got {imbalance!r}; "
@@ -326,6 +340,6 @@ def _as_numpy_labels(labels: Tensor | np.ndarray | Sequence[int]) -> np.ndarray:
 __all__ = [
     "COUNT_RULES", "DEFAULT_IMBALANCE", "LT_BUILDERS", "MISLAS_INDEX_SPLITS", "MNIST_TRAIN_COUNTS",
     "REFERENCE_SEEDS", "SELECTION_RULES", "SHOT_GROUPS", "build_cifar100_lt", "build_cifar10_lt",
-    "build_digits_lt", "build_mnist_lt", "counts_only", "group_accuracy", "index_range_groups",
+    "build_digits_lt", "build_mnist_lt", "check_imbalance", "counts_only", "group_accuracy", "index_range_groups",
     "longtail_counts", "make_longtail", "select_longtail_indices", "shot_groups",
 ]

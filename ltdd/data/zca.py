@@ -26,7 +26,9 @@ from torch import Tensor
 
 @dataclass
 class ZCA:
-    """A fitted whitening map: pixel mean ``μ`` (D,), whitening ``W`` and its inverse (D, D)."""
+    """A fitted whitening map: pixel mean ``μ`` (D,), whitening ``W`` and its inverse (D, D).
+
+    Machinery behind chapter 10."""
 
     mean: Tensor
     whitening: Tensor
@@ -68,7 +70,9 @@ class ZCA:
 
 def zca_whiten(dataset, eps: float = 0.1):
     """A copy of ``dataset`` whose train and test images are ZCA-whitened with a map fitted on its training
-    images (in pixel space); the map is kept as ``dataset.whitening``."""
+    images (in pixel space); the map is kept as ``dataset.whitening``.
+
+    Machinery behind chapter 10."""
     from .core import ImageDataset, LabeledImages
 
     if getattr(dataset, "whitening", None) is not None:

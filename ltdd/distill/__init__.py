@@ -6,7 +6,8 @@ import dataclasses
 
 from ..config import Profile
 from ..data import ImageDataset
-from .base import (Distiller, ImageDistiller, SyntheticSet, atomic_save, check_ipc, expand_partitions, tile_partitions)
+from .._deprecated import forward
+from .base import Distiller, ImageDistiller, SyntheticSet, check_ipc, expand_partitions, tile_partitions
 from .coreset import CoresetConfig, HerdingConfig, HerdingSelection, KCenterSelection, herding, kcenter_greedy
 from .dedm import DeDM, DeDMConfig
 from .dm import DM, DMConfig
@@ -44,7 +45,9 @@ The ``paper`` profile runs these; the trajectory-matching methods take theirs fr
 
 def paper_settings(method: str, dataset: str, ipc: int) -> dict:
     """The settings beyond a config's defaults that a method's own source gives for ``dataset`` at ``ipc``:
-    IDM's ``command.txt`` line (:func:`ltdd.distill.idm.command_settings`) where it has one, else none."""
+    IDM's ``command.txt`` line (:func:`ltdd.distill.idm.command_settings`) where it has one, else none.
+
+    Machinery behind chapter 01."""
     from .idm import COMMAND_TXT, command_settings
 
     name = str(dataset).lower().removesuffix("-lt")
@@ -54,12 +57,12 @@ def paper_settings(method: str, dataset: str, ipc: int) -> dict:
 
 
 def available_methods() -> list[str]:
-    """The names in :data:`METHODS`, sorted."""
+    """The names in :data:`METHODS`, sorted. Machinery behind chapter 01."""
     return sorted(METHODS)
 
 
 def method_config(method: str):
-    """The config dataclass of a method, by name."""
+    """The config dataclass of a method, by name. Machinery behind chapter 01."""
     return _method_class(method).Config
 
 
@@ -76,6 +79,8 @@ def make_distiller(method: str, dataset: ImageDataset, seed: int = 0, profile: P
 
     With a ``profile``, the settings that depend on the machine (real batch per class, ConvNet width, model)
     come from it unless given: ``make_distiller("dm", ds, profile=get_profile("cpu"), ipc=10)``.
+
+    Introduced in chapter 01.
     """
     cls = _method_class(method)
     fields = {f.name for f in dataclasses.fields(cls.Config)}
@@ -91,5 +96,7 @@ def make_distiller(method: str, dataset: ImageDataset, seed: int = 0, profile: P
 
 __all__ = ["DATM", "DATMConfig", "LTDD", "LTDDConfig", "MTT", "TMConfig", "TrajectoryMatcher", "DeDM", "DeDMConfig", "DC", "DSAConfig", "DSAMatcher", "GMConfig", "GradientMatcher", "ImageDistiller", "CoresetConfig", "HerdingConfig", "HerdingSelection", "KCenterSelection", "herding", "kcenter_greedy",
            "DM", "DMConfig", "DSDM", "DSDMConfig", "IDM", "IDMConfig", "METHODS", "Distiller", "RandomConfig", "RandomSelection", "SyntheticSet",
-           "atomic_save", "available_methods", "check_ipc", "expand_partitions", "make_distiller",
+           "available_methods", "check_ipc", "expand_partitions", "make_distiller",
            "method_config", "paper_settings", "PAPER_ITERATIONS", "sample_real_per_class", "tile_partitions"]
+
+__getattr__ = forward(__name__, {"atomic_save": "ltdd.files:atomic_save"})

@@ -18,16 +18,18 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from ..checks import positive_int, positive_number
 from ..config import make_generator
 from ..data import ImageDataset
-from ..files import atomic_save, atomic_write_text  # noqa: F401 (re-exported: the package's atomic writers)
+from .. import files
+from .._deprecated import forward
 
 FORMAT_VERSION = 1
 
@@ -44,6 +46,8 @@ class SyntheticSet:
     every stored image holds ``factor × factor`` smaller images, and a network trains on
     :meth:`training_pairs`, the parts upsampled back to full size. The storage budget (IPC) counts stored
     images.
+
+    Introduced in chapter 01.
     """
 
     images: Tensor
@@ -65,8 +69,7 @@ class SyntheticSet:
             raise ValueError(f"images must be floating point, got {self.images.dtype}")
         if not bool(torch.isfinite(self.images).all()):
             raise ValueError("images hold non-finite values (nan or inf): the run that made them diverged")
-        if not isinstance(self.num_classes, int) or self.num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {self.num_classes!r}")
+        positive_int("num_classes", self.num_classes)
         check_factor(self.factor, self.images.shape[-1])
         n = len(self.images)
         if not isinstance(self.labels, Tensor):
@@ -86,10 +89,7 @@ class SyntheticSet:
                 raise ValueError("soft labels must be finite floating-point probabilities")
         else:
             raise ValueError(f"labels must be (N,) or (N, num_classes), got {tuple(self.labels.shape)}")
-        lr = self.learned_lr
-        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr)
-                               or lr <= 0):
-            raise ValueError(f"learned_lr must be None or a positive finite number, got {lr!r}")
+        positive_number("learned_lr", self.learned_lr, allow_none=True)
         if not isinstance(self.config, dict):
             raise ValueError(f"config must be a dict, got {type(self.config).__name__}")
 
@@ -136,7 +136,7 @@ class SyntheticSet:
                    "images": self.images.detach().cpu(), "labels": self.labels.detach().cpu(),
                    "num_classes": self.num_classes, "learned_lr": self.learned_lr, "config": self.config,
                    "factor": self.factor}
-        return atomic_save(payload, path)
+        return files.atomic_save(payload, path)
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "SyntheticSet":
@@ -158,9 +158,8 @@ class SyntheticSet:
 
 
 def check_factor(factor: int, image_size: int) -> None:
-    """A partition factor is a positive int that divides the image side."""
-    if not isinstance(factor, int) or isinstance(factor, bool) or factor < 1:
-        raise ValueError(f"factor must be a positive int, got {factor!r}")
+    """A partition factor is a positive int that divides the image side. Machinery behind chapter 01."""
+    positive_int("factor", factor)
     if image_size % factor:
         raise ValueError(f"factor={factor} must divide the image side {image_size}")
 
@@ -172,6 +171,8 @@ def expand_partitions(images: Tensor, factor: int) -> Tensor:
     ``(N, C, H, W)`` → ``(N·factor², C, H, W)``; the parts of image ``i`` are rows ``i·factor² …``, in
     column-major order (top-left, bottom-left, top-right, bottom-right for factor 2, IDM's order), so a
     class-major set stays class-major.
+
+    Introduced in chapter 06.
     """
     check_factor(factor, images.shape[-1])
     if factor == 1:
@@ -186,7 +187,9 @@ def expand_partitions(images: Tensor, factor: int) -> Tensor:
 def tile_partitions(images: Tensor, factor: int, mode: str = "bilinear") -> Tensor:
     """The inverse layout of :func:`expand_partitions`: shrink every image by ``factor`` and tile groups of
     ``factor²`` consecutive images into one (IDM's initialisation uses bilinear shrinking, IDC's
-    ``nearest``). ``(N·factor², C, H, W)`` → ``(N, C, H, W)``."""
+    ``nearest``). ``(N·factor², C, H, W)`` → ``(N, C, H, W)``.
+
+    Introduced in chapter 06."""
     check_factor(factor, images.shape[-1])
     if len(images) % (factor * factor):
         raise ValueError(f"images: {len(images)} images cannot be tiled in groups of factor²={factor * factor}")
@@ -200,17 +203,11 @@ def tile_partitions(images: Tensor, factor: int, mode: str = "bilinear") -> Tens
     return small.permute(0, 3, 2, 4, 1, 5).reshape(n // factor ** 2, c, h, w)
 
 
-def settings_mismatch(theirs: Mapping, mine: Mapping, keys: Sequence | None = None) -> str:
-    """``"k=<theirs> there, <mine> now, ..."`` for every key (default: all, sorted) whose values differ; ``""``
-    when they agree. The message every "written with other settings" refusal uses."""
-    keys = sorted(set(theirs) | set(mine)) if keys is None else keys
-    return ", ".join(f"{k}={theirs.get(k)!r} there, {mine.get(k)!r} now" for k in keys if theirs.get(k) != mine.get(k))
-
-
 def check_ipc(ipc: int, dataset: ImageDataset) -> None:
-    """IPC must be a positive int no larger than the smallest class of the training split."""
-    if not isinstance(ipc, int) or isinstance(ipc, bool) or ipc < 1:
-        raise ValueError(f"ipc must be a positive int, got {ipc!r}")
+    """IPC must be a positive int no larger than the smallest class of the training split.
+
+    Machinery behind chapter 01."""
+    positive_int("ipc", ipc)
     counts = dataset.train.class_counts(dataset.num_classes)
     smallest = min(counts)
     if ipc > smallest:
@@ -226,6 +223,8 @@ class Distiller(ABC):
 
     Subclasses set ``name``, define ``Config``, and implement :meth:`init` and :meth:`step`; methods whose
     state goes beyond the synthetic images extend :meth:`state_dict` / :meth:`load_state_dict`.
+
+    Introduced in chapter 01.
     """
 
     name: str = "distiller"
@@ -322,7 +321,7 @@ class Distiller(ABC):
             raise ValueError(f"checkpoint is for method {state.get('method')!r}, not {self.name!r}")
         mine, theirs = self._settings(), state.get("settings")
         if theirs is not None and theirs != mine:
-            raise ValueError(f"checkpoint was written with other settings: {settings_mismatch(theirs, mine)}")
+            raise ValueError(f"checkpoint was written with other settings: {files.settings_mismatch(theirs, mine)}")
         self.iteration = state["iteration"]
         self.seed = state["seed"]
         self.generator.set_state(state["generator"])
@@ -340,6 +339,8 @@ class ImageDistiller(Distiller):
     The optimised tensor lives in the method's own space; :meth:`normalized` maps it to what a network sees
     (identity for methods that optimise normalised images). ``factor`` > 1 marks a partitioned set
     (:class:`SyntheticSet`).
+
+    Introduced in chapter 05.
     """
 
     factor: int = 1
@@ -431,3 +432,8 @@ class ImageDistiller(Distiller):
             self.images = state["images"].to(device).clone()
             self.velocity = state["velocity"].to(device).clone()
             self._refresh_synthetic()
+
+
+__getattr__ = forward(__name__, {"atomic_save": "ltdd.files:atomic_save",
+                                 "atomic_write_text": "ltdd.files:atomic_write_text",
+                                 "settings_mismatch": "ltdd.files:settings_mismatch"})

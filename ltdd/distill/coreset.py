@@ -32,6 +32,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from ..checks import optional_positive_int, positive_int
 from ..config import make_generator
 from ..data import ImageDataset
 from ..models import get_model
@@ -64,6 +65,8 @@ def herding(features: Tensor, k: int, rule: str = "argmin") -> Tensor:
     over the rows not yet chosen: the running mean of the chosen rows follows μ as closely as one more row
     allows (the first pick is the row nearest μ). ``rule="argmax"`` takes the argmax instead, as DeepCore's
     ``Herding`` does (a bug of the reference library, kept to reproduce its numbers).
+
+    Introduced in chapter 05.
     """
     n = _check_k(features, k)
     if rule not in HERDING_RULES:
@@ -91,6 +94,8 @@ def kcenter_greedy(features: Tensor, k: int, generator: torch.Generator) -> Tens
     The first centre is drawn uniformly from ``generator``; then each step picks the row furthest from its
     nearest chosen centre, ``argmax_x min_{c chosen} ‖x − c‖``. The vector of nearest-centre distances is
     updated with one new centre per step, so the cost is O(k·n·d).
+
+    Machinery behind chapter 05.
     """
     n = _check_k(features, k)
     first = torch.randint(n, (1,), generator=generator, device=generator.device)[0].to(features.device)
@@ -109,7 +114,9 @@ def kcenter_greedy(features: Tensor, k: int, generator: torch.Generator) -> Tens
 # ------------------------------------------------------------------------------------------------ features
 @torch.no_grad()
 def embed_images(net: nn.Module, images: Tensor, batch_size: int = 1024) -> Tensor:
-    """``net.embed`` of every image (the features before the classifier), in eval mode, batch by batch."""
+    """``net.embed`` of every image (the features before the classifier), in eval mode, batch by batch.
+
+    Machinery behind chapter 05."""
     was_training = net.training
     net.eval()
     try:
@@ -126,6 +133,8 @@ def feature_network(dataset: ImageDataset, kind: str, seed: int, model: str = "c
     ``kind="random"``: freshly initialised from ``make_generator(seed, "coreset-net-init")``;
     ``kind="trained"``: the same network trained for ``train_epochs`` epochs on the whole training split
     (the DD evaluation protocol of :func:`~ltdd.train.train_classifier`).
+
+    Machinery behind chapter 05.
     """
     if kind not in FEATURE_KINDS:
         raise ValueError(f"kind={kind!r} is unknown; choose one of {list(FEATURE_KINDS)}")
@@ -144,6 +153,8 @@ def select_per_class(dataset: ImageDataset, features: Tensor, ipc: int,
     """Run ``select(class_features, ipc)`` within every class (class-major order); return images, labels.
 
     ``features`` has one row per training image; the images are copies of the chosen training images.
+
+    Machinery behind chapter 05.
     """
     check_ipc(ipc, dataset)
     chosen = []
@@ -158,7 +169,9 @@ def select_per_class(dataset: ImageDataset, features: Tensor, ipc: int,
 @dataclass(frozen=True)
 class CoresetConfig:
     """Settings of a coreset selection (:class:`~ltdd.distill.coreset.KCenterSelection`; herding adds its rule):
-    how many real images per class, and the network whose features they are chosen on."""
+    how many real images per class, and the network whose features they are chosen on.
+
+    Machinery behind chapter 05."""
 
     ipc: int = 10
     """Real images kept per class."""
@@ -173,23 +186,25 @@ class CoresetConfig:
 
 @dataclass(frozen=True)
 class HerdingConfig(CoresetConfig):
-    """Settings of :class:`~ltdd.distill.coreset.HerdingSelection`: the coreset settings plus the herding rule."""
+    """Settings of :class:`~ltdd.distill.coreset.HerdingSelection`: the coreset settings plus the herding rule.
+
+    Machinery behind chapter 05."""
 
     rule: str = "argmin"
     """``"argmin"`` (textbook herding) or ``"argmax"`` (DeepCore's bug)."""
 
 
 def check_coreset_config(config: CoresetConfig, dataset: ImageDataset) -> None:
-    """Raise ``ValueError`` naming the field when a coreset config cannot run on ``dataset``."""
+    """Raise ``ValueError`` naming the field when a coreset config cannot run on ``dataset``.
+
+    Machinery behind chapter 05."""
     check_ipc(config.ipc, dataset)
     if config.features not in FEATURE_KINDS:
         raise ValueError(f"features={config.features!r} is unknown; choose one of {list(FEATURE_KINDS)}")
     epochs = config.train_epochs
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"train_epochs must be a positive int, got {epochs!r}")
+    positive_int("train_epochs", epochs)
     width = config.net_width
-    if width is not None and (not isinstance(width, int) or isinstance(width, bool) or width < 1):
-        raise ValueError(f"net_width must be None or a positive int, got {width!r}")
+    optional_positive_int("net_width", width)
     rule = getattr(config, "rule", "argmin")
     if rule not in HERDING_RULES:
         raise ValueError(f"rule={rule!r} is unknown; choose one of {list(HERDING_RULES)}")
@@ -202,7 +217,9 @@ both methods) on one dataset share one feature network instead of training it ag
 
 def coreset_features(dataset: ImageDataset, config: CoresetConfig, seed: int) -> Tensor:
     """The features of every training image under the feature network that ``config`` describes (computed
-    once per dataset and setting in a process; deterministic, so the cache changes no result)."""
+    once per dataset and setting in a process; deterministic, so the cache changes no result).
+
+    Machinery behind chapter 05."""
     key = (id(dataset.train.images), dataset.name, str(dataset.device), config.features, seed, config.model,
            config.net_width, config.train_epochs)
     if key not in _FEATURES:
@@ -236,7 +253,9 @@ class _CoresetSelection(Distiller):
 
 
 class HerdingSelection(_CoresetSelection):
-    """``ipc`` real images per class chosen by herding on network features. It has no iterations."""
+    """``ipc`` real images per class chosen by herding on network features. It has no iterations.
+
+    Machinery behind chapter 05."""
 
     name = "herding"
     Config = HerdingConfig
@@ -250,7 +269,9 @@ class HerdingSelection(_CoresetSelection):
 
 
 class KCenterSelection(_CoresetSelection):
-    """``ipc`` real images per class chosen by k-center greedy on network features. It has no iterations."""
+    """``ipc`` real images per class chosen by k-center greedy on network features. It has no iterations.
+
+    Machinery behind chapter 05."""
 
     name = "kcenter"
     Config = CoresetConfig

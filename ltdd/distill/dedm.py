@@ -55,10 +55,11 @@ import torch
 from torch import Tensor, nn
 
 from ..config import make_generator
+from ..checks import choice
 from ..data import ImageDataset
 from ..debias import AlignedEstimate, BiasModelConfig, estimate_aligned
 from .dm import DM, DMConfig
-from .matching import _check_choice, class_means, group_of_rows
+from .matching import class_means, group_of_rows
 
 BIAS_SOURCES = ("oracle", "gce")
 PUSH_MODES = ("excess", "constant")
@@ -66,7 +67,9 @@ PUSH_MODES = ("excess", "constant")
 
 @dataclass(frozen=True)
 class DeDMConfig(DMConfig):
-    """DM's setting plus the debiasing: where the aligned labels come from, ``λ`` and ``ρ``."""
+    """DM's setting plus the debiasing: where the aligned labels come from, ``λ`` and ``ρ``.
+
+    Introduced in chapter 08."""
 
     bias_source: str = "oracle"
     """``oracle``: the attribute labels; ``gce``: estimated by a GCE-trained bias network (no attributes)."""
@@ -92,8 +95,10 @@ def debiased_class_loss(real: Tensor, real_groups: Tensor, aligned: Tensor, synt
     belongs to, ``aligned`` a boolean per real row. A class with only aligned or only conflicting rows
     targets the mean of what it has; the push term needs aligned rows, and with ``push="excess"`` more of
     them than the share ``aligned_share``.
+
+    Introduced in chapter 08.
     """
-    _check_choice("push", push, PUSH_MODES)
+    choice("push", push, PUSH_MODES)
     groups = len(synthetic_means)
     aligned_f = aligned.to(real.dtype)
     count_aligned = torch.zeros(groups, dtype=real.dtype, device=real.device).index_add_(0, real_groups, aligned_f)
@@ -122,7 +127,9 @@ def debiased_class_loss(real: Tensor, real_groups: Tensor, aligned: Tensor, synt
 
 
 class DeDM(DM):
-    """Debiased distribution matching (module docstring): DM with Biased-DD Eq. 6 as the loss."""
+    """Debiased distribution matching (module docstring): DM with Biased-DD Eq. 6 as the loss.
+
+    Introduced in chapter 08."""
 
     name = "dedm"
     Config = DeDMConfig
@@ -146,8 +153,8 @@ class DeDM(DM):
     def check_config(cls, config: DeDMConfig, dataset: ImageDataset) -> None:
         """Also checks the debiasing settings; ``bias_source="oracle"`` needs a dataset with bias attributes."""
         super().check_config(config, dataset)
-        _check_choice("bias_source", config.bias_source, BIAS_SOURCES)
-        _check_choice("push", config.push, PUSH_MODES)
+        choice("bias_source", config.bias_source, BIAS_SOURCES)
+        choice("push", config.push, PUSH_MODES)
         if not 0 <= config.push_weight < 1:
             raise ValueError(f"push_weight (λ) must lie in [0, 1), got {config.push_weight!r}: at λ ≥ 1 the "
                              "loss has no minimum and the images diverge")

@@ -43,11 +43,15 @@ from .matching import DistributionMatcher, MatchingConfig, class_means, mean_emb
 @dataclass(frozen=True)
 class DMConfig(MatchingConfig):
     """DM's paper setting (``main_DM.py``): lr_img 1.0 (the README uses 10 for CIFAR-10 IPC ≥ 100), momentum
-    0.5, 256 real images per class, init from real images, DSA ``color_crop_cutout_flip_scale_rotate``."""
+    0.5, 256 real images per class, init from real images, DSA ``color_crop_cutout_flip_scale_rotate``.
+
+    Introduced in chapter 05."""
 
 
 class DM(DistributionMatcher):
-    """Distribution matching with a fresh random network per iteration (see the module docstring)."""
+    """Distribution matching with a fresh random network per iteration (see the module docstring).
+
+    Introduced in chapter 01."""
 
     name = "dm"
     Config = DMConfig

@@ -63,11 +63,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..checks import positive_int
 from ..data import ImageDataset
 from ..train import TrainConfig, train_classifier
 from ..config import make_generator
 from .base import tile_partitions
-from .matching import (DistributionMatcher, MatchingConfig, _check_positive_int, class_means,
+from .matching import (DistributionMatcher, MatchingConfig, class_means,
                        mean_embedding_distance, split_by_class)
 
 
@@ -81,14 +82,16 @@ def pretrain_config(epochs: int = 20, strategy: str = "color_crop", cutmix: floa
     """How ``pre_train_model.py`` trains each network: ``epochs`` passes at a constant learning rate 0.01
     (SGD, momentum 0.9, weight decay 5e-4, batch 256), every family of ``strategy`` on every image with its own
     draw (IDC's ``DiffAug(batch=False)``: colour *and* crop), and CutMix on a batch with probability
-    ``cutmix``."""
+    ``cutmix``.
+
+    Introduced in chapter 07."""
     return TrainConfig(epochs=epochs, lr=0.01, momentum=0.9, weight_decay=5e-4, batch_size=256,
                        dsa_strategy=strategy, cutmix_prob=cutmix, schedule="constant", dsa_mode="M")
 
 
 @dataclass(frozen=True)
 class DSDMConfig(MatchingConfig):
-    """DSDM's ``--reproduce -f 2`` setting (CIFAR)."""
+    """DSDM's ``--reproduce -f 2`` setting (CIFAR). Introduced in chapter 07."""
 
     lr_img: float = 0.1
     """Base learning rate in [0, 1] pixel units, multiplied by IPC/10 when ``scale_lr_by_ipc``."""
@@ -129,7 +132,9 @@ def pretrain_networks(dataset: ImageDataset, count: int, epochs: int, seed: int,
     """``count`` networks trained ``epochs`` epochs on the real training set as ``pre_train_model.py`` does
     (:func:`~ltdd.distill.dsdm.pretrain_config`: constant SGD 0.01, colour and crop on every image, CutMix).
 
-    Deterministic in its arguments, and cached in memory for the lifetime of the dataset's tensors."""
+    Deterministic in its arguments, and cached in memory for the lifetime of the dataset's tensors.
+
+    Introduced in chapter 07."""
     key = (id(dataset.train.images), dataset.name, str(dataset.device), count, epochs, seed, model, net_width,
            strategy, cutmix)
     if key not in _PRETRAINED:
@@ -160,7 +165,9 @@ def _pretrain(dataset: ImageDataset, count: int, epochs: int, seed: int, model: 
 def covariance(features: Tensor, unbiased: bool = True) -> Tensor:
     """Sample covariance ``(d, d)``, divided by ``n − 1`` (``unbiased``, the code) or by ``n`` (the paper's
     Eq. 5); zero for a single sample (whose covariance is undefined: the guard keeps one-image tail classes
-    from turning the loss into NaN)."""
+    from turning the loss into NaN).
+
+    Introduced in chapter 07."""
     n = len(features)
     if n < 2:
         return features.new_zeros(features.shape[1], features.shape[1])
@@ -175,6 +182,8 @@ def covariance_distance(a: Tensor, b: Tensor, unbiased: bool = True) -> Tensor:
     When ``n_a + n_b < d`` it never forms a ``d × d`` matrix: with centred ``A`` and ``B``,
     ``‖Σ_a − Σ_b‖² = ‖AAᵀ‖²/(n_a−1)² + ‖BBᵀ‖²/(n_b−1)² − 2‖ABᵀ‖²/((n_a−1)(n_b−1))``
     (the same number; tested against the explicit form).
+
+    Introduced in chapter 07.
     """
     if len(a) < 2 or len(b) < 2 or len(a) + len(b) >= a.shape[1]:
         return (covariance(a, unbiased) - covariance(b, unbiased)).pow(2).sum()
@@ -185,7 +194,7 @@ def covariance_distance(a: Tensor, b: Tensor, unbiased: bool = True) -> Tensor:
 
 
 class DSDM(DistributionMatcher):
-    """Prototype + covariance + historical-prototype matching under pre-trained networks."""
+    """Prototype + covariance + historical-prototype matching under pre-trained networks. Introduced in chapter 07."""
 
     name = "dsdm"
     Config = DSDMConfig
@@ -207,14 +216,14 @@ class DSDM(DistributionMatcher):
     @classmethod
     def check_config(cls, config: DSDMConfig, dataset: ImageDataset) -> None:
         """Also checks the multi-formation, pre-training and historical-prototype settings."""
-        _check_positive_int("factor", config.factor)
+        positive_int("factor", config.factor)
         super().check_config(config, dataset)
-        _check_positive_int("max_views", config.max_views)
-        _check_positive_int("pretrain_epochs", config.pretrain_epochs)
+        positive_int("max_views", config.max_views)
+        positive_int("pretrain_epochs", config.pretrain_epochs)
         if not isinstance(config.history_warmup, int) or config.history_warmup < 0:
             raise ValueError(f"history_warmup must be an int >= 0, got {config.history_warmup!r}")
         if config.pretrained:
-            _check_positive_int("num_pretrained", config.num_pretrained)
+            positive_int("num_pretrained", config.num_pretrained)
         if not 0 <= config.history_ema < 1:
             raise ValueError(f"history_ema must lie in [0, 1), got {config.history_ema!r}")
         for name in ("cov_weight", "history_weight"):

@@ -58,10 +58,11 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from ..augment import DSA, strategy_for
+from ..checks import choice, positive_int
 from ..data import ImageDataset
 from ..models import has_batch_norm
 from .base import ImageDistiller, check_ipc
-from .matching import INITS, ClassBalancedSampler, _check_choice, _check_positive_int, group_of_rows, momentum_step
+from .matching import INITS, ClassBalancedSampler, group_of_rows, momentum_step
 
 LOOPS_BY_IPC: dict[int, tuple[int, int]] = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15),
                                             50: (50, 10)}
@@ -74,7 +75,9 @@ EPS = 1e-6
 
 
 def loops_for(ipc: int, outer_loop: int | None = None, inner_loop: int | None = None) -> tuple[int, int]:
-    """``(outer_loop, inner_loop)``: the given values, or the reference's table for this IPC."""
+    """``(outer_loop, inner_loop)``: the given values, or the reference's table for this IPC.
+
+    Introduced in chapter 08."""
     if outer_loop is not None and inner_loop is not None:
         return outer_loop, inner_loop
     if ipc not in LOOPS_BY_IPC:
@@ -98,6 +101,8 @@ def layer_distance(real: Tensor, synthetic: Tensor, match_1d: bool = False) -> T
 
     A 1-D parameter (bias, norm scale) has one number per channel. The reference returns 0 for it
     (``match_1d=False``); ``match_1d=True`` treats the whole vector as one row instead.
+
+    Introduced in chapter 08.
     """
     if real.shape != synthetic.shape:
         raise ValueError(f"gradient shapes differ: {tuple(real.shape)} and {tuple(synthetic.shape)}")
@@ -119,8 +124,10 @@ def gradient_distance(real: list[Tensor], synthetic: list[Tensor], metric: str =
     * ``"cos"``: one minus the cosine of the concatenated gradients.
 
     Returns ``(K,)``.
+
+    Introduced in chapter 08.
     """
-    _check_choice("metric", metric, METRICS)
+    choice("metric", metric, METRICS)
     if len(real) != len(synthetic) or not real:
         raise ValueError(f"need the same non-zero number of gradients, got {len(real)} and {len(synthetic)}")
     if metric == "ours":
@@ -142,8 +149,10 @@ def per_class_gradients(net: nn.Module, images: Tensor, labels: Tensor, counts: 
     ``path="loop"`` takes one ``autograd.grad`` per class (the reference); ``"vmap"`` one backward pass
     through per-class parameter copies (equal counts only). ``net`` must act per sample (instance norm,
     or batch norm in eval mode).
+
+    Introduced in chapter 08.
     """
-    _check_choice("path", path, GRAD_PATHS)
+    choice("path", path, GRAD_PATHS)
     params = [p for p in net.parameters() if p.requires_grad]
     if path == "loop":
         grads = [torch.autograd.grad(F.cross_entropy(net(x), y), params, create_graph=create_graph)
@@ -173,7 +182,7 @@ def _stacked_gradients(net: nn.Module, images: Tensor, labels: Tensor, groups: i
 # ------------------------------------------------------------------------------------------ the method
 @dataclass(frozen=True)
 class GMConfig:
-    """DC's reference setting (``main.py --method DC``)."""
+    """DC's reference setting (``main.py --method DC``). Machinery behind chapter 05."""
 
     ipc: int = 10
     """Synthetic images per class."""
@@ -212,7 +221,9 @@ class GMConfig:
 
 @dataclass(frozen=True)
 class DSAConfig(GMConfig):
-    """DSA's reference setting: DC plus Siamese augmentation, initialised from real images (DSA README)."""
+    """DSA's reference setting: DC plus Siamese augmentation, initialised from real images (DSA README).
+
+    Machinery behind chapter 05."""
 
     init: str = "real"
     dsa: bool = True
@@ -220,7 +231,9 @@ class DSAConfig(GMConfig):
 
 class GradientMatcher(ImageDistiller):
     """Dataset condensation by gradient matching (see the module docstring). ``DC`` and ``DSA`` are its two
-    published settings."""
+    published settings.
+
+    Introduced in chapter 08."""
 
     name = "gm"
     Config = GMConfig
@@ -237,21 +250,21 @@ class GradientMatcher(ImageDistiller):
     def check_config(cls, config: GMConfig, dataset: ImageDataset) -> None:
         """Raise ``ValueError`` naming the first setting that is out of range."""
         for name in ("ipc", "batch_real", "batch_train", "bn_images_per_class"):
-            _check_positive_int(name, getattr(config, name))
+            positive_int(name, getattr(config, name))
         for name in ("outer_loop", "inner_loop"):
             if getattr(config, name) is not None:
-                _check_positive_int(name, getattr(config, name))
+                positive_int(name, getattr(config, name))
         loops_for(config.ipc, config.outer_loop, config.inner_loop)
         for name in ("lr_img", "lr_net"):
             if not getattr(config, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(config, name)!r}")
         if not 0 <= config.momentum < 1:
             raise ValueError(f"momentum must lie in [0, 1), got {config.momentum!r}")
-        _check_choice("init", config.init, INITS)
-        _check_choice("metric", config.metric, METRICS)
-        _check_choice("per_class_grads", config.per_class_grads, GRAD_PATHS)
+        choice("init", config.init, INITS)
+        choice("metric", config.metric, METRICS)
+        choice("per_class_grads", config.per_class_grads, GRAD_PATHS)
         if config.net_width is not None:
-            _check_positive_int("net_width", config.net_width)
+            positive_int("net_width", config.net_width)
         if config.init == "real":
             check_ipc(config.ipc, dataset)
 
@@ -328,7 +341,9 @@ class GradientMatcher(ImageDistiller):
 
 class DC(GradientMatcher):
     """DC (Zhao, Mopuri & Bilen, ICLR 2021): gradient matching without augmentation, noise init.
-    CIFAR-10 ConvNet-3, IPC 1 / 10 / 50: 28.3 / 44.9 / 53.9 %."""
+    CIFAR-10 ConvNet-3, IPC 1 / 10 / 50: 28.3 / 44.9 / 53.9 %.
+
+    Introduced in chapter 05."""
 
     name = "dc"
     Config = GMConfig
@@ -336,7 +351,9 @@ class DC(GradientMatcher):
 
 class DSAMatcher(GradientMatcher):
     """DSA (Zhao & Bilen, ICML 2021): gradient matching with Siamese augmentation, real init.
-    CIFAR-10 ConvNet-3, IPC 1 / 10 / 50: 28.8 / 52.1 / 60.6 %."""
+    CIFAR-10 ConvNet-3, IPC 1 / 10 / 50: 28.8 / 52.1 / 60.6 %.
+
+    Machinery behind chapter 05."""
 
     name = "dsa"
     Config = DSAConfig

@@ -40,15 +40,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import positive_int
 from ..data import ImageDataset
 from .base import tile_partitions
-from .matching import (DistributionMatcher, MatchingConfig, _check_positive_int, class_means, group_of_rows,
+from .matching import (DistributionMatcher, MatchingConfig, class_means, group_of_rows,
                        mean_embedding_distance, split_by_class)
 
 
 @dataclass(frozen=True)
 class IDMConfig(MatchingConfig):
-    """IDM's ``command.txt`` setting for CIFAR-10 IPC 10 (see :func:`command_settings` for the others)."""
+    """IDM's ``command.txt`` setting for CIFAR-10 IPC 10 (see :func:`command_settings` for the others).
+
+    Introduced in chapter 06."""
 
     lr_img: float = 0.2
     step_per_class: bool = True
@@ -95,7 +98,9 @@ and ``--eval_interval`` (``meter_reset_interval``: the code resets the accuracy 
 
 def command_settings(dataset: str, ipc: int) -> dict:
     """The settings of IDM's ``command.txt`` for ``dataset`` (cifar10, cifar100, tinyimagenet; a ``-lt`` suffix
-    is ignored) and ``ipc`` that differ from :class:`IDMConfig`'s defaults (``COMMAND_TXT``)."""
+    is ignored) and ``ipc`` that differ from :class:`IDMConfig`'s defaults (``COMMAND_TXT``).
+
+    Introduced in chapter 06."""
     name = str(dataset).lower().removesuffix("-lt")
     if (name, ipc) not in COMMAND_TXT:
         raise ValueError(f"command.txt has no setting for dataset={dataset!r}, ipc={ipc}; "
@@ -104,7 +109,9 @@ def command_settings(dataset: str, ipc: int) -> dict:
 
 
 class ModelQueue:
-    """IDM's FIFO queue of partly trained networks, each with its own optimiser and accuracy meter."""
+    """IDM's FIFO queue of partly trained networks, each with its own optimiser and accuracy meter.
+
+    Introduced in chapter 06."""
 
     def __init__(self, size: int):
         self.size = size
@@ -139,7 +146,7 @@ class ModelQueue:
 
 
 class IDM(DistributionMatcher):
-    """Improved distribution matching (see the module docstring)."""
+    """Improved distribution matching (see the module docstring). Introduced in chapter 06."""
 
     name = "idm"
     Config = IDMConfig
@@ -160,7 +167,7 @@ class IDM(DistributionMatcher):
         super().check_config(config, dataset)
         for name in ("queue_size", "push_interval", "initial_nets", "train_nets", "net_train_steps", "net_batch",
                      "meter_reset_interval"):
-            _check_positive_int(name, getattr(config, name))
+            positive_int(name, getattr(config, name))
         if config.initial_nets > config.queue_size:
             raise ValueError(f"initial_nets={config.initial_nets} must not exceed queue_size={config.queue_size}")
         if config.ce_weight < 0:

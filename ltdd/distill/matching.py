@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from ..augment import DSA, strategy_for
+from ..checks import choice, positive_int
 from ..data import ImageDataset
 from ..models import has_batch_norm, reset_parameters
 from .base import ImageDistiller, check_ipc, expand_partitions
@@ -49,6 +50,8 @@ class ClassBalancedSampler:
     One random key per training image and one sort give a fresh random order *within* every class; the first
     ``min(per_class, class size)`` images of each class are taken (the reference's
     ``np.random.permutation(indices_c)[:n]``, for all classes at once).
+
+    Introduced in chapter 05.
     """
 
     def __init__(self, labels: Tensor, num_classes: int):
@@ -60,8 +63,7 @@ class ClassBalancedSampler:
 
     def sample(self, per_class: int, generator: torch.Generator) -> tuple[Tensor, list[int]]:
         """Indices into the split (class-sorted) and the number taken from every class."""
-        if not isinstance(per_class, int) or per_class < 1:
-            raise ValueError(f"per_class must be a positive int, got {per_class!r}")
+        positive_int("per_class", per_class)
         keys = torch.rand(len(self.by_class), generator=generator, device=generator.device,
                           dtype=torch.float64).to(self.by_class.device)
         shuffled = self.by_class[torch.argsort(self.sorted_labels.double() * 2 + keys)]  # classes stay in place
@@ -73,17 +75,21 @@ class ClassBalancedSampler:
 
 # ------------------------------------------------------------------------------------ class statistics
 def group_of_rows(counts: list[int], classes: list[int], device: torch.device | str) -> Tensor:
-    """The class of every row of a class-sorted batch holding ``counts[i]`` rows of class ``classes[i]``."""
+    """The class of every row of a class-sorted batch holding ``counts[i]`` rows of class ``classes[i]``.
+
+    Machinery behind chapter 05."""
     return torch.repeat_interleave(torch.tensor(classes, device=device), torch.tensor(counts, device=device))
 
 
 def split_by_class(features: Tensor, counts: list[int]) -> tuple[Tensor, ...]:
-    """The rows of every class of a class-sorted batch."""
+    """The rows of every class of a class-sorted batch. Machinery behind chapter 05."""
     return torch.split(features, counts)
 
 
 def class_means(features: Tensor, counts: list[int]) -> Tensor:
-    """The mean feature of every class, ``(C, d)``, of a class-sorted batch (a reshape when counts agree)."""
+    """The mean feature of every class, ``(C, d)``, of a class-sorted batch (a reshape when counts agree).
+
+    Introduced in chapter 05."""
     if len(set(counts)) == 1:
         return features.reshape(len(counts), counts[0], -1).mean(dim=1)
     return torch.stack([rows.mean(dim=0) for rows in split_by_class(features, counts)])
@@ -91,14 +97,18 @@ def class_means(features: Tensor, counts: list[int]) -> Tensor:
 
 def mean_embedding_distance(real_means: Tensor, synthetic_means: Tensor) -> Tensor:
     """DM's objective per class: ``‖ mean ψ(A(real_c)) − mean ψ(A(syn_c)) ‖²`` — the empirical MMD with a
-    linear kernel (Zhao & Bilen, WACV 2023, Sec. 3.2). Returns one value per class, ``(C,)``."""
+    linear kernel (Zhao & Bilen, WACV 2023, Sec. 3.2). Returns one value per class, ``(C,)``.
+
+    Introduced in chapter 05."""
     return (real_means - synthetic_means).pow(2).sum(dim=1)
 
 
 # -------------------------------------------------------------------------------------- image updates
 def momentum_step(images: Tensor, velocity: Tensor, grad: Tensor, lr: float, momentum: float) -> None:
     """One step of ``torch.optim.SGD`` with momentum (no dampening, no weight decay), in place:
-    ``v ← μ v + g``, ``x ← x − lr v``. A zero ``velocity`` is SGD's first step."""
+    ``v ← μ v + g``, ``x ← x − lr v``. A zero ``velocity`` is SGD's first step.
+
+    Introduced in chapter 05."""
     velocity.mul_(momentum).add_(grad)
     images.sub_(lr * velocity)
 
@@ -115,7 +125,9 @@ def _per_row(values: list[float], row_class: Tensor, like: Tensor) -> Tensor:
 def per_class_lookahead(images: Tensor, velocity: Tensor, row_class: Tensor, num_classes: int, lr: float,
                         momentum: float) -> Tensor:
     """Where class ``c`` stands when the reference takes its step: after ``c`` momentum-only steps,
-    ``x_c − lr·(μ + μ² + … + μ^c)·v_c``."""
+    ``x_c − lr·(μ + μ² + … + μ^c)·v_c``.
+
+    Introduced in chapter 05."""
     shift = [_geometric(momentum, 1, c) for c in range(num_classes)]
     return images - lr * _per_row(shift, row_class, images) * velocity
 
@@ -126,6 +138,8 @@ def apply_per_class_steps(images: Tensor, velocity: Tensor, grad: Tensor, row_cl
     in one update, in place. ``grad`` holds every class's gradient taken at :func:`per_class_lookahead`.
 
     After all steps, ``v = μ^C v₀ + μ^{C−1−c} g_c`` and ``x = x₀ − lr·[(μ + … + μ^C) v₀ + (1 + … + μ^{C−1−c}) g_c]``.
+
+    Introduced in chapter 05.
     """
     c = num_classes
     carried = [_geometric(momentum, 0, c - 1 - k) for k in range(c)]
@@ -137,7 +151,7 @@ def apply_per_class_steps(images: Tensor, velocity: Tensor, grad: Tensor, row_cl
 # ------------------------------------------------------------------------------------------ the base
 @dataclass(frozen=True)
 class MatchingConfig:
-    """Settings every distribution-matching method has (defaults: DM's paper setting)."""
+    """Settings every distribution-matching method has (defaults: DM's paper setting). Machinery behind chapter 05."""
 
     ipc: int = 10
     """Synthetic images per class (stored images: the storage budget)."""
@@ -165,16 +179,6 @@ class MatchingConfig:
     """One image step per class (IDM, DSDM code) instead of one step on the summed loss (DM)."""
 
 
-def _check_positive_int(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def _check_choice(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")
-
-
 class DistributionMatcher(ImageDistiller):
     """The skeleton of one distribution-matching iteration (module docstring); subclasses define the
     embedding network (:meth:`matching_network`), the loss per class (:meth:`class_losses`) and, where the
@@ -183,6 +187,8 @@ class DistributionMatcher(ImageDistiller):
     The optimised tensor ``self.images`` lives in the method's own space (normalised, or DSDM's [0, 1]
     pixels); :meth:`~ltdd.distill.base.ImageDistiller.normalized` maps it to what the network sees,
     :meth:`synthetic_views` to the images that are matched (IDM's and DSDM's expanded parts).
+
+    Introduced in chapter 05.
     """
 
     dsa_mode = "S"
@@ -207,16 +213,16 @@ class DistributionMatcher(ImageDistiller):
     @classmethod
     def check_config(cls, config: MatchingConfig, dataset: ImageDataset) -> None:
         """Raise ``ValueError`` naming the first setting that is out of range."""
-        _check_positive_int("ipc", config.ipc)
-        _check_positive_int("batch_real", config.batch_real)
+        positive_int("ipc", config.ipc)
+        positive_int("batch_real", config.batch_real)
         if not config.lr_img > 0:
             raise ValueError(f"lr_img must be > 0, got {config.lr_img!r}")
         if not 0 <= config.momentum < 1:
             raise ValueError(f"momentum must lie in [0, 1), got {config.momentum!r}")
-        _check_choice("init", config.init, INITS)
-        _check_choice("forward", config.forward, FORWARD_PATHS)
+        choice("init", config.init, INITS)
+        choice("forward", config.forward, FORWARD_PATHS)
         if config.net_width is not None:
-            _check_positive_int("net_width", config.net_width)
+            positive_int("net_width", config.net_width)
         factor = cls.factor_of(config)
         if config.init == "real" and factor == 1:
             check_ipc(config.ipc, dataset)

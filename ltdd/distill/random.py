@@ -6,13 +6,16 @@ from dataclasses import dataclass
 
 import torch
 
+from ..checks import positive_int
 from ..data import ImageDataset
 from .base import Distiller, SyntheticSet, check_ipc
 
 
 @dataclass(frozen=True)
 class RandomConfig:
-    """Settings of :class:`~ltdd.distill.random.RandomSelection`: only the number of images per class."""
+    """Settings of :class:`~ltdd.distill.random.RandomSelection`: only the number of images per class.
+
+    Machinery behind chapter 06."""
 
     ipc: int = 10
     """Real images kept per class."""
@@ -25,11 +28,13 @@ def sample_real_per_class(dataset: ImageDataset, ipc: int, generator: torch.Gene
     ``repeat=True`` lets a class with fewer than ``ipc`` images (the tail of a long-tailed set) give each of its
     images more than once: passes over the class, each in a fresh random order, until ``ipc`` are drawn. A
     class that is large enough is drawn exactly as without ``repeat``.
+
+    Introduced in chapter 06.
     """
     if not repeat:
         check_ipc(ipc, dataset)
-    elif not isinstance(ipc, int) or isinstance(ipc, bool) or ipc < 1:
-        raise ValueError(f"ipc must be a positive int, got {ipc!r}")
+    else:
+        positive_int("ipc", ipc)
     chosen = []
     for label in range(dataset.num_classes):
         index = dataset.train.class_indices(label)
@@ -45,7 +50,9 @@ def sample_real_per_class(dataset: ImageDataset, ipc: int, generator: torch.Gene
 
 
 class RandomSelection(Distiller):
-    """``ipc`` real images per class drawn without replacement, seeded. It has no iterations."""
+    """``ipc`` real images per class drawn without replacement, seeded. It has no iterations.
+
+    Machinery behind chapter 06."""
 
     name = "random"
     iterative = False

@@ -62,14 +62,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..augment import DSA, strategy_for
+from ..checks import choice, positive_int
 from ..data import ImageDataset
-from typing import TYPE_CHECKING
+from ..experts import ExpertBuffer, classifier_slice, load_flat_parameters
 from .base import ImageDistiller, SyntheticSet
-from .matching import _check_choice, _check_positive_int, momentum_step
+from .matching import momentum_step
 from .unroll import GRAD_MODES, soft_label_loss, unrolled_matching
-
-if TYPE_CHECKING:  # ltdd.experts imports ltdd.distill.base, so it is imported where used
-    from ..experts import ExpertBuffer
 
 INITS = ("real", "noise", "correct")
 SHORT_CLASS = ("duplicate", "noise", "inherent")
@@ -79,7 +77,9 @@ DAM_WEIGHTING = ("column", "sample")
 
 # ------------------------------------------------------------------------------------------------ DAM
 def dam_weights(class_counts, dam_lambda: float = 0.0, normalize: bool = True) -> Tensor:
-    """LTDD's class weights g(s_c) = (s_c + λ_g) / (Σ_k s_k + λ_g); ``normalize`` rescales them to mean 1."""
+    """LTDD's class weights g(s_c) = (s_c + λ_g) / (Σ_k s_k + λ_g); ``normalize`` rescales them to mean 1.
+
+    Introduced in chapter 11."""
     counts = torch.as_tensor(class_counts, dtype=torch.float32)
     if counts.ndim != 1 or (counts < 0).any() or counts.sum() <= 0:
         raise ValueError(f"class_counts must be non-negative counts with a positive total, got {class_counts!r}")
@@ -101,8 +101,10 @@ def dam_loss(logits: Tensor, labels: Tensor, class_counts, dam_lambda: float = 0
       target's arg-max.
 
     The two agree for one-hot targets. Equal counts, λ = 0 and ``normalize`` give plain soft cross-entropy.
+
+    Introduced in chapter 11.
     """
-    _check_choice("weighting", weighting, DAM_WEIGHTING)
+    choice("weighting", weighting, DAM_WEIGHTING)
     counts = torch.as_tensor(class_counts, dtype=logits.dtype, device=logits.device)
     if len(counts) != logits.shape[1]:
         raise ValueError(f"class_counts has {len(counts)} entries for {logits.shape[1]} classes")
@@ -122,7 +124,9 @@ def dam_loss(logits: Tensor, labels: Tensor, class_counts, dam_lambda: float = 0
 @dataclass(frozen=True)
 class TMConfig:
     """Every setting of the trajectory-matching family (defaults: MTT, CIFAR-10 IPC 10, with the pixel learning
-    rate its author confirmed, MTT issue #31). :class:`DATMConfig` and :class:`LTDDConfig` change the defaults."""
+    rate its author confirmed, MTT issue #31). :class:`DATMConfig` and :class:`LTDDConfig` change the defaults.
+
+    Introduced in chapter 10."""
 
     ipc: int = 10
     buffer: str | None = None
@@ -190,15 +194,15 @@ class TMConfig:
     def __post_init__(self) -> None:
         for name in ("ipc", "syn_steps", "expert_epochs", "max_start_epoch", "second_expert_epochs",
                      "second_max_start_epoch"):
-            _check_positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         for name in ("syn_steps_second", "batch_syn", "init_experts", "label_experts"):
             if getattr(self, name) is not None:
-                _check_positive_int(name, getattr(self, name))
-        _check_choice("grad_mode", self.grad_mode, GRAD_MODES)
-        _check_choice("init", self.init, INITS)
-        _check_choice("short_class", self.short_class, SHORT_CLASS)
-        _check_choice("label_rule", self.label_rule, LABEL_RULES)
-        _check_choice("dam_weighting", self.dam_weighting, DAM_WEIGHTING)
+                positive_int(name, getattr(self, name))
+        choice("grad_mode", self.grad_mode, GRAD_MODES)
+        choice("init", self.init, INITS)
+        choice("short_class", self.short_class, SHORT_CLASS)
+        choice("label_rule", self.label_rule, LABEL_RULES)
+        choice("dam_weighting", self.dam_weighting, DAM_WEIGHTING)
         if not isinstance(self.min_start_epoch, int) or not 0 <= self.min_start_epoch < self.max_start_epoch:
             raise ValueError(f"the start window [min_start_epoch, max_start_epoch) = [{self.min_start_epoch}, "
                              f"{self.max_start_epoch}) is empty; choose 0 <= min_start_epoch < max_start_epoch")
@@ -207,7 +211,7 @@ class TMConfig:
                 raise ValueError(f"current_max_start_epoch={self.current_max_start_epoch} must lie in "
                                  f"({self.min_start_epoch}, {self.max_start_epoch}] (an empty first window is "
                                  f"the crash of two LTDD configs)")
-            _check_positive_int("expansion_end", self.expansion_end)
+            positive_int("expansion_end", self.expansion_end)
         for name in ("lr_img", "lr_lr", "lr_teacher", "lr_y"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
@@ -224,7 +228,9 @@ class TMConfig:
 @dataclass(frozen=True)
 class DATMConfig(TMConfig):
     """DATM, CIFAR-10 IPC 10 (ZCA, GSAM experts of 100 epochs): N = 80, window [0, 10 → 20 over 1000
-    iterations), soft labels from correct experts, initial images the first expert gets right, gate 1.0."""
+    iterations), soft labels from correct experts, initial images the first expert gets right, gate 1.0.
+
+    Introduced in chapter 10."""
 
     syn_steps: int = 80
     max_start_epoch: int = 20
@@ -242,7 +248,9 @@ class LTDDConfig(TMConfig):
     soft labels from every classifier expert, DAM in the representation phase, no gate, TESLA's gradient (its
     only distillation script; ``grad_mode="exact"`` is the exact one). One difference: DAM's weights are
     rescaled to mean 1 (``dam_normalize=True``, the general form); the code's raw frequencies are
-    ``dam_normalize=False``, which the presets use."""
+    ``dam_normalize=False``, which the presets use.
+
+    Introduced in chapter 10."""
 
     syn_steps: int = 80
     grad_mode: str = "tesla"
@@ -259,7 +267,9 @@ class LTDDConfig(TMConfig):
 # ------------------------------------------------------------------------------------------ windows
 def start_window(config: TMConfig, iteration: int) -> tuple[int, int]:
     """``[low, high)`` of the start epoch at ``iteration``: fixed, or DATM's Sequential Generation
-    ``high = current + ⌊(max − current) · it / expansion_end⌋``, capped at ``max_start_epoch``."""
+    ``high = current + ⌊(max − current) · it / expansion_end⌋``, capped at ``max_start_epoch``.
+
+    Introduced in chapter 10."""
     if config.current_max_start_epoch is None:
         return config.min_start_epoch, config.max_start_epoch
     grown = config.current_max_start_epoch + int((config.max_start_epoch - config.current_max_start_epoch)
@@ -269,9 +279,9 @@ def start_window(config: TMConfig, iteration: int) -> tuple[int, int]:
 
 # ------------------------------------------------------------------------------ initialisation, labels
 def expert_network(template: torch.nn.Module, buffer: ExpertBuffer, index: int, epoch: int = -1) -> torch.nn.Module:
-    """``template`` loaded with expert ``index``'s weights after ``epoch`` (default: the last), in eval mode."""
-    from ..experts import load_flat_parameters
+    """``template`` loaded with expert ``index``'s weights after ``epoch`` (default: the last), in eval mode.
 
+    Introduced in chapter 10."""
     epoch = buffer.epochs if epoch == -1 else epoch
     load_flat_parameters(template, buffer.snapshot(index, epoch).to(next(template.parameters()).device))
     return template.eval()
@@ -287,7 +297,9 @@ def select_correct(dataset: ImageDataset, label: int, ipc: int, template: torch.
     """DATM's initialisation for one class: go through the class in a random order and keep images the expert
     classifies correctly (expert 0 at its last epoch, then expert 1, … up to ``experts``) until ``ipc`` are
     found. Returns the chosen indices into the training split (possibly fewer than ``ipc``) and the class's
-    other indices, in the same random order."""
+    other indices, in the same random order.
+
+    Introduced in chapter 10."""
     members = dataset.train.class_indices(label)
     order = members[torch.randperm(len(members), generator=generator, device=generator.device).to(members.device)]
     chosen = torch.zeros(len(order), dtype=torch.bool, device=order.device)
@@ -312,6 +324,8 @@ def fill_class(found: Tensor, others: Tensor, ipc: int, policy: str, label: int,
 
     The LTDD code's ``inherent`` writes fewer images than its fixed C×IPC label layout expects; here the budget
     is always exactly ``ipc`` images with aligned labels.
+
+    Introduced in chapter 11.
     """
     images = dataset.train.images
     missing = ipc - len(found)
@@ -336,8 +350,10 @@ def expert_soft_labels(images: Tensor, labels: Tensor, template: torch.nn.Module
     """The initial label logits of DATM and LTDD, from the experts at their last epoch. ``rule="correct"``: for
     every image, the mean logits of the experts that classify it correctly, all zeros (a uniform target) where
     none does; ``rule="first"``: the logits of expert 0, right or wrong (the code's rule when the images are
-    random real ones; ``experts`` is then ignored). Returns ``(logits (N, C), experts right (N,))``."""
-    _check_choice("rule", rule, LABEL_RULES)
+    random real ones; ``experts`` is then ignored). Returns ``(logits (N, C), experts right (N,))``.
+
+    Introduced in chapter 10."""
+    choice("rule", rule, LABEL_RULES)
     if rule == "first":
         logits = _predictions(expert_network(template, buffer, 0), images)
         return logits, (logits.argmax(dim=1) == labels).to(logits.dtype)
@@ -362,7 +378,9 @@ def _check_reach(buffer: ExpertBuffer, field: str, window: str, window_end: int,
 
 # ----------------------------------------------------------------------------------------- distiller
 class TrajectoryMatcher(ImageDistiller):
-    """One distiller for MTT, DATM and LTDD (see the module docstring); subclasses set the defaults."""
+    """One distiller for MTT, DATM and LTDD (see the module docstring); subclasses set the defaults.
+
+    Introduced in chapter 10."""
 
     name = "mtt"
     Config = TMConfig
@@ -403,8 +421,6 @@ class TrajectoryMatcher(ImageDistiller):
         return {} if self.config.net_width is None else {"width": self.config.net_width}
 
     def _open(self, path, field: str, options: dict, stage: str) -> ExpertBuffer:
-        from ..experts import ExpertBuffer
-
         buffer = ExpertBuffer(path)
         buffer.check_compatible(self.dataset, self.config.model, options)
         if buffer.record["config"]["stage"] != stage:
@@ -416,8 +432,6 @@ class TrajectoryMatcher(ImageDistiller):
 
     def _blocks(self) -> dict[str, slice | None]:
         """Which parameters each phase updates and matches (from ``model.classifier``, not a count)."""
-        from ..experts import classifier_slice
-
         if not self.config.decoupled:
             return {"update": None, "match": None}
         classifier = classifier_slice(self.template)
@@ -570,7 +584,9 @@ class TrajectoryMatcher(ImageDistiller):
 
 
 class MTT(TrajectoryMatcher):
-    """Matching Training Trajectories (Cazenavette et al. 2022): real init, hard labels, learned step size."""
+    """Matching Training Trajectories (Cazenavette et al. 2022): real init, hard labels, learned step size.
+
+    Introduced in chapter 10."""
 
     name = "mtt"
     Config = TMConfig
@@ -578,7 +594,9 @@ class MTT(TrajectoryMatcher):
 
 class DATM(TrajectoryMatcher):
     """Difficulty-Aligned Trajectory Matching (Guo et al. 2024): MTT with soft labels, correct-image init,
-    Sequential Generation and an update gate."""
+    Sequential Generation and an update gate.
+
+    Introduced in chapter 10."""
 
     name = "datm"
     Config = DATMConfig
@@ -586,7 +604,9 @@ class DATM(TrajectoryMatcher):
 
 class LTDD(TrajectoryMatcher):
     """Long-tailed dataset distillation (Zhao et al.): DATM with Distribution-agnostic Matching and Expert
-    Decoupling."""
+    Decoupling.
+
+    Introduced in chapter 10."""
 
     name = "ltdd"
     Config = LTDDConfig

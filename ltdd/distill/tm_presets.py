@@ -40,6 +40,8 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
+from ..viz import markdown_table
+
 MTT_EXPERTS = {"epochs": 50, "lr": 0.01, "momentum": 0.0, "weight_decay": 0.0, "batch_size": 256, "dsa": True,
                "optimizer": "sgd"}
 GSAM_EXPERTS = {**MTT_EXPERTS, "epochs": 100, "optimizer": "gsam", "gsam_rho": 0.01, "gsam_alpha": 0.3,
@@ -56,7 +58,9 @@ DATM_REPO = "DATM config configs/"
 
 @dataclass(frozen=True)
 class Preset:
-    """One published setting: what to distil with, how the experts were trained, on which data."""
+    """One published setting: what to distil with, how the experts were trained, on which data.
+
+    Machinery behind chapter 10."""
 
     method: str
     dataset: str
@@ -197,7 +201,9 @@ TM_METHODS = ("mtt", "datm", "ltdd")
 
 
 def find_preset(method: str, dataset: str, ipc: int, imbalance: float | None = None) -> Preset | None:
-    """:func:`tm_preset`, or ``None`` where no published setting exists (the ``paper`` profile's look-up)."""
+    """:func:`tm_preset`, or ``None`` where no published setting exists (the ``paper`` profile's look-up).
+
+    Machinery behind chapter 10."""
     key = (str(method).lower(), str(dataset).lower(), ipc, None if imbalance is None else float(imbalance))
     if not any(_key(p) == key for p in PRESETS):
         return None
@@ -210,7 +216,9 @@ def _key(preset: Preset) -> tuple:
 
 def tm_preset(method: str, dataset: str, ipc: int, imbalance: float | None = None) -> Preset:
     """The published setting for ``method`` on ``dataset`` at ``ipc`` (and imbalance factor β for the
-    long-tailed sets). Warns (``UserWarning``) when the preset corrects an inconsistent original config."""
+    long-tailed sets). Warns (``UserWarning``) when the preset corrects an inconsistent original config.
+
+    Introduced in chapter 10."""
     key = (str(method).lower(), str(dataset).lower(), ipc, None if imbalance is None else float(imbalance))
     for preset in PRESETS:
         if (preset.method, preset.dataset, preset.ipc,
@@ -227,10 +235,12 @@ def tm_preset(method: str, dataset: str, ipc: int, imbalance: float | None = Non
 
 def preset_table(method: str | None = None) -> str:
     """A markdown table of the presets (one method or all), flagged ones marked. "labels": how the soft labels
-    start (mean of the correct experts, or the first expert's logits); "grad": the gradient mode."""
+    start (mean of the correct experts, or the first expert's logits); "grad": the gradient mode.
+
+    Introduced in chapter 10."""
     header = ["method", "dataset", "β", "IPC", "model", "N / N₂", "M", "window", "lr_img", "lr_lr", "α₀", "lr_y",
               "labels", "batch_syn", "gate", "λ_rep / λ_cls", "grad", "ZCA", "iterations", "flag"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for p in PRESETS:
         if method is not None and p.method != method:
             continue
@@ -248,8 +258,8 @@ def preset_table(method: str | None = None) -> str:
                  ("one expert" if s.get("label_rule") == "first" else "correct experts") if soft else "hard",
                  s.get("batch_syn") or "all", s.get("threshold") or "–", lambdas, s.get("grad_mode", "exact"),
                  "yes" if "zca" in p.dataset_options else "no", p.iterations, "⚠ corrected" if p.flag else ""]
-        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return markdown_table(header, rows)
 
 
 __all__ = ["PRESETS", "Preset", "TM_METHODS", "find_preset", "preset_table", "tm_preset"]

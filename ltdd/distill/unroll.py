@@ -41,19 +41,22 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from ..augment import DSA
+from ..checks import positive_int
+from ..experts import load_flat_parameters, split_flat_parameters
 
 GRAD_MODES = ("bptt", "exact", "tesla")
 
 
 # --------------------------------------------------------------------------------- flat parameters
 class FlatParameters:
-    """Maps one flat vector to ``model``'s named parameters (in ``model.parameters()`` order, as experts are
-    stored) and back."""
+    """Maps one flat vector to ``model``'s named parameters and back, in the layout of
+    :func:`ltdd.experts.flat_parameters` (``model.parameters()`` order, as experts are stored).
+
+    Introduced in chapter 10."""
 
     def __init__(self, model: nn.Module):
         self.model = model
         self.names = [name for name, _ in model.named_parameters()]
-        self.shapes = [p.shape for p in model.parameters()]
         self.sizes = [p.numel() for p in model.parameters()]
 
     @property
@@ -68,17 +71,11 @@ class FlatParameters:
 
     def as_dict(self, flat: Tensor) -> dict[str, Tensor]:
         """Views of ``flat`` shaped as the model's named parameters; a vector of another size is a ``ValueError``."""
-        if flat.ndim != 1 or flat.numel() != self.size:
-            raise ValueError(f"flat parameters must be a vector of {self.size} values for this model, "
-                             f"got shape {tuple(flat.shape)}")
-        return {name: part.view(shape) for name, part, shape in zip(self.names, flat.split(self.sizes), self.shapes)}
+        return dict(zip(self.names, split_flat_parameters(self.model, flat)))
 
     def assign(self, flat: Tensor) -> nn.Module:
         """Copy a flat vector into the model's own parameters (in place) and return the model."""
-        with torch.no_grad():
-            for p, value in zip(self.model.parameters(), self.as_dict(flat).values()):
-                p.copy_(value)
-        return self.model
+        return load_flat_parameters(self.model, flat)
 
     def forward(self, flat: Tensor, x: Tensor) -> Tensor:
         """The model's output on ``x`` with the parameters ``flat`` (a functional call; the module is unchanged)."""
@@ -87,7 +84,9 @@ class FlatParameters:
 
 # ------------------------------------------------------------------------------------------- losses
 def soft_label_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Cross-entropy against hard labels ``(B,)`` or against ``softmax`` of label logits ``(B, C)`` (DATM)."""
+    """Cross-entropy against hard labels ``(B,)`` or against ``softmax`` of label logits ``(B, C)`` (DATM).
+
+    Introduced in chapter 10."""
     if labels.ndim == 1:
         return F.cross_entropy(logits, labels)
     return -(F.softmax(labels, dim=1) * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
@@ -96,7 +95,9 @@ def soft_label_loss(logits: Tensor, labels: Tensor) -> Tensor:
 # ---------------------------------------------------------------------------------------- unrolling
 @dataclass
 class StepPlan:
-    """What a step needs to be replayed exactly: its minibatch and its augmentation draw."""
+    """What a step needs to be replayed exactly: its minibatch and its augmentation draw.
+
+    Machinery behind chapter 10."""
 
     index: Tensor
     augmentation: dict | None
@@ -104,7 +105,9 @@ class StepPlan:
 
 @dataclass
 class UnrollResult:
-    """The matching loss, its gradients (``None`` where a quantity was not learnable) and the final student."""
+    """The matching loss, its gradients (``None`` where a quantity was not learnable) and the final student.
+
+    Introduced in chapter 10."""
 
     loss: Tensor
     images_grad: Tensor
@@ -117,7 +120,9 @@ class UnrollResult:
 def plan_steps(num_images: int, steps: int, batch_size: int | None, generator: torch.Generator,
                augment: DSA | None, image_size: int, device) -> list[StepPlan]:
     """MTT's minibatches (chunks of a random permutation, a fresh one when it runs out) and one DSA draw per
-    step (one family per step, per-image parameters), all drawn up front from ``generator``."""
+    step (one family per step, per-image parameters), all drawn up front from ``generator``.
+
+    Introduced in chapter 10."""
     batch = num_images if batch_size is None else batch_size
     if not isinstance(batch, int) or not 1 <= batch <= num_images:
         raise ValueError(f"batch_size must be an int in [1, {num_images}] (or None: every image), got {batch_size!r}")
@@ -160,6 +165,8 @@ def unrolled_matching(model: nn.Module, start: Tensor, target: Tensor, images: T
     The student trains in training mode, as MTT's ``student_net.train()``: a batch-norm layer normalises with
     the statistics of the step's minibatch, whatever mode ``model`` was in (it is put back afterwards). As in
     MTT, the running statistics of such a layer are updated in place; they do not enter the result.
+
+    Introduced in chapter 10.
     """
     was_training = model.training
     model.train()
@@ -174,8 +181,7 @@ def _unrolled_matching(model, start, target, images, labels, lr, steps, generato
                        loss_fn, update, match) -> UnrollResult:
     if mode not in GRAD_MODES:
         raise ValueError(f"mode={mode!r} is unknown; choose one of {list(GRAD_MODES)}")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    positive_int("steps", steps)
     student = _Student(FlatParameters(model), start.detach(), update)
     student.flat.as_dict(target)  # shape check
     match = _check_slice("match", match, student.flat.size)
@@ -284,7 +290,9 @@ def _result(matching: Tensor, grads, soft: bool, theta: Tensor, param_distance: 
 class SavedTensorMeter:
     """Peak bytes of the tensors autograd keeps for the backward pass (the memory that grows with the unrolled
     steps), on any device: every saved tensor is counted when autograd packs it and uncounted when autograd
-    lets go of it. Use as ``with SavedTensorMeter() as meter: ...; meter.peak``."""
+    lets go of it. Use as ``with SavedTensorMeter() as meter: ...; meter.peak``.
+
+    Machinery behind chapter 10."""
 
     def __init__(self):
         self.live = self.peak = 0
@@ -313,7 +321,9 @@ def saved_memory(mode: str, steps: int, num_classes: int = 10, ipc: int = 10, ch
                  image_size: int = 32, width: int = 128, seed: int = 0) -> int:
     """Peak bytes autograd keeps while :func:`unrolled_matching` runs ``steps`` steps in ``mode`` on random
     images of the given shape (ConvNet-3, hard labels, every image in every step) — the quantity that grows
-    with the steps in ``bptt`` and stays flat in ``exact`` and ``tesla``."""
+    with the steps in ``bptt`` and stays flat in ``exact`` and ``tesla``.
+
+    Introduced in chapter 10."""
     from ..config import make_generator
     from ..models import get_model
 

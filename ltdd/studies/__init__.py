@@ -14,12 +14,14 @@
 
 from .protocols import EVAL_PROTOCOLS, EvalProtocol, check_protocol, eval_config
 from .runner import check_seeds, resume_from, run_study
-from .study import PairedComparison, Study, StudyFile, key_name, mean_std, seed_count, study_table, value_at
+from .study import (HALF_COLUMNS, SIZE_COLUMNS, PairedComparison, Study, StudyFile, key_name, mean_std,
+                    percent_of_long_tailed_set, seed_count, set_images, study_table, value_at)
 
 RebalanceStudy = Study
 """The name :class:`~ltdd.studies.study.Study` had when CRLT-DD's runner was the only one (recorded files load
 under either)."""
 
-__all__ = ["EVAL_PROTOCOLS", "EvalProtocol", "PairedComparison", "RebalanceStudy", "Study", "StudyFile",
-           "check_protocol", "check_seeds", "eval_config", "key_name", "mean_std", "resume_from", "run_study",
-           "seed_count", "study_table", "value_at"]
+__all__ = ["EVAL_PROTOCOLS", "HALF_COLUMNS", "SIZE_COLUMNS", "EvalProtocol", "PairedComparison", "RebalanceStudy",
+           "Study", "StudyFile", "check_protocol", "check_seeds", "eval_config", "key_name", "mean_std",
+           "percent_of_long_tailed_set", "resume_from", "run_study", "seed_count", "set_images", "study_table",
+           "value_at"]

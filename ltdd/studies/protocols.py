@@ -18,7 +18,8 @@ from ..train import TrainConfig
 @dataclass(frozen=True)
 class EvalProtocol:
     """One paper's evaluation: the training recipe as published, where it comes from, and whether the learning
-    rate is the one the set learned (trajectory matching) rather than ``config.lr``."""
+    rate is the one the set learned (trajectory matching) rather than ``config.lr``. Machinery behind chapter 05
+    and every later chapter that evaluates a set."""
 
     config: TrainConfig
     source: str

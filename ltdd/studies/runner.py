@@ -7,7 +7,7 @@ from typing import Callable, Hashable, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
-from ..distill.base import settings_mismatch
+from ..files import settings_mismatch
 from .study import StudyFile
 
 ORDERS = ("seed", "row")

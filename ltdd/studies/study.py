@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..distill.base import atomic_write_text, settings_mismatch
-from ..files import locked, read_json
+from ..files import atomic_write_text, locked, read_json, settings_mismatch
 from ..train import EvaluationReport
+from ..viz import markdown_table
 
 
 def value_at(row: dict, key: str):
@@ -42,7 +42,8 @@ GROUP_NAMES = {"shots": "{group}-shot accuracy", "halves": "{group}-half accurac
 def key_name(key: str) -> str:
     """The words for a result key in a sentence: ``"accuracy"`` → "overall accuracy", ``"groups.shots.few"`` →
     "few-shot accuracy", ``"groups.halves.tail"`` → "tail-half accuracy"; another ``groups.<grouping>.<group>``
-    key → "<group> accuracy (<grouping>)"; any other key is returned as it is."""
+    key → "<group> accuracy (<grouping>)"; any other key is returned as it is. Machinery behind chapter 09's
+    sentences (:meth:`PairedComparison.sentence`)."""
     if key == "accuracy":
         return "overall accuracy"
     parts = key.split(".")
@@ -119,7 +120,8 @@ class StudyFile:
     lock that first merges rows other processes wrote, and a load that names a file of another shape.
 
     A subclass is a dataclass with ``rows`` and ``settings`` fields and says what else its file holds
-    (:meth:`payload`, :meth:`from_payload`, :meth:`merge_extras`)."""
+    (:meth:`payload`, :meth:`from_payload`, :meth:`merge_extras`). Machinery behind chapter 09's
+    :class:`Study` and chapter 08's :class:`~ltdd.biased.BiasSweep`."""
 
     ROW_ID = ("label", "seed")
     """The row fields that identify a row: a study holds at most one row per value."""
@@ -285,29 +287,56 @@ class Study(StudyFile):
 
 
 # ------------------------------------------------------------------------------------------------ tables
-Column = tuple[str, "str | Callable[[Study, str], str]"]
+def _first_row(study: Study, label: str) -> dict:
+    return next(row for row in study.rows if row["label"] == label)
 
 
 def seed_count(study: Study, label: str) -> str:
-    """The number of seeds with an accuracy for a row (the last column of chapters 09, 11 and 12's tables)."""
+    """The number of seeds with an accuracy for a row: the last column of the tables of chapter 09 (and of
+    chapters 11 and 12)."""
     return str(study.mean_std(label)[2])
 
 
-def study_table(study: Study, columns: Sequence[Column], decimals: int = 2, header: str = "row") -> str:
-    """A markdown table, one line per row label: for each ``(name, key)`` column the mean ± std over seeds (in %)
-    of ``key`` ("–" where the row has none), for each ``(name, function)`` column ``function(study, label)``.
+def set_images(study: Study, label: str) -> str:
+    """The number of training images of a row's set (its first seed's), a column of chapter 09's tables."""
+    return str(_first_row(study, label)["size"]["images"])
 
-    Chapter 09 introduces it for CRLT-DD's Table III (:func:`ltdd.rebalance.study_table` adds the size columns);
-    chapter 11's ablation table and chapter 12's comparison table are the same table with other columns."""
-    lines = ["| " + " | ".join([header, *(name for name, _ in columns)]) + " |", "|" + "---|" * (len(columns) + 1)]
+
+def percent_of_long_tailed_set(study: Study, label: str) -> str:
+    """A row's training set as a percentage of the long-tailed set (CRLT-DD's Table IV column), "–" for a row
+    that does not record it; a column of chapter 09's tables."""
+    percent = _first_row(study, label)["size"].get("percent")
+    return "–" if percent is None else f"{percent:.1f}"
+
+
+HALF_COLUMNS = (("overall", "accuracy"), ("head half", "groups.halves.head"), ("tail half", "groups.halves.tail"))
+"""The default accuracy columns of :func:`study_table`: overall, then the head and tail halves of the classes."""
+
+SIZE_COLUMNS = (("images", set_images), ("% of LT set", percent_of_long_tailed_set), ("seeds", seed_count))
+"""The default columns after the accuracies: the set's size, its share of the long-tailed set, the seeds."""
+
+Column = tuple[str, Callable[[Study, str], str]]
+
+
+def study_table(study: Study, keys: Sequence[tuple[str, str]] = HALF_COLUMNS, decimals: int = 2,
+                header: str = "row", first: Sequence[Column] = (), after: Sequence[Column] = SIZE_COLUMNS,
+                align: str | None = None) -> str:
+    """A markdown table (:func:`ltdd.viz.markdown_table`, ``align`` as there), one line per row label: the label
+    (column ``header``), the ``first`` columns, then for each ``(column, key)`` of ``keys`` the mean ± std over
+    seeds (in %) of ``key`` ("–" where the row has none), then the ``after`` columns; a ``(name, function)``
+    column shows ``function(study, label)``.
+
+    Chapter 09 introduces it for CRLT-DD's Table III (the defaults: overall and half accuracies, size, seeds; the
+    same function as ``ltdd.rebalance.study_table``); chapter 11's ablation table and chapter 12's comparison
+    table are this table with other columns."""
+    rows = []
     for label in study.labels():
-        cells = [label]
-        for _, column in columns:
-            if callable(column):
-                cells.append(column(study, label))
-                continue
-            mean, std, count = study.mean_std(label, column)
+        cells = []
+        for _, key in keys:
+            mean, std, count = study.mean_std(label, key)
             missing = count == 0 or math.isnan(mean)
             cells.append("–" if missing else f"{100 * mean:.{decimals}f} ± {100 * std:.{decimals}f}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append([label, *(function(study, label) for _, function in first), *cells,
+                     *(function(study, label) for _, function in after)])
+    names = [header, *(name for name, _ in first), *(name for name, _ in keys), *(name for name, _ in after)]
+    return markdown_table(names, rows, align)
