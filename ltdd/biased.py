@@ -55,7 +55,8 @@ def own_protocol(method: str, digit_data: bool) -> TrainConfig:
     ``crop_scale_rotate`` for 1000 epochs on MNIST-type (digit) data and none for 300 epochs otherwise; DSA and
     DM: DSA for 1000 epochs. (DC's ``crop_scale_rotate`` is drawn here with DSA's magnitudes, one family per
     batch, where DC's ``augment`` picks one per image with a 4-pixel crop, ±20 % scale and ±45° rotation.)
-    The recipes are ``EVAL_PROTOCOLS["dc"]`` and ``["dm"]`` of :data:`ltdd.studies.protocols.EVAL_PROTOCOLS`."""
+    The recipes are ``EVAL_PROTOCOLS["dc"]`` and ``["dm"]`` of :data:`ltdd.studies.protocols.EVAL_PROTOCOLS`.
+    Introduced in chapter 08."""
     if str(method).lower() == "dc":
         return (dataclasses.replace(eval_config("dm"), dsa_strategy="crop_scale_rotate") if digit_data
                 else eval_config("dc"))
@@ -67,7 +68,8 @@ ROW_FIELDS = ("label", "method", "bias_ratio", "severity", "seed", "conflicting_
 
 
 def check_bias_ratios(ratios: Sequence[float]) -> list[float]:
-    """The ratios as floats; each must lie in [0, 1] (the fraction of bias-aligned training images)."""
+    """The ratios as floats; each must lie in [0, 1] (the fraction of bias-aligned training images).
+    Machinery behind chapter 08."""
     values = list(ratios) if not isinstance(ratios, numbers.Number) else [ratios]
     if not values:
         raise ValueError("ratios must hold at least one bias ratio")
@@ -80,7 +82,8 @@ def check_bias_ratios(ratios: Sequence[float]) -> list[float]:
 
 
 def check_severities(severities: Sequence[int]) -> list[int]:
-    """The severities as ints, each one of the dataset builders' (:data:`~ltdd.data.bias.COLOUR_STDS`)."""
+    """The severities as ints, each one of the dataset builders' (:data:`~ltdd.data.bias.COLOUR_STDS`).
+    Machinery behind chapter 08."""
     values = list(severities)
     if not values:
         raise ValueError(f"severities must hold at least one of {sorted(COLOUR_STDS)}")
@@ -94,6 +97,7 @@ class BiasSweep(StudyFile):
     Accuracies are fractions in [0, 1], each the mean over the profile's evaluation networks.
     ``synthetic`` keeps the distilled sets of this session (not saved). The file is a study file
     (:class:`ltdd.studies.study.StudyFile`) whose rows are identified by method label, bias ratio, severity and seed.
+    Introduced in chapter 08.
     """
 
     ROW_ID = ("label", "bias_ratio", "severity", "seed")
@@ -193,7 +197,7 @@ def evaluate_on_bias_splits(synthetic: SyntheticSet, dataset: ImageDataset, lff_
                             profile: Profile, config: TrainConfig | None = None) -> dict:
     """Train the profile's evaluation networks on ``synthetic`` (with ``config``, default the profile's epochs);
     their accuracy on the all-conflicting test set and on the aligned and conflicting images of LfF's split
-    (fractions)."""
+    (fractions). Machinery behind chapter 08."""
     images, labels = synthetic.training_pairs()
     as_training_set = dataclasses.replace(dataset, train=LabeledImages(images.detach(), labels.detach()))
     report = train_full(as_training_set, config or TrainConfig(epochs=profile.eval_epochs), profile.eval_seeds,
@@ -222,6 +226,7 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
     iterations (:data:`ltdd.distill.PAPER_ITERATIONS`) and evaluation (:func:`own_protocol`), and the full-set
     control of :data:`FULL_SET_CONTROL` with the profile's ``full_seeds`` networks.
     ``load_options`` go to every :func:`ltdd.data.load_dataset` call (``data_root``, ``download``, ``zca``).
+    Introduced in chapter 08.
     """
     from .config import get_profile
     from .distill import PAPER_ITERATIONS
@@ -305,7 +310,7 @@ def _percent(mean: float, std: float, count: int) -> str:
 
 def sweep_table(sweep: BiasSweep, severity: int | None = None, key: str = "conflicting_test") -> str:
     """Markdown, the shape of Biased-DD's Table 1: one row per method (and the full set), one column per
-    bias ratio, accuracy (%) as mean ± std over the distillation seeds."""
+    bias ratio, accuracy (%) as mean ± std over the distillation seeds. Introduced in chapter 08."""
     severity = sweep.severities()[-1] if severity is None else severity
     ratios = sweep.ratios()
     labels = sweep.labels() + (["full set"] if sweep.full else [])
@@ -314,7 +319,8 @@ def sweep_table(sweep: BiasSweep, severity: int | None = None, key: str = "confl
 
 
 def severity_table(sweep: BiasSweep, ratio: float, key: str = "conflicting_test") -> str:
-    """Markdown, the shape of Biased-DD's Table 2: one row per method, one column per severity."""
+    """Markdown, the shape of Biased-DD's Table 2: one row per method, one column per severity.
+    Introduced in chapter 08."""
     severities = sweep.severities()
     labels = sweep.labels() + (["full set"] if sweep.full else [])
     rows = [[label, *(_percent(*sweep.cell(label, ratio, s, key)) for s in severities)] for label in labels]
@@ -324,7 +330,7 @@ def severity_table(sweep: BiasSweep, ratio: float, key: str = "conflicting_test"
 def plot_bias_sweep_curves(sweep: BiasSweep, severity: int | None = None, title: str | None = None,
                            key: str = "conflicting_test") -> Figure:
     """Accuracy (%) on the all-conflicting test set against the bias ratio: one line per method (mean over
-    seeds, band ± std) and the full-set control dashed."""
+    seeds, band ± std) and the full-set control dashed. Introduced in chapter 08."""
     severity = sweep.severities()[-1] if severity is None else severity
     ratios = sweep.ratios()
     labels = sweep.labels() + (["full set"] if sweep.full else [])
@@ -349,7 +355,8 @@ def plot_bias_sweep_curves(sweep: BiasSweep, severity: int | None = None, title:
 # ------------------------------------------------------------------------------------------ colour leakage
 def dominant_colour(pixels: torch.Tensor, threshold: float = 0.15) -> torch.Tensor:
     """The mean RGB direction of every image's foreground (pixels brighter than ``threshold``), unit length,
-    ``(N, 3)``. CMNIST colours a grey digit by multiplying it with one colour, so the direction is the colour."""
+    ``(N, 3)``. CMNIST colours a grey digit by multiplying it with one colour, so the direction is the colour.
+    Machinery behind chapter 08."""
     if pixels.ndim != 4 or pixels.shape[1] != 3:
         raise ValueError(f"pixels must have shape (N, 3, H, W), got {tuple(pixels.shape)}")
     mask = (pixels.amax(dim=1, keepdim=True) > threshold).to(pixels.dtype)
@@ -360,7 +367,8 @@ def dominant_colour(pixels: torch.Tensor, threshold: float = 0.15) -> torch.Tens
 def colour_alignment(images: torch.Tensor, labels: torch.Tensor, dataset: ImageDataset) -> float:
     """The fraction of ``images`` (normalised, of a coloured dataset) whose dominant colour is, of the ten
     bias colours, closest in direction to their *own class's*: 1.0 for a set of bias-aligned images, about
-    0.1 for colours unrelated to the class. A measure of how much bias a distilled set carries."""
+    0.1 for colours unrelated to the class. A measure of how much bias a distilled set carries.
+    Introduced in chapter 08."""
     if dataset.channels != 3 or dataset.train.attributes is None:
         raise ValueError(f"colour_alignment needs a coloured biased dataset (cdigits, cmnist-dd), "
                          f"not {dataset.name!r}")

@@ -87,12 +87,14 @@ COMPARISON_KEYS = ("dataset", "dataset_options", "profile", "protocol", "ipc", "
 
 
 def scaled_settings(method: str, profile: Profile) -> dict:
-    """The settings :data:`SCALED_SETTINGS` gives ``method`` under ``profile`` (``{}`` for none)."""
+    """The settings :data:`SCALED_SETTINGS` gives ``method`` under ``profile`` (``{}`` for none).
+    Introduced in chapter 12."""
     return dict(SCALED_SETTINGS.get(profile.name, {}).get(method, {}))
 
 
 def family(spec: Mapping) -> str:
-    """``"coreset"``, ``"matching"``, ``"trajectory"`` or ``"rebalancing"``: how a row's set is built."""
+    """``"coreset"``, ``"matching"``, ``"trajectory"`` or ``"rebalancing"``: how a row's set is built.
+    Machinery behind chapter 12."""
     if "plan" in spec:
         return "rebalancing"
     method = spec["method"]
@@ -100,7 +102,7 @@ def family(spec: Mapping) -> str:
 
 
 def check_rows(rows: Mapping[str, Mapping]) -> dict[str, dict]:
-    """Validate and normalise row specifications (see :data:`COMPARISON_ROWS`)."""
+    """Validate and normalise row specifications (see :data:`COMPARISON_ROWS`). Machinery behind chapter 12."""
     from .distill import METHODS
 
     if not rows:
@@ -127,7 +129,8 @@ def protocol_config(protocol: str, row_family: str, profile: Profile, synthetic:
                     scale: TMScale | None = None) -> tuple[TrainConfig, dict]:
     """The training recipe and network options that evaluate a set of ``row_family`` (see the module
     docstring for the two protocols), from :data:`ltdd.studies.protocols.EVAL_PROTOCOLS`: ``"ours"`` and the
-    rebalanced sets ``"crlt_dd"``, trajectory matching ``"datm"``, the other families ``"dm"``."""
+    rebalanced sets ``"crlt_dd"``, trajectory matching ``"datm"``, the other families ``"dm"``.
+    Machinery behind chapter 12."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
     if protocol == "ours" or row_family == "rebalancing":
@@ -233,6 +236,7 @@ def compare_methods(dataset: ImageDataset, profile: Profile | None = None, seeds
     the study is saved after every row and ``resume=True`` runs only what the file lacks, refusing a file written
     with other settings. ``after_row(done, left)``, if given, is called after every row this call runs, with the
     number run so far and the number still to run (a chapter's budget watch, :meth:`ltdd.budget.ChapterBudget.watch`).
+    Introduced in chapter 12.
     """
     profile = profile or get_profile()
     rows = check_rows(rows)
@@ -286,7 +290,7 @@ def comparison_table(study: Study, columns: Sequence[tuple[str, str]] = SHOT_COL
     the set stores (IDM and DSDM decode each stored image into four training images).
 
     A shot group the long-tailed set does not have (e.g. no class with more than 100 images) shows "–"
-    (:func:`ltdd.studies.study.study_table` with these columns)."""
+    (:func:`ltdd.studies.study.study_table` with these columns). Introduced in chapter 12."""
     return study_table(study, columns, decimals=1, header="method", first=(("family", _family_of),),
                        after=(("images stored", _stored), ("seeds", seed_count)))
 
@@ -294,7 +298,7 @@ def comparison_table(study: Study, columns: Sequence[tuple[str, str]] = SHOT_COL
 def group_summary(study: Study, columns: Sequence[tuple[str, str]] = SHOT_COLUMNS
                   ) -> dict[str, dict[str, tuple[float, float]]]:
     """``{label: {column: (mean, std)}}`` in fractions, the numbers behind :func:`comparison_table` (columns a
-    row has no value for are left out)."""
+    row has no value for are left out). Introduced in chapter 12."""
     summary = {}
     for label in study.labels():
         summary[label] = {}
@@ -306,7 +310,8 @@ def group_summary(study: Study, columns: Sequence[tuple[str, str]] = SHOT_COLUMN
 
 
 def row_families(study: Study) -> dict[str, str]:
-    """``{label: family}`` of a comparison's rows (to colour :func:`ltdd.viz.plot_method_comparison`)."""
+    """``{label: family}`` of a comparison's rows (to colour :func:`ltdd.viz.plot_method_comparison`).
+    Introduced in chapter 12."""
     return {row["label"]: row.get("family", "") for row in study.rows}
 
 

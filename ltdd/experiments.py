@@ -19,7 +19,8 @@ from .train import EvaluationReport, TrainConfig, evaluate_synthetic
 
 @dataclass
 class DistillRun:
-    """A finished distillation: the set, the loss of every iteration, and how long it took."""
+    """A finished distillation: the set, the loss of every iteration, and how long it took.
+    Machinery behind chapter 05."""
 
     synthetic: SyntheticSet
     losses: list[float] = field(default_factory=list)
@@ -33,7 +34,8 @@ class DistillRun:
 
 def distill(method: str, dataset: ImageDataset, ipc: int, iterations: int, profile: Profile | None = None,
             seed: int = 0, progress: bool = True, **settings) -> DistillRun:
-    """Run ``method`` for ``iterations`` iterations (selection methods ignore it) and keep its loss curve."""
+    """Run ``method`` for ``iterations`` iterations (selection methods ignore it) and keep its loss curve.
+    Introduced in chapter 05."""
     distiller = make_distiller(method, dataset, seed=seed, profile=profile, ipc=ipc, **settings)
     losses: list[float] = []
     started = time.perf_counter()
@@ -44,13 +46,13 @@ def distill(method: str, dataset: ImageDataset, ipc: int, iterations: int, profi
 
 def evaluation_protocol(profile: Profile) -> TrainConfig:
     """The evaluation protocol at the profile's scale (epochs; the rest is the literature's: DSA and DM's,
-    ``EVAL_PROTOCOLS["dm"]`` of :data:`ltdd.studies.protocols.EVAL_PROTOCOLS`)."""
+    ``EVAL_PROTOCOLS["dm"]`` of :data:`ltdd.studies.protocols.EVAL_PROTOCOLS`). Machinery behind chapter 05."""
     return eval_config("dm", profile)
 
 
 def evaluate(synthetic: SyntheticSet, dataset: ImageDataset, profile: Profile, progress: bool = False,
              seeds: int | None = None) -> EvaluationReport:
-    """Evaluate a set with the profile's model, width, epochs and number of networks."""
+    """Evaluate a set with the profile's model, width, epochs and number of networks. Introduced in chapter 05."""
     return evaluate_synthetic(synthetic, dataset, model=profile.model, seeds=seeds or profile.eval_seeds,
                               config=evaluation_protocol(profile), progress=progress,
                               model_options=profile.model_options())
@@ -64,6 +66,7 @@ def accuracy_vs_ipc(methods: Mapping[str, Mapping], dataset: ImageDataset, ipcs:
     ``methods`` maps a label to the method's settings, including its name under ``"method"``, e.g.
     ``{"DM": {"method": "dm"}, "herding": {"method": "herding"}}``. Returns ``{label: {ipc: report}}``,
     ready for :func:`ltdd.viz.plot_accuracy_vs_ipc`.
+    Introduced in chapter 05.
     """
     iterations = profile.iterations if iterations is None else iterations
     curves: dict[str, dict[int, EvaluationReport]] = {}
@@ -82,6 +85,7 @@ def ablation(variants: Mapping[str, Mapping], dataset: ImageDataset, ipc: int, p
     """One method in several configurations (e.g. IDM's parts switched on one by one), each evaluated.
 
     ``variants`` maps a label to settings including ``"method"``; returns ``{label: report}``.
+    Introduced in chapter 06.
     """
     iterations = profile.iterations if iterations is None else iterations
     reports = {}

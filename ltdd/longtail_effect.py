@@ -40,7 +40,8 @@ LONG_TAILED, BALANCED_SUBSET = "long-tailed", "balanced subset, same size"
 
 def balanced_subset(dataset: ImageDataset, per_class: int, seed: int) -> ImageDataset:
     """``per_class`` training images of every class of ``dataset``, drawn without replacement with a generator
-    seeded by ``seed`` (the test split is kept). Named ``"<name>-balanced-<per_class>"``."""
+    seeded by ``seed`` (the test split is kept). Named ``"<name>-balanced-<per_class>"``.
+    Machinery behind chapter 04."""
     if not isinstance(per_class, int) or isinstance(per_class, bool) or per_class < 1:
         raise ValueError(f"per_class must be a positive int, got {per_class!r}")
     counts = dataset.train.class_counts(dataset.num_classes)
@@ -105,7 +106,7 @@ def longtail_effect(balanced: ImageDataset, imbalance: float, epochs: int, seeds
 def weight_norm_slope(study: Study, label: str) -> float:
     """How the classifier's weight norms fall from head to tail in a row: the least-squares slope of the
     seed-averaged norm of each class against the logarithm of its long-tailed count (negative: the tail's
-    rows are shorter)."""
+    rows are shorter). Machinery behind chapter 04."""
     norms = study.per_class(label, "weight_norms")
     counts = study.settings["counts"]
     xs = [math.log(c) for c in counts]

@@ -70,7 +70,8 @@ CIFAR-100-LT (the sizes of its Table IV, decoded: :func:`ltdd.reference.decode_c
 
 @dataclass(frozen=True)
 class CRLTSettings:
-    """The scale of a CRLT-DD study: distillation, evaluation, SimCLR and distill head's IPC."""
+    """The scale of a CRLT-DD study: distillation, evaluation, SimCLR and distill head's IPC.
+    Machinery behind chapter 09."""
 
     iterations: int
     """DM iterations."""
@@ -96,7 +97,8 @@ VANILLA_PROTOCOLS = ("crlt", "baseline.py")
 
 def vanilla_config(protocol: str, settings: CRLTSettings) -> TrainConfig:
     """How the vanilla row trains: ``"crlt"``, the evaluation of every other row (the paper's Sec. IV-A);
-    ``"baseline.py"``, the code's baseline script (300 epochs at lr 0.01, batch 256, no augmentation)."""
+    ``"baseline.py"``, the code's baseline script (300 epochs at lr 0.01, batch 256, no augmentation).
+    Machinery behind chapter 09."""
     if protocol not in VANILLA_PROTOCOLS:
         raise ValueError(f"vanilla_protocol={protocol!r} is not allowed; choose one of {VANILLA_PROTOCOLS}")
     if protocol == "baseline.py":
@@ -112,7 +114,8 @@ def crlt_evaluation(settings: CRLTSettings) -> TrainConfig:
 
 def crlt_settings(profile: Profile, dataset: str | None = None) -> CRLTSettings:
     """CRLT-DD's setting (:data:`PAPER_CRLT`, and the paper's head IPC for ``dataset``) under the ``paper``
-    profile; elsewhere the profile's scale with the evaluation batch 128 and the head at the median."""
+    profile; elsewhere the profile's scale with the evaluation batch 128 and the head at the median.
+    Introduced in chapter 09."""
     if profile.name == "paper":
         p = PAPER_CRLT
         return CRLTSettings(p["iterations"], p["batch_real"], p["eval_epochs"], p["eval_batch"], p["simclr_epochs"],
@@ -123,7 +126,7 @@ def crlt_settings(profile: Profile, dataset: str | None = None) -> CRLTSettings:
 
 def check_plan(plan: str) -> str:
     """The canonical name of a plan (case, spaces and underscores forgiven); an unknown plan is a
-    ``ValueError``."""
+    ``ValueError``. Machinery behind chapter 09."""
     key = str(plan).strip().lower().replace("_", "-").replace(" ", "-")
     if key not in PLANS:
         raise ValueError(f"plan={plan!r} is unknown; choose one of {list(PLANS)}")
@@ -131,20 +134,22 @@ def check_plan(plan: str) -> str:
 
 
 def median_class_size(counts: Sequence[int]) -> int:
-    """``n_med = ⌊median_c n_c⌋`` (for an even number of classes, the mean of the two middle counts, floored)."""
+    """``n_med = ⌊median_c n_c⌋`` (for an even number of classes, the mean of the two middle counts, floored).
+    Introduced in chapter 09."""
     return int(math.floor(statistics.median(counts)))
 
 
 def head_classes(counts: Sequence[int]) -> list[int]:
     """The larger half of the classes: the ``⌊C/2⌋`` classes with most images (ties: lower index first),
-    in index order. For an odd C, the median class belongs to the tail."""
+    in index order. For an odd C, the median class belongs to the tail. Introduced in chapter 09."""
     ranked = sorted(range(len(counts)), key=lambda c: (-counts[c], c))
     return sorted(ranked[: len(counts) // 2])
 
 
 @dataclass(frozen=True)
 class PlanBudget:
-    """How many images of each kind a plan puts in every class (CRLT-DD Table IV, from counts alone)."""
+    """How many images of each kind a plan puts in every class (CRLT-DD Table IV, from counts alone).
+    Introduced in chapter 09."""
 
     plan: str
     counts: tuple[int, ...]
@@ -197,6 +202,7 @@ def plan_budget(plan: str, counts: Sequence[int], ipc: int | None = None,
     ``ipc`` overrides the condensed size (all plans: ``n_min``; head plans: ``n_med``); it must not exceed
     the smallest class that is condensed. ``aug_target`` is the per-class size that distill all + aug grows
     towards (default ``n_med``).
+    Introduced in chapter 02.
     """
     plan = check_plan(plan)
     counts = tuple(int(n) for n in counts)
@@ -239,7 +245,8 @@ def _condensed_size(ipc: int | None, default: int, classes: Sequence[int], count
 
 
 def augmentation_copies(ipc: int, target: int) -> int:
-    """Copies of every distilled image (itself included) that grow ``ipc`` images towards ``target``."""
+    """Copies of every distilled image (itself included) that grow ``ipc`` images towards ``target``.
+    Introduced in chapter 09."""
     if not isinstance(target, int) or isinstance(target, bool) or target < ipc:
         raise ValueError(f"aug_target must be an int >= the distilled size per class ({ipc}), got {target!r}")
     return target // ipc
@@ -247,7 +254,7 @@ def augmentation_copies(ipc: int, target: int) -> int:
 
 def budget_table(counts: Sequence[int], plans: Sequence[str] = PLANS[1:], ipc_head: int | None = None) -> list[dict]:
     """CRLT-DD Table IV: every plan's images and percentage of the long-tailed set (``ipc_head`` sets the
-    head plans' IPC, e.g. the paper's 500)."""
+    head plans' IPC, e.g. the paper's 500). Introduced in chapter 09."""
     rows = []
     for plan in plans:
         plan = check_plan(plan)
@@ -259,7 +266,8 @@ def budget_table(counts: Sequence[int], plans: Sequence[str] = PLANS[1:], ipc_he
 # ------------------------------------------------------------------------------------------ building
 @dataclass
 class RebalancedSet:
-    """A plan's training set: images (normalised), hard labels, which rows are distilled, the budget."""
+    """A plan's training set: images (normalised), hard labels, which rows are distilled, the budget.
+    Introduced in chapter 09."""
 
     images: Tensor
     labels: Tensor
@@ -294,7 +302,8 @@ class RebalancedSet:
 
 
 def restrict_classes(dataset: ImageDataset, classes: Sequence[int]) -> ImageDataset:
-    """The dataset reduced to ``classes`` (train and test), relabelled ``0..len(classes)−1`` in that order."""
+    """The dataset reduced to ``classes`` (train and test), relabelled ``0..len(classes)−1`` in that order.
+    Introduced in chapter 09."""
     classes = [int(c) for c in classes]
     if not classes or len(set(classes)) != len(classes) or min(classes) < 0 or max(classes) >= dataset.num_classes:
         raise ValueError(f"classes must be distinct labels in [0, {dataset.num_classes}), got {classes}")
@@ -314,7 +323,7 @@ def restrict_classes(dataset: ImageDataset, classes: Sequence[int]) -> ImageData
 
 def sample_per_class(dataset: ImageDataset, per_class: Sequence[int], generator: torch.Generator) -> Tensor:
     """Indices into ``dataset.train``: ``per_class[c]`` distinct random images of class ``c`` (all of a class,
-    in their original order, when it asks for every image)."""
+    in their original order, when it asks for every image). Introduced in chapter 09."""
     chosen = []
     for c, n in enumerate(per_class):
         index = dataset.train.class_indices(c)
@@ -334,7 +343,7 @@ def distill_classes(dataset: ImageDataset, classes: Sequence[int], ipc: int, met
     """Condense ``classes`` of the training set to ``ipc`` images each with ``method``; returns images,
     labels (the original class labels) and the distiller's record. Under the ``paper`` profile DM runs
     CRLT-DD's setting unless told otherwise (:func:`crlt_settings`: 4000 iterations, lr 1.0, 128 real images
-    per class, a step per class)."""
+    per class, a step per class). Introduced in chapter 09."""
     from .distill import make_distiller
 
     profile = profile or get_profile()
@@ -360,7 +369,7 @@ def distill_classes(dataset: ImageDataset, classes: Sequence[int], ipc: int, met
 
 def augmented_copies(images: Tensor, copies: int, hflip_safe: bool, generator: torch.Generator) -> Tensor:
     """``copies − 1`` DSA-augmented versions of every image (one random operation each, drawn once: a fixed
-    set, as CRLT-DD's ``add_aug``)."""
+    set, as CRLT-DD's ``add_aug``). Introduced in chapter 09."""
     if copies <= 1:
         return images[:0]
     dsa = DSA(strategy_for(hflip_safe))
@@ -378,6 +387,7 @@ def rebalance(dataset: ImageDataset, plan: str, method: str = "dm", ipc: int | N
     defaults to the profile's. Real images are copied unchanged (the tail of distill head is byte-identical
     to the long-tailed set's). A ``cache`` dict keeps distilled sets between calls, so distill all and
     distill all + aug with one seed condense once (the result is the same either way: same seed, same set).
+    Introduced in chapter 09.
     """
     plan = check_plan(plan)
     counts = dataset.train.class_counts(dataset.num_classes)
@@ -410,20 +420,23 @@ def rebalance(dataset: ImageDataset, plan: str, method: str = "dm", ipc: int | N
 
 # ----------------------------------------------------------------------------------------- evaluating
 def head_tail_groups(counts: Sequence[int]) -> list[str]:
-    """``"head"`` for the larger half of the classes (:func:`head_classes`), ``"tail"`` for the rest."""
+    """``"head"`` for the larger half of the classes (:func:`head_classes`), ``"tail"`` for the rest.
+    Machinery behind chapter 09."""
     head = set(head_classes(counts))
     return ["head" if c in head else "tail" for c in range(len(counts))]
 
 
 def long_tail_groups(per_class: Sequence[float], counts: Sequence[int]) -> dict:
-    """Accuracy per OLTR shot group and per head/tail half of the long-tailed ``counts``."""
+    """Accuracy per OLTR shot group and per head/tail half of the long-tailed ``counts``.
+    Machinery behind chapter 09."""
     return {"shots": group_accuracy(per_class, shot_groups(counts)),
             "halves": group_accuracy(per_class, head_tail_groups(counts))}
 
 
 @dataclass
 class PlanResult:
-    """One plan evaluated once: the size report and the accuracy of the networks trained on its set."""
+    """One plan evaluated once: the size report and the accuracy of the networks trained on its set.
+    Machinery behind chapter 09."""
 
     label: str
     plan: str
@@ -444,7 +457,7 @@ class PlanResult:
 def evaluation_config(profile: Profile) -> TrainConfig:
     """CRLT-DD's evaluation (SGD 0.01, momentum 0.9, weight decay 5e-4, step decay at half, DSA on every
     batch, batch 128) for the profile's number of epochs (the paper's 500 under ``paper``):
-    :func:`crlt_evaluation`."""
+    :func:`crlt_evaluation`. Introduced in chapter 09."""
     return crlt_evaluation(crlt_settings(profile))
 
 
@@ -453,7 +466,7 @@ def evaluate_rebalanced(rebalanced: RebalancedSet, dataset: ImageDataset, profil
                         networks: int | None = None, progress: bool = False) -> tuple[EvaluationReport, dict]:
     """Train ``networks`` (default: the profile's ``eval_seeds``) networks on a rebalanced set and test them on
     the balanced test set; returns the report and its group accuracies (OLTR shot groups, and the head/tail
-    halves of the long-tailed counts)."""
+    halves of the long-tailed counts). Introduced in chapter 09."""
     report = evaluate_training_set(rebalanced.images, rebalanced.labels, dataset, profile.model,
                                    networks or profile.eval_seeds, config or evaluation_config(profile), base_seed,
                                    progress,
@@ -464,7 +477,7 @@ def evaluate_rebalanced(rebalanced: RebalancedSet, dataset: ImageDataset, profil
 def pretrain_encoder(dataset: ImageDataset, profile: Profile, seed: int = 0, epochs: int | None = None,
                      checkpoint: str | Path | None = None, progress: bool = False, **config):
     """SimCLR on the long-tailed training images (labels unused) with the profile's model and width; the
-    epochs default to the profile's ``full_epochs`` (the paper's 100 under ``paper``)."""
+    epochs default to the profile's ``full_epochs`` (the paper's 100 under ``paper``). Introduced in chapter 09."""
     from .ssl import SimCLRConfig, pretrain_simclr
 
     settings = SimCLRConfig(epochs=epochs or crlt_settings(profile).simclr_epochs, **config)
@@ -476,7 +489,8 @@ def run_plan(dataset: ImageDataset, plan: str, profile: Profile | None = None, s
              ipc: int | None = None, aug_target: int | None = None, iterations: int | None = None,
              encoder_state: dict | None = None, label: str | None = None, progress: bool = False,
              **method_settings) -> tuple[PlanResult, RebalancedSet]:
-    """Build ``plan``'s set with seed ``seed`` and evaluate it (networks seeded from the same ``seed``)."""
+    """Build ``plan``'s set with seed ``seed`` and evaluate it (networks seeded from the same ``seed``).
+    Introduced in chapter 09."""
     profile = profile or get_profile()
     started = time.perf_counter()
     rebalanced = rebalance(dataset, plan, method, ipc, aug_target, iterations, profile, seed, progress,

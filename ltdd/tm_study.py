@@ -48,7 +48,7 @@ reference. The scale's common settings apply to every row."""
 
 @dataclass(frozen=True)
 class TMScale:
-    """Everything about a trajectory-matching experiment that depends on the machine."""
+    """Everything about a trajectory-matching experiment that depends on the machine. Machinery behind chapter 11."""
 
     ipc: int
     experts: int
@@ -89,7 +89,7 @@ def scale_for(profile: Profile) -> TMScale:
     settings. ``paper``: the setting of LTDD's ablation (Fig. 6a: β = 200, IPC 50; the config's 10,000
     iterations; 100 experts of each kind); ``gpu``: the β = 100, IPC 10 setting (the first column of the main
     table) with 10 experts of half the epochs and the profile's iterations. The dataset (``--imbalance``) is the
-    caller's: run the ``paper`` scale on CIFAR-10-LT at β = 200."""
+    caller's: run the ``paper`` scale on CIFAR-10-LT at β = 200. Introduced in chapter 10."""
     if profile.name in TM_SCALE:
         return TM_SCALE[profile.name]
     import warnings
@@ -116,7 +116,7 @@ def scale_for(profile: Profile) -> TMScale:
 
 def expert_config(scale: TMScale, stage: str) -> ExpertConfig:
     """The :class:`~ltdd.experts.ExpertConfig` of one stage at ``scale``: its epochs, learning rate, batch and
-    optimiser, then the stage's ``expert_settings``."""
+    optimiser, then the stage's ``expert_settings``. Introduced in chapter 11."""
     epochs = scale.expert_epochs if stage == "representation" else scale.classifier_epochs
     common = {"lr": scale.expert_lr, "batch_size": scale.expert_batch, "optimizer": scale.experts_optimizer}
     return ExpertConfig(**{**common, **scale.expert_settings.get(stage, {}), "epochs": epochs, "stage": stage})
@@ -124,7 +124,8 @@ def expert_config(scale: TMScale, stage: str) -> ExpertConfig:
 
 def train_ablation_buffers(dataset: ImageDataset, scale: TMScale, seed: int, folder: str | Path, model: str = "convnet",
                            progress: bool = False) -> tuple[ExpertBuffer, ExpertBuffer]:
-    """The representation and classifier experts of one seed (resumable: finished experts are kept)."""
+    """The representation and classifier experts of one seed (resumable: finished experts are kept).
+    Introduced in chapter 11."""
     folder = Path(folder)
     options = {} if scale.net_width is None else {"width": scale.net_width}
     rep = train_buffer(dataset, folder / "representation", scale.experts, expert_config(scale, "representation"),
@@ -136,7 +137,8 @@ def train_ablation_buffers(dataset: ImageDataset, scale: TMScale, seed: int, fol
 
 def distill_row(dataset: ImageDataset, spec: Mapping, scale: TMScale, buffers: tuple[ExpertBuffer, ExpertBuffer],
                 seed: int, model: str = "convnet", iterations: int | None = None, progress: bool = False):
-    """Distil one ablation row from the seed's buffers; returns the distiller (its set and its history)."""
+    """Distil one ablation row from the seed's buffers; returns the distiller (its set and its history).
+    Introduced in chapter 11."""
     rep, cls = buffers
     settings = {**scale.distill, **spec.get("settings", {}), "ipc": scale.ipc, "buffer": str(rep.path),
                 "model": model, "net_width": scale.net_width}
@@ -153,7 +155,7 @@ def evaluate_tm(synthetic: SyntheticSet, dataset: ImageDataset, profile: Profile
                 networks: int | None = None, progress: bool = False):
     """Train networks on a trajectory-matching set at the step size it learned (``EVAL_PROTOCOLS["datm"]``: MTT's
     evaluation at batch 128, as DATM/LTDD) for the profile's epochs; returns the report and its shot-group and
-    head/tail accuracies."""
+    head/tail accuracies. Introduced in chapter 10."""
     config = eval_config("datm", profile, learned_lr=synthetic.learned_lr)
     options = {} if scale.net_width is None else {"width": scale.net_width}
     images, labels = synthetic.training_pairs()
@@ -172,7 +174,7 @@ def compare_grad_modes(dataset: ImageDataset, spec: Mapping, scale: TMScale,
     Returns ``{mode: {"accuracy", "tail", "learned_lr", "peak_saved_mb", "seconds_per_iteration"}}``:
     ``peak_saved_mb`` is the peak of the tensors autograd kept for the backward passes
     (:class:`~ltdd.distill.unroll.SavedTensorMeter`, any device) over the distillation, and the time is the
-    wall-clock time of the iterations (initialisation excluded) divided by their number."""
+    wall-clock time of the iterations (initialisation excluded) divided by their number. Introduced in chapter 11."""
     unknown = [mode for mode in modes if mode not in GRAD_MODES]
     if unknown or not modes:
         raise ValueError(f"modes must be a non-empty list of {list(GRAD_MODES)}, got {list(modes)!r}")
@@ -249,7 +251,7 @@ def _learned_lr(study: Study, label: str) -> str:
 
 def ablation_table(study: Study, keys: Sequence[tuple[str, str]] = HALF_COLUMNS) -> str:
     """A markdown table of an ablation: mean ± std over seeds (in %) of each ``(column, key)``, and the step
-    size the sets learned (:func:`ltdd.studies.study.study_table` with those columns)."""
+    size the sets learned (:func:`ltdd.studies.study.study_table` with those columns). Introduced in chapter 11."""
     return study_table(study, keys, decimals=1, after=(("learned α", _learned_lr), ("seeds", seed_count)))
 
 
@@ -258,7 +260,7 @@ def expert_weight_norms(buffer: ExpertBuffer, template: torch.nn.Module, expert:
                         epoch: int = -1) -> list[float]:
     """:func:`~ltdd.diagnostics.classifier_weight_norms` of expert ``expert`` after ``epoch`` (default: the
     last): ‖w_c‖ per class (LTDD Fig. 2: the head classes get the larger norms when the network trained on
-    long-tailed data)."""
+    long-tailed data). Introduced in chapter 11."""
     from .distill.tm import expert_network
 
     return classifier_weight_norms(expert_network(template, buffer, expert, epoch))
@@ -270,6 +272,7 @@ def soft_label_confidence(synthetic: SyntheticSet) -> list[float]:
 
     An image's own class is the class it was made for: trajectory matching stores its images class by class,
     the same number per class, so a soft-labelled set must have that layout.
+    Introduced in chapter 11.
     """
     num_classes = synthetic.num_classes
     if synthetic.labels.ndim == 1:
@@ -286,7 +289,7 @@ def soft_label_confidence(synthetic: SyntheticSet) -> list[float]:
 def expert_confidence(buffer: ExpertBuffer, template: torch.nn.Module, dataset: ImageDataset,
                       experts: int | None = None) -> list[float]:
     """Per class, the mean softmax probability the first ``experts`` experts (default: all; last epoch,
-    averaged over experts) give to the true class on the balanced test set (LTDD Fig. 5)."""
+    averaged over experts) give to the true class on the balanced test set (LTDD Fig. 5). Introduced in chapter 11."""
     from .distill.tm import expert_network
 
     count = len(buffer) if experts is None else experts
