@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Iterable
 
 PAGE = Path(__file__).resolve().parent.parent / "reference" / "settings.md"
-"""Where the page lives in the book's checkout."""
+"""Where the page lives in the book's checkout.
+
+:meta hide-value:
+"""
 
 
 @dataclass(frozen=True)
