@@ -215,9 +215,9 @@ async () => {
 
 # After a resize: every visible element of the text column (``article.bd-article``, else ``main``, else the body)
 # lies within it, unless it sits in a box of its own that scrolls (overflow-x auto or scroll); a box that clips
-# (hidden, clip) cuts nothing off; a prose element's text stays in its box. When the page itself scrolls
-# sideways, the same walk over the whole body, against the window's edge, names what pushes it. Each finding
-# names the element by tag, classes and first words, and the descendant that reaches furthest right.
+# (hidden, clip) cuts nothing off; a prose element's text stays in its box. The same walk over the rest of the
+# page (header, sidebars, the previous/next links), against the window's edge. Each finding names the element
+# by tag, classes and first words, and the descendant that reaches furthest right.
 _LAYOUT = r"""
 async () => {
   await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
@@ -243,11 +243,12 @@ async () => {
     }
     return widest ? `, because of ${describe(widest)}` : "";
   };
-  const walk = (root, left, right, where) => {
+  const walk = (root, left, right, where, skip) => {
     const found = [];
     const stack = Array.from(root.children).reverse();
     while (stack.length && found.length < MAX_REPORTED) {
       const el = stack.pop();
+      if (el === skip) continue;
       const style = getComputedStyle(el);
       if (style.display === "none" || style.visibility === "hidden" || style.position === "fixed") continue;
       const box = el.getBoundingClientRect();
@@ -276,13 +277,10 @@ async () => {
   const page = document.documentElement.scrollWidth;
   const column = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
   const box = column.getBoundingClientRect();
-  const found = walk(column, box.left, box.right, `the text column (${px(box.width)} px)`);
-  if (page > viewport + 1) {
-    found.unshift(`the page scrolls sideways: ${page} px of content in a ${viewport} px window`);
-    for (const problem of walk(document.body, 0, viewport, "the window's edge")) {
-      if (!found.includes(problem)) found.push(problem);
-    }
-  }
+  const found = page > viewport + 1 ? [`the page scrolls sideways: ${page} px of content in a ${viewport} px window`]
+                                     : [];
+  found.push(...walk(column, box.left, box.right, `the text column (${px(box.width)} px)`));
+  if (column !== document.body) found.push(...walk(document.body, 0, viewport, "the window's edge", column));
   return found;
 }
 """
@@ -648,6 +646,10 @@ FAKE_PAGES = {
                          "at 1280 px: the page scrolls sideways"]),
     "clipped_code.html": (f"<div class='admonition' style='overflow:hidden'><pre>{LONG_WORD}</pre></div>",
                           ["at 390 px: <div.admonition>", "cuts off", "(overflow-x: hidden), because of <pre>"]),
+    "clipped_next_link.html": (  # outside the text column: the theme's link to the next page
+        "<main><article class='bd-article'><p>Text.</p></article></main><footer><a class='right-next' "
+        "style='display:flex;overflow:hidden;max-width:45%'><span>Next</span><b>" + LONG_WORD + "</b></a></footer>",
+        ["at 390 px: <a.right-next> \"Next", "cuts off", "because of <b>"]),
     # figures, exercises and Colab links of chapter pages
     "chapters/05_clean.html": (_chapter("05_clean", CLEAN_CHAPTER), []),
     "chapters/05_figure_without_caption.html": (
@@ -684,7 +686,7 @@ FAKE_PAGES = {
         ["no 05_not_in_the_colab_edition.ipynb in colab/"]),
 }
 # Pages that must pass at the desktop width: their fault shows on a phone only.
-PHONE_ONLY = {"wide_word.html", "clipped_code.html"}
+PHONE_ONLY = {"wide_word.html", "clipped_code.html", "clipped_next_link.html"}
 
 
 @pytest.fixture(scope="module")
