@@ -13,10 +13,11 @@ through Playwright. A page fails on
 * an ``<img>`` whose ``naturalWidth`` is 0 once loaded (lazy images are made eager first);
 * an internal link (same origin or relative) to a file that does not exist, or whose ``#fragment`` is no
   ``id`` (or ``<a name>``) on the target page;
-* at a desktop width (1280 px) and a phone's (390 px; the same load, resized): a page that scrolls sideways, an
-  element of the text column that reaches past it (a wide table or equation must scroll inside its own box), a
-  prose element (paragraph, list item, heading, caption, ...) whose text runs out of its box, a box that clips
-  (``overflow: hidden``) content it cannot show;
+* at a desktop width (1280 px) and a phone's (390 px; the same load, resized, which finds what a fresh load at
+  390 px finds): a page that scrolls sideways, an element of the text column that reaches past it (a wide code
+  block, table or equation must scroll inside its own box), any other element (header, sidebars, the links to
+  the previous and next page) past the window's edge, a prose element (paragraph, list item, heading, caption,
+  ...) whose text runs out of its box, a box that clips (``overflow: hidden``) content it cannot show;
 * a ``<figure>`` without a caption or without its number, ``Fig. N.M`` with N the chapter's number (a chapter
   page ``chapters/NN_name.html`` is chapter NN; ``00`` is unnumbered) and M counting 1, 2, 3, ... down the page;
   on a chapter page, an image of a notebook's output outside a figure (the book shows every plot captioned);
@@ -29,8 +30,9 @@ through Playwright. A page fails on
 Requests to other origins are aborted and listed at the end of the run: they are not part of the book and
 cannot load in CI (no internet), so neither they nor the console's "Failed to load resource" lines they cause
 count. That includes MathJax, which Jupyter Book loads from a CDN: equations stay as TeX source in this check,
-which is acceptable, since it checks the book's own pages, links and figures, not the typesetting. External
-links are not followed.
+which is acceptable, since it checks the book's own pages, links and figures, not the typesetting (so the
+widths checked are those of the TeX source; ``_static/ltdd.css`` lets typeset display equations scroll in
+their own box). External links are not followed.
 
 The second half of the module checks the checker on a small fake book with one fault per page.
 """
