@@ -189,7 +189,10 @@ def reference_dir() -> Path:
 
 
 REFERENCE_DIR = reference_dir()
-"""The folder of the recorded runs (:func:`reference_dir`), read by the chapters and :mod:`ltdd.exercises`."""
+"""The folder of the recorded runs (:func:`reference_dir`), read by the chapters and :mod:`ltdd.exercises`.
+
+:meta hide-value:
+"""
 
 
 def paper_table(methods: Sequence[str], dataset: str = "cifar10", ipcs: Sequence[int] = (1, 10, 50),

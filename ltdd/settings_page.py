@@ -23,7 +23,10 @@ from typing import Iterable
 from .viz import markdown_table
 
 PAGE = Path(__file__).resolve().parent.parent / "reference" / "settings.md"
-"""Where the page lives in the book's checkout."""
+"""Where the page lives in the book's checkout.
+
+:meta hide-value:
+"""
 
 
 @dataclass(frozen=True)
@@ -373,12 +376,12 @@ def settings_page_markdown(rows: Iterable[SettingRow | tuple] | None = None) -> 
     return "\n".join(lines) + "\n"
 
 
-def write_settings_page(path: str | Path = PAGE) -> Path:
-    """Write the page to ``path`` when its text changed (an unchanged page keeps its time stamp, so Sphinx does
-    not rebuild it); returns the path."""
+def write_settings_page(path: str | Path | None = None) -> Path:
+    """Write the page to ``path`` (``None``: :data:`ltdd.settings_page.PAGE`) when its text changed (an unchanged
+    page keeps its time stamp, so Sphinx does not rebuild it); returns the path."""
     from .files import atomic_write_text
 
-    path = Path(path)
+    path = Path(PAGE if path is None else path)
     text = settings_page_markdown()
     if not path.is_file() or path.read_text() != text:
         atomic_write_text(text, path)
