@@ -21,7 +21,13 @@ RUNS=${RUNS:-$HOME/ltdd-runs}
 DATA=${DATA:-$HOME/ltdd-data}
 MIRROR=${MIRROR:-../shared/data/cifar10-jpeg.zip}
 SEEDS=${SEEDS:-0}
-ltdd() { nice -n 19 env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m ltdd "$@"; }
+# Each run gets a session of its own whose scheduling group is niced too: with autogroup scheduling (most Linux
+# desktops and containers) plain `nice` only ranks processes within one session, and a niced run would still take
+# half the machine from interactive work started in another terminal.
+ltdd() {
+  setsid -w bash -c 'echo 19 > /proc/self/autogroup 2> /dev/null
+    exec nice -n 19 env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m ltdd "$@"' ltdd "$@"
+}
 common=(--profile cpu --device cpu --data-root "$DATA" --no-download --seeds "$SEEDS" --resume)
 
 case "${1:-}" in
