@@ -33,7 +33,7 @@
 #
 # **Before you start.** Nothing: this is the first page.
 #
-# **How long.** About 7 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and under a minute with `cpu`; on a Colab T4 GPU: not measured yet.
+# **How long.** About 7 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and under a minute with `cpu` (measured in one clean-clone `cpu` build, 2 cores); on a Colab T4 GPU: not measured yet.
 # ```
 
 # %% tags=["remove-cell"]

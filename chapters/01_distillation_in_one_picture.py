@@ -33,7 +33,7 @@
 #
 # **Before you start.** Nothing beyond chapter 00 ({doc}`00_how_to_use`).
 #
-# **How long.** About 10 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and about 4 minutes with `cpu`; on a Colab T4 GPU: not measured yet.
+# **How long.** About 10 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and 1.7 minutes with `cpu` (measured alone in the clean-clone `cpu` environment, 2 cores); on a Colab T4 GPU: not measured yet.
 # ```
 
 # %% tags=["remove-cell"]

@@ -42,7 +42,7 @@
 # **Before you start.** {doc}`01_distillation_in_one_picture` (what images per class, {term}`IPC`, means); nothing
 # else.
 #
-# **How long.** About 15 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and under a minute with `cpu`; on a Colab T4 GPU: not measured yet.
+# **How long.** About 15 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and under a minute with `cpu` (measured in one clean-clone `cpu` build, 2 cores); on a Colab T4 GPU: not measured yet.
 # ```
 
 # %% tags=["remove-cell"]

@@ -43,7 +43,7 @@
 # {doc}`02_long_tailed_data` (long-tailed splits, shot groups) and {doc}`03_biased_data` (bias ratio,
 # aligned and conflicting images, the two test splits).
 #
-# **How long.** About 15 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and about 2 minutes with `cpu`; on a Colab T4 GPU: not measured yet.
+# **How long.** About 15 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and 1.5 minutes with `cpu` (measured alone in the clean-clone `cpu` environment, 2 cores); on a Colab T4 GPU: not measured yet.
 # ```
 
 # %% tags=["remove-cell"]

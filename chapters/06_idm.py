@@ -51,7 +51,7 @@
 # protocol of {doc}`01_distillation_in_one_picture`.
 #
 # **How long.** About 40 minutes to read. Running it on 2 CPU cores:
-# under a minute with the `smoke` profile (CI checks this), and about 5 minutes with `cpu`;
+# under a minute with the `smoke` profile (CI checks this), and 2.5 minutes with `cpu` (measured in one clean-clone `cpu` build, 2 cores);
 # on a Colab T4 GPU: not measured yet.
 # ```
 

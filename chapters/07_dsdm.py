@@ -51,7 +51,7 @@
 # {doc}`06_idm` helps with the 2×2 mosaics, which {term}`IDM` calls partition and expansion.
 #
 # **How long.** About 40 minutes to read. Running it on 2 CPU cores:
-# under a minute with the `smoke` profile (CI checks this), and about 6 minutes with `cpu`;
+# under a minute with the `smoke` profile (CI checks this), and 3.2 minutes with `cpu` (measured in one clean-clone `cpu` build, 2 cores);
 # on a Colab T4 GPU: not measured yet.
 # ```
 

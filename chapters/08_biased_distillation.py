@@ -44,7 +44,7 @@
 # {doc}`04_why_it_hurts` (the full-set control) and {doc}`05_distribution_matching` (DM).
 #
 # **How long.** About 50 minutes to read. Running it on 2 CPU cores:
-# under a minute with the `smoke` profile (CI checks this), and MEASURE_PENDING with `cpu`;
+# under a minute with the `smoke` profile (CI checks this), and 3.5 minutes with `cpu` (measured in one clean-clone `cpu` build, 2 cores);
 # on a Colab T4 GPU: not measured yet.
 # ```
 

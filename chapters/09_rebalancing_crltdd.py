@@ -50,7 +50,7 @@
 # condensing method).
 #
 # **How long.** About 50 minutes to read. Running it on 2 CPU cores:
-# under a minute with the `smoke` profile (CI checks this), and about 5 minutes with `cpu`;
+# under a minute with the `smoke` profile (CI checks this), and 3.5 minutes with `cpu` (measured in one clean-clone `cpu` build, 2 cores);
 # on a Colab T4 GPU: not measured yet.
 # ```
 

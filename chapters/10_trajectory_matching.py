@@ -45,7 +45,7 @@
 # method this chapter contrasts trajectory matching with.
 #
 # **How long.** About 60 minutes to read. Running it on 2 CPU cores:
-# under a minute with the `smoke` profile (CI checks this), and about 4 minutes with `cpu`;
+# under a minute with the `smoke` profile (CI checks this), and 2.7 minutes with `cpu` (measured in one clean-clone `cpu` build, 2 cores);
 # on a Colab T4 GPU: not measured yet.
 # ```
 

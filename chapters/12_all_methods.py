@@ -41,7 +41,7 @@
 # **Before you start.** The methods themselves are introduced in chapters {doc}`05_distribution_matching`
 # to {doc}`11_long_tailed_tm`; the shot groups in {doc}`02_long_tailed_data`.
 #
-# **How long.** About 20 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and about 4 minutes with `cpu` (measured: 3.6 minutes under nbmake, one thread, on 2 busy cores), which runs four of the rows live and shows the whole comparison from its recorded run (84 minutes with three processes side by side; rerun it with the command line, see *Rerunning it*); on a Colab T4 GPU: not measured yet.
+# **How long.** About 20 minutes to read. Running it on 2 CPU cores: under a minute with the `smoke` profile (CI checks this), and 1.3 minutes with `cpu` (measured in one clean-clone `cpu` build, 2 cores), which runs four of the rows live and shows the whole comparison from its recorded run (84 minutes with three processes side by side; rerun it with the command line, see *Rerunning it*); on a Colab T4 GPU: not measured yet.
 # ```
 
 # %% tags=["remove-cell"]
