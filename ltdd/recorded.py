@@ -393,13 +393,20 @@ def longtail_sentences(experiment: Experiment) -> list[str]:
     for key in _beta_keys(experiment):
         study, beta = experiment.study(key), float(key.removeprefix("beta"))
         lt, balanced = row_accuracy(study, LONG_TAILED), row_accuracy(study, BALANCED_SUBSET)
-        if lt is None or balanced is None:
+        if lt is None:
             sentences.append(f"At β = {beta:g}: not recorded yet.")
             continue
         per_class_lt = study.per_class(LONG_TAILED)
-        per_class_balanced = study.per_class(BALANCED_SUBSET)
         counts = study.settings["counts"]
         head, tail = counts.index(max(counts)), counts.index(min(counts))
+        if balanced is None:
+            sentences.append(
+                f"At β = {beta:g} the long-tailed set ({_size(study, LONG_TAILED):,} images) scores {lt[0]:.1f} %; "
+                f"its largest class ({counts[head]:,} images) reaches {100 * per_class_lt[head]:.1f} % and its "
+                f"smallest ({counts[tail]:,} images) {100 * per_class_lt[tail]:.1f} % (the balanced subset of the "
+                f"same size is not recorded yet).")
+            continue
+        per_class_balanced = study.per_class(BALANCED_SUBSET)
         sentences.append(
             f"At β = {beta:g} the long-tailed set ({_size(study, LONG_TAILED):,} images) scores {lt[0]:.1f} % against "
             f"{balanced[0]:.1f} % for a balanced subset of {_size(study, BALANCED_SUBSET):,} images "

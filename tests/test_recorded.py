@@ -186,6 +186,22 @@ def test_longtail_panel_and_sentences(tmp_path, archive):
     assert "largest class (500 images) reaches 95.0 %" in sentence and "smallest (3 images) 0.0 %" in sentence
 
 
+def test_longtail_sentence_while_the_balanced_subset_runs(tmp_path, archive):
+    """A record holding only the long-tailed row (its balanced subset still running) says what that row shows."""
+    from ltdd.longtail_effect import LONG_TAILED
+    from ltdd.recorded import longtail_sentences
+
+    lt = longtail_rows(LONG_TAILED, 0.40, [0.95, 0.9, 0.8, 0.5, 0.3, 0.2, 0.1, 0.05, 0.1, 0.0],
+                       [3.0, 2.9, 2.7, 2.5, 2.2, 2.0, 1.8, 1.6, 1.5, 1.2])
+    path = tmp_path / "beta100.json"
+    RebalanceStudy([lt], {"counts": [500, 250, 125, 60, 30, 15, 8, 5, 4, 3], "imbalance": 100.0}).save(path)
+    out = record_experiment("longtail-effect", {"beta100": path}, archive[0], tmp_path / "lt.json",
+                            expected_md5=archive[1])
+    (sentence,) = longtail_sentences(load_experiment("longtail-effect", out))
+    assert "scores 40.0 %" in sentence and "reaches 95.0 %" in sentence and "0.0 %" in sentence
+    assert "balanced subset of the same size is not recorded yet" in sentence
+
+
 # ------------------------------------------------------------------ the committed files and the chapters' claims
 from ltdd.recorded import CIFAR10_MIRROR_MD5, RECORDED_EXPERIMENTS  # noqa: E402
 
