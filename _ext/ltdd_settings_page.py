@@ -1,5 +1,5 @@
 """Regenerate ``reference/settings.md`` (every method's ``paper`` setting beside its source) before Sphinx reads
-the table of contents, from :mod:`ltdd.settings_page`, so the page always shows what the code runs.
+the table of contents, from :mod:`ltdd.book.settings_page`, so the page always shows what the code runs.
 
 Connected to ``config-inited`` with a priority below the default (500), so it runs before
 sphinx-external-toc resolves ``_toc.yml``; the page is rewritten only when its text changed.
@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def _write_settings_page(app, config):
-    from ltdd.settings_page import write_settings_page
+    from ltdd.book.settings_page import write_settings_page
 
     write_settings_page(Path(app.srcdir) / "reference" / "settings.md")
 

@@ -56,7 +56,7 @@ case "${1:-}" in
 import sys
 from pathlib import Path
 
-from ltdd.recorded import record_experiment
+from ltdd.studies.recorded import record_experiment
 
 runs, mirror = Path(sys.argv[1]), sys.argv[2]
 plans = {"dm-family": {f"ipc{k}": runs / f"dm-family-ipc{k}" / "study.json" for k in (1, 10)},

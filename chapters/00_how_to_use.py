@@ -70,12 +70,12 @@ print(f"active profile: {profile.name} ({profile.description})")
 
 # %% [markdown]
 # Here is what changes between the profiles (the table is built from `ltdd.config.PROFILES` by
-# {func}`ltdd.viz.profile_table`, so it is always current):
+# {func}`ltdd.book.viz.tables.profile_table`, so it is always current):
 
 # %%
 from IPython.display import Markdown
 
-from ltdd.viz import profile_table
+from ltdd.book.viz import profile_table
 
 Markdown(profile_table(highlight=profile.name))
 
@@ -200,8 +200,8 @@ ltdd_cli("data", "digits")
 # Chapters end with exercises. They ask you to change a setting, run a cell again and explain what you
 # see, so they work best in a running notebook. An exercise whose answer is a number (or a few) says to which
 # precision it wants it and ends with a call such as `check("ex-05-steps", (class_0, class_9))` from
-# {mod}`ltdd.exercises`: it says whether each part is right to that precision, and never prints the answer.
+# {mod}`ltdd.book.exercises`: it says whether each part is right to that precision, and never prints the answer.
 #
-# <!-- book-only: the student edition (ltdd.student) leaves this out -->
+# <!-- book-only: the student edition (ltdd.book.student) leaves this out -->
 # Solutions are folded: click *Solution to Exercise N* to open one.
 # <!-- /book-only -->

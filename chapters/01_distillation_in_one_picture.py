@@ -113,7 +113,7 @@ print(
 
 # %% mystnb={"figure": {"caption": "Ten training images of every class of the profile's dataset, one row per class, mapped back from normalised values to pixels.", "name": "fig-01-training-images"}}
 from ltdd.data import load_dataset
-from ltdd.viz import show_images
+from ltdd.book.viz import show_images
 
 dataset = load_dataset(DATASET)
 train_counts = dataset.train.class_counts(dataset.num_classes)
@@ -194,7 +194,7 @@ print(random_report)
 # %%
 from IPython.display import Markdown
 
-from ltdd.viz import accuracy_table, plot_per_class_accuracy
+from ltdd.book.viz import accuracy_table, plot_per_class_accuracy
 
 reports = {"full training set": full, f"random, IPC {IPC}": random_report}
 Markdown(accuracy_table(reports))
@@ -220,7 +220,7 @@ plot_per_class_accuracy(
 # {numref}`fig-01-accuracy-vs-ipc` trains the protocol's networks on a fresh random subset of that size.
 
 # %% mystnb={"figure": {"caption": "Test accuracy of random selection against the number of images per class (whiskers: standard deviation over networks); the dashed line is the whole training set, with a grey band of one standard deviation either side when more than one network was trained on it. Notice how quickly the gap to the dashed line closes as the budget grows.", "name": "fig-01-accuracy-vs-ipc"}}
-from ltdd.viz import plot_accuracy_vs_ipc
+from ltdd.book.viz import plot_accuracy_vs_ipc
 
 smallest_class = min(train_counts)
 # IPC cannot exceed a class's size
@@ -251,7 +251,7 @@ plot_accuracy_vs_ipc({"random selection": {k: curve[k] for k in ipcs}}, full=ful
 from IPython.display import Markdown
 
 from ltdd.reference import FULL_DATA, PAPER_RESULTS, PAPER_STD
-from ltdd.viz import markdown_table
+from ltdd.markdown import markdown_table
 
 random_rows = [
     [
@@ -286,7 +286,7 @@ Markdown(
 # mirror and this notebook's live random subsets side by side.
 
 # %%
-from ltdd.recorded import gap_sentence, load_experiment, results_panel
+from ltdd.studies.recorded import gap_sentence, load_experiment, results_panel
 
 recorded = load_experiment("dm-family")
 live_points = {("random", k): 100 * report.mean for k, report in curve.items()}
@@ -342,7 +342,7 @@ else:
 # training set, are IPC = 1, 10 and 50 on CIFAR-10 (50,000 training images, 10 classes)? Which fraction
 # of the full-data accuracy does random selection keep at IPC = 10 according to the papers' table?
 # Give the percentages to two decimals and the kept fraction in percent to one decimal and check with `from
-# ltdd.exercises import check` and `check("ex-01-budget", (pct_1, pct_10, pct_50, kept))`.
+# ltdd.book.exercises import check` and `check("ex-01-budget", (pct_1, pct_10, pct_50, kept))`.
 # ```
 #
 # ````{solution} ex-01-budget

@@ -37,7 +37,7 @@
 #   ({func}`select_longtail_indices <ltdd.data.longtail.select_longtail_indices>`).
 # - How results are reported by shot group, and why the threshold tests matter
 #   ({func}`shot_groups <ltdd.data.longtail.shot_groups>`).
-# - The training-set sizes of CRLT-DD's rebalancing plans ({func}`plan_budget <ltdd.rebalance.plan_budget>`).
+# - The training-set sizes of CRLT-DD's rebalancing plans ({func}`plan_budget <ltdd.studies.rebalance.plan_budget>`).
 #
 # **Before you start.** {doc}`01_distillation_in_one_picture` (what images per class, {term}`IPC`, means); nothing
 # else.
@@ -103,7 +103,7 @@ print(
 
 # %% mystnb={"figure": {"caption": "Training images per class of CIFAR-10-LT at imbalance factor 100 under the code's formula and under the one that appears in print, on a logarithmic axis (the legend gives each total). Both fall geometrically; notice how much larger the printed form keeps the tail.", "name": "fig-02-two-formulas"}}
 from ltdd.data.longtail import counts_only
-from ltdd.viz import plot_class_counts
+from ltdd.book.viz import plot_class_counts
 
 rules = {"β^(−i/(C−1)), the code": counts_only("cifar10-lt", 100, rule="exp"),
          "β^(−i/C), in print": counts_only("cifar10-lt", 100, rule="paper")}
@@ -123,7 +123,7 @@ plot_class_counts(rules, log=True, title="CIFAR-10-LT, β = 100: the two formula
 # %%
 from IPython.display import Markdown
 
-from ltdd.viz import counts_table
+from ltdd.book.viz import counts_table
 
 # the public splits (LDAM-DRW's IMBALANCECIFAR10/100): β → training images
 REFERENCE_TOTALS = {
@@ -180,11 +180,11 @@ plot_class_counts(
 # for $\beta$, a choice between the two formulas and a logarithmic axis. A page of this book has no
 # Python kernel behind it, so a slider there could not redraw anything: the book shows the cell's code
 # without running it (the cell is tagged `skip-execution`, which automatic runs honour and Jupyter's
-# "Run all" ignores), and {func}`ltdd.widgets.imbalance_explorer` itself returns the static figure wherever
+# "Run all" ignores), and {func}`ltdd.book.widgets.imbalance_explorer` itself returns the static figure wherever
 # no kernel runs.
 
 # %% tags=["skip-execution"]
-from ltdd.widgets import imbalance_explorer
+from ltdd.book.widgets import imbalance_explorer
 
 imbalance_explorer(num_classes=10, n_max=5000, imbalance=100)
 
@@ -243,7 +243,7 @@ plot_class_counts(
 import torch
 
 from ltdd.data.longtail import select_longtail_indices
-from ltdd.viz import show_image_rows
+from ltdd.book.viz import show_image_rows
 
 balanced = load_dataset(profile.dataset)
 chosen = {
@@ -316,7 +316,7 @@ show_image_rows(
 from collections import Counter
 
 from ltdd.data.longtail import MISLAS_INDEX_SPLITS, index_range_groups, shot_groups
-from ltdd.viz import plot_shot_groups
+from ltdd.book.viz import plot_shot_groups
 
 counts100 = counts_only("cifar100-lt", 100)
 groupings = {
@@ -383,16 +383,16 @@ plot_shot_groups(
 #
 # (The *+Aug* variant appends DSA-augmented copies of every synthetic image, and *+{term}`SimCLR`* only changes
 # how the evaluation network is initialised.) All of these sizes follow from the class counts alone, and
-# {func}`ltdd.rebalance.plan_budget` computes them ({doc}`09_rebalancing_crltdd` builds the sets themselves):
+# {func}`ltdd.studies.rebalance.plan_budget` computes them ({doc}`09_rebalancing_crltdd` builds the sets themselves):
 
 # %%
-from ltdd.rebalance import plan_budget
-from ltdd.viz import markdown_table
+from ltdd.studies.rebalance import plan_budget
+from ltdd.markdown import markdown_table
 
 
 def crlt_plan_sizes(counts: list[int]) -> dict[str, int]:
-    """The sizes of CRLT-DD's plans for one split, from ltdd.rebalance (chapter 09
-    builds the sets)."""
+    """The sizes of CRLT-DD's plans for one split, from ltdd.studies.rebalance
+    (chapter 09 builds the sets)."""
     every, head = plan_budget("distill-all", counts), plan_budget(
         "distill-head", counts
     )
@@ -440,7 +440,7 @@ Markdown(markdown_table(header, rows))
 #
 # Compute by hand how many images class 3 of CIFAR-10-LT keeps at $\beta = 50$, under each of the two
 # formulas. Check your answers with `counts_only("cifar10-lt", 50)` and `rule="paper"`.
-# Give whole numbers and check with `from ltdd.exercises import check` and `check("ex-02-count", (code_rule,
+# Give whole numbers and check with `from ltdd.book.exercises import check` and `check("ex-02-count", (code_rule,
 # printed_rule))`.
 # ```
 #
@@ -462,7 +462,7 @@ Markdown(markdown_table(header, rows))
 # ($n_{\max} = 122$) still holds 10 images? Check it with
 # `longtail_counts(122, 10, beta)` ({func}`ltdd.data.longtail.longtail_counts`; first
 # `from ltdd.data.longtail import longtail_counts`).
-# Give $\beta$ to one decimal and check with `from ltdd.exercises import check` and `check("ex-02-ipc", beta)`.
+# Give $\beta$ to one decimal and check with `from ltdd.book.exercises import check` and `check("ex-02-ipc", beta)`.
 # ```
 #
 # ```{solution} ex-02-ipc
@@ -501,7 +501,7 @@ Markdown(markdown_table(header, rows))
 # On CIFAR-100-LT with $\beta = 10$ (500 … 50 images), which class changes group between
 # `shot_groups(counts)` and `shot_groups(counts, inclusive=True)`, and between which groups? Which class
 # changes at $\beta = 50$?
-# Give the two class indices and check with `from ltdd.exercises import check` and `check("ex-02-groups",
+# Give the two class indices and check with `from ltdd.book.exercises import check` and `check("ex-02-groups",
 # (class_at_10, class_at_50))`.
 # ```
 #
@@ -521,7 +521,7 @@ Markdown(markdown_table(header, rows))
 # but not at $\beta = 200$? Find a printed table of CRLT-DD's data sizes and decide, with the
 # recomputed table, which dataset each of its rows belongs to.
 # How many images does distill all keep at $\beta = 200$ for each dataset? Give whole numbers and check with
-# `from ltdd.exercises import check` and `check("ex-02-plans", (images_cifar10, images_cifar100))`.
+# `from ltdd.book.exercises import check` and `check("ex-02-plans", (images_cifar10, images_cifar100))`.
 # ```
 #
 # ```{solution} ex-02-plans

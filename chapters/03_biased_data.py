@@ -142,7 +142,7 @@ import numpy as np
 from IPython.display import Markdown
 
 from ltdd.data.bias import BIASED_DD_RATIOS, attribute_milestones, bias_ratio_matrix
-from ltdd.viz import markdown_table
+from ltdd.markdown import markdown_table
 
 print(
     "ratio matrix R for r = 0.8 (rows: classes, columns: attributes), first four rows"
@@ -279,7 +279,7 @@ print(
 # images, then four bias-conflicting ones, each captioned with the attribute (colour) it got.
 
 # %% mystnb={"figure": {"caption": "Live coloured training digits at the chosen bias ratio, one row per class: four bias-aligned images, then four bias-conflicting ones, each captioned with its colour attribute. Notice that the aligned images of a class all share one colour.", "name": "fig-03-aligned-conflicting"}}
-from ltdd.viz import show_aligned_conflicting
+from ltdd.book.viz import show_aligned_conflicting
 
 show_aligned_conflicting(
     biased.train.images, biased.train.labels, biased.train.attributes, biased,
@@ -295,7 +295,7 @@ show_aligned_conflicting(
 # four times the severity-1 standard deviation); at severity 4 every row looks flat.
 
 # %% mystnb={"figure": {"caption": "The colour a full-intensity stroke takes: one panel per severity, one row per attribute, 16 draws per row, the same random draw scaled by each severity's standard deviation. Compare the jitter within a row with the differences between rows.", "name": "fig-03-colour-noise"}}
-from ltdd.viz import plot_colour_noise
+from ltdd.book.viz import plot_colour_noise
 
 plot_colour_noise(
     severities=(1, 2, 3, 4), samples=16, seed=0,
@@ -310,7 +310,7 @@ plot_colour_noise(
 # the rule, computed from the class sizes alone.
 
 # %% mystnb={"figure": {"caption": "Bias-aligned (bottom) and bias-conflicting (top) training images of every class of the live coloured digits at the chosen bias ratio, computed from the class sizes alone. The conflicting images are a thin layer on top of every bar.", "name": "fig-03-bias-counts"}}
-from ltdd.widgets import bias_counts_figure
+from ltdd.book.widgets import bias_counts_figure
 
 bias_counts_figure(train_counts, BIAS_RATIO, class_names=biased.class_names)
 
@@ -319,10 +319,10 @@ bias_counts_figure(train_counts, BIAS_RATIO, class_names=biased.class_names)
 # $r$ from 0 to 1. A page of this book has no Python kernel behind it, so a slider there could not
 # redraw anything: the book shows the cell's code without running it (the cell is tagged
 # `skip-execution`, which automatic runs honour and Jupyter's "Run all" ignores), and
-# {func}`ltdd.widgets.bias_ratio_explorer` itself returns the static figure wherever no kernel runs.
+# {func}`ltdd.book.widgets.bias_ratio_explorer` itself returns the static figure wherever no kernel runs.
 
 # %% tags=["skip-execution"]
-from ltdd.widgets import bias_ratio_explorer
+from ltdd.book.widgets import bias_ratio_explorer
 
 bias_ratio_explorer(train_counts, bias_ratio=BIAS_RATIO, class_names=biased.class_names)
 
@@ -355,7 +355,7 @@ import torch
 
 from ltdd.data.corruptions import CORRUPTIONS
 from ltdd.data.loaders import CIFAR10_CLASSES
-from ltdd.viz import plot_corruption_gallery
+from ltdd.book.viz import plot_corruption_gallery
 
 if GALLERY == "cifar10":
     cifar = load_dataset("cifar10")
@@ -418,7 +418,7 @@ plot_corruption_gallery(
 
 # %%
 from ltdd.data.bias import TEST_SPLITS
-from ltdd.widgets import aligned_conflicting_counts
+from ltdd.book.widgets import aligned_conflicting_counts
 
 test_counts = biased.test.class_counts(biased.num_classes)
 rows = []
@@ -447,7 +447,7 @@ Markdown(markdown_table(["test split", "rule", "r", "aligned", "conflicting",
 # LfF's uniform test set.
 
 # %% mystnb={"figure": {"caption": "Images per class (rows) and attribute (columns) of the live data: the training set at the chosen bias ratio, Biased-DD's all-conflicting test set and LfF's uniform test set; the diagonal (bias-aligned) cells are outlined. Look for attribute columns that no conflicting training image fills.", "name": "fig-03-attribute-counts"}}
-from ltdd.viz import attribute_count_matrix, plot_attribute_counts
+from ltdd.book.viz import attribute_count_matrix, plot_attribute_counts
 
 matrix = attribute_count_matrix(
     train_labels, biased.train.attributes, biased.num_classes
@@ -515,7 +515,7 @@ plot_attribute_counts(
 # Compute by hand the milestones $M_{0,k}$ of a CIFAR-10 class (5,000 images) at $r = 0.8$ and the
 # block sizes they give. Why does attribute 5 get 112 images and the other conflicting attributes 111?
 # Check with `attribute_milestones([5000] * 10, 0.8, 10)[0]`.
-# Give the ten block sizes (attributes 0 to 9) as whole numbers and check with `from ltdd.exercises import
+# Give the ten block sizes (attributes 0 to 9) as whole numbers and check with `from ltdd.book.exercises import
 # check` and `check("ex-03-milestones", blocks)`.
 # ```
 #
@@ -538,7 +538,7 @@ plot_attribute_counts(
 # perfectly). What is its accuracy on a training set with bias ratio $r$, on Biased-DD's test set and on
 # LfF's? What does that say about how the two test sets rank a network that partly relies on colour?
 # For the numbers at $r = 0.95$, give the training-set and Biased-DD test accuracies as fractions to two
-# decimals and check with `from ltdd.exercises import check` and `check("ex-03-shortcut", (train_accuracy,
+# decimals and check with `from ltdd.book.exercises import check` and `check("ex-03-shortcut", (train_accuracy,
 # biased_dd_accuracy))`.
 # ```
 #
@@ -559,7 +559,7 @@ plot_attribute_counts(
 #
 # With $C$ classes, which bias ratio makes the attribute independent of the label? Is $r = 0$ unbiased?
 # How well can a classifier that only sees the attribute do at $r = 0$ with ten classes?
-# Give the ratio and the accuracy as fractions to three decimals and check with `from ltdd.exercises import
+# Give the ratio and the accuracy as fractions to three decimals and check with `from ltdd.book.exercises import
 # check` and `check("ex-03-unbiased", (ratio, accuracy))`.
 # ```
 #
@@ -581,7 +581,7 @@ plot_attribute_counts(
 # $1195/1258 \approx 0.9499$. Find, with `attribute_milestones`, the aligned count of every class and
 # explain why the total is not $\operatorname{round}(0.95 \cdot 1258) = 1195$ by construction but
 # happens to equal it. Would a class of 10 images at $r = 0.95$ have any conflicting image?
-# Give the ten aligned counts (classes 0 to 9) as whole numbers and check with `from ltdd.exercises import check`
+# Give the ten aligned counts (classes 0 to 9) as whole numbers and check with `from ltdd.book.exercises import check`
 # and `check("ex-03-rate", aligned)`.
 # ```
 #
@@ -591,7 +591,7 @@ plot_attribute_counts(
 # Each class rounds on its own, and class $c > 0$'s aligned block is $M_{c,c} - M_{c,c-1}$, a difference
 # of two rounded cumulative sums, which can differ from $\operatorname{round}(0.95\, n_c)$ by one. The
 # classes give 119, 120, 118, 122, 120, 120, 121, 119, 116, 120 aligned images (see
-# `aligned_conflicting_counts(train_counts, 0.95)`, {func}`ltdd.widgets.aligned_conflicting_counts`),
+# `aligned_conflicting_counts(train_counts, 0.95)`, {func}`ltdd.book.widgets.aligned_conflicting_counts`),
 # 1,195 in all: the per-class rounding errors happen to cancel here, they need not. A class of 10 images has $10 \cdot 0.05 = 0.5$
 # conflicting images to share among nine attributes, $0.0\overline{5}$ each; the milestones round the
 # cumulative sums, and for class 0 the first milestone is $\operatorname{round}(9.5) = 10$ (half to even),

@@ -137,7 +137,7 @@ print(
 
 # %% mystnb={"figure": {"caption": "Per-class test accuracy of the network trained on the long-tailed set, each class placed at its number of training images (logarithmic axis) and coloured by its third of the class order; the hollow grey points are the same classes for the network trained on the balanced set. The length of each joining line is what the long tail cost that class.", "name": "fig-04-accuracy-vs-class-size"}}
 from ltdd.data.longtail import MISLAS_INDEX_SPLITS, index_range_groups, shot_groups
-from ltdd.diagnostics import plot_accuracy_vs_class_size
+from ltdd.book.viz import plot_accuracy_vs_class_size
 
 thirds = index_range_groups(lt.num_classes, MISLAS_INDEX_SPLITS["cifar10"])
 plot_accuracy_vs_class_size(
@@ -199,7 +199,7 @@ Markdown(
 # %% mystnb={"figure": {"caption": "The norm of each class's row of the classifier weights, averaged over the networks trained on the long-tailed set (bars, coloured by third, class size under each bar); black markers: the network trained on the balanced set. In LTDD's diagnosis the long-tailed network's norms fall from head to tail.", "name": "fig-04-weight-norms"}}
 from scipy.stats import spearmanr
 
-from ltdd.diagnostics import plot_weight_norms
+from ltdd.book.viz import plot_weight_norms
 
 lt_norms, balanced_norms = lt_report.weight_norms, balanced_report.weight_norms
 for label, norms in (("long-tailed", lt_norms), ("balanced", balanced_norms)):
@@ -246,7 +246,7 @@ sweep = full_set_bias_sweep(
 Markdown(bias_sweep_table(sweep))
 
 # %% mystnb={"figure": {"caption": "Test accuracy of networks trained on the whole biased training set, against the bias ratio: on the aligned and on the conflicting images of LfF's split, and on Biased-DD's all-conflicting test set (dashed; whiskers: standard deviation over networks). Watch the gap between aligned and conflicting images as the ratio approaches 1.", "name": "fig-04-bias-sweep"}}
-from ltdd.diagnostics import plot_full_set_bias_sweep
+from ltdd.book.viz import plot_full_set_bias_sweep
 
 plot_full_set_bias_sweep(
     sweep, title=f"{BIASED_DATASET}: the full biased training set, severity {SEVERITY}"
@@ -303,7 +303,7 @@ plot_full_set_bias_sweep(
 
 # %%
 from ltdd.reference import BIASED_DD_RATIOS_PRINTED, BIASED_DD_TABLE_1
-from ltdd.viz import markdown_table
+from ltdd.markdown import markdown_table
 
 header = ["dataset", *(f"BR {100 * r:g} %" for r in BIASED_DD_RATIOS_PRINTED)]
 rows = []
@@ -326,7 +326,7 @@ Markdown(markdown_table(header, rows))
 # {cite}`crltdd`, a ConvNet trained on the same long-tailed set.
 
 # %%
-from ltdd.recorded import (
+from ltdd.studies.recorded import (
     CIFAR10_CLASSES, load_experiment, longtail_panel, longtail_scale, longtail_sentences
 )
 
@@ -353,7 +353,7 @@ else:
     )
 
 # %% mystnb={"figure": {"caption": "Per-class test accuracy on CIFAR-10 (JPEG mirror) of a ConvNet trained on CIFAR-10-LT (coloured by shot group, placed at the class's long-tailed size) and of one trained on a balanced subset of the same size (hollow grey points), at the largest recorded imbalance factor. The length of each joining line is what the skew cost that class.", "name": "fig-04-cifar10-accuracy-vs-class-size"}}
-from ltdd.longtail_effect import BALANCED_SUBSET, LONG_TAILED
+from ltdd.studies.longtail_effect import BALANCED_SUBSET, LONG_TAILED
 
 if recorded is not None:
     key = max(recorded.studies, key=lambda k: float(k.removeprefix("beta")))
@@ -441,7 +441,7 @@ if recorded is not None:
 # the whole run: each SGD step multiplies it by $1 - \eta\lambda$ (learning rate $\eta = 0.01$, decay
 # $\lambda$), and the run takes (epochs + 1) × ⌈images / 256⌉ steps.
 # For the `cpu` profile's run (its `full_epochs` on the 494 images of digits-LT), give the factor to four
-# decimals and check with `from ltdd.exercises import check` and `check("ex-04-decay", factor)`.
+# decimals and check with `from ltdd.book.exercises import check` and `check("ex-04-decay", factor)`.
 # ```
 #
 # ```{solution} ex-04-decay

@@ -37,7 +37,7 @@
 # - Two speed ideas of the implementation: all classes in one forward pass, and per-class image steps
 #   computed in closed form.
 # - Whether DM beats choosing real images (random, herding, k-center) as the budget grows
-#   ({func}`accuracy_vs_ipc <ltdd.experiments.accuracy_vs_ipc>`).
+#   ({func}`accuracy_vs_ipc <ltdd.studies.experiments.accuracy_vs_ipc>`).
 #
 # **Before you start.** {doc}`01_distillation_in_one_picture` (the two-level problem and the evaluation
 # protocol).
@@ -207,7 +207,7 @@ print(
 # one a moving average.
 
 # %% mystnb={"figure": {"caption": "The DM loss of the live run, summed over the classes, at every iteration (logarithmic axis): the raw value (faint) and a moving average (solid). Every iteration draws a fresh random network and fresh real batches, so follow the moving average, not the raw value.", "name": "fig-05-dm-loss"}}
-from ltdd.viz import plot_loss_curves
+from ltdd.book.viz import plot_loss_curves
 
 plot_loss_curves({f"DM, IPC {IPC}": losses},
                  title=f"{dataset.name}: DM loss (summed over classes) per iteration")
@@ -217,7 +217,7 @@ plot_loss_curves({f"DM, IPC {IPC}": losses},
 # {numref}`fig-05-dm-images`):
 
 # %% mystnb={"figure": {"caption": "The first synthetic images of every class (one row per class): the real images DM started from (left panel) and the same images after the live run (right panel), in the same positions. Compare each image with its starting point.", "name": "fig-05-dm-images"}}
-from ltdd.viz import show_image_panels
+from ltdd.book.viz import show_image_panels
 
 shown = min(IPC, 5)
 panels = {
@@ -240,11 +240,11 @@ show_image_panels(
 #
 # The {term}`evaluation protocol` of {doc}`01_distillation_in_one_picture`: train fresh ConvNets on the synthetic
 # set (with DSA), report the **final** test accuracy after the last epoch (no best-epoch selection), as the
-# mean ± standard deviation over the profile's networks ({func}`ltdd.experiments.evaluate` runs it with the
+# mean ± standard deviation over the profile's networks ({func}`ltdd.studies.experiments.evaluate` runs it with the
 # profile's settings). The DM paper reports the same quantity, over 1000 epochs.
 
 # %%
-from ltdd.experiments import evaluate
+from ltdd.studies.experiments import evaluate
 
 dm_report = evaluate(synthetic, dataset, profile)
 print(f"DM, IPC {IPC}, {ITERATIONS} iterations: {dm_report}")
@@ -294,14 +294,14 @@ print(f"DM, IPC {IPC}, {ITERATIONS} iterations: {dm_report}")
 # - **k-center** {cite}`kcenter`: greedily add the image furthest from the images chosen so far, covering
 #   the class's feature space, outliers included.
 #
-# {func}`accuracy_vs_ipc <ltdd.experiments.accuracy_vs_ipc>` distils (or selects) and evaluates every
+# {func}`accuracy_vs_ipc <ltdd.studies.experiments.accuracy_vs_ipc>` distils (or selects) and evaluates every
 # method at every IPC of the grid, with the sweep's settings ({numref}`fig-05-dm-vs-baselines`). (When
 # the sweep's settings are the profile's, the DM point at the profile's IPC is the live run above and is
 # not repeated.)
 
 # %% mystnb={"figure": {"caption": "Test accuracy against images per class for DM and three ways of choosing real images (random, herding, k-center), all with the sweep's settings (whiskers: standard deviation over networks). Look at where the learned set's lead over the real-image baselines is largest, and whether the differences exceed the whiskers.", "name": "fig-05-dm-vs-baselines"}}
-from ltdd.experiments import accuracy_vs_ipc
-from ltdd.viz import plot_accuracy_vs_ipc
+from ltdd.studies.experiments import accuracy_vs_ipc
+from ltdd.book.viz import plot_accuracy_vs_ipc
 
 # the sweep's DM at IPC would then be exactly the live run
 reuse_live = SWEEP == profile
@@ -359,7 +359,7 @@ plot_accuracy_vs_ipc(
 from IPython.display import Markdown
 
 from ltdd.reference import paper_table
-from ltdd.viz import accuracy_table
+from ltdd.book.viz import accuracy_table
 
 where = f"{dataset.name} at profile {profile.name}, IPC {IPC}"
 live = {f"DM, {ITERATIONS} iterations (live run above)": dm_report}
@@ -404,7 +404,9 @@ Markdown(
 # live run on its own dataset.
 
 # %%
-from ltdd.recorded import gap_sentence, load_experiment, results_panel, study_scale
+from ltdd.studies.recorded import (
+    gap_sentence, load_experiment, results_panel, study_scale
+)
 
 recorded = load_experiment("dm-family")
 panel_rows = [
@@ -440,7 +442,7 @@ else:
 # The recorded run, in words (computed from the file):
 
 # %%
-from ltdd.recorded import share_of_paper_gap
+from ltdd.studies.recorded import share_of_paper_gap
 
 if recorded is not None:
     sentences = [
@@ -453,7 +455,7 @@ if recorded is not None:
     display(Markdown("\n".join(f"- {sentence}" for sentence in sentences)))
 
 # %% mystnb={"figure": {"caption": "Test accuracy on CIFAR-10 (JPEG mirror) against images per class, recorded at the CPU scale stated above (solid; whiskers: spread over seeds, or over evaluation networks for a single seed), beside the papers' CIFAR-10 numbers (dashed, hollow markers). Compare the gap between DM and random selection in each.", "name": "fig-05-cifar10-recorded"}}
-from ltdd.recorded import plot_recorded_vs_paper
+from ltdd.studies.recorded import plot_recorded_vs_paper
 
 if recorded is not None:
     display(
@@ -481,8 +483,8 @@ if recorded is not None:
 # :label: ex-05-init
 #
 # DM starts from real images. Run it from Gaussian noise instead, with the same number of iterations
-# (`from ltdd.experiments import distill` and `from ltdd.viz import show_images` first):
-# `run = distill("dm", dataset, IPC, ITERATIONS, profile, init="noise")` ({func}`ltdd.experiments.distill`),
+# (`from ltdd.studies.experiments import distill` and `from ltdd.book.viz import show_images` first):
+# `run = distill("dm", dataset, IPC, ITERATIONS, profile, init="noise")` ({func}`ltdd.studies.experiments.distill`),
 # then look at `show_images(run.synthetic.images, run.synthetic.labels, dataset, per_class=5)`, plot
 # `run.losses` next to `losses` with `plot_loss_curves`, and evaluate with
 # `evaluate(run.synthetic, dataset, profile)`. Predict first: what will the images look like, and will the
@@ -608,7 +610,7 @@ if recorded is not None:
 # drift with the momentum through the remaining $C-1-c$ steps. Starting from zero velocity, how far does
 # class $c$ move along $g_c$ within the iteration, in units of the learning rate? Evaluate it for $c = 0$
 # and $c = 9$ with momentum $\mu = 0.5$ and $C = 10$, and compare with `step_per_class=False`.
-# Give both in learning rates to three decimals and check with `from ltdd.exercises import check` and
+# Give both in learning rates to three decimals and check with `from ltdd.book.exercises import check` and
 # `check("ex-05-steps", (class_0, class_9))`.
 # ```
 #

@@ -44,8 +44,8 @@
 # {class}`IDM <ltdd.distill.idm.IDM>` and {class}`IDMConfig <ltdd.distill.idm.IDMConfig>`. Why the official
 # settings are the lines of the authors' `command.txt` and not their script's argument defaults
 # ({func}`command_settings <ltdd.distill.idm.command_settings>`). How IDM compares with DM and the selection
-# baselines across IPC ({func}`accuracy_vs_ipc <ltdd.experiments.accuracy_vs_ipc>`), and which of its parts
-# pay on the digits ({func}`ablation <ltdd.experiments.ablation>`).
+# baselines across IPC ({func}`accuracy_vs_ipc <ltdd.studies.experiments.accuracy_vs_ipc>`), and which of its parts
+# pay on the digits ({func}`ablation <ltdd.studies.experiments.ablation>`).
 #
 # **Before you start.** {doc}`05_distribution_matching` (DM, the method IDM builds on) and the evaluation
 # protocol of {doc}`01_distillation_in_one_picture`.
@@ -394,7 +394,7 @@ print(synthetic)
 # {numref}`fig-06-idm-loss` shows the loss, on a logarithmic axis:
 
 # %% mystnb={"figure": {"caption": "IDM's loss per iteration of the live run (matching term plus class-aware cross-entropy, summed over the classes), on a logarithmic axis. It need not fall: the matched network and the weight of the cross-entropy change from one iteration to the next.", "name": "fig-06-idm-loss"}}
-from ltdd.viz import plot_loss_curves
+from ltdd.book.viz import plot_loss_curves
 
 plot_loss_curves(
     {f"IDM, IPC {IPC}": history["loss"]},
@@ -459,7 +459,7 @@ print(
 # evaluation networks gain at this scale comes as much from the 2×2 initialisation as from the updates.
 
 # %% mystnb={"figure": {"caption": "IDM's first stored images of every class (rows), before distillation (tiles of four real images) and after the live run.", "name": "fig-06-idm-images"}}
-from ltdd.viz import show_image_panels, show_images
+from ltdd.book.viz import show_image_panels, show_images
 
 PER_CLASS = min(IPC, 5)
 show_image_panels(
@@ -489,7 +489,7 @@ show_images(train_images, train_labels, dataset, per_class=min(8, 4 * IPC),
 # expanded images and tests them on the real test set:
 
 # %%
-from ltdd.experiments import evaluate
+from ltdd.studies.experiments import evaluate
 
 live_report = evaluate(synthetic, dataset, profile)
 print(f"IDM, IPC {IPC}: {live_report}")
@@ -506,8 +506,8 @@ print(f"IDM, IPC {IPC}: {live_report}")
 # That is how the paper counts, and how its numbers in the table below are reported.
 
 # %% mystnb={"figure": {"caption": "Test accuracy against stored images per class for random selection, herding, k-center, DM and IDM on the profile's dataset (mean and spread over the evaluation networks). At the same IPC, IDM's evaluation networks train on four times as many, smaller images.", "name": "fig-06-accuracy-vs-ipc"}}
-from ltdd.experiments import accuracy_vs_ipc
-from ltdd.viz import plot_accuracy_vs_ipc
+from ltdd.studies.experiments import accuracy_vs_ipc
+from ltdd.book.viz import plot_accuracy_vs_ipc
 
 baselines = {
     "random": {"method": "random"}, "herding": {"method": "herding", **CORESET},
@@ -557,8 +557,8 @@ plot_accuracy_vs_ipc(
 # %%
 from IPython.display import Markdown
 
-from ltdd.experiments import ablation
-from ltdd.viz import markdown_table
+from ltdd.studies.experiments import ablation
+from ltdd.markdown import markdown_table
 
 PARTS = {  # variant: (partition and expansion, model queue, class-aware CE)
     "DM baseline": (False, False, False),
@@ -644,7 +644,7 @@ Markdown(table.replace("(paper)", "(paper, CIFAR-10)"))
 # notebook's live run side by side; a row the recording has not reached yet says so.
 
 # %%
-from ltdd.recorded import dm_family_panel
+from ltdd.studies.recorded import dm_family_panel
 
 Markdown(dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm")], curves,
                          f"live, {dataset.name}, {profile.name}"))
@@ -652,7 +652,7 @@ Markdown(dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm")], c
 # %% [markdown]
 # ## Exercises
 #
-# <!-- book-only: the student edition (ltdd.student) leaves this out -->
+# <!-- book-only: the student edition (ltdd.book.student) leaves this out -->
 # The solutions say what to expect and why; they quote no run, so compare with your own numbers.
 # <!-- /book-only -->
 # Compare with the ablation's last row above (IDM with this page's settings) as the reference point. At the
@@ -672,7 +672,7 @@ Markdown(dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm")], c
 # :class: dropdown
 #
 # ```python
-# from ltdd.experiments import distill, evaluate
+# from ltdd.studies.experiments import distill, evaluate
 #
 # settings = idm_settings(ABLATION_IPC)
 # settings.pop("method")
@@ -725,7 +725,7 @@ Markdown(dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm")], c
 # one step per class. First predict from the composed update in the section on the equations: with
 # momentum $\mu = 0.5$ and $C = 10$ classes, how far does class 0's gradient move its images *within* the
 # iteration in which it is taken, and how far does class 9's? Where does the rest of class 9's step go?
-# Give both moves in units of the learning rate to three decimals and check with `from ltdd.exercises import
+# Give both moves in units of the learning rate to three decimals and check with `from ltdd.book.exercises import
 # check` and `check("ex-06-step-per-class", (class_0, class_9))`.
 # ```
 #
@@ -763,7 +763,7 @@ Markdown(dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm")], c
 # then distil at `ABLATION_IPC` as in the first exercise, and restore the method with
 # `ModelQueue.accuracy_percent = honest`. Before you run it: what weight $\lambda\,\mathrm{Acc}_\phi$ does
 # the cross-entropy term give a never-trained network with the faulty meter, and with the honest one? Give
-# both to one decimal and check with `from ltdd.exercises import check` and
+# both to one decimal and check with `from ltdd.book.exercises import check` and
 # `check("ex-06-meter", (faulty, honest))`. Then: when does the quirk fire, what does it do to the loss, and
 # to the accuracy?
 # ````

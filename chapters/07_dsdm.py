@@ -261,12 +261,12 @@ print(
 # %% [markdown]
 # ## Step 2: DSDM, live
 #
-# {func}`distill <ltdd.experiments.distill>` (from {mod}`ltdd.experiments`) builds DSDM with `DSDMConfig`'s
+# {func}`distill <ltdd.studies.experiments.distill>` (from {mod}`ltdd.studies.experiments`) builds DSDM with `DSDMConfig`'s
 # defaults, which are the settings of DSDM's code listed above, takes the real batch and the ConvNet width
 # from the profile, and records the loss of every iteration.
 
 # %%
-from ltdd.experiments import distill
+from ltdd.studies.experiments import distill
 
 settings = {k: v for k, v in DSDM.items() if k != "method"}
 dsdm_run = distill("dsdm", dataset, IPC, ITERATIONS, RUN, progress=False, **settings)
@@ -284,7 +284,7 @@ print(
 # weight $\lambda_h / d$ is small, so it hardly shows in the total.
 
 # %% mystnb={"figure": {"caption": "DSDM's loss per iteration of the live run, summed over the classes, with its moving average. The dashed line marks the end of the warm-up, after which the history term counts.", "name": "fig-07-dsdm-loss"}}
-from ltdd.viz import plot_loss_curves
+from ltdd.book.viz import plot_loss_curves
 
 loss_figure = plot_loss_curves(
     {f"DSDM, IPC {IPC}": dsdm_run.losses},
@@ -297,7 +297,7 @@ loss_figure
 # The stored images are the mosaics, each holding four images ({numref}`fig-07-mosaics`):
 
 # %% mystnb={"figure": {"caption": "DSDM's stored images after the live run, one row per class: each is a mosaic of four smaller images.", "name": "fig-07-mosaics"}}
-from ltdd.viz import show_images
+from ltdd.book.viz import show_images
 
 show_images(dsdm.images, dsdm.labels, dataset, per_class=min(IPC, 10),
             title=f"DSDM, IPC {IPC}: the stored images (2 x 2 mosaics)")
@@ -310,7 +310,7 @@ show_images(dsdm.images, dsdm.labels, dataset, per_class=min(IPC, 10),
 
 # %% mystnb={"figure": {"caption": "The four parts of the first mosaic of every class, as a network sees them: the downsampled real images DSDM starts from (left) and the parts after the live run (right).", "name": "fig-07-parts"}}
 from ltdd.distill import expand_partitions, make_distiller
-from ltdd.viz import show_image_panels
+from ltdd.book.viz import show_image_panels
 
 # only for its start
 builder = make_distiller("dsdm", dataset, seed=0, profile=RUN, ipc=IPC, **settings)
@@ -324,7 +324,7 @@ show_image_panels({"real initialisation (parts)": initial_parts,
                   title=f"{dataset.name}: the parts of the first mosaic of every class")
 
 # %%
-from ltdd.experiments import evaluate
+from ltdd.studies.experiments import evaluate
 
 dsdm_report = evaluate(dsdm, dataset, RUN)
 print(f"DSDM, IPC {IPC} ({len(dsdm_images)} training images): {dsdm_report}")
@@ -338,7 +338,7 @@ print(f"DSDM, IPC {IPC} ({len(dsdm_images)} training images): {dsdm_report}")
 # %%
 from IPython.display import Markdown
 
-from ltdd.viz import accuracy_table
+from ltdd.book.viz import accuracy_table
 
 dm_run = distill("dm", dataset, IPC, ITERATIONS, RUN, progress=False)
 dm = dm_run.synthetic
@@ -360,7 +360,8 @@ Markdown(accuracy_table({f"DM, IPC {IPC}": dm_report, f"DSDM, IPC {IPC}": dsdm_r
 # %% mystnb={"figure": {"caption": "One t-SNE map of the features of real training images and of the DM and DSDM sets under one of DSDM's pre-trained networks, one panel per method; colours are classes. Read it for neighbourhoods, not distances or spreads.", "name": "fig-07-tsne"}}
 import torch
 
-from ltdd.features import embed_sets, plot_real_vs_synthetic, tsne_2d
+from ltdd.features import embed_sets, tsne_2d
+from ltdd.book.viz import plot_real_vs_synthetic
 
 
 def first_per_class(k: int) -> torch.Tensor:
@@ -453,8 +454,8 @@ Markdown(feature_gap_table(gaps))
 # settings and evaluation, hence the same result.
 
 # %% mystnb={"figure": {"caption": "Test accuracy against stored images per class for the real-image baselines (random, herding, k-center), DM and DSDM, mean and spread over the evaluation networks. At the same IPC, DSDM's networks train on four times as many, smaller images.", "name": "fig-07-accuracy-vs-ipc"}}
-from ltdd.experiments import accuracy_vs_ipc
-from ltdd.viz import plot_accuracy_vs_ipc
+from ltdd.studies.experiments import accuracy_vs_ipc
+from ltdd.book.viz import plot_accuracy_vs_ipc
 
 coreset = {"train_epochs": FEATURE_EPOCHS}
 baselines = {
@@ -498,12 +499,12 @@ plot_accuracy_vs_ipc(
 #
 # The ablation in the shape of DSDM's Table 4: the pre-trained networks and multi-formation stay on in every
 # row, and the three terms of the loss are switched on one by one (`cov_weight=0` removes the covariance term,
-# `history_weight=0` the history term). {func}`ablation <ltdd.experiments.ablation>` distils and evaluates
+# `history_weight=0` the history term). {func}`ablation <ltdd.studies.experiments.ablation>` distils and evaluates
 # every variant. The full method at IPC 1 is the sweep's DSDM point, which is not run again.
 
 # %%
-from ltdd.experiments import ablation
-from ltdd.viz import markdown_table
+from ltdd.studies.experiments import ablation
+from ltdd.markdown import markdown_table
 
 components = {  # label: (covariance, history)
     "prototype only": (False, False),
@@ -610,7 +611,7 @@ Markdown(
 # one protocol, the final accuracy, not DSDM's best-of.
 
 # %%
-from ltdd.recorded import dm_family_panel
+from ltdd.studies.recorded import dm_family_panel
 
 Markdown(
     dm_family_panel(
@@ -665,7 +666,7 @@ Markdown(
 # different pre-trained networks does that window contain with `NUM_PRETRAINED` networks, and what do you
 # expect for the accuracy? With the chapter's number of iterations, is the window of 0.99 even filled
 # after the warm-up?
-# Give the two windows as whole numbers of iterations and check with `from ltdd.exercises import check` and
+# Give the two windows as whole numbers of iterations and check with `from ltdd.book.exercises import check` and
 # `check("ex-07-ema", (window_09, window_099))`.
 # ```
 #
@@ -720,7 +721,7 @@ Markdown(
 # :label: ex-07-bestof
 #
 # Implement DSDM's reporting protocol. Write a callback `keep_best(distiller, metrics)` that, every
-# `every` iterations, evaluates `distiller.synthetic` with {func}`evaluate(..., dataset, RUN) <ltdd.experiments.evaluate>` and keeps the best
+# `every` iterations, evaluates `distiller.synthetic` with {func}`evaluate(..., dataset, RUN) <ltdd.studies.experiments.evaluate>` and keeps the best
 # mean test accuracy and its iteration; run DSDM with
 # `make_distiller("dsdm", dataset, seed=0, profile=RUN, ipc=IPC, **settings).run(ITERATIONS, callbacks=(keep_best,))`.
 # Compare the best accuracy with the final one. Why is the best one biased upwards, and how would you
@@ -764,7 +765,7 @@ Markdown(
 # length of one feature vector), what the history pulls the prototypes towards in the first iterations after
 # the warm-up, and which image learning rate each form uses at `ABLATION_IPC`. Give the factor as a whole
 # number and the two learning rates (code, paper) to two decimals, and check with
-# `from ltdd.exercises import check` and `check("ex-07-paper-form", (factor, lr_code, lr_paper))`.
+# `from ltdd.book.exercises import check` and `check("ex-07-paper-form", (factor, lr_code, lr_paper))`.
 # Then compare the two accuracies and the loss curves (`run.losses`).
 # ```
 #

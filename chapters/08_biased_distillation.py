@@ -34,11 +34,11 @@
 # :class: tip
 # **What you will learn.** What happens when the set you distil is biased: DM, DC and DSA at several bias
 # ratios and severities, tested on images whose colour always lies
-# ({func}`bias_sweep <ltdd.biased.bias_sweep>`). Gradient matching (DC and DSA) equation by equation. How
-# much of the colour ends up in the synthetic images ({func}`colour_alignment <ltdd.biased.colour_alignment>`).
+# ({func}`bias_sweep <ltdd.studies.biased.bias_sweep>`). Gradient matching (DC and DSA) equation by equation. How
+# much of the colour ends up in the synthetic images ({func}`colour_alignment <ltdd.studies.biased.colour_alignment>`).
 # And DeDM, this book's debiased DM ({class}`DeDM <ltdd.distill.dedm.DeDM>`,
 # {class}`DeDMConfig <ltdd.distill.dedm.DeDMConfig>`), with attribute labels and with a bias network trained
-# with GCE ({func}`estimate_aligned <ltdd.debias.estimate_aligned>`): what it can and cannot remove.
+# with GCE ({func}`estimate_aligned <ltdd.distill.debias.estimate_aligned>`): what it can and cannot remove.
 #
 # **Before you start.** {doc}`03_biased_data` (bias ratio, {term}`severity`, the coloured digits),
 # {doc}`04_why_it_hurts` (the full-set control) and {doc}`05_distribution_matching` (DM).
@@ -149,9 +149,9 @@ budget = chapter_budget("08")
 # sweeps three bias ratios (0.1, 0.95 and 1.0; DeDM the last two), and runs DC and DSA for a handful of iterations with much shorter loops than the
 # reference's (10, 50); the `smoke` profile evaluates each set with a single network and trains the full
 # set for 3 epochs. The `gpu` and `paper` profiles sweep all six ratios and use the reference loops.
-# The `paper` profile runs Biased-DD's own settings ({mod}`ltdd.biased` applies them): {term}`IPC` 50
+# The `paper` profile runs Biased-DD's own settings ({mod}`ltdd.studies.biased` applies them): {term}`IPC` 50
 # (`BIASED_DD_IPC`), each method's reference iterations, every set evaluated with its method's own protocol
-# ({func}`own_protocol <ltdd.biased.own_protocol>`: DC with DC's augmentation, which on digits is
+# ({func}`own_protocol <ltdd.studies.biased.own_protocol>`: DC with DC's augmentation, which on digits is
 # `crop_scale_rotate` for 1000 epochs and elsewhere none for 300; DSA and DM with DSA for 1000 epochs) and the
 # full-set control trained as the paper says (`FULL_SET_CONTROL`: 150 epochs, batch 256, learning rate ×0.1 at
 # epochs 50 and 100). The book departs on one point there: DC's `crop_scale_rotate` is drawn with DSA's
@@ -162,7 +162,7 @@ from ltdd import get_profile
 from ltdd.data.bias import (
     BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_BIAS_RATIO, DEFAULT_SEVERITY
 )
-from ltdd.biased import BIASED_DD_IPC
+from ltdd.studies.biased import BIASED_DD_IPC
 from ltdd.distill import DeDMConfig
 from ltdd.distill.gm import loops_for
 
@@ -209,19 +209,19 @@ print(
 # %% [markdown]
 # ## Three methods across bias ratios
 #
-# {func}`bias_sweep <ltdd.biased.bias_sweep>` (in {mod}`ltdd.biased`) distils every method at every bias
+# {func}`bias_sweep <ltdd.studies.biased.bias_sweep>` (in {mod}`ltdd.studies.biased`) distils every method at every bias
 # ratio, trains the evaluation networks on each synthetic set and tests them on the all-conflicting test set;
 # with `full_set=True` it also trains on the whole biased training set at every ratio (the full-set control).
 # DM and the two gradient-matching methods run different numbers of iterations, so they are two sweeps;
-# {meth}`BiasSweep.combine <ltdd.biased.BiasSweep.combine>` puts their rows into one
-# {class}`BiasSweep <ltdd.biased.BiasSweep>` for the table and the figure ({numref}`fig-08-bias-sweep`).
+# {meth}`BiasSweep.combine <ltdd.studies.biased.BiasSweep.combine>` puts their rows into one
+# {class}`BiasSweep <ltdd.studies.biased.BiasSweep>` for the table and the figure ({numref}`fig-08-bias-sweep`).
 
 # %%
 import time
 
 from IPython.display import Markdown
 
-from ltdd.biased import BiasSweep, bias_sweep, sweep_table
+from ltdd.studies.biased import BiasSweep, bias_sweep, sweep_table
 
 
 common = {
@@ -250,7 +250,7 @@ Markdown(
 )
 
 # %% mystnb={"figure": {"caption": "Accuracy on the all-conflicting test set against the bias ratio, for the sets distilled by DM, DC and DSA and for the full biased training set, at the profile's scale. The dotted line is chance.", "name": "fig-08-bias-sweep"}}
-from ltdd.biased import plot_bias_sweep_curves
+from ltdd.book.viz import plot_bias_sweep_curves
 
 plot_bias_sweep_curves(
     sweep,
@@ -290,7 +290,7 @@ Markdown(
 # all three methods).
 
 # %%
-from ltdd.biased import severity_table
+from ltdd.studies.biased import severity_table
 
 others = [s for s in SEVERITIES if s != SEVERITY]
 at_others = common | {"severities": others, "ratios": [SEVERITY_RATIO]}
@@ -319,7 +319,7 @@ Markdown(
 #
 # ## Where the colour goes
 #
-# Does the colour end up *in the synthetic images*? {func}`colour_alignment <ltdd.biased.colour_alignment>`
+# Does the colour end up *in the synthetic images*? {func}`colour_alignment <ltdd.studies.biased.colour_alignment>`
 # measures it directly: for every
 # image it finds the dominant colour of the foreground and asks which of the ten class colours it is
 # closest to; the result is the fraction of images whose nearest colour is their own class's (1.0 for a
@@ -330,10 +330,10 @@ Markdown(
 # set.
 
 # %%
-from ltdd.biased import colour_alignment
+from ltdd.studies.biased import colour_alignment
 from ltdd.data import load_dataset
 from ltdd.distill import make_distiller
-from ltdd.viz import markdown_table
+from ltdd.markdown import markdown_table
 
 # as the sweep loads them
 datasets = {r: load_dataset(BIASED, bias_ratio=r, severity=SEVERITY) for r in RATIOS}
@@ -375,7 +375,7 @@ Markdown(
 
 # %% mystnb={"figure": {"caption": "DM's synthetic images distilled at the lowest (left) and the highest (right) bias ratio of the sweep, one row per class; each panel title gives the set's colour alignment.", "name": "fig-08-dm-colours"}}
 from ltdd.data.core import normalize
-from ltdd.viz import show_image_panels
+from ltdd.book.viz import show_image_panels
 
 low, high = min(RATIOS), max(RATIOS)
 shown = datasets[high]  # the panels are shown in its normalisation
@@ -460,7 +460,7 @@ show_image_panels(
 #   $q = 0.7$). Its gradient is the cross-entropy's times $p_y^{\,q}$, so images the network already gets
 #   right count more: it doubles down on the easiest cue, which on coloured digits is the colour. It ends
 #   up right and confident on the aligned images and wrong on the conflicting ones, and
-#   {func}`estimate_aligned <ltdd.debias.estimate_aligned>`
+#   {func}`estimate_aligned <ltdd.distill.debias.estimate_aligned>`
 #   takes an image as aligned when the bias network's probability of its true class exceeds a threshold
 #   (0.5).
 #
@@ -471,7 +471,7 @@ show_image_panels(
 # labels:
 
 # %%
-from ltdd.debias import BiasModelConfig, estimate_aligned
+from ltdd.distill.debias import BiasModelConfig, estimate_aligned
 
 biased = datasets[SEVERITY_RATIO]
 truth = biased.train.attributes == biased.train.labels
@@ -749,7 +749,7 @@ Markdown(
 # (with $\rho = 0.1$), and where does the minimum of the loss lie? What is the target of the last variant?
 # Then at ratio 0.1: what do the constant push and the last variant do there?
 # Give the two pushes $\lambda_c$ and the two distances (in units of $\mu_g - \mu_a$) to two decimals and check
-# with `from ltdd.exercises import check` and `check("ex-08-lambda", (push_05, push_09, distance_05,
+# with `from ltdd.book.exercises import check` and `check("ex-08-lambda", (push_05, push_09, distance_05,
 # distance_09))`.
 # ````
 #
@@ -848,7 +848,7 @@ Markdown(
 # ```
 #
 # why the reference cannot simply apply its per-channel rule to them, and what `match_1d=True` does instead.
-# Give the two counts and check with `from ltdd.exercises import check` and `check("ex-08-match1d", (one_d,
+# Give the two counts and check with `from ltdd.book.exercises import check` and `check("ex-08-match1d", (one_d,
 # all_tensors))`.
 # ````
 #
@@ -881,7 +881,7 @@ Markdown(
 # ```
 #
 # Before running: why should the conflicting images give 0 and not 0.1? Give the four values as fractions to
-# two decimals and check with `from ltdd.exercises import check` and
+# two decimals and check with `from ltdd.book.exercises import check` and
 # `check("ex-08-sanity", (aligned_4, conflicting_4, aligned_1, conflicting_1))` (the number is the severity).
 # ````
 #

@@ -28,7 +28,7 @@
 # discarded unseen. It adds self-supervised pre-training with {term}`SimCLR` {cite}`simclr` on the long-tailed
 # images before the classifier is fine-tuned on the rebalanced set.
 #
-# This chapter writes CRLT-DD's plans down as equations and maps every part to {mod}`ltdd.rebalance`,
+# This chapter writes CRLT-DD's plans down as equations and maps every part to {mod}`ltdd.studies.rebalance`,
 # recomputes the sizes of the training sets they produce, builds every plan live on the long-tailed
 # digits, takes SimCLR apart (its two views, its loss, a live pre-training run, and three defects of
 # CRLT-DD's SimCLR code that `ltdd` does not copy), and then shows a longer recorded run of CRLT-DD's
@@ -38,12 +38,12 @@
 # ```{admonition} In this chapter
 # :class: tip
 # **What you will learn.** CRLT-DD's plans ({term}`distill all <CRLT-DD plans>`, distill head, their sample baselines, + aug) as
-# equations, and the size of the training set each one produces ({func}`budget_table <ltdd.rebalance.budget_table>`).
-# How to build every plan on a long-tailed set ({func}`rebalance <ltdd.rebalance.rebalance>`) and evaluate it
-# per class group ({func}`evaluate_rebalanced <ltdd.rebalance.evaluate_rebalanced>`). SimCLR's views and its
+# equations, and the size of the training set each one produces ({func}`budget_table <ltdd.studies.rebalance.budget_table>`).
+# How to build every plan on a long-tailed set ({func}`rebalance <ltdd.studies.rebalance.rebalance>`) and evaluate it
+# per class group ({func}`evaluate_rebalanced <ltdd.studies.rebalance.evaluate_rebalanced>`). SimCLR's views and its
 # {term}`NT-Xent` loss ({class}`SimCLRTrainer <ltdd.ssl.SimCLRTrainer>`, {func}`nt_xent <ltdd.ssl.nt_xent>`), and three
 # defects of CRLT-DD's SimCLR code. How to read a longer recorded run of CRLT-DD's Table III seed by seed
-# ({func}`rebalance_study <ltdd.rebalance.rebalance_study>`).
+# ({func}`rebalance_study <ltdd.studies.rebalance.rebalance_study>`).
 #
 # **Before you start.** {doc}`02_long_tailed_data` ({term}`imbalance factor`, the plans' budgets worked by hand),
 # {doc}`04_why_it_hurts` (what a long tail does to a network) and {doc}`05_distribution_matching` (DM, the
@@ -120,18 +120,18 @@ budget = chapter_budget("09")
 #
 # ### The equations in code
 #
-# | part | what it is | where in `ltdd` (`ltdd/rebalance.py`) |
+# | part | what it is | where in `ltdd` (`ltdd/studies/rebalance.py`) |
 # |---|---|---|
 # | $n_c$ | images per class of the long-tailed set, from the counts alone | {func}`counts_only(name, β) <ltdd.data.longtail.counts_only>`, `dataset.train.class_counts(C)` |
-# | $n_{\min}$, $n_{\text{med}}$, $\mathcal{H}$ | smallest class; floored median; the $\lfloor C/2 \rfloor$ largest classes, {eq}`eq-crltdd-head` (the median class of an odd $C$ belongs to the tail) | `min(counts)`, {func}`median_class_size <ltdd.rebalance.median_class_size>`, {func}`head_classes <ltdd.rebalance.head_classes>` |
-# | a plan's images per class, real / synthetic / augmented | the sizes of Eq. 2–4 and of the baselines (CRLT-DD Table IV) | {func}`plan_budget <ltdd.rebalance.plan_budget>`, {func}`budget_table <ltdd.rebalance.budget_table>`, {class}`PlanBudget <ltdd.rebalance.PlanBudget>` |
-# | $\mathrm{DD}(\mathcal{T}_c, m)$ for $c \in \mathcal{H}$ | DM (or any method of {mod}`ltdd.distill`) run on the head classes only | {func}`distill_classes <ltdd.rebalance.distill_classes>` ({func}`restrict_classes <ltdd.rebalance.restrict_classes>`, {func}`make_distiller <ltdd.distill.make_distiller>`) |
-# | $\mathcal{T}_c$ kept, or $m$ random real images | the real part of a plan, drawn from the run's seeded generator | {func}`sample_per_class <ltdd.rebalance.sample_per_class>` |
-# | $\lfloor n_{\text{med}}/n_{\min} \rfloor$ copies | fixed DSA-augmented copies of every distilled image | {func}`augmentation_copies <ltdd.rebalance.augmentation_copies>`, {func}`augmented_copies <ltdd.rebalance.augmented_copies>` |
-# | $\cup$ | the plan's training set: images, labels, which rows are synthetic | {func}`rebalance <ltdd.rebalance.rebalance>` → {class}`RebalancedSet <ltdd.rebalance.RebalancedSet>` |
-# | + SimCLR | pre-train an encoder on $\mathcal{T}$, start every classifier from it | {func}`pretrain_encoder <ltdd.rebalance.pretrain_encoder>` (which calls {func}`ltdd.ssl.pretrain_simclr <ltdd.ssl.pretrain_simclr>`), {func}`evaluate_rebalanced(encoder_state=...) <ltdd.rebalance.evaluate_rebalanced>` |
-# | evaluation | CRLT-DD's: SGD 0.01, momentum 0.9, weight decay 5e-4, step decay at half, DSA on every batch, batch 128, for the profile's epochs (the paper: 500); test on the balanced test set | {func}`evaluation_config <ltdd.rebalance.evaluation_config>`, `evaluate_rebalanced`, {func}`run_plan <ltdd.rebalance.run_plan>` |
-# | Table III | every row, several seeds, saved after every row | `TABLE_III_ROWS`, {func}`rebalance_study <ltdd.rebalance.rebalance_study>`, {func}`study_table <ltdd.studies.study.study_table>` |
+# | $n_{\min}$, $n_{\text{med}}$, $\mathcal{H}$ | smallest class; floored median; the $\lfloor C/2 \rfloor$ largest classes, {eq}`eq-crltdd-head` (the median class of an odd $C$ belongs to the tail) | `min(counts)`, {func}`median_class_size <ltdd.studies.rebalance.median_class_size>`, {func}`head_classes <ltdd.studies.rebalance.head_classes>` |
+# | a plan's images per class, real / synthetic / augmented | the sizes of Eq. 2–4 and of the baselines (CRLT-DD Table IV) | {func}`plan_budget <ltdd.studies.rebalance.plan_budget>`, {func}`budget_table <ltdd.studies.rebalance.budget_table>`, {class}`PlanBudget <ltdd.studies.rebalance.PlanBudget>` |
+# | $\mathrm{DD}(\mathcal{T}_c, m)$ for $c \in \mathcal{H}$ | DM (or any method of {mod}`ltdd.distill`) run on the head classes only | {func}`distill_classes <ltdd.studies.rebalance.distill_classes>` ({func}`restrict_classes <ltdd.studies.rebalance.restrict_classes>`, {func}`make_distiller <ltdd.distill.make_distiller>`) |
+# | $\mathcal{T}_c$ kept, or $m$ random real images | the real part of a plan, drawn from the run's seeded generator | {func}`sample_per_class <ltdd.studies.rebalance.sample_per_class>` |
+# | $\lfloor n_{\text{med}}/n_{\min} \rfloor$ copies | fixed DSA-augmented copies of every distilled image | {func}`augmentation_copies <ltdd.studies.rebalance.augmentation_copies>`, {func}`augmented_copies <ltdd.studies.rebalance.augmented_copies>` |
+# | $\cup$ | the plan's training set: images, labels, which rows are synthetic | {func}`rebalance <ltdd.studies.rebalance.rebalance>` → {class}`RebalancedSet <ltdd.studies.rebalance.RebalancedSet>` |
+# | + SimCLR | pre-train an encoder on $\mathcal{T}$, start every classifier from it | {func}`pretrain_encoder <ltdd.studies.rebalance.pretrain_encoder>` (which calls {func}`ltdd.ssl.pretrain_simclr <ltdd.ssl.pretrain_simclr>`), {func}`evaluate_rebalanced(encoder_state=...) <ltdd.studies.rebalance.evaluate_rebalanced>` |
+# | evaluation | CRLT-DD's: SGD 0.01, momentum 0.9, weight decay 5e-4, step decay at half, DSA on every batch, batch 128, for the profile's epochs (the paper: 500); test on the balanced test set | {func}`evaluation_config <ltdd.studies.rebalance.evaluation_config>`, `evaluate_rebalanced`, {func}`run_plan <ltdd.studies.rebalance.run_plan>` |
+# | Table III | every row, several seeds, saved after every row | `TABLE_III_ROWS`, {func}`rebalance_study <ltdd.studies.rebalance.rebalance_study>`, {func}`study_table <ltdd.studies.study.study_table>` |
 #
 # One difference from CRLT-DD's code: it drew its head and tail subsets with an unseeded
 # `np.random.choice`, so two runs did not see the same images; `ltdd` draws them from a generator derived
@@ -147,7 +147,7 @@ budget = chapter_budget("09")
 # profile the live distillation is shortened, because the head of CIFAR-10-LT is condensed to 500 images
 # per class. On CIFAR the head {term}`IPC` is the paper's (500 for CIFAR-10-LT, 50 for CIFAR-100-LT, at every
 # $\beta$; `PAPER_HEAD_IPC`, read off the paper's Table IV below). The `paper` profile runs CRLT-DD's own
-# setting ({func}`crlt_settings <ltdd.rebalance.crlt_settings>`): DM for 4000 iterations with an image learning
+# setting ({func}`crlt_settings <ltdd.studies.rebalance.crlt_settings>`): DM for 4000 iterations with an image learning
 # rate of 1.0, 128 real images per class and one image step per class (the code's `main_DM.py`), evaluation
 # for 500 epochs at batch 128, and SimCLR for 100 epochs. The vanilla row trains like every other row there;
 # `rebalance_study(..., vanilla_protocol="baseline.py")` trains it as the code's `baseline.py` did instead
@@ -156,7 +156,7 @@ budget = chapter_budget("09")
 # %%
 from ltdd.config import get_profile
 from ltdd.data.longtail import DEFAULT_IMBALANCE
-from ltdd.rebalance import PAPER_HEAD_IPC, crlt_settings, evaluation_config
+from ltdd.studies.rebalance import PAPER_HEAD_IPC, crlt_settings, evaluation_config
 
 profile = get_profile()
 LT_DATASET = profile.dataset + "-lt"  # digits-lt without a GPU, cifar10-lt with one
@@ -196,7 +196,7 @@ print(
 #
 # Every budget follows from the class counts, so `budget_table` needs no image (CRLT-DD compares these
 # sizes in its Table IV). {doc}`02_long_tailed_data` worked out distill all and distill head by hand; the
-# table below takes every plan from `ltdd.rebalance` for CIFAR-10-LT and CIFAR-100-LT at the three
+# table below takes every plan from `ltdd.studies.rebalance` for CIFAR-10-LT and CIFAR-100-LT at the three
 # imbalance factors of the paper and for the live digits. Sample all has the budget of distill all and
 # sample head that of distill head, so each pair shares a column. A cell reads "IPC: images (% of the
 # long-tailed set)"; the last column is the imbalance factor (largest over smallest class) left in the
@@ -206,8 +206,8 @@ print(
 from IPython.display import Markdown
 
 from ltdd.data import counts_only
-from ltdd.rebalance import PLANS, budget_table
-from ltdd.viz import markdown_table
+from ltdd.studies.rebalance import PLANS, budget_table
+from ltdd.markdown import markdown_table
 
 SPLITS = [
     (name, title, beta, None)
@@ -272,11 +272,11 @@ Markdown(
 #    $\beta$, not to the median.
 #
 # The cell below prints the table as the paper does (from `ltdd.reference`, typed from the paper), and next to
-# every cell the size {func}`plan_budget <ltdd.rebalance.plan_budget>` computes under the three readings
+# every cell the size {func}`plan_budget <ltdd.studies.rebalance.plan_budget>` computes under the three readings
 # ({func}`decode_crlt_dd_table_iv <ltdd.reference.decode_crlt_dd_table_iv>`). The book's tests check all twelve.
 
 # %%
-from ltdd.rebalance import plan_budget
+from ltdd.studies.rebalance import plan_budget
 from ltdd.reference import CRLT_DD_TABLE_IV_PRINTED, decode_crlt_dd_table_iv
 
 printed_rows, decoded_rows, matches = [], [], 0
@@ -340,7 +340,7 @@ Markdown(
 import time
 
 from ltdd.data import load_dataset
-from ltdd.rebalance import head_classes, median_class_size, rebalance
+from ltdd.studies.rebalance import head_classes, median_class_size, rebalance
 
 dataset = load_dataset(LT_DATASET, imbalance=IMBALANCE)
 C = dataset.num_classes
@@ -370,7 +370,7 @@ for plan in PLANS:
     )
 
 # %% mystnb={"figure": {"caption": "Images per class, on a logarithmic axis, of the long-tailed set and of the set each CRLT-DD plan builds from it, classes from the largest to the smallest.", "name": "fig-09-plan-counts"}}
-from ltdd.viz import plot_class_counts
+from ltdd.book.viz import plot_class_counts
 
 plot_class_counts(
     {plan: sets[plan].class_counts(C) for plan in PLANS},
@@ -413,7 +413,7 @@ print(
 # showing distilled images and the tail rows the real images they are trained with.
 
 # %% mystnb={"figure": {"caption": "The set that distill head builds, one row per class: distilled images for the head classes, and the real images it keeps for the tail classes.", "name": "fig-09-distill-head-images"}}
-from ltdd.viz import show_image_rows
+from ltdd.book.viz import show_image_rows
 
 chosen = sets["distill-head"]
 rows = {}
@@ -448,7 +448,7 @@ show_image_rows(
 # which the next section pre-trains; its row is added there.
 
 # %%
-from ltdd.rebalance import evaluate_rebalanced
+from ltdd.studies.rebalance import evaluate_rebalanced
 
 LIVE_PLANS = {
     "vanilla": "vanilla", "distill all": "distill-all", "distill head": "distill-head"
@@ -606,7 +606,7 @@ print(
 )
 
 # %% mystnb={"figure": {"caption": "Mean NT-Xent loss per epoch of the live SimCLR pre-training on the long-tailed training images. The dotted line is the chance level of a full batch.", "name": "fig-09-simclr-loss"}}
-from ltdd.viz import plot_loss_curves
+from ltdd.book.viz import plot_loss_curves
 
 batch = min(SimCLRConfig().batch_size, len(dataset.train))
 figure = plot_loss_curves(
@@ -700,8 +700,8 @@ print(
 # %%
 from IPython.display import display
 
-from ltdd.rebalance import study_table
-from ltdd.recorded import recorded_study
+from ltdd.studies.rebalance import study_table
+from ltdd.studies.recorded import recorded_study
 
 study = recorded_study("rebalance_digits_lt_cpu.json")
 if study is not None:
@@ -726,7 +726,7 @@ if study is not None:
 # largest and the last class the smallest.
 
 # %% mystnb={"figure": {"caption": "The recorded run: test accuracy of every class, from the largest class to the smallest, for the long-tailed set as it is (vanilla) and for the two distilling plans, over the seeds.", "name": "fig-09-recorded-per-class"}}
-from ltdd.viz import plot_per_class_accuracy
+from ltdd.book.viz import plot_per_class_accuracy
 
 SHOWN = ["vanilla", "distill all", "distill head"]
 if study is not None:
@@ -947,7 +947,7 @@ Markdown(
 # \rfloor$), the sizes of distill all, distill all + aug and distill head (the long-tailed set has 12,608
 # images, its tail half 1,516), and the imbalance left by distill head. Check with
 # `budget_table(counts_only("cifar100-lt", 50))`.
-# Give the sizes as whole numbers and the imbalance to one decimal and check with `from ltdd.exercises import
+# Give the sizes as whole numbers and the imbalance to one decimal and check with `from ltdd.book.exercises import
 # check` and `check("ex-09-budgets", (n_min, n_med, images_all, images_all_aug, images_head, imbalance))`.
 # ```
 #
@@ -993,7 +993,7 @@ Markdown(
 # to keep, and DM (or DSA) against herding measures what synthesis adds over real images chosen by a
 # rule, at the same budget. Expect the differences at the
 # small profiles to be within the noise of one network; the `cpu` profile and several seeds
-# (`from ltdd.rebalance import rebalance_study`, then
+# (`from ltdd.studies.rebalance import rebalance_study`, then
 # `rebalance_study(dataset, rows={...}, method="herding", seeds=(0, 1, 2))`) are needed to separate them.
 #
 # {term}`IDM` ({doc}`06_idm`) stores each synthetic image as a 2×2 mosaic of four smaller ones and trains on the
@@ -1047,7 +1047,7 @@ Markdown(
 # $\beta = 100$, and adding SimCLR makes it lower still, while distill head stays above vanilla. Using the
 # size table of this chapter, explain why. What is $n_{\min}$ there, and what does distill head keep
 # instead?
-# Give whole numbers and check with `from ltdd.exercises import check` and `check("ex-09-cifar100", (n_min,
+# Give whole numbers and check with `from ltdd.book.exercises import check` and `check("ex-09-cifar100", (n_min,
 # images_head))`.
 # ```
 #
@@ -1076,7 +1076,7 @@ Markdown(
 # the head IPCs 500 and 50. Which combination gives both printed numbers? Why can distill all alone not tell
 # the datasets apart at $\beta = 100$, but can at $\beta = 10$?
 # Give the number of classes of the dataset and the head IPC that give both printed numbers and check with `from
-# ltdd.exercises import check` and `check("ex-09-table-iv", (classes, head_ipc))`.
+# ltdd.book.exercises import check` and `check("ex-09-table-iv", (classes, head_ipc))`.
 # ```
 #
 # ````{solution} ex-09-table-iv

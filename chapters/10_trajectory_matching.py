@@ -34,7 +34,7 @@
 # **What you will learn.** How MTT's objective is defined and where each symbol lives in `ltdd`
 # ({func}`unrolled_matching <ltdd.distill.unroll.unrolled_matching>`,
 # {class}`TrajectoryMatcher <ltdd.distill.tm.TrajectoryMatcher>`); what {term}`expert` trajectories look like
-# ({func}`train_buffer <ltdd.experts.train_buffer>`); why backpropagating through the unrolled student takes
+# ({func}`train_buffer <ltdd.distill.experts.train_buffer>`); why backpropagating through the unrolled student takes
 # so much memory, and how `ltdd` gets the same gradient in constant memory (and how {term}`TESLA`'s shortcut
 # {cite}`tesla` differs); DATM's four changes; the published settings, and how to run them on a GPU. The
 # code runs on the embedded long-tailed digits at the active profile's scale: everything it distils is a
@@ -101,12 +101,12 @@ budget = chapter_budget("10")
 # ### The symbols in code
 #
 # Every part of the two equations is one name in `ltdd` (the docstrings of `ltdd/distill/tm.py`,
-# `ltdd/distill/unroll.py` and `ltdd/experts.py` say more):
+# `ltdd/distill/unroll.py` and `ltdd/distill/experts.py` say more):
 #
 # | symbol | what it is | where in `ltdd` |
 # |---|---|---|
-# | $\theta^*_0 \dots \theta^*_E$ | one expert's trajectory, `[E + 1, P]` | `ExpertBuffer[k]` (an {class}`ExpertBuffer <ltdd.experts.ExpertBuffer>` written by {func}`train_buffer <ltdd.experts.train_buffer>`); one epoch: {meth}`buffer.snapshot(k, t) <ltdd.experts.ExpertBuffer.snapshot>` |
-# | $E$ | epochs of every expert | `ExpertConfig.epochs` (of {class}`ExpertConfig <ltdd.experts.ExpertConfig>`), `buffer.epochs` |
+# | $\theta^*_0 \dots \theta^*_E$ | one expert's trajectory, `[E + 1, P]` | `ExpertBuffer[k]` (an {class}`ExpertBuffer <ltdd.distill.experts.ExpertBuffer>` written by {func}`train_buffer <ltdd.distill.experts.train_buffer>`); one epoch: {meth}`buffer.snapshot(k, t) <ltdd.distill.experts.ExpertBuffer.snapshot>` |
+# | $E$ | epochs of every expert | `ExpertConfig.epochs` (of {class}`ExpertConfig <ltdd.distill.experts.ExpertConfig>`), `buffer.epochs` |
 # | $t$ | start epoch, drawn uniformly from $[T^-, T^+)$ | `TMConfig.min_start_epoch` (of {class}`TMConfig <ltdd.distill.tm.TMConfig>`), `max_start_epoch`; the window at an iteration: {func}`start_window(config, iteration) <ltdd.distill.tm.start_window>` |
 # | $M$ | real epochs the student must cover | `TMConfig.expert_epochs` |
 # | $N$ | synthetic steps of the student | `TMConfig.syn_steps` (the `steps` argument of `unrolled_matching`) |
@@ -129,7 +129,7 @@ budget = chapter_budget("10")
 # ## Settings
 #
 # The scale of every trajectory-matching experiment in the book comes from
-# {func}`scale_for(profile) <ltdd.tm_study.scale_for>`: how many experts, how many epochs each, the network
+# {func}`scale_for(profile) <ltdd.studies.tm_study.scale_for>`: how many experts, how many epochs each, the network
 # width, {term}`IPC`, iterations, and the distiller's settings. Without
 # a GPU it is a handful of short experts on the embedded long-tailed digits; on a GPU the settings are
 # those of the published long-tailed CIFAR-10 setting, with fewer (and, for the `gpu` profile, shorter)
@@ -138,7 +138,7 @@ budget = chapter_budget("10")
 
 # %%
 from ltdd import get_profile
-from ltdd.tm_study import scale_for
+from ltdd.studies.tm_study import scale_for
 
 profile = get_profile()
 scale = scale_for(profile)
@@ -184,7 +184,7 @@ print(
 import tempfile
 import time
 
-from ltdd.experts import ExpertConfig, train_buffer
+from ltdd.distill.experts import ExpertConfig, train_buffer
 
 workdir = tempfile.TemporaryDirectory()
 expert_config = ExpertConfig(
@@ -267,7 +267,7 @@ fig
 # to it (`ltdd/optim.py`). This steers training towards flat regions of the loss. FTD's argument: the student
 # never follows the expert exactly, and in a flat region a small error in the student's weights costs little,
 # so errors accumulate less along the trajectory. In `ltdd` it is one setting,
-# {class}`ExpertConfig(optimizer="gsam") <ltdd.experts.ExpertConfig>` (with `gsam_rho`, `gsam_alpha`); it
+# {class}`ExpertConfig(optimizer="gsam") <ltdd.distill.experts.ExpertConfig>` (with `gsam_rho`, `gsam_alpha`); it
 # doubles the cost of every expert, so this chapter does not run it.
 #
 # **{term}`ZCA <ZCA whitening>` whitening.** MTT and DATM distil CIFAR images after ZCA whitening, a linear map fitted on the training
@@ -277,7 +277,7 @@ fig
 # whitened ones:
 
 # %%
-from ltdd.experts import ExpertBuffer
+from ltdd.distill.experts import ExpertBuffer
 
 whitened = load_dataset(DATASET, zca=0.1)
 print(f"options of the whitened set: {whitened.options}")
@@ -554,7 +554,7 @@ for steps in (1, 2, 5, 10):
 from IPython.display import Markdown
 
 from ltdd.distill.tm import expert_soft_labels, select_correct
-from ltdd.viz import markdown_table
+from ltdd.markdown import markdown_table
 
 logits, right = expert_soft_labels(real_set.images, real_set.labels, template, buffer)
 own = torch.softmax(logits, dim=1).gather(1, real_set.labels[:, None]).squeeze(1)
@@ -657,7 +657,7 @@ for method, own_settings in (
 # closer to the target than its starting point was.
 
 # %% mystnb={"figure": {"caption": "The normalised matching loss of every iteration of the live MTT and DATM runs. Each iteration draws its own expert and start epoch, so the curves are noisy; below one, the student ended closer to the target than it started.", "name": "fig-10-tm-loss"}}
-from ltdd.viz import plot_loss_curves
+from ltdd.book.viz import plot_loss_curves
 
 plot_loss_curves(
     {
@@ -674,7 +674,7 @@ plot_loss_curves(
 # start from images the experts get right, MTT's from random ones):
 
 # %% mystnb={"figure": {"caption": "The first synthetic images of every class (rows) for MTT and DATM, at the start and after the live run: MTT starts from random real images, DATM from images the experts classify correctly.", "name": "fig-10-tm-images"}}
-from ltdd.viz import show_image_panels
+from ltdd.book.viz import show_image_panels
 
 shown = min(IPC, 3)
 panels = {}
@@ -687,7 +687,7 @@ show_image_panels(panels, runs["mtt"]["synthetic"].labels, dataset, per_class=sh
 # %% [markdown]
 # ### How well do the sets teach?
 #
-# {func}`evaluate_tm <ltdd.tm_study.evaluate_tm>` trains fresh networks on a set as MTT evaluates it: at the
+# {func}`evaluate_tm <ltdd.studies.tm_study.evaluate_tm>` trains fresh networks on a set as MTT evaluates it: at the
 # step size the set learned, with DSA, soft labels where the set has them, for the profile's epochs, and
 # reports the final test accuracy (mean ± std over the profile's networks) with the accuracy of the head and
 # tail halves of the classes. The baseline is the random real images from above at the same IPC. A set without
@@ -698,8 +698,8 @@ show_image_panels(panels, runs["mtt"]["synthetic"].labels, dataset, per_class=sh
 # %%
 import dataclasses
 
-from ltdd.tm_study import evaluate_tm
-from ltdd.viz import accuracy_table
+from ltdd.studies.tm_study import evaluate_tm
+from ltdd.book.viz import accuracy_table
 
 candidates = {
     "random real images (lr 0.01)": real_set,
@@ -793,7 +793,7 @@ Markdown(f"**MTT**\n\n{preset_table('mtt')}\n\n**DATM**\n\n{preset_table('datm')
 # bptt peaks against $N$ (`np.polyfit`), extrapolate, and compare with the exact mode's peaks. Then check
 # the linear growth live with `saved_memory("bptt", n, ipc=2, image_size=16, width=8)` for a few more
 # values of `n`. Which part of the growth per step would halve with `batch_syn=50`?
-# Give the slope in MB per step as a whole number and check with `from ltdd.exercises import check` and
+# Give the slope in MB per step as a whole number and check with `from ltdd.book.exercises import check` and
 # `check("ex-10-memory", mb_per_step)`.
 # ````
 #

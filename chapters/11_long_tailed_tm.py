@@ -45,11 +45,11 @@
 # ```{admonition} In this chapter
 # :class: tip
 # **What you will learn.** How a classifier trained on long-tailed data shows its bias (weight norms,
-# confidence per class: {func}`expert_weight_norms <ltdd.tm_study.expert_weight_norms>`,
-# {func}`expert_confidence <ltdd.tm_study.expert_confidence>`); DAM as LTDD describes it and as its code
+# confidence per class: {func}`expert_weight_norms <ltdd.studies.tm_study.expert_weight_norms>`,
+# {func}`expert_confidence <ltdd.studies.tm_study.expert_confidence>`); DAM as LTDD describes it and as its code
 # implements it, and the switches of `ltdd` that give either ({func}`dam_loss <ltdd.distill.tm.dam_loss>`);
 # Expert Decoupling's two kinds of experts and two matching phases; the ablation base → +DAM → +DAM+ED,
-# live and as a longer recorded run ({func}`tm_ablation <ltdd.tm_study.tm_ablation>`); the paper's numbers
+# live and as a longer recorded run ({func}`tm_ablation <ltdd.studies.tm_study.tm_ablation>`); the paper's numbers
 # and published settings. The code runs on the embedded long-tailed digits: nothing it distils is a
 # reproduction of the paper.
 #
@@ -78,18 +78,18 @@ budget = chapter_budget("11")
 # ## Settings
 #
 # As in {doc}`10_trajectory_matching`, the scale of every trajectory-matching experiment comes from
-# {func}`scale_for(profile) <ltdd.tm_study.scale_for>`: the number of experts and their epochs, the network
+# {func}`scale_for(profile) <ltdd.studies.tm_study.scale_for>`: the number of experts and their epochs, the network
 # width, {term}`IPC`, the iterations and the distiller's shared settings. Without a GPU that is a handful of short
 # experts on the embedded long-tailed digits; with the `gpu` profile it takes LTDD's published CIFAR-10-LT
 # hyperparameters, for the distillation and for both kinds of experts (GSAM, and LTDD's weight decay for the
-# representation experts; {func}`expert_config <ltdd.tm_study.expert_config>`). This chapter always works on `digits-lt`, at every profile. The live ablation distils four
+# representation experts; {func}`expert_config <ltdd.studies.tm_study.expert_config>`). This chapter always works on `digits-lt`, at every profile. The live ablation distils four
 # sets; on a GPU it is shortened to at most 1,000 iterations per set, which the settings cell prints.
 
 # %%
 import dataclasses
 
 from ltdd import get_profile
-from ltdd.tm_study import expert_config, scale_for
+from ltdd.studies.tm_study import expert_config, scale_for
 
 profile = get_profile()
 scale = scale_for(profile)
@@ -134,7 +134,7 @@ print(f"{dataset.name}: {len(dataset.train)} training images, per class (head to
 # LTDD's pipeline needs two buffers per seed: **representation experts**, ordinary networks trained on the
 # long-tailed set (MTT's experts), and **classifier experts**, which start from a representation expert's
 # final weights and retrain only its last linear layer with class-balanced sampling (more on them below).
-# {func}`train_ablation_buffers <ltdd.tm_study.train_ablation_buffers>` trains both at the scale of the
+# {func}`train_ablation_buffers <ltdd.studies.tm_study.train_ablation_buffers>` trains both at the scale of the
 # profile. They go to a temporary folder, laid out the way the ablation further down expects, so that it can
 # reuse them.
 
@@ -144,7 +144,7 @@ import time
 from pathlib import Path
 
 from ltdd.models import get_model
-from ltdd.tm_study import train_ablation_buffers
+from ltdd.studies.tm_study import train_ablation_buffers
 
 workdir = tempfile.TemporaryDirectory()
 WORKDIR = Path(workdir.name)
@@ -171,23 +171,23 @@ print(
 # - **Classifier weight norms.** The last layer computes one logit per class, $z_c = w_c^\top h + b_c$ for the
 #   feature vector $h$. A class whose weight vector $w_c$ is longer gets larger logits for the same feature,
 #   so a classifier trained on long-tailed data tends to give the head classes the longer vectors.
-#   {func}`expert_weight_norms(buffer, template, expert=0) <ltdd.tm_study.expert_weight_norms>`
+#   {func}`expert_weight_norms(buffer, template, expert=0) <ltdd.studies.tm_study.expert_weight_norms>`
 #   returns $\lVert w_c \rVert$ of one expert at its last epoch.
-# - **Confidence.** {func}`expert_confidence <ltdd.tm_study.expert_confidence>` averages, over the experts and
+# - **Confidence.** {func}`expert_confidence <ltdd.studies.tm_study.expert_confidence>` averages, over the experts and
 #   over the balanced test images of each class, the probability the expert gives to the true class. A biased
 #   expert is sure of the head and unsure of the tail.
 #
 # The lower right panel goes one step further, to what DATM takes from the experts: the **initial synthetic
-# set**. {func}`distill_row(..., iterations=0) <ltdd.tm_study.distill_row>` builds a row's distiller and
+# set**. {func}`distill_row(..., iterations=0) <ltdd.studies.tm_study.distill_row>` builds a row's distiller and
 # initialises it without a single step: *base* (DATM) picks images and soft labels with the representation
 # experts, *+DAM+ED* with the classifier experts.
-# {func}`soft_label_confidence <ltdd.tm_study.soft_label_confidence>` is the mean probability the set's soft
+# {func}`soft_label_confidence <ltdd.studies.tm_study.soft_label_confidence>` is the mean probability the set's soft
 # labels give to each image's own class.
 
 # %% mystnb={"figure": {"caption": "Live diagnostics, classes from head to tail with their training images: the long tail; the classifier weight norms of a representation and a classifier expert; the experts' mean probability of the true class on test images; and the soft-label confidence of the initial synthetic sets of base and +DAM+ED.", "name": "fig-11-biased-experts"}}
 import matplotlib.pyplot as plt
 
-from ltdd.tm_study import (
+from ltdd.studies.tm_study import (
     ABLATION_ROWS, distill_row, expert_confidence, expert_weight_norms,
     soft_label_confidence
 )
@@ -453,8 +453,8 @@ for name, (holds, expected) in checks.items():
 #   shuffled order, reshuffled after every pass, and take the next few images of each class visited (each
 #   class keeps its own shuffled queue), so every class is seen exactly equally often (LTDD's
 #   `ClassAwareSampler`). In `ltdd`,
-#   {class}`ExpertConfig(stage="classifier") <ltdd.experts.ExpertConfig>` with `per_draw` images per draw
-#   ({func}`class_balanced_order <ltdd.experts.class_balanced_order>`); the
+#   {class}`ExpertConfig(stage="classifier") <ltdd.distill.experts.ExpertConfig>` with `per_draw` images per draw
+#   ({func}`class_balanced_order <ltdd.distill.experts.class_balanced_order>`); the
 #   classifier is the model's `classifier` module, not a hard-coded parameter count as in LTDD's code.
 #
 # ### Two matching phases
@@ -501,8 +501,8 @@ for name, (holds, expected) in checks.items():
 #
 # | part | what it is | where in `ltdd` |
 # |---|---|---|
-# | classifier experts | final layer retrained class-balanced from a representation expert's last weights | `ExpertConfig(stage="classifier")`, {func}`train_buffer(..., representation=) <ltdd.experts.train_buffer>`, `class_balanced_order` (`ltdd/experts.py`) |
-# | $[\theta]_{\mathrm{bb}}$, $[\theta]_{\mathrm{cls}}$ | the two blocks of the flat vector | {func}`classifier_slice(model) <ltdd.experts.classifier_slice>` (from `model.classifier`) |
+# | classifier experts | final layer retrained class-balanced from a representation expert's last weights | `ExpertConfig(stage="classifier")`, {func}`train_buffer(..., representation=) <ltdd.distill.experts.train_buffer>`, `class_balanced_order` (`ltdd/distill/experts.py`) |
+# | $[\theta]_{\mathrm{bb}}$, $[\theta]_{\mathrm{cls}}$ | the two blocks of the flat vector | {func}`classifier_slice(model) <ltdd.distill.experts.classifier_slice>` (from `model.classifier`) |
 # | {eq}`eq-ed-rep` | update everything, match the backbone | `unrolled_matching(..., update=None, match=slice(0, cls.start), loss_fn=DAM)` |
 # | {eq}`eq-ed-cls` | update and match only the classifier, from epoch 0 | `unrolled_matching(..., update=cls, match=cls)`; `TMConfig.second_max_start_epoch` (1: always epoch 0), `second_expert_epochs`, `syn_steps_second` |
 # | {eq}`eq-ed-step` | the weighted sum of the two phases | `TMConfig.lambda_rep`, `lambda_cls`; `TrajectoryMatcher._update` |
@@ -512,7 +512,7 @@ for name, (holds, expected) in checks.items():
 # at the representation expert's final backbone along the whole trajectory.
 
 # %%
-from ltdd.experts import classifier_slice
+from ltdd.distill.experts import classifier_slice
 
 block = classifier_slice(template)
 rep_trajectory, cls_trajectory = rep_buffer[0], cls_buffer[0]
@@ -593,7 +593,7 @@ print(
 #
 # ## The ablation, live
 #
-# LTDD's ablation (its Fig. 6a) adds its two parts one at a time. {func}`tm_ablation <ltdd.tm_study.tm_ablation>` distils
+# LTDD's ablation (its Fig. 6a) adds its two parts one at a time. {func}`tm_ablation <ltdd.studies.tm_study.tm_ablation>` distils
 # every row from the same buffers (one pair of buffers per seed) and evaluates each set with networks trained
 # at the step size the set learned, as MTT does:
 #
@@ -615,7 +615,7 @@ print(
 # %%
 from IPython.display import Markdown, display
 
-from ltdd.tm_study import ablation_table, tm_ablation
+from ltdd.studies.tm_study import ablation_table, tm_ablation
 
 print(
     "shared by the rows:"
@@ -658,7 +658,7 @@ Markdown(
 # verdicts below are computed from the file.
 
 # %%
-from ltdd.recorded import recorded_study
+from ltdd.studies.recorded import recorded_study
 
 study = recorded_study("tm_ablation_digits_lt_cpu.json")
 if study is not None:
@@ -698,7 +698,7 @@ if study is not None:
 
 # %% mystnb={"figure": {"caption": "The recorded ablation: test accuracy of every class, from head to tail, for MTT, base (DATM) and +DAM+ED; the whiskers are the standard deviation over seeds.", "name": "fig-11-recorded-per-class"}}
 from ltdd.data import counts_only
-from ltdd.viz import plot_per_class_accuracy
+from ltdd.book.viz import plot_per_class_accuracy
 
 SHOWN = ["MTT", "base", "+DAM+ED"]
 if study is not None:
@@ -826,7 +826,9 @@ Markdown(
 # reached yet says so.
 
 # %%
-from ltdd.recorded import load_experiment, tm_ablation_panel, tm_ablation_sentences
+from ltdd.studies.recorded import (
+    load_experiment, tm_ablation_panel, tm_ablation_sentences
+)
 
 tm_recorded = load_experiment("tm-ablation")
 if tm_recorded is None:
@@ -904,7 +906,7 @@ import warnings
 
 from ltdd.distill.tm_presets import tm_preset
 from ltdd.reference import LTDD_TABLE_5, ltdd_best_lambdas
-from ltdd.viz import markdown_table
+from ltdd.markdown import markdown_table
 
 lambda_rows = []
 for beta in sorted(LTDD_TABLE_5):
@@ -933,7 +935,7 @@ Markdown(
 #
 # ### TESLA or the exact gradient
 #
-# {func}`compare_grad_modes <ltdd.tm_study.compare_grad_modes>` distils the +DAM+ED row from the buffers of
+# {func}`compare_grad_modes <ltdd.studies.tm_study.compare_grad_modes>` distils the +DAM+ED row from the buffers of
 # this chapter once per gradient mode, with the same seed (so the same experts, start epochs, minibatches and
 # augmentations: the gradient is the only difference), and evaluates each set as the ablation does. The peak
 # memory is that of the tensors autograd keeps for the backward passes (on any device); the time is per
@@ -941,7 +943,7 @@ Markdown(
 # with a graph that grows with the unrolled steps.
 
 # %%
-from ltdd.tm_study import compare_grad_modes
+from ltdd.studies.tm_study import compare_grad_modes
 
 GRAD_ITERATIONS = min(LIVE_SCALE.iterations, 20)  # a short run per mode
 started = time.perf_counter()
@@ -1028,7 +1030,7 @@ Markdown(
 # ```
 #
 # and check your four numbers (head weight, tail weight, the factor, the head/tail ratio), each to three significant
-# figures, with `from ltdd.exercises import check` and `check("ex-11-dam-cifar", (head, tail, factor, ratio))`.
+# figures, with `from ltdd.book.exercises import check` and `check("ex-11-dam-cifar", (head, tail, factor, ratio))`.
 # ````
 #
 # ```{solution} ex-11-dam-cifar

@@ -36,7 +36,7 @@
 # **What you will learn.** How to compare distillation methods fairly on long-tailed data: one training
 # set, one evaluation recipe, several seeds, the accuracy of the many-, medium- and few-shot classes;
 # why the rows still differ in what they store; and how to rerun the whole comparison with your own
-# settings from one call, {func}`ltdd.comparison.compare_methods`.
+# settings from one call, {func}`ltdd.studies.comparison.compare_methods`.
 #
 # **Before you start.** The methods themselves are introduced in chapters {doc}`05_distribution_matching`
 # to {doc}`11_long_tailed_tm`; the shot groups in {doc}`02_long_tailed_data`.
@@ -60,7 +60,7 @@ budget = chapter_budget("12")
 # on Colab, True keeps runs/ (the resumable comparison) and the datasets on Google Drive
 KEEP_RUNS_ON_DRIVE = False
 if "google.colab" in sys.modules and KEEP_RUNS_ON_DRIVE:
-    from ltdd.colab import keep_on_drive
+    from ltdd.book.colab import keep_on_drive
 
     print(keep_on_drive())
 
@@ -72,8 +72,8 @@ if "google.colab" in sys.modules and KEEP_RUNS_ON_DRIVE:
 # over several seeds is the most expensive experiment of the book, so the `cpu` profile shortens the
 # distillation and the evaluation (the settings cell prints what runs), and on a GPU the distillation is
 # capped at 1,000 iterations per set. Gradient matching, IDM's model queue and DSDM's pre-trained networks
-# are scaled down as in their chapters ({data}`ltdd.comparison.SCALED_SETTINGS`); trajectory matching runs
-# at its chapter's scale ({func}`ltdd.tm_study.scale_for`). The whole comparison takes hours on a CPU, so the
+# are scaled down as in their chapters ({data}`ltdd.studies.comparison.SCALED_SETTINGS`); trajectory matching runs
+# at its chapter's scale ({func}`ltdd.studies.tm_study.scale_for`). The whole comparison takes hours on a CPU, so the
 # `cpu` profile runs only four rows live (a coreset, DM, CRLT-DD's {term}`distill head <CRLT-DD plans>`, the whole set) and leaves
 # the rest to the recorded run below. On a GPU the comparison saves every finished row to
 # `runs/compare-<profile>.json`: run the cell again after an interruption and it continues where it stopped
@@ -85,13 +85,13 @@ from pathlib import Path
 from IPython.display import Markdown, display
 
 from ltdd import get_profile
-from ltdd.comparison import (
+from ltdd.studies.comparison import (
     COMPARISON_ROWS, compare_methods, comparison_table, group_summary, row_families,
     scaled_settings
 )
 from ltdd.data import load_dataset
-from ltdd.tm_study import scale_for
-from ltdd.viz import plot_method_comparison
+from ltdd.studies.tm_study import scale_for
+from ltdd.book.viz import plot_method_comparison
 
 profile = get_profile()
 # the one long-tailed training set of every row, on every profile
@@ -320,7 +320,7 @@ display(
 #
 # - A fair comparison fixes the training set, the budget, the evaluation recipe and the seeds, and reports
 #   the shot groups: the overall accuracy on a balanced test set hides what happens to the tail.
-# - {func}`ltdd.comparison.compare_methods` runs every method of the book that way; its `protocol`
+# - {func}`ltdd.studies.comparison.compare_methods` runs every method of the book that way; its `protocol`
 #   argument switches to each family's own evaluation.
 # - The live run here is a few seconds of embedded digits; the recorded run is longer, and neither is the
 #   papers' CIFAR-10-LT.
@@ -333,10 +333,10 @@ display(
 # How many images do CRLT-DD's *distill all* and *distill head* store on digits-LT at $\beta = 10$, and
 # what percentage of the long-tailed set is each (whole numbers of images, percentages to one decimal)? Work it out from the class counts printed in the
 # settings cell and the rules of {doc}`09_rebalancing_crltdd`, then check with
-# {func}`ltdd.rebalance.plan_budget` and
+# {func}`ltdd.studies.rebalance.plan_budget` and
 #
 # ```python
-# from ltdd.exercises import check
+# from ltdd.book.exercises import check
 # check("ex-12-budgets", (images_all, images_head, percent_all, percent_head))
 # ```
 # ````
@@ -356,7 +356,7 @@ display(
 # From the recorded study, compute the mean gain in few-shot accuracy (in percentage points) of *CRLT-DD
 # distill head* over the whole long-tailed set, pairing the two rows seed by seed. Use
 # `recorded.values(label, "groups.shots.few")` (one value per seed, in the order of `recorded.rows`) or
-# `recorded.compare`. Give it to one decimal and check with `from ltdd.exercises import check` and
+# `recorded.compare`. Give it to one decimal and check with `from ltdd.book.exercises import check` and
 # `check("ex-12-few-gain", gain)`. Then: where does the gain come from,
 # given that the tail classes of *distill head* are the same real images as in the whole set?
 # ````

@@ -1,7 +1,9 @@
-"""Old import paths of names that moved or were renamed: they keep working and say where the name lives now.
+"""Old import paths of names and modules that moved or were renamed: they keep working for one release and say
+where the name lives now.
 
 A module lists its old names in a ``__getattr__`` made by :func:`forward`; Python calls it only for names the
-module does not define, so the module's own code never meets the warning.
+module does not define, so the module's own code never meets the warning. A module that moved as a whole leaves
+a three-line file at its old path that calls :func:`moved_module` (the old paths are :data:`MOVED_MODULES`).
 """
 
 from __future__ import annotations
@@ -9,8 +11,41 @@ from __future__ import annotations
 import functools
 import importlib
 import re
+import sys
 import warnings
 from typing import Any, Callable
+
+
+MOVED_MODULES: dict[str, str] = {
+    "ltdd.experts": "ltdd.distill.experts",
+    "ltdd.debias": "ltdd.distill.debias",
+    "ltdd.biased": "ltdd.studies.biased",
+    "ltdd.rebalance": "ltdd.studies.rebalance",
+    "ltdd.comparison": "ltdd.studies.comparison",
+    "ltdd.longtail_effect": "ltdd.studies.longtail_effect",
+    "ltdd.tm_study": "ltdd.studies.tm_study",
+    "ltdd.experiments": "ltdd.studies.experiments",
+    "ltdd.recorded": "ltdd.studies.recorded",
+    "ltdd.viz": "ltdd.book.viz",
+    "ltdd.widgets": "ltdd.book.widgets",
+    "ltdd.exercises": "ltdd.book.exercises",
+    "ltdd.student": "ltdd.book.student",
+    "ltdd.colab": "ltdd.book.colab",
+    "ltdd.settings_page": "ltdd.book.settings_page",
+}
+"""Modules that moved into the subpackages by role (old path → new path); each old path is a file that calls
+:func:`moved_module`, kept for one release."""
+
+
+def moved_module(old: str) -> None:
+    """Make the module being imported as ``old`` (a file at an old path of :data:`MOVED_MODULES`, which calls
+    this with its ``__name__``) the module that moved: a ``DeprecationWarning`` names the new path, and the new
+    module takes the old name in ``sys.modules``, so ``from ltdd.biased import x`` gives the very object
+    ``ltdd.studies.biased.x`` (and a monkeypatch of the old path patches the module the code uses)."""
+    new = MOVED_MODULES[old]
+    warnings.warn(f"{old} moved to {new}; import it from there (the old path goes in the next release)",
+                  DeprecationWarning, stacklevel=3)  # 3: the import statement (importlib's frames are skipped)
+    sys.modules[old] = importlib.import_module(new)
 
 
 def forward(module: str, moved: dict[str, str]) -> Callable[[str], Any]:

@@ -9,7 +9,7 @@ A chapter starts its clock in its set-up cell with :func:`chapter_budget`. From 
   chapter, the profile and the budget, instead of running on into the build's cell timeout;
 * a long loop can ask before it runs on: :meth:`ChapterBudget.watch` returns a callback for "k of n parts done"
   that projects the remaining time from the parts finished so far and stops as soon as the projection overruns
-  (:func:`ltdd.comparison.compare_methods` calls it after every row).
+  (:func:`ltdd.studies.comparison.compare_methods` calls it after every row).
 
 Budgets: 600 s under ``cpu``; none under ``smoke`` (CI times every notebook itself), ``gpu`` and ``paper``.
 ``LTDD_CHAPTER_BUDGET`` (seconds; ``0`` for none) overrides the profile's.

@@ -14,36 +14,36 @@ The contract (the README's "Command line" section) is stable: tests and users re
   ``mean``, ``std``, ``per_class`` and the per-run numbers.
 * ``bias-sweep METHOD|LABEL=METHOD[:KEY=VALUE,...] ... --dataset NAME --ratios R,... --severities S,...
   --seeds K,... --out FILE.json`` — distil and evaluate every method at every bias ratio and severity
-  (:func:`ltdd.biased.bias_sweep`), with the full-set control; writes the rows and the provenance (command,
+  (:func:`ltdd.studies.biased.bias_sweep`), with the full-set control; writes the rows and the provenance (command,
   commit, device, versions) to ``FILE.json`` after every distilled set (atomically); ``--resume`` runs only
   what the file lacks. Prints the table.
 * ``rebalance PLAN ... --dataset NAME --imbalance B [--method dm] [--simclr] [--seeds 0,1,2] --out DIR`` —
-  CRLT-DD's plans (:mod:`ltdd.rebalance`; ``table-iii`` runs every row of its Table III): builds each plan's
+  CRLT-DD's plans (:mod:`ltdd.studies.rebalance`; ``table-iii`` runs every row of its Table III): builds each plan's
   training set, trains the evaluation networks on it (from a SimCLR encoder with ``--simclr``), and writes the
   rows (overall, per-class, shot-group and head/tail accuracy, size report) with the provenance to
   ``DIR/study.json`` after every row, atomically; ``--resume`` runs only what the file lacks. Prints the table;
   the last stdout line is JSON.
 * ``experts --dataset NAME --out DIR [--experts N] [--shard I/N] [--stage classifier --representation DIR]
   [--preset METHOD:IPC] [--option KEY=VALUE ...]`` — train expert trajectories for trajectory matching
-  (:mod:`ltdd.experts`) into ``DIR`` (one file per expert, written atomically; a rerun trains only the
+  (:mod:`ltdd.distill.experts`) into ``DIR`` (one file per expert, written atomically; a rerun trains only the
   missing ones). The last stdout line is JSON. ``distill mtt|datm|ltdd --option buffer=DIR`` uses them;
   ``--preset`` on either command fills the published settings (:mod:`ltdd.distill.tm_presets`); under
   ``--profile paper``, ``distill mtt|datm|ltdd`` takes them without ``--preset`` where they exist.
 
 * ``tm-ablation --dataset NAME --seeds 0,1,2 --out DIR [--resume]`` — LTDD's ablation (MTT, base, +DAM,
-  +DAM+ED; :func:`ltdd.tm_study.tm_ablation`) at the profile's scale: experts per seed under ``DIR/buffers``,
+  +DAM+ED; :func:`ltdd.studies.tm_study.tm_ablation`) at the profile's scale: experts per seed under ``DIR/buffers``,
   the rows with provenance in ``DIR/study.json`` after every row. Prints the table; the last line is JSON.
 
 * ``compare --dataset NAME --seeds 0,1,2 --out DIR [--protocol ours|papers] [--rows LABEL,...] [--iterations N]
   [--eval-epochs N] [--networks N] [--resume]`` —
   every method of the book on one long-tailed set under one evaluation protocol
-  (:func:`ltdd.comparison.compare_methods`): experts under ``DIR/buffers``, the rows with provenance in
+  (:func:`ltdd.studies.comparison.compare_methods`): experts under ``DIR/buffers``, the rows with provenance in
   ``DIR/study.json`` after every row. Prints the table; the last line is JSON.
 
 * ``student-edition OUT`` — every chapter without its solutions, a stub cell after each exercise
-  (:mod:`ltdd.student`), in ``OUT/chapters``; prints the exercises per chapter as JSON.
+  (:mod:`ltdd.book.student`), in ``OUT/chapters``; prints the exercises per chapter as JSON.
 * ``colab-edition [OUT]`` — every chapter (and its student edition, in ``OUT/student``) in the plain Markdown that
-  Colab renders (:mod:`ltdd.colab`); OUT defaults to the checkout's ``colab/``, which the launch buttons open.
+  Colab renders (:mod:`ltdd.book.colab`); OUT defaults to the checkout's ``colab/``, which the launch buttons open.
 * ``set-repository URL`` — a fork's repository (``https://github.com/OWNER/REPO``) in ``_config.yml`` and every
   place that repeats it (install cells, ``pyproject.toml``, README), and the Colab edition again.
 
@@ -493,7 +493,7 @@ def _provenance(argv: list[str]) -> dict:
 
 def cmd_bias_sweep(args: argparse.Namespace) -> int:
     """``python -m ltdd bias-sweep``: distil and evaluate methods at every bias ratio and severity."""
-    from .biased import bias_sweep, check_bias_ratios, sweep_table
+    from .studies.biased import bias_sweep, check_bias_ratios, sweep_table
 
     profile = get_profile(args.profile)
     device = get_device(args.device)
@@ -527,7 +527,7 @@ def cmd_bias_sweep(args: argparse.Namespace) -> int:
 
 def rebalance_rows(plans: list[str], simclr: bool) -> dict[str, dict]:
     """``["table-iii"]`` → CRLT-DD's Table III rows; plan names → one row each (``+ SimCLR`` with ``simclr``)."""
-    from .rebalance import TABLE_III_ROWS, check_plan
+    from .studies.rebalance import TABLE_III_ROWS, check_plan
 
     if [p.lower() for p in plans] in (["table-iii"], ["table3"]):
         if simclr:
@@ -542,7 +542,7 @@ def rebalance_rows(plans: list[str], simclr: bool) -> dict[str, dict]:
 
 def cmd_rebalance(args: argparse.Namespace) -> int:
     """``python -m ltdd rebalance PLAN ...``: build and evaluate CRLT-DD's rebalanced training sets."""
-    from .rebalance import rebalance_study, study_table
+    from .studies.rebalance import rebalance_study, study_table
 
     profile = get_profile(args.profile)
     device = get_device(args.device)
@@ -604,7 +604,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
     Started by ``torchrun`` (one process per GPU or CPU, on one host or several), each process trains its shard
     (``RANK`` of ``WORLD_SIZE``) on its own GPU (``LOCAL_RANK``), unless ``--shard``/``--device`` say otherwise."""
     from .distill.tm_presets import tm_preset
-    from .experts import ExpertConfig, train_buffer
+    from .distill.experts import ExpertConfig, train_buffer
 
     profile = get_profile(args.profile)
     device = get_device(launcher_device(args.device))
@@ -646,7 +646,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
 
 def cmd_tm_ablation(args: argparse.Namespace) -> int:
     """``python -m ltdd tm-ablation``: run LTDD's ablation (MTT, base, +DAM, +DAM+ED) and print its table."""
-    from .tm_study import ablation_table, tm_ablation
+    from .studies.tm_study import ablation_table, tm_ablation
 
     profile = get_profile(args.profile)
     device = get_device(args.device)
@@ -666,7 +666,7 @@ def cmd_tm_ablation(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """``python -m ltdd compare``: build and evaluate every method's set on one long-tailed set, one protocol."""
-    from .comparison import COMPARISON_ROWS, compare_methods, comparison_table
+    from .studies.comparison import COMPARISON_ROWS, compare_methods, comparison_table
 
     profile = get_profile(args.profile)
     device = get_device(args.device)
@@ -697,7 +697,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_longtail_effect(args: argparse.Namespace) -> int:
     """``python -m ltdd longtail-effect``: a long-tailed set against a balanced subset of the same size."""
-    from .longtail_effect import longtail_effect, weight_norm_slope
+    from .studies.longtail_effect import longtail_effect, weight_norm_slope
 
     profile = get_profile(args.profile)
     device = get_device(args.device)
@@ -719,7 +719,7 @@ def cmd_longtail_effect(args: argparse.Namespace) -> int:
 
 def cmd_student_edition(args: argparse.Namespace) -> int:
     """``python -m ltdd student-edition OUT``: write the chapters without solutions, with exercise stubs."""
-    from .student import student_edition
+    from .book.student import student_edition
 
     written = student_edition(args.out, args.chapters)
     _print_json({"out": str(Path(args.out) / "chapters"), "exercises": written})
@@ -728,7 +728,7 @@ def cmd_student_edition(args: argparse.Namespace) -> int:
 
 def cmd_colab_edition(args: argparse.Namespace) -> int:
     """``python -m ltdd colab-edition [OUT]``: write the Colab edition (plain Markdown) of every chapter."""
-    from .colab import colab_edition
+    from .book.colab import colab_edition
     from .config import repository_root
 
     root = repository_root()
@@ -741,7 +741,7 @@ def cmd_colab_edition(args: argparse.Namespace) -> int:
 
 def cmd_set_repository(args: argparse.Namespace) -> int:
     """``python -m ltdd set-repository URL``: make a fork's repository the book's (launch links, install cells)."""
-    from .colab import set_repository
+    from .book.colab import set_repository
 
     _print_json({"repository": args.url, "changed": set_repository(args.url)})
     return 0

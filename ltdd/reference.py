@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .viz import markdown_table
+from .markdown import markdown_table
 
 PAPER_RESULTS: dict[str, dict[str, dict[int, float]]] = {
     "cifar10": {
@@ -92,9 +92,9 @@ def decode_crlt_dd_table_iv(dataset_label: str, method_label: str) -> tuple[str,
     """The ``(dataset, β)`` a printed row of CRLT-DD's Table IV describes.
 
     Three readings make every printed size follow from the class counts (the book's chapter 9 checks them
-    with :func:`ltdd.rebalance.plan_budget`): the CIFAR-10-LT and CIFAR-100-LT rows are swapped; the column
+    with :func:`ltdd.studies.rebalance.plan_budget`): the CIFAR-10-LT and CIFAR-100-LT rows are swapped; the column
     printed "50" is β = 20; distill head condenses the head to a fixed IPC (500 for CIFAR-10-LT, 50 for
-    CIFAR-100-LT, ``ltdd.rebalance.PAPER_HEAD_IPC``) at every β.
+    CIFAR-100-LT, ``ltdd.studies.rebalance.PAPER_HEAD_IPC``) at every β.
 
     Introduced in chapter 09.
     """
@@ -189,7 +189,7 @@ def reference_dir() -> Path:
 
 
 REFERENCE_DIR = reference_dir()
-"""The folder of the recorded runs (:func:`reference_dir`), read by the chapters and :mod:`ltdd.exercises`.
+"""The folder of the recorded runs (:func:`reference_dir`), read by the chapters and :mod:`ltdd.book.exercises`.
 
 :meta hide-value:
 """

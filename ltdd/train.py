@@ -120,7 +120,7 @@ def classification_loss(logits: Tensor, labels: Tensor) -> Tensor:
 def network_accuracy(model: nn.Module, split: LabeledImages, num_classes: int, batch_size: int = 1024) -> Accuracy:
     """Overall and per-class accuracy of ``model`` on ``split`` (``nan`` for a class absent from it), and on its
     bias-aligned and bias-conflicting images where ``split`` has attributes. Introduced in chapter 04 (as
-    ``evaluate``, its old name; the evaluation of a synthetic set, :func:`ltdd.experiments.evaluate`, keeps that
+    ``evaluate``, its old name; the evaluation of a synthetic set, :func:`ltdd.studies.experiments.evaluate`, keeps that
     name)."""
     was_training = model.training
     model.eval()

@@ -247,7 +247,7 @@ def test_viz_figures_are_returned_closed(digits):
     from matplotlib.figure import Figure
 
     from ltdd.distill import make_distiller
-    from ltdd.viz import plot_accuracy_vs_ipc, plot_per_class_accuracy, show_images
+    from ltdd.book.viz import plot_accuracy_vs_ipc, plot_per_class_accuracy, show_images
 
     subset = make_distiller("random", digits, seed=0, ipc=3).run(0, progress=False)
     before = set(plt.get_fignums())
@@ -267,7 +267,7 @@ def test_viz_figures_are_returned_closed(digits):
 
 
 def test_viz_rejects_bad_input(digits):
-    from ltdd.viz import plot_accuracy_vs_ipc, plot_per_class_accuracy, show_images
+    from ltdd.book.viz import plot_accuracy_vs_ipc, plot_per_class_accuracy, show_images
 
     with pytest.raises(ValueError, match="images"):
         show_images(digits.train.images[0], digits.train.labels[:1], digits)
@@ -283,7 +283,7 @@ def test_viz_rejects_bad_input(digits):
 
 def test_profile_and_accuracy_tables():
     from ltdd.config import PROFILES
-    from ltdd.viz import accuracy_table, profile_table
+    from ltdd.book.viz import accuracy_table, profile_table
 
     table = profile_table(highlight="cpu").splitlines()
     assert table[0].count("|") == len(PROFILES) + 2 and "**cpu** (active)" in table[0]
@@ -302,7 +302,7 @@ def test_show_images_handles_colour_and_soft_labels():
     import torch
 
     from ltdd.data import ImageDataset, LabeledImages
-    from ltdd.viz import show_images
+    from ltdd.book.viz import show_images
 
     images = torch.randn(6, 3, 8, 8)
     labels = torch.tensor([0, 1, 2, 0, 1, 2])
@@ -389,7 +389,7 @@ def test_set_up_cell_is_the_one_template(twin: Path):
 
 
 def test_markdown_table_alignment():
-    from ltdd.viz import markdown_table
+    from ltdd.markdown import markdown_table
 
     assert markdown_table(["a", "b"], [[1, "x|y"]]).splitlines() == ["| a | b |", "|---|---|", "| 1 | x\\|y |"]
     table = markdown_table(["a", "b", "c"], [], align="lrc")

@@ -5,7 +5,7 @@ import pytest
 
 from ltdd import budget as budget_module
 from ltdd.budget import (BUDGET_ENV, ChapterBudget, ChapterBudgetExceeded, budget_seconds, chapter_budget)
-from ltdd.comparison import compare_methods
+from ltdd.studies.comparison import compare_methods
 from ltdd.config import get_profile
 from ltdd.data import load_dataset
 

@@ -48,7 +48,7 @@ def test_bad_input_is_a_clear_error(smoke, capsys, args, message):
 
 
 def test_vanilla_protocol_flag_reaches_the_study(smoke, monkeypatch):
-    import ltdd.rebalance as rebalance_module
+    import ltdd.studies.rebalance as rebalance_module
 
     seen = {}
     real = rebalance_module.vanilla_config
@@ -68,7 +68,7 @@ def test_vanilla_protocol_flag_reaches_the_study(smoke, monkeypatch):
 
 
 def _fake_report(dataset):
-    from ltdd.rebalance import long_tail_groups
+    from ltdd.studies.rebalance import long_tail_groups
     from ltdd.train import EvaluationReport
 
     counts = dataset.train.class_counts(dataset.num_classes)

@@ -1,4 +1,4 @@
-"""The Colab edition (ltdd.colab, colab/ in the repository): in sync with the chapters, and plain Markdown once
+"""The Colab edition (ltdd.book.colab, colab/ in the repository): in sync with the chapters, and plain Markdown once
 Jupyter renders it (nbconvert's markdown export keeps no MyST directive, role or equation label)."""
 
 import re
@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ltdd.colab import book_index, colab_edition, colab_markdown, colab_url
+from ltdd.book.colab import book_index, colab_edition, colab_markdown, colab_url
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "colab"
@@ -59,12 +59,13 @@ def test_numbers_are_per_chapter_in_order(index):
 
 
 def test_roles_become_links_and_text(index):
-    text = ("{func}`ltdd.comparison.compare_methods`, {class}`set <ltdd.distill.base.SyntheticSet>`, "
-            "{class}`~ltdd.rebalance.RebalanceStudy`, {doc}`05_distribution_matching`, {cite}`dc,dm`, "
+    text = ("{func}`ltdd.studies.comparison.compare_methods`, {class}`set <ltdd.distill.base.SyntheticSet>`, "
+            "{class}`~ltdd.studies.rebalance.RebalanceStudy`, {doc}`05_distribution_matching`, {cite}`dc,dm`, "
             "{numref}`fig-01-training-images`, {eq}`eq-dm-objective`, {ref}`ex-12-budgets`, {class}`torch.Tensor`")
     out = colab_markdown(text, index)
     book = index.book_url
-    assert f"[`ltdd.comparison.compare_methods()`]({book}reference/api_studies.html#ltdd.comparison.compare_methods)" in out
+    assert (f"[`ltdd.studies.comparison.compare_methods()`]({book}reference/api_studies.html"
+            f"#ltdd.studies.comparison.compare_methods)") in out
     assert f"[`set`]({book}reference/api_distill.html#ltdd.distill.base.SyntheticSet)" in out
     assert "[`RebalanceStudy`](" in out
     assert f"]({book}chapters/05_distribution_matching.html)" in out
@@ -118,7 +119,7 @@ def test_the_book_launch_button_of_a_chapter_opens_its_colab_edition():
 
 
 def test_keep_on_drive_links_the_folders_and_refuses_to_overwrite(tmp_path):
-    from ltdd.colab import keep_on_drive
+    from ltdd.book.colab import keep_on_drive
 
     mounted = []
     work, drive = tmp_path / "content", tmp_path / "drive"
@@ -142,7 +143,7 @@ def test_keep_on_drive_links_the_folders_and_refuses_to_overwrite(tmp_path):
 def test_a_fork_sets_its_repository_in_one_command(tmp_path):
     import shutil
 
-    from ltdd.colab import set_repository
+    from ltdd.book.colab import set_repository
 
     book = tmp_path / "book"
     book.mkdir()

@@ -1,4 +1,4 @@
-"""All methods under one protocol (ltdd.comparison) and the real-repeat initialisation it relies on."""
+"""All methods under one protocol (ltdd.studies.comparison) and the real-repeat initialisation it relies on."""
 
 import dataclasses
 import json
@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from ltdd.cli import main
-from ltdd.comparison import (COMPARISON_ROWS, SCALED_SETTINGS, check_rows, compare_methods, comparison_table, family,
-                             group_summary, protocol_config, row_families)
+from ltdd.studies.comparison import (COMPARISON_ROWS, SCALED_SETTINGS, check_rows, compare_methods, comparison_table,
+                                     family, group_summary, protocol_config, row_families)
 from ltdd.config import get_profile, make_generator
 from ltdd.data import load_dataset
 from ltdd.distill import SyntheticSet, make_distiller, sample_real_per_class
-from ltdd.rebalance import RebalanceStudy
-from ltdd.tm_study import TM_SCALE
-from ltdd.viz import plot_method_comparison
+from ltdd.studies.rebalance import RebalanceStudy
+from ltdd.studies.tm_study import TM_SCALE
+from ltdd.book.viz import plot_method_comparison
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ltdd.biased import (BiasSweep, bias_sweep, check_bias_ratios, colour_alignment, plot_bias_sweep_curves,
-                         severity_table, sweep_table)
+from ltdd.studies.biased import BiasSweep, bias_sweep, check_bias_ratios, colour_alignment, severity_table, sweep_table
+from ltdd.book.viz import plot_bias_sweep_curves
 from ltdd.cli import main, parse_method_spec
 from ltdd.config import get_profile
 from ltdd.data import load_dataset
-from ltdd.debias import BiasModelConfig, estimate_aligned, generalized_cross_entropy
+from ltdd.distill.debias import BiasModelConfig, estimate_aligned, generalized_cross_entropy
 from ltdd.distill import make_distiller
 from ltdd.distill.dedm import debiased_class_loss
 from ltdd.distill.matching import class_means, mean_embedding_distance
@@ -253,7 +253,7 @@ def test_reference_quotes_biased_dd_tables_1_and_2():
 
 
 def test_biased_dd_protocols_are_the_sources():
-    from ltdd.biased import BIASED_DD_IPC, FULL_SET_CONTROL, own_protocol
+    from ltdd.studies.biased import BIASED_DD_IPC, FULL_SET_CONTROL, own_protocol
 
     assert BIASED_DD_IPC == 50  # Biased-DD Sec. 4.3
     # Biased-DD Sec. 4.2: batch 256, weight decay 5e-4, 150 epochs, momentum 0.9, SGD 0.01, ×0.1 at 50 and 100
@@ -271,7 +271,7 @@ def test_biased_dd_protocols_are_the_sources():
 
 
 def test_bias_sweep_under_the_paper_profile_runs_biased_dds_settings(monkeypatch):
-    import ltdd.biased as biased
+    import ltdd.studies.biased as biased
 
     seen = {"distilled": [], "evaluated": [], "full": []}
 

@@ -16,9 +16,9 @@ from matplotlib.collections import PathCollection  # noqa: E402
 from ltdd.config import get_profile  # noqa: E402
 from ltdd.data import ImageDataset, LabeledImages  # noqa: E402
 from ltdd.data.longtail import shot_groups  # noqa: E402
-from ltdd.diagnostics import (BiasSweepPoint, FullTrainingReport, bias_sweep_table, full_set_bias_sweep,  # noqa: E402
-                              classifier_weight_norms, group_accuracy_table, plot_accuracy_vs_class_size,
-                              plot_full_set_bias_sweep, plot_weight_norms, train_full)
+from ltdd.diagnostics import (BiasSweepPoint, FullTrainingReport, bias_sweep_table, full_set_bias_sweep,
+                              classifier_weight_norms, group_accuracy_table, train_full)
+from ltdd.book.viz import plot_accuracy_vs_class_size, plot_full_set_bias_sweep, plot_weight_norms
 from ltdd.train import TrainConfig, evaluate_training_set  # noqa: E402
 
 TINY = {"width": 4, "depth": 1}  # a one-block ConvNet with 4 channels: trains in a fraction of a second

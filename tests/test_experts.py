@@ -1,4 +1,4 @@
-"""Expert trajectories (ltdd.experts): shapes, what each stage trains, class-balanced sampling, buffers."""
+"""Expert trajectories (ltdd.distill.experts): shapes, what each stage trains, class-balanced sampling, buffers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import torch
 
 from ltdd.config import make_generator
 from ltdd.data import load_dataset
-from ltdd.experts import (ExpertBuffer, ExpertConfig, class_balanced_order, classifier_slice, flat_parameters,
-                          load_flat_parameters, train_buffer, train_expert)
+from ltdd.distill.experts import (ExpertBuffer, ExpertConfig, class_balanced_order, classifier_slice, flat_parameters,
+                                  load_flat_parameters, train_buffer, train_expert)
 from ltdd.models import get_model
 from ltdd.train import network_accuracy
 

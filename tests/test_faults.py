@@ -23,7 +23,7 @@ import torch
 from ltdd.cli import main
 from ltdd.distill import SyntheticSet
 from ltdd.files import atomic_save, atomic_write_text, check_output_folder, read_json
-from ltdd.rebalance import RebalanceStudy
+from ltdd.studies.rebalance import RebalanceStudy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -222,7 +222,7 @@ def test_two_processes_adding_rows_to_one_study_keep_each_others(tmp_path):
 
 
 def test_a_bias_sweep_merges_rows_another_process_wrote(tmp_path):
-    from ltdd.biased import SWEEP_KEYS, BiasSweep
+    from ltdd.studies.biased import SWEEP_KEYS, BiasSweep
 
     path = tmp_path / "sweep.json"
     row = {"label": "DM", "bias_ratio": 0.5, "severity": 4, "conflicting_test": 0.3}
@@ -314,8 +314,8 @@ def test_a_crafted_pickle_is_refused_by_every_loader(smoke, capsys):
 
     from ltdd.data.cache import _read
     from ltdd.data.loaders import _unpickle
-    from ltdd.experts import ExpertBuffer
-    from ltdd.rebalance import RebalancedSet
+    from ltdd.distill.experts import ExpertBuffer
+    from ltdd.studies.rebalance import RebalancedSet
     from ltdd.ssl import SimCLRResult, SimCLRTrainer
 
     marker = smoke / "pwned"
@@ -365,7 +365,7 @@ def buffer(smoke, capsys):
 
 
 def test_a_truncated_expert_is_named_and_retrained(smoke, capsys, buffer):
-    from ltdd.experts import ExpertBuffer
+    from ltdd.distill.experts import ExpertBuffer
 
     good = (smoke / "rep" / "expert_001.pt").read_bytes()
     (smoke / "rep" / "expert_001.pt").write_bytes(good[: len(good) // 2])

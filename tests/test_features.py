@@ -13,8 +13,8 @@ import torch
 from matplotlib.figure import Figure
 
 from ltdd.distill.dsdm import covariance
-from ltdd.features import (embed_sets, feature_gap_table, feature_statistics_gap, plot_real_vs_synthetic,
-                           tsne_2d)
+from ltdd.features import embed_sets, feature_gap_table, feature_statistics_gap, tsne_2d
+from ltdd.book.viz import plot_real_vs_synthetic
 from ltdd.models import get_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")

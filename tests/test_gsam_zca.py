@@ -7,7 +7,7 @@ import torch
 
 from ltdd.data import load_dataset
 from ltdd.data.zca import ZCA
-from ltdd.experts import ExpertConfig, train_expert
+from ltdd.distill.experts import ExpertConfig, train_expert
 from ltdd.optim import GSAMConfig, gsam_step
 
 pytestmark = pytest.mark.usefixtures("one_thread")

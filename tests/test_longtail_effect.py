@@ -7,9 +7,9 @@ import torch
 
 from ltdd.cli import main
 from ltdd.data import load_dataset
-from ltdd.longtail_effect import (BALANCED_SUBSET, LONG_TAILED, balanced_subset, longtail_effect,
-                                  weight_norm_slope)
-from ltdd.rebalance import RebalanceStudy
+from ltdd.studies.longtail_effect import (BALANCED_SUBSET, LONG_TAILED, balanced_subset, longtail_effect,
+                                          weight_norm_slope)
+from ltdd.studies.rebalance import RebalanceStudy
 
 
 @pytest.fixture(scope="module")

@@ -43,8 +43,8 @@ def test_installed_package_reads_its_recorded_runs_outside_the_checkout(wheel, t
     script = textwrap.dedent(f"""
         import contextlib, io, pathlib
         import ltdd, ltdd.reference as reference
-        from ltdd.exercises import check
-        from ltdd.rebalance import RebalanceStudy
+        from ltdd.book.exercises import check
+        from ltdd.studies.rebalance import RebalanceStudy
         package = pathlib.Path(ltdd.__file__).resolve().parent
         assert package.parent == pathlib.Path({str(target)!r}).resolve(), package
         assert reference.REFERENCE_DIR == package / "reference_data", reference.REFERENCE_DIR

@@ -1,4 +1,4 @@
-"""CRLT-DD's rebalancing plans (ltdd.rebalance): budgets from counts, the sets they build, errors, the study."""
+"""CRLT-DD's rebalancing plans (ltdd.studies.rebalance): budgets from counts, the sets they build, errors, the study."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch
 
 from ltdd.config import get_profile
 from ltdd.data import counts_only, load_dataset
-from ltdd.rebalance import (PLANS, TABLE_III_ROWS, RebalanceStudy, augmentation_copies, budget_table,
-                            check_plan, head_classes, median_class_size, plan_budget, rebalance, rebalance_study,
-                            restrict_classes, study_table)
+from ltdd.studies.rebalance import (PLANS, TABLE_III_ROWS, RebalanceStudy, augmentation_copies, budget_table,
+                                    check_plan, head_classes, median_class_size, plan_budget, rebalance,
+                                    rebalance_study, restrict_classes, study_table)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -232,7 +232,7 @@ def test_compare_pairs_rows_by_seed():
 
 
 def test_sentences_name_their_keys_in_words_and_render_as_markdown():
-    from ltdd.rebalance import key_name
+    from ltdd.studies.rebalance import key_name
 
     assert key_name("accuracy") == "overall accuracy"
     assert key_name("groups.shots.few") == "few-shot accuracy"
@@ -267,7 +267,7 @@ def test_reference_holds_table_iv_as_printed():
 
 def test_plan_budget_reproduces_all_of_table_iv_with_the_three_readings():
     from ltdd.reference import decode_crlt_dd_table_iv
-    from ltdd.rebalance import PAPER_HEAD_IPC
+    from ltdd.studies.rebalance import PAPER_HEAD_IPC
 
     # the readings: datasets swapped, the printed "50" is β = 20, distill head at IPC 500 / 50 for every β
     assert PAPER_HEAD_IPC == {"cifar10-lt": 500, "cifar100-lt": 50}
@@ -309,7 +309,7 @@ def test_reference_holds_every_row_of_table_iii():
 
 
 def test_paper_profile_runs_crlt_dds_setting():
-    from ltdd.rebalance import crlt_settings, evaluation_config, vanilla_config
+    from ltdd.studies.rebalance import crlt_settings, evaluation_config, vanilla_config
 
     # CRLT-DD Sec. IV-C: DM for 4000 iterations, lr 1.0, batch 128; Sec. IV-A: evaluation 500 epochs, batch 128;
     # code SimCLR/run.py: 100 epochs; head IPC 500 (Sec. IV-C) / 50 (Table IV decoded)
@@ -330,7 +330,7 @@ def test_paper_profile_runs_crlt_dds_setting():
 
 
 def test_study_trains_the_vanilla_row_with_the_chosen_protocol(digits_lt, monkeypatch):
-    import ltdd.rebalance as rebalance_module
+    import ltdd.studies.rebalance as rebalance_module
 
     used = {}
     real = rebalance_module.evaluate_rebalanced
@@ -350,7 +350,7 @@ def test_study_trains_the_vanilla_row_with_the_chosen_protocol(digits_lt, monkey
 
 def test_distill_classes_runs_crlt_dds_dm_under_the_paper_profile(digits_lt, monkeypatch):
     import ltdd.distill as distill_module
-    from ltdd.rebalance import distill_classes
+    from ltdd.studies.rebalance import distill_classes
 
     seen = {}
 

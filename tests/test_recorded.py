@@ -6,10 +6,10 @@ import json
 import pytest
 
 from ltdd.data import load_dataset
-from ltdd.rebalance import RebalanceStudy
-from ltdd.recorded import (CIFAR10_MIRROR_LABEL, gap_sentence, load_experiment, plot_recorded_vs_paper,
-                           record_experiment, restore_study, results_panel, row_accuracy, study_scale,
-                           share_of_paper_gap, study_seconds)
+from ltdd.studies.rebalance import RebalanceStudy
+from ltdd.studies.recorded import (CIFAR10_MIRROR_LABEL, gap_sentence, load_experiment, plot_recorded_vs_paper,
+                                   record_experiment, restore_study, results_panel, row_accuracy, study_scale,
+                                   share_of_paper_gap, study_seconds)
 
 from test_data import write_cifar
 
@@ -164,8 +164,8 @@ def longtail_rows(label, accuracy, per_class, norms, seed=0):
 
 
 def test_longtail_panel_and_sentences(tmp_path, archive):
-    from ltdd.longtail_effect import BALANCED_SUBSET, LONG_TAILED
-    from ltdd.recorded import longtail_panel, longtail_sentences
+    from ltdd.studies.longtail_effect import BALANCED_SUBSET, LONG_TAILED
+    from ltdd.studies.recorded import longtail_panel, longtail_sentences
 
     counts = [500, 250, 125, 60, 30, 15, 8, 5, 4, 3]
     lt = longtail_rows(LONG_TAILED, 0.40, [0.95, 0.9, 0.8, 0.5, 0.3, 0.2, 0.1, 0.05, 0.1, 0.0],
@@ -188,8 +188,8 @@ def test_longtail_panel_and_sentences(tmp_path, archive):
 
 def test_longtail_sentence_while_the_balanced_subset_runs(tmp_path, archive):
     """A record holding only the long-tailed row (its balanced subset still running) says what that row shows."""
-    from ltdd.longtail_effect import LONG_TAILED
-    from ltdd.recorded import longtail_sentences
+    from ltdd.studies.longtail_effect import LONG_TAILED
+    from ltdd.studies.recorded import longtail_sentences
 
     lt = longtail_rows(LONG_TAILED, 0.40, [0.95, 0.9, 0.8, 0.5, 0.3, 0.2, 0.1, 0.05, 0.1, 0.0],
                        [3.0, 2.9, 2.7, 2.5, 2.2, 2.0, 1.8, 1.6, 1.5, 1.2])
@@ -203,7 +203,7 @@ def test_longtail_sentence_while_the_balanced_subset_runs(tmp_path, archive):
 
 
 # ------------------------------------------------------------------ the committed files and the chapters' claims
-from ltdd.recorded import CIFAR10_MIRROR_MD5, RECORDED_EXPERIMENTS  # noqa: E402
+from ltdd.studies.recorded import CIFAR10_MIRROR_MD5, RECORDED_EXPERIMENTS  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(RECORDED_EXPERIMENTS))
@@ -232,7 +232,7 @@ def test_chapters_01_and_05_claims_hold_in_the_dm_family_record():
 
 
 def test_dm_family_panel_has_table_scale_and_sentences(recorded, tmp_path):
-    from ltdd.recorded import dm_family_panel
+    from ltdd.studies.recorded import dm_family_panel
 
     text = dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm")], {"DM": {10: 0.9}},
                            "live, digits, smoke", path=recorded)
@@ -244,7 +244,7 @@ def test_dm_family_panel_has_table_scale_and_sentences(recorded, tmp_path):
 
 
 def test_tm_ablation_panel_and_sentences(tmp_path, archive):
-    from ltdd.recorded import tm_ablation_panel, tm_ablation_sentences
+    from ltdd.studies.recorded import tm_ablation_panel, tm_ablation_sentences
 
     rows = []
     for label, accuracy in (("MTT", 0.30), ("base", 0.28), ("+DAM+ED", 0.40)):
@@ -268,8 +268,8 @@ def test_tm_ablation_panel_and_sentences(tmp_path, archive):
 
 
 def test_recorded_study_prints_its_provenance_or_that_it_is_missing(tmp_path, capsys):
-    from ltdd.rebalance import RebalanceStudy
-    from ltdd.recorded import recorded_study
+    from ltdd.studies.rebalance import RebalanceStudy
+    from ltdd.studies.recorded import recorded_study
 
     assert recorded_study("absent.json", root=tmp_path) is None
     assert capsys.readouterr().out == f"no recorded study at {tmp_path / 'absent.json'} yet\n"

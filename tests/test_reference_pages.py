@@ -17,10 +17,18 @@ def documented_modules() -> set[str]:
 
 
 def test_every_module_has_an_api_page():
+    """Every module but the old paths of moved ones (:data:`ltdd._deprecated.MOVED_MODULES`): those are not
+    documented, their new homes are."""
+    from ltdd._deprecated import MOVED_MODULES
+
     modules = {m.name for m in pkgutil.walk_packages(ltdd.__path__, "ltdd.")
                if not m.name.rsplit(".", 1)[-1].startswith("_")}
-    assert {"ltdd.distill.tm", "ltdd.data.zca", "ltdd.cli"} <= modules
+    assert {"ltdd.distill.tm", "ltdd.data.zca", "ltdd.cli", "ltdd.book.viz.core", "ltdd.studies.biased"} <= modules
+    assert set(MOVED_MODULES) <= modules  # the shims are still there for one release ...
+    assert not set(MOVED_MODULES) & documented_modules()  # ... and not on the API pages
+    modules -= set(MOVED_MODULES)
     assert modules <= documented_modules(), sorted(modules - documented_modules())
+    assert set(MOVED_MODULES.values()) <= documented_modules()
 
 
 def test_api_pages_skip_re_exports_and_are_in_the_toc():
@@ -74,7 +82,7 @@ def test_chapters_link_terms_to_the_glossary_and_every_link_resolves():
 
 # Modules whose public callables are still being reorganised (the command line follows the study runners, which
 # moved onto ltdd.studies); every other module on the API pages names its chapter.
-CHAPTER_LINKS_PENDING = {"ltdd.cli", "ltdd.colab", "ltdd.settings_page"}
+CHAPTER_LINKS_PENDING = {"ltdd.cli", "ltdd.book.colab", "ltdd.book.settings_page"}
 CHAPTER = re.compile(r"\bchapter (\d\d)\b", re.I)
 
 

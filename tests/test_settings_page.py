@@ -7,8 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from ltdd.settings_page import (SettingRow, biased_dd_settings_rows, crlt_dd_settings_rows, dm_family_settings_rows,
-                                settings_page_markdown, settings_rows, write_settings_page)
+from ltdd.book.settings_page import (SettingRow, biased_dd_settings_rows, crlt_dd_settings_rows,
+                                     dm_family_settings_rows, settings_page_markdown, settings_rows,
+                                     write_settings_page)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +22,8 @@ def _value(rows, method, setting):
 
 def test_committed_page_is_the_generated_one():
     committed = (ROOT / "reference" / "settings.md").read_text()
-    assert committed == settings_page_markdown(), "reference/settings.md is stale: run python -m ltdd.settings_page"
+    assert committed == settings_page_markdown(), ("reference/settings.md is stale: run "
+                                                   "python -m ltdd.book.settings_page")
 
 
 def test_every_row_names_a_value_and_a_source_and_every_departure_is_listed():

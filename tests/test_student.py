@@ -1,4 +1,4 @@
-"""The student edition (ltdd.student): solutions removed, a stub after every exercise; the exercise checkers."""
+"""The student edition (ltdd.book.student): solutions removed, a stub after every exercise; the exercise checkers."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import nbformat
 import pytest
 
 from ltdd.cli import main
-from ltdd.exercises import CHECKERS, check
-from ltdd.student import remove_solutions, student_notebook
+from ltdd.book.exercises import CHECKERS, check
+from ltdd.book.student import remove_solutions, student_notebook
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 
@@ -92,7 +92,7 @@ def test_student_edition_command_writes_every_chapter(tmp_path, capsys):
 
 
 # Right answers typed from the worked solutions in the chapters (hand arithmetic, the papers' tables), to the
-# precision each question asks for. They are not read back from ltdd.exercises.
+# precision each question asks for. They are not read back from ltdd.book.exercises.
 SOLUTIONS = {
     "ex-01-budget": (0.02, 0.20, 1.00, 30.7),  # 10/100/500 of 50,000; DM paper Table 1: random IPC 10 26.0 / 84.8
     "ex-02-count": (1357, 1546),  # ⌊5000 · 50^(−3/9)⌋, ⌊5000 · 50^(−3/10)⌋
@@ -148,7 +148,7 @@ def test_recorded_answers_are_checked_to_the_asked_precision():
     slope = np.polyfit(steps, [memory[s]["peak_mb"] for s in steps], 1)[0]  # the solution's own computation
     assert check("ex-10-memory", round(slope), verbose=False)
     assert not check("ex-10-memory", round(slope) + 1, verbose=False)
-    from ltdd.rebalance import RebalanceStudy
+    from ltdd.studies.rebalance import RebalanceStudy
     from ltdd.reference import REFERENCE_DIR
 
     recorded = RebalanceStudy.load(REFERENCE_DIR / "comparison_digits_lt_cpu.json")
@@ -188,7 +188,7 @@ def test_the_colour_alignment_checker_wants_zero_for_the_conflicting_images(monk
 
 
 def test_checkers_do_not_reveal_the_right_answers(capsys):
-    import ltdd.exercises as exercises
+    import ltdd.book.exercises as exercises
 
     for label, checker in CHECKERS.items():
         assert not hasattr(checker, "expected")
@@ -211,7 +211,7 @@ def test_every_exercise_with_a_checker_says_how_precise_and_imports_check():
             if f":label: {label}" in text:
                 block = text[text.index(f":label: {label}"):]
                 block = " ".join(line.lstrip("# ") for line in block[:block.index("{solution}")].splitlines())
-                assert f'check("{label}"' in block and "from ltdd.exercises import check" in block, label
+                assert f'check("{label}"' in block and "from ltdd.book.exercises import check" in block, label
                 assert re.search(r"decimal|whole number|significant|class indices|two counts|number of classes",
                                  block), label
 
@@ -247,7 +247,7 @@ def test_exercise_and_solution_blocks_hold_their_code_in_a_longer_fence(path):
             inner = [l for l in lines[start + 1:end] if re.match(rf"^{re.escape(fence)}\w", l.strip())]
             assert not inner, f"{path.name}:{start + 1}: the block needs a longer fence than its code: {inner}"
 def test_stubs_name_the_exercise_by_the_book_number_too(tmp_path):
-    from ltdd.student import student_edition
+    from ltdd.book.student import student_edition
 
     student_edition(tmp_path)
     stubs = [cell.source for cell in nbformat.read(tmp_path / "chapters" / "12_all_methods.ipynb", as_version=4).cells
@@ -262,7 +262,7 @@ def test_the_momentum_checker_tells_the_finite_sum_from_the_infinite_series():
 
 
 def test_book_only_text_is_left_out_of_the_student_edition():
-    from ltdd.student import BOOK_ONLY
+    from ltdd.book.student import BOOK_ONLY
 
     book = nbformat.read(Path(__file__).resolve().parent.parent / "chapters" / "00_how_to_use.ipynb", as_version=4)
     assert any(BOOK_ONLY.search(cell.source) for cell in book.cells if cell.cell_type == "markdown")

@@ -68,7 +68,7 @@ def test_run_study_refuses_bad_seeds_and_orders(seeds, order):
 
 def test_study_is_rebalance_study_and_its_file_round_trips(tmp_path):
     assert RebalanceStudy is Study
-    from ltdd.rebalance import RebalanceStudy as old_name
+    from ltdd.studies.rebalance import RebalanceStudy as old_name
     assert old_name is Study
     study = Study([{"label": "a", "seed": 0, "accuracy": 0.5}], {"x": 1, "seeds": [0]}, {0: [1.0, 0.5]})
     study.save(tmp_path / "s.json")
@@ -136,9 +136,9 @@ def test_the_old_recipe_helpers_give_the_recipes_they_gave_before(name):
     """The four helpers that each built a recipe now read EVAL_PROTOCOLS; their configs are the ones typed here."""
     from types import SimpleNamespace
 
-    from ltdd.comparison import protocol_config
-    from ltdd.experiments import evaluation_protocol
-    from ltdd.rebalance import crlt_settings, evaluation_config, vanilla_config
+    from ltdd.studies.comparison import protocol_config
+    from ltdd.studies.experiments import evaluation_protocol
+    from ltdd.studies.rebalance import crlt_settings, evaluation_config, vanilla_config
 
     profile = get_profile(name)
     crlt_epochs = 500 if name == "paper" else profile.eval_epochs  # CRLT-DD's 500 epochs under paper

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ltdd.biased import BiasSweep
+from ltdd.studies.biased import BiasSweep
 from ltdd.cli import main
-from ltdd.rebalance import RebalanceStudy
+from ltdd.studies.rebalance import RebalanceStudy
 from ltdd.studies import Study
 
 FIXTURES = Path(__file__).parent / "fixtures" / "study_format_v1"

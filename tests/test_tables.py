@@ -1,4 +1,4 @@
-"""Every Markdown table of the library goes through ltdd.viz.markdown_table; the tables read as they did when
+"""Every Markdown table of the library goes through ltdd.markdown.markdown_table; the tables read as they did when
 each module joined its own pipes (the expected text below is what those hand-built versions printed)."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from ltdd.comparison import comparison_table
+from ltdd.studies.comparison import comparison_table
 from ltdd.distill.tm_presets import preset_table
 from ltdd.features import feature_gap_table
-from ltdd.rebalance import RebalanceStudy, study_table
+from ltdd.studies.rebalance import RebalanceStudy, study_table
 from ltdd.reference import biased_dd_table_2, crlt_dd_table, ltdd_table, paper_table
-from ltdd.tm_study import ablation_table
-from ltdd.viz import markdown_table
+from ltdd.studies.tm_study import ablation_table
+from ltdd.markdown import markdown_table
 
 RECORDED = Path(__file__).resolve().parent.parent / "data" / "reference"
 

@@ -1,6 +1,6 @@
 """Trajectory matching (ltdd.distill.tm): DAM, initialisation and soft labels, windows, Expert Decoupling, the
 distiller's bad input, checkpoint/resume, the published presets, and the expert diagnostics of LTDD Fig. 5
-(ltdd.tm_study)."""
+(ltdd.studies.tm_study)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from ltdd.distill.tm import (LTDDConfig, TMConfig, dam_loss, dam_weights, expert
                              fill_class, start_window)
 from ltdd.distill.tm_presets import PRESETS, preset_table, tm_preset
 from ltdd.distill.unroll import FlatParameters, soft_label_loss, unrolled_matching
-from ltdd.experts import ExpertConfig, classifier_slice, train_buffer
+from ltdd.distill.experts import ExpertConfig, classifier_slice, train_buffer
 from ltdd.models import get_model
-from ltdd.tm_study import (ABLATION_ROWS, TM_SCALE, compare_grad_modes, expert_config, expert_confidence,
-                           expert_weight_norms, scale_for, soft_label_confidence, train_ablation_buffers)
+from ltdd.studies.tm_study import (ABLATION_ROWS, TM_SCALE, compare_grad_modes, expert_config, expert_confidence,
+                                   expert_weight_norms, scale_for, soft_label_confidence, train_ablation_buffers)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -560,7 +560,7 @@ def test_preset_table_prints_each_presets_schedule_and_gradient():
 
 
 def test_settings_page_lists_every_preset_and_names_the_departures():
-    from ltdd.settings_page import settings_page_markdown, tm_settings_rows
+    from ltdd.book.settings_page import settings_page_markdown, tm_settings_rows
 
     rows = tm_settings_rows()
     presets = [row for row in rows if row.setting.startswith(("cifar", "tiny"))]

@@ -119,7 +119,7 @@ def test_exact_mode_memory_does_not_grow_with_the_steps():
 
 
 def blocks(model):
-    from ltdd.experts import classifier_slice
+    from ltdd.distill.experts import classifier_slice
 
     classifier = classifier_slice(model)
     return slice(0, classifier.start), classifier

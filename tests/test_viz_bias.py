@@ -1,4 +1,4 @@
-"""The biased-data figures of ltdd.viz and the bias-ratio explorer of ltdd.widgets: stacked bars equal the
+"""The biased-data figures of ltdd.book.viz and the bias-ratio explorer of ltdd.book.widgets: stacked bars equal the
 counts of the attribute rule, the heat maps are the class × attribute counts, the gallery is corruptions ×
 severities of exactly what ``corrupt`` returns, and the explorer's slider redraws the counts."""
 
@@ -16,13 +16,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from ltdd import widgets  # noqa: E402
+from ltdd.book import widgets  # noqa: E402
 from ltdd.data import ImageDataset, LabeledImages  # noqa: E402
 from ltdd.data.bias import BIAS_COLOURS, BIASED_DD_RATIOS, COLOUR_STDS, assign_attributes, colorize  # noqa: E402
 from ltdd.data.corruptions import CORRUPTIONS, corrupt, draw_seeds  # noqa: E402
-from ltdd.viz import (BIAS_GROUP_COLORS, attribute_count_matrix, corruption_gallery,  # noqa: E402
-                      plot_aligned_conflicting, plot_attribute_counts, plot_colour_noise,
-                      plot_corruption_gallery, show_aligned_conflicting)
+from ltdd.book.viz import (BIAS_GROUP_COLORS, attribute_count_matrix, corruption_gallery,  # noqa: E402
+                           plot_aligned_conflicting, plot_attribute_counts, plot_colour_noise,
+                           plot_corruption_gallery, show_aligned_conflicting)
 
 DIGITS_TRAIN = [125, 127, 124, 128, 127, 127, 127, 125, 122, 126]  # the embedded digits' training split
 
@@ -233,7 +233,7 @@ def test_a_real_kernel_gets_the_bias_ratio_widget():
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     pytest.importorskip("ipywidgets")
-    code = ("from ltdd.widgets import bias_ratio_explorer, in_kernel\n"
+    code = ("from ltdd.book.widgets import bias_ratio_explorer, in_kernel\n"
             "print(in_kernel())\n"
             f"bias_ratio_explorer({DIGITS_TRAIN}, bias_ratio=0.95)")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])

@@ -1,4 +1,4 @@
-"""The figures of a distillation run in ltdd.viz: loss curves on a log axis with a trailing moving average,
+"""The figures of a distillation run in ltdd.book.viz: loss curves on a log axis with a trailing moving average,
 and image panels side by side (synthetic images next to their initialisation)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from ltdd.data import ImageDataset, LabeledImages  # noqa: E402
-from ltdd.viz import moving_average, plot_loss_curves, show_image_panels  # noqa: E402
+from ltdd.book.viz import moving_average, plot_loss_curves, show_image_panels  # noqa: E402
 
 
 def test_moving_average_is_a_trailing_mean_that_skips_missing_values():

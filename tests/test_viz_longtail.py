@@ -1,4 +1,4 @@
-"""The long-tailed figures and tables of ltdd.viz: bars equal the counts, groups get their colours."""
+"""The long-tailed figures and tables of ltdd.book.viz: bars equal the counts, groups get their colours."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from matplotlib.colors import to_hex  # noqa: E402
 
 from ltdd.data import ImageDataset, LabeledImages  # noqa: E402
 from ltdd.data.longtail import index_range_groups, longtail_counts, shot_groups  # noqa: E402
-from ltdd.viz import (SHOT_GROUP_COLORS, counts_table, plot_class_counts, plot_shot_groups,  # noqa: E402
-                      show_image_rows)
+from ltdd.book.viz import (SHOT_GROUP_COLORS, counts_table, plot_class_counts, plot_shot_groups,  # noqa: E402
+                           show_image_rows)
 
 CIFAR10_B100 = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
 

@@ -1,4 +1,4 @@
-"""ltdd.widgets: the β explorer returns a live widget in a kernel and a static figure everywhere else."""
+"""ltdd.book.widgets: the β explorer returns a live widget in a kernel and a static figure everywhere else."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from ltdd import widgets  # noqa: E402
+from ltdd.book import widgets  # noqa: E402
 from ltdd.data.longtail import longtail_counts  # noqa: E402
 
 
@@ -96,7 +96,7 @@ def test_a_real_kernel_gets_the_widget():
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     pytest.importorskip("ipywidgets")
-    code = ("from ltdd.widgets import imbalance_explorer, in_kernel\n"
+    code = ("from ltdd.book.widgets import imbalance_explorer, in_kernel\n"
             "print(in_kernel())\n"
             "imbalance_explorer(num_classes=10, n_max=5000, imbalance=100)")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])

@@ -38,7 +38,7 @@ Two variants decide which images are aligned (``bias_source``):
 
 * ``"oracle"`` — the dataset's attribute labels (attribute = label); needs a biased dataset;
 * ``"gce"`` — no attributes: a bias-capturing network trained with the generalized cross-entropy (LfF),
-  whose confident, correct predictions mark the aligned images (:func:`ltdd.debias.estimate_aligned`).
+  whose confident, correct predictions mark the aligned images (:func:`ltdd.distill.debias.estimate_aligned`).
   It assumes the bias is the easiest cue. Without a bias to find, the network learns the task instead
   and marks the easy majority as aligned (coloured digits at ratio 0 and 0.1: about 85 % marked, 0 % and
   10 % truly aligned), and DeDM (GCE) then does far worse than DM.
@@ -57,7 +57,7 @@ from torch import Tensor, nn
 from ..config import make_generator
 from ..checks import choice
 from ..data import ImageDataset
-from ..debias import AlignedEstimate, BiasModelConfig, estimate_aligned
+from .debias import AlignedEstimate, BiasModelConfig, estimate_aligned
 from .dm import DM, DMConfig
 from .matching import class_means, group_of_rows
 

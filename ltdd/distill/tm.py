@@ -45,7 +45,7 @@ because α is shared with the unweighted classifier phase and with evaluation. T
 
 **Expert Decoupling.** Representation experts train every layer on the long-tailed set; classifier experts
 retrain only the final linear layer from a representation expert's last weights with class-balanced
-sampling (:mod:`ltdd.experts`). Each iteration has two phases with their own student and expert: phase 1
+sampling (:mod:`ltdd.distill.experts`). Each iteration has two phases with their own student and expert: phase 1
 unrolls every parameter with DAM but matches only the backbone (``match`` = all but ``model.classifier``);
 phase 2 starts from a classifier expert at epoch ``0 … second_max_start_epoch − 1`` and unrolls and matches
 only the classifier (``update`` = ``match`` = the classifier block; its gradient alone is taken). The step
@@ -64,8 +64,8 @@ from torch import Tensor
 from ..augment import DSA, strategy_for
 from ..checks import choice, positive_int
 from ..data import ImageDataset
-from ..experts import ExpertBuffer, classifier_slice, load_flat_parameters
 from .base import ImageDistiller, SyntheticSet
+from .experts import ExpertBuffer, classifier_slice, load_flat_parameters
 from .matching import momentum_step
 from .unroll import GRAD_MODES, soft_label_loss, unrolled_matching
 

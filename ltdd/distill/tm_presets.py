@@ -1,8 +1,8 @@
-"""The published settings of MTT, DATM and LTDD as presets for :mod:`ltdd.distill.tm` and :mod:`ltdd.experts`.
+"""The published settings of MTT, DATM and LTDD as presets for :mod:`ltdd.distill.tm` and :mod:`ltdd.distill.experts`.
 
 ``tm_preset("ltdd", "cifar10-lt", ipc=50, imbalance=100)`` returns a :class:`Preset`: the distiller settings
 (:class:`~ltdd.distill.tm.TMConfig` fields), the expert settings of each stage
-(:class:`~ltdd.experts.ExpertConfig` fields), the dataset options (imbalance, ZCA) and where the numbers come
+(:class:`~ltdd.distill.experts.ExpertConfig` fields), the dataset options (imbalance, ZCA) and where the numbers come
 from. Sources: MTT's hyperparameter table (as transcribed from the author), DATM's configs
 (``configs/<dataset>/ConvIN/IPC*.yaml``, state of 2024-05-23) and LTDD's configs (``configs/CIFAR-10``,
 ``CIFAR-100`` and ``TinyImageNet``, state of 2025-08-13); see ``shared/reference/tm_family.md``.
@@ -40,7 +40,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
-from ..viz import markdown_table
+from ..markdown import markdown_table
 
 MTT_EXPERTS = {"epochs": 50, "lr": 0.01, "momentum": 0.0, "weight_decay": 0.0, "batch_size": 256, "dsa": True,
                "optimizer": "sgd"}
@@ -68,7 +68,7 @@ class Preset:
     imbalance: float | None
     settings: dict
     experts: dict
-    """Stage → :class:`~ltdd.experts.ExpertConfig` fields."""
+    """Stage → :class:`~ltdd.distill.experts.ExpertConfig` fields."""
     dataset_options: dict
     source: str
     flag: str | None = None

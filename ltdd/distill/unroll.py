@@ -42,7 +42,7 @@ from torch.func import functional_call
 
 from ..augment import DSA
 from ..checks import positive_int
-from ..experts import load_flat_parameters, split_flat_parameters
+from .experts import load_flat_parameters, split_flat_parameters
 
 GRAD_MODES = ("bptt", "exact", "tesla")
 
@@ -50,7 +50,7 @@ GRAD_MODES = ("bptt", "exact", "tesla")
 # --------------------------------------------------------------------------------- flat parameters
 class FlatParameters:
     """Maps one flat vector to ``model``'s named parameters and back, in the layout of
-    :func:`ltdd.experts.flat_parameters` (``model.parameters()`` order, as experts are stored).
+    :func:`ltdd.distill.experts.flat_parameters` (``model.parameters()`` order, as experts are stored).
 
     Introduced in chapter 10."""
 

@@ -4,12 +4,16 @@
   :class:`~ltdd.studies.study.PairedComparison` and :func:`~ltdd.studies.study.study_table`, in
   :mod:`ltdd.studies.study`;
 * :func:`~ltdd.studies.runner.run_study`, the one loop (settings check, seeds, atomic save after every row,
-  resume, progress), in :mod:`ltdd.studies.runner`; chapter 09's CRLT-DD plans
-  (:func:`ltdd.rebalance.rebalance_study`), chapter 11's ablation (:func:`ltdd.tm_study.tm_ablation`), chapter
-  12's comparison (:func:`ltdd.comparison.compare_methods`), chapter 08's bias sweep (:func:`ltdd.biased.bias_sweep`)
-  and chapter 04's long-tail effect (:func:`ltdd.longtail_effect.longtail_effect`) are row builders over it;
+  resume, progress), in :mod:`ltdd.studies.runner`;
 * :data:`~ltdd.studies.protocols.EVAL_PROTOCOLS`, the papers' evaluation recipes by name, in
-  :mod:`ltdd.studies.protocols`.
+  :mod:`ltdd.studies.protocols`;
+* the studies themselves, each a row builder over :func:`~ltdd.studies.runner.run_study` (their modules are
+  not imported here; import each from its own): chapter 04's long-tail effect
+  (:func:`ltdd.studies.longtail_effect.longtail_effect`), chapter 08's bias sweep
+  (:func:`ltdd.studies.biased.bias_sweep`), chapter 09's CRLT-DD plans (:func:`ltdd.studies.rebalance.rebalance_study`),
+  chapter 11's ablation (:func:`ltdd.studies.tm_study.tm_ablation`) and chapter 12's comparison
+  (:func:`ltdd.studies.comparison.compare_methods`); the chapters' one-run helpers (:mod:`ltdd.studies.experiments`)
+  and the recorded runs the chapters quote (:mod:`ltdd.studies.recorded`).
 """
 
 from .protocols import EVAL_PROTOCOLS, EvalProtocol, check_protocol, eval_config

@@ -3,7 +3,7 @@
 Every runner of the book (chapter 09's CRLT-DD plans, chapter 11's trajectory-matching ablation, chapter 12's
 comparison of all methods, chapter 04's long-tail effect) returns a :class:`Study`: one flat row per (row label,
 seed), the settings that produced them, and any per-seed extras (the SimCLR losses of chapter 09). Chapter 08's
-bias sweep keeps its own row identity (method, bias ratio, severity, seed) in :class:`~ltdd.biased.BiasSweep`,
+bias sweep keeps its own row identity (method, bias ratio, severity, seed) in :class:`~ltdd.studies.biased.BiasSweep`,
 which shares the file handling of :class:`StudyFile`.
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..files import atomic_write_text, locked, read_json, settings_mismatch
+from ..markdown import markdown_table
 from ..train import EvaluationReport
-from ..viz import markdown_table
 
 
 def value_at(row: dict, key: str):
@@ -121,7 +121,7 @@ class StudyFile:
 
     A subclass is a dataclass with ``rows`` and ``settings`` fields and says what else its file holds
     (:meth:`payload`, :meth:`from_payload`, :meth:`merge_extras`). Machinery behind chapter 09's
-    :class:`Study` and chapter 08's :class:`~ltdd.biased.BiasSweep`."""
+    :class:`Study` and chapter 08's :class:`~ltdd.studies.biased.BiasSweep`."""
 
     ROW_ID = ("label", "seed")
     """The row fields that identify a row: a study holds at most one row per value."""
@@ -195,9 +195,9 @@ class StudyFile:
 class Study(StudyFile):
     """Results of an experiment over rows and seeds: one row per (label, seed), the settings, the SimCLR losses.
 
-    Chapter 09 introduces it with CRLT-DD's Table III (:func:`ltdd.rebalance.rebalance_study`); chapter 11's
+    Chapter 09 introduces it with CRLT-DD's Table III (:func:`ltdd.studies.rebalance.rebalance_study`); chapter 11's
     ablation, chapter 12's comparison and chapter 04's long-tail effect return it too. Its file loads under the old
-    name ``RebalanceStudy`` as well (``ltdd.rebalance.RebalanceStudy`` and ``ltdd.studies.RebalanceStudy``: the
+    name ``RebalanceStudy`` as well (``ltdd.studies.rebalance.RebalanceStudy`` and ``ltdd.studies.RebalanceStudy``: the
     same class)."""
 
     rows: list[dict]
@@ -233,7 +233,7 @@ class Study(StudyFile):
 
     def report(self, label: str) -> EvaluationReport:
         """A row as an :class:`~ltdd.train.EvaluationReport` with one "run" per seed (for
-        :func:`ltdd.viz.plot_per_class_accuracy` and friends)."""
+        :func:`ltdd.book.viz.curves.plot_per_class_accuracy` and friends)."""
         rows = self._rows_of(label)
         return EvaluationReport(self.settings.get("model", "convnet"), self.settings.get("eval_epochs", 0),
                                 [row["seed"] for row in rows], [row["accuracy"] for row in rows],
@@ -321,13 +321,13 @@ Column = tuple[str, Callable[[Study, str], str]]
 def study_table(study: Study, keys: Sequence[tuple[str, str]] = HALF_COLUMNS, decimals: int = 2,
                 header: str = "row", first: Sequence[Column] = (), after: Sequence[Column] = SIZE_COLUMNS,
                 align: str | None = None) -> str:
-    """A markdown table (:func:`ltdd.viz.markdown_table`, ``align`` as there), one line per row label: the label
+    """A markdown table (:func:`ltdd.markdown.markdown_table`, ``align`` as there), one line per row label: the label
     (column ``header``), the ``first`` columns, then for each ``(column, key)`` of ``keys`` the mean ± std over
     seeds (in %) of ``key`` ("–" where the row has none), then the ``after`` columns; a ``(name, function)``
     column shows ``function(study, label)``.
 
     Chapter 09 introduces it for CRLT-DD's Table III (the defaults: overall and half accuracies, size, seeds; the
-    same function as ``ltdd.rebalance.study_table``); chapter 11's ablation table and chapter 12's comparison
+    same function as ``ltdd.studies.rebalance.study_table``); chapter 11's ablation table and chapter 12's comparison
     table are this table with other columns."""
     rows = []
     for label in study.labels():

@@ -1,0 +1,514 @@
+"""Recorded runs on natural images, and the results panel every chapter shows.
+
+The chapters run live on the embedded 8×8 digits, where random real images already score about 95 % and the
+papers' effects mostly vanish. The evidence on natural images comes from runs recorded on CIFAR-10 with the
+command line (``python -m ltdd compare ...``), on the JPEG mirror that ``shared/data/make_cifar10.py`` turns into
+torchvision's layout. Those images are CIFAR-10 re-encoded as JPEG (quality 75, 4:2:0 chroma), so every number
+recorded from them is labelled :data:`CIFAR10_MIRROR_LABEL` and carries the archive's MD5.
+
+One JSON file per experiment lives in ``data/reference/`` (see :data:`RECORDED_EXPERIMENTS`): the studies it
+holds (one per setting, e.g. per IPC), each with its command, commit, versions and per-seed rows, plus the dataset
+label, the archive's MD5, the machine and the total seconds. :func:`record_experiment` writes such a file from
+the studies' own ``study.json`` files; :func:`load_experiment` reads it back; :func:`results_panel` puts the
+paper's number, the recorded one (with its scale) and the notebook's live run side by side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from ..book.viz.core import finish_figure, palette
+from ..config import PROFILES
+from ..files import atomic_write_text
+from ..markdown import markdown_table
+from ..reference import CRLT_DD_TABLE_III, LTDD_ABLATION, LTDD_TABLE, PAPER_RESULTS, REFERENCE_DIR
+from . import Study
+
+CIFAR10_MIRROR_LABEL = "CIFAR-10 (JPEG mirror)"
+"""How every result measured on the JPEG mirror of CIFAR-10 is labelled in files, tables and figures."""
+
+CIFAR10_MIRROR_MD5 = "776f52f9e1e133769fe6ac6e76b30631"
+"""MD5 of ``cifar10-jpeg.zip``, the mirror's archive the recorded CIFAR-10 results were measured on."""
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+"""CIFAR-10's class names in label order (``batches.meta``), for figures drawn from recorded files."""
+
+
+@dataclass(frozen=True)
+class RecordedExperiment:
+    """One recorded experiment: its file under ``data/reference/``, what it shows and which chapters show it.
+
+    Machinery behind chapter 01."""
+
+    file: str
+    title: str
+    chapters: tuple[str, ...]
+
+
+RECORDED_EXPERIMENTS: dict[str, RecordedExperiment] = {
+    "dm-family": RecordedExperiment(
+        "cifar10_dm_family_cpu.json",
+        "random, herding, k-center, DM, IDM and DSDM at IPC 1 and 10 on CIFAR-10 (JPEG mirror)",
+        ("01", "05", "06", "07")),
+    "longtail-effect": RecordedExperiment(
+        "cifar10_longtail_effect_cpu.json",
+        "a ConvNet on CIFAR-10-LT (JPEG mirror) at β = 10 and 100 against a balanced subset of the same size",
+        ("02", "04")),
+    "tm-ablation": RecordedExperiment(
+        "cifar10_tm_ablation_cpu.json",
+        "LTDD's ablation (MTT, DATM base, +DAM, +DAM+ED) on CIFAR-10-LT (JPEG mirror) β = 100, IPC 10",
+        ("11",)),
+}
+"""Name → the recorded experiment (issue 18's list grows here as runs finish)."""
+
+
+def file_md5(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The MD5 of a file, read in chunks. Machinery behind chapter 01."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def study_seconds(study: Study) -> float:
+    """The seconds a study's rows took, summed over every row and phase (build, evaluate, experts, ...).
+
+    Machinery behind chapter 01."""
+    return float(sum(sum(row.get("seconds", {}).values()) for row in study.rows))
+
+
+def machine_description() -> str:
+    """The recording machine in words: CPU count and architecture (recorded runs without a GPU).
+
+    Machinery behind chapter 01."""
+    return f"{os.cpu_count()} CPU cores ({platform.machine()}), no GPU"
+
+
+def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str | Path,
+                      out: str | Path | None = None, notes: str = "",
+                      expected_md5: str = CIFAR10_MIRROR_MD5, overwrite: bool = False) -> Path:
+    """Write the file of experiment ``name`` from its studies' ``study.json`` files.
+
+    ``studies`` maps a setting's key (e.g. ``"ipc10"``) to a ``study.json`` written by ``python -m ltdd compare``
+    (or another study command); ``archive`` is the mirror's zip, whose MD5 must be ``expected_md5`` (the mirror's,
+    :data:`CIFAR10_MIRROR_MD5`).
+    The file goes to ``out`` (default: its place in ``data/reference/``) and records the dataset label, the
+    archive's MD5, the machine, each study's seconds and their sum. A file already there is only replaced when the
+    new studies keep all its rows (a study grows as its runs resume), unless ``overwrite=True``.
+
+    Machinery behind chapter 01.
+    """
+    if name not in RECORDED_EXPERIMENTS:
+        raise ValueError(f"name must be one of {sorted(RECORDED_EXPERIMENTS)}, got {name!r}")
+    if not studies:
+        raise ValueError("studies must name at least one study.json")
+    md5 = file_md5(archive)
+    if md5 != expected_md5:
+        raise ValueError(f"archive {archive} has MD5 {md5}, not the mirror's {expected_md5}")
+    loaded = {key: Study.load(path) for key, path in studies.items()}
+    for study in loaded.values():  # files from before compare recorded it: the named profile's real batch
+        if "batch_real" not in study.settings and study.settings.get("profile") in PROFILES:
+            study.settings["batch_real"] = PROFILES[study.settings["profile"]].batch_real
+    content = {
+        "experiment": name, "title": RECORDED_EXPERIMENTS[name].title, "dataset_label": CIFAR10_MIRROR_LABEL,
+        "archive_md5": md5, "machine": machine_description(), "notes": notes,
+        "seconds": round(sum(study_seconds(s) for s in loaded.values()), 1),
+        "studies": {key: {"seconds": round(study_seconds(s), 1), "settings": s.settings, "rows": s.rows}
+                    for key, s in loaded.items()},
+    }
+    path = Path(out) if out is not None else REFERENCE_DIR / RECORDED_EXPERIMENTS[name].file
+    if path.is_file() and not overwrite:
+        lost = _rows_lost(load_experiment(name, path), loaded)
+        if lost:
+            raise ValueError(f"{path} holds rows the new studies lack ({', '.join(lost[:4])}"
+                             f"{', ...' if len(lost) > 4 else ''}); pass overwrite=True to drop them")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_text(json.dumps(content, indent=1) + "\n", path)
+
+
+def _rows_lost(previous: "Experiment", studies: Mapping[str, Study]) -> list[str]:
+    """``key/label/seed`` of every row of ``previous`` that ``studies`` no longer have."""
+    lost = []
+    for key, study in previous.studies.items():
+        kept = {(row["label"], row["seed"]) for row in studies[key].rows} if key in studies else set()
+        lost += [f"{key}/{row['label']}/seed {row['seed']}" for row in study.rows
+                 if (row["label"], row["seed"]) not in kept]
+    return lost
+
+
+@dataclass
+class Experiment:
+    """A recorded experiment read back: its studies by setting key, and the file's provenance.
+
+    Machinery behind chapter 01."""
+
+    name: str
+    studies: dict[str, Study]
+    provenance: dict
+
+    def study(self, key: str) -> Study:
+        """The study recorded under ``key`` (e.g. ``"ipc10"``)."""
+        if key not in self.studies:
+            raise KeyError(f"experiment {self.name!r} has no study {key!r}; it has {sorted(self.studies)}")
+        return self.studies[key]
+
+
+def load_experiment(name: str, path: str | Path | None = None) -> Experiment | None:
+    """Read experiment ``name`` from ``data/reference/`` (or ``path``); ``None`` while it is not recorded yet.
+
+    Introduced in chapter 01."""
+    if name not in RECORDED_EXPERIMENTS:
+        raise ValueError(f"name must be one of {sorted(RECORDED_EXPERIMENTS)}, got {name!r}")
+    path = Path(path) if path is not None else REFERENCE_DIR / RECORDED_EXPERIMENTS[name].file
+    if not path.is_file():
+        return None
+    try:
+        content = json.loads(path.read_text())
+        studies = {key: Study(value["rows"], value["settings"])
+                   for key, value in content["studies"].items()}
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is not a recorded experiment file: {error!r}") from error
+    provenance = {key: value for key, value in content.items() if key != "studies"}
+    return Experiment(name, studies, provenance)
+
+
+def recorded_study(file_name: str, root: str | Path | None = None) -> Study | None:
+    """A study recorded with the command line on the embedded digits (``data/reference/<file_name>``, or under
+    ``root``), after printing where it comes from: the file, its command, commit, date, machine and threads.
+    ``None``, saying so, while the file is not recorded yet. Introduced in chapter 09; chapter 11 opens its
+    recorded runs with it too."""
+    path = (Path(root) if root is not None else REFERENCE_DIR) / file_name
+    if not path.exists():
+        print(f"no recorded study at {path} yet")
+        return None
+    study = Study.load(path)
+    info = study.settings
+    torch_version = f", torch {info['torch']}" if info.get("torch") else ""
+    print(f"{path.name}: {info.get('command')}\n  commit {info.get('commit')}, {info.get('date')}, "
+          f"{info.get('device')}, {info.get('threads')} thread(s){torch_version}")
+    return study
+
+
+def study_scale(study: Study) -> str:
+    """A study's scale in words: iterations, real batch, network width, evaluation and seeds.
+
+    Introduced in chapter 05."""
+    s = study.settings
+    seeds = sorted({row["seed"] for row in study.rows})
+    parts = [f"IPC {s.get('ipc')}", f"{s.get('iterations')} iterations"]
+    if s.get("batch_real"):
+        parts.append(f"{s['batch_real']} real images per class per iteration")
+    parts += [f"ConvNet width {s.get('net_width')}",
+              f"{s.get('networks')} evaluation networks × {s.get('eval_epochs')} epochs",
+              f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}"]
+    return ", ".join(parts)
+
+
+def row_accuracy(study: Study, label: str) -> tuple[float, float, int] | None:
+    """Mean and spread (%) of a row over its seeds, and the number of seeds; with one seed the spread is over
+    its evaluation networks. ``None`` when the study has no such row.
+
+    Machinery behind chapter 01."""
+    rows = [row for row in study.rows if row["label"] == label]
+    if not rows:
+        return None
+    mean, std, count = study.mean_std(label)
+    if count == 1:
+        std = rows[0].get("network_std", math.nan)
+    return 100 * mean, 100 * std, count
+
+
+def results_panel(rows: Sequence[tuple[str, str, int]], experiment: Experiment | None,
+                  live: Mapping[tuple[str, int], float] | None = None, live_label: str = "live run") -> str:
+    """A Markdown table: the paper's CIFAR-10 number | ours on CIFAR-10 (JPEG mirror) | this notebook's run.
+
+    ``rows`` are ``(row label in the recorded study, method name in ltdd.reference.PAPER_RESULTS, ipc)``;
+    ``live`` maps ``(row label, ipc)`` to the live run's accuracy in % (its dataset and profile go in
+    ``live_label``).
+    A row not recorded yet shows "not recorded yet", never a guess.
+
+    Introduced in chapter 01.
+    """
+    header = ["method", "IPC", "paper, CIFAR-10", f"ours, {CIFAR10_MIRROR_LABEL}"]
+    if live is not None:
+        header.append(live_label)
+    table = []
+    for label, method, ipc in rows:
+        paper = PAPER_RESULTS["cifar10"].get(method, {}).get(ipc)
+        recorded = None
+        if experiment is not None and f"ipc{ipc}" in experiment.studies:
+            recorded = row_accuracy(experiment.study(f"ipc{ipc}"), label)
+        cells = [label, str(ipc), f"{paper:.1f}" if paper is not None else "–",
+                 f"{recorded[0]:.1f} ± {recorded[1]:.1f}" if recorded else "not recorded yet"]
+        if live is not None:
+            cells.append(f"{live[label, ipc]:.1f}" if (label, ipc) in live else "–")
+        table.append(cells)
+    return markdown_table(header, table)
+
+
+def gap_sentence(study: Study, label: str, baseline: str, paper_method: str | None = None,
+                 paper_baseline: str | None = None) -> str:
+    """How far ``label`` is above (or below) ``baseline`` in a recorded study, in words, beside the papers' gap
+    at the same IPC when both methods are in :data:`ltdd.reference.PAPER_RESULTS`.
+
+    Introduced in chapter 01."""
+    ours, theirs = row_accuracy(study, label), row_accuracy(study, baseline)
+    ipc = study.settings.get("ipc")
+    if ours is None or theirs is None:
+        return f"{label} against {baseline} at IPC {ipc}: not recorded yet."
+    gap = ours[0] - theirs[0]
+    word = "above" if gap > 0 else "below" if gap < 0 else "level with"
+    text = (f"At IPC {ipc} on {CIFAR10_MIRROR_LABEL}, {label} scores {ours[0]:.1f} % against {theirs[0]:.1f} % for "
+            f"{baseline}: {abs(gap):.1f} points {word} it")
+    papers = PAPER_RESULTS["cifar10"]
+    if paper_method in papers and paper_baseline in papers and ipc in papers[paper_method] \
+            and ipc in papers[paper_baseline]:
+        paper_gap = papers[paper_method][ipc] - papers[paper_baseline][ipc]
+        text += f" (the papers: {papers[paper_method][ipc]:.1f} against {papers[paper_baseline][ipc]:.1f}, " \
+                f"{paper_gap:+.1f} points)"
+    return text + "."
+
+
+def plot_recorded_vs_paper(experiment: Experiment, rows: Sequence[tuple[str, str]], title: str | None = None):
+    """Accuracy (%) against IPC for each ``(row label, paper method)``: ours on the mirror as solid lines with
+    whiskers (spread over seeds, or over networks for one seed), the paper's CIFAR-10 numbers as dashed lines
+    with hollow markers in the same colour. IPCs are the experiment's ``ipcN`` studies.
+
+    Introduced in chapter 05."""
+    import matplotlib.pyplot as plt
+
+    ipcs = sorted(int(key.removeprefix("ipc")) for key in experiment.studies if key.startswith("ipc"))
+    if not ipcs:
+        raise ValueError(f"experiment {experiment.name!r} has no ipcN studies")
+    fig, ax = plt.subplots(figsize=(6.0, 3.8), layout="constrained")
+    for (label, method), color in zip(rows, palette(len(rows))):
+        points = [(ipc, row_accuracy(experiment.study(f"ipc{ipc}"), label)) for ipc in ipcs]
+        points = [(ipc, value) for ipc, value in points if value is not None]
+        if points:
+            ax.errorbar([p[0] for p in points], [p[1][0] for p in points], yerr=[p[1][1] for p in points],
+                        marker="o", capsize=3, color=color, label=f"{label} (ours)")
+        paper = PAPER_RESULTS["cifar10"].get(method, {})
+        paper_points = [(ipc, paper[ipc]) for ipc in ipcs if ipc in paper]
+        if paper_points:
+            ax.plot([p[0] for p in paper_points], [p[1] for p in paper_points], linestyle="--", marker="o",
+                    markerfacecolor="none", color=color, alpha=0.8, label=f"{label} (paper)")
+    ax.set_xscale("log")
+    ax.set_xticks(ipcs, [str(i) for i in ipcs])
+    ax.minorticks_off()
+    ax.set_xlabel("images per class (IPC)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncols=2)
+    ax.set_title(title or f"{CIFAR10_MIRROR_LABEL}: recorded (solid) and the papers' CIFAR-10 (dashed)", fontsize=9)
+    return finish_figure(fig)
+
+
+def restore_study(name: str, key: str, out: str | Path, path: str | Path | None = None) -> Path:
+    """Write study ``key`` of a recorded experiment back to ``out`` (a ``study.json``), so that the command in its
+    settings can continue it with ``--resume`` on a machine that no longer has the original output folder.
+
+    Machinery behind chapter 01."""
+    experiment = load_experiment(name, path)
+    if experiment is None:
+        raise FileNotFoundError(f"experiment {name!r} is not recorded yet")
+    out = Path(out)
+    if out.exists():
+        raise ValueError(f"out={str(out)!r} exists; restore_study never overwrites a study")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return experiment.study(key).save(out)
+
+
+def longtail_scale(study: Study) -> str:
+    """The long-tail experiment's scale in words: epochs, network, networks per seed and seeds.
+
+    Introduced in chapter 04."""
+    s = study.settings
+    seeds = sorted({row["seed"] for row in study.rows})
+    width = s.get("model_options", {}).get("width")
+    return (f"{s.get('epochs')} epochs (batch {s.get('batch_size')}, DSA), {s.get('model')}"
+            f"{f' width {width}' if width else ''}, {s.get('networks')} network(s) per set and seed, "
+            f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}")
+
+
+def _beta_keys(experiment: Experiment) -> list[str]:
+    return sorted((key for key in experiment.studies if key.startswith("beta")),
+                  key=lambda key: float(key.removeprefix("beta")))
+
+
+def _size(study: Study, label: str) -> int:
+    return next(row["size"]["images"] for row in study.rows if row["label"] == label)
+
+
+def _accuracy_cell(study: Study, accuracy: tuple[float, float, int]) -> str:
+    """``mean ± spread``, or the mean alone when one network of one seed leaves no spread to show."""
+    single = accuracy[2] == 1 and study.settings.get("networks", 1) == 1
+    return f"{accuracy[0]:.1f}" + ("" if single else f" ± {accuracy[1]:.1f}")
+
+
+def longtail_panel(experiment: Experiment) -> str:
+    """A Markdown table of the long-tail experiment: per β, the long-tailed set and the balanced subset of the same
+    size, with overall and many/medium/few accuracy (%) and how the classifier's weight norms fall towards the tail;
+    the long-tailed row carries CRLT-DD's Table III "vanilla" number for CIFAR-10-LT at that β.
+
+    Introduced in chapter 04."""
+    from .longtail_effect import BALANCED_SUBSET, LONG_TAILED, weight_norm_slope
+
+    header = ["β", "training set", "images", "paper (CRLT-DD Table III, vanilla)",
+              f"overall, {CIFAR10_MIRROR_LABEL}", "many", "medium", "few", "weight-norm slope"]
+    table = []
+    paper = CRLT_DD_TABLE_III["cifar10-lt"]["vanilla"]
+    for key in _beta_keys(experiment):
+        study, beta = experiment.study(key), float(key.removeprefix("beta"))
+        for label in (LONG_TAILED, BALANCED_SUBSET):
+            rows = [row for row in study.rows if row["label"] == label]
+            if not rows:
+                table.append([f"{beta:g}", label, "–", "–", "not recorded yet", "", "", "", ""])
+                continue
+            overall = row_accuracy(study, label)
+            groups = [study.mean_std(label, f"groups.shots.{g}")[0] for g in ("many", "medium", "few")]
+            reported = paper.get(int(beta)) if label == LONG_TAILED else None
+            table.append([
+                f"{beta:g}", label, f"{rows[0]['size']['images']:,}", f"{reported:.2f}" if reported else "–",
+                _accuracy_cell(study, overall),
+                *(f"{100 * g:.1f}" if not math.isnan(g) else "–" for g in groups),
+                f"{weight_norm_slope(study, label):+.3f}"])
+    return markdown_table(header, table)
+
+
+def longtail_sentences(experiment: Experiment) -> list[str]:
+    """What the long-tail experiment shows, one sentence per β, every number read from the file: how much lower
+    the long-tailed set scores than the balanced subset of the same size, and where the loss falls.
+
+    Introduced in chapter 04."""
+    from .longtail_effect import BALANCED_SUBSET, LONG_TAILED
+
+    sentences = []
+    for key in _beta_keys(experiment):
+        study, beta = experiment.study(key), float(key.removeprefix("beta"))
+        lt, balanced = row_accuracy(study, LONG_TAILED), row_accuracy(study, BALANCED_SUBSET)
+        if lt is None:
+            sentences.append(f"At β = {beta:g}: not recorded yet.")
+            continue
+        per_class_lt = study.per_class(LONG_TAILED)
+        counts = study.settings["counts"]
+        head, tail = counts.index(max(counts)), counts.index(min(counts))
+        if balanced is None:
+            sentences.append(
+                f"At β = {beta:g} the long-tailed set ({_size(study, LONG_TAILED):,} images) scores {lt[0]:.1f} %; "
+                f"its largest class ({counts[head]:,} images) reaches {100 * per_class_lt[head]:.1f} % and its "
+                f"smallest ({counts[tail]:,} images) {100 * per_class_lt[tail]:.1f} % (the balanced subset of the "
+                f"same size is not recorded yet).")
+            continue
+        per_class_balanced = study.per_class(BALANCED_SUBSET)
+        sentences.append(
+            f"At β = {beta:g} the long-tailed set ({_size(study, LONG_TAILED):,} images) scores {lt[0]:.1f} % against "
+            f"{balanced[0]:.1f} % for a balanced subset of {_size(study, BALANCED_SUBSET):,} images "
+            f"({lt[0] - balanced[0]:+.1f} points); "
+            f"its largest class ({counts[head]:,} images) reaches {100 * per_class_lt[head]:.1f} % "
+            f"(balanced: {100 * per_class_balanced[head]:.1f} %) and its smallest ({counts[tail]:,} images) "
+            f"{100 * per_class_lt[tail]:.1f} % (balanced: {100 * per_class_balanced[tail]:.1f} %).")
+    return sentences
+
+
+def share_of_paper_gap(study: Study, label: str, baseline: str, paper_method: str,
+                       paper_baseline: str) -> str:
+    """What share of the papers' lead of ``paper_method`` over ``paper_baseline`` (at the study's IPC) the
+    recorded run reproduces, with the run's iterations beside the paper's, in words.
+
+    Introduced in chapter 05."""
+    ours, theirs = row_accuracy(study, label), row_accuracy(study, baseline)
+    ipc, papers = study.settings.get("ipc"), PAPER_RESULTS["cifar10"]
+    if ours is None or theirs is None or ipc not in papers.get(paper_method, {}) \
+            or ipc not in papers.get(paper_baseline, {}):
+        return f"{label} against {baseline} at IPC {ipc}: not recorded yet, or no paper number to compare with."
+    from ..distill import PAPER_ITERATIONS
+
+    paper_gap = papers[paper_method][ipc] - papers[paper_baseline][ipc]
+    share = (ours[0] - theirs[0]) / paper_gap
+    paper_iterations = PAPER_ITERATIONS.get(paper_method)
+    return (f"At IPC {ipc} the recorded run reproduces {100 * share:.0f} % of the papers' lead of {label} over "
+            f"{baseline} ({ours[0] - theirs[0]:+.1f} against {paper_gap:+.1f} points), after "
+            f"{study.settings.get('iterations'):,} iterations"
+            + (f" (the paper: {paper_iterations:,})." if paper_iterations else "."))
+
+
+def dm_family_panel(rows: Sequence[tuple[str, str]], live_curves: Mapping[str, Mapping[int, object]] | None = None,
+                    live_label: str = "live run", ipcs: Sequence[int] = (1, 10), baseline: str = "random",
+                    path: str | Path | None = None) -> str:
+    """A chapter's results panel for the distribution-matching experiment, as Markdown: the table of
+    :func:`results_panel` for ``rows`` (``(row label, paper method)``) at ``ipcs``, the recorded scale, and for
+    every recorded row but ``baseline`` its gap to ``baseline`` at each IPC (:func:`gap_sentence`).
+
+    ``live_curves`` maps a row label to ``{ipc: report or accuracy in [0, 1]}`` from the notebook's live run.
+
+    Introduced in chapter 06.
+    """
+    experiment = load_experiment("dm-family", path)
+    if experiment is None:
+        return f"The CIFAR-10 results are not recorded yet (`data/reference/{RECORDED_EXPERIMENTS['dm-family'].file}`)."
+    live = {(label, ipc): 100 * getattr(value, "mean", value)
+            for label, points in (live_curves or {}).items() for ipc, value in points.items()}
+    table = results_panel([(label, method, ipc) for ipc in ipcs for label, method in rows], experiment,
+                          live if live_curves is not None else None, live_label)
+    scales = "; ".join(f"{key}: {study_scale(study)}" for key, study in experiment.studies.items())
+    sentences = [gap_sentence(experiment.study(f"ipc{ipc}"), label, baseline, method, _paper_name(rows, baseline))
+                 for ipc in ipcs if f"ipc{ipc}" in experiment.studies for label, method in rows if label != baseline]
+    return (f"{table}\n\nRecorded scale ({experiment.provenance['machine']}): {scales}. With one seed, ± is the "
+            f"spread over its evaluation networks.\n\n" + "\n".join(f"- {sentence}" for sentence in sentences))
+
+
+def _paper_name(rows: Sequence[tuple[str, str]], label: str) -> str | None:
+    return next((method for row_label, method in rows if row_label == label), None)
+
+
+TM_ABLATION_PAPER_ROWS = {"MTT": "mtt", "base": "datm", "+DAM+ED": "ltdd"}
+"""Ablation row → its method in LTDD's Table 1 (CIFAR-10-LT β = 100); +DAM alone is only in the β = 200
+ablation (Fig. 6a)."""
+
+
+def tm_ablation_panel(experiment: Experiment, key: str = "beta100") -> str:
+    """The trajectory-matching ablation as Markdown: per row, LTDD's Table 1 number at β = 100 and IPC 10 where the
+    paper has the row, its Fig. 6a number at β = 200 and IPC 50, and ours on the mirror (overall and few-shot
+    accuracy, mean over seeds, with the spread).
+
+    Introduced in chapter 11."""
+    study = experiment.study(key)
+    ipc = study.settings.get("scale", {}).get("ipc", 10)
+    header = ["row", f"paper, β = 100, IPC {ipc} (Table 1)", "paper, β = 200, IPC 50 (Fig. 6a)",
+              f"ours, {CIFAR10_MIRROR_LABEL}", "ours, few-shot classes"]
+    table = []
+    for label in ("MTT", "base", "+DAM", "+DAM+ED"):
+        table1 = LTDD_TABLE.get(TM_ABLATION_PAPER_ROWS.get(label, ""), {}).get(ipc)
+        ablation = LTDD_ABLATION.get(label)
+        ours = row_accuracy(study, label)
+        few = study.mean_std(label, "groups.shots.few")
+        table.append([
+            label, f"{table1:.1f}" if table1 is not None else "–", f"{ablation:.1f}" if ablation is not None else "–",
+            _accuracy_cell(study, ours) if ours else "not recorded yet",
+            f"{100 * few[0]:.1f}" if few[2] else "–"])
+    return markdown_table(header, table)
+
+
+def tm_ablation_sentences(experiment: Experiment, key: str = "beta100") -> list[str]:
+    """Each step of the ablation against the row before it, in words, every number from the file.
+
+    Introduced in chapter 11."""
+    study = experiment.study(key)
+    steps = [("base", "MTT"), ("+DAM", "base"), ("+DAM+ED", "+DAM")]
+    sentences = []
+    for label, before in steps:
+        ours, theirs = row_accuracy(study, label), row_accuracy(study, before)
+        if ours is None or theirs is None:
+            sentences.append(f"{label} against {before}: not recorded yet.")
+            continue
+        sentences.append(f"{label} scores {ours[0]:.1f} % against {theirs[0]:.1f} % for {before} "
+                         f"({ours[0] - theirs[0]:+.1f} points).")
+    return sentences
