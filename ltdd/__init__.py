@@ -1,8 +1,11 @@
 """ltdd: dataset distillation for long-tailed and biased data — the package behind the book.
 
-Modules: :mod:`ltdd.config` (profiles, devices, seeding), :mod:`ltdd.data` (datasets),
-:mod:`ltdd.models` (ConvNet and friends), :mod:`ltdd.augment` (DSA), :mod:`ltdd.train` (the evaluation
-protocol), :mod:`ltdd.distill` (methods), :mod:`ltdd.book.viz` (figures), :mod:`ltdd.cli` (``python -m ltdd``).
+Subpackages by role: :mod:`ltdd.data` (datasets), :mod:`ltdd.distill` (methods, with the experts of trajectory
+matching), :mod:`ltdd.studies` (experiments over rows and seeds, the recorded runs) and :mod:`ltdd.book` (figures,
+widgets, exercise checkers, the student and Colab editions). Beside them: :mod:`ltdd.config` (profiles, devices,
+seeding), :mod:`ltdd.models` (ConvNet and friends), :mod:`ltdd.augment` (DSA), :mod:`ltdd.train` (the evaluation
+protocol), :mod:`ltdd.cli` (``python -m ltdd``) and small helpers (:mod:`ltdd.files`, :mod:`ltdd.checks`,
+:mod:`ltdd.markdown`).
 """
 
 from .config import derive_seed, get_device, get_profile, make_generator

@@ -26,6 +26,13 @@ def test_committed_page_is_the_generated_one():
                                                    "python -m ltdd.book.settings_page")
 
 
+def test_the_page_written_by_default_is_the_checkout_s_reference_settings_md():
+    # the module moved from ltdd/ to ltdd/book/ (issue 21): its path to the checkout moved with it
+    from ltdd.book.settings_page import PAGE
+
+    assert PAGE == ROOT / "reference" / "settings.md"
+
+
 def test_every_row_names_a_value_and_a_source_and_every_departure_is_listed():
     rows = settings_rows()
     assert {row.method for row in rows} >= {"DM", "IDM", "DSDM", "DC", "DSA", "CRLT-DD", "Biased-DD"}

@@ -22,7 +22,7 @@ from typing import Iterable
 
 from ..markdown import markdown_table
 
-PAGE = Path(__file__).resolve().parent.parent / "reference" / "settings.md"
+PAGE = Path(__file__).resolve().parents[2] / "reference" / "settings.md"
 """Where the page lives in the book's checkout.
 
 :meta hide-value:
