@@ -94,7 +94,7 @@ def plot_shot_groups(counts: Sequence[int], groupings: Mapping[str, Sequence[str
 
     ``groupings`` maps a rule's name to one group name per class, e.g. the output of
     :func:`ltdd.data.longtail.shot_groups` or :func:`~ltdd.data.longtail.index_range_groups`. Bars are
-    coloured with :data:`SHOT_GROUP_COLORS`; dashed lines mark ``thresholds`` (OLTR's 20 and 100
+    coloured with :data:`~ltdd.book.viz.core.SHOT_GROUP_COLORS`; dashed lines mark ``thresholds`` (OLTR's 20 and 100
     images); each panel's legend says how many classes fall in each group.
 
     Introduced in chapter 02.
