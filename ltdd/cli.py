@@ -505,7 +505,7 @@ def cmd_bias_sweep(args: argparse.Namespace) -> int:
     methods = dict(specs)
     ratios = check_bias_ratios(_number_list(args.ratios, float, "--ratios"))
     severities, seeds = _number_list(args.severities, int, "--severities"), _number_list(args.seeds, int, "--seeds")
-    _positive(("--ipc", args.ipc), ("--iterations", args.iterations))
+    _positive(("--ipc", args.ipc), ("--iterations", args.iterations), ("--full-epochs", args.full_epochs))
     out = Path(args.out)
     check_output_file(out)
     refuse_to_replace([out], args.resume, args.overwrite)
@@ -517,7 +517,7 @@ def cmd_bias_sweep(args: argparse.Namespace) -> int:
         load_options["zca"] = args.zca
     sweep = bias_sweep(methods, args.dataset, ratios, severities, profile, args.ipc, args.iterations, seeds,
                        full_set=not args.no_full_set, device=device, progress=not args.quiet, out=out,
-                       resume=args.resume, record=record, load_options=load_options)
+                       resume=args.resume, record=record, load_options=load_options, full_epochs=args.full_epochs)
     for severity in sweep.severities():
         print(f"severity {severity}: accuracy (%) on the all-conflicting test set", file=sys.stderr)
         print(sweep_table(sweep, severity), file=sys.stderr)
@@ -858,6 +858,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ipc", type=int, default=None, help="images per class (default: the profile's)")
     p.add_argument("--iterations", type=int, default=None, help="(default: the profile's)")
     p.add_argument("--no-full-set", action="store_true", help="skip the full-set control")
+    p.add_argument("--full-epochs", type=int, default=None,
+                   help="epochs of the full-set control (default: the profile's full_epochs)")
     add_study_flags(p, "JSON file for the rows and their provenance, rewritten after every distilled set",
                     seeds_help="distillation seeds, comma-separated",
                     resume_help="continue the sweep in OUT: run only what is missing")

@@ -27,6 +27,7 @@ from typing import Mapping, Sequence
 from .config import PROFILES
 from .files import atomic_write_text
 from .reference import CRLT_DD_TABLE_III, LTDD_ABLATION, LTDD_TABLE, PAPER_RESULTS, REFERENCE_DIR
+from .biased import BiasSweep
 from .studies import Study
 from .viz import finish_figure, markdown_table, palette
 
@@ -49,21 +50,38 @@ class RecordedExperiment:
     file: str
     title: str
     chapters: tuple[str, ...]
+    planned: dict[str, tuple[str, ...]]
+    """Setting key → the rows the experiment is meant to hold there (what :func:`pending_rows` checks): row labels,
+    or for a bias sweep ``"LABEL at ratio R"``."""
+    kind: str = "study"
+    """``"study"`` (:class:`ltdd.studies.Study` rows by label and seed) or ``"bias-sweep"``
+    (:class:`ltdd.biased.BiasSweep`: rows by label, bias ratio, severity and seed, plus the full-set control)."""
 
 
 RECORDED_EXPERIMENTS: dict[str, RecordedExperiment] = {
     "dm-family": RecordedExperiment(
         "cifar10_dm_family_cpu.json",
         "random, herding, k-center, DM, IDM and DSDM at IPC 1 and 10 on CIFAR-10 (JPEG mirror)",
-        ("01", "05", "06", "07")),
+        ("01", "05", "06", "07"),
+        {key: ("random", "DM", "herding", "k-center", "IDM", "DSDM") for key in ("ipc1", "ipc10")}),
     "longtail-effect": RecordedExperiment(
         "cifar10_longtail_effect_cpu.json",
         "a ConvNet on CIFAR-10-LT (JPEG mirror) at β = 10 and 100 against a balanced subset of the same size",
-        ("02", "04")),
+        ("02", "04"),
+        {key: ("long-tailed", "balanced subset, same size") for key in ("beta10", "beta100")}),
     "tm-ablation": RecordedExperiment(
         "cifar10_tm_ablation_cpu.json",
         "LTDD's ablation (MTT, DATM base, +DAM, +DAM+ED) on CIFAR-10-LT (JPEG mirror) β = 100, IPC 10",
-        ("11",)),
+        ("11",),
+        {"beta100": ("MTT", "base", "+DAM", "+DAM+ED")}),
+    "bias": RecordedExperiment(
+        "ccifar10_bias_cpu.json",
+        "DM and DeDM (oracle) on CCIFAR10-DD (JPEG mirror), severity 4, at bias ratios 0, 0.5, 0.95 and 1, IPC 10, "
+        "with the full-set control",
+        ("08",),
+        {"severity4": tuple(f"{label} at ratio {ratio:g}" for ratio in (0, 0.5, 0.95, 1)
+                            for label in ("DM", "DeDM", "full set"))},
+        kind="bias-sweep"),
 }
 """Name → the recorded experiment (issue 18's list grows here as runs finish)."""
 
@@ -77,11 +95,11 @@ def file_md5(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def study_seconds(study: Study) -> float:
-    """The seconds a study's rows took, summed over every row and phase (build, evaluate, experts, ...).
-
-    Machinery behind chapter 01."""
-    return float(sum(sum(row.get("seconds", {}).values()) for row in study.rows))
+def study_seconds(study: Study | BiasSweep) -> float:
+    """The seconds a study's rows took, summed over every row and phase (build, evaluate, experts, ...; a bias
+    sweep's rows hold one number each). Machinery behind chapter 01."""
+    seconds = [row.get("seconds", {}) for row in study.rows]
+    return float(sum(sum(s.values()) if isinstance(s, Mapping) else s for s in seconds))
 
 
 def machine_description() -> str:
@@ -89,6 +107,28 @@ def machine_description() -> str:
 
     Machinery behind chapter 01."""
     return f"{os.cpu_count()} CPU cores ({platform.machine()}), no GPU"
+
+
+def _study_class(name: str) -> type[Study] | type[BiasSweep]:
+    return BiasSweep if RECORDED_EXPERIMENTS[name].kind == "bias-sweep" else Study
+
+
+def row_names(study: Study | BiasSweep) -> set[str]:
+    """The names :attr:`RecordedExperiment.planned` uses for a study's rows: its labels, or for a bias sweep
+    ``"LABEL at ratio R"`` (the full-set control as ``"full set at ratio R"``). Machinery behind chapter 01."""
+    if isinstance(study, BiasSweep):
+        return {f"{row.get('label', 'full set')} at ratio {row['bias_ratio']:g}" for row in study.rows + study.full}
+    return set(study.labels())
+
+
+def pending_rows(name: str, studies: Mapping[str, Study | BiasSweep]) -> list[str]:
+    """``key/row`` of every planned row of experiment ``name`` (:attr:`RecordedExperiment.planned`) that
+    ``studies`` do not hold yet. Machinery behind chapter 01."""
+    pending = []
+    for key, planned in RECORDED_EXPERIMENTS[name].planned.items():
+        present = row_names(studies[key]) if key in studies else set()
+        pending += [f"{key}/{row}" for row in planned if row not in present]
+    return pending
 
 
 def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str | Path,
@@ -100,7 +140,8 @@ def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str
     (or another study command); ``archive`` is the mirror's zip, whose MD5 must be ``expected_md5`` (the mirror's,
     :data:`CIFAR10_MIRROR_MD5`).
     The file goes to ``out`` (default: its place in ``data/reference/``) and records the dataset label, the
-    archive's MD5, the machine, each study's seconds and their sum. A file already there is only replaced when the
+    archive's MD5, the machine, each study's seconds and their sum, and ``notes`` followed by the planned rows
+    still to run (:func:`pending_rows`), so the file never claims more than it holds. A file already there is only replaced when the
     new studies keep all its rows (a study grows as its runs resume), unless ``overwrite=True``.
 
     Machinery behind chapter 01.
@@ -112,16 +153,15 @@ def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str
     md5 = file_md5(archive)
     if md5 != expected_md5:
         raise ValueError(f"archive {archive} has MD5 {md5}, not the mirror's {expected_md5}")
-    loaded = {key: Study.load(path) for key, path in studies.items()}
+    loaded = {key: _study_class(name).load(path) for key, path in studies.items()}
     for study in loaded.values():  # files from before compare recorded it: the named profile's real batch
         if "batch_real" not in study.settings and study.settings.get("profile") in PROFILES:
             study.settings["batch_real"] = PROFILES[study.settings["profile"]].batch_real
     content = {
         "experiment": name, "title": RECORDED_EXPERIMENTS[name].title, "dataset_label": CIFAR10_MIRROR_LABEL,
-        "archive_md5": md5, "machine": machine_description(), "notes": notes,
+        "archive_md5": md5, "machine": machine_description(), "notes": _notes(notes, pending_rows(name, loaded)),
         "seconds": round(sum(study_seconds(s) for s in loaded.values()), 1),
-        "studies": {key: {"seconds": round(study_seconds(s), 1), "settings": s.settings, "rows": s.rows}
-                    for key, s in loaded.items()},
+        "studies": {key: {"seconds": round(study_seconds(s), 1), **s.payload()} for key, s in loaded.items()},
     }
     path = Path(out) if out is not None else REFERENCE_DIR / RECORDED_EXPERIMENTS[name].file
     if path.is_file() and not overwrite:
@@ -133,14 +173,23 @@ def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str
     return atomic_write_text(json.dumps(content, indent=1) + "\n", path)
 
 
-def _rows_lost(previous: "Experiment", studies: Mapping[str, Study]) -> list[str]:
-    """``key/label/seed`` of every row of ``previous`` that ``studies`` no longer have."""
+def _notes(notes: str, pending: Sequence[str]) -> str:
+    still = f"still to run: {', '.join(pending)}" if pending else "every planned row is recorded"
+    return f"{notes.rstrip('. ')}; {still}" if notes else still
+
+
+def _rows_lost(previous: "Experiment", studies: Mapping[str, Study | BiasSweep]) -> list[str]:
+    """``key/label/…/seed`` of every row of ``previous`` that ``studies`` no longer have."""
     lost = []
     for key, study in previous.studies.items():
-        kept = {(row["label"], row["seed"]) for row in studies[key].rows} if key in studies else set()
-        lost += [f"{key}/{row['label']}/seed {row['seed']}" for row in study.rows
-                 if (row["label"], row["seed"]) not in kept]
+        kept = {study.row_id(row) for row in studies[key].rows} if key in studies else set()
+        lost += [f"{key}/{_row_name(study, row)}" for row in study.rows if study.row_id(row) not in kept]
     return lost
+
+
+def _row_name(study: Study | BiasSweep, row: dict) -> str:
+    """``label/seed 0``, or ``label/bias_ratio 0.95/severity 4/seed 0`` for a bias sweep."""
+    return "/".join(str(row[name]) if name == "label" else f"{name} {row[name]}" for name in study.ROW_ID)
 
 
 @dataclass
@@ -150,10 +199,10 @@ class Experiment:
     Machinery behind chapter 01."""
 
     name: str
-    studies: dict[str, Study]
+    studies: dict[str, Study | BiasSweep]
     provenance: dict
 
-    def study(self, key: str) -> Study:
+    def study(self, key: str) -> Study | BiasSweep:
         """The study recorded under ``key`` (e.g. ``"ipc10"``)."""
         if key not in self.studies:
             raise KeyError(f"experiment {self.name!r} has no study {key!r}; it has {sorted(self.studies)}")
@@ -171,8 +220,7 @@ def load_experiment(name: str, path: str | Path | None = None) -> Experiment | N
         return None
     try:
         content = json.loads(path.read_text())
-        studies = {key: Study(value["rows"], value["settings"])
-                   for key, value in content["studies"].items()}
+        studies = {key: _study_class(name).from_payload(value) for key, value in content["studies"].items()}
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise ValueError(f"{path} is not a recorded experiment file: {error!r}") from error
     provenance = {key: value for key, value in content.items() if key != "studies"}
@@ -511,3 +559,142 @@ def tm_ablation_sentences(experiment: Experiment, key: str = "beta100") -> list[
         sentences.append(f"{label} scores {ours[0]:.1f} % against {theirs[0]:.1f} % for {before} "
                          f"({ours[0] - theirs[0]:+.1f} points).")
     return sentences
+
+
+BIAS_PAPER_ROWS = {"DM": "dm", "full set": "full set"}
+"""Recorded bias-sweep row → its row in Biased-DD's Table 1 (CCIFAR10-DD, IPC 50); DeDM is not in the paper."""
+
+
+def _paper_bias(label: str, ratio: float) -> float | None:
+    """Biased-DD's Table 1 accuracy (%) on CCIFAR10-DD for a recorded row at ``ratio``, or ``None``."""
+    from .reference import BIASED_DD_RATIOS_PRINTED, BIASED_DD_TABLE_1
+
+    method = BIAS_PAPER_ROWS.get(label)
+    if method is None or ratio not in BIASED_DD_RATIOS_PRINTED:
+        return None
+    return BIASED_DD_TABLE_1["ccifar10-dd"][method][BIASED_DD_RATIOS_PRINTED.index(ratio)][0]
+
+
+def _bias_cell(sweep: BiasSweep, label: str, ratio: float, severity: int) -> float | None:
+    mean, _, count = sweep.cell(label, ratio, severity)
+    return 100 * mean if count else None
+
+
+def bias_panel(experiment: Experiment, key: str = "severity4") -> str:
+    """The bias experiment as Markdown, the shape of Biased-DD's Table 1: per row (DM, DeDM, the full set) and
+    bias ratio, our accuracy (%) on the all-conflicting test set of CCIFAR10-DD (JPEG mirror), with the paper's
+    CCIFAR10-DD number beneath ours where it has the row (IPC 50 there).
+
+    Introduced in chapter 08."""
+    sweep = experiment.study(key)
+    severity = int(key.removeprefix("severity"))
+    ratios = sorted({float(name.rsplit(" ", 1)[1]) for name in RECORDED_EXPERIMENTS[experiment.name].planned[key]})
+    labels = list(dict.fromkeys(name.split(" at ratio ")[0] for name in RECORDED_EXPERIMENTS[experiment.name]
+                                .planned[key]))
+    table = []
+    for label in labels:
+        ours = [_bias_cell(sweep, label, ratio, severity) for ratio in ratios]
+        table.append([f"{label}, ours (IPC {sweep.settings.get('ipc')})" if label != "full set" else
+                      "full set, ours", *(f"{value:.1f}" if value is not None else "not recorded yet"
+                                          for value in ours)])
+        paper = [_paper_bias(label, ratio) for ratio in ratios]
+        if any(value is not None for value in paper):
+            table.append([f"{label}, paper" + (" (IPC 50)" if label != "full set" else ""),
+                          *(f"{value:.2f}" if value is not None else "–" for value in paper)])
+    return markdown_table(["row", *(f"ratio {ratio:g}" for ratio in ratios)], table)
+
+
+def bias_scale(sweep: BiasSweep) -> str:
+    """The bias experiment's scale in words. Introduced in chapter 08."""
+    s = sweep.settings
+    seeds = sorted({row["seed"] for row in sweep.rows})
+    full = (f"; the full-set control {s['full_epochs']} epochs" if s.get("full_epochs") else
+            "; the full-set control the profile's epochs") if sweep.full else "; the full-set control not yet run"
+    return (f"IPC {s.get('ipc')}, {s.get('iterations')} iterations, {s.get('batch_real')} real images per class per "
+            f"iteration, ConvNet width {s.get('net_width')}, {s.get('eval_seeds')} evaluation networks × "
+            f"{s.get('eval_epochs')} epochs, {len(seeds)} seed{'s' if len(seeds) != 1 else ''}{full}")
+
+
+def bias_sentences(experiment: Experiment, key: str = "severity4") -> list[str]:
+    """What the bias experiment shows, every number from the file: how far DM falls from the unbiased set
+    (ratio 0) to the fully biased one (ratio 1) against the paper's fall, where DM stands against the full
+    set at the most biased ratio, and what DeDM's reweighting changes at the biased ratios.
+
+    Introduced in chapter 08."""
+    sweep, severity = experiment.study(key), int(key.removeprefix("severity"))
+    ours = {(label, ratio): _bias_cell(sweep, label, ratio, severity)
+            for label in ("DM", "DeDM", "full set") for ratio in (0.0, 0.5, 0.95, 1.0)}
+    sentences = []
+    low, high = ours["DM", 0.0], ours["DM", 1.0]
+    if low is not None and high is not None:
+        paper_low, paper_high = _paper_bias("DM", 0.0), _paper_bias("DM", 1.0)
+        sentences.append(f"From ratio 0 to ratio 1, DM's accuracy on the all-conflicting test set falls from "
+                         f"{low:.1f} % to {high:.1f} % ({high - low:+.1f} points; the paper at IPC 50: "
+                         f"{paper_low:.2f} → {paper_high:.2f}, {paper_high - paper_low:+.2f}).")
+    else:
+        sentences.append("DM at ratios 0 and 1: not recorded yet.")
+    for ratio in (0.95, 1.0):
+        dm, full = ours["DM", ratio], ours["full set", ratio]
+        if dm is None or full is None:
+            sentences.append(f"DM against the full set at ratio {ratio:g}: not recorded yet.")
+            continue
+        word = "above" if dm > full else "below" if dm < full else "level with"
+        paper_dm, paper_full = _paper_bias("DM", ratio), _paper_bias("full set", ratio)
+        paper_word = "above" if paper_dm > paper_full else "below"
+        sentences.append(f"At ratio {ratio:g}, DM's set of {sweep.settings.get('ipc')} images per class scores "
+                         f"{dm:.1f} %, {abs(dm - full):.1f} points {word} the full biased set ({full:.1f} %); in the "
+                         f"paper DM is {paper_word} it ({paper_dm:.2f} against {paper_full:.2f}).")
+    for ratio in (0.95, 1.0):
+        dm, dedm = ours["DM", ratio], ours["DeDM", ratio]
+        if dm is None or dedm is None:
+            sentences.append(f"DeDM against DM at ratio {ratio:g}: not recorded yet.")
+            continue
+        sentences.append(f"At ratio {ratio:g}, DeDM (oracle) scores {dedm:.1f} % against DM's {dm:.1f} % "
+                         f"({dedm - dm:+.1f} points).")
+    return sentences
+
+
+def plot_bias_recorded_vs_paper(experiment: Experiment, key: str = "severity4"):
+    """Accuracy (%) on the all-conflicting test set against the bias ratio: our rows on the mirror (solid, from
+    :func:`ltdd.biased.plot_bias_sweep_curves`) and the paper's CCIFAR10-DD DM and full-set rows at IPC 50
+    (hollow markers, dotted, in the same colours).
+
+    Introduced in chapter 08."""
+    from .biased import plot_bias_sweep_curves
+    from .reference import BIASED_DD_RATIOS_PRINTED
+
+    sweep = experiment.study(key)
+    fig = plot_bias_sweep_curves(sweep, int(key.removeprefix("severity")),
+                                 title=f"CCIFAR10-DD ({CIFAR10_MIRROR_LABEL}): ours (solid) and Biased-DD's "
+                                       f"Table 1 (hollow, IPC 50)")
+    ax = fig.axes[0]
+    colours = {line.get_label(): line.get_color() for line in ax.get_lines()}
+    for label in BIAS_PAPER_ROWS:
+        points = [(ratio, _paper_bias(label, ratio)) for ratio in BIASED_DD_RATIOS_PRINTED]
+        ax.plot([p[0] for p in points], [p[1] for p in points], linestyle=":", marker="o", markerfacecolor="none",
+                color=colours.get(label, "0.3"), alpha=0.8, label=f"{label} (paper)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def grouping_panel(experiment: Experiment, key: str = "beta100") -> str:
+    """One recorded CIFAR-10-LT run reported three ways, as Markdown: the long-tailed row's mean per-class
+    accuracy (%) in each group under the OLTR paper's thresholds, OLTR's code's (inclusive) thresholds and
+    MiSLAS's index ranges, with the number of classes in each group; an empty group shows "–".
+
+    Introduced in chapter 02."""
+    from .data.longtail import MISLAS_INDEX_SPLITS, group_accuracy, index_range_groups, shot_groups
+    from .longtail_effect import LONG_TAILED
+
+    study = experiment.study(key)
+    counts, per_class = study.settings["counts"], study.per_class(LONG_TAILED)
+    groupings = {"> 100 / < 20 images (OLTR's paper)": shot_groups(counts),
+                 "≥ 100 / ≤ 20 images (OLTR's code)": shot_groups(counts, inclusive=True),
+                 "index ranges [0, 3) [3, 7) [7, 10) (MiSLAS)": index_range_groups(
+                     len(counts), MISLAS_INDEX_SPLITS["cifar10"])}
+    table = []
+    for name, groups in groupings.items():
+        accuracy = group_accuracy(per_class, groups)
+        table.append([name, *(f"{100 * accuracy[g]:.1f} ({groups.count(g)})" if g in accuracy else "– (0)"
+                              for g in ("many", "medium", "few"))])
+    return markdown_table(["grouping", "many (classes)", "medium (classes)", "few (classes)"], table)

@@ -53,6 +53,24 @@ def test_record_experiment_carries_provenance_and_every_row(recorded, archive):
     assert content["studies"]["ipc10"]["seconds"] == 20.0 and content["seconds"] == 25.0
     assert content["studies"]["ipc10"]["settings"]["batch_real"] == 128  # the cpu profile's, filled in
     assert len(content["studies"]["ipc10"]["rows"]) == 4
+    # the notes say which of the six planned rows per IPC are missing (random and DM at 10, DM at 1 are there)
+    assert content["notes"] == ("test; still to run: ipc1/random, ipc1/herding, ipc1/k-center, ipc1/IDM, "
+                                "ipc1/DSDM, ipc10/herding, ipc10/k-center, ipc10/IDM, ipc10/DSDM")
+
+
+def test_notes_say_when_every_planned_row_is_recorded(tmp_path, archive):
+    from ltdd.tm_study import ABLATION_ROWS
+
+    from ltdd.longtail_effect import BALANCED_SUBSET, LONG_TAILED
+    from ltdd.recorded import RECORDED_EXPERIMENTS
+
+    # the planned labels are the ones the studies write
+    assert RECORDED_EXPERIMENTS["tm-ablation"].planned["beta100"] == tuple(ABLATION_ROWS)
+    assert set(RECORDED_EXPERIMENTS["longtail-effect"].planned["beta10"]) == {LONG_TAILED, BALANCED_SUBSET}
+    path = write_study(tmp_path / "tm.json", 10, [row for label in ABLATION_ROWS for row in study_rows(label, [0.3])])
+    out = record_experiment("tm-ablation", {"beta100": path}, archive[0], tmp_path / "tm-record.json",
+                            expected_md5=archive[1])
+    assert json.loads(out.read_text())["notes"] == "every planned row is recorded"
 
 
 def test_record_experiment_never_drops_recorded_rows(recorded, tmp_path, archive):
@@ -216,7 +234,7 @@ def test_committed_record_has_its_provenance(name):
     for key, study in experiment.studies.items():
         settings = study.settings
         assert settings["command"].startswith("python -m ltdd ") and settings["commit"] and settings["torch"]
-        assert settings["dataset"].startswith("cifar10"), key
+        assert settings["dataset"] in ("cifar10", "cifar10-lt", "ccifar10-dd"), key
         assert study.rows and all(isinstance(row["seed"], int) for row in study.rows)
 
 
@@ -280,3 +298,75 @@ def test_recorded_study_prints_its_provenance_or_that_it_is_missing(tmp_path, ca
     assert study is not None and study.settings["seeds"] == [0, 1]
     assert capsys.readouterr().out == ("study.json: python -m ltdd rebalance\n"
                                        "  commit abc123, 2026-01-02, cpu, 2 thread(s)\n")
+
+
+def bias_sweep_file(path, ratios=(0.0, 0.5, 0.95, 1.0)):
+    from ltdd.biased import BiasSweep
+
+    dm = {0.0: 0.40, 0.5: 0.36, 0.95: 0.30, 1.0: 0.25}
+    rows = [{"label": label, "method": label.lower(), "bias_ratio": r, "severity": 4, "seed": 0,
+             "conflicting_test": dm[r] + shift, "lff_aligned": 0.5, "lff_conflicting": 0.3, "seconds": 60.0}
+            for r in ratios for label, shift in (("DM", 0.0), ("DeDM", 0.02))]
+    full = [{"bias_ratio": r, "severity": 4, "conflicting_test": {0.0: 0.6, 0.5: 0.5, 0.95: 0.32, 1.0: 0.2}[r],
+             "lff_aligned": 0.9, "lff_conflicting": 0.4} for r in ratios]
+    settings = {"dataset": "ccifar10-dd", "profile": "cpu", "ipc": 10, "iterations": 200, "batch_real": 128,
+                "net_width": 64, "eval_seeds": 3, "eval_epochs": 300, "command": "python -m ltdd bias-sweep ..."}
+    BiasSweep(rows, full, settings).save(path)
+    return path
+
+
+def test_bias_record_panel_and_sentences(tmp_path, archive):
+    from ltdd.recorded import bias_panel, bias_sentences, plot_bias_recorded_vs_paper
+
+    path = bias_sweep_file(tmp_path / "sweep.json", ratios=(0.0, 0.95, 1.0))
+    out = record_experiment("bias", {"severity4": path}, archive[0], tmp_path / "bias.json", expected_md5=archive[1])
+    content = json.loads(out.read_text())
+    assert content["seconds"] == 360.0 and len(content["studies"]["severity4"]["full"]) == 3
+    assert content["notes"] == "still to run: severity4/DM at ratio 0.5, severity4/DeDM at ratio 0.5, " \
+                               "severity4/full set at ratio 0.5"
+    experiment = load_experiment("bias", out)
+    panel = bias_panel(experiment).splitlines()
+    assert panel[0].split(" | ")[1:] == ["ratio 0", "ratio 0.5", "ratio 0.95", "ratio 1 |"]
+    assert panel[2].startswith("| DM, ours (IPC 10) | 40.0 | not recorded yet | 30.0 | 25.0")
+    # Biased-DD Table 1, CCIFAR10-DD (typed from the paper): DM 52.29 / 47.47 / 38.23 / 36.68, full set
+    # 73.77 / 67.13 / 37.34 / 24.55 at ratios 0 / 0.5 / 0.95 / 1
+    assert panel[3] == "| DM, paper (IPC 50) | 52.29 | 47.47 | 38.23 | 36.68 |"
+    assert panel[-1] == "| full set, paper | 73.77 | 67.13 | 37.34 | 24.55 |"
+    fall, at_095, at_1, dedm_095, dedm_1 = bias_sentences(experiment)
+    assert "from 40.0 % to 25.0 % (-15.0 points; the paper at IPC 50: 52.29 → 36.68, -15.61)" in fall
+    assert "scores 30.0 %, 2.0 points below the full biased set (32.0 %)" in at_095 and "above it" in at_095
+    assert "scores 25.0 %, 5.0 points above the full biased set (20.0 %)" in at_1
+    assert "DeDM (oracle) scores 32.0 % against DM's 30.0 % (+2.0 points)" in dedm_095
+    from ltdd.recorded import bias_scale
+
+    assert bias_scale(experiment.study("severity4")).endswith("1 seed; the full-set control the profile's epochs")
+    axes = plot_bias_recorded_vs_paper(experiment).axes[0]
+    assert {"DM", "DeDM", "full set", "DM (paper)", "full set (paper)"} <= {l.get_label() for l in axes.get_lines()}
+
+
+def test_grouping_panel_reports_one_run_three_ways(tmp_path, archive):
+    from ltdd.longtail_effect import LONG_TAILED
+    from ltdd.recorded import grouping_panel
+
+    counts = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]  # CIFAR-10-LT, β = 100 (LDAM-DRW's split)
+    per_class = [0.9, 0.9, 0.9, 0.6, 0.6, 0.6, 0.6, 0.3, 0.1, 0.0]
+    path = tmp_path / "beta100.json"
+    RebalanceStudy([longtail_rows(LONG_TAILED, 0.5, per_class, [1.0] * 10)],
+                   {"counts": counts, "imbalance": 100.0}).save(path)
+    out = record_experiment("longtail-effect", {"beta100": path}, archive[0], tmp_path / "lt.json",
+                            expected_md5=archive[1])
+    rows = grouping_panel(load_experiment("longtail-effect", out)).splitlines()[2:]
+    # thresholds: classes 0-7 have more than 100 images (mean 0.675), 8-9 between 20 and 100, none fewer than 20
+    assert rows[0].endswith("| 67.5 (8) | 5.0 (2) | – (0) |") and rows[1].endswith("| 67.5 (8) | 5.0 (2) | – (0) |")
+    assert rows[2].endswith("| 90.0 (3) | 60.0 (4) | 13.3 (3) |")  # MiSLAS's CIFAR-10 thirds
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED_EXPERIMENTS))
+def test_every_chapter_named_for_a_record_shows_it(name):
+    from pathlib import Path
+
+    chapters = Path(__file__).resolve().parents[1] / "chapters"
+    for number in RECORDED_EXPERIMENTS[name].chapters:
+        (source,) = chapters.glob(f"{number}_*.py")
+        assert f'load_experiment("{name}")' in source.read_text() or \
+            (name == "dm-family" and "dm_family_panel(" in source.read_text()), (name, source.name)
