@@ -74,6 +74,12 @@ RECORDED_EXPERIMENTS: dict[str, RecordedExperiment] = {
         "LTDD's ablation (MTT, DATM base, +DAM, +DAM+ED) on CIFAR-10-LT (JPEG mirror) β = 100, IPC 10",
         ("11",),
         {"beta100": ("MTT", "base", "+DAM", "+DAM+ED")}),
+    "crlt-dd": RecordedExperiment(
+        "cifar10_crlt_dd_cpu.json",
+        "CRLT-DD's Table III plans on CIFAR-10-LT (JPEG mirror) β = 100",
+        ("09",),
+        {"beta100": ("vanilla", "sample all", "distill all", "sample head", "distill head",
+                     "distill all + SimCLR")}),
     "bias": RecordedExperiment(
         "ccifar10_bias_cpu.json",
         "DM and DeDM (oracle) on CCIFAR10-DD (JPEG mirror), severity 4, at bias ratios 0, 0.5, 0.95 and 1, IPC 10, "
@@ -698,3 +704,63 @@ def grouping_panel(experiment: Experiment, key: str = "beta100") -> str:
         table.append([name, *(f"{100 * accuracy[g]:.1f} ({groups.count(g)})" if g in accuracy else "– (0)"
                               for g in ("many", "medium", "few"))])
     return markdown_table(["grouping", "many (classes)", "medium (classes)", "few (classes)"], table)
+
+
+def crlt_dd_panel(experiment: Experiment, key: str = "beta100") -> str:
+    """CRLT-DD's Table III on CIFAR-10-LT as Markdown: per recorded plan, the paper's accuracy at the study's β
+    and ours on the mirror (overall, and the mean per-class accuracy of the head and tail halves).
+
+    Introduced in chapter 09."""
+    study = experiment.study(key)
+    beta = int(float(key.removeprefix("beta")))
+    paper = CRLT_DD_TABLE_III["cifar10-lt"]
+    header = ["plan", f"paper, β = {beta} (Table III)", f"ours, {CIFAR10_MIRROR_LABEL}", "ours, head half",
+              "ours, tail half"]
+    table = []
+    for label in _planned_then_recorded(experiment.name, key, study):
+        ours = row_accuracy(study, label)
+        halves = [study.mean_std(label, f"groups.halves.{half}") for half in ("head", "tail")]
+        table.append([label, f"{paper[label][beta]:.2f}" if beta in paper.get(label, {}) else "–",
+                      _accuracy_cell(study, ours) if ours else "not recorded yet",
+                      *(f"{100 * h[0]:.1f}" if h[2] else "–" for h in halves)])
+    return markdown_table(header, table)
+
+
+def crlt_dd_scale(study: Study) -> str:
+    """The CRLT-DD experiment's scale in words: DM iterations and real batch, head IPC, SimCLR epochs, network
+    width, evaluation networks and epochs, seeds. Introduced in chapter 09."""
+    s = study.settings
+    seeds = sorted({row["seed"] for row in study.rows})
+    return (f"{s.get('method', 'dm').upper()} {s.get('iterations')} iterations with {s.get('batch_real')} real "
+            f"images per class, distill head at IPC {s.get('ipc_head')}, SimCLR {s.get('simclr_epochs')} epochs, "
+            f"ConvNet width {s.get('net_width')}, {s.get('networks')} evaluation network(s) × "
+            f"{s.get('eval_epochs')} epochs, {len(seeds)} seed{'s' if len(seeds) != 1 else ''}")
+
+
+def crlt_dd_sentences(experiment: Experiment, key: str = "beta100") -> list[str]:
+    """Each rebalancing plan against the whole long-tailed set (vanilla), ours beside the paper's, every number
+    read from the file. Introduced in chapter 09."""
+    study = experiment.study(key)
+    beta = int(float(key.removeprefix("beta")))
+    paper = CRLT_DD_TABLE_III["cifar10-lt"]
+    vanilla = row_accuracy(study, "vanilla")
+    sentences = []
+    for label in _planned_then_recorded(experiment.name, key, study):
+        if label == "vanilla":
+            continue
+        ours = row_accuracy(study, label)
+        if ours is None or vanilla is None:
+            sentences.append(f"{label} against vanilla: not recorded yet.")
+            continue
+        text = (f"{label} scores {ours[0]:.1f} % against {vanilla[0]:.1f} % for vanilla "
+                f"({ours[0] - vanilla[0]:+.1f} points")
+        if beta in paper.get(label, {}):
+            text += f"; the paper: {paper[label][beta] - paper['vanilla'][beta]:+.2f}"
+        sentences.append(text + ").")
+    return sentences
+
+
+def _planned_then_recorded(name: str, key: str, study: Study) -> list[str]:
+    """The planned row labels of ``key``, then any other label the study holds, in order."""
+    planned = list(RECORDED_EXPERIMENTS[name].planned.get(key, ()))
+    return planned + [label for label in study.labels() if label not in planned]

@@ -370,3 +370,32 @@ def test_every_chapter_named_for_a_record_shows_it(name):
         (source,) = chapters.glob(f"{number}_*.py")
         assert f'load_experiment("{name}")' in source.read_text() or \
             (name == "dm-family" and "dm_family_panel(" in source.read_text()), (name, source.name)
+
+
+def test_crlt_dd_panel_and_sentences(tmp_path, archive):
+    from ltdd.recorded import crlt_dd_panel, crlt_dd_sentences
+
+    rows = []
+    for label, accuracy in (("vanilla", 0.40), ("distill head", 0.46), ("sample all", 0.38)):
+        (row,) = study_rows(label, [accuracy])
+        row["groups"] = {"halves": {"head": accuracy + 0.2, "tail": accuracy - 0.2}}
+        rows.append(row)
+    path = write_study(tmp_path / "crlt.json", 10, rows)
+    out = record_experiment("crlt-dd", {"beta100": path}, archive[0], tmp_path / "c.json", expected_md5=archive[1])
+    experiment = load_experiment("crlt-dd", out)
+    panel = crlt_dd_panel(experiment).splitlines()
+    # CRLT-DD Table III, CIFAR-10-LT β = 100 (typed from the paper): vanilla 51.20, distill head 62.45
+    assert panel[2] == "| vanilla | 51.20 | 40.0 ± 1.0 | 60.0 | 20.0 |"
+    assert panel[6].startswith("| distill head | 62.45 | 46.0 ± 1.0 | 66.0 | 26.0")
+    assert panel[5].startswith("| sample head | 62.03 | not recorded yet | – | –")
+    sentences = crlt_dd_sentences(experiment)
+    assert "distill head scores 46.0 % against 40.0 % for vanilla (+6.0 points; the paper: +11.25)." in sentences
+    assert "sample all scores 38.0 % against 40.0 % for vanilla (-2.0 points; the paper: -1.26)." in sentences
+    assert "sample head against vanilla: not recorded yet." in sentences
+    from ltdd.recorded import crlt_dd_scale
+
+    study = experiment.study("beta100")
+    study.settings.update({"method": "dm", "batch_real": 128, "ipc_head": 500, "simclr_epochs": 5, "networks": 1,
+                           "eval_epochs": 30})
+    assert crlt_dd_scale(study) == ("DM 200 iterations with 128 real images per class, distill head at IPC 500, "
+                                    "SimCLR 5 epochs, ConvNet width 64, 1 evaluation network(s) × 30 epochs, 1 seed")
