@@ -67,7 +67,9 @@ runs, mirror = Path(sys.argv[1]), sys.argv[2]
 plans = {"dm-family": {f"ipc{k}": runs / f"dm-family-ipc{k}" / "study.json" for k in (1, 10)},
          "longtail-effect": {f"beta{b}": runs / f"longtail-effect-beta{b}" / "study.json" for b in (10, 100)},
          "tm-ablation": {"beta100": runs / "tm-ablation-beta100" / "study.json"},
-         "bias": {"severity4": runs / "bias-ccifar10" / "sweep.json"}}
+         "bias": {"severity4": runs / "bias-ccifar10" / "sweep.json"},
+         "crlt-dd": {"beta100": runs / "crlt-dd-beta100" / "study.json"},
+         "comparison": {"beta100": runs / "comparison-beta100" / "study.json"}}
 for name, studies in plans.items():
     present = {key: path for key, path in studies.items() if path.is_file()}
     if present:

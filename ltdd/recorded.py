@@ -80,6 +80,13 @@ RECORDED_EXPERIMENTS: dict[str, RecordedExperiment] = {
         ("09",),
         {"beta100": ("vanilla", "sample all", "distill all", "sample head", "distill head",
                      "distill all + SimCLR")}),
+    "comparison": RecordedExperiment(
+        "cifar10_comparison_cpu.json",
+        "every method of the book on CIFAR-10-LT (JPEG mirror) β = 100, IPC 10, one evaluation protocol",
+        ("12",),
+        {"beta100": ("random", "herding", "k-center", "DC", "DSA", "DM", "IDM", "DSDM", "MTT", "DATM",
+                     "LTDD (DAM+ED)", "CRLT-DD distill all", "CRLT-DD distill head", "CRLT-DD distill all + SimCLR",
+                     "whole long-tailed set")}),
     "bias": RecordedExperiment(
         "ccifar10_bias_cpu.json",
         "DM and DeDM (oracle) on CCIFAR10-DD (JPEG mirror), severity 4, at bias ratios 0, 0.5, 0.95 and 1, IPC 10, "
@@ -764,3 +771,41 @@ def _planned_then_recorded(name: str, key: str, study: Study) -> list[str]:
     """The planned row labels of ``key``, then any other label the study holds, in order."""
     planned = list(RECORDED_EXPERIMENTS[name].planned.get(key, ()))
     return planned + [label for label in study.labels() if label not in planned]
+
+
+COMPARISON_PAPER_ROWS = {"random": "random", "k-center": "kcenter", "DC": "dc", "IDM": "idm", "MTT": "mtt",
+                         "DATM": "datm", "LTDD (DAM+ED)": "ltdd"}
+"""Comparison row → its row in LTDD's Table 1 (CIFAR-10-LT β = 100; :data:`ltdd.reference.LTDD_TABLE`)."""
+
+COMPARISON_CRLT_ROWS = {"CRLT-DD distill all": "distill all", "CRLT-DD distill head": "distill head",
+                        "CRLT-DD distill all + SimCLR": "distill all + SimCLR", "whole long-tailed set": "vanilla"}
+"""Comparison row → its row in CRLT-DD's Table III (CIFAR-10-LT β = 100, the plan's own IPC)."""
+
+
+def comparison_panel(experiment: Experiment, key: str = "beta100") -> str:
+    """The all-methods comparison on CIFAR-10-LT as Markdown: per row, the paper's number at β = 100 (LTDD's
+    Table 1 at the study's IPC, or CRLT-DD's Table III for its plans and the whole set) with its source, and ours
+    on the mirror (overall, many- and medium-shot accuracy).
+
+    Introduced in chapter 12."""
+    from .reference import LTDD_FULL_DATA
+
+    study = experiment.study(key)
+    beta, ipc = int(float(key.removeprefix("beta"))), study.settings.get("ipc")
+    header = ["row", "paper", "source", f"ours, {CIFAR10_MIRROR_LABEL}", "many", "medium"]
+    table = []
+    for label in _planned_then_recorded(experiment.name, key, study):
+        paper, source = None, "–"
+        if label in COMPARISON_PAPER_ROWS and ipc in LTDD_TABLE.get(COMPARISON_PAPER_ROWS[label], {}):
+            paper, source = LTDD_TABLE[COMPARISON_PAPER_ROWS[label]][ipc], f"LTDD Table 1, IPC {ipc}"
+        elif label in COMPARISON_CRLT_ROWS:
+            paper = CRLT_DD_TABLE_III["cifar10-lt"][COMPARISON_CRLT_ROWS[label]].get(beta)
+            source = "CRLT-DD Table III"
+            if label == "whole long-tailed set":
+                source += f" (LTDD Table 1: {LTDD_FULL_DATA:.1f})"
+        ours = row_accuracy(study, label)
+        shots = [study.mean_std(label, f"groups.shots.{group}") for group in ("many", "medium")]
+        table.append([label, f"{paper:.1f}" if paper is not None else "–", source,
+                      _accuracy_cell(study, ours) if ours else "not recorded yet",
+                      *(f"{100 * shot[0]:.1f}" if shot[2] else "–" for shot in shots)])
+    return markdown_table(header, table)

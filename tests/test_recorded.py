@@ -399,3 +399,20 @@ def test_crlt_dd_panel_and_sentences(tmp_path, archive):
                            "eval_epochs": 30})
     assert crlt_dd_scale(study) == ("DM 200 iterations with 128 real images per class, distill head at IPC 500, "
                                     "SimCLR 5 epochs, ConvNet width 64, 1 evaluation network(s) × 30 epochs, 1 seed")
+
+
+def test_comparison_panel_names_each_papers_number_and_source(tmp_path, archive):
+    from ltdd.recorded import comparison_panel
+
+    rows = study_rows("IDM", [0.30]) + study_rows("whole long-tailed set", [0.45]) + study_rows("DSA", [0.2])
+    path = write_study(tmp_path / "cmp.json", 10, rows)
+    out = record_experiment("comparison", {"beta100": path}, archive[0], tmp_path / "c.json",
+                            expected_md5=archive[1])
+    panel = {line.split(" | ")[0].lstrip("| "): line for line in
+             comparison_panel(load_experiment("comparison", out)).splitlines()[2:]}
+    # LTDD Table 1, CIFAR-10-LT β = 100, IPC 10: IDM 49.8, LTDD 53.4; CRLT-DD Table III β = 100: vanilla 51.20
+    assert panel["IDM"] == "| IDM | 49.8 | LTDD Table 1, IPC 10 | 30.0 ± 1.0 | – | – |"
+    assert panel["LTDD (DAM+ED)"].startswith("| LTDD (DAM+ED) | 53.4 | LTDD Table 1, IPC 10 | not recorded yet")
+    assert panel["whole long-tailed set"].startswith(
+        "| whole long-tailed set | 51.2 | CRLT-DD Table III (LTDD Table 1: 66.2) | 45.0 ± 1.0")
+    assert panel["DSA"] == "| DSA | – | – | 20.0 ± 1.0 | – | – |"
