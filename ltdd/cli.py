@@ -1,5 +1,6 @@
 """Command line: ``python -m ltdd info | data | distill | evaluate | bias-sweep | rebalance | experts | tm-ablation |
-compare | longtail-effect | student-edition | colab-edition | set-repository`` (also the ``ltdd`` console script).
+compare | longtail-effect | convergence | student-edition | colab-edition | set-repository`` (also the ``ltdd``
+console script).
 
 The contract (the README's "Command line" section) is stable: tests and users rely on it.
 
@@ -39,6 +40,12 @@ The contract (the README's "Command line" section) is stable: tests and users re
   every method of the book on one long-tailed set under one evaluation protocol
   (:func:`ltdd.comparison.compare_methods`): experts under ``DIR/buffers``, the rows with provenance in
   ``DIR/study.json`` after every row. Prints the table; the last line is JSON.
+
+* ``convergence METHOD --checkpoints K1,K2,... --out DIR [--ipc K] [--seed S] [--networks N] [--eval-epochs N]
+  [--option KEY=VALUE ...] [--resume]`` — one distillation run evaluated after each of the iteration counts
+  (:func:`ltdd.studies.convergence.accuracy_against_iterations`): the rows with provenance in ``DIR/study.json``,
+  the run's state in ``DIR/checkpoint.pt`` before each evaluation, so ``--resume`` continues it. Prints the
+  accuracy per checkpoint; the last line is JSON.
 
 * ``student-edition OUT`` — every chapter without its solutions, a stub cell after each exercise
   (:mod:`ltdd.student`), in ``OUT/chapters``; prints the exercises per chapter as JSON.
@@ -695,6 +702,29 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convergence(args: argparse.Namespace) -> int:
+    """``python -m ltdd convergence``: one distillation run evaluated at several iteration counts."""
+    from .studies.convergence import accuracy_against_iterations, check_checkpoints
+
+    profile = get_profile(args.profile)
+    device = get_device(args.device)
+    checkpoints = check_checkpoints(_number_list(args.checkpoints, int, "--checkpoints"))
+    _positive(("--ipc", args.ipc), ("--eval-epochs", args.eval_epochs), ("--networks", args.networks))
+    settings = parse_options(args.option, method_config(args.method))
+    out = _study_outputs(args, ("study.json", "checkpoint.pt"))
+    dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
+                           download=_download_flag(args, profile), device=device, **_options(args))
+    if args.eval_epochs is not None:
+        profile = profile.replace(eval_epochs=args.eval_epochs)
+    study = accuracy_against_iterations(dataset, args.method, checkpoints, profile, args.ipc, args.seed,
+                                        args.networks, out, args.resume, _run_record(args, device),
+                                        not args.quiet, **settings)
+    for row in study.rows:
+        print(f"{row['iterations']:>7} iterations: {100 * row['accuracy']:.2f} %", file=sys.stderr)
+    _print_study_summary(out / "study.json", study)
+    return 0
+
+
 def cmd_longtail_effect(args: argparse.Namespace) -> int:
     """``python -m ltdd longtail-effect``: a long-tailed set against a balanced subset of the same size."""
     from .longtail_effect import longtail_effect, weight_norm_slope
@@ -936,6 +966,22 @@ def build_parser() -> argparse.ArgumentParser:
                     seeds_help="seeds, comma-separated; each builds every set anew")
     add_run_flags(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("convergence", help="one distillation run evaluated at several iteration counts")
+    p.add_argument("method", choices=available_methods(), metavar="method",
+                   help=f"one of {available_methods()}")
+    p.add_argument("--checkpoints", required=True,
+                   help="iteration counts to evaluate at, increasing, comma-separated (e.g. 50,100,200,400)")
+    p.add_argument("--dataset", default=None, help="dataset name (default: the profile's)")
+    p.add_argument("--ipc", type=int, default=None, help="images per class (default: the profile's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-epochs", type=int, default=None, help="evaluation epochs (default: the profile's)")
+    p.add_argument("--networks", type=int, default=None, help="evaluation networks (default: the profile's)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="a method setting (repeatable)")
+    add_study_flags(p, "output folder (study.json and the run's checkpoint.pt)",
+                    resume_help="continue OUT from its checkpoint: evaluate only the iteration counts missing")
+    add_run_flags(p)
+    p.set_defaults(func=cmd_convergence)
 
     p = sub.add_parser("longtail-effect", help="a network trained on a long-tailed set against one trained on "
                        "a balanced subset of the same size")

@@ -64,6 +64,11 @@ RECORDED_EXPERIMENTS: dict[str, RecordedExperiment] = {
         "random, herding, k-center, DM, IDM and DSDM at IPC 1 and 10 on CIFAR-10 (JPEG mirror)",
         ("01", "05", "06", "07"),
         {key: ("random", "DM", "herding", "k-center", "IDM", "DSDM") for key in ("ipc1", "ipc10")}),
+    "dm-iterations": RecordedExperiment(
+        "cifar10_dm_iterations_cpu.json",
+        "DM at IPC 10 on CIFAR-10 (JPEG mirror): one run evaluated after 50 to 800 iterations",
+        ("05",),
+        {"ipc10": tuple(f"{k} iterations" for k in (50, 100, 200, 400, 800))}),
     "longtail-effect": RecordedExperiment(
         "cifar10_longtail_effect_cpu.json",
         "a ConvNet on CIFAR-10-LT (JPEG mirror) at β = 10 and 100 against a balanced subset of the same size",
@@ -809,3 +814,80 @@ def comparison_panel(experiment: Experiment, key: str = "beta100") -> str:
                       _accuracy_cell(study, ours) if ours else "not recorded yet",
                       *(f"{100 * shot[0]:.1f}" if shot[2] else "–" for shot in shots)])
     return markdown_table(header, table)
+
+
+def iteration_points(study: Study) -> list[tuple[int, float, float]]:
+    """``(iterations, accuracy %, spread over the evaluation networks %)`` of a convergence study
+    (:func:`ltdd.studies.convergence.accuracy_against_iterations`), by iterations. Machinery behind chapter 05."""
+    rows = sorted(study.rows, key=lambda row: row["iterations"])
+    return [(row["iterations"], 100 * row["accuracy"], 100 * row.get("network_std", 0.0)) for row in rows]
+
+
+def convergence_sentence(experiment: Experiment, baseline: Experiment | None = None, key: str = "ipc10") -> str:
+    """How far the recorded DM run is from converged, in words, from the file: its accuracy at the first and last
+    recorded iteration counts, the gain over the last doubling, and the paper's number after its 20,000
+    iterations; with ``baseline`` (the dm-family record) also random selection at the same IPC.
+
+    Introduced in chapter 05."""
+    from .distill import PAPER_ITERATIONS
+
+    study = experiment.study(key)
+    points = iteration_points(study)
+    if not points:
+        return "DM against iterations: not recorded yet."
+    ipc = study.settings.get("ipc")
+    paper = PAPER_RESULTS["cifar10"]["dm"].get(ipc)
+    first, last = points[0], points[-1]
+    text = (f"From {first[0]:,} to {last[0]:,} iterations, DM at IPC {ipc} rises from {first[1]:.1f} % to "
+            f"{last[1]:.1f} %")
+    halfway = [point for point in points if point[0] * 2 == last[0]]
+    if halfway:
+        text += f", {last[1] - halfway[0][1]:+.1f} points over the last doubling"
+    if paper is not None:
+        text += (f"; the paper reports {paper:.1f} % after {PAPER_ITERATIONS['dm']:,} iterations, "
+                 f"{paper - last[1]:.1f} points above our last point")
+    if baseline is not None and key in baseline.studies:
+        table = baseline.study(key)
+        random, dm = row_accuracy(table, "random"), row_accuracy(table, "DM")
+        if random is not None:
+            text += f" (random real images: {random[0]:.1f} %)"
+        same = [point for point in points if point[0] == table.settings.get("iterations")]
+        if dm is not None and same:
+            text += (f". The same seed and settings for {same[0][0]:,} iterations score {same[0][1]:.1f} % here and "
+                     f"{dm[0]:.1f} % in the comparison table")
+    return text + "."
+
+
+def plot_accuracy_against_iterations(experiment: Experiment, baseline: Experiment | None = None,
+                                     key: str = "ipc10"):
+    """The recorded DM run's test accuracy (%) against its iterations (log axis; whiskers: spread over the
+    evaluation networks), the paper's number after its 20,000 iterations as a hollow marker, and with
+    ``baseline`` (the dm-family record) random selection at the same IPC as a dotted line.
+
+    Introduced in chapter 05."""
+    import matplotlib.pyplot as plt
+
+    from .distill import PAPER_ITERATIONS
+
+    study = experiment.study(key)
+    points = iteration_points(study)
+    ipc = study.settings.get("ipc")
+    fig, ax = plt.subplots(figsize=(6.0, 3.6), layout="constrained")
+    color = palette(1)[0]
+    ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], marker="o", capsize=3,
+                color=color, label=f"DM, ours ({CIFAR10_MIRROR_LABEL})")
+    paper = PAPER_RESULTS["cifar10"]["dm"].get(ipc)
+    if paper is not None:
+        ax.plot([PAPER_ITERATIONS["dm"]], [paper], marker="o", markerfacecolor="none", linestyle="none",
+                color=color, label=f"DM, paper ({PAPER_ITERATIONS['dm']:,} iterations)")
+    if baseline is not None and key in baseline.studies:
+        random = row_accuracy(baseline.study(key), "random")
+        if random is not None:
+            ax.axhline(random[0], color="0.4", linestyle=":", label="random real images, ours")
+    ax.set_xscale("log")
+    ax.set_xlabel("distillation iterations")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"DM at IPC {ipc}: how far a CPU-scale run is from converged", fontsize=9)
+    return finish_figure(fig)

@@ -416,3 +416,24 @@ def test_comparison_panel_names_each_papers_number_and_source(tmp_path, archive)
     assert panel["whole long-tailed set"].startswith(
         "| whole long-tailed set | 51.2 | CRLT-DD Table III (LTDD Table 1: 66.2) | 45.0 ± 1.0")
     assert panel["DSA"] == "| DSA | – | – | 20.0 ± 1.0 | – | – |"
+
+
+def test_accuracy_against_iterations_sentence_and_figure(recorded, tmp_path, archive):
+    from ltdd.recorded import convergence_sentence, plot_accuracy_against_iterations
+
+    rows = [{"label": f"{k} iterations", "iterations": k, "seed": 0, "accuracy": accuracy, "network_std": 0.005,
+             "per_class": [accuracy] * 10, "seconds": {"build": 1.0, "evaluate": 1.0}}
+            for k, accuracy in ((50, 0.30), (100, 0.36), (200, 0.45), (400, 0.47))]
+    path = write_study(tmp_path / "iterations.json", 10, rows)
+    out = record_experiment("dm-iterations", {"ipc10": path}, archive[0], tmp_path / "it.json",
+                            expected_md5=archive[1])
+    experiment, table = load_experiment("dm-iterations", out), load_experiment("dm-family", recorded)
+    sentence = convergence_sentence(experiment, table)
+    # the paper: DM at IPC 10 on CIFAR-10, 48.9 % after 20,000 iterations (Zhao & Bilen, Table 1)
+    assert sentence.startswith("From 50 to 400 iterations, DM at IPC 10 rises from 30.0 % to 47.0 %, +2.0 points "
+                               "over the last doubling; the paper reports 48.9 % after 20,000 iterations, 1.9 points")
+    assert "(random real images: 29.0 %)" in sentence
+    assert "for 200 iterations score 45.0 % here and 45.0 % in the comparison table." in sentence
+    assert "still to run: ipc10/800 iterations" in json.loads(out.read_text())["notes"]
+    labels = {line.get_label() for line in plot_accuracy_against_iterations(experiment, table).axes[0].get_lines()}
+    assert "random real images, ours" in labels and "DM, paper (20,000 iterations)" in labels
