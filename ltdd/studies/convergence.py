@@ -56,14 +56,17 @@ def accuracy_against_iterations(dataset: ImageDataset, method: str, checkpoints:
                                 record: Mapping | None = None, progress: bool = True, **settings) -> Study:
     """Distil ``method`` on ``dataset`` once and evaluate its set after each of ``checkpoints`` iterations (see
     the module docstring). ``ipc`` and ``networks`` default to the profile's; ``settings`` go to the method's
-    config. Each row holds ``iterations``, the accuracy, its spread over the ``networks`` evaluation networks, the
+    config, over the comparison's reductions at the profile's scale (:data:`ltdd.comparison.SCALED_SETTINGS`). Each row holds ``iterations``, the accuracy, its spread over the ``networks`` evaluation networks, the
     per-class accuracy and the seconds of distillation and evaluation.
 
     Introduced in chapter 05."""
-    from ..comparison import _evaluate, protocol_config
+    from ..comparison import _evaluate, protocol_config, scaled_settings
 
     profile = profile or get_profile()
     checkpoints = check_checkpoints(checkpoints)
+    settings = {**scaled_settings(method, profile), **settings}  # the comparison's reductions at this scale
+    if method == "dsdm":  # as in the comparison: a warm-up of a fifth of the run (here: of the longest)
+        settings.setdefault("history_warmup", max(1, checkpoints[-1] // 5))
     ipc = profile.ipc if ipc is None else ipc
     networks = profile.eval_seeds if networks is None else networks
     folder = Path(out) if out is not None else None
