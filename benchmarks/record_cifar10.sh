@@ -5,6 +5,7 @@
 #
 #   bash benchmarks/record_cifar10.sh prepare            # CIFAR-10 (JPEG mirror) in torchvision's layout
 #   bash benchmarks/record_cifar10.sh dm-family 10       # experiment 1 at IPC 10 (and 1)
+#   bash benchmarks/record_cifar10.sh dm-iterations      # experiment 1: DM at IPC 10 against its iterations
 #   bash benchmarks/record_cifar10.sh longtail-effect 100  # experiment 2 at beta 100 (and 10)
 #   bash benchmarks/record_cifar10.sh tm-ablation        # experiment 5
 #   bash benchmarks/record_cifar10.sh bias               # experiment 3: DM and DeDM at four bias ratios
@@ -29,7 +30,8 @@ ltdd() {
   setsid -w bash -c 'echo 19 > /proc/self/autogroup 2> /dev/null
     exec nice -n 19 env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m ltdd "$@"' ltdd "$@"
 }
-common=(--profile cpu --device cpu --data-root "$DATA" --no-download --seeds "$SEEDS" --resume)
+run_flags=(--profile cpu --device cpu --data-root "$DATA" --no-download --resume)
+common=("${run_flags[@]}" --seeds "$SEEDS")
 
 case "${1:-}" in
   prepare)
@@ -37,6 +39,9 @@ case "${1:-}" in
   dm-family)  # random, herding, k-center, DM, IDM, DSDM; 200 iterations, 128 real/class, width 64, 3 x 300 epochs
     ltdd compare --dataset cifar10 --ipc "${2:?IPC}" --iterations 200 --eval-epochs 300 --networks 3 \
       --protocol ours --rows random,DM,herding,k-center,IDM,DSDM --out "$RUNS/dm-family-ipc$2" "${common[@]}" ;;
+  dm-iterations)  # one DM run at IPC 10 (the dm-family table's seed and settings) evaluated after 50 ... 800 iterations
+    ltdd convergence dm --dataset cifar10 --ipc 10 --seed 0 --eval-epochs 300 --networks 3 \
+      --checkpoints 50,100,200,400,800 --out "$RUNS/dm-iterations-ipc10" "${run_flags[@]}" ;;
   longtail-effect)  # CIFAR-10-LT at beta against a balanced subset of the same size; 20 epochs, width 64
     ltdd longtail-effect --dataset cifar10 --imbalance "${2:?BETA}" --epochs 20 --networks 1 \
       --out "$RUNS/longtail-effect-beta$2" "${common[@]}" ;;
@@ -65,6 +70,7 @@ from ltdd.recorded import record_experiment
 
 runs, mirror = Path(sys.argv[1]), sys.argv[2]
 plans = {"dm-family": {f"ipc{k}": runs / f"dm-family-ipc{k}" / "study.json" for k in (1, 10)},
+         "dm-iterations": {"ipc10": runs / "dm-iterations-ipc10" / "study.json"},
          "longtail-effect": {f"beta{b}": runs / f"longtail-effect-beta{b}" / "study.json" for b in (10, 100)},
          "tm-ablation": {"beta100": runs / "tm-ablation-beta100" / "study.json"},
          "bias": {"severity4": runs / "bias-ccifar10" / "sweep.json"},
@@ -77,5 +83,5 @@ for name, studies in plans.items():
 PY
     ;;
   *)
-    sed -n '2,18p' "$0"; exit 2 ;;
+    sed -n '2,19p' "$0"; exit 2 ;;
 esac
