@@ -77,7 +77,7 @@ RECORDED_EXPERIMENTS: dict[str, RecordedExperiment] = {
     "tm-ablation": RecordedExperiment(
         "cifar10_tm_ablation_cpu.json",
         "LTDD's ablation (MTT, DATM base, +DAM, +DAM+ED) on CIFAR-10-LT (JPEG mirror) β = 100, IPC 10",
-        ("11",),
+        ("10", "11"),
         {"beta100": ("MTT", "base", "+DAM", "+DAM+ED")}),
     "crlt-dd": RecordedExperiment(
         "cifar10_crlt_dd_cpu.json",
@@ -539,18 +539,19 @@ TM_ABLATION_PAPER_ROWS = {"MTT": "mtt", "base": "datm", "+DAM+ED": "ltdd"}
 ablation (Fig. 6a)."""
 
 
-def tm_ablation_panel(experiment: Experiment, key: str = "beta100") -> str:
+def tm_ablation_panel(experiment: Experiment, key: str = "beta100",
+                      labels: Sequence[str] = ("MTT", "base", "+DAM", "+DAM+ED")) -> str:
     """The trajectory-matching ablation as Markdown: per row, LTDD's Table 1 number at β = 100 and IPC 10 where the
     paper has the row, its Fig. 6a number at β = 200 and IPC 50, and ours on the mirror (overall and few-shot
-    accuracy, mean over seeds, with the spread).
+    accuracy, mean over seeds, with the spread); ``labels`` picks the rows (chapter 10 shows MTT and base).
 
-    Introduced in chapter 11."""
+    Introduced in chapter 10."""
     study = experiment.study(key)
     ipc = study.settings.get("scale", {}).get("ipc", 10)
     header = ["row", f"paper, β = 100, IPC {ipc} (Table 1)", "paper, β = 200, IPC 50 (Fig. 6a)",
               f"ours, {CIFAR10_MIRROR_LABEL}", "ours, few-shot classes"]
     table = []
-    for label in ("MTT", "base", "+DAM", "+DAM+ED"):
+    for label in labels:
         table1 = LTDD_TABLE.get(TM_ABLATION_PAPER_ROWS.get(label, ""), {}).get(ipc)
         ablation = LTDD_ABLATION.get(label)
         ours = row_accuracy(study, label)
@@ -562,12 +563,26 @@ def tm_ablation_panel(experiment: Experiment, key: str = "beta100") -> str:
     return markdown_table(header, table)
 
 
-def tm_ablation_sentences(experiment: Experiment, key: str = "beta100") -> list[str]:
-    """Each step of the ablation against the row before it, in words, every number from the file.
+def tm_ablation_scale(study: Study) -> str:
+    """The trajectory-matching ablation's scale in words: experts, their epochs, the student's steps, iterations,
+    network width, evaluation and seeds. Introduced in chapter 10."""
+    s, scale = study.settings, study.settings.get("scale", {})
+    distill = scale.get("distill", {})
+    seeds = sorted({row["seed"] for row in study.rows})
+    return (f"IPC {scale.get('ipc')}, {scale.get('experts')} experts of {scale.get('expert_epochs')} epochs "
+            f"(classifier experts {scale.get('classifier_epochs')} epochs), {distill.get('syn_steps')} student steps "
+            f"matched against {distill.get('expert_epochs')} expert epochs, {scale.get('iterations')} iterations, "
+            f"ConvNet width {scale.get('net_width')}, {s.get('networks')} evaluation networks × "
+            f"{s.get('eval_epochs')} epochs, {len(seeds)} seed{'s' if len(seeds) != 1 else ''}")
 
-    Introduced in chapter 11."""
+
+def tm_ablation_sentences(experiment: Experiment, key: str = "beta100",
+                          steps: Sequence[tuple[str, str]] = (("base", "MTT"), ("+DAM", "base"),
+                                                              ("+DAM+ED", "+DAM"))) -> list[str]:
+    """Each step of the ablation (``(row, the row before it)``) in words, every number from the file.
+
+    Introduced in chapter 10."""
     study = experiment.study(key)
-    steps = [("base", "MTT"), ("+DAM", "base"), ("+DAM+ED", "+DAM")]
     sentences = []
     for label, before in steps:
         ours, theirs = row_accuracy(study, label), row_accuracy(study, before)

@@ -283,6 +283,18 @@ def test_tm_ablation_panel_and_sentences(tmp_path, archive):
     sentences = tm_ablation_sentences(experiment)
     assert sentences[0] == "base scores 28.0 % against 30.0 % for MTT (-2.0 points)."
     assert sentences[1] == "+DAM against base: not recorded yet."
+    # chapter 10 shows the first two rows and the first step only
+    assert len(tm_ablation_panel(experiment, labels=("MTT", "base")).splitlines()) == 4
+    assert tm_ablation_sentences(experiment, steps=[("base", "MTT")]) == sentences[:1]
+    from ltdd.recorded import tm_ablation_scale
+    from ltdd.tm_study import TM_SCALE
+    import dataclasses
+
+    study = experiment.study("beta100")
+    study.settings.update({"scale": dataclasses.asdict(TM_SCALE["cpu"]), "eval_epochs": 300})
+    assert tm_ablation_scale(study) == ("IPC 10, 5 experts of 20 epochs (classifier experts 4 epochs), 10 student "
+                                        "steps matched against 2 expert epochs, 100 iterations, ConvNet width 32, "
+                                        "2 evaluation networks × 300 epochs, 1 seed")
 
 
 def test_recorded_study_prints_its_provenance_or_that_it_is_missing(tmp_path, capsys):
