@@ -30,6 +30,9 @@ ltdd() {
   setsid -w bash -c 'echo 19 > /proc/self/autogroup 2> /dev/null
     exec nice -n 19 env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python -m ltdd "$@"' ltdd "$@"
 }
+# Trained helper networks (the coresets' feature network, DSDM's pre-trained ones) are kept here between runs, so
+# IPC 1 and IPC 10 train them once (ltdd.distill.network_cache; the same networks, only sooner).
+export LTDD_NETWORK_CACHE=${LTDD_NETWORK_CACHE:-$RUNS/network-cache}
 run_flags=(--profile cpu --device cpu --data-root "$DATA" --no-download --resume)
 common=("${run_flags[@]}" --seeds "$SEEDS")
 
