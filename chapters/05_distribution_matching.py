@@ -470,7 +470,29 @@ if recorded is not None:
 
 # %% [markdown]
 # Random selection involves no optimisation, only the evaluation, so its recorded number is the one to check the
-# recording's evaluation against; DM's images are still changing when a CPU-scale run stops.
+# recording's evaluation against; DM's images are still changing when a CPU-scale run stops. How far from
+# converged is it? One DM run at IPC 10 was evaluated after 50, 100, 200, 400 and 800 iterations
+# (`python -m ltdd convergence dm --checkpoints 50,100,200,400,800`,
+# {func}`ltdd.studies.convergence.accuracy_against_iterations`, with the table's seed and settings, so its
+# point at 200 iterations repeats the table's DM run). The sentence and the figure read
+# `data/reference/cifar10_dm_iterations_cpu.json`.
+
+# %% mystnb={"figure": {"caption": "Test accuracy on CIFAR-10 (JPEG mirror) of one DM run at IPC 10, evaluated after each recorded number of iterations (log axis; whiskers: spread over the evaluation networks), beside the paper's number after 20,000 iterations (hollow) and random real images (dotted).", "name": "fig-05-dm-iterations"}}
+from ltdd.studies.recorded import convergence_sentence, plot_accuracy_against_iterations
+
+dm_iterations = load_experiment("dm-iterations")
+if dm_iterations is None:
+    display(
+        Markdown(
+            "DM against iterations is not recorded yet"
+            " (`data/reference/cifar10_dm_iterations_cpu.json`)."
+        )
+    )
+else:
+    display(Markdown(convergence_sentence(dm_iterations, recorded)))
+    display(plot_accuracy_against_iterations(dm_iterations, recorded))
+
+# %% [markdown]
 #
 # The papers' table also shows DM's weakness: matching only the *mean* feature under random,
 # untrained networks says little about what separates the classes. IDM ({doc}`06_idm`) and DSDM

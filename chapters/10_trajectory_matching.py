@@ -750,6 +750,39 @@ Markdown(
 # the papers' thousands. The digits are also easy enough that a handful of real images per class already teach most of
 # what there is to learn.
 #
+# ### On CIFAR-10-LT (JPEG mirror)
+#
+# LTDD's Table 1 puts MTT and DATM side by side on CIFAR-10-LT at $\beta = 100$ and IPC 10. The book recorded
+# the same two rows (MTT, and DATM's changes without LTDD's, "base") with the command line, as the first
+# half of chapter 11's ablation (`python -m ltdd tm-ablation --dataset cifar10-lt --imbalance 100 --zca 0.1`;
+# command, commit and scale in `data/reference/cifar10_tm_ablation_cpu.json`), on a JPEG mirror of CIFAR-10
+# and at a CPU's scale, stated under the table. The sentence is computed from the file.
+
+# %%
+from ltdd.studies.recorded import (
+    load_experiment, tm_ablation_panel, tm_ablation_scale, tm_ablation_sentences
+)
+
+tm_recorded = load_experiment("tm-ablation")
+if tm_recorded is None:
+    display(
+        Markdown(
+            "The CIFAR-10-LT rows are not recorded yet"
+            " (`data/reference/cifar10_tm_ablation_cpu.json`)."
+        )
+    )
+else:
+    tm_study = tm_recorded.study("beta100")
+    display(
+        Markdown(
+            tm_ablation_panel(tm_recorded, labels=("MTT", "base"))
+            + f"\n\nRecorded scale ({tm_recorded.provenance['machine']}): "
+            + tm_ablation_scale(tm_study) + ".\n\n- "
+            + tm_ablation_sentences(tm_recorded, steps=[("base", "MTT")])[0]
+        )
+    )
+
+# %% [markdown]
 # ## The published settings
 #
 # {mod}`ltdd.distill.tm_presets` keeps the published settings of MTT (its hyperparameter table, as transcribed

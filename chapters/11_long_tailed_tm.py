@@ -827,7 +827,7 @@ Markdown(
 
 # %%
 from ltdd.studies.recorded import (
-    load_experiment, tm_ablation_panel, tm_ablation_sentences
+    load_experiment, tm_ablation_panel, tm_ablation_scale, tm_ablation_sentences
 )
 
 tm_recorded = load_experiment("tm-ablation")
@@ -842,7 +842,8 @@ else:
     display(
         Markdown(
             tm_ablation_panel(tm_recorded)
-            + "\n\n"
+            + f"\n\nRecorded scale ({tm_recorded.provenance['machine']}): "
+            + tm_ablation_scale(tm_recorded.study("beta100")) + ".\n\n"
             + "\n".join(
                 f"- {sentence}" for sentence in tm_ablation_sentences(tm_recorded)
             )

@@ -1,5 +1,6 @@
 """Command line: ``python -m ltdd info | data | distill | evaluate | bias-sweep | rebalance | experts | tm-ablation |
-compare | longtail-effect | student-edition | colab-edition | set-repository`` (also the ``ltdd`` console script).
+compare | longtail-effect | convergence | student-edition | colab-edition | set-repository`` (also the ``ltdd``
+console script).
 
 The contract (the README's "Command line" section) is stable: tests and users rely on it.
 
@@ -39,6 +40,12 @@ The contract (the README's "Command line" section) is stable: tests and users re
   every method of the book on one long-tailed set under one evaluation protocol
   (:func:`ltdd.studies.comparison.compare_methods`): experts under ``DIR/buffers``, the rows with provenance in
   ``DIR/study.json`` after every row. Prints the table; the last line is JSON.
+
+* ``convergence METHOD --checkpoints K1,K2,... --out DIR [--ipc K] [--seed S] [--networks N] [--eval-epochs N]
+  [--option KEY=VALUE ...] [--resume]`` — one distillation run evaluated after each of the iteration counts
+  (:func:`ltdd.studies.convergence.accuracy_against_iterations`): the rows with provenance in ``DIR/study.json``,
+  the run's state in ``DIR/checkpoint.pt`` before each evaluation, so ``--resume`` continues it. Prints the
+  accuracy per checkpoint; the last line is JSON.
 
 * ``student-edition OUT`` — every chapter without its solutions, a stub cell after each exercise
   (:mod:`ltdd.book.student`), in ``OUT/chapters``; prints the exercises per chapter as JSON.
@@ -505,7 +512,7 @@ def cmd_bias_sweep(args: argparse.Namespace) -> int:
     methods = dict(specs)
     ratios = check_bias_ratios(_number_list(args.ratios, float, "--ratios"))
     severities, seeds = _number_list(args.severities, int, "--severities"), _number_list(args.seeds, int, "--seeds")
-    _positive(("--ipc", args.ipc), ("--iterations", args.iterations))
+    _positive(("--ipc", args.ipc), ("--iterations", args.iterations), ("--full-epochs", args.full_epochs))
     out = Path(args.out)
     check_output_file(out)
     refuse_to_replace([out], args.resume, args.overwrite)
@@ -517,7 +524,7 @@ def cmd_bias_sweep(args: argparse.Namespace) -> int:
         load_options["zca"] = args.zca
     sweep = bias_sweep(methods, args.dataset, ratios, severities, profile, args.ipc, args.iterations, seeds,
                        full_set=not args.no_full_set, device=device, progress=not args.quiet, out=out,
-                       resume=args.resume, record=record, load_options=load_options)
+                       resume=args.resume, record=record, load_options=load_options, full_epochs=args.full_epochs)
     for severity in sweep.severities():
         print(f"severity {severity}: accuracy (%) on the all-conflicting test set", file=sys.stderr)
         print(sweep_table(sweep, severity), file=sys.stderr)
@@ -695,6 +702,29 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convergence(args: argparse.Namespace) -> int:
+    """``python -m ltdd convergence``: one distillation run evaluated at several iteration counts."""
+    from .studies.convergence import accuracy_against_iterations, check_checkpoints
+
+    profile = get_profile(args.profile)
+    device = get_device(args.device)
+    checkpoints = check_checkpoints(_number_list(args.checkpoints, int, "--checkpoints"))
+    _positive(("--ipc", args.ipc), ("--eval-epochs", args.eval_epochs), ("--networks", args.networks))
+    settings = parse_options(args.option, method_config(args.method))
+    out = _study_outputs(args, ("study.json", "checkpoint.pt"))
+    dataset = load_dataset(args.dataset or profile.dataset, data_root=args.data_root,
+                           download=_download_flag(args, profile), device=device, **_options(args))
+    if args.eval_epochs is not None:
+        profile = profile.replace(eval_epochs=args.eval_epochs)
+    study = accuracy_against_iterations(dataset, args.method, checkpoints, profile, args.ipc, args.seed,
+                                        args.networks, out, args.resume, _run_record(args, device),
+                                        not args.quiet, **settings)
+    for row in study.rows:
+        print(f"{row['iterations']:>7} iterations: {100 * row['accuracy']:.2f} %", file=sys.stderr)
+    _print_study_summary(out / "study.json", study)
+    return 0
+
+
 def cmd_longtail_effect(args: argparse.Namespace) -> int:
     """``python -m ltdd longtail-effect``: a long-tailed set against a balanced subset of the same size."""
     from .studies.longtail_effect import longtail_effect, weight_norm_slope
@@ -858,6 +888,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ipc", type=int, default=None, help="images per class (default: the profile's)")
     p.add_argument("--iterations", type=int, default=None, help="(default: the profile's)")
     p.add_argument("--no-full-set", action="store_true", help="skip the full-set control")
+    p.add_argument("--full-epochs", type=int, default=None,
+                   help="epochs of the full-set control (default: the profile's full_epochs)")
     add_study_flags(p, "JSON file for the rows and their provenance, rewritten after every distilled set",
                     seeds_help="distillation seeds, comma-separated",
                     resume_help="continue the sweep in OUT: run only what is missing")
@@ -934,6 +966,22 @@ def build_parser() -> argparse.ArgumentParser:
                     seeds_help="seeds, comma-separated; each builds every set anew")
     add_run_flags(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("convergence", help="one distillation run evaluated at several iteration counts")
+    p.add_argument("method", choices=available_methods(), metavar="method",
+                   help=f"one of {available_methods()}")
+    p.add_argument("--checkpoints", required=True,
+                   help="iteration counts to evaluate at, increasing, comma-separated (e.g. 50,100,200,400)")
+    p.add_argument("--dataset", default=None, help="dataset name (default: the profile's)")
+    p.add_argument("--ipc", type=int, default=None, help="images per class (default: the profile's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-epochs", type=int, default=None, help="evaluation epochs (default: the profile's)")
+    p.add_argument("--networks", type=int, default=None, help="evaluation networks (default: the profile's)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="a method setting (repeatable)")
+    add_study_flags(p, "output folder (study.json and the run's checkpoint.pt)",
+                    resume_help="continue OUT from its checkpoint: evaluate only the iteration counts missing")
+    add_run_flags(p)
+    p.set_defaults(func=cmd_convergence)
 
     p = sub.add_parser("longtail-effect", help="a network trained on a long-tailed set against one trained on "
                        "a balanced subset of the same size")

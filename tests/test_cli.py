@@ -310,7 +310,7 @@ def test_every_subcommand_that_loads_data_takes_the_shared_data_flags():
     import inspect
 
     subcommands = _subcommands()
-    assert NO_DATA | STUDIES | {"data", "distill", "evaluate", "experts"} == set(subcommands)
+    assert NO_DATA | STUDIES | {"data", "distill", "evaluate", "experts", "convergence"} == set(subcommands)
     for name, parser in subcommands.items():
         loads = "args.data_root" in inspect.getsource(parser.get_default("func"))
         assert loads == (name not in NO_DATA), name
@@ -323,6 +323,7 @@ def test_every_subcommand_that_loads_data_takes_the_shared_data_flags():
     ("bias-sweep", ["dm", "--out", "X.json"]), ("rebalance", ["vanilla", "--out", "X"]), ("experts", ["--out", "X"]),
     ("tm-ablation", ["--out", "X"]), ("compare", ["--out", "X"]),
     ("longtail-effect", ["--imbalance", "10", "--out", "X"]),
+    ("convergence", ["dm", "--checkpoints", "1,2", "--out", "X"]),
 ])
 def test_data_root_parses_on_every_data_subcommand(name, required):
     from ltdd.cli import build_parser
@@ -338,3 +339,15 @@ def test_study_subcommands_share_seeds_out_resume_overwrite_quiet():
         assert {"--seeds", "--out", "--resume", "--overwrite", "--quiet"} <= _flags(_subcommands()[name]), name
     args = build_parser().parse_args(["tm-ablation", "--out", "X", "--seeds", "0,1", "--resume", "--quiet"])
     assert (args.seeds, args.out, args.resume, args.overwrite, args.quiet) == ("0,1", "X", True, False, True)
+
+
+def test_convergence_evaluates_one_run_at_each_checkpoint(smoke, capsys):
+    out = smoke / "convergence"
+    assert main(["convergence", "dm", "--dataset", "digits", "--checkpoints", "1,2", "--ipc", "2", "--networks",
+                 "1", "--eval-epochs", "1", "--out", str(out), "--quiet"]) == 0
+    study = json.loads((out / "study.json").read_text())
+    assert [row["iterations"] for row in study["rows"]] == [1, 2] and (out / "checkpoint.pt").is_file()
+    assert study["settings"]["command"].startswith("python -m ltdd convergence dm")
+    assert main(["convergence", "dm", "--checkpoints", "2,1", "--out", str(smoke / "other")]) == 2
+    assert "checkpoints must be strictly increasing" in capsys.readouterr().err
+    assert main(["convergence", "dm", "--checkpoints", "1,2", "--out", str(out)]) == 2  # holds results

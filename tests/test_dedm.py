@@ -308,3 +308,26 @@ def test_bias_sweep_under_the_paper_profile_runs_biased_dds_settings(monkeypatch
     assert (seen["evaluated"][0].epochs, seen["evaluated"][0].dsa_strategy) == (1000, "crop_scale_rotate")  # digits
     assert seen["full"] == [(biased.FULL_SET_CONTROL, 3)]
     assert sweep.settings["ipc"] == 50
+
+
+def test_full_epochs_sets_the_full_set_controls_training_and_is_recorded(monkeypatch, capsys):
+    import ltdd.studies.biased as biased
+
+    seen = []
+
+    def full(name, ratios, severity, settings, seeds=None, **_):
+        seen.append(settings.full_epochs)
+        return {}
+
+    monkeypatch.setattr(biased, "full_set_bias_sweep", full)
+    profile = get_profile("smoke").replace(eval_epochs=1, eval_seeds=1)
+    args = ({"DM": {"method": "dm"}}, "digits", [0.5], [4])
+    sweep = biased.bias_sweep(*args, profile, ipc=1, iterations=1, progress=False, full_epochs=3)
+    assert seen == [3] and sweep.settings["full_epochs"] == 3
+    assert biased.bias_sweep(*args, profile, ipc=1, iterations=1, progress=False).settings["full_epochs"] == 6
+    with pytest.raises(ValueError, match="full_epochs must be a positive int"):
+        biased.bias_sweep(*args, profile, full_epochs=0)
+    with pytest.raises(ValueError, match="full_epochs must be None under the paper profile"):
+        biased.bias_sweep(*args, get_profile("paper"), full_epochs=3)
+    assert main(["bias-sweep", "dm", "--full-epochs", "0", "--out", "unused.json"]) == 2
+    assert "--full-epochs must be a positive int" in capsys.readouterr().err

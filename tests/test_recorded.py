@@ -53,6 +53,24 @@ def test_record_experiment_carries_provenance_and_every_row(recorded, archive):
     assert content["studies"]["ipc10"]["seconds"] == 20.0 and content["seconds"] == 25.0
     assert content["studies"]["ipc10"]["settings"]["batch_real"] == 128  # the cpu profile's, filled in
     assert len(content["studies"]["ipc10"]["rows"]) == 4
+    # the notes say which of the six planned rows per IPC are missing (random and DM at 10, DM at 1 are there)
+    assert content["notes"] == ("test; still to run: ipc1/random, ipc1/herding, ipc1/k-center, ipc1/IDM, "
+                                "ipc1/DSDM, ipc10/herding, ipc10/k-center, ipc10/IDM, ipc10/DSDM")
+
+
+def test_notes_say_when_every_planned_row_is_recorded(tmp_path, archive):
+    from ltdd.studies.tm_study import ABLATION_ROWS
+
+    from ltdd.studies.longtail_effect import BALANCED_SUBSET, LONG_TAILED
+    from ltdd.studies.recorded import RECORDED_EXPERIMENTS
+
+    # the planned labels are the ones the studies write
+    assert RECORDED_EXPERIMENTS["tm-ablation"].planned["beta100"] == tuple(ABLATION_ROWS)
+    assert set(RECORDED_EXPERIMENTS["longtail-effect"].planned["beta10"]) == {LONG_TAILED, BALANCED_SUBSET}
+    path = write_study(tmp_path / "tm.json", 10, [row for label in ABLATION_ROWS for row in study_rows(label, [0.3])])
+    out = record_experiment("tm-ablation", {"beta100": path}, archive[0], tmp_path / "tm-record.json",
+                            expected_md5=archive[1])
+    assert json.loads(out.read_text())["notes"] == "every planned row is recorded"
 
 
 def test_record_experiment_never_drops_recorded_rows(recorded, tmp_path, archive):
@@ -216,7 +234,7 @@ def test_committed_record_has_its_provenance(name):
     for key, study in experiment.studies.items():
         settings = study.settings
         assert settings["command"].startswith("python -m ltdd ") and settings["commit"] and settings["torch"]
-        assert settings["dataset"].startswith("cifar10"), key
+        assert settings["dataset"] in ("cifar10", "cifar10-lt", "ccifar10-dd"), key
         assert study.rows and all(isinstance(row["seed"], int) for row in study.rows)
 
 
@@ -265,6 +283,18 @@ def test_tm_ablation_panel_and_sentences(tmp_path, archive):
     sentences = tm_ablation_sentences(experiment)
     assert sentences[0] == "base scores 28.0 % against 30.0 % for MTT (-2.0 points)."
     assert sentences[1] == "+DAM against base: not recorded yet."
+    # chapter 10 shows the first two rows and the first step only
+    assert len(tm_ablation_panel(experiment, labels=("MTT", "base")).splitlines()) == 4
+    assert tm_ablation_sentences(experiment, steps=[("base", "MTT")]) == sentences[:1]
+    from ltdd.studies.recorded import tm_ablation_scale
+    from ltdd.studies.tm_study import TM_SCALE
+    import dataclasses
+
+    study = experiment.study("beta100")
+    study.settings.update({"scale": dataclasses.asdict(TM_SCALE["cpu"]), "eval_epochs": 300})
+    assert tm_ablation_scale(study) == ("IPC 10, 5 experts of 20 epochs (classifier experts 4 epochs), 10 student "
+                                        "steps matched against 2 expert epochs, 100 iterations, ConvNet width 32, "
+                                        "2 evaluation networks × 300 epochs, 1 seed")
 
 
 def test_recorded_study_prints_its_provenance_or_that_it_is_missing(tmp_path, capsys):
@@ -280,3 +310,142 @@ def test_recorded_study_prints_its_provenance_or_that_it_is_missing(tmp_path, ca
     assert study is not None and study.settings["seeds"] == [0, 1]
     assert capsys.readouterr().out == ("study.json: python -m ltdd rebalance\n"
                                        "  commit abc123, 2026-01-02, cpu, 2 thread(s)\n")
+
+
+def bias_sweep_file(path, ratios=(0.0, 0.5, 0.95, 1.0)):
+    from ltdd.studies.biased import BiasSweep
+
+    dm = {0.0: 0.40, 0.5: 0.36, 0.95: 0.30, 1.0: 0.25}
+    rows = [{"label": label, "method": label.lower(), "bias_ratio": r, "severity": 4, "seed": 0,
+             "conflicting_test": dm[r] + shift, "lff_aligned": 0.5, "lff_conflicting": 0.3, "seconds": 60.0}
+            for r in ratios for label, shift in (("DM", 0.0), ("DeDM", 0.02))]
+    full = [{"bias_ratio": r, "severity": 4, "conflicting_test": {0.0: 0.6, 0.5: 0.5, 0.95: 0.32, 1.0: 0.2}[r],
+             "lff_aligned": 0.9, "lff_conflicting": 0.4} for r in ratios]
+    settings = {"dataset": "ccifar10-dd", "profile": "cpu", "ipc": 10, "iterations": 200, "batch_real": 128,
+                "net_width": 64, "eval_seeds": 3, "eval_epochs": 300, "command": "python -m ltdd bias-sweep ..."}
+    BiasSweep(rows, full, settings).save(path)
+    return path
+
+
+def test_bias_record_panel_and_sentences(tmp_path, archive):
+    from ltdd.studies.recorded import bias_panel, bias_sentences, plot_bias_recorded_vs_paper
+
+    path = bias_sweep_file(tmp_path / "sweep.json", ratios=(0.0, 0.95, 1.0))
+    out = record_experiment("bias", {"severity4": path}, archive[0], tmp_path / "bias.json", expected_md5=archive[1])
+    content = json.loads(out.read_text())
+    assert content["seconds"] == 360.0 and len(content["studies"]["severity4"]["full"]) == 3
+    assert content["notes"] == "still to run: severity4/DM at ratio 0.5, severity4/DeDM at ratio 0.5, " \
+                               "severity4/full set at ratio 0.5"
+    experiment = load_experiment("bias", out)
+    panel = bias_panel(experiment).splitlines()
+    assert panel[0].split(" | ")[1:] == ["ratio 0", "ratio 0.5", "ratio 0.95", "ratio 1 |"]
+    assert panel[2].startswith("| DM, ours (IPC 10) | 40.0 | not recorded yet | 30.0 | 25.0")
+    # Biased-DD Table 1, CCIFAR10-DD (typed from the paper): DM 52.29 / 47.47 / 38.23 / 36.68, full set
+    # 73.77 / 67.13 / 37.34 / 24.55 at ratios 0 / 0.5 / 0.95 / 1
+    assert panel[3] == "| DM, paper (IPC 50) | 52.29 | 47.47 | 38.23 | 36.68 |"
+    assert panel[-1] == "| full set, paper | 73.77 | 67.13 | 37.34 | 24.55 |"
+    fall, at_095, at_1, dedm_095, dedm_1 = bias_sentences(experiment)
+    assert "from 40.0 % to 25.0 % (-15.0 points; the paper at IPC 50: 52.29 → 36.68, -15.61)" in fall
+    assert "scores 30.0 %, 2.0 points below the full biased set (32.0 %)" in at_095 and "above it" in at_095
+    assert "scores 25.0 %, 5.0 points above the full biased set (20.0 %)" in at_1
+    assert "DeDM (oracle) scores 32.0 % against DM's 30.0 % (+2.0 points)" in dedm_095
+    from ltdd.studies.recorded import bias_scale
+
+    assert bias_scale(experiment.study("severity4")).endswith("1 seed; the full-set control the profile's epochs")
+    axes = plot_bias_recorded_vs_paper(experiment).axes[0]
+    assert {"DM", "DeDM", "full set", "DM (paper)", "full set (paper)"} <= {l.get_label() for l in axes.get_lines()}
+
+
+def test_grouping_panel_reports_one_run_three_ways(tmp_path, archive):
+    from ltdd.studies.longtail_effect import LONG_TAILED
+    from ltdd.studies.recorded import grouping_panel
+
+    counts = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]  # CIFAR-10-LT, β = 100 (LDAM-DRW's split)
+    per_class = [0.9, 0.9, 0.9, 0.6, 0.6, 0.6, 0.6, 0.3, 0.1, 0.0]
+    path = tmp_path / "beta100.json"
+    RebalanceStudy([longtail_rows(LONG_TAILED, 0.5, per_class, [1.0] * 10)],
+                   {"counts": counts, "imbalance": 100.0}).save(path)
+    out = record_experiment("longtail-effect", {"beta100": path}, archive[0], tmp_path / "lt.json",
+                            expected_md5=archive[1])
+    rows = grouping_panel(load_experiment("longtail-effect", out)).splitlines()[2:]
+    # thresholds: classes 0-7 have more than 100 images (mean 0.675), 8-9 between 20 and 100, none fewer than 20
+    assert rows[0].endswith("| 67.5 (8) | 5.0 (2) | – (0) |") and rows[1].endswith("| 67.5 (8) | 5.0 (2) | – (0) |")
+    assert rows[2].endswith("| 90.0 (3) | 60.0 (4) | 13.3 (3) |")  # MiSLAS's CIFAR-10 thirds
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED_EXPERIMENTS))
+def test_every_chapter_named_for_a_record_shows_it(name):
+    from pathlib import Path
+
+    chapters = Path(__file__).resolve().parents[1] / "chapters"
+    for number in RECORDED_EXPERIMENTS[name].chapters:
+        (source,) = chapters.glob(f"{number}_*.py")
+        assert f'load_experiment("{name}")' in source.read_text() or \
+            (name == "dm-family" and "dm_family_panel(" in source.read_text()), (name, source.name)
+
+
+def test_crlt_dd_panel_and_sentences(tmp_path, archive):
+    from ltdd.studies.recorded import crlt_dd_panel, crlt_dd_sentences
+
+    rows = []
+    for label, accuracy in (("vanilla", 0.40), ("distill head", 0.46), ("sample all", 0.38)):
+        (row,) = study_rows(label, [accuracy])
+        row["groups"] = {"halves": {"head": accuracy + 0.2, "tail": accuracy - 0.2}}
+        rows.append(row)
+    path = write_study(tmp_path / "crlt.json", 10, rows)
+    out = record_experiment("crlt-dd", {"beta100": path}, archive[0], tmp_path / "c.json", expected_md5=archive[1])
+    experiment = load_experiment("crlt-dd", out)
+    panel = crlt_dd_panel(experiment).splitlines()
+    # CRLT-DD Table III, CIFAR-10-LT β = 100 (typed from the paper): vanilla 51.20, distill head 62.45
+    assert panel[2] == "| vanilla | 51.20 | 40.0 ± 1.0 | 60.0 | 20.0 |"
+    assert panel[6].startswith("| distill head | 62.45 | 46.0 ± 1.0 | 66.0 | 26.0")
+    assert panel[5].startswith("| sample head | 62.03 | not recorded yet | – | –")
+    sentences = crlt_dd_sentences(experiment)
+    assert "distill head scores 46.0 % against 40.0 % for vanilla (+6.0 points; the paper: +11.25)." in sentences
+    assert "sample all scores 38.0 % against 40.0 % for vanilla (-2.0 points; the paper: -1.26)." in sentences
+    assert "sample head against vanilla: not recorded yet." in sentences
+    from ltdd.studies.recorded import crlt_dd_scale
+
+    study = experiment.study("beta100")
+    study.settings.update({"method": "dm", "batch_real": 128, "ipc_head": 500, "simclr_epochs": 5, "networks": 1,
+                           "eval_epochs": 30})
+    assert crlt_dd_scale(study) == ("DM 200 iterations with 128 real images per class, distill head at IPC 500, "
+                                    "SimCLR 5 epochs, ConvNet width 64, 1 evaluation network(s) × 30 epochs, 1 seed")
+
+
+def test_comparison_panel_names_each_papers_number_and_source(tmp_path, archive):
+    from ltdd.studies.recorded import comparison_panel
+
+    rows = study_rows("IDM", [0.30]) + study_rows("whole long-tailed set", [0.45]) + study_rows("DSA", [0.2])
+    path = write_study(tmp_path / "cmp.json", 10, rows)
+    out = record_experiment("comparison", {"beta100": path}, archive[0], tmp_path / "c.json",
+                            expected_md5=archive[1])
+    panel = {line.split(" | ")[0].lstrip("| "): line for line in
+             comparison_panel(load_experiment("comparison", out)).splitlines()[2:]}
+    # LTDD Table 1, CIFAR-10-LT β = 100, IPC 10: IDM 49.8, LTDD 53.4; CRLT-DD Table III β = 100: vanilla 51.20
+    assert panel["IDM"] == "| IDM | 49.8 | LTDD Table 1, IPC 10 | 30.0 ± 1.0 | – | – |"
+    assert panel["LTDD (DAM+ED)"].startswith("| LTDD (DAM+ED) | 53.4 | LTDD Table 1, IPC 10 | not recorded yet")
+    assert panel["whole long-tailed set"].startswith(
+        "| whole long-tailed set | 51.2 | CRLT-DD Table III (LTDD Table 1: 66.2) | 45.0 ± 1.0")
+    assert panel["DSA"] == "| DSA | – | – | 20.0 ± 1.0 | – | – |"
+
+
+def test_accuracy_against_iterations_sentence_and_figure(recorded, tmp_path, archive):
+    from ltdd.studies.recorded import convergence_sentence, plot_accuracy_against_iterations
+
+    rows = [{"label": f"{k} iterations", "iterations": k, "seed": 0, "accuracy": accuracy, "network_std": 0.005,
+             "per_class": [accuracy] * 10, "seconds": {"build": 1.0, "evaluate": 1.0}}
+            for k, accuracy in ((50, 0.30), (100, 0.36), (200, 0.45), (400, 0.47))]
+    path = write_study(tmp_path / "iterations.json", 10, rows)
+    out = record_experiment("dm-iterations", {"ipc10": path}, archive[0], tmp_path / "it.json",
+                            expected_md5=archive[1])
+    experiment, table = load_experiment("dm-iterations", out), load_experiment("dm-family", recorded)
+    sentence = convergence_sentence(experiment, table)
+    # the paper: DM at IPC 10 on CIFAR-10, 48.9 % after 20,000 iterations (Zhao & Bilen, Table 1)
+    assert sentence.startswith("From 50 to 400 iterations, DM at IPC 10 rises from 30.0 % to 47.0 %, +2.0 points "
+                               "over the last doubling; the paper reports 48.9 % after 20,000 iterations, 1.9 points")
+    assert "(random real images: 29.0 %)" in sentence
+    assert "for 200 iterations score 45.0 % here and 45.0 % in the comparison table." in sentence
+    assert "still to run: ipc10/800 iterations" in json.loads(out.read_text())["notes"]
+    labels = {line.get_label() for line in plot_accuracy_against_iterations(experiment, table).axes[0].get_lines()}
+    assert "random real images, ours" in labels and "DM, paper (20,000 iterations)" in labels

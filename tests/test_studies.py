@@ -163,3 +163,51 @@ def test_combine_and_merge_keep_one_row_per_label_and_seed():
     assert combined.settings == {"k": 1, "seeds": [0, 1]} and combined.simclr == {0: [1.0], 1: [2.0]}
     with pytest.raises(ValueError, match="other settings: k=2 there, 1 now"):
         a.merge(Study([], {"k": 2}), ("k",))
+
+
+# ------------------------------------------------------------------ accuracy against iterations (chapter 05)
+def test_accuracy_against_iterations_is_one_run_and_resumes_to_the_same_rows(tmp_path):
+    from ltdd.studies.comparison import compare_methods
+    from ltdd.data import load_dataset
+    from ltdd.config import get_profile
+    from ltdd.studies.convergence import accuracy_against_iterations
+
+    dataset = load_dataset("digits")
+    profile = get_profile("smoke").replace(eval_epochs=2)
+    straight = accuracy_against_iterations(dataset, "dm", [1, 3], profile, ipc=2, networks=1, progress=False)
+    assert [row["iterations"] for row in straight.rows] == [1, 3]
+    # the row at 3 iterations is the comparison's DM row for a 3-iteration run with the same seed
+    compared = compare_methods(dataset, profile, [0], {"DM": {"method": "dm"}}, ipc=2, iterations=3, networks=1,
+                               progress=False)
+    assert straight.rows[1]["accuracy"] == compared.rows[0]["accuracy"]
+    assert straight.rows[1]["per_class"] == compared.rows[0]["per_class"]
+    # stopped after the first checkpoint, then resumed: the same rows, and the run continues from its checkpoint
+    out = tmp_path / "run"
+    accuracy_against_iterations(dataset, "dm", [1], profile, ipc=2, networks=1, out=out, progress=False)
+    assert (out / "checkpoint.pt").is_file()
+    resumed = accuracy_against_iterations(dataset, "dm", [1, 3], profile, ipc=2, networks=1, out=out, resume=True,
+                                          progress=False)
+    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in resumed.rows]
+    assert strip == [{k: v for k, v in row.items() if k != "seconds"} for row in straight.rows]
+    assert resumed.rows[0]["seconds"] == Study.load(out / "study.json").rows[0]["seconds"]
+
+
+@pytest.mark.parametrize("checkpoints, message", [([], "at least one"), ([0, 5], "positive int"),
+                                                   ([5, 5], "strictly increasing"), ([10, 5], "strictly")])
+def test_checkpoints_must_increase(checkpoints, message):
+    from ltdd.studies.convergence import check_checkpoints
+
+    with pytest.raises(ValueError, match=message):
+        check_checkpoints(checkpoints)
+
+
+def test_a_checkpoint_past_the_next_row_is_refused(tmp_path):
+    from ltdd.data import load_dataset
+    from ltdd.config import get_profile
+    from ltdd.studies.convergence import accuracy_against_iterations
+
+    dataset, profile = load_dataset("digits"), get_profile("smoke").replace(eval_epochs=1)
+    accuracy_against_iterations(dataset, "dm", [3], profile, ipc=2, networks=1, out=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="past 2; a checkpoint cannot go back"):
+        accuracy_against_iterations(dataset, "dm", [2, 3], profile, ipc=2, networks=1, out=tmp_path, resume=True,
+                                    progress=False)

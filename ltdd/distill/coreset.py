@@ -38,6 +38,7 @@ from ..data import ImageDataset
 from ..models import get_model
 from ..train import TrainConfig, train_classifier
 from .base import Distiller, SyntheticSet, check_ipc
+from .network_cache import cached_networks, network_recipe
 
 FEATURE_KINDS = ("random", "trained")
 HERDING_RULES = ("argmin", "argmax")
@@ -132,19 +133,31 @@ def feature_network(dataset: ImageDataset, kind: str, seed: int, model: str = "c
 
     ``kind="random"``: freshly initialised from ``make_generator(seed, "coreset-net-init")``;
     ``kind="trained"``: the same network trained for ``train_epochs`` epochs on the whole training split
-    (the DD evaluation protocol of :func:`~ltdd.train.train_classifier`).
+    (the DD evaluation protocol of :func:`~ltdd.train.train_classifier`), kept on disk between runs with
+    ``$LTDD_NETWORK_CACHE`` (:func:`ltdd.distill.network_cache.cached_networks`).
 
     Machinery behind chapter 05.
     """
     if kind not in FEATURE_KINDS:
         raise ValueError(f"kind={kind!r} is unknown; choose one of {list(FEATURE_KINDS)}")
     options = {} if net_width is None else {"width": net_width}
-    net = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
-                    generator=make_generator(seed, "coreset-net-init"), **options).to(dataset.device)
-    if kind == "trained":
+
+    def untrained() -> nn.Module:
+        return get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
+                         generator=make_generator(seed, "coreset-net-init"), **options).to(dataset.device)
+
+    def trained() -> nn.Module:
+        net = untrained()
         train_classifier(net, dataset.train.images, dataset.train.labels, TrainConfig(epochs=train_epochs),
                          make_generator(seed, "coreset-net-train", device=dataset.device),
                          hflip_safe=dataset.hflip_safe)
+        return net
+
+    if kind == "random":
+        return untrained()
+    recipe = network_recipe("coreset-features", dataset, seed=seed, model=model, net_width=net_width,
+                            train_epochs=train_epochs)
+    (net,) = cached_networks(recipe, lambda: [trained()], lambda: [untrained()])
     return net
 
 

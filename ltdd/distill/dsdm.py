@@ -68,6 +68,7 @@ from ..data import ImageDataset
 from ..train import TrainConfig, train_classifier
 from ..config import make_generator
 from .base import tile_partitions
+from .network_cache import cached_networks, network_recipe
 from .matching import (DistributionMatcher, MatchingConfig, class_means,
                        mean_embedding_distance, split_by_class)
 
@@ -132,7 +133,8 @@ def pretrain_networks(dataset: ImageDataset, count: int, epochs: int, seed: int,
     """``count`` networks trained ``epochs`` epochs on the real training set as ``pre_train_model.py`` does
     (:func:`~ltdd.distill.dsdm.pretrain_config`: constant SGD 0.01, colour and crop on every image, CutMix).
 
-    Deterministic in its arguments, and cached in memory for the lifetime of the dataset's tensors.
+    Deterministic in its arguments, and cached in memory for the lifetime of the dataset's tensors (and on disk
+    between runs with ``$LTDD_NETWORK_CACHE``: :func:`ltdd.distill.network_cache.cached_networks`).
 
     Introduced in chapter 07."""
     key = (id(dataset.train.images), dataset.name, str(dataset.device), count, epochs, seed, model, net_width,
@@ -140,25 +142,34 @@ def pretrain_networks(dataset: ImageDataset, count: int, epochs: int, seed: int,
     if key not in _PRETRAINED:
         _PRETRAINED.clear()  # keep one set: a chapter's sweep reuses it, nothing piles up
         # the entry holds the training images too, so their id cannot be reused by another tensor meanwhile
-        _PRETRAINED[key] = (dataset.train.images,
-                            _pretrain(dataset, count, epochs, seed, model, net_width, strategy, cutmix, progress))
+        recipe = network_recipe("dsdm-pretrained", dataset, count=count, epochs=epochs, seed=seed, model=model,
+                                net_width=net_width, strategy=strategy, cutmix=cutmix)
+        nets = cached_networks(
+            recipe, lambda: _pretrain(dataset, count, epochs, seed, model, net_width, strategy, cutmix, progress),
+            lambda: [_untrained(dataset, k, seed, model, net_width) for k in range(count)])
+        _PRETRAINED[key] = (dataset.train.images, [net.eval().requires_grad_(False) for net in nets])
     return _PRETRAINED[key][1]
+
+
+def _untrained(dataset: ImageDataset, k: int, seed: int, model: str, net_width: int | None) -> nn.Module:
+    """Pre-trained network ``k`` before its training."""
+    from ..models import get_model
+
+    options = {} if net_width is None else {"width": net_width}
+    return get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
+                     generator=make_generator(seed, "dsdm-pretrain-init", k), **options).to(dataset.device)
 
 
 def _pretrain(dataset: ImageDataset, count: int, epochs: int, seed: int, model: str, net_width: int | None,
               strategy: str, cutmix: float, progress: bool) -> list[nn.Module]:
-    from ..models import get_model
-
-    options = {} if net_width is None else {"width": net_width}
     config = pretrain_config(epochs, strategy, cutmix)
     nets = []
     for k in range(count):
-        net = get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
-                        generator=make_generator(seed, "dsdm-pretrain-init", k), **options).to(dataset.device)
+        net = _untrained(dataset, k, seed, model, net_width)
         train_classifier(net, dataset.train.images, dataset.train.labels, config,
                          make_generator(seed, "dsdm-pretrain-train", k, device=dataset.device),
                          hflip_safe=dataset.hflip_safe, progress=progress, description=f"pre-train {k}")
-        nets.append(net.eval().requires_grad_(False))
+        nets.append(net)
     return nets
 
 

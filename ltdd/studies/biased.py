@@ -30,6 +30,7 @@ from typing import Mapping, Sequence
 import torch
 
 from .._deprecated import forward
+from ..checks import positive_int
 from ..config import Profile
 from ..data import ImageDataset, LabeledImages, load_dataset
 from ..data.bias import BIAS_COLOURS, BIASED_DD_RATIOS, COLOUR_STDS, DEFAULT_NAMES, DEFAULT_SEVERITY, check_severity
@@ -210,7 +211,8 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
                profile: Profile | None = None, ipc: int | None = None, iterations: int | None = None,
                seeds: Sequence[int] = (0,), full_set: bool = True, data_seed: int = 0, device=None,
                progress: bool = True, out: str | Path | None = None, resume: bool = False,
-               record: Mapping | None = None, load_options: Mapping | None = None) -> BiasSweep:
+               record: Mapping | None = None, load_options: Mapping | None = None,
+               full_epochs: int | None = None) -> BiasSweep:
     """Distil and evaluate every method at every bias ratio, severity and seed (see the module docstring).
 
     ``methods`` maps a label to the method's settings with its name under ``"method"``, e.g.
@@ -225,6 +227,8 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
     iterations (:data:`ltdd.distill.PAPER_ITERATIONS`) and evaluation (:func:`own_protocol`), and the full-set
     control of :data:`FULL_SET_CONTROL` with the profile's ``full_seeds`` networks.
     ``load_options`` go to every :func:`ltdd.data.load_dataset` call (``data_root``, ``download``, ``zca``).
+    ``full_epochs`` trains the full-set control for that many epochs instead of the profile's ``full_epochs``
+    (the settings record it; a CPU run on a 50,000-image set affords only a few).
     Introduced in chapter 08.
     """
     from ..config import get_profile
@@ -233,6 +237,12 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
     profile = profile or get_profile()
     paper = profile.name == "paper"
     ratios, severities = check_bias_ratios(ratios), check_severities(severities)
+    if full_epochs is not None:
+        positive_int("full_epochs", full_epochs)
+        if paper:
+            raise ValueError("full_epochs must be None under the paper profile, whose full-set control is "
+                             "Biased-DD's own (FULL_SET_CONTROL)")
+        profile = dataclasses.replace(profile, full_epochs=full_epochs)
     name = DEFAULT_NAMES.get(base_name, base_name)
     ipc = (BIASED_DD_IPC if paper else profile.ipc) if ipc is None else ipc
     given_iterations = iterations
@@ -247,6 +257,7 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
                                     "net_width": profile.net_width, "batch_real": profile.batch_real,
                                     "data_seed": data_seed, "methods": methods,
                                     "evaluation": "each method's own (Biased-DD)" if paper else "the profile's",
+                                    "full_epochs": FULL_SET_CONTROL.epochs if paper else profile.full_epochs,
                                     "zca": (load_options or {}).get("zca")})
     loaded: dict[tuple[float, int], tuple[ImageDataset, LabeledImages]] = {}
 

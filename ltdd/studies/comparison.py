@@ -142,8 +142,11 @@ def protocol_config(protocol: str, row_family: str, profile: Profile, synthetic:
     return eval_config("dm", profile), profile.model_options()
 
 
-def _evaluate(images, labels, dataset: ImageDataset, profile: Profile, config: TrainConfig, options: dict,
-              seed: int, networks: int, encoder_state: dict | None = None) -> tuple[EvaluationReport, dict]:
+def evaluate_row(images, labels, dataset: ImageDataset, profile: Profile, config: TrainConfig, options: dict,
+                 seed: int, networks: int, encoder_state: dict | None = None) -> tuple[EvaluationReport, dict]:
+    """A row's training set evaluated the comparison's way: ``networks`` networks trained under ``config``, and
+    their accuracy by long-tail group. Machinery behind chapter 12 (and chapter 05's accuracy against
+    iterations, :mod:`ltdd.studies.convergence`)."""
     report = evaluate_training_set(images, labels.detach(), dataset, profile.model, networks, config, seed, False,
                                    options, encoder_state)
     return report, long_tail_groups(report.per_class, dataset.train.class_counts(dataset.num_classes))
@@ -211,7 +214,7 @@ def _build_and_evaluate(label: str, spec: dict, context: _SeedContext, protocol:
     seconds["build"] = round(time.perf_counter() - started, 2)
     started = time.perf_counter()
     config, options = protocol_config(protocol, row_family, profile, synthetic, scale)
-    report, groups = _evaluate(images, labels, dataset, profile, config, options, seed, networks, encoder)
+    report, groups = evaluate_row(images, labels, dataset, profile, config, options, seed, networks, encoder)
     seconds["evaluate"] = round(time.perf_counter() - started, 2)
     return {"label": label, "plan": spec.get("method", spec.get("plan")), "family": row_family, "seed": seed,
             "accuracy": report.mean, "network_std": report.std, "per_class": report.per_class, "groups": groups,

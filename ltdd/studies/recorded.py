@@ -30,6 +30,7 @@ from ..files import atomic_write_text
 from ..markdown import markdown_table
 from ..reference import CRLT_DD_TABLE_III, LTDD_ABLATION, LTDD_TABLE, PAPER_RESULTS, REFERENCE_DIR
 from . import Study
+from .biased import BiasSweep
 
 CIFAR10_MIRROR_LABEL = "CIFAR-10 (JPEG mirror)"
 """How every result measured on the JPEG mirror of CIFAR-10 is labelled in files, tables and figures."""
@@ -50,21 +51,57 @@ class RecordedExperiment:
     file: str
     title: str
     chapters: tuple[str, ...]
+    planned: dict[str, tuple[str, ...]]
+    """Setting key → the rows the experiment is meant to hold there (what :func:`pending_rows` checks): row labels,
+    or for a bias sweep ``"LABEL at ratio R"``."""
+    kind: str = "study"
+    """``"study"`` (:class:`~ltdd.studies.study.Study` rows by label and seed) or ``"bias-sweep"``
+    (:class:`ltdd.studies.biased.BiasSweep`: rows by label, bias ratio, severity and seed, plus the full-set
+    control)."""
 
 
 RECORDED_EXPERIMENTS: dict[str, RecordedExperiment] = {
     "dm-family": RecordedExperiment(
         "cifar10_dm_family_cpu.json",
         "random, herding, k-center, DM, IDM and DSDM at IPC 1 and 10 on CIFAR-10 (JPEG mirror)",
-        ("01", "05", "06", "07")),
+        ("01", "05", "06", "07"),
+        {key: ("random", "DM", "herding", "k-center", "IDM", "DSDM") for key in ("ipc1", "ipc10")}),
+    "dm-iterations": RecordedExperiment(
+        "cifar10_dm_iterations_cpu.json",
+        "DM at IPC 10 on CIFAR-10 (JPEG mirror): one run evaluated after 50 to 800 iterations",
+        ("05",),
+        {"ipc10": tuple(f"{k} iterations" for k in (50, 100, 200, 400, 800))}),
     "longtail-effect": RecordedExperiment(
         "cifar10_longtail_effect_cpu.json",
         "a ConvNet on CIFAR-10-LT (JPEG mirror) at β = 10 and 100 against a balanced subset of the same size",
-        ("02", "04")),
+        ("02", "04"),
+        {key: ("long-tailed", "balanced subset, same size") for key in ("beta10", "beta100")}),
     "tm-ablation": RecordedExperiment(
         "cifar10_tm_ablation_cpu.json",
         "LTDD's ablation (MTT, DATM base, +DAM, +DAM+ED) on CIFAR-10-LT (JPEG mirror) β = 100, IPC 10",
-        ("11",)),
+        ("10", "11"),
+        {"beta100": ("MTT", "base", "+DAM", "+DAM+ED")}),
+    "crlt-dd": RecordedExperiment(
+        "cifar10_crlt_dd_cpu.json",
+        "CRLT-DD's Table III plans on CIFAR-10-LT (JPEG mirror) β = 100",
+        ("09",),
+        {"beta100": ("vanilla", "sample all", "distill all", "sample head", "distill head",
+                     "distill all + SimCLR")}),
+    "comparison": RecordedExperiment(
+        "cifar10_comparison_cpu.json",
+        "every method of the book on CIFAR-10-LT (JPEG mirror) β = 100, IPC 10, one evaluation protocol",
+        ("12",),
+        {"beta100": ("random", "herding", "k-center", "DC", "DSA", "DM", "IDM", "DSDM", "MTT", "DATM",
+                     "LTDD (DAM+ED)", "CRLT-DD distill all", "CRLT-DD distill head", "CRLT-DD distill all + SimCLR",
+                     "whole long-tailed set")}),
+    "bias": RecordedExperiment(
+        "ccifar10_bias_cpu.json",
+        "DM and DeDM (oracle) on CCIFAR10-DD (JPEG mirror), severity 4, at bias ratios 0, 0.5, 0.95 and 1, IPC 10, "
+        "with the full-set control",
+        ("08",),
+        {"severity4": tuple(f"{label} at ratio {ratio:g}" for ratio in (0, 0.5, 0.95, 1)
+                            for label in ("DM", "DeDM", "full set"))},
+        kind="bias-sweep"),
 }
 """Name → the recorded experiment (issue 18's list grows here as runs finish)."""
 
@@ -78,11 +115,11 @@ def file_md5(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def study_seconds(study: Study) -> float:
-    """The seconds a study's rows took, summed over every row and phase (build, evaluate, experts, ...).
-
-    Machinery behind chapter 01."""
-    return float(sum(sum(row.get("seconds", {}).values()) for row in study.rows))
+def study_seconds(study: Study | BiasSweep) -> float:
+    """The seconds a study's rows took, summed over every row and phase (build, evaluate, experts, ...; a bias
+    sweep's rows hold one number each). Machinery behind chapter 01."""
+    seconds = [row.get("seconds", {}) for row in study.rows]
+    return float(sum(sum(s.values()) if isinstance(s, Mapping) else s for s in seconds))
 
 
 def machine_description() -> str:
@@ -90,6 +127,28 @@ def machine_description() -> str:
 
     Machinery behind chapter 01."""
     return f"{os.cpu_count()} CPU cores ({platform.machine()}), no GPU"
+
+
+def _study_class(name: str) -> type[Study] | type[BiasSweep]:
+    return BiasSweep if RECORDED_EXPERIMENTS[name].kind == "bias-sweep" else Study
+
+
+def row_names(study: Study | BiasSweep) -> set[str]:
+    """The names :attr:`RecordedExperiment.planned` uses for a study's rows: its labels, or for a bias sweep
+    ``"LABEL at ratio R"`` (the full-set control as ``"full set at ratio R"``). Machinery behind chapter 01."""
+    if isinstance(study, BiasSweep):
+        return {f"{row.get('label', 'full set')} at ratio {row['bias_ratio']:g}" for row in study.rows + study.full}
+    return set(study.labels())
+
+
+def pending_rows(name: str, studies: Mapping[str, Study | BiasSweep]) -> list[str]:
+    """``key/row`` of every planned row of experiment ``name`` (:attr:`RecordedExperiment.planned`) that
+    ``studies`` do not hold yet. Machinery behind chapter 01."""
+    pending = []
+    for key, planned in RECORDED_EXPERIMENTS[name].planned.items():
+        present = row_names(studies[key]) if key in studies else set()
+        pending += [f"{key}/{row}" for row in planned if row not in present]
+    return pending
 
 
 def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str | Path,
@@ -101,7 +160,8 @@ def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str
     (or another study command); ``archive`` is the mirror's zip, whose MD5 must be ``expected_md5`` (the mirror's,
     :data:`CIFAR10_MIRROR_MD5`).
     The file goes to ``out`` (default: its place in ``data/reference/``) and records the dataset label, the
-    archive's MD5, the machine, each study's seconds and their sum. A file already there is only replaced when the
+    archive's MD5, the machine, each study's seconds and their sum, and ``notes`` followed by the planned rows
+    still to run (:func:`pending_rows`), so the file never claims more than it holds. A file already there is only replaced when the
     new studies keep all its rows (a study grows as its runs resume), unless ``overwrite=True``.
 
     Machinery behind chapter 01.
@@ -113,16 +173,15 @@ def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str
     md5 = file_md5(archive)
     if md5 != expected_md5:
         raise ValueError(f"archive {archive} has MD5 {md5}, not the mirror's {expected_md5}")
-    loaded = {key: Study.load(path) for key, path in studies.items()}
+    loaded = {key: _study_class(name).load(path) for key, path in studies.items()}
     for study in loaded.values():  # files from before compare recorded it: the named profile's real batch
         if "batch_real" not in study.settings and study.settings.get("profile") in PROFILES:
             study.settings["batch_real"] = PROFILES[study.settings["profile"]].batch_real
     content = {
         "experiment": name, "title": RECORDED_EXPERIMENTS[name].title, "dataset_label": CIFAR10_MIRROR_LABEL,
-        "archive_md5": md5, "machine": machine_description(), "notes": notes,
+        "archive_md5": md5, "machine": machine_description(), "notes": _notes(notes, pending_rows(name, loaded)),
         "seconds": round(sum(study_seconds(s) for s in loaded.values()), 1),
-        "studies": {key: {"seconds": round(study_seconds(s), 1), "settings": s.settings, "rows": s.rows}
-                    for key, s in loaded.items()},
+        "studies": {key: {"seconds": round(study_seconds(s), 1), **s.payload()} for key, s in loaded.items()},
     }
     path = Path(out) if out is not None else REFERENCE_DIR / RECORDED_EXPERIMENTS[name].file
     if path.is_file() and not overwrite:
@@ -134,14 +193,23 @@ def record_experiment(name: str, studies: Mapping[str, str | Path], archive: str
     return atomic_write_text(json.dumps(content, indent=1) + "\n", path)
 
 
-def _rows_lost(previous: "Experiment", studies: Mapping[str, Study]) -> list[str]:
-    """``key/label/seed`` of every row of ``previous`` that ``studies`` no longer have."""
+def _notes(notes: str, pending: Sequence[str]) -> str:
+    still = f"still to run: {', '.join(pending)}" if pending else "every planned row is recorded"
+    return f"{notes.rstrip('. ')}; {still}" if notes else still
+
+
+def _rows_lost(previous: "Experiment", studies: Mapping[str, Study | BiasSweep]) -> list[str]:
+    """``key/label/…/seed`` of every row of ``previous`` that ``studies`` no longer have."""
     lost = []
     for key, study in previous.studies.items():
-        kept = {(row["label"], row["seed"]) for row in studies[key].rows} if key in studies else set()
-        lost += [f"{key}/{row['label']}/seed {row['seed']}" for row in study.rows
-                 if (row["label"], row["seed"]) not in kept]
+        kept = {study.row_id(row) for row in studies[key].rows} if key in studies else set()
+        lost += [f"{key}/{_row_name(study, row)}" for row in study.rows if study.row_id(row) not in kept]
     return lost
+
+
+def _row_name(study: Study | BiasSweep, row: dict) -> str:
+    """``label/seed 0``, or ``label/bias_ratio 0.95/severity 4/seed 0`` for a bias sweep."""
+    return "/".join(str(row[name]) if name == "label" else f"{name} {row[name]}" for name in study.ROW_ID)
 
 
 @dataclass
@@ -151,10 +219,10 @@ class Experiment:
     Machinery behind chapter 01."""
 
     name: str
-    studies: dict[str, Study]
+    studies: dict[str, Study | BiasSweep]
     provenance: dict
 
-    def study(self, key: str) -> Study:
+    def study(self, key: str) -> Study | BiasSweep:
         """The study recorded under ``key`` (e.g. ``"ipc10"``)."""
         if key not in self.studies:
             raise KeyError(f"experiment {self.name!r} has no study {key!r}; it has {sorted(self.studies)}")
@@ -172,8 +240,7 @@ def load_experiment(name: str, path: str | Path | None = None) -> Experiment | N
         return None
     try:
         content = json.loads(path.read_text())
-        studies = {key: Study(value["rows"], value["settings"])
-                   for key, value in content["studies"].items()}
+        studies = {key: _study_class(name).from_payload(value) for key, value in content["studies"].items()}
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise ValueError(f"{path} is not a recorded experiment file: {error!r}") from error
     provenance = {key: value for key, value in content.items() if key != "studies"}
@@ -474,18 +541,19 @@ TM_ABLATION_PAPER_ROWS = {"MTT": "mtt", "base": "datm", "+DAM+ED": "ltdd"}
 ablation (Fig. 6a)."""
 
 
-def tm_ablation_panel(experiment: Experiment, key: str = "beta100") -> str:
+def tm_ablation_panel(experiment: Experiment, key: str = "beta100",
+                      labels: Sequence[str] = ("MTT", "base", "+DAM", "+DAM+ED")) -> str:
     """The trajectory-matching ablation as Markdown: per row, LTDD's Table 1 number at β = 100 and IPC 10 where the
     paper has the row, its Fig. 6a number at β = 200 and IPC 50, and ours on the mirror (overall and few-shot
-    accuracy, mean over seeds, with the spread).
+    accuracy, mean over seeds, with the spread); ``labels`` picks the rows (chapter 10 shows MTT and base).
 
-    Introduced in chapter 11."""
+    Introduced in chapter 10."""
     study = experiment.study(key)
     ipc = study.settings.get("scale", {}).get("ipc", 10)
     header = ["row", f"paper, β = 100, IPC {ipc} (Table 1)", "paper, β = 200, IPC 50 (Fig. 6a)",
               f"ours, {CIFAR10_MIRROR_LABEL}", "ours, few-shot classes"]
     table = []
-    for label in ("MTT", "base", "+DAM", "+DAM+ED"):
+    for label in labels:
         table1 = LTDD_TABLE.get(TM_ABLATION_PAPER_ROWS.get(label, ""), {}).get(ipc)
         ablation = LTDD_ABLATION.get(label)
         ours = row_accuracy(study, label)
@@ -497,12 +565,26 @@ def tm_ablation_panel(experiment: Experiment, key: str = "beta100") -> str:
     return markdown_table(header, table)
 
 
-def tm_ablation_sentences(experiment: Experiment, key: str = "beta100") -> list[str]:
-    """Each step of the ablation against the row before it, in words, every number from the file.
+def tm_ablation_scale(study: Study) -> str:
+    """The trajectory-matching ablation's scale in words: experts, their epochs, the student's steps, iterations,
+    network width, evaluation and seeds. Introduced in chapter 10."""
+    s, scale = study.settings, study.settings.get("scale", {})
+    distill = scale.get("distill", {})
+    seeds = sorted({row["seed"] for row in study.rows})
+    return (f"IPC {scale.get('ipc')}, {scale.get('experts')} experts of {scale.get('expert_epochs')} epochs "
+            f"(classifier experts {scale.get('classifier_epochs')} epochs), {distill.get('syn_steps')} student steps "
+            f"matched against {distill.get('expert_epochs')} expert epochs, {scale.get('iterations')} iterations, "
+            f"ConvNet width {scale.get('net_width')}, {s.get('networks')} evaluation networks × "
+            f"{s.get('eval_epochs')} epochs, {len(seeds)} seed{'s' if len(seeds) != 1 else ''}")
 
-    Introduced in chapter 11."""
+
+def tm_ablation_sentences(experiment: Experiment, key: str = "beta100",
+                          steps: Sequence[tuple[str, str]] = (("base", "MTT"), ("+DAM", "base"),
+                                                              ("+DAM+ED", "+DAM"))) -> list[str]:
+    """Each step of the ablation (``(row, the row before it)``) in words, every number from the file.
+
+    Introduced in chapter 10."""
     study = experiment.study(key)
-    steps = [("base", "MTT"), ("+DAM", "base"), ("+DAM+ED", "+DAM")]
     sentences = []
     for label, before in steps:
         ours, theirs = row_accuracy(study, label), row_accuracy(study, before)
@@ -512,3 +594,317 @@ def tm_ablation_sentences(experiment: Experiment, key: str = "beta100") -> list[
         sentences.append(f"{label} scores {ours[0]:.1f} % against {theirs[0]:.1f} % for {before} "
                          f"({ours[0] - theirs[0]:+.1f} points).")
     return sentences
+
+
+BIAS_PAPER_ROWS = {"DM": "dm", "full set": "full set"}
+"""Recorded bias-sweep row → its row in Biased-DD's Table 1 (CCIFAR10-DD, IPC 50); DeDM is not in the paper."""
+
+
+def _paper_bias(label: str, ratio: float) -> float | None:
+    """Biased-DD's Table 1 accuracy (%) on CCIFAR10-DD for a recorded row at ``ratio``, or ``None``."""
+    from ..reference import BIASED_DD_RATIOS_PRINTED, BIASED_DD_TABLE_1
+
+    method = BIAS_PAPER_ROWS.get(label)
+    if method is None or ratio not in BIASED_DD_RATIOS_PRINTED:
+        return None
+    return BIASED_DD_TABLE_1["ccifar10-dd"][method][BIASED_DD_RATIOS_PRINTED.index(ratio)][0]
+
+
+def _bias_cell(sweep: BiasSweep, label: str, ratio: float, severity: int) -> float | None:
+    mean, _, count = sweep.cell(label, ratio, severity)
+    return 100 * mean if count else None
+
+
+def bias_panel(experiment: Experiment, key: str = "severity4") -> str:
+    """The bias experiment as Markdown, the shape of Biased-DD's Table 1: per row (DM, DeDM, the full set) and
+    bias ratio, our accuracy (%) on the all-conflicting test set of CCIFAR10-DD (JPEG mirror), with the paper's
+    CCIFAR10-DD number beneath ours where it has the row (IPC 50 there).
+
+    Introduced in chapter 08."""
+    sweep = experiment.study(key)
+    severity = int(key.removeprefix("severity"))
+    ratios = sorted({float(name.rsplit(" ", 1)[1]) for name in RECORDED_EXPERIMENTS[experiment.name].planned[key]})
+    labels = list(dict.fromkeys(name.split(" at ratio ")[0] for name in RECORDED_EXPERIMENTS[experiment.name]
+                                .planned[key]))
+    table = []
+    for label in labels:
+        ours = [_bias_cell(sweep, label, ratio, severity) for ratio in ratios]
+        table.append([f"{label}, ours (IPC {sweep.settings.get('ipc')})" if label != "full set" else
+                      "full set, ours", *(f"{value:.1f}" if value is not None else "not recorded yet"
+                                          for value in ours)])
+        paper = [_paper_bias(label, ratio) for ratio in ratios]
+        if any(value is not None for value in paper):
+            table.append([f"{label}, paper" + (" (IPC 50)" if label != "full set" else ""),
+                          *(f"{value:.2f}" if value is not None else "–" for value in paper)])
+    return markdown_table(["row", *(f"ratio {ratio:g}" for ratio in ratios)], table)
+
+
+def bias_scale(sweep: BiasSweep) -> str:
+    """The bias experiment's scale in words. Introduced in chapter 08."""
+    s = sweep.settings
+    seeds = sorted({row["seed"] for row in sweep.rows})
+    full = (f"; the full-set control {s['full_epochs']} epochs" if s.get("full_epochs") else
+            "; the full-set control the profile's epochs") if sweep.full else "; the full-set control not yet run"
+    return (f"IPC {s.get('ipc')}, {s.get('iterations')} iterations, {s.get('batch_real')} real images per class per "
+            f"iteration, ConvNet width {s.get('net_width')}, {s.get('eval_seeds')} evaluation networks × "
+            f"{s.get('eval_epochs')} epochs, {len(seeds)} seed{'s' if len(seeds) != 1 else ''}{full}")
+
+
+def bias_sentences(experiment: Experiment, key: str = "severity4") -> list[str]:
+    """What the bias experiment shows, every number from the file: how far DM falls from the unbiased set
+    (ratio 0) to the fully biased one (ratio 1) against the paper's fall, where DM stands against the full
+    set at the most biased ratio, and what DeDM's reweighting changes at the biased ratios.
+
+    Introduced in chapter 08."""
+    sweep, severity = experiment.study(key), int(key.removeprefix("severity"))
+    ours = {(label, ratio): _bias_cell(sweep, label, ratio, severity)
+            for label in ("DM", "DeDM", "full set") for ratio in (0.0, 0.5, 0.95, 1.0)}
+    sentences = []
+    low, high = ours["DM", 0.0], ours["DM", 1.0]
+    if low is not None and high is not None:
+        paper_low, paper_high = _paper_bias("DM", 0.0), _paper_bias("DM", 1.0)
+        sentences.append(f"From ratio 0 to ratio 1, DM's accuracy on the all-conflicting test set falls from "
+                         f"{low:.1f} % to {high:.1f} % ({high - low:+.1f} points; the paper at IPC 50: "
+                         f"{paper_low:.2f} → {paper_high:.2f}, {paper_high - paper_low:+.2f}).")
+    else:
+        sentences.append("DM at ratios 0 and 1: not recorded yet.")
+    for ratio in (0.95, 1.0):
+        dm, full = ours["DM", ratio], ours["full set", ratio]
+        if dm is None or full is None:
+            sentences.append(f"DM against the full set at ratio {ratio:g}: not recorded yet.")
+            continue
+        word = "above" if dm > full else "below" if dm < full else "level with"
+        paper_dm, paper_full = _paper_bias("DM", ratio), _paper_bias("full set", ratio)
+        paper_word = "above" if paper_dm > paper_full else "below"
+        sentences.append(f"At ratio {ratio:g}, DM's set of {sweep.settings.get('ipc')} images per class scores "
+                         f"{dm:.1f} %, {abs(dm - full):.1f} points {word} the full biased set ({full:.1f} %); in the "
+                         f"paper DM is {paper_word} it ({paper_dm:.2f} against {paper_full:.2f}).")
+    for ratio in (0.95, 1.0):
+        dm, dedm = ours["DM", ratio], ours["DeDM", ratio]
+        if dm is None or dedm is None:
+            sentences.append(f"DeDM against DM at ratio {ratio:g}: not recorded yet.")
+            continue
+        sentences.append(f"At ratio {ratio:g}, DeDM (oracle) scores {dedm:.1f} % against DM's {dm:.1f} % "
+                         f"({dedm - dm:+.1f} points).")
+    return sentences
+
+
+def plot_bias_recorded_vs_paper(experiment: Experiment, key: str = "severity4"):
+    """Accuracy (%) on the all-conflicting test set against the bias ratio: our rows on the mirror (solid, from
+    :func:`ltdd.book.viz.curves.plot_bias_sweep_curves`) and the paper's CCIFAR10-DD DM and full-set rows at IPC 50
+    (hollow markers, dotted, in the same colours).
+
+    Introduced in chapter 08."""
+    from ..book.viz.curves import plot_bias_sweep_curves
+    from ..reference import BIASED_DD_RATIOS_PRINTED
+
+    sweep = experiment.study(key)
+    fig = plot_bias_sweep_curves(sweep, int(key.removeprefix("severity")),
+                                 title=f"CCIFAR10-DD ({CIFAR10_MIRROR_LABEL}): ours (solid) and Biased-DD's "
+                                       f"Table 1 (hollow, IPC 50)")
+    ax = fig.axes[0]
+    colours = {line.get_label(): line.get_color() for line in ax.get_lines()}
+    for label in BIAS_PAPER_ROWS:
+        points = [(ratio, _paper_bias(label, ratio)) for ratio in BIASED_DD_RATIOS_PRINTED]
+        ax.plot([p[0] for p in points], [p[1] for p in points], linestyle=":", marker="o", markerfacecolor="none",
+                color=colours.get(label, "0.3"), alpha=0.8, label=f"{label} (paper)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def grouping_panel(experiment: Experiment, key: str = "beta100") -> str:
+    """One recorded CIFAR-10-LT run reported three ways, as Markdown: the long-tailed row's mean per-class
+    accuracy (%) in each group under the OLTR paper's thresholds, OLTR's code's (inclusive) thresholds and
+    MiSLAS's index ranges, with the number of classes in each group; an empty group shows "–".
+
+    Introduced in chapter 02."""
+    from ..data.longtail import MISLAS_INDEX_SPLITS, group_accuracy, index_range_groups, shot_groups
+    from .longtail_effect import LONG_TAILED
+
+    study = experiment.study(key)
+    counts, per_class = study.settings["counts"], study.per_class(LONG_TAILED)
+    groupings = {"> 100 / < 20 images (OLTR's paper)": shot_groups(counts),
+                 "≥ 100 / ≤ 20 images (OLTR's code)": shot_groups(counts, inclusive=True),
+                 "index ranges [0, 3) [3, 7) [7, 10) (MiSLAS)": index_range_groups(
+                     len(counts), MISLAS_INDEX_SPLITS["cifar10"])}
+    table = []
+    for name, groups in groupings.items():
+        accuracy = group_accuracy(per_class, groups)
+        table.append([name, *(f"{100 * accuracy[g]:.1f} ({groups.count(g)})" if g in accuracy else "– (0)"
+                              for g in ("many", "medium", "few"))])
+    return markdown_table(["grouping", "many (classes)", "medium (classes)", "few (classes)"], table)
+
+
+def crlt_dd_panel(experiment: Experiment, key: str = "beta100") -> str:
+    """CRLT-DD's Table III on CIFAR-10-LT as Markdown: per recorded plan, the paper's accuracy at the study's β
+    and ours on the mirror (overall, and the mean per-class accuracy of the head and tail halves).
+
+    Introduced in chapter 09."""
+    study = experiment.study(key)
+    beta = int(float(key.removeprefix("beta")))
+    paper = CRLT_DD_TABLE_III["cifar10-lt"]
+    header = ["plan", f"paper, β = {beta} (Table III)", f"ours, {CIFAR10_MIRROR_LABEL}", "ours, head half",
+              "ours, tail half"]
+    table = []
+    for label in _planned_then_recorded(experiment.name, key, study):
+        ours = row_accuracy(study, label)
+        halves = [study.mean_std(label, f"groups.halves.{half}") for half in ("head", "tail")]
+        table.append([label, f"{paper[label][beta]:.2f}" if beta in paper.get(label, {}) else "–",
+                      _accuracy_cell(study, ours) if ours else "not recorded yet",
+                      *(f"{100 * h[0]:.1f}" if h[2] else "–" for h in halves)])
+    return markdown_table(header, table)
+
+
+def crlt_dd_scale(study: Study) -> str:
+    """The CRLT-DD experiment's scale in words: DM iterations and real batch, head IPC, SimCLR epochs, network
+    width, evaluation networks and epochs, seeds. Introduced in chapter 09."""
+    s = study.settings
+    seeds = sorted({row["seed"] for row in study.rows})
+    return (f"{s.get('method', 'dm').upper()} {s.get('iterations')} iterations with {s.get('batch_real')} real "
+            f"images per class, distill head at IPC {s.get('ipc_head')}, SimCLR {s.get('simclr_epochs')} epochs, "
+            f"ConvNet width {s.get('net_width')}, {s.get('networks')} evaluation network(s) × "
+            f"{s.get('eval_epochs')} epochs, {len(seeds)} seed{'s' if len(seeds) != 1 else ''}")
+
+
+def crlt_dd_sentences(experiment: Experiment, key: str = "beta100") -> list[str]:
+    """Each rebalancing plan against the whole long-tailed set (vanilla), ours beside the paper's, every number
+    read from the file. Introduced in chapter 09."""
+    study = experiment.study(key)
+    beta = int(float(key.removeprefix("beta")))
+    paper = CRLT_DD_TABLE_III["cifar10-lt"]
+    vanilla = row_accuracy(study, "vanilla")
+    sentences = []
+    for label in _planned_then_recorded(experiment.name, key, study):
+        if label == "vanilla":
+            continue
+        ours = row_accuracy(study, label)
+        if ours is None or vanilla is None:
+            sentences.append(f"{label} against vanilla: not recorded yet.")
+            continue
+        text = (f"{label} scores {ours[0]:.1f} % against {vanilla[0]:.1f} % for vanilla "
+                f"({ours[0] - vanilla[0]:+.1f} points")
+        if beta in paper.get(label, {}):
+            text += f"; the paper: {paper[label][beta] - paper['vanilla'][beta]:+.2f}"
+        sentences.append(text + ").")
+    return sentences
+
+
+def _planned_then_recorded(name: str, key: str, study: Study) -> list[str]:
+    """The planned row labels of ``key``, then any other label the study holds, in order."""
+    planned = list(RECORDED_EXPERIMENTS[name].planned.get(key, ()))
+    return planned + [label for label in study.labels() if label not in planned]
+
+
+COMPARISON_PAPER_ROWS = {"random": "random", "k-center": "kcenter", "DC": "dc", "IDM": "idm", "MTT": "mtt",
+                         "DATM": "datm", "LTDD (DAM+ED)": "ltdd"}
+"""Comparison row → its row in LTDD's Table 1 (CIFAR-10-LT β = 100; :data:`ltdd.reference.LTDD_TABLE`)."""
+
+COMPARISON_CRLT_ROWS = {"CRLT-DD distill all": "distill all", "CRLT-DD distill head": "distill head",
+                        "CRLT-DD distill all + SimCLR": "distill all + SimCLR", "whole long-tailed set": "vanilla"}
+"""Comparison row → its row in CRLT-DD's Table III (CIFAR-10-LT β = 100, the plan's own IPC)."""
+
+
+def comparison_panel(experiment: Experiment, key: str = "beta100") -> str:
+    """The all-methods comparison on CIFAR-10-LT as Markdown: per row, the paper's number at β = 100 (LTDD's
+    Table 1 at the study's IPC, or CRLT-DD's Table III for its plans and the whole set) with its source, and ours
+    on the mirror (overall, many- and medium-shot accuracy).
+
+    Introduced in chapter 12."""
+    from ..reference import LTDD_FULL_DATA
+
+    study = experiment.study(key)
+    beta, ipc = int(float(key.removeprefix("beta"))), study.settings.get("ipc")
+    header = ["row", "paper", "source", f"ours, {CIFAR10_MIRROR_LABEL}", "many", "medium"]
+    table = []
+    for label in _planned_then_recorded(experiment.name, key, study):
+        paper, source = None, "–"
+        if label in COMPARISON_PAPER_ROWS and ipc in LTDD_TABLE.get(COMPARISON_PAPER_ROWS[label], {}):
+            paper, source = LTDD_TABLE[COMPARISON_PAPER_ROWS[label]][ipc], f"LTDD Table 1, IPC {ipc}"
+        elif label in COMPARISON_CRLT_ROWS:
+            paper = CRLT_DD_TABLE_III["cifar10-lt"][COMPARISON_CRLT_ROWS[label]].get(beta)
+            source = "CRLT-DD Table III"
+            if label == "whole long-tailed set":
+                source += f" (LTDD Table 1: {LTDD_FULL_DATA:.1f})"
+        ours = row_accuracy(study, label)
+        shots = [study.mean_std(label, f"groups.shots.{group}") for group in ("many", "medium")]
+        table.append([label, f"{paper:.1f}" if paper is not None else "–", source,
+                      _accuracy_cell(study, ours) if ours else "not recorded yet",
+                      *(f"{100 * shot[0]:.1f}" if shot[2] else "–" for shot in shots)])
+    return markdown_table(header, table)
+
+
+def iteration_points(study: Study) -> list[tuple[int, float, float]]:
+    """``(iterations, accuracy %, spread over the evaluation networks %)`` of a convergence study
+    (:func:`ltdd.studies.convergence.accuracy_against_iterations`), by iterations. Machinery behind chapter 05."""
+    rows = sorted(study.rows, key=lambda row: row["iterations"])
+    return [(row["iterations"], 100 * row["accuracy"], 100 * row.get("network_std", 0.0)) for row in rows]
+
+
+def convergence_sentence(experiment: Experiment, baseline: Experiment | None = None, key: str = "ipc10") -> str:
+    """How far the recorded DM run is from converged, in words, from the file: its accuracy at the first and last
+    recorded iteration counts, the gain over the last doubling, and the paper's number after its 20,000
+    iterations; with ``baseline`` (the dm-family record) also random selection at the same IPC.
+
+    Introduced in chapter 05."""
+    from ..distill import PAPER_ITERATIONS
+
+    study = experiment.study(key)
+    points = iteration_points(study)
+    if not points:
+        return "DM against iterations: not recorded yet."
+    ipc = study.settings.get("ipc")
+    paper = PAPER_RESULTS["cifar10"]["dm"].get(ipc)
+    first, last = points[0], points[-1]
+    text = (f"From {first[0]:,} to {last[0]:,} iterations, DM at IPC {ipc} rises from {first[1]:.1f} % to "
+            f"{last[1]:.1f} %")
+    halfway = [point for point in points if point[0] * 2 == last[0]]
+    if halfway:
+        text += f", {last[1] - halfway[0][1]:+.1f} points over the last doubling"
+    if paper is not None:
+        text += (f"; the paper reports {paper:.1f} % after {PAPER_ITERATIONS['dm']:,} iterations, "
+                 f"{paper - last[1]:.1f} points above our last point")
+    if baseline is not None and key in baseline.studies:
+        table = baseline.study(key)
+        random, dm = row_accuracy(table, "random"), row_accuracy(table, "DM")
+        if random is not None:
+            text += f" (random real images: {random[0]:.1f} %)"
+        same = [point for point in points if point[0] == table.settings.get("iterations")]
+        if dm is not None and same:
+            text += (f". The same seed and settings for {same[0][0]:,} iterations score {same[0][1]:.1f} % here and "
+                     f"{dm[0]:.1f} % in the comparison table")
+    return text + "."
+
+
+def plot_accuracy_against_iterations(experiment: Experiment, baseline: Experiment | None = None,
+                                     key: str = "ipc10"):
+    """The recorded DM run's test accuracy (%) against its iterations (log axis; whiskers: spread over the
+    evaluation networks), the paper's number after its 20,000 iterations as a hollow marker, and with
+    ``baseline`` (the dm-family record) random selection at the same IPC as a dotted line.
+
+    Introduced in chapter 05."""
+    import matplotlib.pyplot as plt
+
+    from ..distill import PAPER_ITERATIONS
+
+    study = experiment.study(key)
+    points = iteration_points(study)
+    ipc = study.settings.get("ipc")
+    fig, ax = plt.subplots(figsize=(6.0, 3.6), layout="constrained")
+    color = palette(1)[0]
+    ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], marker="o", capsize=3,
+                color=color, label=f"DM, ours ({CIFAR10_MIRROR_LABEL})")
+    paper = PAPER_RESULTS["cifar10"]["dm"].get(ipc)
+    if paper is not None:
+        ax.plot([PAPER_ITERATIONS["dm"]], [paper], marker="o", markerfacecolor="none", linestyle="none",
+                color=color, label=f"DM, paper ({PAPER_ITERATIONS['dm']:,} iterations)")
+    if baseline is not None and key in baseline.studies:
+        random = row_accuracy(baseline.study(key), "random")
+        if random is not None:
+            ax.axhline(random[0], color="0.4", linestyle=":", label="random real images, ours")
+    ax.set_xscale("log")
+    ax.set_xlabel("distillation iterations")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"DM at IPC {ipc}: how far a CPU-scale run is from converged", fontsize=9)
+    return finish_figure(fig)
