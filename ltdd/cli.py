@@ -833,6 +833,14 @@ def add_study_flags(p: argparse.ArgumentParser, out_help: str, seeds_help: str |
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def add_evaluation_flags(p: argparse.ArgumentParser) -> None:
+    """``--eval-epochs`` and ``--networks``: how every set of a study is evaluated (``compare``, ``convergence``)."""
+    p.add_argument("--eval-epochs", type=int, default=None,
+                   help="epochs of every evaluation network (default: the profile's)")
+    p.add_argument("--networks", type=int, default=None,
+                   help="evaluation networks per set (default: the profile's eval_seeds)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``argparse`` parser of every subcommand (each sets ``func`` to its ``cmd_*`` function)."""
     parser = argparse.ArgumentParser(prog="ltdd", description=" ".join(__doc__.split("\n\n")[0].split()),
@@ -957,10 +965,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ipc", type=int, default=None, help="images per class of the coresets and distilled sets")
     p.add_argument("--iterations", type=int, default=None,
                    help="iterations of the matching methods and CRLT-DD's DM (default: the profile's)")
-    p.add_argument("--eval-epochs", type=int, default=None, help="epochs of every evaluation network "
-                   "(default: the profile's)")
-    p.add_argument("--networks", type=int, default=None,
-                   help="evaluation networks per set (default: the profile's eval_seeds)")
+    add_evaluation_flags(p)
     p.add_argument("--rows", default=None, help="comma-separated row labels (default: every row)")
     add_study_flags(p, "output folder (study.json, buffers/)",
                     seeds_help="seeds, comma-separated; each builds every set anew")
@@ -975,8 +980,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default=None, help="dataset name (default: the profile's)")
     p.add_argument("--ipc", type=int, default=None, help="images per class (default: the profile's)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eval-epochs", type=int, default=None, help="evaluation epochs (default: the profile's)")
-    p.add_argument("--networks", type=int, default=None, help="evaluation networks (default: the profile's)")
+    add_evaluation_flags(p)
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="a method setting (repeatable)")
     add_study_flags(p, "output folder (study.json and the run's checkpoint.pt)",
                     resume_help="continue OUT from its checkpoint: evaluate only the iteration counts missing")

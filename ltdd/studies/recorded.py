@@ -591,9 +591,14 @@ def tm_ablation_sentences(experiment: Experiment, key: str = "beta100",
         if ours is None or theirs is None:
             sentences.append(f"{label} against {before}: not recorded yet.")
             continue
-        sentences.append(f"{label} scores {ours[0]:.1f} % against {theirs[0]:.1f} % for {before} "
-                         f"({ours[0] - theirs[0]:+.1f} points).")
+        sentences.append(score_against(label, ours[0], before, theirs[0]) + ").")
     return sentences
+
+
+def score_against(label: str, ours: float, other: str, theirs: float) -> str:
+    """``"LABEL scores X % against Y % for OTHER (+D points"``, the sentence the recorded panels share; the caller
+    closes the parenthesis (after adding, say, the paper's difference). Machinery behind chapter 09."""
+    return f"{label} scores {ours:.1f} % against {theirs:.1f} % for {other} ({ours - theirs:+.1f} points"
 
 
 BIAS_PAPER_ROWS = {"DM": "dm", "full set": "full set"}
@@ -684,8 +689,7 @@ def bias_sentences(experiment: Experiment, key: str = "severity4") -> list[str]:
         if dm is None or dedm is None:
             sentences.append(f"DeDM against DM at ratio {ratio:g}: not recorded yet.")
             continue
-        sentences.append(f"At ratio {ratio:g}, DeDM (oracle) scores {dedm:.1f} % against DM's {dm:.1f} % "
-                         f"({dedm - dm:+.1f} points).")
+        sentences.append(f"At ratio {ratio:g}, " + score_against("DeDM (oracle)", dedm, "DM", dm) + ").")
     return sentences
 
 
@@ -781,8 +785,7 @@ def crlt_dd_sentences(experiment: Experiment, key: str = "beta100") -> list[str]
         if ours is None or vanilla is None:
             sentences.append(f"{label} against vanilla: not recorded yet.")
             continue
-        text = (f"{label} scores {ours[0]:.1f} % against {vanilla[0]:.1f} % for vanilla "
-                f"({ours[0] - vanilla[0]:+.1f} points")
+        text = score_against(label, ours[0], "vanilla", vanilla[0])
         if beta in paper.get(label, {}):
             text += f"; the paper: {paper[label][beta] - paper['vanilla'][beta]:+.2f}"
         sentences.append(text + ").")
