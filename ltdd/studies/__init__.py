@@ -11,9 +11,10 @@
   not imported here; import each from its own): chapter 04's long-tail effect
   (:func:`ltdd.studies.longtail_effect.longtail_effect`), chapter 08's bias sweep
   (:func:`ltdd.studies.biased.bias_sweep`), chapter 09's CRLT-DD plans (:func:`ltdd.studies.rebalance.rebalance_study`),
-  chapter 11's ablation (:func:`ltdd.studies.tm_study.tm_ablation`) and chapter 12's comparison
-  (:func:`ltdd.studies.comparison.compare_methods`); the chapters' one-run helpers (:mod:`ltdd.studies.experiments`)
-  and the recorded runs the chapters quote (:mod:`ltdd.studies.recorded`).
+  chapter 11's ablation (:func:`ltdd.studies.tm_study.tm_ablation`), chapter 12's comparison
+  (:func:`ltdd.studies.comparison.compare_methods`) and chapter 05's accuracy against iterations
+  (:func:`ltdd.studies.convergence.accuracy_against_iterations`); the chapters' one-run helpers
+  (:mod:`ltdd.studies.experiments`) and the recorded runs the chapters quote (:mod:`ltdd.studies.recorded`).
 """
 
 from .protocols import EVAL_PROTOCOLS, EvalProtocol, check_protocol, eval_config
