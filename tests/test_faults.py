@@ -511,7 +511,8 @@ def test_the_top_level_help_is_whole(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     description = capsys.readouterr().out.split("positional arguments")[0]
-    assert ("compare | longtail-effect | student-edition | colab-edition | set-repository`` (also the ``ltdd`` "
+    assert ("compare | longtail-effect | convergence | student-edition | colab-edition | set-repository`` (also "
+            "the ``ltdd`` "
             "console script)") in " ".join(description.split())
 
 

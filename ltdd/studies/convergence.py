@@ -78,7 +78,7 @@ def accuracy_against_iterations(dataset: ImageDataset, method: str, checkpoints:
                        "protocol": "ours", "seeds": [seed]})
     distiller = make_distiller(method, dataset, seed=seed, profile=profile, ipc=ipc, **settings)
     if resume and state_path is not None and state_path.is_file():
-        distiller.load_state_dict(torch.load(state_path, map_location="cpu", weights_only=False))
+        distiller.load_state_dict(torch.load(state_path, map_location="cpu", weights_only=True))
     config, options = protocol_config("ours", "matching", profile)
 
     def build_row(iterations: int, row_seed: int, _context) -> dict:
