@@ -455,7 +455,7 @@ if recorded is not None:
     display(Markdown("\n".join(f"- {sentence}" for sentence in sentences)))
 
 # %% mystnb={"figure": {"caption": "Test accuracy on CIFAR-10 (JPEG mirror) against images per class, recorded at the CPU scale stated above (solid; whiskers: spread over seeds, or over evaluation networks for a single seed), beside the papers' CIFAR-10 numbers (dashed, hollow markers). Compare the gap between DM and random selection in each.", "name": "fig-05-cifar10-recorded"}}
-from ltdd.studies.recorded import plot_recorded_vs_paper
+from ltdd.book.viz.recorded import plot_recorded_vs_paper
 
 if recorded is not None:
     display(
@@ -478,7 +478,8 @@ if recorded is not None:
 # `data/reference/cifar10_dm_iterations_cpu.json`.
 
 # %% mystnb={"figure": {"caption": "Test accuracy on CIFAR-10 (JPEG mirror) of one DM run at IPC 10, evaluated after each recorded number of iterations (log axis; whiskers: spread over the evaluation networks), beside the paper's number after 20,000 iterations (hollow) and random real images (dotted).", "name": "fig-05-dm-iterations"}}
-from ltdd.studies.recorded import convergence_sentence, plot_accuracy_against_iterations
+from ltdd.book.viz.recorded import plot_accuracy_against_iterations
+from ltdd.studies.recorded import convergence_sentence
 
 dm_iterations = load_experiment("dm-iterations")
 if dm_iterations is None:

@@ -718,8 +718,9 @@ for method in ("dc", "dsa", "dm"):
 
 # %%
 from ltdd.studies.recorded import (
-    bias_panel, bias_scale, bias_sentences, load_experiment, plot_bias_recorded_vs_paper
+    bias_panel, bias_scale, bias_sentences, load_experiment
 )
+from ltdd.book.viz.recorded import plot_bias_recorded_vs_paper
 
 cifar_bias = load_experiment("bias")
 if cifar_bias is None:

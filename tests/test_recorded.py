@@ -7,7 +7,8 @@ import pytest
 
 from ltdd.data import load_dataset
 from ltdd.studies.rebalance import RebalanceStudy
-from ltdd.studies.recorded import (CIFAR10_MIRROR_LABEL, gap_sentence, load_experiment, plot_recorded_vs_paper,
+from ltdd.book.viz.recorded import plot_recorded_vs_paper
+from ltdd.studies.recorded import (CIFAR10_MIRROR_LABEL, gap_sentence, load_experiment,
                                    record_experiment, restore_study, results_panel, row_accuracy, study_scale,
                                    share_of_paper_gap, study_seconds)
 
@@ -328,7 +329,8 @@ def bias_sweep_file(path, ratios=(0.0, 0.5, 0.95, 1.0)):
 
 
 def test_bias_record_panel_and_sentences(tmp_path, archive):
-    from ltdd.studies.recorded import bias_panel, bias_sentences, plot_bias_recorded_vs_paper
+    from ltdd.book.viz.recorded import plot_bias_recorded_vs_paper
+    from ltdd.studies.recorded import bias_panel, bias_sentences
 
     path = bias_sweep_file(tmp_path / "sweep.json", ratios=(0.0, 0.95, 1.0))
     out = record_experiment("bias", {"severity4": path}, archive[0], tmp_path / "bias.json", expected_md5=archive[1])
@@ -431,7 +433,8 @@ def test_comparison_panel_names_each_papers_number_and_source(tmp_path, archive)
 
 
 def test_accuracy_against_iterations_sentence_and_figure(recorded, tmp_path, archive):
-    from ltdd.studies.recorded import convergence_sentence, plot_accuracy_against_iterations
+    from ltdd.book.viz.recorded import plot_accuracy_against_iterations
+    from ltdd.studies.recorded import convergence_sentence
 
     rows = [{"label": f"{k} iterations", "iterations": k, "seed": 0, "accuracy": accuracy, "network_std": 0.005,
              "per_class": [accuracy] * 10, "seconds": {"build": 1.0, "evaluate": 1.0}}

@@ -246,8 +246,11 @@ class _CoresetSelection(Distiller):
     """``ipc`` real images per class chosen by :meth:`select` on network features. It has no iterations."""
 
     iterative = False
+    Config = CoresetConfig
 
-    def __init__(self, dataset: ImageDataset, config: CoresetConfig, seed: int = 0):
+    def __init__(self, dataset: ImageDataset, config: CoresetConfig | None = None, seed: int = 0):
+        """``config`` defaults to the class's ``Config()`` (the paper's settings)."""
+        config = self.Config() if config is None else config
         check_coreset_config(config, dataset)
         super().__init__(dataset, config, seed)
 
@@ -273,9 +276,6 @@ class HerdingSelection(_CoresetSelection):
     name = "herding"
     Config = HerdingConfig
 
-    def __init__(self, dataset: ImageDataset, config: HerdingConfig = HerdingConfig(), seed: int = 0):
-        super().__init__(dataset, config, seed)
-
     def select(self, features: Tensor, k: int) -> Tensor:
         """Herding within one class (:func:`~ltdd.distill.coreset.herding` with ``config.rule``)."""
         return herding(features, k, self.config.rule)
@@ -288,9 +288,6 @@ class KCenterSelection(_CoresetSelection):
 
     name = "kcenter"
     Config = CoresetConfig
-
-    def __init__(self, dataset: ImageDataset, config: CoresetConfig = CoresetConfig(), seed: int = 0):
-        super().__init__(dataset, config, seed)
 
     def select(self, features: Tensor, k: int) -> Tensor:
         """K-center greedy within one class (:func:`~ltdd.distill.coreset.kcenter_greedy`), the first centre drawn

@@ -24,13 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..book.viz.core import finish_figure, palette
+from .._deprecated import forward
 from ..config import PROFILES
 from ..files import atomic_write_text
 from ..markdown import markdown_table
 from ..reference import CRLT_DD_TABLE_III, LTDD_ABLATION, LTDD_TABLE, PAPER_RESULTS, REFERENCE_DIR
 from . import Study
 from .biased import BiasSweep
+
+__getattr__ = forward(__name__, {name: f"ltdd.book.viz.recorded:{name}" for name in (
+    "plot_recorded_vs_paper", "plot_bias_recorded_vs_paper", "plot_accuracy_against_iterations")})
 
 CIFAR10_MIRROR_LABEL = "CIFAR-10 (JPEG mirror)"
 """How every result measured on the JPEG mirror of CIFAR-10 is labelled in files, tables and figures."""
@@ -344,40 +347,6 @@ def gap_sentence(study: Study, label: str, baseline: str, paper_method: str | No
     return text + "."
 
 
-def plot_recorded_vs_paper(experiment: Experiment, rows: Sequence[tuple[str, str]], title: str | None = None):
-    """Accuracy (%) against IPC for each ``(row label, paper method)``: ours on the mirror as solid lines with
-    whiskers (spread over seeds, or over networks for one seed), the paper's CIFAR-10 numbers as dashed lines
-    with hollow markers in the same colour. IPCs are the experiment's ``ipcN`` studies.
-
-    Introduced in chapter 05."""
-    import matplotlib.pyplot as plt
-
-    ipcs = sorted(int(key.removeprefix("ipc")) for key in experiment.studies if key.startswith("ipc"))
-    if not ipcs:
-        raise ValueError(f"experiment {experiment.name!r} has no ipcN studies")
-    fig, ax = plt.subplots(figsize=(6.0, 3.8), layout="constrained")
-    for (label, method), color in zip(rows, palette(len(rows))):
-        points = [(ipc, row_accuracy(experiment.study(f"ipc{ipc}"), label)) for ipc in ipcs]
-        points = [(ipc, value) for ipc, value in points if value is not None]
-        if points:
-            ax.errorbar([p[0] for p in points], [p[1][0] for p in points], yerr=[p[1][1] for p in points],
-                        marker="o", capsize=3, color=color, label=f"{label} (ours)")
-        paper = PAPER_RESULTS["cifar10"].get(method, {})
-        paper_points = [(ipc, paper[ipc]) for ipc in ipcs if ipc in paper]
-        if paper_points:
-            ax.plot([p[0] for p in paper_points], [p[1] for p in paper_points], linestyle="--", marker="o",
-                    markerfacecolor="none", color=color, alpha=0.8, label=f"{label} (paper)")
-    ax.set_xscale("log")
-    ax.set_xticks(ipcs, [str(i) for i in ipcs])
-    ax.minorticks_off()
-    ax.set_xlabel("images per class (IPC)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncols=2)
-    ax.set_title(title or f"{CIFAR10_MIRROR_LABEL}: recorded (solid) and the papers' CIFAR-10 (dashed)", fontsize=9)
-    return finish_figure(fig)
-
-
 def restore_study(name: str, key: str, out: str | Path, path: str | Path | None = None) -> Path:
     """Write study ``key`` of a recorded experiment back to ``out`` (a ``study.json``), so that the command in its
     settings can continue it with ``--resume`` on a machine that no longer has the original output folder.
@@ -605,8 +574,9 @@ BIAS_PAPER_ROWS = {"DM": "dm", "full set": "full set"}
 """Recorded bias-sweep row → its row in Biased-DD's Table 1 (CCIFAR10-DD, IPC 50); DeDM is not in the paper."""
 
 
-def _paper_bias(label: str, ratio: float) -> float | None:
-    """Biased-DD's Table 1 accuracy (%) on CCIFAR10-DD for a recorded row at ``ratio``, or ``None``."""
+def paper_bias(label: str, ratio: float) -> float | None:
+    """Biased-DD's Table 1 accuracy (%) on CCIFAR10-DD for a recorded row at ``ratio``, or ``None``. Machinery
+    behind chapter 08."""
     from ..reference import BIASED_DD_RATIOS_PRINTED, BIASED_DD_TABLE_1
 
     method = BIAS_PAPER_ROWS.get(label)
@@ -637,7 +607,7 @@ def bias_panel(experiment: Experiment, key: str = "severity4") -> str:
         table.append([f"{label}, ours (IPC {sweep.settings.get('ipc')})" if label != "full set" else
                       "full set, ours", *(f"{value:.1f}" if value is not None else "not recorded yet"
                                           for value in ours)])
-        paper = [_paper_bias(label, ratio) for ratio in ratios]
+        paper = [paper_bias(label, ratio) for ratio in ratios]
         if any(value is not None for value in paper):
             table.append([f"{label}, paper" + (" (IPC 50)" if label != "full set" else ""),
                           *(f"{value:.2f}" if value is not None else "–" for value in paper)])
@@ -667,7 +637,7 @@ def bias_sentences(experiment: Experiment, key: str = "severity4") -> list[str]:
     sentences = []
     low, high = ours["DM", 0.0], ours["DM", 1.0]
     if low is not None and high is not None:
-        paper_low, paper_high = _paper_bias("DM", 0.0), _paper_bias("DM", 1.0)
+        paper_low, paper_high = paper_bias("DM", 0.0), paper_bias("DM", 1.0)
         sentences.append(f"From ratio 0 to ratio 1, DM's accuracy on the all-conflicting test set falls from "
                          f"{low:.1f} % to {high:.1f} % ({high - low:+.1f} points; the paper at IPC 50: "
                          f"{paper_low:.2f} → {paper_high:.2f}, {paper_high - paper_low:+.2f}).")
@@ -679,7 +649,7 @@ def bias_sentences(experiment: Experiment, key: str = "severity4") -> list[str]:
             sentences.append(f"DM against the full set at ratio {ratio:g}: not recorded yet.")
             continue
         word = "above" if dm > full else "below" if dm < full else "level with"
-        paper_dm, paper_full = _paper_bias("DM", ratio), _paper_bias("full set", ratio)
+        paper_dm, paper_full = paper_bias("DM", ratio), paper_bias("full set", ratio)
         paper_word = "above" if paper_dm > paper_full else "below"
         sentences.append(f"At ratio {ratio:g}, DM's set of {sweep.settings.get('ipc')} images per class scores "
                          f"{dm:.1f} %, {abs(dm - full):.1f} points {word} the full biased set ({full:.1f} %); in the "
@@ -691,29 +661,6 @@ def bias_sentences(experiment: Experiment, key: str = "severity4") -> list[str]:
             continue
         sentences.append(f"At ratio {ratio:g}, " + score_against("DeDM (oracle)", dedm, "DM", dm) + ").")
     return sentences
-
-
-def plot_bias_recorded_vs_paper(experiment: Experiment, key: str = "severity4"):
-    """Accuracy (%) on the all-conflicting test set against the bias ratio: our rows on the mirror (solid, from
-    :func:`ltdd.book.viz.curves.plot_bias_sweep_curves`) and the paper's CCIFAR10-DD DM and full-set rows at IPC 50
-    (hollow markers, dotted, in the same colours).
-
-    Introduced in chapter 08."""
-    from ..book.viz.curves import plot_bias_sweep_curves
-    from ..reference import BIASED_DD_RATIOS_PRINTED
-
-    sweep = experiment.study(key)
-    fig = plot_bias_sweep_curves(sweep, int(key.removeprefix("severity")),
-                                 title=f"CCIFAR10-DD ({CIFAR10_MIRROR_LABEL}): ours (solid) and Biased-DD's "
-                                       f"Table 1 (hollow, IPC 50)")
-    ax = fig.axes[0]
-    colours = {line.get_label(): line.get_color() for line in ax.get_lines()}
-    for label in BIAS_PAPER_ROWS:
-        points = [(ratio, _paper_bias(label, ratio)) for ratio in BIASED_DD_RATIOS_PRINTED]
-        ax.plot([p[0] for p in points], [p[1] for p in points], linestyle=":", marker="o", markerfacecolor="none",
-                color=colours.get(label, "0.3"), alpha=0.8, label=f"{label} (paper)")
-    ax.legend(fontsize=8)
-    return fig
 
 
 def grouping_panel(experiment: Experiment, key: str = "beta100") -> str:
@@ -876,38 +823,3 @@ def convergence_sentence(experiment: Experiment, baseline: Experiment | None = N
             text += (f". The same seed and settings for {same[0][0]:,} iterations score {same[0][1]:.1f} % here and "
                      f"{dm[0]:.1f} % in the comparison table")
     return text + "."
-
-
-def plot_accuracy_against_iterations(experiment: Experiment, baseline: Experiment | None = None,
-                                     key: str = "ipc10"):
-    """The recorded DM run's test accuracy (%) against its iterations (log axis; whiskers: spread over the
-    evaluation networks), the paper's number after its 20,000 iterations as a hollow marker, and with
-    ``baseline`` (the dm-family record) random selection at the same IPC as a dotted line.
-
-    Introduced in chapter 05."""
-    import matplotlib.pyplot as plt
-
-    from ..distill import PAPER_ITERATIONS
-
-    study = experiment.study(key)
-    points = iteration_points(study)
-    ipc = study.settings.get("ipc")
-    fig, ax = plt.subplots(figsize=(6.0, 3.6), layout="constrained")
-    color = palette(1)[0]
-    ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], marker="o", capsize=3,
-                color=color, label=f"DM, ours ({CIFAR10_MIRROR_LABEL})")
-    paper = PAPER_RESULTS["cifar10"]["dm"].get(ipc)
-    if paper is not None:
-        ax.plot([PAPER_ITERATIONS["dm"]], [paper], marker="o", markerfacecolor="none", linestyle="none",
-                color=color, label=f"DM, paper ({PAPER_ITERATIONS['dm']:,} iterations)")
-    if baseline is not None and key in baseline.studies:
-        random = row_accuracy(baseline.study(key), "random")
-        if random is not None:
-            ax.axhline(random[0], color="0.4", linestyle=":", label="random real images, ours")
-    ax.set_xscale("log")
-    ax.set_xlabel("distillation iterations")
-    ax.set_ylabel("test accuracy (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"DM at IPC {ipc}: how far a CPU-scale run is from converged", fontsize=9)
-    return finish_figure(fig)

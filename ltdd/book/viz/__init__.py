@@ -9,9 +9,11 @@
   conflicting images, the class-by-attribute matrix);
 * :mod:`ltdd.book.viz.curves`: accuracy and loss curves, the methods compared, a bias sweep's curves;
 * :mod:`ltdd.book.viz.diagnostics` and :mod:`ltdd.book.viz.features`: the figures of :mod:`ltdd.diagnostics`
-  and :mod:`ltdd.features`.
+  and :mod:`ltdd.features`;
+* :mod:`ltdd.book.viz.recorded`: the recorded CIFAR-10 experiments beside the papers (imported from there, not
+  from here, since it reads :mod:`ltdd.studies.recorded`).
 
-Every name is importable from here (``from ltdd.book.viz import show_images``), and so is
+Every other name is importable from here (``from ltdd.book.viz import show_images``), and so is
 :func:`ltdd.markdown.markdown_table`. Every plotting function returns a :class:`matplotlib.figure.Figure` and
 closes it in pyplot before returning, so a notebook shows the figure exactly once (as the cell's value) and
 scripts can ``fig.savefig(...)``. Table helpers return Markdown text; show it with

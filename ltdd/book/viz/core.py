@@ -18,6 +18,19 @@ def finish_figure(fig: Figure) -> Figure:
     return fig
 
 
+def ipc_axes(ax, ipcs: list[int], log: bool = True, legend_size: int = 8, legend_columns: int = 1) -> None:
+    """Label ``ax`` as accuracy (%) against images per class: ticks at ``ipcs`` (on a log axis with ``log``), grid,
+    legend. Machinery behind chapter 01 and chapter 05's recorded figure."""
+    if log:
+        ax.set_xscale("log")
+    ax.set_xticks(ipcs, [str(i) for i in ipcs])
+    ax.minorticks_off()
+    ax.set_xlabel("images per class (IPC)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size, ncols=legend_columns)
+
+
 def palette(n: int) -> list:
     """``n`` colours of matplotlib's ``tab10`` cycle (repeating after ten): the line colours of the package's
     figures. Machinery behind chapter 01."""

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from ...checks import positive_int
 from ...studies.biased import BiasSweep
 from ...train import EvaluationReport
-from .core import finish_figure, palette
+from .core import finish_figure, ipc_axes, palette
 
 
 def _per_class_std(report: EvaluationReport) -> list[float]:
@@ -86,14 +86,7 @@ def plot_accuracy_vs_ipc(curves: Mapping[str, Mapping[int, EvaluationReport]],
                    label=f"full training set: {100 * full.mean:.1f} %")
         if high > low:
             ax.axhspan(low, high, color="black", alpha=0.08)
-    if len(all_ipcs) > 1 and all_ipcs[-1] / all_ipcs[0] > 4:
-        ax.set_xscale("log")
-    ax.set_xticks(all_ipcs, [str(i) for i in all_ipcs])
-    ax.minorticks_off()
-    ax.set_xlabel("images per class (IPC)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ipc_axes(ax, all_ipcs, log=len(all_ipcs) > 1 and all_ipcs[-1] / all_ipcs[0] > 4)
     if title:
         ax.set_title(title)
     return finish_figure(fig)
