@@ -331,3 +331,14 @@ def test_full_epochs_sets_the_full_set_controls_training_and_is_recorded(monkeyp
         biased.bias_sweep(*args, get_profile("paper"), full_epochs=3)
     assert main(["bias-sweep", "dm", "--full-epochs", "0", "--out", "unused.json"]) == 2
     assert "--full-epochs must be a positive int" in capsys.readouterr().err
+
+
+def test_without_a_config_each_method_takes_its_papers_setting():
+    from ltdd.distill.coreset import CoresetConfig, HerdingConfig, HerdingSelection, KCenterSelection
+    from ltdd.distill.dedm import DeDM, DeDMConfig
+    from ltdd.distill.dm import DM, DMConfig
+
+    dataset = load_dataset("cdigits")
+    assert DM(dataset).config == DMConfig() and DeDM(dataset).config == DeDMConfig()
+    assert HerdingSelection(dataset).config == HerdingConfig()
+    assert KCenterSelection(dataset).config == CoresetConfig()

@@ -134,11 +134,12 @@ class DeDM(DM):
     name = "dedm"
     Config = DeDMConfig
 
-    def __init__(self, dataset: ImageDataset, config: DeDMConfig = DeDMConfig(), seed: int = 0):
+    def __init__(self, dataset: ImageDataset, config: DeDMConfig | None = None, seed: int = 0):
         super().__init__(dataset, config, seed)
         # DM's random stream: the same networks, real batches and augmentations as DM with this seed
         self.generator = make_generator(seed, DM.name, device=dataset.device)
         self.estimate: AlignedEstimate | None = None
+        config = self.config
         if config.bias_source == "oracle":
             self.aligned = dataset.train.attributes == dataset.train.labels
         else:

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from ..data import ImageDataset
 from .matching import DistributionMatcher, MatchingConfig, class_means, mean_embedding_distance
 
 
@@ -55,9 +54,6 @@ class DM(DistributionMatcher):
 
     name = "dm"
     Config = DMConfig
-
-    def __init__(self, dataset: ImageDataset, config: DMConfig = DMConfig(), seed: int = 0):
-        super().__init__(dataset, config, seed)
 
     def matching_network(self) -> nn.Module:
         """A frozen network with freshly drawn weights, every iteration (DM's ψ_ϑ, ϑ ~ P_ϑ;

@@ -199,7 +199,8 @@ class DistributionMatcher(ImageDistiller):
         """Partition factor of the stored images (see :class:`~ltdd.distill.base.SyntheticSet`); 1 = none."""
         return 1
 
-    def __init__(self, dataset: ImageDataset, config: MatchingConfig, seed: int = 0):
+    def __init__(self, dataset: ImageDataset, config: MatchingConfig | None = None, seed: int = 0):
+        config = self.Config() if config is None else config  # the method's paper setting
         self.check_config(config, dataset)
         super().__init__(dataset, config, seed)
         self.factor = self.factor_of(config)
