@@ -851,6 +851,12 @@ else:
     )
 
 # %% [markdown]
+# Compare the sign of each step with the paper's: in Fig. 6a every step raises the accuracy (base, then DAM,
+# then Expert Decoupling). The recorded steps are those of a CPU's scale: five experts of 20 epochs, classifier
+# experts fine-tuned for 4, a hundred iterations. A step that goes the other way here is an answer about that
+# scale (how much the short classifier experts and their soft labels can be trusted), not a test of the paper's
+# claim; the `gpu` profile runs the paper's setting with a tenth of its experts, of half their epochs.
+#
 # ## Published settings and a GPU run
 #
 # {mod}`ltdd.distill.tm_presets` holds the published settings of MTT, DATM and LTDD as presets. Those of LTDD on

@@ -513,24 +513,25 @@ ablation (Fig. 6a)."""
 def tm_ablation_panel(experiment: Experiment, key: str = "beta100",
                       labels: Sequence[str] = ("MTT", "base", "+DAM", "+DAM+ED")) -> str:
     """The trajectory-matching ablation as Markdown: per row, LTDD's Table 1 number at β = 100 and IPC 10 where the
-    paper has the row, its Fig. 6a number at β = 200 and IPC 50, and ours on the mirror (overall and few-shot
-    accuracy, mean over seeds, with the spread); ``labels`` picks the rows (chapter 10 shows MTT and base).
+    paper has the row, its Fig. 6a number at β = 200 and IPC 50, and ours on the mirror (overall, few-shot and
+    tail-half accuracy, mean over seeds, with the spread; CIFAR-10-LT has no few-shot class at β = 100);
+    ``labels`` picks the rows (chapter 10 shows MTT and base).
 
     Introduced in chapter 10."""
     study = experiment.study(key)
     ipc = study.settings.get("scale", {}).get("ipc", 10)
     header = ["row", f"paper, β = 100, IPC {ipc} (Table 1)", "paper, β = 200, IPC 50 (Fig. 6a)",
-              f"ours, {CIFAR10_MIRROR_LABEL}", "ours, few-shot classes"]
+              f"ours, {CIFAR10_MIRROR_LABEL}", "ours, few-shot classes", "ours, tail half"]
     table = []
     for label in labels:
         table1 = LTDD_TABLE.get(TM_ABLATION_PAPER_ROWS.get(label, ""), {}).get(ipc)
         ablation = LTDD_ABLATION.get(label)
         ours = row_accuracy(study, label)
-        few = study.mean_std(label, "groups.shots.few")
+        few, tail = study.mean_std(label, "groups.shots.few"), study.mean_std(label, "groups.halves.tail")
         table.append([
             label, f"{table1:.1f}" if table1 is not None else "–", f"{ablation:.1f}" if ablation is not None else "–",
             _accuracy_cell(study, ours) if ours else "not recorded yet",
-            f"{100 * few[0]:.1f}" if few[2] else "–"])
+            f"{100 * few[0]:.1f}" if few[2] else "–", f"{100 * tail[0]:.1f}" if tail[2] else "–"])
     return markdown_table(header, table)
 
 
