@@ -17,6 +17,16 @@ from ...data import ImageDataset
 from .core import BIAS_GROUP_COLORS, as_long_cpu, finish_figure
 
 
+
+def _image_grid(rows: int, columns: int, width: float, height: float, left: float, bottom: float, top: float,
+                space: tuple[float, float], width_ratios: list | None = None):
+    """A ``rows × columns`` grid of image axes on a ``width × height`` inch figure, with margins in inches
+    (``left`` for the row labels, ``top`` for the title; 0.1 on the right) and ``space = (wspace, hspace)``."""
+    gridspec = {"wspace": space[0], "hspace": space[1], **({"width_ratios": width_ratios} if width_ratios else {})}
+    fig, axes = plt.subplots(rows, columns, figsize=(width, height), squeeze=False, gridspec_kw=gridspec)
+    fig.subplots_adjust(left=left / width, right=1 - 0.1 / width, bottom=bottom / height, top=1 - top / height)
+    return fig, axes
+
 def _to_pixels(images: Tensor, dataset: ImageDataset) -> np.ndarray:
     """Normalised ``(N, C, H, W)`` images → ``(N, H, W, C)`` pixels in [0, 1], as a numpy array."""
     return dataset.denormalize(images.detach().float()).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
@@ -54,10 +64,8 @@ def _pixel_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], size: float, t
     """Draw labelled rows of ``(H, W, C)`` pixel arrays in [0, 1]; short rows leave blank cells."""
     columns = max(1, max(len(pixels) for _, pixels in rows))
     width, height = size * columns + label_width + 0.1, size * len(rows) + (0.5 if title else 0.1)
-    fig, axes = plt.subplots(len(rows), columns, figsize=(width, height), squeeze=False,
-                             gridspec_kw={"wspace": 0.05, "hspace": 0.05})
-    fig.subplots_adjust(left=label_width / width, right=1 - 0.1 / width, bottom=0.05 / height,
-                        top=1 - (0.45 if title else 0.05) / height)
+    fig, axes = _image_grid(len(rows), columns, width, height, left=label_width, bottom=0.05,
+                            top=0.45 if title else 0.05, space=(0.05, 0.05))
     for r, (label, pixels) in enumerate(rows):
         for j in range(columns):
             ax = axes[r, j]
@@ -124,10 +132,8 @@ def show_aligned_conflicting(images: Tensor, labels: Tensor, attributes: Tensor,
         raise ValueError(f"classes must be a non-empty list of class indices in [0, {dataset.num_classes - 1}]")
     columns = 2 * per_group
     width, height = size * columns + 0.9, size * len(rows) + (0.85 if title else 0.45)
-    fig, axes = plt.subplots(len(rows), columns, figsize=(width, height), squeeze=False,
-                             gridspec_kw={"wspace": 0.08, "hspace": 0.3})
-    fig.subplots_adjust(left=0.6 / width, right=1 - 0.1 / width, bottom=0.15 / height,
-                        top=1 - (0.75 if title else 0.35) / height)
+    fig, axes = _image_grid(len(rows), columns, width, height, left=0.6, bottom=0.15,
+                            top=0.75 if title else 0.35, space=(0.08, 0.3))
     for r, c in enumerate(rows):
         is_class = labels == c
         groups = (torch.nonzero(is_class & (attributes == c), as_tuple=True)[0][:per_group],
@@ -250,10 +256,8 @@ def plot_corruption_gallery(images: Tensor, severities: Sequence[int] = (1, 2, 3
     cell_w = size * n * (w + 1) / max(h, w)
     columns = 1 + len(severities)
     width, height = cell_w * columns + 1.6, size * len(names) + (0.9 if title else 0.5)
-    fig, axes = plt.subplots(len(names), columns, figsize=(width, height), squeeze=False,
-                             gridspec_kw={"wspace": 0.06, "hspace": 0.08})
-    fig.subplots_adjust(left=1.5 / width, right=1 - 0.1 / width, bottom=0.05 / height,
-                        top=1 - (0.8 if title else 0.4) / height)
+    fig, axes = _image_grid(len(names), columns, width, height, left=1.5, bottom=0.05,
+                            top=0.8 if title else 0.4, space=(0.06, 0.08))
     for k, name in enumerate(names):
         for j in range(columns):
             ax = axes[k, j]
@@ -303,10 +307,8 @@ def show_image_panels(panels: Mapping[str, Tensor], labels: Tensor, dataset: Ima
         ratios += ([gap] if k else []) + [1.0] * per_class
     width = size * sum(ratios) + 0.8
     height = size * len(rows) + (0.75 if title else 0.4)
-    fig, axes = plt.subplots(len(rows), len(ratios), figsize=(width, height), squeeze=False,
-                             gridspec_kw={"wspace": 0.05, "hspace": 0.05, "width_ratios": ratios})
-    fig.subplots_adjust(left=0.7 / width, right=1 - 0.1 / width, bottom=0.05 / height,
-                        top=1 - (0.7 if title else 0.35) / height)
+    fig, axes = _image_grid(len(rows), len(ratios), width, height, left=0.7, bottom=0.05,
+                            top=0.7 if title else 0.35, space=(0.05, 0.05), width_ratios=ratios)
     for ax in axes.flat:
         _blank(ax)
     first_columns = []
