@@ -477,24 +477,25 @@ if recorded is not None:
 # point at 200 iterations repeats the table's DM run). The sentence and the figure read
 # `data/reference/cifar10_dm_iterations_cpu.json`.
 
-# %% mystnb={"figure": {"caption": "Test accuracy on CIFAR-10 (JPEG mirror) of one DM run at IPC 10, evaluated after each recorded number of iterations (log axis; whiskers: spread over the evaluation networks), beside the paper's number after 20,000 iterations (hollow) and random real images (dotted).", "name": "fig-05-dm-iterations"}}
+# %%
 from ltdd.book.viz.recorded import plot_accuracy_against_iterations
 from ltdd.studies.recorded import convergence_sentence
 
 dm_iterations = load_experiment("dm-iterations")
-if dm_iterations is None:
-    display(
-        Markdown(
-            "DM against iterations is not recorded yet"
-            " (`data/reference/cifar10_dm_iterations_cpu.json`)."
-        )
+display(
+    Markdown(
+        convergence_sentence(dm_iterations, recorded)
+        if dm_iterations is not None
+        else "DM against iterations is not recorded yet"
+        " (`data/reference/cifar10_dm_iterations_cpu.json`)."
     )
-else:
-    display(Markdown(convergence_sentence(dm_iterations, recorded)))
+)
+
+# %% mystnb={"figure": {"caption": "Test accuracy on CIFAR-10 (JPEG mirror) of one DM run at IPC 10, evaluated after each recorded number of iterations (log axis; whiskers: spread over the evaluation networks), beside the paper's number after 20,000 iterations (hollow) and random real images (dotted).", "name": "fig-05-dm-iterations"}}
+if dm_iterations is not None:
     display(plot_accuracy_against_iterations(dm_iterations, recorded))
 
 # %% [markdown]
-#
 # The papers' table also shows DM's weakness: matching only the *mean* feature under random,
 # untrained networks says little about what separates the classes. IDM ({doc}`06_idm`) and DSDM
 # ({doc}`07_dsdm`) attack exactly this, with networks that have learned something about the classes, more

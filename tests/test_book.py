@@ -356,6 +356,17 @@ def test_chapter_code_lines_fit_the_page(twin: Path):
     assert not long_lines, f"{twin.name} has code lines over {CODE_LINE_LIMIT} characters: {long_lines}"
 
 
+@pytest.mark.parametrize("twin", TWINS, ids=lambda p: p.name)
+def test_a_figure_cell_shows_its_figure_and_nothing_it_would_caption_twice(twin: Path):
+    """A cell with a figure caption labels every output it displays: a Markdown output beside the figure gets the
+    same label again, and the book build stops on the duplicate target. Text goes in a cell of its own."""
+    notebook = jupytext.read(twin)
+    mixed = [index for index, cell in enumerate(notebook.cells)
+             if cell.cell_type == "code" and "figure" in cell.metadata.get("mystnb", {})
+             and "Markdown(" in cell.source]
+    assert not mixed, f"{twin.name}: figure cells {mixed} also display Markdown"
+
+
 def test_chapters_pick_settings_instead_of_branching_on_the_profile_name():
     """Issue 21: profile.pick(...) or a scale table, not ``if profile.name == ...`` in the chapters."""
     branch = re.compile(r"profile\.name\s*(==|!=|in\b)|\.get\(profile\.name")
