@@ -53,7 +53,8 @@ case "${1:-}" in
       "${common[@]}" ;;
   bias|bias-full)  # CCIFAR10-DD severity 4 at bias ratios 0, 0.5, 0.95, 1: DM and DeDM (oracle) at IPC 10, 200
     # iterations, 3 networks x 300 epochs; then the full-set control, 5 epochs on the 50,000 images of each ratio
-    # (about 10 minutes an epoch on one thread). The corruptions need imagecorruptions' frost textures:
+    # (about 10 minutes an epoch on one thread; saved after each ratio). The corruptions need imagecorruptions'
+    # frost textures:
     # pip install --no-deps imagecorruptions==1.1.2
     stage=(--no-full-set); [ "$1" = bias-full ] && stage=(--full-epochs 5)
     ltdd bias-sweep DM=dm DeDM=dedm --dataset ccifar10-dd --ratios 0,0.5,0.95,1 --severities 4 --ipc 10 \

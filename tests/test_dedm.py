@@ -342,3 +342,33 @@ def test_without_a_config_each_method_takes_its_papers_setting():
     assert DM(dataset).config == DMConfig() and DeDM(dataset).config == DeDMConfig()
     assert HerdingSelection(dataset).config == HerdingConfig()
     assert KCenterSelection(dataset).config == CoresetConfig()
+
+
+def test_the_full_set_control_is_saved_ratio_by_ratio_and_resumes_where_it_stopped(monkeypatch, tmp_path):
+    import ltdd.studies.biased as biased
+
+    calls = []
+
+    class Point:
+        def __init__(self, ratio):
+            self.accuracy, self.aligned, self.conflicting = ratio / 2, 0.9, 0.1
+
+    def full(name, ratios, severity, settings, seeds=None, **_):
+        calls.append(list(ratios))
+        if len(calls) == 2 and interrupt:
+            raise KeyboardInterrupt  # the machine stops during the second ratio's control
+        return {ratio: Point(ratio) for ratio in ratios}
+
+    monkeypatch.setattr(biased, "full_set_bias_sweep", full)
+    profile = get_profile("smoke").replace(eval_epochs=1, eval_seeds=1)
+    args = ({"DM": {"method": "dm"}}, "digits", [0.5, 1.0], [4], profile)
+    out = tmp_path / "sweep.json"
+    interrupt = True
+    with pytest.raises(KeyboardInterrupt):
+        biased.bias_sweep(*args, ipc=1, iterations=1, progress=False, out=out)
+    saved = json.loads(out.read_text())["full"]
+    assert [(row["bias_ratio"], row["conflicting_test"]) for row in saved] == [(0.5, 0.25)]
+    interrupt, calls[:] = False, []
+    sweep = biased.bias_sweep(*args, ipc=1, iterations=1, progress=False, out=out, resume=True)
+    assert calls == [[1.0]]  # only the ratio whose control was lost
+    assert [(row["bias_ratio"], row["conflicting_test"]) for row in sweep.full] == [(0.5, 0.25), (1.0, 0.5)]

@@ -219,8 +219,8 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
     ``{"DM": {"method": "dm"}, "DeDM (oracle)": {"method": "dedm"}}``. ``ipc`` and ``iterations`` default to
     the profile's. ``base_name`` is a biased dataset or its grey source (``digits`` → ``cdigits``).
 
-    With ``out``, the sweep is written there (atomically) after every distilled set, so a long sweep can
-    stop; ``resume=True`` reads ``out`` back and runs only what is missing, refusing a file written with
+    With ``out``, the sweep is written there (atomically) after every distilled set and every ratio's full-set
+    control, so a long sweep can stop; ``resume=True`` reads ``out`` back and runs only what is missing, refusing a file written with
     other settings. ``record`` adds facts to the settings that do not take part in that check (provenance).
 
     Under the ``paper`` profile the defaults are Biased-DD's: IPC 50 (:data:`BIASED_DD_IPC`), each method's own
@@ -289,16 +289,17 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
     run_study(cells, seeds, build_row, out, resume, study=sweep, keys=SWEEP_KEYS, record=record, progress=progress,
               desc="bias sweep", order="row", row_id=lambda cell, seed: (cell[2], cell[1], cell[0], seed))
     if full_set:
-        for severity in severities:
-            if any(row["severity"] == severity for row in sweep.full):
-                continue
-            control = (FULL_SET_CONTROL, profile.full_seeds) if paper else (profile, None)
-            points = full_set_bias_sweep(name, ratios, severity, control[0], control[1], model=profile.model,
+        control = (FULL_SET_CONTROL, profile.full_seeds) if paper else (profile, None)
+        done = {(row["bias_ratio"], row["severity"]) for row in sweep.full}
+        for severity, ratio in [(s, r) for s in severities for r in ratios if (r, s) not in done]:
+            # one ratio at a time, saved after each: on a CPU a control of 50,000 images takes an hour or more
+            points = full_set_bias_sweep(name, [ratio], severity, control[0], control[1], model=profile.model,
                                          model_options=profile.model_options(), data_seed=data_seed, device=device,
                                          load_options=load_options)
-            for ratio, point in points.items():
-                sweep.full.append({"bias_ratio": ratio, "severity": severity, "conflicting_test": point.accuracy,
-                                   "lff_aligned": point.aligned, "lff_conflicting": point.conflicting})
+            for point_ratio, point in points.items():
+                sweep.full.append({"bias_ratio": point_ratio, "severity": severity,
+                                   "conflicting_test": point.accuracy, "lff_aligned": point.aligned,
+                                   "lff_conflicting": point.conflicting})
             if out is not None:
                 sweep.save(out, SWEEP_KEYS)
     if out is not None and not Path(out).is_file():  # a resume with nothing to do leaves the file as it is
