@@ -214,3 +214,21 @@ def test_figure_has_a_panel_per_group_and_a_bar_per_method(tiny_study):
     assert list(ticks[y] for y in sorted(ticks, reverse=True)) == list(TINY_ROWS)  # first row on top
     with pytest.raises(ValueError, match="at least one"):
         plot_method_comparison({})
+
+
+def test_the_comparisons_simclr_pretraining_is_kept_beside_the_study(long_tailed, tmp_path, monkeypatch):
+    import ltdd.studies.comparison as comparison
+
+    seen = []
+    original = comparison.pretrain_encoder
+
+    def pretrain(dataset, profile, seed, epochs, checkpoint=None, progress=False):
+        seen.append(checkpoint)
+        return original(dataset, profile, seed, epochs, checkpoint, progress)
+
+    monkeypatch.setattr(comparison, "pretrain_encoder", pretrain)
+    rows = {"CRLT-DD sample all + SimCLR": {"plan": "sample-all", "simclr": True}}
+    out = tmp_path / "compare.json"
+    compare_methods(long_tailed, tiny_profile(), rows=rows, networks=1, simclr_epochs=1, out=out, progress=False)
+    assert seen == [tmp_path / "compare_simclr_seed0.pt"]
+    assert torch.load(seen[0], weights_only=True)["epochs_done"] == 1

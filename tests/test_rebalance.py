@@ -370,3 +370,35 @@ def test_distill_classes_runs_crlt_dds_dm_under_the_paper_profile(digits_lt, mon
     with pytest.raises(Stop):
         distill_classes(digits_lt, [0, 1], 2, "dm", profile=SMOKE, progress=False)
     assert "step_per_class" not in seen
+
+
+def test_a_stopped_simclr_pretraining_resumes_epoch_by_epoch_to_the_same_row(digits_lt, tmp_path, monkeypatch):
+    from ltdd.ssl import SimCLRTrainer
+
+    rows = {"sample all + SimCLR": {"plan": "sample-all", "simclr": True}}
+    profile = SMOKE.replace(eval_epochs=2)
+    options = {"seeds": [0], "networks": 1, "simclr_epochs": 3, "progress": False}
+    straight = rebalance_study(digits_lt, rows, profile, out=tmp_path / "straight.json", **options)
+
+    run_epoch, epochs_run, stop = SimCLRTrainer.epoch, [], [True]
+
+    def stop_in_the_second_epoch(self):
+        epochs_run.append(len(self.losses))
+        if len(self.losses) == 1 and stop[0]:
+            stop[0] = False
+            raise KeyboardInterrupt
+        return run_epoch(self)
+
+    monkeypatch.setattr(SimCLRTrainer, "epoch", stop_in_the_second_epoch)
+    out = tmp_path / "study.json"
+    with pytest.raises(KeyboardInterrupt):
+        rebalance_study(digits_lt, rows, profile, out=out, **options)
+    checkpoint = tmp_path / "study_simclr_seed0.pt"
+    assert torch.load(checkpoint, weights_only=True)["epochs_done"] == 1
+    resumed = rebalance_study(digits_lt, rows, profile, out=out, resume=True, **options)
+    assert epochs_run == [0, 1, 1, 2]  # the resumed run trains epochs 2 and 3 only
+    assert resumed.rows[0]["accuracy"] == straight.rows[0]["accuracy"]
+    assert resumed.simclr[0] == straight.simclr[0]
+    epochs_run.clear()
+    rebalance_study(digits_lt, rows, profile, out=out, **options)  # starting over discards the old pre-training
+    assert epochs_run == [0, 1, 2]

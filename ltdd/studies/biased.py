@@ -295,7 +295,7 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
             # one ratio at a time, saved after each: on a CPU a control of 50,000 images takes an hour or more
             points = full_set_bias_sweep(name, [ratio], severity, control[0], control[1], model=profile.model,
                                          model_options=profile.model_options(), data_seed=data_seed, device=device,
-                                         load_options=load_options)
+                                         load_options=load_options, progress=progress)
             for point_ratio, point in points.items():
                 sweep.full.append({"bias_ratio": point_ratio, "severity": severity,
                                    "conflicting_test": point.accuracy, "lff_aligned": point.aligned,

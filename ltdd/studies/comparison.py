@@ -36,7 +36,8 @@ from ..distill import SyntheticSet
 from ..train import EvaluationReport, TrainConfig, evaluate_training_set
 from . import Study, check_seeds, eval_config, run_study, seed_count, study_table
 from .experiments import distill
-from .rebalance import check_plan, evaluation_config, long_tail_groups, pretrain_encoder, rebalance
+from .rebalance import (check_plan, evaluation_config, long_tail_groups, pretrain_encoder, rebalance,
+                        simclr_checkpoint)
 from .tm_study import TMScale, distill_row, scale_for, train_ablation_buffers
 
 COMPARISON_ROWS: dict[str, dict] = {
@@ -156,9 +157,9 @@ class _SeedContext:
     """What the rows of one seed share: the experts, the SimCLR encoder and the distilled sets of CRLT-DD."""
 
     def __init__(self, dataset: ImageDataset, profile: Profile, scale: TMScale, seed: int, workdir: Path,
-                 simclr_epochs: int):
+                 simclr_epochs: int, simclr_checkpoint: Path | None = None):
         self.dataset, self.profile, self.scale, self.seed = dataset, profile, scale, seed
-        self.workdir, self.simclr_epochs = workdir, simclr_epochs
+        self.workdir, self.simclr_epochs, self.simclr_checkpoint = workdir, simclr_epochs, simclr_checkpoint
         self.buffers = None
         self.encoder = None
         self.simclr_losses: list[float] | None = None
@@ -172,7 +173,8 @@ class _SeedContext:
 
     def simclr_encoder(self):
         if self.encoder is None:
-            pretrained = pretrain_encoder(self.dataset, self.profile, self.seed, self.simclr_epochs)
+            pretrained = pretrain_encoder(self.dataset, self.profile, self.seed, self.simclr_epochs,
+                                          self.simclr_checkpoint)
             self.encoder, self.simclr_losses = pretrained.encoder, pretrained.losses
         return self.encoder
 
@@ -272,7 +274,7 @@ def compare_methods(dataset: ImageDataset, profile: Profile | None = None, seeds
         return run_study(rows, seeds, build_row, out, resume, study=study, keys=COMPARISON_KEYS, record=record,
                          progress=progress, desc="comparison", after_row=after_row,
                          start_seed=lambda seed: _SeedContext(dataset, profile, scale, seed, Path(workdir),
-                                                              simclr_epochs))
+                                                              simclr_epochs, simclr_checkpoint(out, seed, resume)))
 
 
 SHOT_COLUMNS = (("overall", "accuracy"), ("many", "groups.shots.many"), ("medium", "groups.shots.medium"),

@@ -509,6 +509,18 @@ STUDY_KEYS = ("dataset", "profile", "imbalance", "method", "iterations", "eval_e
 """Settings a resumed study must share with the file it continues (seeds may grow)."""
 
 
+def simclr_checkpoint(out: str | Path | None, seed: int, resume: bool) -> Path | None:
+    """Where a saved study keeps its SimCLR pre-training while it runs (``<study>_simclr_seed<seed>.pt`` beside
+    ``out``; ``None`` without ``out``), so a stopped run resumes it epoch by epoch. A run that starts over
+    (``resume=False``) removes an earlier one, as it rewrites the study. Machinery behind chapters 09 and 12."""
+    if out is None:
+        return None
+    path = Path(out).with_name(f"{Path(out).stem}_simclr_seed{seed}.pt")
+    if not resume:
+        path.unlink(missing_ok=True)
+    return path
+
+
 def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_III_ROWS,
                     profile: Profile | None = None, seeds: Sequence[int] = (0,), method: str = "dm",
                     iterations: int | None = None, ipc_head: int | None = None, simclr_epochs: int | None = None,
@@ -521,8 +533,9 @@ def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_I
     For each seed, a distilled set is built once and shared by the rows that use it (distill all, + aug and
     + SimCLR see the same distilled images), and one SimCLR encoder is pre-trained for the rows that ask for
     one. ``networks`` evaluation networks are trained per set (default: the profile's ``eval_seeds``); a row's
-    mean ± std is taken over the seeds. With ``out`` the study is saved after every row (atomically) and ``resume=True`` runs only the rows
-    the file lacks, refusing a file written with other settings. ``record`` adds provenance to the settings.
+    mean ± std is taken over the seeds. With ``out`` the study is saved after every row (atomically), SimCLR's
+    pre-training after every epoch (:func:`simclr_checkpoint`), and ``resume=True`` runs only the rows the file
+    lacks, refusing a file written with other settings. ``record`` adds provenance to the settings.
 
     Under the ``paper`` profile the defaults are CRLT-DD's (:func:`crlt_settings`: DM for 4000 iterations at
     lr 1.0 with 128 real images per class, 500 evaluation epochs at batch 128, SimCLR for 100 epochs, the
@@ -555,7 +568,8 @@ def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_I
         spec, seconds = rows[label], {}
         if spec["simclr"] and "encoder" not in shared:
             started = time.perf_counter()
-            pretrained = pretrain_encoder(dataset, profile, seed, study.settings["simclr_epochs"])
+            pretrained = pretrain_encoder(dataset, profile, seed, study.settings["simclr_epochs"],
+                                          simclr_checkpoint(out, seed, resume), progress)
             shared["encoder"], study.simclr[seed] = pretrained.encoder, pretrained.losses
             shared["simclr_seconds"] = round(time.perf_counter() - started, 2)
         plan = spec["plan"]
@@ -580,6 +594,6 @@ def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_I
 __all__ = ["CRLTSettings", "DISTILLING_PLANS", "PAPER_CRLT", "PAPER_HEAD_IPC", "PLANS", "VANILLA_PROTOCOLS",
            "PairedComparison", "PlanBudget", "PlanResult", "RebalanceStudy", "RebalancedSet",
            "TABLE_III_ROWS", "augmentation_copies", "crlt_evaluation", "augmented_copies", "budget_table", "check_plan",
-           "distill_classes", "evaluate_rebalanced", "evaluation_config", "head_classes", "head_tail_groups",
+           "distill_classes", "evaluate_rebalanced", "simclr_checkpoint", "evaluation_config", "head_classes", "head_tail_groups",
            "key_name", "median_class_size", "plan_budget", "pretrain_encoder", "rebalance", "rebalance_study",
            "restrict_classes", "run_plan", "sample_per_class", "study_table", "crlt_settings", "vanilla_config"]
