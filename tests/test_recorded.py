@@ -418,18 +418,27 @@ def test_crlt_dd_panel_and_sentences(tmp_path, archive):
 def test_comparison_panel_names_each_papers_number_and_source(tmp_path, archive):
     from ltdd.studies.recorded import comparison_panel
 
-    rows = study_rows("IDM", [0.30]) + study_rows("whole long-tailed set", [0.45]) + study_rows("DSA", [0.2])
+    rows = study_rows("IDM", [0.30]) + study_rows("DSA", [0.2])
     path = write_study(tmp_path / "cmp.json", 10, rows)
     out = record_experiment("comparison", {"beta100": path}, archive[0], tmp_path / "c.json",
                             expected_md5=archive[1])
-    panel = {line.split(" | ")[0].lstrip("| "): line for line in
-             comparison_panel(load_experiment("comparison", out)).splitlines()[2:]}
+    crlt_path = write_study(tmp_path / "crlt.json", None, study_rows("vanilla", [0.45]))
+    crlt = record_experiment("crlt-dd", {"beta100": crlt_path}, archive[0], tmp_path / "r.json",
+                             expected_md5=archive[1])
+    experiment = load_experiment("comparison", out)
+    text = comparison_panel(experiment, rebalancing=load_experiment("crlt-dd", crlt))
+    panel = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()[2:] if line.startswith("|")}
     # LTDD Table 1, CIFAR-10-LT β = 100, IPC 10: IDM 49.8, LTDD 53.4; CRLT-DD Table III β = 100: vanilla 51.20
     assert panel["IDM"] == "| IDM | 49.8 | LTDD Table 1, IPC 10 | 30.0 ± 1.0 | – | – |"
     assert panel["LTDD (DAM+ED)"].startswith("| LTDD (DAM+ED) | 53.4 | LTDD Table 1, IPC 10 | not recorded yet")
-    assert panel["whole long-tailed set"].startswith(
-        "| whole long-tailed set | 51.2 | CRLT-DD Table III (LTDD Table 1: 66.2) | 45.0 ± 1.0")
     assert panel["DSA"] == "| DSA | – | – | 20.0 ± 1.0 | – | – |"
+    # the rebalancing rows come from the CRLT-DD record, marked, with its evaluation stated under the table
+    assert panel["whole long-tailed set †"].startswith(
+        "| whole long-tailed set † | 51.2 | CRLT-DD Table III (LTDD Table 1: 66.2) | 45.0 ± 1.0")
+    assert panel["CRLT-DD distill head †"].startswith("| CRLT-DD distill head † | 62.5 | CRLT-DD Table III | "
+                                                      "not recorded yet")
+    assert "† From the CRLT-DD record (chapter 09), evaluated its own way: DM 200 iterations" in text
+    assert "whole long-tailed set" not in comparison_panel(experiment)  # without the record, no such rows
 
 
 def test_accuracy_against_iterations_sentence_and_figure(recorded, tmp_path, archive):
@@ -452,3 +461,22 @@ def test_accuracy_against_iterations_sentence_and_figure(recorded, tmp_path, arc
     assert "still to run: ipc10/800 iterations" in json.loads(out.read_text())["notes"]
     labels = {line.get_label() for line in plot_accuracy_against_iterations(experiment, table).axes[0].get_lines()}
     assert "random real images, ours" in labels and "DM, paper (20,000 iterations)" in labels
+
+
+def test_the_recording_script_runs_the_rows_each_record_plans():
+    import re
+    from pathlib import Path
+
+    from ltdd.studies.comparison import COMPARISON_ROWS
+    from ltdd.studies.recorded import RECORDED_EXPERIMENTS
+
+    script = (Path(__file__).parents[1] / "benchmarks" / "record_cifar10.sh").read_text()
+    stages = re.split(r"^  ([a-z|-]+)\)", script, flags=re.M)
+    stage_rows = {}
+    for stage, body in zip(stages[1::2], stages[2::2]):
+        found = re.search(r'--rows (?:"([^"]+)"|(\S+))', body)
+        if found:
+            stage_rows[stage] = set((found.group(1) or found.group(2)).split(","))
+    comparison = set(RECORDED_EXPERIMENTS["comparison"].planned["beta100"])
+    assert stage_rows["comparison"] == comparison and comparison <= set(COMPARISON_ROWS)
+    assert stage_rows["dm-family"] == set(RECORDED_EXPERIMENTS["dm-family"].planned["ipc10"])

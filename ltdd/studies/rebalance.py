@@ -512,7 +512,8 @@ STUDY_KEYS = ("dataset", "profile", "imbalance", "method", "iterations", "eval_e
 def simclr_checkpoint(out: str | Path | None, seed: int, resume: bool) -> Path | None:
     """Where a saved study keeps its SimCLR pre-training while it runs (``<study>_simclr_seed<seed>.pt`` beside
     ``out``; ``None`` without ``out``), so a stopped run resumes it epoch by epoch. A run that starts over
-    (``resume=False``) removes an earlier one, as it rewrites the study. Machinery behind chapters 09 and 12."""
+    (``resume=False``) removes an earlier one, as it rewrites the study. Machinery behind chapter 09 (and chapter
+    12's comparison)."""
     if out is None:
         return None
     path = Path(out).with_name(f"{Path(out).stem}_simclr_seed{seed}.pt")
