@@ -259,6 +259,8 @@ def test_viz_figures_are_returned_closed(digits):
     ]
     assert all(isinstance(fig, Figure) for fig in figures)
     assert set(plt.get_fignums()) == before, "viz functions must close their figures in pyplot"
+    legend = [text.get_text() for text in figures[1].legends[0].get_texts()]
+    assert legend == ["full: 90.0 %", "random: 55.0 ± 5.0 %"]  # one network has no spread to show
     rows, columns = figures[0].axes[0].get_gridspec().get_geometry()
     assert (rows, columns) == (digits.num_classes, 3)
     some = show_images(digits.train.images, digits.train.labels, digits, per_class=2, classes=[3, 8])

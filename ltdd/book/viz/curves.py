@@ -24,12 +24,19 @@ def _per_class_std(report: EvaluationReport) -> list[float]:
     return [math.sqrt(sum((run[c] - means[c]) ** 2 for run in runs) / len(runs)) for c in range(len(means))]
 
 
+def _mean_and_spread(report: EvaluationReport) -> str:
+    """``mean ± std`` in percent, or the mean alone for one network, which has no spread to show."""
+    if len(report.accuracies) < 2:
+        return f"{100 * report.mean:.1f}"
+    return f"{100 * report.mean:.1f} ± {100 * report.std:.1f}"
+
+
 def plot_per_class_accuracy(reports: Mapping[str, EvaluationReport], class_names: Sequence[str],
                             title: str | None = None) -> Figure:
     """Grouped bars of per-class test accuracy (%), one group per class, one bar per report.
 
     Bars show the mean over the report's networks, whiskers the standard deviation; the legend gives
-    each report's overall mean ± std.
+    each report's overall mean ± std (the mean alone for a single network).
 
     Introduced in chapter 01.
     """
@@ -48,7 +55,7 @@ def plot_per_class_accuracy(reports: Mapping[str, EvaluationReport], class_names
         heights = [100 * a for a in report.per_class]
         errors = [100 * s for s in _per_class_std(report)] if len(report.accuracies) > 1 else None
         ax.bar(xs, heights, width=width, color=color, yerr=errors, capsize=2, error_kw={"linewidth": 0.8},
-               label=f"{label}: {100 * report.mean:.1f} ± {100 * report.std:.1f} %")
+               label=f"{label}: {_mean_and_spread(report)} %")
     step = max(1, math.ceil(len(names) / 25))
     ax.set_xticks(range(0, len(names), step), names[::step], rotation=0 if step == 1 else 90)
     ax.set_xlim(-0.6, len(names) - 0.4)
