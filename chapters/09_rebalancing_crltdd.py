@@ -964,7 +964,7 @@ else:
 # Per class, from the largest class (airplane, 5,000 images) to the smallest (truck, 50): where each plan
 # gains and loses against the long-tailed set as it is.
 
-# %% mystnb={"figure": {"caption": "The CIFAR-10-LT (JPEG mirror) record at β = 100: test accuracy of every class, largest class first, for the long-tailed set as it is (vanilla) and for the recorded plans that keep or distil the head and the tail, one evaluation network each.", "name": "fig-09-cifar10-per-class"}}
+# %% mystnb={"figure": {"caption": "The CIFAR-10-LT (JPEG mirror) record at \u03b2 = 100: test accuracy of every class, largest class first, for the long-tailed set as it is (vanilla) and for the recorded plans that keep or distil the head and the tail, one evaluation network each.", "name": "fig-09-cifar10-per-class"}}
 from ltdd.studies.recorded import CIFAR10_CLASSES
 
 CIFAR_SHOWN = ["vanilla", "sample head", "distill head", "distill all + SimCLR"]
