@@ -41,7 +41,33 @@ def test_dsdm_networks_are_trained_once_across_runs(monkeypatch, tmp_path):
     assert all(not net.training and not any(p.requires_grad for p in net.parameters()) for net in second)
     dsdm._PRETRAINED.clear()
     dsdm.pretrain_networks(dataset, 2, 2, seed=3, net_width=8)  # other epochs: another entry
-    assert len(calls) == 6 and len(list(tmp_path.glob("dsdm-pretrained-*.pt"))) == 2
+    assert len(calls) == 6 and len(list(tmp_path.glob("dsdm-pretrained-*.pt"))) == 4  # one file per network
+
+
+def test_a_run_stopped_during_dsdms_pretraining_keeps_the_networks_it_finished(monkeypatch, tmp_path):
+    dataset = load_dataset("digits")
+    monkeypatch.delenv(NETWORK_CACHE_ENV, raising=False)
+    dsdm._PRETRAINED.clear()
+    plain = dsdm.pretrain_networks(dataset, 3, 1, seed=5, net_width=8)
+    monkeypatch.setenv(NETWORK_CACHE_ENV, str(tmp_path))
+    original, calls = dsdm.train_classifier, []
+
+    def stops_in_the_second(*args, **kwargs):
+        calls.append(kwargs["description"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the machine stops while network 1 trains
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(dsdm, "train_classifier", stops_in_the_second)
+    dsdm._PRETRAINED.clear()
+    try:
+        dsdm.pretrain_networks(dataset, 2, 1, seed=5, net_width=8)
+    except KeyboardInterrupt:
+        pass
+    dsdm._PRETRAINED.clear()
+    resumed = dsdm.pretrain_networks(dataset, 3, 1, seed=5, net_width=8)  # a later run that wants three
+    assert calls == ["pre-train 0", "pre-train 1", "pre-train 1", "pre-train 2"]
+    assert all(torch.equal(a, b) for a, b in zip(weights(plain), weights(resumed), strict=True))
 
 
 def test_an_unreadable_entry_is_trained_again_and_replaced(monkeypatch, tmp_path):

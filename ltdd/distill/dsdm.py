@@ -134,7 +134,8 @@ def pretrain_networks(dataset: ImageDataset, count: int, epochs: int, seed: int,
     (:func:`~ltdd.distill.dsdm.pretrain_config`: constant SGD 0.01, colour and crop on every image, CutMix).
 
     Deterministic in its arguments, and cached in memory for the lifetime of the dataset's tensors (and on disk
-    between runs with ``$LTDD_NETWORK_CACHE``: :func:`ltdd.distill.network_cache.cached_networks`).
+    between runs with ``$LTDD_NETWORK_CACHE``: :func:`ltdd.distill.network_cache.cached_networks`, one file per
+    network, so a run stopped during the pre-training keeps the networks it finished).
 
     Introduced in chapter 07."""
     key = (id(dataset.train.images), dataset.name, str(dataset.device), count, epochs, seed, model, net_width,
@@ -142,13 +143,27 @@ def pretrain_networks(dataset: ImageDataset, count: int, epochs: int, seed: int,
     if key not in _PRETRAINED:
         _PRETRAINED.clear()  # keep one set: a chapter's sweep reuses it, nothing piles up
         # the entry holds the training images too, so their id cannot be reused by another tensor meanwhile
-        recipe = network_recipe("dsdm-pretrained", dataset, count=count, epochs=epochs, seed=seed, model=model,
-                                net_width=net_width, strategy=strategy, cutmix=cutmix)
-        nets = cached_networks(
-            recipe, lambda: _pretrain(dataset, count, epochs, seed, model, net_width, strategy, cutmix, progress),
-            lambda: [_untrained(dataset, k, seed, model, net_width) for k in range(count)])
+        nets = [_pretrained_network(dataset, k, epochs, seed, model, net_width, strategy, cutmix, progress)
+                for k in range(count)]
         _PRETRAINED[key] = (dataset.train.images, [net.eval().requires_grad_(False) for net in nets])
     return _PRETRAINED[key][1]
+
+
+def _pretrained_network(dataset: ImageDataset, k: int, epochs: int, seed: int, model: str, net_width: int | None,
+                        strategy: str, cutmix: float, progress: bool) -> nn.Module:
+    """Pre-trained network ``k`` (its own generators: it does not depend on how many others there are)."""
+    recipe = network_recipe("dsdm-pretrained", dataset, index=k, epochs=epochs, seed=seed, model=model,
+                            net_width=net_width, strategy=strategy, cutmix=cutmix)
+
+    def trained() -> nn.Module:
+        net = _untrained(dataset, k, seed, model, net_width)
+        train_classifier(net, dataset.train.images, dataset.train.labels, pretrain_config(epochs, strategy, cutmix),
+                         make_generator(seed, "dsdm-pretrain-train", k, device=dataset.device),
+                         hflip_safe=dataset.hflip_safe, progress=progress, description=f"pre-train {k}")
+        return net
+
+    (net,) = cached_networks(recipe, lambda: [trained()], lambda: [_untrained(dataset, k, seed, model, net_width)])
+    return net
 
 
 def _untrained(dataset: ImageDataset, k: int, seed: int, model: str, net_width: int | None) -> nn.Module:
@@ -158,19 +173,6 @@ def _untrained(dataset: ImageDataset, k: int, seed: int, model: str, net_width: 
     options = {} if net_width is None else {"width": net_width}
     return get_model(model, dataset.channels, dataset.num_classes, dataset.image_size,
                      generator=make_generator(seed, "dsdm-pretrain-init", k), **options).to(dataset.device)
-
-
-def _pretrain(dataset: ImageDataset, count: int, epochs: int, seed: int, model: str, net_width: int | None,
-              strategy: str, cutmix: float, progress: bool) -> list[nn.Module]:
-    config = pretrain_config(epochs, strategy, cutmix)
-    nets = []
-    for k in range(count):
-        net = _untrained(dataset, k, seed, model, net_width)
-        train_classifier(net, dataset.train.images, dataset.train.labels, config,
-                         make_generator(seed, "dsdm-pretrain-train", k, device=dataset.device),
-                         hflip_safe=dataset.hflip_safe, progress=progress, description=f"pre-train {k}")
-        nets.append(net)
-    return nets
 
 
 def covariance(features: Tensor, unbiased: bool = True) -> Tensor:
