@@ -15,6 +15,7 @@ is written and every run trains its own networks, as before; with it, results ar
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Callable
@@ -66,24 +67,23 @@ def cached_networks(recipe: dict, train: Callable[[], list[nn.Module]],
     if not folder:
         return train()
     path = Path(folder) / f"{recipe['kind']}-{recipe_hash(recipe)}.pt"
+    plain = _plain(recipe)
     if path.is_file():
         try:
             stored = torch.load(path, map_location="cpu", weights_only=True)
         except Exception:  # an unreadable entry is trained again and replaced  # noqa: BLE001
             stored = None
-        if stored is not None and stored.get("recipe") == _plain(recipe):
+        if stored is not None and stored.get("recipe") == plain:
             networks = fresh()
             for network, state in zip(networks, stored["states"], strict=True):
                 network.load_state_dict(state)
             return networks
     networks = train()
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save({"recipe": _plain(recipe), "states": [network.state_dict() for network in networks]}, path)
+    atomic_save({"recipe": plain, "states": [network.state_dict() for network in networks]}, path)
     return networks
 
 
 def _plain(recipe: dict) -> dict:
     """The recipe as it reads back from a file (tuples as lists), so the two compare equal."""
-    import json
-
     return json.loads(json.dumps(recipe, default=str))
