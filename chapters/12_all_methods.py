@@ -309,10 +309,13 @@ display(
 # row carries the paper's number beside ours, with the table it comes from. CRLT-DD's plans and the whole
 # long-tailed set (marked †) come from chapter 09's record and keep its evaluation: their sets are larger than
 # IPC 10, and training on all 12,406 images for this table's 3 × 300 epochs would outlast every other row
-# together on a CPU; their paper column is CRLT-DD's. A row still running says "not recorded yet".
+# together on a CPU; their paper column is CRLT-DD's. A row still running says "not recorded yet", and the
+# sentences under the table are computed from the file.
 
 # %%
-from ltdd.studies.recorded import comparison_panel, load_experiment, study_scale
+from ltdd.studies.recorded import (
+    comparison_panel, comparison_sentences, load_experiment, study_scale
+)
 
 cifar_comparison = load_experiment("comparison")
 cifar_rebalancing = load_experiment("crlt-dd")
@@ -329,7 +332,8 @@ else:
             comparison_panel(cifar_comparison, rebalancing=cifar_rebalancing)
             + f"\n\nRecorded scale ({cifar_comparison.provenance['machine']}): "
             + study_scale(cifar_comparison.study("beta100"))
-            + f". Notes: {cifar_comparison.provenance['notes']}."
+            + f". Notes: {cifar_comparison.provenance['notes']}.\n\n"
+            + "\n".join(f"- {line}" for line in comparison_sentences(cifar_comparison))
         )
     )
 

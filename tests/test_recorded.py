@@ -441,6 +441,27 @@ def test_comparison_panel_names_each_papers_number_and_source(tmp_path, archive)
     assert "whole long-tailed set" not in comparison_panel(experiment)  # without the record, no such rows
 
 
+def test_comparison_sentences_read_the_file_and_the_papers_differences(tmp_path, archive):
+    from ltdd.studies.recorded import comparison_sentences
+
+    rows = (study_rows("random", [0.25]) + study_rows("DM", [0.35]) + study_rows("IDM", [0.40])
+            + study_rows("MTT", [0.30]) + study_rows("LTDD (DAM+ED)", [0.33]))
+    path = write_study(tmp_path / "cmp.json", 10, rows)
+    out = record_experiment("comparison", {"beta100": path}, archive[0], tmp_path / "c.json",
+                            expected_md5=archive[1])
+    sentences = comparison_sentences(load_experiment("comparison", out))
+    assert sentences[0] == "Of the 5 rows recorded so far, IDM scores highest, 40.0 %."
+    assert "DM scores 35.0 % against 25.0 % for random (+10.0 points)." in sentences  # DM is not in LTDD's table
+    # LTDD Table 1, CIFAR-10-LT β = 100, IPC 10: random 34.4, IDM 49.8
+    assert "IDM scores 40.0 % against 25.0 % for random (+15.0 points; LTDD's Table 1: +15.4)." in sentences
+    assert "k-center against random: not recorded yet." in sentences
+    assert "LTDD (DAM+ED) against DATM: not recorded yet." in sentences
+    empty = write_study(tmp_path / "none.json", 10, [])
+    out = record_experiment("comparison", {"beta100": empty}, archive[0], tmp_path / "e.json",
+                            expected_md5=archive[1])
+    assert comparison_sentences(load_experiment("comparison", out)) == ["No row of the comparison is recorded yet."]
+
+
 def test_accuracy_against_iterations_sentence_and_figure(recorded, tmp_path, archive):
     from ltdd.book.viz.recorded import plot_accuracy_against_iterations
     from ltdd.studies.recorded import convergence_sentence

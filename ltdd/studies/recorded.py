@@ -787,6 +787,36 @@ def comparison_panel(experiment: Experiment, key: str = "beta100", rebalancing: 
             f"{crlt_dd_scale(crlt)}; the sets of CRLT-DD's plans are larger than IPC {ipc}.")
 
 
+COMPARISON_PAIRS = (("DM", "random"), ("IDM", "random"), ("k-center", "random"), ("DATM", "MTT"),
+                    ("LTDD (DAM+ED)", "DATM"))
+"""The comparison's rows that chapter 12 reads against each other: distribution matching and a coreset against
+random real images, and each step of trajectory matching against the one before it."""
+
+
+def comparison_sentences(experiment: Experiment, key: str = "beta100") -> list[str]:
+    """The comparison in words, every number read from the file: the best row recorded so far, then each pair of
+    :data:`COMPARISON_PAIRS` with LTDD's Table 1 difference where the paper has both rows (a pair still running says
+    so). Introduced in chapter 12."""
+    study = experiment.study(key)
+    ipc = study.settings.get("ipc")
+    recorded = {label: row_accuracy(study, label) for label in _planned_then_recorded(experiment.name, key, study)}
+    recorded = {label: accuracy[0] for label, accuracy in recorded.items() if accuracy is not None}
+    if not recorded:
+        return ["No row of the comparison is recorded yet."]
+    best = max(recorded, key=recorded.get)
+    sentences = [f"Of the {len(recorded)} rows recorded so far, {best} scores highest, {recorded[best]:.1f} %."]
+    for label, other in COMPARISON_PAIRS:
+        if label not in recorded or other not in recorded:
+            sentences.append(f"{label} against {other}: not recorded yet.")
+            continue
+        text = score_against(label, recorded[label], other, recorded[other])
+        papers = [LTDD_TABLE.get(COMPARISON_PAPER_ROWS.get(name, ""), {}).get(ipc) for name in (label, other)]
+        if None not in papers:
+            text += f"; LTDD's Table 1: {papers[0] - papers[1]:+.1f}"
+        sentences.append(text + ").")
+    return sentences
+
+
 def _ours_cells(study: Study, label: str) -> list[str]:
     """A row's recorded cells: overall accuracy (or "not recorded yet"), many- and medium-shot accuracy."""
     ours = row_accuracy(study, label)
