@@ -412,7 +412,15 @@ def test_crlt_dd_panel_and_sentences(tmp_path, archive):
     study.settings.update({"method": "dm", "batch_real": 128, "ipc_head": 500, "simclr_epochs": 5, "networks": 1,
                            "eval_epochs": 30})
     assert crlt_dd_scale(study) == ("DM 200 iterations with 128 real images per class, distill head at IPC 500, "
-                                    "SimCLR 5 epochs, ConvNet width 64, 1 evaluation network(s) × 30 epochs, 1 seed")
+                                    "SimCLR 5 epochs, ConvNet width 64, 1 evaluation network × 30 epochs, 1 seed")
+    # without a head IPC in the settings the plan chose it: the head rows' sets say which
+    study.settings.update({"ipc_head": None, "networks": 3})
+    head = next(row for row in study.rows if row["label"] == "distill head")
+    head.update({"plan": "distill-head", "size": {"ipc": 516}})
+    assert "distill head at IPC 516, SimCLR" in crlt_dd_scale(study)
+    assert "3 evaluation networks × 30 epochs" in crlt_dd_scale(study)
+    head["size"] = {"ipc": None}
+    assert "distill head at the plan's own IPC, SimCLR" in crlt_dd_scale(study)
 
 
 def test_comparison_panel_names_each_papers_number_and_source(tmp_path, archive):

@@ -711,9 +711,13 @@ def crlt_dd_scale(study: Study) -> str:
     width, evaluation networks and epochs, seeds. Introduced in chapter 09."""
     s = study.settings
     seeds = sorted({row["seed"] for row in study.rows})
+    head_ipc = s.get("ipc_head") or next((row["size"]["ipc"] for row in study.rows if row.get("plan") in
+                                          ("sample-head", "distill-head") and row.get("size", {}).get("ipc")), None)
+    head = f"at IPC {head_ipc:,}" if head_ipc else "at the plan's own IPC"
+    networks = s.get("networks")
     return (f"{s.get('method', 'dm').upper()} {s.get('iterations')} iterations with {s.get('batch_real')} real "
-            f"images per class, distill head at IPC {s.get('ipc_head')}, SimCLR {s.get('simclr_epochs')} epochs, "
-            f"ConvNet width {s.get('net_width')}, {s.get('networks')} evaluation network(s) × "
+            f"images per class, distill head {head}, SimCLR {s.get('simclr_epochs')} epochs, "
+            f"ConvNet width {s.get('net_width')}, {networks} evaluation network{'s' if networks != 1 else ''} × "
             f"{s.get('eval_epochs')} epochs, {len(seeds)} seed{'s' if len(seeds) != 1 else ''}")
 
 
