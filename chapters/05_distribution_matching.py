@@ -445,9 +445,10 @@ else:
 from ltdd.studies.recorded import share_of_paper_gap
 
 if recorded is not None:
+    compared = (("DM", "dm"), ("herding", "herding"), ("k-center", "kcenter"))
     sentences = [
         gap_sentence(recorded.study(f"ipc{ipc}"), label, "random", method, "random")
-        for label, method in (("DM", "dm"), ("herding", "herding"), ("k-center", "kcenter"))
+        for label, method in compared
         for ipc in (1, 10)
     ]
     sentences.append(
