@@ -372,3 +372,6 @@ def test_the_full_set_control_is_saved_ratio_by_ratio_and_resumes_where_it_stopp
     sweep = biased.bias_sweep(*args, ipc=1, iterations=1, progress=False, out=out, resume=True)
     assert calls == [[1.0]]  # only the ratio whose control was lost
     assert [(row["bias_ratio"], row["conflicting_test"]) for row in sweep.full] == [(0.5, 0.25), (1.0, 0.5)]
+    assert [row["epochs"] for row in sweep.full] == [profile.full_epochs] * 2
+    with pytest.raises(ValueError, match=r"full_epochs=2 but .* holds full-set rows trained for 6 epochs"):
+        biased.bias_sweep(*args, ipc=1, iterations=1, progress=False, out=out, resume=True, full_epochs=2)

@@ -285,11 +285,14 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
         return {"label": label, "method": method, "bias_ratio": ratio, "severity": severity, "seed": seed,
                 **accuracy, "seconds": round(seconds, 2)}
 
+    if full_set and resume and out is not None and Path(out).is_file():
+        _check_full_epochs(BiasSweep.load(out), sweep.settings["full_epochs"], out)
     cells = [(severity, ratio, label) for severity in severities for ratio in ratios for label in methods]
     run_study(cells, seeds, build_row, out, resume, study=sweep, keys=SWEEP_KEYS, record=record, progress=progress,
               desc="bias sweep", order="row", row_id=lambda cell, seed: (cell[2], cell[1], cell[0], seed))
     if full_set:
         control = (FULL_SET_CONTROL, profile.full_seeds) if paper else (profile, None)
+        epochs = sweep.settings["full_epochs"]
         done = {(row["bias_ratio"], row["severity"]) for row in sweep.full}
         for severity, ratio in [(s, r) for s in severities for r in ratios if (r, s) not in done]:
             # one ratio at a time, saved after each: on a CPU a control of 50,000 images takes an hour or more
@@ -297,7 +300,7 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
                                          model_options=profile.model_options(), data_seed=data_seed, device=device,
                                          load_options=load_options, progress=progress)
             for point_ratio, point in points.items():
-                sweep.full.append({"bias_ratio": point_ratio, "severity": severity,
+                sweep.full.append({"bias_ratio": point_ratio, "severity": severity, "epochs": epochs,
                                    "conflicting_test": point.accuracy, "lff_aligned": point.aligned,
                                    "lff_conflicting": point.conflicting})
             if out is not None:
@@ -305,6 +308,15 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
     if out is not None and not Path(out).is_file():  # a resume with nothing to do leaves the file as it is
         sweep.save(out, SWEEP_KEYS)
     return sweep
+
+
+def _check_full_epochs(saved: BiasSweep, epochs: int, out: str | Path) -> None:
+    """Refuse to add full-set rows of ``epochs`` epochs to a file whose control was trained for other epochs (the
+    control is one number per ratio; mixed, it would compare ratios trained differently)."""
+    other = sorted({str(row.get("epochs")) for row in saved.full if row.get("epochs") != epochs})
+    if other:
+        raise ValueError(f"full_epochs={epochs} but {out} holds full-set rows trained for {', '.join(other)} "
+                         "epochs; write the control to another file (--out)")
 
 
 SWEEP_KEYS = ("dataset", "profile", "ipc", "iterations", "eval_epochs", "eval_seeds", "model", "net_width",
