@@ -390,7 +390,8 @@ def test_crlt_dd_panel_and_sentences(tmp_path, archive):
     from ltdd.studies.recorded import crlt_dd_panel, crlt_dd_sentences
 
     rows = []
-    for label, accuracy in (("vanilla", 0.40), ("distill head", 0.46), ("sample all", 0.38)):
+    for label, accuracy in (("vanilla", 0.40), ("distill head", 0.46), ("sample all", 0.38),
+                            ("sample all + SimCLR", 0.41)):
         (row,) = study_rows(label, [accuracy])
         row["groups"] = {"halves": {"head": accuracy + 0.2, "tail": accuracy - 0.2}}
         rows.append(row)
@@ -406,6 +407,9 @@ def test_crlt_dd_panel_and_sentences(tmp_path, archive):
     assert "distill head scores 46.0 % against 40.0 % for vanilla (+6.0 points; the paper: +11.25)." in sentences
     assert "sample all scores 38.0 % against 40.0 % for vanilla (-2.0 points; the paper: -1.26)." in sentences
     assert "sample head against vanilla: not recorded yet." in sentences
+    # Table III, β = 100: sample all 49.94, sample all + SimCLR 52.01
+    assert "SimCLR's encoder changes sample all by +3.0 points (38.0 → 41.0 %; the paper: +2.07)." in sentences
+    assert not any(s.startswith("SimCLR's encoder changes distill all") for s in sentences)  # not recorded
     from ltdd.studies.recorded import crlt_dd_scale
 
     study = experiment.study("beta100")

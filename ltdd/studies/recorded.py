@@ -740,6 +740,22 @@ def crlt_dd_sentences(experiment: Experiment, key: str = "beta100") -> list[str]
         if beta in paper.get(label, {}):
             text += f"; the paper: {paper[label][beta] - paper['vanilla'][beta]:+.2f}"
         sentences.append(text + ").")
+    return sentences + _simclr_sentences(study, beta)
+
+
+def _simclr_sentences(study: Study, beta: int) -> list[str]:
+    """What SimCLR's pre-trained encoder adds to each plan recorded with and without it, beside the paper."""
+    paper, sentences = CRLT_DD_TABLE_III["cifar10-lt"], []
+    for label in study.labels():
+        plan = label.removesuffix(" + SimCLR")
+        with_encoder, without = row_accuracy(study, label), row_accuracy(study, plan)
+        if plan == label or with_encoder is None or without is None:
+            continue
+        text = (f"SimCLR's encoder changes {plan} by {with_encoder[0] - without[0]:+.1f} points "
+                f"({without[0]:.1f} → {with_encoder[0]:.1f} %")
+        if beta in paper.get(label, {}) and beta in paper.get(plan, {}):
+            text += f"; the paper: {paper[label][beta] - paper[plan][beta]:+.2f}"
+        sentences.append(text + ").")
     return sentences
 
 
