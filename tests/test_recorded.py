@@ -457,17 +457,22 @@ def test_comparison_sentences_read_the_file_and_the_papers_differences(tmp_path,
     from ltdd.studies.recorded import comparison_sentences
 
     rows = (study_rows("random", [0.25]) + study_rows("DM", [0.35]) + study_rows("IDM", [0.40])
-            + study_rows("MTT", [0.30]) + study_rows("LTDD (DAM+ED)", [0.33]))
+            + study_rows("MTT", [0.30]) + study_rows("LTDD (DAM+ED)", [0.33]) + study_rows("DATM", [0.29]))
+    for row, medium in zip(rows[-2:], (0.38, 0.02)):
+        row["groups"] = {"shots": {"many": 0.3, "medium": medium}}
     path = write_study(tmp_path / "cmp.json", 10, rows)
     out = record_experiment("comparison", {"beta100": path}, archive[0], tmp_path / "c.json",
                             expected_md5=archive[1])
     sentences = comparison_sentences(load_experiment("comparison", out))
-    assert sentences[0] == "Of the 5 rows recorded so far, IDM scores highest, 40.0 %."
+    assert sentences[0] == "Of the 6 rows recorded so far, IDM scores highest, 40.0 %."
+    # LTDD Table 1, IPC 10: LTDD 53.4, DATM 37.3; the medium-shot classes where both rows have them
+    assert ("LTDD (DAM+ED) scores 33.0 % against 29.0 % for DATM (+4.0 points; LTDD's Table 1: +16.1), and on the "
+            "medium-shot classes 38.0 % against 2.0 %.") in sentences
     assert "DM scores 35.0 % against 25.0 % for random (+10.0 points)." in sentences  # DM is not in LTDD's table
     # LTDD Table 1, CIFAR-10-LT β = 100, IPC 10: random 34.4, IDM 49.8
     assert "IDM scores 40.0 % against 25.0 % for random (+15.0 points; LTDD's Table 1: +15.4)." in sentences
     assert "k-center against random: not recorded yet." in sentences
-    assert "LTDD (DAM+ED) against DATM: not recorded yet." in sentences
+    assert "DATM scores 29.0 % against 30.0 % for MTT (-1.0 points; LTDD's Table 1: -0.4)." in sentences
     empty = write_study(tmp_path / "none.json", 10, [])
     out = record_experiment("comparison", {"beta100": empty}, archive[0], tmp_path / "e.json",
                             expected_md5=archive[1])

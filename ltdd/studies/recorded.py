@@ -815,8 +815,8 @@ random real images, and each step of trajectory matching against the one before 
 
 def comparison_sentences(experiment: Experiment, key: str = "beta100") -> list[str]:
     """The comparison in words, every number read from the file: the best row recorded so far, then each pair of
-    :data:`COMPARISON_PAIRS` with LTDD's Table 1 difference where the paper has both rows (a pair still running says
-    so). Introduced in chapter 12."""
+    :data:`COMPARISON_PAIRS` with LTDD's Table 1 difference where the paper has both rows and the two rows'
+    medium-shot accuracy where recorded (a pair still running says so). Introduced in chapter 12."""
     study = experiment.study(key)
     ipc = study.settings.get("ipc")
     recorded = {label: row_accuracy(study, label) for label in _planned_then_recorded(experiment.name, key, study)}
@@ -833,7 +833,10 @@ def comparison_sentences(experiment: Experiment, key: str = "beta100") -> list[s
         papers = [LTDD_TABLE.get(COMPARISON_PAPER_ROWS.get(name, ""), {}).get(ipc) for name in (label, other)]
         if None not in papers:
             text += f"; LTDD's Table 1: {papers[0] - papers[1]:+.1f}"
-        sentences.append(text + ").")
+        medium = [study.mean_std(name, "groups.shots.medium") for name in (label, other)]
+        if all(count for _, _, count in medium):
+            text += f"), and on the medium-shot classes {100 * medium[0][0]:.1f} % against {100 * medium[1][0]:.1f} %"
+        sentences.append(text + ("." if all(count for _, _, count in medium) else ")."))
     return sentences
 
 
