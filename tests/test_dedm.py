@@ -375,3 +375,10 @@ def test_the_full_set_control_is_saved_ratio_by_ratio_and_resumes_where_it_stopp
     assert [row["epochs"] for row in sweep.full] == [profile.full_epochs] * 2
     with pytest.raises(ValueError, match=r"full_epochs=2 but .* holds full-set rows trained for 6 epochs"):
         biased.bias_sweep(*args, ipc=1, iterations=1, progress=False, out=out, resume=True, full_epochs=2)
+    saved = json.loads(out.read_text())
+    for row in saved["full"]:
+        del row["epochs"]  # as written before rows recorded their epochs: the file's full_epochs says
+    out.write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="full_epochs=2 but .* holds full-set rows trained for 6 epochs"):
+        biased.bias_sweep(*args, ipc=1, iterations=1, progress=False, out=out, resume=True, full_epochs=2)
+    assert biased.bias_sweep(*args, ipc=1, iterations=1, progress=False, out=out, resume=True).full

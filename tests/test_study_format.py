@@ -17,6 +17,9 @@ from ltdd.cli import main
 from ltdd.studies.rebalance import RebalanceStudy
 from ltdd.studies import Study
 
+# the fixtures were written with one thread (their settings say so); two threads may sum in another order
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 FIXTURES = Path(__file__).parent / "fixtures" / "study_format_v1"
 
 COMMON = ["--profile", "smoke", "--quiet"]

@@ -312,8 +312,10 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
 
 def _check_full_epochs(saved: BiasSweep, epochs: int, out: str | Path) -> None:
     """Refuse to add full-set rows of ``epochs`` epochs to a file whose control was trained for other epochs (the
-    control is one number per ratio; mixed, it would compare ratios trained differently)."""
-    other = sorted({str(row.get("epochs")) for row in saved.full if row.get("epochs") != epochs})
+    control is one number per ratio; mixed, it would compare ratios trained differently). A row without its own
+    ``epochs`` was trained for the file's ``full_epochs``; files older than that setting cannot say, and pass."""
+    trained = [row.get("epochs", saved.settings.get("full_epochs")) for row in saved.full]
+    other = sorted({str(n) for n in trained if n is not None and n != epochs})
     if other:
         raise ValueError(f"full_epochs={epochs} but {out} holds full-set rows trained for {', '.join(other)} "
                          "epochs; write the control to another file (--out)")
