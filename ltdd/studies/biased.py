@@ -220,8 +220,9 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
     the profile's. ``base_name`` is a biased dataset or its grey source (``digits`` → ``cdigits``).
 
     With ``out``, the sweep is written there (atomically) after every distilled set and every ratio's full-set
-    control, so a long sweep can stop; ``resume=True`` reads ``out`` back and runs only what is missing, refusing a file written with
-    other settings. ``record`` adds facts to the settings that do not take part in that check (provenance).
+    control, so a long sweep can stop; ``resume=True`` reads ``out`` back and runs only what is missing, refusing
+    a file written with other settings (or whose full-set rows were trained for other epochs). ``record`` adds
+    facts to the settings that do not take part in that check (provenance).
 
     Under the ``paper`` profile the defaults are Biased-DD's: IPC 50 (:data:`BIASED_DD_IPC`), each method's own
     iterations (:data:`ltdd.distill.PAPER_ITERATIONS`) and evaluation (:func:`own_protocol`), and the full-set
@@ -295,7 +296,7 @@ def bias_sweep(methods: Mapping[str, Mapping], base_name: str = "cdigits",
         epochs = sweep.settings["full_epochs"]
         done = {(row["bias_ratio"], row["severity"]) for row in sweep.full}
         for severity, ratio in [(s, r) for s in severities for r in ratios if (r, s) not in done]:
-            # one ratio at a time, saved after each: on a CPU a control of 50,000 images takes an hour or more
+            # one ratio at a time, saved after each (on 2 CPU cores 5 epochs of 50,000 images take about 10 minutes)
             points = full_set_bias_sweep(name, [ratio], severity, control[0], control[1], model=profile.model,
                                          model_options=profile.model_options(), data_seed=data_seed, device=device,
                                          load_options=load_options, progress=progress)

@@ -595,6 +595,7 @@ def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_I
 __all__ = ["CRLTSettings", "DISTILLING_PLANS", "PAPER_CRLT", "PAPER_HEAD_IPC", "PLANS", "VANILLA_PROTOCOLS",
            "PairedComparison", "PlanBudget", "PlanResult", "RebalanceStudy", "RebalancedSet",
            "TABLE_III_ROWS", "augmentation_copies", "crlt_evaluation", "augmented_copies", "budget_table", "check_plan",
-           "distill_classes", "evaluate_rebalanced", "simclr_checkpoint", "evaluation_config", "head_classes", "head_tail_groups",
+           "distill_classes", "evaluate_rebalanced", "evaluation_config", "head_classes", "head_tail_groups",
            "key_name", "median_class_size", "plan_budget", "pretrain_encoder", "rebalance", "rebalance_study",
-           "restrict_classes", "run_plan", "sample_per_class", "study_table", "crlt_settings", "vanilla_config"]
+           "restrict_classes", "run_plan", "sample_per_class", "simclr_checkpoint", "study_table", "crlt_settings",
+           "vanilla_config"]
