@@ -833,10 +833,11 @@ def comparison_sentences(experiment: Experiment, key: str = "beta100") -> list[s
         papers = [LTDD_TABLE.get(COMPARISON_PAPER_ROWS.get(name, ""), {}).get(ipc) for name in (label, other)]
         if None not in papers:
             text += f"; LTDD's Table 1: {papers[0] - papers[1]:+.1f}"
+        text += ")"
         medium = [study.mean_std(name, "groups.shots.medium") for name in (label, other)]
         if all(count for _, _, count in medium):
-            text += f"), and on the medium-shot classes {100 * medium[0][0]:.1f} % against {100 * medium[1][0]:.1f} %"
-        sentences.append(text + ("." if all(count for _, _, count in medium) else ")."))
+            text += f", and on the medium-shot classes {100 * medium[0][0]:.1f} % against {100 * medium[1][0]:.1f} %"
+        sentences.append(text + ".")
     return sentences
 
 

@@ -17,7 +17,6 @@ from ...data import ImageDataset
 from .core import BIAS_GROUP_COLORS, as_long_cpu, finish_figure
 
 
-
 def _image_grid(rows: int, columns: int, width: float, height: float, left: float, bottom: float, top: float,
                 space: tuple[float, float], width_ratios: list | None = None):
     """A ``rows × columns`` grid of image axes on a ``width × height`` inch figure, with margins in inches
@@ -26,6 +25,7 @@ def _image_grid(rows: int, columns: int, width: float, height: float, left: floa
     fig, axes = plt.subplots(rows, columns, figsize=(width, height), squeeze=False, gridspec_kw=gridspec)
     fig.subplots_adjust(left=left / width, right=1 - 0.1 / width, bottom=bottom / height, top=1 - top / height)
     return fig, axes
+
 
 def _to_pixels(images: Tensor, dataset: ImageDataset) -> np.ndarray:
     """Normalised ``(N, C, H, W)`` images → ``(N, H, W, C)`` pixels in [0, 1], as a numpy array."""
