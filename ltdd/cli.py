@@ -39,7 +39,8 @@ The contract (the README's "Command line" section) is stable: tests and users re
   [--eval-epochs N] [--networks N] [--resume]`` —
   every method of the book on one long-tailed set under one evaluation protocol
   (:func:`ltdd.studies.comparison.compare_methods`): experts under ``DIR/buffers``, the rows with provenance in
-  ``DIR/study.json`` after every row. Prints the table; the last line is JSON.
+  ``DIR/study.json`` after every row, a distillation row's run in ``DIR/study_<row>_seed<S>.pt`` every few
+  iterations (``--resume`` continues it there). Prints the table; the last line is JSON.
 
 * ``convergence METHOD --checkpoints K1,K2,... --out DIR [--ipc K] [--seed S] [--networks N] [--eval-epochs N]
   [--option KEY=VALUE ...] [--resume]`` — one distillation run evaluated after each of the iteration counts

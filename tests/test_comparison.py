@@ -167,6 +167,60 @@ def test_same_seed_same_table_and_resume_adds_only_new_seeds(tiny_study, long_ta
                         out=copy, resume=True, progress=False)
 
 
+# ------------------------------------------------------------------------- a row stopped mid-distillation
+def count_steps(monkeypatch, method: str, dataset) -> list:
+    """Patch ``method``'s distiller class to note every step it takes; returns the list of notes."""
+    cls, steps = type(make_distiller(method, dataset, ipc=1)), []
+    original = cls.step
+    monkeypatch.setattr(cls, "step", lambda self: (steps.append(self.iteration), original(self))[1])
+    return steps
+
+
+def test_distill_checkpoint_resumes_to_the_same_set_losses_and_refuses_what_does_not_fit(long_tailed, tmp_path,
+                                                                                          monkeypatch):
+    from ltdd.studies import experiments
+
+    monkeypatch.setattr(experiments, "CHECKPOINT_EVERY", 2)
+    profile, path = tiny_profile(), tmp_path / "dm.pt"
+    straight = experiments.distill("dm", long_tailed, 2, 5, profile, seed=3, progress=False)
+    experiments.distill("dm", long_tailed, 2, 3, profile, seed=3, progress=False, checkpoint=path)
+    assert torch.load(path, weights_only=True)["iteration"] == 3  # the end of a run is saved, not only every 2
+    steps = count_steps(monkeypatch, "dm", long_tailed)
+    resumed = experiments.distill("dm", long_tailed, 2, 5, profile, seed=3, progress=False, checkpoint=path)
+    assert torch.equal(resumed.synthetic.images, straight.synthetic.images)
+    assert resumed.losses == straight.losses and resumed.iterations == 5
+    assert steps == [3, 4]  # it went on from the checkpoint
+    with pytest.raises(ValueError, match="other settings"):
+        experiments.distill("dm", long_tailed, 2, 6, profile, seed=3, progress=False, checkpoint=path, lr_img=7.0)
+    with pytest.raises(ValueError, match="at iteration 5, past the 4 asked for"):
+        experiments.distill("dm", long_tailed, 2, 4, profile, seed=3, progress=False, checkpoint=path)
+
+
+def test_a_comparison_row_resumes_from_its_checkpoint_to_the_uninterrupted_row(long_tailed, tmp_path,
+                                                                               monkeypatch):
+    from ltdd.studies.comparison import row_checkpoint, scaled_settings
+    from ltdd.studies.experiments import distill
+
+    profile, rows = tiny_profile().replace(iterations=3), {"DM": {"method": "dm"}}
+    first = tmp_path / "a" / "study.json"
+    first.parent.mkdir()
+    straight = compare_methods(long_tailed, profile, rows=rows, ipc=2, out=first, progress=False)
+    saved = torch.load(row_checkpoint(first, "DM", 0, resume=True), weights_only=True)
+    assert saved["iteration"] == 3 and len(saved["losses"]) == 3  # the row's final set stays beside the study
+    # a run stopped after one iteration of its DM row: only the checkpoint exists, no study row
+    second = tmp_path / "b" / "study.json"
+    second.parent.mkdir()
+    distill("dm", long_tailed, 2, 1, profile, seed=0, progress=False, checkpoint=row_checkpoint(second, "DM", 0, True),
+            **scaled_settings("dm", profile))
+    steps = count_steps(monkeypatch, "dm", long_tailed)
+    resumed = compare_methods(long_tailed, profile, rows=rows, ipc=2, out=second, resume=True, progress=False)
+    for key in ("accuracy", "per_class", "groups"):
+        assert resumed.rows[0][key] == straight.rows[0][key]
+    assert steps == [1, 2]
+    assert row_checkpoint(second, "LTDD (DAM+ED)", 4, True).name == "study_LTDD-DAM-ED_seed4.pt"
+    assert not row_checkpoint(second, "DM", 0, resume=False).exists()  # starting over removes the old run
+
+
 def test_table_shows_every_row_with_mean_and_std_per_group(tiny_study):
     study, _ = tiny_study
     table = comparison_table(study)

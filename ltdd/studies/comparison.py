@@ -25,6 +25,7 @@ prints the number of images next to the accuracy.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -153,13 +154,31 @@ def evaluate_row(images, labels, dataset: ImageDataset, profile: Profile, config
     return report, long_tail_groups(report.per_class, dataset.train.class_counts(dataset.num_classes))
 
 
+def row_checkpoint(out: str | Path | None, label: str, seed: int, resume: bool) -> Path | None:
+    """Where a saved study keeps a distillation row's run while it goes on (``<study>_<label>_seed<seed>.pt``
+    beside ``out``, the label reduced to letters, digits and dashes; ``None`` without ``out``), so a stopped run
+    resumes the row from its last checkpoint (:func:`ltdd.studies.experiments.distill`) instead of from
+    iteration 0. The file stays after the row: it holds the row's final set. A run that starts over
+    (``resume=False``) removes an earlier one, as it rewrites the study. Machinery behind chapter 12."""
+    if out is None:
+        return None
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
+    path = Path(out).with_name(f"{Path(out).stem}_{slug}_seed{seed}.pt")
+    if not resume:
+        path.unlink(missing_ok=True)
+    return path
+
+
 class _SeedContext:
-    """What the rows of one seed share: the experts, the SimCLR encoder and the distilled sets of CRLT-DD."""
+    """What the rows of one seed share: the experts, the SimCLR encoder and the distilled sets of CRLT-DD, and
+    where its distillation rows keep their checkpoints (``row_checkpoint(label)``, ``None``: nowhere)."""
 
     def __init__(self, dataset: ImageDataset, profile: Profile, scale: TMScale, seed: int, workdir: Path,
-                 simclr_epochs: int, simclr_checkpoint: Path | None = None):
+                 simclr_epochs: int, simclr_checkpoint: Path | None = None,
+                 row_checkpoint: Callable[[str], Path | None] = lambda label: None):
         self.dataset, self.profile, self.scale, self.seed = dataset, profile, scale, seed
         self.workdir, self.simclr_epochs, self.simclr_checkpoint = workdir, simclr_epochs, simclr_checkpoint
+        self.row_checkpoint = row_checkpoint
         self.buffers = None
         self.encoder = None
         self.simclr_losses: list[float] | None = None
@@ -210,7 +229,7 @@ def _build_and_evaluate(label: str, spec: dict, context: _SeedContext, protocol:
         if spec["method"] == "dsdm":
             settings.setdefault("history_warmup", max(1, spec.get("iterations", iterations) // 5))
         run = distill(spec["method"], dataset, ipc, spec.get("iterations", iterations), profile, seed=seed,
-                      progress=False, **settings)
+                      progress=False, checkpoint=context.row_checkpoint(label), **settings)
         synthetic = run.synthetic
         images, labels = synthetic.training_pairs()
     seconds["build"] = round(time.perf_counter() - started, 2)
@@ -238,9 +257,11 @@ def compare_methods(dataset: ImageDataset, profile: Profile | None = None, seeds
     matching runs its scale's iterations (:func:`ltdd.studies.tm_study.scale_for`) unless a row says otherwise.
     ``networks`` networks (default: the profile's ``eval_seeds``) are trained per set; mean ± std is taken over
     ``seeds``. Expert buffers go to ``workdir`` (default: beside ``out``, else a temporary folder). With ``out``
-    the study is saved after every row and ``resume=True`` runs only what the file lacks, refusing a file written
-    with other settings. ``after_row(done, left)``, if given, is called after every row this call runs, with the
-    number run so far and the number still to run (a chapter's budget watch, :meth:`ltdd.budget.ChapterBudget.watch`).
+    the study is saved after every row, and a distillation row's run every few iterations beside it
+    (:func:`row_checkpoint`); ``resume=True`` runs only what the file lacks, continuing a stopped row from its
+    checkpoint, and refuses a file written with other settings. ``after_row(done, left)``, if given, is called
+    after every row this call runs, with the number run so far and the number still to run (a chapter's budget
+    watch, :meth:`ltdd.budget.ChapterBudget.watch`).
     Introduced in chapter 12.
     """
     profile = profile or get_profile()
@@ -273,8 +294,10 @@ def compare_methods(dataset: ImageDataset, profile: Profile | None = None, seeds
             workdir = Path(out).with_name(Path(out).stem + "_experts") if out is not None else Path(scratch)
         return run_study(rows, seeds, build_row, out, resume, study=study, keys=COMPARISON_KEYS, record=record,
                          progress=progress, desc="comparison", after_row=after_row,
-                         start_seed=lambda seed: _SeedContext(dataset, profile, scale, seed, Path(workdir),
-                                                              simclr_epochs, simclr_checkpoint(out, seed, resume)))
+                         start_seed=lambda seed: _SeedContext(
+                             dataset, profile, scale, seed, Path(workdir), simclr_epochs,
+                             simclr_checkpoint(out, seed, resume),
+                             lambda label: row_checkpoint(out, label, seed, resume)))
 
 
 SHOT_COLUMNS = (("overall", "accuracy"), ("many", "groups.shots.many"), ("medium", "groups.shots.medium"),
@@ -321,4 +344,4 @@ def row_families(study: Study) -> dict[str, str]:
 
 
 __all__ = ["COMPARISON_ROWS", "FAMILIES", "PROTOCOLS", "SCALED_SETTINGS", "SHOT_COLUMNS", "TRAJECTORY_METHODS", "check_rows", "scaled_settings",
-           "compare_methods", "comparison_table", "family", "group_summary", "protocol_config", "row_families"]
+           "compare_methods", "comparison_table", "family", "group_summary", "protocol_config", "row_checkpoint", "row_families"]

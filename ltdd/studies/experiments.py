@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping, Sequence
+
+import torch
 
 from ..config import Profile
 from ..data import ImageDataset
 from ..distill import SyntheticSet, make_distiller
+from ..files import atomic_save
 from ..train import EvaluationReport, TrainConfig, evaluate_synthetic
 from .protocols import eval_config
 
@@ -32,16 +36,46 @@ class DistillRun:
         return len(self.losses)
 
 
+CHECKPOINT_EVERY = 10
+"""Iterations between two checkpoints of :func:`distill` (a run with ``checkpoint`` loses at most this many)."""
+
+
 def distill(method: str, dataset: ImageDataset, ipc: int, iterations: int, profile: Profile | None = None,
-            seed: int = 0, progress: bool = True, **settings) -> DistillRun:
+            seed: int = 0, progress: bool = True, checkpoint: str | Path | None = None,
+            **settings) -> DistillRun:
     """Run ``method`` for ``iterations`` iterations (selection methods ignore it) and keep its loss curve.
-    Introduced in chapter 05."""
+
+    With ``checkpoint`` (a file) the run's state, its losses and seconds so far are saved there atomically every
+    :data:`CHECKPOINT_EVERY` iterations and at the end, and a run that finds the file continues from it, to the
+    same set as an uninterrupted run; a file written by another method or with other settings is a
+    ``ValueError`` naming the difference. Introduced in chapter 05."""
     distiller = make_distiller(method, dataset, seed=seed, profile=profile, ipc=ipc, **settings)
     losses: list[float] = []
+    seconds_before = 0.0
+    if checkpoint is not None and Path(checkpoint).is_file():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        distiller.load_state_dict(state)
+        losses, seconds_before = list(state["losses"]), float(state["seconds"])
+        if distiller.iteration > iterations:
+            raise ValueError(f"the checkpoint {checkpoint} is at iteration {distiller.iteration}, past the "
+                             f"{iterations} asked for")
     started = time.perf_counter()
-    synthetic = distiller.run(iterations, callbacks=(lambda _d, metrics: losses.append(metrics.get("loss")),),
-                              progress=progress)
-    return DistillRun(synthetic, losses, time.perf_counter() - started)
+
+    def seconds() -> float:
+        return seconds_before + time.perf_counter() - started
+
+    def save(d) -> None:
+        atomic_save({**d.state_dict(), "losses": losses, "seconds": seconds()}, checkpoint)
+
+    def after_step(d, metrics) -> None:
+        losses.append(metrics.get("loss"))
+        if checkpoint is not None and d.iteration % CHECKPOINT_EVERY == 0:
+            save(d)
+
+    synthetic = distiller.run(iterations - distiller.iteration, callbacks=(after_step,), progress=progress)
+    if checkpoint is not None and distiller.iterative:
+        save(distiller)
+    return DistillRun(synthetic, losses, seconds())
 
 
 def evaluation_protocol(profile: Profile) -> TrainConfig:
