@@ -259,6 +259,12 @@ def test_dm_family_panel_has_table_scale_and_sentences(recorded, tmp_path):
     assert "ipc10: IPC 10, 200 iterations" in text
     assert "- At IPC 10 on CIFAR-10 (JPEG mirror), DM scores 45.0 % against 29.0 %" in text
     assert "IDM against random at IPC 10: not recorded yet." in text
+    paired = dm_family_panel([("random", "random"), ("DM", "dm"), ("IDM", "idm")], path=recorded,
+                             pairs=[("DM", "IDM"), ("random", "DM")])
+    assert "- DM against IDM at IPC 10: not recorded yet." in paired
+    # random against DM at IPC 10: 29.0 against 45.0 in the file, 26.0 against 48.9 in the papers
+    assert "random scores 29.0 % against 45.0 % for DM: 16.0 points below it (the papers: 26.0 against 48.9, " \
+           "-22.9 points)" in paired
     assert "not recorded yet" in dm_family_panel([("DM", "dm")], path=tmp_path / "absent.json")
 
 

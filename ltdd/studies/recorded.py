@@ -477,10 +477,12 @@ def share_of_paper_gap(study: Study, label: str, baseline: str, paper_method: st
 
 def dm_family_panel(rows: Sequence[tuple[str, str]], live_curves: Mapping[str, Mapping[int, object]] | None = None,
                     live_label: str = "live run", ipcs: Sequence[int] = (1, 10), baseline: str = "random",
-                    path: str | Path | None = None) -> str:
+                    path: str | Path | None = None, pairs: Sequence[tuple[str, str]] = ()) -> str:
     """A chapter's results panel for the distribution-matching experiment, as Markdown: the table of
     :func:`results_panel` for ``rows`` (``(row label, paper method)``) at ``ipcs``, the recorded scale, and for
-    every recorded row but ``baseline`` its gap to ``baseline`` at each IPC (:func:`gap_sentence`).
+    every recorded row but ``baseline`` its gap to ``baseline`` at each IPC (:func:`gap_sentence`), then the gap
+    of each of ``pairs`` (``(row label, row label it is set against)``, both among ``rows``: the chapter's own
+    comparison, such as DSDM against DM).
 
     ``live_curves`` maps a row label to ``{ipc: report or accuracy in [0, 1]}`` from the notebook's live run.
 
@@ -496,6 +498,9 @@ def dm_family_panel(rows: Sequence[tuple[str, str]], live_curves: Mapping[str, M
     scales = "; ".join(f"{key}: {study_scale(study)}" for key, study in experiment.studies.items())
     sentences = [gap_sentence(experiment.study(f"ipc{ipc}"), label, baseline, method, _paper_name(rows, baseline))
                  for ipc in ipcs if f"ipc{ipc}" in experiment.studies for label, method in rows if label != baseline]
+    sentences += [gap_sentence(experiment.study(f"ipc{ipc}"), label, against, _paper_name(rows, label),
+                               _paper_name(rows, against))
+                  for label, against in pairs for ipc in ipcs if f"ipc{ipc}" in experiment.studies]
     return (f"{table}\n\nRecorded scale ({experiment.provenance['machine']}): {scales}. With one seed, ± is the "
             f"spread over its evaluation networks.\n\n" + "\n".join(f"- {sentence}" for sentence in sentences))
 
