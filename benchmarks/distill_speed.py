@@ -1,18 +1,22 @@
-"""Seconds per iteration of DM, IDM and DSDM at the CIFAR-10 shape: the batched path against the reference's
-per-class loop, measured side by side in one run, and DM's overhead over the bare network work it contains.
+"""Seconds per iteration of DM, IDM and DSDM at the CIFAR-10 shape, measured side by side in one run: the
+reference code's shape of work (a loop over classes, one class's real images per forward pass), ltdd's per-class
+loop, its batched path, uncompiled and with ``compile_embedding=True``; and DM's overhead over the bare network
+work it contains. Ratios below 1 are faster than the reference's shape.
 
     python benchmarks/distill_speed.py                  # CPU (all cores torch sees)
     python benchmarks/distill_speed.py --device cuda    # GPU
 
 The data are random tensors with CIFAR-10's shape: 10 classes, 3×32×32, IPC 10, 256 real images per class per
-iteration, ConvNet-3 of width 128 (the paper setting). Both paths draw the same real images and the same
-augmentation, so they do the same work in a different shape (and, tested elsewhere, give the same images).
-Iterations of the two paths alternate, so a drift in machine speed hits both alike.
+iteration, ConvNet-3 of width 128 (the paper setting). All paths draw the same real images and the same
+augmentation, so they do the same work in a different shape (and, tested elsewhere, give the same images up to
+float rounding). Iterations of the paths alternate, so a drift in machine speed hits all alike. The reference's
+shape runs in ltdd's code (its sampling, augmentation and image update), so its ratio measures the shape of the
+network work alone.
 
 "Bare network work" is what a DM iteration cannot avoid: the forward pass of 2,560 augmented real images
 (inference mode, in the iteration's own chunks on the CPU) and the forward/backward pass of the 100 synthetic
-images, timed alone on pre-augmented tensors. DM's ratio to it is the cost of everything else: network initialisation, sampling, augmentation,
-the image update and bookkeeping.
+images, timed alone on pre-augmented tensors. DM's ratio to it is the cost of everything else: network
+initialisation, sampling, augmentation, the image update and bookkeeping.
 """
 
 from __future__ import annotations
@@ -63,14 +67,30 @@ METHOD_SETTINGS = {
 }
 
 
+PATHS = {
+    "reference": {"forward": "per_class"},  # and, below, one class per forward pass in the default memory format
+    "per_class": {"forward": "per_class"},
+    "batched": {"forward": "batched"},
+    "compiled": {"forward": "batched", "compile_embedding": True},
+}
+"""The paths timed: the reference code's shape (a loop over classes, each class's 256 real images in one forward
+pass, default memory format), ltdd's per-class loop and batched path (real images in cache-sized chunks,
+channels-last on the CPU), and the batched path with ``compile_embedding=True``."""
+
+
+def make_path(method: str, dataset: ImageDataset, path: str):
+    distiller = make_distiller(method, dataset, seed=0, ipc=IPC, batch_real=BATCH_REAL, **PATHS[path],
+                               **METHOD_SETTINGS[method])
+    if path == "reference":
+        distiller.real_chunk, distiller.channels_last = None, False
+    return distiller
+
+
 def time_paths(method: str, dataset: ImageDataset, iterations: int, extra: dict | None = None) -> dict[str, float]:
-    """Median seconds per iteration of the batched and the per-class path (and of ``extra`` callables),
-    taken in turn."""
-    distillers = {path: make_distiller(method, dataset, seed=0, ipc=IPC, batch_real=BATCH_REAL, forward=path,
-                                       **METHOD_SETTINGS[method])
-                  for path in ("batched", "per_class")}
+    """Median seconds per iteration of every path of :data:`PATHS` (and of ``extra`` callables), taken in turn."""
+    distillers = {path: make_path(method, dataset, path) for path in PATHS}
     for d in distillers.values():
-        d.run(1, progress=False)  # initialise, pre-train, warm up
+        d.run(2, progress=False)  # initialise, pre-train, compile (the first iteration and the second's last chunk)
     work = {path: d.step for path, d in distillers.items()} | (extra or {})
     times: dict[str, list[float]] = {name: [] for name in work}
     for _ in range(iterations):
@@ -116,14 +136,16 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; {CLASSES} classes, IPC {IPC}, {BATCH_REAL} real/class, "
           f"ConvNet-3 width 128, median of {iterations} iterations per path")
-    print(f"{'method':<6} {'batched s/it':>13} {'per-class s/it':>15} {'per-class / batched':>20}")
+    print(f"{'method':<6} {'reference s/it':>15} {'per-class s/it':>15} {'batched s/it':>13} {'compiled s/it':>14}"
+          f" {'batched / reference':>20} {'compiled / reference':>21}")
     results = {}
     for method in args.methods.split(","):
         extra = {"bare": bare_network_work(dataset, channels_last=device.type == "cpu")} if method == "dm" else None
         paths = time_paths(method, dataset, iterations, extra)
         results[method] = paths
-        print(f"{method:<6} {paths['batched']:>13.4f} {paths['per_class']:>15.4f} "
-              f"{paths['per_class'] / paths['batched']:>19.2f}x", flush=True)
+        print(f"{method:<6} {paths['reference']:>15.4f} {paths['per_class']:>15.4f} {paths['batched']:>13.4f} "
+              f"{paths['compiled']:>14.4f} {paths['batched'] / paths['reference']:>19.2f}x "
+              f"{paths['compiled'] / paths['reference']:>20.2f}x", flush=True)
     if "dm" in results:
         bare = results["dm"]["bare"]
         print(f"DM bare network work: {bare:.4f} s; DM batched iteration / bare work = "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import pytest
 import torch
@@ -462,6 +463,31 @@ def test_resume_with_other_settings_is_refused(digits):
         other.load_state_dict(saved.state_dict())
     with pytest.raises(ValueError, match="method"):
         make_distiller("idm", digits, seed=0, ipc=2, **IDM_SMALL).load_state_dict(saved.state_dict())
+
+
+def test_a_checkpoint_older_than_a_setting_resumes_at_its_default_and_not_at_another(digits):
+    saved = make_distiller("dm", digits, seed=0, ipc=2, **SMALL)
+    saved.run(1, progress=False)
+    state = saved.state_dict()
+    del state["settings"]["compile_embedding"]  # as written before the setting existed
+    resumed = make_distiller("dm", digits, seed=0, ipc=2, **SMALL)
+    resumed.load_state_dict(state)
+    assert resumed.iteration == 1
+    with pytest.raises(ValueError, match="compile_embedding"):
+        make_distiller("dm", digits, seed=0, ipc=2, compile_embedding=True, **SMALL).load_state_dict(state)
+
+
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None,
+                    reason="torch.compile on the CPU needs a C++ compiler")
+@pytest.mark.parametrize("method, settings", [("dm", SMALL), ("dsdm", DSDM_SMALL)])
+def test_compiled_embedding_gives_the_same_images_up_to_rounding(digits, method, settings):
+    plain = make_distiller(method, digits, seed=3, ipc=2, **settings).run(3, progress=False)
+    compiled = make_distiller(method, digits, seed=3, ipc=2, compile_embedding=True, **settings)
+    torch.testing.assert_close(compiled.run(3, progress=False).images, plain.images, rtol=1e-4, atol=1e-4)
+    assert compiled.describe()["compile_embedding"] is True
+    from torch._dynamo.utils import counters
+
+    assert counters["stats"]["unique_graphs"] > 0  # the embedding did go through torch.compile
 
 
 @pytest.mark.parametrize("settings, word", [

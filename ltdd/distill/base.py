@@ -306,6 +306,14 @@ class Distiller(ABC):
         """What must agree between a checkpoint and the run that resumes it (all but the iteration count)."""
         return {k: v for k, v in self.describe().items() if k != "iterations"}
 
+    def _defaults_added_since(self, theirs: Mapping) -> dict:
+        """The config fields a checkpoint's settings lack because it was written before they existed, at their
+        defaults: an old checkpoint resumes under a newer ltdd when the new settings are left as they were."""
+        if not dataclasses.is_dataclass(self.config):
+            return {}
+        return {f.name: f.default for f in dataclasses.fields(self.config)
+                if f.name not in theirs and f.default is not dataclasses.MISSING}
+
     def state_dict(self) -> dict:
         """A checkpoint of the run: method, iteration, seed, settings, generator state and the synthetic images
         and labels (CPU tensors)."""
@@ -320,6 +328,8 @@ class Distiller(ABC):
         if state.get("method") != self.name:
             raise ValueError(f"checkpoint is for method {state.get('method')!r}, not {self.name!r}")
         mine, theirs = self._settings(), state.get("settings")
+        if theirs is not None:
+            theirs = {**self._defaults_added_since(theirs), **theirs}
         if theirs is not None and theirs != mine:
             raise ValueError(f"checkpoint was written with other settings: {files.settings_mismatch(theirs, mine)}")
         self.iteration = state["iteration"]
