@@ -124,11 +124,34 @@ def bare_network_work(dataset: ImageDataset, channels_last: bool):
     return work
 
 
+def forward_by_chunk(device: torch.device, chunks: list[int], repeats: int = 3) -> dict[str, float]:
+    """Seconds (best of ``repeats``) of the inference forward pass of 2,560 real images through ConvNet-3 in
+    chunks of each size, in channels-last memory, and in the reference's shape (one class of 256 per pass, default
+    memory format); also checks that every chunking gives the same features bit for bit."""
+    g = torch.Generator().manual_seed(2)
+    net = get_model("convnet", 3, CLASSES, SIZE, generator=g).to(device).requires_grad_(False)
+    real = torch.randn(CLASSES * BATCH_REAL, 3, SIZE, SIZE, generator=g).to(device)
+    last = net.to(memory_format=torch.channels_last) if device.type == "cpu" else net
+    real_last = real.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else real
+
+    def forward(model, images, chunk):
+        with torch.inference_mode():
+            return torch.cat([model.embed(part) for part in images.split(chunk)])
+
+    work = {"reference (256, default memory)": lambda: forward(net, real, BATCH_REAL)}
+    work |= {f"chunks of {chunk}": (lambda chunk=chunk: forward(last, real_last, chunk)) for chunk in chunks}
+    features = [forward(last, real_last, chunk) for chunk in chunks]
+    assert all(torch.equal(f, features[0]) for f in features), "chunking changed the features"
+    return {name: min(timed(fn, device) for _ in range(repeats)) for name, fn in work.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--iterations", type=int, default=None, help="timed iterations per path (default 3 CPU, 20 GPU)")
     parser.add_argument("--methods", default="dm,idm,dsdm")
+    parser.add_argument("--chunks", default="", help="also time the real forward pass alone at these chunk sizes, "
+                                                     "e.g. 16,32,128")
     args = parser.parse_args()
     device = torch.device(args.device)
     iterations = args.iterations or (20 if device.type == "cuda" else 3)
@@ -136,16 +159,25 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; {CLASSES} classes, IPC {IPC}, {BATCH_REAL} real/class, "
           f"ConvNet-3 width 128, median of {iterations} iterations per path")
-    print(f"{'method':<6} {'reference s/it':>15} {'per-class s/it':>15} {'batched s/it':>13} {'compiled s/it':>14}"
-          f" {'batched / reference':>20} {'compiled / reference':>21}")
+    methods = [method for method in args.methods.split(",") if method]
+    if methods:
+        print(f"{'method':<6} {'reference s/it':>15} {'per-class s/it':>15} {'batched s/it':>13} {'compiled s/it':>14}"
+              f" {'batched / reference':>20} {'compiled / reference':>21}")
     results = {}
-    for method in args.methods.split(","):
+    for method in methods:
         extra = {"bare": bare_network_work(dataset, channels_last=device.type == "cpu")} if method == "dm" else None
         paths = time_paths(method, dataset, iterations, extra)
         results[method] = paths
         print(f"{method:<6} {paths['reference']:>15.4f} {paths['per_class']:>15.4f} {paths['batched']:>13.4f} "
               f"{paths['compiled']:>14.4f} {paths['batched'] / paths['reference']:>19.2f}x "
               f"{paths['compiled'] / paths['reference']:>20.2f}x", flush=True)
+    if args.chunks:
+        chunks = [int(c) for c in args.chunks.split(",")]
+        times = forward_by_chunk(device, chunks)
+        reference = times["reference (256, default memory)"]
+        print("forward pass of 2,560 real images (best of 3; features equal bit for bit across chunk sizes):")
+        for name, seconds in times.items():
+            print(f"  {name:<32} {seconds:.4f} s  ({seconds / reference:.2f} of the reference)")
     if "dm" in results:
         bare = results["dm"]["bare"]
         print(f"DM bare network work: {bare:.4f} s; DM batched iteration / bare work = "
