@@ -25,8 +25,8 @@
 # studied on, coloured MNIST and corrupted CIFAR-10 in the form {term}`Biased-DD` released them
 # {cite}`biaseddd`, exactly as their code constructs them: which images get which colour or corruption,
 # how strong the colour noise and the corruptions are, and which test sets measure the damage. Nothing
-# here trains a network: every number on this page is a count or an image computed live from the
-# definitions.
+# here trains a network: every live number on this page is a count or an image computed from the
+# definitions, and the damage itself is shown from a recorded run on CIFAR-10 at the end.
 #
 # ```{admonition} In this chapter
 # :class: tip
@@ -39,6 +39,7 @@
 # - How CMNIST-DD colours digits, and how CCIFAR10-DD's ten corruptions look at every {term}`severity`
 #   ({mod}`ltdd.data.corruptions`).
 # - Why Biased-DD's all-conflicting test set and LfF's 10 % aligned one rank networks differently.
+# - What the shortcut costs a network trained on the whole biased set, from the recorded CIFAR-10 run.
 #
 # **Before you start.** {doc}`01_distillation_in_one_picture` for the vocabulary (training and test
 # splits, classes); {doc}`02_long_tailed_data` is not needed.
@@ -497,6 +498,44 @@ plot_attribute_counts(
 # LfF's own coloured MNIST and corrupted CIFAR-10 use the same rule, colours and corruptions, but name
 # the *conflicting* fraction: skewed ratios 0.05, 0.02, 0.01 and 0.005 (so $r$ = 0.95, 0.98, 0.99 and
 # 0.995), severities 1 to 4 with the same meaning, and a validation split with $r = 0.1$.
+#
+# ## What the shortcut costs a network, on CIFAR-10
+#
+# Nothing on this page trains a network, but the book's recorded bias experiment (chapter
+# {doc}`08_biased_distillation`) did, as its control: a ConvNet trained on the whole CCIFAR10-DD training set at
+# each bias ratio (severity 4), built from a mirror of CIFAR-10 whose images were re-encoded as JPEG, hence the
+# label. Its accuracy on the aligned and on the conflicting images of LfF's test split shows the shortcut
+# directly; Biased-DD's Table 1 reports the all-conflicting test set, so its row is to be read against ours on
+# the conflicting images. The sentences under the table are computed from the recorded file.
+
+# %%
+from ltdd.studies.recorded import (
+    load_experiment, shortcut_panel, shortcut_sentences
+)
+
+cifar_bias = load_experiment("bias")
+if cifar_bias is None:
+    shortcut_text = (
+        "The CCIFAR10-DD results are not recorded yet "
+        "(`data/reference/ccifar10_bias_cpu.json`)."
+    )
+else:
+    shortcut_text = (
+        "**Accuracy (%) of a ConvNet trained on the whole CCIFAR10-DD "
+        "training set (JPEG mirror), severity 4**\n\n" + shortcut_panel(cifar_bias)
+        + f"\n\nRecorded on {cifar_bias.provenance['machine']}, ConvNet width "
+        + f"{cifar_bias.study('severity4').settings['net_width']}, one network per "
+        "ratio.\n\n"
+        + "\n".join(f"- {s}" for s in shortcut_sentences(cifar_bias))
+    )
+Markdown(shortcut_text)
+
+# %% [markdown]
+# The distance between the two rows is what the network takes from the corruption rather than from the
+# object. At ratio 1 every training image carries its class's corruption, so the corruption alone names the
+# class. At ratio 0 no training image is aligned, so a corruption can only rule its own class out: compare the
+# two rows there with exercise {ref}`ex-03-unbiased`. Chapter {doc}`08_biased_distillation` asks what a
+# distilled set keeps of this.
 #
 # ## What this chapter ran
 #

@@ -392,6 +392,35 @@ def test_every_chapter_named_for_a_record_shows_it(name):
             (name == "dm-family" and "dm_family_panel(" in source.read_text()), (name, source.name)
 
 
+def test_shortcut_panel_and_sentences_read_the_full_set_control(tmp_path, archive):
+    from ltdd.studies.recorded import shortcut_panel, shortcut_sentences
+
+    path = bias_sweep_file(tmp_path / "sweep.json", ratios=(0.0, 0.95, 1.0))
+    out = record_experiment("bias", {"severity4": path}, archive[0], tmp_path / "bias.json", expected_md5=archive[1])
+    experiment = load_experiment("bias", out)
+    panel = shortcut_panel(experiment).splitlines()
+    assert panel[0] == "| full training set | ratio 0 | ratio 0.95 | ratio 1 |"
+    assert panel[2] == "| ours: bias-aligned test images | 90.0 | 90.0 | 90.0 |"
+    assert panel[3] == "| ours: bias-conflicting test images | 40.0 | 40.0 | 40.0 |"
+    # Biased-DD Table 1, CCIFAR10-DD full set (typed from the paper): 73.77 / 37.34 / 24.55 at ratios 0 / 0.95 / 1
+    assert panel[4] == "| Biased-DD Table 1: all-conflicting test set | 73.77 | 37.34 | 24.55 |"
+    most, least = shortcut_sentences(experiment)
+    assert most == ("At bias ratio 1, the ConvNet on the whole training set scores 90.0 % on bias-aligned test "
+                    "images and 40.0 % on bias-conflicting ones: 50.0 points more on the aligned ones.")
+    assert least.startswith("At bias ratio 0,")
+
+
+def test_chapter_03_shortcut_shows_in_the_committed_bias_record():
+    """Chapter 03 reads the gap between aligned and conflicting test images at ratio 1 as the shortcut."""
+    experiment = load_experiment("bias")
+    if experiment is None:
+        pytest.skip("the bias experiment is not recorded yet")
+    sweep = experiment.study("severity4")
+    aligned = sweep.cell("full set", 1.0, 4, "lff_aligned")[0]
+    conflicting = sweep.cell("full set", 1.0, 4, "lff_conflicting")[0]
+    assert aligned > 2 * conflicting
+
+
 def test_crlt_dd_panel_and_sentences(tmp_path, archive):
     from ltdd.studies.recorded import crlt_dd_panel, crlt_dd_sentences
 

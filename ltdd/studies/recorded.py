@@ -100,7 +100,7 @@ RECORDED_EXPERIMENTS: dict[str, RecordedExperiment] = {
         "ccifar10_bias_cpu.json",
         "DM and DeDM (oracle) on CCIFAR10-DD (JPEG mirror), severity 4, at bias ratios 0, 0.5, 0.95 and 1, IPC 10, "
         "with the full-set control",
-        ("08",),
+        ("03", "08"),
         {"severity4": tuple(f"{label} at ratio {ratio:g}" for ratio in (0, 0.5, 0.95, 1)
                             for label in ("DM", "DeDM", "full set"))},
         kind="bias-sweep"),
@@ -665,6 +665,49 @@ def bias_sentences(experiment: Experiment, key: str = "severity4") -> list[str]:
             sentences.append(f"DeDM against DM at ratio {ratio:g}: not recorded yet.")
             continue
         sentences.append(f"At ratio {ratio:g}, " + score_against("DeDM (oracle)", dedm, "DM", dm) + ").")
+    return sentences
+
+
+SHORTCUT_SPLITS = (("lff_aligned", "bias-aligned test images"), ("lff_conflicting", "bias-conflicting test images"))
+"""The full-set control's two accuracies that show the shortcut: on the aligned and on the conflicting images of
+LfF's test split (10 % aligned)."""
+
+
+def shortcut_panel(experiment: Experiment, key: str = "severity4") -> str:
+    """What the bias does to a network trained on the whole biased set, as Markdown: the full-set control of the
+    bias experiment at every ratio, its accuracy on the bias-aligned and on the bias-conflicting test images, and
+    Biased-DD's Table 1 full-set row (its all-conflicting test set) beneath. Introduced in chapter 03."""
+    sweep, severity = experiment.study(key), int(key.removeprefix("severity"))
+    ratios = sorted({row["bias_ratio"] for row in sweep.full})
+    table = []
+    for split, words in SHORTCUT_SPLITS:
+        cells = [sweep.cell("full set", ratio, severity, split) for ratio in ratios]
+        table.append([f"ours: {words}", *(f"{100 * mean:.1f}" if count else "–" for mean, _, count in cells)])
+    paper = [paper_bias("full set", ratio) for ratio in ratios]
+    table.append(["Biased-DD Table 1: all-conflicting test set",
+                  *(f"{value:.2f}" if value is not None else "–" for value in paper)])
+    return markdown_table(["full training set", *(f"ratio {ratio:g}" for ratio in ratios)], table)
+
+
+def shortcut_sentences(experiment: Experiment, key: str = "severity4") -> list[str]:
+    """The shortcut in words, every number from the file: at the most and the least biased ratio, how the
+    full-set control does on aligned against conflicting test images. Introduced in chapter 03."""
+    sweep, severity = experiment.study(key), int(key.removeprefix("severity"))
+    ratios = sorted({row["bias_ratio"] for row in sweep.full})
+    if not ratios:
+        return ["The full-set control is not recorded yet."]
+    epochs = sorted({row.get("epochs", sweep.settings.get("full_epochs")) for row in sweep.full} - {None})
+    trained = f"trained for {epochs[0]} epochs " if len(epochs) == 1 else ""
+    sentences = []
+    for ratio in (ratios[-1], ratios[0]):
+        aligned = 100 * sweep.cell("full set", ratio, severity, "lff_aligned")[0]
+        conflicting = 100 * sweep.cell("full set", ratio, severity, "lff_conflicting")[0]
+        gap = aligned - conflicting
+        difference = (f"{abs(gap):.1f} points {'more' if gap > 0 else 'fewer'} on the aligned ones" if gap
+                      else "the same on both")
+        sentences.append(f"At bias ratio {ratio:g}, the ConvNet {trained}on the whole training set scores "
+                         f"{aligned:.1f} % on bias-aligned test images and {conflicting:.1f} % on bias-conflicting "
+                         f"ones: {difference}.")
     return sentences
 
 
