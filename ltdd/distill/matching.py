@@ -40,9 +40,9 @@ from .base import ImageDistiller, check_ipc, expand_partitions
 FORWARD_PATHS = ("batched", "per_class")
 CPU_REAL_CHUNK = 32
 """Real images per forward call on the CPU (see ``DistributionMatcher._real_features``). Measured on the
-project's 2-core machine at the CIFAR-10 shape (ConvNet-3, width 128, 2,560 images): 16 to 32 images per call
-take about 0.56 of the time of 128 per call, and 0.44 of one class of 256 per call as the reference does;
-the features are bit for bit the same."""
+project's 2-core machine at the CIFAR-10 shape (ConvNet-3, width 128, 2,560 images): 32 images per call take
+0.57 of the time of 128 per call and 0.54 of the reference's one class of 256 per call
+(``data/reference/distill_speed_cpu.md``); the features are bit for bit the same."""
 INITS = ("real", "noise", "real-repeat")
 
 
@@ -202,9 +202,9 @@ class MatchingConfig:
     step_per_class: bool = False
     """One image step per class (IDM, DSDM code) instead of one step on the summed loss (DM)."""
     compile_embedding: bool = False
-    """Run the embedding network through ``torch.compile`` (:func:`compiled_embedding`): on the CPU an iteration
-    at the CIFAR-10 shape takes about 0.7 of the uncompiled time (``benchmarks/distill_speed.py``), after a first
-    iteration that compiles (seconds to a minute). The arithmetic is the same, fused differently, so the images
+    """Run the embedding network through ``torch.compile`` (:func:`compiled_embedding`): on the CPU a DM or DSDM
+    iteration at the CIFAR-10 shape took 0.77 of the uncompiled time (``data/reference/distill_speed_cpu.md``),
+    after a first iteration that compiles (seconds to a minute). The arithmetic is the same, fused differently, so the images
     agree with an uncompiled run up to float rounding, not bit for bit. Needs a C++ compiler on the CPU."""
 
 

@@ -343,5 +343,6 @@ def row_families(study: Study) -> dict[str, str]:
     return {row["label"]: row.get("family", "") for row in study.rows}
 
 
-__all__ = ["COMPARISON_ROWS", "FAMILIES", "PROTOCOLS", "SCALED_SETTINGS", "SHOT_COLUMNS", "TRAJECTORY_METHODS", "check_rows", "scaled_settings",
-           "compare_methods", "comparison_table", "family", "group_summary", "protocol_config", "row_checkpoint", "row_families"]
+__all__ = ["COMPARISON_ROWS", "FAMILIES", "PROTOCOLS", "SCALED_SETTINGS", "SHOT_COLUMNS", "TRAJECTORY_METHODS",
+           "check_rows", "compare_methods", "comparison_table", "family", "group_summary", "protocol_config",
+           "row_checkpoint", "row_families", "scaled_settings"]

@@ -54,6 +54,8 @@ def distill(method: str, dataset: ImageDataset, ipc: int, iterations: int, profi
     seconds_before = 0.0
     if checkpoint is not None and Path(checkpoint).is_file():
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        if "losses" not in state:
+            raise ValueError(f"{checkpoint} was not written by distill(checkpoint=...): it has no loss history")
         distiller.load_state_dict(state)
         losses, seconds_before = list(state["losses"]), float(state["seconds"])
         if distiller.iteration > iterations:
