@@ -337,6 +337,18 @@ else:
         )
     )
 
+# %% mystnb={"figure": {"caption": "The recorded CIFAR-10-LT (JPEG mirror) comparison at \u03b2 = 100, IPC 10, one protocol: test accuracy overall and on the many- and medium-shot classes (no class has fewer than 20 images), in the order of the rows above. One seed, so there are no whiskers; CRLT-DD's plans are in the table only (another evaluation).", "name": "fig-12-cifar10-comparison"}}
+if cifar_comparison is not None and cifar_comparison.study("beta100").rows:
+    cifar_study = cifar_comparison.study("beta100")
+    cifar_summary = group_summary(cifar_study)
+    in_row_order = {
+        label: cifar_summary[label]
+        for label in COMPARISON_ROWS
+        if label in cifar_summary
+    }
+    families = row_families(cifar_study)
+    display(plot_method_comparison(in_row_order, families=families))
+
 # %% [markdown]
 # ## Rerunning it
 #
