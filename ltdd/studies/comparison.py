@@ -39,6 +39,7 @@ from . import Study, check_seeds, eval_config, run_study, seed_count, study_tabl
 from .experiments import distill
 from .rebalance import (check_plan, evaluation_config, long_tail_groups, pretrain_encoder, rebalance,
                         simclr_checkpoint)
+from .runner import file_beside
 from .tm_study import TMScale, distill_row, scale_for, train_ablation_buffers
 
 COMPARISON_ROWS: dict[str, dict] = {
@@ -155,18 +156,12 @@ def evaluate_row(images, labels, dataset: ImageDataset, profile: Profile, config
 
 
 def row_checkpoint(out: str | Path | None, label: str, seed: int, resume: bool) -> Path | None:
-    """Where a saved study keeps a distillation row's run while it goes on (``<study>_<label>_seed<seed>.pt``
-    beside ``out``, the label reduced to letters, digits and dashes; ``None`` without ``out``), so a stopped run
-    resumes the row from its last checkpoint (:func:`ltdd.studies.experiments.distill`) instead of from
-    iteration 0. The file stays after the row: it holds the row's final set. A run that starts over
-    (``resume=False``) removes an earlier one, as it rewrites the study. Machinery behind chapter 12."""
-    if out is None:
-        return None
+    """Where a saved study keeps a distillation row's run while it goes on: ``<study>_<label>_seed<seed>.pt``
+    beside ``out``, the label reduced to letters, digits and dashes (:func:`ltdd.studies.runner.file_beside`), so
+    a stopped run resumes the row from its last checkpoint (:func:`ltdd.studies.experiments.distill`) instead of
+    from iteration 0. The file stays after the row: it holds the row's final set. Machinery behind chapter 12."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
-    path = Path(out).with_name(f"{Path(out).stem}_{slug}_seed{seed}.pt")
-    if not resume:
-        path.unlink(missing_ok=True)
-    return path
+    return file_beside(out, f"{slug}_seed{seed}", resume)
 
 
 class _SeedContext:

@@ -44,6 +44,7 @@ from ..data.longtail import group_accuracy, shot_groups
 from ..files import atomic_save
 from ..train import EvaluationReport, TrainConfig, evaluate_training_set
 from . import RebalanceStudy, Study, eval_config, run_study, study_table  # noqa: F401 (old homes)
+from .runner import file_beside
 from .study import GROUP_NAMES, PairedComparison, key_name  # noqa: F401 (their home before ltdd.studies)
 
 PLANS = ("vanilla", "sample-all", "distill-all", "distill-all-aug", "sample-head", "distill-head")
@@ -510,16 +511,10 @@ STUDY_KEYS = ("dataset", "profile", "imbalance", "method", "iterations", "eval_e
 
 
 def simclr_checkpoint(out: str | Path | None, seed: int, resume: bool) -> Path | None:
-    """Where a saved study keeps its SimCLR pre-training while it runs (``<study>_simclr_seed<seed>.pt`` beside
-    ``out``; ``None`` without ``out``), so a stopped run resumes it epoch by epoch. A run that starts over
-    (``resume=False``) removes an earlier one, as it rewrites the study. Machinery behind chapter 09 (and chapter
-    12's comparison)."""
-    if out is None:
-        return None
-    path = Path(out).with_name(f"{Path(out).stem}_simclr_seed{seed}.pt")
-    if not resume:
-        path.unlink(missing_ok=True)
-    return path
+    """Where a saved study keeps its SimCLR pre-training while it runs: ``<study>_simclr_seed<seed>.pt`` beside
+    ``out`` (:func:`ltdd.studies.runner.file_beside`), so a stopped run resumes it epoch by epoch. Machinery behind
+    chapter 09 (and chapter 12's comparison)."""
+    return file_beside(out, f"simclr_seed{seed}", resume)
 
 
 def rebalance_study(dataset: ImageDataset, rows: Mapping[str, Mapping] = TABLE_III_ROWS,

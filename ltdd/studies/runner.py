@@ -22,6 +22,18 @@ def check_seeds(seeds: Sequence[int]) -> list[int]:
     return seeds
 
 
+def file_beside(out: str | Path | None, tag: str, resume: bool) -> Path | None:
+    """Where a saved study keeps what it saves while it runs: ``<study>_<tag>.pt`` beside ``out`` (``None``
+    without ``out``). A run that starts over (``resume=False``) removes an earlier file, as it rewrites the study.
+    SimCLR's pre-training (chapter 09) and the comparison's distillation rows (chapter 12) are kept this way."""
+    if out is None:
+        return None
+    path = Path(out).with_name(f"{Path(out).stem}_{tag}.pt")
+    if not resume:
+        path.unlink(missing_ok=True)
+    return path
+
+
 def resume_from(study: StudyFile, out: str | Path, keys: Sequence[str]) -> None:
     """Make ``study`` continue the file ``out`` (its rows, extras and seeds); a file written with other ``keys``
     settings is a ``ValueError`` that names them. :func:`run_study` calls it for ``resume=True`` (chapter 09's
