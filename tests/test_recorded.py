@@ -410,6 +410,16 @@ def test_shortcut_panel_and_sentences_read_the_full_set_control(tmp_path, archiv
     assert least.startswith("At bias ratio 0,")
 
 
+def test_the_committed_comparison_says_all_rows_only_when_every_planned_row_is_there():
+    from ltdd.studies.recorded import comparison_sentences
+
+    experiment = load_experiment("comparison")
+    if experiment is None:
+        pytest.skip("the comparison is not recorded yet")
+    complete = experiment.provenance["notes"] == "every planned row is recorded"
+    assert comparison_sentences(experiment)[0].startswith("Of all 11 rows" if complete else "Of the ")
+
+
 def test_chapter_03_shortcut_shows_in_the_committed_bias_record():
     """Chapter 03 reads the gap between aligned and conflicting test images at ratio 1 as the shortcut."""
     experiment = load_experiment("bias")
@@ -499,7 +509,7 @@ def test_comparison_sentences_read_the_file_and_the_papers_differences(tmp_path,
     out = record_experiment("comparison", {"beta100": path}, archive[0], tmp_path / "c.json",
                             expected_md5=archive[1])
     sentences = comparison_sentences(load_experiment("comparison", out))
-    assert sentences[0] == "Of the 6 rows recorded so far, IDM scores highest, 40.0 %."
+    assert sentences[0] == "Of the 6 rows recorded so far, IDM scores highest, 40.0 %."  # 11 are planned
     # LTDD Table 1, IPC 10: LTDD 53.4, DATM 37.3; the medium-shot classes where both rows have them
     assert ("LTDD (DAM+ED) scores 33.0 % against 29.0 % for DATM (+4.0 points; LTDD's Table 1: +16.1), and on the "
             "medium-shot classes 38.0 % against 2.0 %.") in sentences

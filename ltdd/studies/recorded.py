@@ -872,7 +872,10 @@ def comparison_sentences(experiment: Experiment, key: str = "beta100") -> list[s
     if not recorded:
         return ["No row of the comparison is recorded yet."]
     best = max(recorded, key=recorded.get)
-    sentences = [f"Of the {len(recorded)} rows recorded so far, {best} scores highest, {recorded[best]:.1f} %."]
+    planned = RECORDED_EXPERIMENTS[experiment.name].planned[key]
+    complete = set(planned) <= set(recorded)
+    which = f"all {len(recorded)} rows" if complete else f"the {len(recorded)} rows recorded so far"
+    sentences = [f"Of {which}, {best} scores highest, {recorded[best]:.1f} %."]
     for label, other in COMPARISON_PAIRS:
         if label not in recorded or other not in recorded:
             sentences.append(f"{label} against {other}: not recorded yet.")
